@@ -1,0 +1,44 @@
+package malipo
+
+import (
+	"testing"
+	"time"
+)
+
+func TestPaymentEntryBalances(t *testing.T) {
+	now := time.Now()
+	for _, fee := range []int64{0, 15, 1000} {
+		p := Payment{ID: "pay_1", MerchantID: "mer_1", Amount: 1000, Currency: "XOF", Fee: fee}
+		e := PaymentEntry("led_1", p, "sandbox", now)
+		if err := e.Validate(); err != nil {
+			t.Errorf("fee %d: %v", fee, err)
+		}
+		var merchant, fees int64
+		for _, po := range e.Postings {
+			switch po.Account {
+			case MerchantAvailable("mer_1", "XOF"):
+				merchant += po.Amount
+			case Fees("XOF"):
+				fees += po.Amount
+			}
+		}
+		if merchant != 1000-fee || fees != fee {
+			t.Errorf("fee %d: merchant got %d, fees %d", fee, merchant, fees)
+		}
+	}
+}
+
+func TestEntryValidate(t *testing.T) {
+	bad := []Entry{
+		{ID: "one", Postings: []Posting{{"a", "XOF", 1}}},
+		{ID: "unbalanced", Postings: []Posting{{"a", "XOF", 1}, {"b", "XOF", -2}}},
+		{ID: "zero", Postings: []Posting{{"a", "XOF", 0}, {"b", "XOF", 0}}},
+		{ID: "mixed", Postings: []Posting{{"a", "XOF", 1}, {"b", "KES", -1}}},
+		{ID: "noaccount", Postings: []Posting{{"", "XOF", 1}, {"b", "XOF", -1}}},
+	}
+	for _, e := range bad {
+		if err := e.Validate(); err == nil {
+			t.Errorf("entry %s validated", e.ID)
+		}
+	}
+}

@@ -1,0 +1,192 @@
+package malipo
+
+import (
+	"net/url"
+	"strings"
+	"time"
+)
+
+// PaymentStatus is where a payment stands in its life.
+type PaymentStatus string
+
+// A payment starts pending, becomes processing once a rail has taken it, and
+// ends in exactly one of the four final states.
+const (
+	PaymentPending    PaymentStatus = "pending"
+	PaymentProcessing PaymentStatus = "processing"
+	PaymentSucceeded  PaymentStatus = "succeeded"
+	PaymentFailed     PaymentStatus = "failed"
+	PaymentCancelled  PaymentStatus = "cancelled"
+	PaymentExpired    PaymentStatus = "expired"
+)
+
+// ParsePaymentStatus validates a status name.
+func ParsePaymentStatus(s string) (PaymentStatus, error) {
+	switch st := PaymentStatus(s); st {
+	case PaymentPending, PaymentProcessing, PaymentSucceeded, PaymentFailed, PaymentCancelled, PaymentExpired:
+		return st, nil
+	}
+	return "", Invalid("status", "status_invalid", "unknown payment status %q", s)
+}
+
+// Final reports whether no further transition is possible.
+func (s PaymentStatus) Final() bool {
+	return s == PaymentSucceeded || s == PaymentFailed || s == PaymentCancelled || s == PaymentExpired
+}
+
+// CanBecome reports whether the state machine allows s → to.
+func (s PaymentStatus) CanBecome(to PaymentStatus) bool {
+	switch s {
+	case PaymentPending:
+		return to == PaymentProcessing || to.Final()
+	case PaymentProcessing:
+		return to.Final()
+	}
+	return false
+}
+
+// Channel is a way to pay.
+type Channel string
+
+// The channels a payment can offer.
+const (
+	ChannelMobileMoney Channel = "mobile_money"
+	ChannelCard        Channel = "card"
+)
+
+// ParseChannel validates a channel name.
+func ParseChannel(s string) (Channel, error) {
+	switch c := Channel(s); c {
+	case ChannelMobileMoney, ChannelCard:
+		return c, nil
+	}
+	return "", Invalid("channels", "channel_invalid", "unknown channel %q: use mobile_money or card", s)
+}
+
+// Customer is who pays, as the merchant describes them.
+type Customer struct {
+	Name  string `json:"name,omitempty"`
+	Email string `json:"email,omitempty"`
+	Phone string `json:"phone,omitempty"`
+}
+
+// Payment is a collection: money a customer pays a merchant.
+type Payment struct {
+	ID            string
+	MerchantID    string
+	IntegrationID string
+	Mode          Mode
+	Amount        int64
+	Currency      Currency
+	Fee           int64 // fixed when the payment succeeds
+	Reference     string
+	Description   string
+	Customer      Customer
+	Channels      []Channel
+	Method        Channel // the channel actually used, once known
+	Phone         string  // E.164 number pushed to, for mobile money
+	Operator      string
+	ReturnURL     string
+	CancelURL     string
+	NotifyURL     string
+	Metadata      map[string]string
+	Lang          string
+	Status        PaymentStatus
+	FailureCode   string
+	FailureReason string
+	RailReference string
+	CheckoutToken string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	ExpiresAt     time.Time
+	CompletedAt   time.Time // zero until final
+}
+
+// Transition moves the payment to status to at time now, or fails with a
+// conflict if the state machine forbids it.
+func (p *Payment) Transition(to PaymentStatus, now time.Time) error {
+	if !p.Status.CanBecome(to) {
+		return Errorf(KindConflict, "payment_state_invalid", "payment %s is %s and cannot become %s", p.ID, p.Status, to)
+	}
+	p.Status = to
+	p.UpdatedAt = now
+	if to.Final() {
+		p.CompletedAt = now
+	}
+	return nil
+}
+
+// Offers reports whether the payment may be paid through channel c.
+func (p *Payment) Offers(c Channel) bool {
+	for _, x := range p.Channels {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// Limits on free-text fields, so that no caller can store megabytes in a row.
+const (
+	MaxReferenceLen   = 64
+	MaxDescriptionLen = 500
+	MaxMetadataKeys   = 20
+	MaxMetadataLen    = 500
+	MaxURLLen         = 2048
+)
+
+// ValidateReference checks a merchant reference.
+func ValidateReference(ref string) error {
+	if ref == "" {
+		return Invalid("reference", "parameter_missing", "reference is required")
+	}
+	if len(ref) > MaxReferenceLen {
+		return Invalid("reference", "parameter_invalid", "reference must be at most %d characters", MaxReferenceLen)
+	}
+	for _, r := range ref {
+		if r < 0x20 || r == 0x7f {
+			return Invalid("reference", "parameter_invalid", "reference must not contain control characters")
+		}
+	}
+	return nil
+}
+
+// ValidateURL checks an optional absolute http(s) URL.
+func ValidateURL(param, raw string) error {
+	if raw == "" {
+		return nil
+	}
+	if len(raw) > MaxURLLen {
+		return Invalid(param, "url_invalid", "%s must be at most %d characters", param, MaxURLLen)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return Invalid(param, "url_invalid", "%s must be an absolute http or https URL", param)
+	}
+	return nil
+}
+
+// ValidateMetadata checks the merchant's free key/value pairs.
+func ValidateMetadata(m map[string]string) error {
+	if len(m) > MaxMetadataKeys {
+		return Invalid("metadata", "parameter_invalid", "metadata may have at most %d keys", MaxMetadataKeys)
+	}
+	for k, v := range m {
+		if k == "" || len(k) > 40 || len(v) > MaxMetadataLen {
+			return Invalid("metadata", "parameter_invalid", "metadata keys must be 1-40 characters and values at most %d", MaxMetadataLen)
+		}
+	}
+	return nil
+}
+
+// NormalizeLang reduces a language tag to "fr" or "en" ("" if neither).
+func NormalizeLang(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	switch {
+	case strings.HasPrefix(s, "fr"):
+		return "fr"
+	case strings.HasPrefix(s, "en"):
+		return "en"
+	}
+	return ""
+}

@@ -1,0 +1,89 @@
+package malipo
+
+import (
+	"testing"
+	"time"
+)
+
+func TestPaymentTransitions(t *testing.T) {
+	all := []PaymentStatus{PaymentPending, PaymentProcessing, PaymentSucceeded, PaymentFailed, PaymentCancelled, PaymentExpired}
+	allowed := map[[2]PaymentStatus]bool{}
+	for _, to := range []PaymentStatus{PaymentProcessing, PaymentSucceeded, PaymentFailed, PaymentCancelled, PaymentExpired} {
+		allowed[[2]PaymentStatus{PaymentPending, to}] = true
+	}
+	for _, to := range []PaymentStatus{PaymentSucceeded, PaymentFailed, PaymentCancelled, PaymentExpired} {
+		allowed[[2]PaymentStatus{PaymentProcessing, to}] = true
+	}
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, from := range all {
+		for _, to := range all {
+			p := Payment{ID: "pay_1", Status: from}
+			err := p.Transition(to, now)
+			want := allowed[[2]PaymentStatus{from, to}]
+			if (err == nil) != want {
+				t.Errorf("%s -> %s: err = %v, want allowed=%v", from, to, err, want)
+			}
+			if err != nil {
+				if KindOf(err) != KindConflict || p.Status != from {
+					t.Errorf("%s -> %s: refused transition changed status to %s or has kind %s", from, to, p.Status, KindOf(err))
+				}
+				continue
+			}
+			if to.Final() != !p.CompletedAt.IsZero() {
+				t.Errorf("%s -> %s: CompletedAt = %v", from, to, p.CompletedAt)
+			}
+		}
+	}
+}
+
+func TestValidateReference(t *testing.T) {
+	for _, ok := range []string{"order-1", "15947234071471114", "Bookingid23"} {
+		if err := ValidateReference(ok); err != nil {
+			t.Errorf("ValidateReference(%q) = %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "a\nb", string(make([]byte, 65))} {
+		if err := ValidateReference(bad); KindOf(err) != KindInvalid {
+			t.Errorf("ValidateReference(%q) kind = %v, want invalid", bad, KindOf(err))
+		}
+	}
+}
+
+func TestValidateURL(t *testing.T) {
+	for _, ok := range []string{"", "https://shop.example/return", "http://127.0.0.1:9000/x?a=b"} {
+		if err := ValidateURL("return_url", ok); err != nil {
+			t.Errorf("ValidateURL(%q) = %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"shop.example", "ftp://x/y", "javascript:alert(1)", "https://"} {
+		if err := ValidateURL("return_url", bad); KindOf(err) != KindInvalid {
+			t.Errorf("ValidateURL(%q) kind = %v, want invalid", bad, KindOf(err))
+		}
+	}
+}
+
+func TestParseMSISDN(t *testing.T) {
+	tests := []struct {
+		raw, region, want string
+	}{
+		{"+250788120000", "", "+250788120000"},
+		{"250788120000", "", "+250788120000"},
+		{"0788120000", "RW", "+250788120000"},
+		{"+254 712 340 000", "", "+254712340000"},
+		{"00225 07 07 12 00 00", "", "+2250707120000"},
+	}
+	for _, tt := range tests {
+		got, err := ParseMSISDN(tt.raw, tt.region)
+		if err != nil || got != tt.want {
+			t.Errorf("ParseMSISDN(%q, %q) = %q, %v; want %q", tt.raw, tt.region, got, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"", "12", "0788120000", "+999123456789", "abc"} {
+		if _, err := ParseMSISDN(bad, ""); KindOf(err) != KindInvalid {
+			t.Errorf("ParseMSISDN(%q) kind = %v, want invalid", bad, KindOf(err))
+		}
+	}
+	if got := CountryOfMSISDN("+250788120000"); got != "RW" {
+		t.Errorf("CountryOfMSISDN = %q, want RW", got)
+	}
+}

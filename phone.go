@@ -1,0 +1,57 @@
+package malipo
+
+import (
+	"strings"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// ParseMSISDN validates a mobile number and returns it in E.164 form
+// ("+250788120000"). It accepts "+250…", "250…" (country code, no plus, as
+// KPay sends) and, when region is set ("RW"), national forms ("0788…").
+func ParseMSISDN(raw, region string) (string, error) {
+	s := strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' || r == '(' || r == ')' || r == '.' {
+			return -1
+		}
+		return r
+	}, strings.TrimSpace(raw))
+	if s == "" {
+		return "", Invalid("phone", "parameter_missing", "phone is required")
+	}
+	var candidates []string
+	switch {
+	case strings.HasPrefix(s, "+"):
+		candidates = []string{s}
+	case strings.HasPrefix(s, "00"):
+		candidates = []string{"+" + s[2:]}
+	case strings.HasPrefix(s, "0") && region != "":
+		candidates = []string{s}
+	default:
+		candidates = []string{"+" + s}
+		if region != "" {
+			candidates = append(candidates, s)
+		}
+	}
+	for _, c := range candidates {
+		reg := region
+		if strings.HasPrefix(c, "+") {
+			reg = ""
+		}
+		n, err := phonenumbers.Parse(c, reg)
+		if err != nil || !phonenumbers.IsValidNumber(n) {
+			continue
+		}
+		return phonenumbers.Format(n, phonenumbers.E164), nil
+	}
+	return "", Invalid("phone", "phone_invalid", "phone %q is not a valid mobile number; use the international form, e.g. +250788120000", raw)
+}
+
+// CountryOfMSISDN returns the ISO 3166 region of an E.164 number ("RW").
+func CountryOfMSISDN(e164 string) string {
+	n, err := phonenumbers.Parse(e164, "")
+	if err != nil {
+		return ""
+	}
+	return phonenumbers.GetRegionCodeForNumber(n)
+}

@@ -1,0 +1,93 @@
+// Package sqlite opens Malipo's embedded store: one SQLite file in WAL mode
+// with synchronous=FULL, so a commit is on disk before it is acknowledged.
+// One connection writes (SQLite has a single writer; the group committer
+// makes that fast); a pool of read-only connections serves reads.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strings"
+
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/malipo/malipo/store/sqlstore"
+)
+
+// Dialect is SQLite's flavor of the shared SQL store.
+var Dialect = sqlstore.Dialect{
+	Goose:      goose.DialectSQLite3,
+	Committers: 1,
+	IsUnique: func(err error) bool {
+		var e *sqlite.Error
+		return errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+	},
+	IsRetryable: func(err error) bool {
+		var e *sqlite.Error
+		return errors.As(err, &e) && (e.Code()&0xff == sqlite3.SQLITE_BUSY || e.Code()&0xff == sqlite3.SQLITE_LOCKED)
+	},
+}
+
+func dsn(path string, readOnly bool) string {
+	path = strings.TrimPrefix(path, "sqlite://")
+	path = strings.TrimPrefix(path, "file:")
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Set("_txlock", "immediate")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Open opens (creating if needed) the database file at path and brings its
+// schema up to date.
+func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
+	write, err := openPool(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	read, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		write.Close()
+		return nil, err
+	}
+	read.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
+	read.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
+	read.SetConnMaxLifetime(0)
+	return sqlstore.Open(write, read, Dialect), nil
+}
+
+// Migrate brings the schema of the file at path up to date.
+func Migrate(ctx context.Context, path string) error {
+	db, err := openPool(ctx, path)
+	if err != nil {
+		return err
+	}
+	return db.Close()
+}
+
+func openPool(ctx context.Context, path string) (*sql.DB, error) {
+	write, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	if err := sqlstore.Migrate(ctx, write, Dialect.Goose); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	return write, nil
+}

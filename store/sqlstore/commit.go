@@ -1,0 +1,162 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/malipo/malipo/store"
+)
+
+// unit is one caller's transaction function waiting for a commit.
+type unit struct {
+	ctx  context.Context
+	fn   func(store.Tx) error
+	done chan error
+}
+
+// Transact queues fn for the group committer and waits for its commit.
+//
+// Why group commit: a durable commit costs an fsync, a few milliseconds on
+// real disks. Running every caller waiting at that moment in one database
+// transaction, each inside its own savepoint, pays that fsync once for all
+// of them while keeping each caller's all-or-nothing semantics.
+func (db *DB) Transact(ctx context.Context, fn func(store.Tx) error) (err error) {
+	u := &unit{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	defer func() {
+		if r := recover(); r != nil { // send on a closed channel: the store is closed
+			err = errors.New("store is closed")
+		}
+	}()
+	select {
+	case db.units <- u:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once queued the unit will run or fail; wait for it even if ctx ends,
+	// so the caller never reports failure for work that commits.
+	return <-u.done
+}
+
+func (db *DB) commitLoop() {
+	defer db.wg.Done()
+	for first := range db.units {
+		batch := []*unit{first}
+	drain:
+		for len(batch) < db.maxBatch {
+			select {
+			case u, ok := <-db.units:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, u)
+			default:
+				break drain
+			}
+		}
+		db.commitBatch(batch)
+	}
+}
+
+// commitBatch runs a batch in one transaction. If the commit itself fails
+// with a retryable error, each unit is run again alone.
+func (db *DB) commitBatch(batch []*unit) {
+	live := batch[:0]
+	for _, u := range batch {
+		if err := u.ctx.Err(); err != nil {
+			u.done <- err
+			continue
+		}
+		live = append(live, u)
+	}
+	if len(live) == 0 {
+		return
+	}
+	results, err := db.runBatch(live)
+	if err != nil && len(live) > 1 && db.dialect.IsRetryable(err) {
+		for _, u := range live {
+			db.commitBatch([]*unit{u})
+		}
+		return
+	}
+	for i, u := range live {
+		switch {
+		case err != nil:
+			u.done <- err
+		case results[i] != nil && len(live) > 1 && db.dialect.IsRetryable(results[i]):
+			// A deadlock inside one unit's savepoint: run it again alone.
+			db.commitBatch([]*unit{u})
+		default:
+			u.done <- results[i]
+		}
+	}
+}
+
+// runBatch returns each unit's own result, or an error that failed them all.
+func (db *DB) runBatch(batch []*unit) ([]error, error) {
+	const attempts = 5
+	var err error
+	for range attempts {
+		var results []error
+		results, err = db.tryBatch(batch)
+		if err == nil || !db.dialect.IsRetryable(err) || len(batch) > 1 {
+			return results, err
+		}
+	}
+	return nil, err
+}
+
+func (db *DB) tryBatch(batch []*unit) (results []error, err error) {
+	ctx := context.Background()
+	sqlTx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			sqlTx.Rollback()
+		}
+	}()
+	t := &tx{db: db, tx: sqlTx, ctx: ctx, write: true}
+	results = make([]error, len(batch))
+	if len(batch) == 1 {
+		results[0] = runUnit(t, batch[0].fn)
+		if results[0] != nil {
+			sqlTx.Rollback()
+			if db.dialect.IsRetryable(results[0]) {
+				return nil, results[0]
+			}
+			return results, nil
+		}
+	} else {
+		for i, u := range batch {
+			if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT unit"); err != nil {
+				return nil, fmt.Errorf("savepoint: %w", err)
+			}
+			results[i] = runUnit(t, u.fn)
+			if results[i] != nil {
+				if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT unit"); err != nil {
+					return nil, fmt.Errorf("rollback to savepoint: %w", err)
+				}
+			}
+			if _, err := sqlTx.ExecContext(ctx, "RELEASE SAVEPOINT unit"); err != nil {
+				return nil, fmt.Errorf("release savepoint: %w", err)
+			}
+		}
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	return results, nil
+}
+
+// runUnit runs fn, turning a panic into an error so one caller's bug cannot
+// take the committer down with the others' work.
+func runUnit(t *tx, fn func(store.Tx) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("transaction panicked: %v", r)
+		}
+	}()
+	return fn(t)
+}

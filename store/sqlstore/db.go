@@ -1,0 +1,133 @@
+// Package sqlstore implements store.Store over database/sql for both SQL
+// engines Malipo supports. The sqlite and postgres packages open the
+// connections and supply a Dialect; the queries, the schema migrations and
+// the group committer live here once.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/pressly/goose/v3"
+
+	"github.com/malipo/malipo/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Dialect is what differs between the SQL engines.
+type Dialect struct {
+	Goose goose.Dialect
+	// Numbered placeholders ($1) instead of ?.
+	Numbered bool
+	// LockSuffix is appended to row reads in write transactions
+	// (" FOR UPDATE"); ClaimSuffix to claims that must skip rows other
+	// nodes hold (" FOR UPDATE SKIP LOCKED").
+	LockSuffix, ClaimSuffix string
+	// Committers is how many group-commit loops run at once: 1 for an
+	// engine with a single writer.
+	Committers int
+	// IsUnique reports a unique-constraint violation.
+	IsUnique func(error) bool
+	// IsRetryable reports a serialization failure or deadlock: the whole
+	// transaction may be run again.
+	IsRetryable func(error) bool
+}
+
+// DB is a store.Store over a write pool and a read pool.
+type DB struct {
+	write, read *sql.DB
+	dialect     Dialect
+	queries     sync.Map // query text → rebound text
+	units       chan *unit
+	wg          sync.WaitGroup
+	closeOnce   sync.Once
+	maxBatch    int
+}
+
+// Open wraps the pools (read may equal write) and starts the committers.
+func Open(write, read *sql.DB, d Dialect) *DB {
+	db := &DB{write: write, read: read, dialect: d, units: make(chan *unit, 4096), maxBatch: 256}
+	if d.Committers < 1 {
+		d.Committers = 1
+	}
+	for i := 0; i < d.Committers; i++ {
+		db.wg.Add(1)
+		go db.commitLoop()
+	}
+	return db
+}
+
+// Migrate brings the schema up to date.
+func Migrate(ctx context.Context, db *sql.DB, d goose.Dialect, opts ...goose.ProviderOption) error {
+	p, err := goose.NewProvider(d, db, migrationsFS(), opts...)
+	if err != nil {
+		return fmt.Errorf("prepare migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("run migrations: %w", err)
+	}
+	return nil
+}
+
+func migrationsFS() fs.FS {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		panic(err) // the directory is embedded at build time
+	}
+	return sub
+}
+
+// Close stops the committers after the queued work is done and closes the pools.
+func (db *DB) Close() error {
+	var err error
+	db.closeOnce.Do(func() {
+		close(db.units)
+		db.wg.Wait()
+		err = db.write.Close()
+		if db.read != db.write {
+			err = errors.Join(err, db.read.Close())
+		}
+	})
+	return err
+}
+
+// Read runs fn in a read-only transaction on the read pool.
+func (db *DB) Read(ctx context.Context, fn func(store.Tx) error) error {
+	sqlTx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("begin read: %w", err)
+	}
+	defer sqlTx.Rollback()
+	return fn(&tx{db: db, tx: sqlTx, ctx: ctx})
+}
+
+// q rebinds ? placeholders to $n for engines that number them.
+func (db *DB) q(query string) string {
+	if !db.dialect.Numbered {
+		return query
+	}
+	if v, ok := db.queries.Load(query); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	db.queries.Store(query, b.String())
+	return b.String()
+}

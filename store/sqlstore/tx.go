@@ -1,0 +1,439 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/store"
+)
+
+// tx implements store.Tx over one SQL transaction.
+type tx struct {
+	db    *DB
+	tx    *sql.Tx
+	ctx   context.Context
+	write bool
+}
+
+func (t *tx) exec(query string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(t.ctx, t.db.q(query), args...)
+}
+
+func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(t.ctx, t.db.q(query), args...)
+}
+
+func (t *tx) row(query string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(t.ctx, t.db.q(query), args...)
+}
+
+// lock is appended to reads that must hold the row until commit.
+func (t *tx) lock() string {
+	if t.write {
+		return t.db.dialect.LockSuffix
+	}
+	return ""
+}
+
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(n).UTC()
+}
+
+// notFound turns sql.ErrNoRows into the domain's not-found error.
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return &malipo.Error{Kind: malipo.KindNotFound, Code: "resource_missing", Message: what + " not found", Err: err}
+	}
+	return err
+}
+
+// conflict turns a unique violation into the domain's conflict error.
+func (t *tx) conflict(err error, code, msg string) error {
+	if err != nil && t.db.dialect.IsUnique(err) {
+		return &malipo.Error{Kind: malipo.KindConflict, Code: code, Message: msg, Err: err}
+	}
+	return err
+}
+
+// Merchants and integrations.
+
+func (t *tx) CreateMerchant(m malipo.Merchant) error {
+	_, err := t.exec(`INSERT INTO merchants (id, name, created_at) VALUES (?, ?, ?)`, m.ID, m.Name, micros(m.CreatedAt))
+	return t.conflict(err, "merchant_exists", "merchant already exists")
+}
+
+func (t *tx) GetMerchant(id string) (malipo.Merchant, error) {
+	var m malipo.Merchant
+	var created int64
+	err := t.row(`SELECT id, name, created_at FROM merchants WHERE id = ?`, id).Scan(&m.ID, &m.Name, &created)
+	m.CreatedAt = fromMicros(created)
+	return m, notFound(err, "merchant")
+}
+
+func (t *tx) CountMerchants() (int, error) {
+	var n int
+	err := t.row(`SELECT COUNT(*) FROM merchants`).Scan(&n)
+	return n, err
+}
+
+func (t *tx) CreateIntegration(i malipo.Integration) error {
+	cfg, err := json.Marshal(i.Config)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(`INSERT INTO integrations (id, merchant_id, flavor, mode, config, notify_url, fee_bps, fee_fixed, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		i.ID, i.MerchantID, string(i.Flavor), string(i.Mode), string(cfg), i.NotifyURL, i.Fee.BasisPoints, i.Fee.Fixed, micros(i.CreatedAt))
+	return t.conflict(err, "integration_exists", "integration already exists")
+}
+
+const integrationColumns = `i.id, i.merchant_id, i.flavor, i.mode, i.config, i.notify_url, i.fee_bps, i.fee_fixed, i.created_at`
+
+func scanIntegration(r interface{ Scan(...any) error }) (malipo.Integration, error) {
+	var i malipo.Integration
+	var flavor, mode, cfg string
+	var created int64
+	if err := r.Scan(&i.ID, &i.MerchantID, &flavor, &mode, &cfg, &i.NotifyURL, &i.Fee.BasisPoints, &i.Fee.Fixed, &created); err != nil {
+		return i, err
+	}
+	i.Flavor, i.Mode, i.CreatedAt = malipo.Flavor(flavor), malipo.Mode(mode), fromMicros(created)
+	if err := json.Unmarshal([]byte(cfg), &i.Config); err != nil {
+		return i, fmt.Errorf("integration %s config: %w", i.ID, err)
+	}
+	return i, nil
+}
+
+func (t *tx) GetIntegration(id string) (malipo.Integration, error) {
+	i, err := scanIntegration(t.row(`SELECT `+integrationColumns+` FROM integrations i WHERE i.id = ?`, id))
+	return i, notFound(err, "integration")
+}
+
+func (t *tx) CreateAPIKey(k malipo.APIKey) error {
+	_, err := t.exec(`INSERT INTO api_keys (hash, integration_id, hint, created_at) VALUES (?, ?, ?, ?)`,
+		k.Hash, k.IntegrationID, k.Hint, micros(k.CreatedAt))
+	return t.conflict(err, "api_key_exists", "api key already exists")
+}
+
+func (t *tx) IntegrationByKeyHash(hash string) (malipo.Integration, error) {
+	i, err := scanIntegration(t.row(`SELECT `+integrationColumns+`
+		FROM api_keys k JOIN integrations i ON i.id = k.integration_id WHERE k.hash = ?`, hash))
+	return i, notFound(err, "api key")
+}
+
+// Payments.
+
+const paymentColumns = `id, merchant_id, integration_id, mode, amount, currency, fee, reference, description,
+	customer, channels, method, phone, operator, return_url, cancel_url, notify_url, metadata, lang, status,
+	failure_code, failure_reason, rail_reference, checkout_token, created_at, updated_at, expires_at, completed_at`
+
+func paymentArgs(p malipo.Payment) ([]any, error) {
+	customer, err := json.Marshal(p.Customer)
+	if err != nil {
+		return nil, err
+	}
+	meta := p.Metadata
+	if meta == nil {
+		meta = map[string]string{}
+	}
+	metadata, err := json.Marshal(meta)
+	if err != nil {
+		return nil, err
+	}
+	channels := make([]string, len(p.Channels))
+	for i, c := range p.Channels {
+		channels[i] = string(c)
+	}
+	return []any{p.ID, p.MerchantID, p.IntegrationID, string(p.Mode), p.Amount, string(p.Currency), p.Fee, p.Reference,
+		p.Description, string(customer), strings.Join(channels, ","), string(p.Method), p.Phone, p.Operator,
+		p.ReturnURL, p.CancelURL, p.NotifyURL, string(metadata), p.Lang, string(p.Status), p.FailureCode,
+		p.FailureReason, p.RailReference, p.CheckoutToken, micros(p.CreatedAt), micros(p.UpdatedAt),
+		micros(p.ExpiresAt), micros(p.CompletedAt)}, nil
+}
+
+func scanPayment(r interface{ Scan(...any) error }) (malipo.Payment, error) {
+	var p malipo.Payment
+	var mode, currency, customer, channels, method, metadata, status string
+	var created, updated, expires, completed int64
+	err := r.Scan(&p.ID, &p.MerchantID, &p.IntegrationID, &mode, &p.Amount, &currency, &p.Fee, &p.Reference,
+		&p.Description, &customer, &channels, &method, &p.Phone, &p.Operator, &p.ReturnURL, &p.CancelURL,
+		&p.NotifyURL, &metadata, &p.Lang, &status, &p.FailureCode, &p.FailureReason, &p.RailReference,
+		&p.CheckoutToken, &created, &updated, &expires, &completed)
+	if err != nil {
+		return p, err
+	}
+	p.Mode, p.Currency, p.Method, p.Status = malipo.Mode(mode), malipo.Currency(currency), malipo.Channel(method), malipo.PaymentStatus(status)
+	p.CreatedAt, p.UpdatedAt, p.ExpiresAt, p.CompletedAt = fromMicros(created), fromMicros(updated), fromMicros(expires), fromMicros(completed)
+	if channels != "" {
+		for _, c := range strings.Split(channels, ",") {
+			p.Channels = append(p.Channels, malipo.Channel(c))
+		}
+	}
+	if err := json.Unmarshal([]byte(customer), &p.Customer); err != nil {
+		return p, fmt.Errorf("payment %s customer: %w", p.ID, err)
+	}
+	if err := json.Unmarshal([]byte(metadata), &p.Metadata); err != nil {
+		return p, fmt.Errorf("payment %s metadata: %w", p.ID, err)
+	}
+	return p, nil
+}
+
+func (t *tx) CreatePayment(p malipo.Payment) error {
+	args, err := paymentArgs(p)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(`INSERT INTO payments (`+paymentColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+	return t.conflict(err, "reference_in_use", fmt.Sprintf("a payment with reference %q already exists", p.Reference))
+}
+
+func (t *tx) getPayment(where string, args ...any) (malipo.Payment, error) {
+	p, err := scanPayment(t.row(`SELECT `+paymentColumns+` FROM payments WHERE `+where+t.lock(), args...))
+	return p, notFound(err, "payment")
+}
+
+func (t *tx) GetPayment(id string) (malipo.Payment, error) { return t.getPayment(`id = ?`, id) }
+
+func (t *tx) PaymentByCheckoutToken(token string) (malipo.Payment, error) {
+	if token == "" {
+		return malipo.Payment{}, notFound(sql.ErrNoRows, "payment")
+	}
+	return t.getPayment(`checkout_token = ?`, token)
+}
+
+func (t *tx) PaymentByReference(integrationID, reference string) (malipo.Payment, error) {
+	return t.getPayment(`integration_id = ? AND reference = ?`, integrationID, reference)
+}
+
+func (t *tx) UpdatePayment(p malipo.Payment) error {
+	args, err := paymentArgs(p)
+	if err != nil {
+		return err
+	}
+	// Only the fields that change after creation are written.
+	res, err := t.exec(`UPDATE payments SET fee = ?, method = ?, phone = ?, operator = ?, status = ?, failure_code = ?,
+		failure_reason = ?, rail_reference = ?, updated_at = ?, expires_at = ?, completed_at = ?, lang = ?, customer = ?
+		WHERE id = ?`,
+		p.Fee, string(p.Method), p.Phone, p.Operator, string(p.Status), p.FailureCode, p.FailureReason,
+		p.RailReference, micros(p.UpdatedAt), micros(p.ExpiresAt), micros(p.CompletedAt), p.Lang, args[9], p.ID)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return notFound(sql.ErrNoRows, "payment")
+	}
+	return nil
+}
+
+func (t *tx) ListPayments(f store.PaymentFilter) ([]malipo.Payment, error) {
+	where := []string{"merchant_id = ?"}
+	args := []any{f.MerchantID}
+	if f.IntegrationID != "" {
+		where, args = append(where, "integration_id = ?"), append(args, f.IntegrationID)
+	}
+	if f.Reference != nil {
+		where, args = append(where, "reference = ?"), append(args, *f.Reference)
+	}
+	if f.Status != nil {
+		where, args = append(where, "status = ?"), append(args, string(*f.Status))
+	}
+	if f.StartingAfter != "" {
+		where, args = append(where, "id < ?"), append(args, f.StartingAfter)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 10
+	}
+	args = append(args, limit)
+	rows, err := t.query(`SELECT `+paymentColumns+` FROM payments WHERE `+strings.Join(where, " AND ")+
+		` ORDER BY id DESC LIMIT ?`, args...)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanPayment)
+}
+
+func (t *tx) ClaimExpiredPayments(now time.Time, limit int) ([]malipo.Payment, error) {
+	rows, err := t.query(`SELECT `+paymentColumns+` FROM payments
+		WHERE status IN ('pending', 'processing') AND expires_at <= ? ORDER BY expires_at LIMIT ?`+t.db.dialect.ClaimSuffix,
+		micros(now), limit)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanPayment)
+}
+
+func collect[T any](rows *sql.Rows, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// Ledger.
+
+func (t *tx) PostEntry(e malipo.Entry) error {
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	if _, err := t.exec(`INSERT INTO ledger_entries (id, kind, ref_type, ref_id, created_at) VALUES (?, ?, ?, ?, ?)`,
+		e.ID, e.Kind, e.RefType, e.RefID, micros(e.CreatedAt)); err != nil {
+		return t.conflict(err, "already_posted", fmt.Sprintf("%s %s is already posted", e.RefType, e.RefID))
+	}
+	// Accounts are updated in name order so that concurrent transactions
+	// lock them in the same order and cannot deadlock each other.
+	postings := append([]malipo.Posting(nil), e.Postings...)
+	sort.SliceStable(postings, func(i, j int) bool { return postings[i].Account < postings[j].Account })
+	for i, p := range postings {
+		if _, err := t.exec(`INSERT INTO postings (entry_id, seq, account, currency, amount) VALUES (?, ?, ?, ?, ?)`,
+			e.ID, i, string(p.Account), string(p.Currency), p.Amount); err != nil {
+			return err
+		}
+		merchant, bucket := p.Account.Owner()
+		if _, err := t.exec(`INSERT INTO accounts (name, merchant_id, bucket, currency, balance) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET balance = accounts.balance + excluded.balance`,
+			string(p.Account), merchant, bucket, string(p.Currency), p.Amount); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *tx) Balances(merchantID string) ([]malipo.Balance, error) {
+	rows, err := t.query(`SELECT currency, bucket, balance FROM accounts WHERE merchant_id = ? ORDER BY currency`, merchantID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []malipo.Balance
+	for rows.Next() {
+		var cur, bucket string
+		var amount int64
+		if err := rows.Scan(&cur, &bucket, &amount); err != nil {
+			return nil, err
+		}
+		if len(out) == 0 || out[len(out)-1].Currency != malipo.Currency(cur) {
+			out = append(out, malipo.Balance{Currency: malipo.Currency(cur)})
+		}
+		b := &out[len(out)-1]
+		switch bucket {
+		case "available":
+			b.Available += amount
+		case "pending":
+			b.Pending += amount
+		}
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) AccountBalance(a malipo.Account) (int64, error) {
+	var n int64
+	err := t.row(`SELECT balance FROM accounts WHERE name = ?`+t.lock(), string(a)).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return n, err
+}
+
+func (t *tx) strings(query string, args ...any) ([]string, error) {
+	rows, err := t.query(query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(r interface{ Scan(...any) error }) (string, error) {
+		var s string
+		err := r.Scan(&s)
+		return s, err
+	})
+}
+
+func (t *tx) Audit() (malipo.AuditReport, error) {
+	var r malipo.AuditReport
+	if err := t.row(`SELECT COUNT(*) FROM ledger_entries`).Scan(&r.Entries); err != nil {
+		return r, err
+	}
+	if err := t.row(`SELECT COUNT(*) FROM accounts`).Scan(&r.Accounts); err != nil {
+		return r, err
+	}
+	if err := t.row(`SELECT COUNT(*) FROM payments WHERE status = 'succeeded'`).Scan(&r.Payments); err != nil {
+		return r, err
+	}
+	checks := []struct {
+		into  *[]string
+		query string
+	}{
+		{&r.UnbalancedEntry, `SELECT DISTINCT entry_id FROM postings GROUP BY entry_id, currency HAVING SUM(amount) <> 0
+			UNION SELECT e.id FROM ledger_entries e LEFT JOIN postings p ON p.entry_id = e.id
+			GROUP BY e.id HAVING COUNT(p.entry_id) < 2`},
+		{&r.BalanceMismatch, `SELECT a.name FROM accounts a
+			LEFT JOIN (SELECT account, SUM(amount) AS total FROM postings GROUP BY account) s ON s.account = a.name
+			WHERE a.balance <> COALESCE(s.total, 0)
+			UNION SELECT DISTINCT p.account FROM postings p LEFT JOIN accounts a ON a.name = p.account WHERE a.name IS NULL`},
+		{&r.PaymentNotPosted, `SELECT p.id FROM payments p
+			LEFT JOIN ledger_entries e ON e.kind = 'payment' AND e.ref_type = 'payment' AND e.ref_id = p.id
+			WHERE p.status = 'succeeded' GROUP BY p.id HAVING COUNT(e.id) <> 1`},
+		{&r.PostedNotPaid, `SELECT e.ref_id FROM ledger_entries e LEFT JOIN payments p ON p.id = e.ref_id
+			WHERE e.kind = 'payment' AND (p.id IS NULL OR p.status <> 'succeeded')
+			UNION SELECT e.ref_id FROM ledger_entries e JOIN payments p ON p.id = e.ref_id
+			JOIN postings po ON po.entry_id = e.id
+			WHERE e.kind = 'payment' AND po.amount < 0 GROUP BY e.ref_id, p.amount HAVING -SUM(po.amount) <> p.amount`},
+	}
+	for _, c := range checks {
+		got, err := t.strings(c.query)
+		if err != nil {
+			return r, fmt.Errorf("audit: %w", err)
+		}
+		*c.into = got
+	}
+	return r, nil
+}
+
+// Idempotency.
+
+func (t *tx) GetIdempotency(scope, key string) (store.Idempotency, error) {
+	r := store.Idempotency{Scope: scope, Key: key}
+	var result string
+	var created int64
+	err := t.row(`SELECT request_hash, result, created_at FROM idempotency_keys WHERE scope = ? AND key = ?`, scope, key).
+		Scan(&r.RequestHash, &result, &created)
+	r.Result, r.CreatedAt = []byte(result), fromMicros(created)
+	return r, notFound(err, "idempotency key")
+}
+
+func (t *tx) PutIdempotency(r store.Idempotency) error {
+	_, err := t.exec(`INSERT INTO idempotency_keys (scope, key, request_hash, result, created_at) VALUES (?, ?, ?, ?, ?)`,
+		r.Scope, r.Key, r.RequestHash, string(r.Result), micros(r.CreatedAt))
+	return t.conflict(err, "idempotency_key_in_use", "idempotency key is in use")
+}
+
+func (t *tx) DeleteIdempotencyBefore(before time.Time) (int, error) {
+	res, err := t.exec(`DELETE FROM idempotency_keys WHERE created_at < ?`, micros(before))
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}

@@ -1,0 +1,88 @@
+// Package store declares what the gateway needs from persistence. Its
+// interfaces speak only domain types; the sqlite and postgres packages
+// implement them and the storetest package holds the conformance suite both
+// must pass.
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/malipo/malipo"
+)
+
+// Store runs transactions.
+type Store interface {
+	// Transact runs fn in a write transaction and commits it durably before
+	// returning nil. Writes from concurrent callers may share one commit
+	// (group commit), so fn may run more than once and must have no effect
+	// outside tx; it sees every write committed before it was called. An
+	// error from fn undoes everything fn wrote and is returned as is.
+	Transact(ctx context.Context, fn func(tx Tx) error) error
+	// Read runs fn in a read-only snapshot.
+	Read(ctx context.Context, fn func(tx Tx) error) error
+	Close() error
+}
+
+// Tx is the work a transaction can do. Lookups that find nothing return an
+// error of kind not_found; writes that break a uniqueness rule return kind
+// conflict.
+type Tx interface {
+	CreateMerchant(m malipo.Merchant) error
+	GetMerchant(id string) (malipo.Merchant, error)
+	CountMerchants() (int, error)
+
+	CreateIntegration(i malipo.Integration) error
+	GetIntegration(id string) (malipo.Integration, error)
+	CreateAPIKey(k malipo.APIKey) error
+	// IntegrationByKeyHash finds the integration a native key belongs to.
+	IntegrationByKeyHash(hash string) (malipo.Integration, error)
+
+	// CreatePayment fails with kind conflict, code reference_in_use, when
+	// the integration already has a payment with that reference.
+	CreatePayment(p malipo.Payment) error
+	// GetPayment reads a payment; in a write transaction it also locks it
+	// until commit.
+	GetPayment(id string) (malipo.Payment, error)
+	PaymentByCheckoutToken(token string) (malipo.Payment, error)
+	PaymentByReference(integrationID, reference string) (malipo.Payment, error)
+	UpdatePayment(p malipo.Payment) error
+	ListPayments(f PaymentFilter) ([]malipo.Payment, error)
+	// ClaimExpiredPayments locks up to limit unfinished payments whose
+	// expiry is at or before now, skipping rows another node holds.
+	ClaimExpiredPayments(now time.Time, limit int) ([]malipo.Payment, error)
+
+	// PostEntry records a validated, balanced ledger entry and updates the
+	// balances of its accounts. An entry of the same kind for the same
+	// object already posted is a conflict.
+	PostEntry(e malipo.Entry) error
+	Balances(merchantID string) ([]malipo.Balance, error)
+	AccountBalance(a malipo.Account) (int64, error)
+	// Audit checks the ledger against itself and against payments.
+	Audit() (malipo.AuditReport, error)
+
+	GetIdempotency(scope, key string) (Idempotency, error)
+	// PutIdempotency fails with kind conflict if the key is taken.
+	PutIdempotency(r Idempotency) error
+	DeleteIdempotencyBefore(t time.Time) (int, error)
+}
+
+// PaymentFilter selects payments of one merchant, newest first.
+type PaymentFilter struct {
+	MerchantID    string
+	IntegrationID string // optional
+	Reference     *string
+	Status        *malipo.PaymentStatus
+	StartingAfter string // a payment ID: list only older payments
+	Limit         int
+}
+
+// Idempotency is the remembered outcome of a request made with an
+// idempotency key: the hash of the request and a snapshot of the result.
+type Idempotency struct {
+	Scope       string // the integration ID
+	Key         string
+	RequestHash string
+	Result      []byte // the result as first returned, encoded by the gateway
+	CreatedAt   time.Time
+}

@@ -1,0 +1,538 @@
+// Package storetest is the conformance suite every store.Store must pass.
+// The sqlite and postgres packages run it against a real file and a real
+// server, so the two engines cannot drift apart.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/store"
+)
+
+// Opener returns a fresh, empty, migrated store; the test closes it.
+type Opener func(t *testing.T) store.Store
+
+// Run runs every conformance test against stores made by open.
+func Run(t *testing.T, open Opener) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"MerchantsAndIntegrations", testMerchantsAndIntegrations},
+		{"Payments", testPayments},
+		{"ListPayments", testListPayments},
+		{"ReferenceUnique", testReferenceUnique},
+		{"ClaimExpired", testClaimExpired},
+		{"Ledger", testLedger},
+		{"Audit", testAudit},
+		{"Idempotency", testIdempotency},
+		{"RollbackOnError", testRollbackOnError},
+		{"GroupCommit", testGroupCommit},
+		{"PanicIsolated", testPanicIsolated},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t)
+			t.Cleanup(func() { s.Close() })
+			tt.fn(t, s)
+		})
+	}
+}
+
+var epoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func write(t *testing.T, s store.Store, fn func(tx store.Tx) error) {
+	t.Helper()
+	must(t, s.Transact(context.Background(), fn))
+}
+
+func read(t *testing.T, s store.Store, fn func(tx store.Tx) error) {
+	t.Helper()
+	must(t, s.Read(context.Background(), fn))
+}
+
+// fixture makes a merchant with one native test integration.
+func fixture(t *testing.T, s store.Store, id string) (malipo.Merchant, malipo.Integration) {
+	t.Helper()
+	m := malipo.Merchant{ID: "mer_" + id, Name: "Shop " + id, CreatedAt: epoch}
+	i := malipo.Integration{ID: "int_" + id, MerchantID: m.ID, Flavor: malipo.FlavorNative, Mode: malipo.ModeTest,
+		Config: map[string]string{}, Fee: malipo.FeeRule{BasisPoints: 150, Fixed: 0}, CreatedAt: epoch}
+	write(t, s, func(tx store.Tx) error {
+		if err := tx.CreateMerchant(m); err != nil {
+			return err
+		}
+		return tx.CreateIntegration(i)
+	})
+	return m, i
+}
+
+func payment(i malipo.Integration, id, ref string) malipo.Payment {
+	return malipo.Payment{
+		ID: id, MerchantID: i.MerchantID, IntegrationID: i.ID, Mode: i.Mode, Amount: 5000, Currency: "XOF",
+		Reference: ref, Description: "Chaussures", Customer: malipo.Customer{Name: "Awa", Email: "awa@example.com", Phone: "+2250707120000"},
+		Channels: []malipo.Channel{malipo.ChannelMobileMoney, malipo.ChannelCard}, Metadata: map[string]string{"order": "42"},
+		Status: malipo.PaymentPending, CheckoutToken: "tok_" + id, CreatedAt: epoch, UpdatedAt: epoch,
+		ExpiresAt: epoch.Add(30 * time.Minute), ReturnURL: "https://shop.example/r", Lang: "fr",
+	}
+}
+
+func wantKind(t *testing.T, err error, kind malipo.Kind) {
+	t.Helper()
+	if malipo.KindOf(err) != kind {
+		t.Fatalf("error = %v (kind %s), want kind %s", err, malipo.KindOf(err), kind)
+	}
+}
+
+func testMerchantsAndIntegrations(t *testing.T, s store.Store) {
+	m, i := fixture(t, s, "a")
+	i.Config = map[string]string{"secret": "x"}
+	key := malipo.APIKey{Hash: "abc123", IntegrationID: i.ID, Hint: "sk_test_…1234", CreatedAt: epoch}
+	write(t, s, func(tx store.Tx) error { return tx.CreateAPIKey(key) })
+	read(t, s, func(tx store.Tx) error {
+		got, err := tx.GetMerchant(m.ID)
+		must(t, err)
+		if diff := cmp.Diff(m, got); diff != "" {
+			t.Errorf("merchant (-want +got):\n%s", diff)
+		}
+		gi, err := tx.IntegrationByKeyHash("abc123")
+		must(t, err)
+		if gi.ID != i.ID || gi.Fee.BasisPoints != 150 || gi.Flavor != malipo.FlavorNative || !gi.CreatedAt.Equal(epoch) {
+			t.Errorf("IntegrationByKeyHash = %+v", gi)
+		}
+		n, err := tx.CountMerchants()
+		must(t, err)
+		if n != 1 {
+			t.Errorf("CountMerchants = %d, want 1", n)
+		}
+		_, err = tx.IntegrationByKeyHash("nope")
+		wantKind(t, err, malipo.KindNotFound)
+		_, err = tx.GetMerchant("mer_nope")
+		wantKind(t, err, malipo.KindNotFound)
+		_, err = tx.GetIntegration("int_nope")
+		wantKind(t, err, malipo.KindNotFound)
+		return nil
+	})
+	err := s.Transact(context.Background(), func(tx store.Tx) error { return tx.CreateMerchant(m) })
+	wantKind(t, err, malipo.KindConflict)
+}
+
+func testPayments(t *testing.T, s store.Store) {
+	_, i := fixture(t, s, "a")
+	p := payment(i, "pay_01", "order-1")
+	write(t, s, func(tx store.Tx) error { return tx.CreatePayment(p) })
+	read(t, s, func(tx store.Tx) error {
+		for name, get := range map[string]func() (malipo.Payment, error){
+			"id":        func() (malipo.Payment, error) { return tx.GetPayment(p.ID) },
+			"token":     func() (malipo.Payment, error) { return tx.PaymentByCheckoutToken(p.CheckoutToken) },
+			"reference": func() (malipo.Payment, error) { return tx.PaymentByReference(i.ID, "order-1") },
+		} {
+			got, err := get()
+			must(t, err)
+			if diff := cmp.Diff(p, got); diff != "" {
+				t.Errorf("by %s (-want +got):\n%s", name, diff)
+			}
+		}
+		_, err := tx.GetPayment("pay_nope")
+		wantKind(t, err, malipo.KindNotFound)
+		_, err = tx.PaymentByCheckoutToken("")
+		wantKind(t, err, malipo.KindNotFound)
+		return nil
+	})
+	write(t, s, func(tx store.Tx) error {
+		got, err := tx.GetPayment(p.ID)
+		if err != nil {
+			return err
+		}
+		got.Method, got.Phone, got.RailReference, got.Fee = malipo.ChannelMobileMoney, "+2250707120000", "rail-1", 75
+		if err := got.Transition(malipo.PaymentSucceeded, epoch.Add(time.Minute)); err != nil {
+			return err
+		}
+		p = got
+		return tx.UpdatePayment(got)
+	})
+	read(t, s, func(tx store.Tx) error {
+		got, err := tx.GetPayment(p.ID)
+		must(t, err)
+		if diff := cmp.Diff(p, got); diff != "" {
+			t.Errorf("after update (-want +got):\n%s", diff)
+		}
+		return nil
+	})
+	missing := payment(i, "pay_missing", "x")
+	err := s.Transact(context.Background(), func(tx store.Tx) error { return tx.UpdatePayment(missing) })
+	wantKind(t, err, malipo.KindNotFound)
+}
+
+func testListPayments(t *testing.T, s store.Store) {
+	_, i := fixture(t, s, "a")
+	_, other := fixture(t, s, "b")
+	write(t, s, func(tx store.Tx) error {
+		for n := 0; n < 25; n++ {
+			p := payment(i, fmt.Sprintf("pay_%02d", n), fmt.Sprintf("ref-%02d", n))
+			if n%5 == 0 {
+				p.Status = malipo.PaymentFailed
+			}
+			if err := tx.CreatePayment(p); err != nil {
+				return err
+			}
+		}
+		return tx.CreatePayment(payment(other, "pay_other", "ref-00"))
+	})
+	read(t, s, func(tx store.Tx) error {
+		var all []string
+		after := ""
+		for {
+			page, err := tx.ListPayments(store.PaymentFilter{MerchantID: i.MerchantID, Limit: 10, StartingAfter: after})
+			must(t, err)
+			for _, p := range page {
+				all = append(all, p.ID)
+			}
+			if len(page) < 10 {
+				break
+			}
+			after = page[len(page)-1].ID
+		}
+		if len(all) != 25 || all[0] != "pay_24" || all[24] != "pay_00" {
+			t.Errorf("paged list = %v", all)
+		}
+		failed := malipo.PaymentFailed
+		got, err := tx.ListPayments(store.PaymentFilter{MerchantID: i.MerchantID, Status: &failed, Limit: 100})
+		must(t, err)
+		if len(got) != 5 {
+			t.Errorf("failed filter returned %d, want 5", len(got))
+		}
+		ref := "ref-00"
+		got, err = tx.ListPayments(store.PaymentFilter{MerchantID: i.MerchantID, Reference: &ref, Limit: 100})
+		must(t, err)
+		if len(got) != 1 || got[0].ID != "pay_00" {
+			t.Errorf("reference filter returned %v", got)
+		}
+		return nil
+	})
+}
+
+func testReferenceUnique(t *testing.T, s store.Store) {
+	_, i := fixture(t, s, "a")
+	_, other := fixture(t, s, "b")
+	write(t, s, func(tx store.Tx) error { return tx.CreatePayment(payment(i, "pay_1", "same")) })
+	err := s.Transact(context.Background(), func(tx store.Tx) error { return tx.CreatePayment(payment(i, "pay_2", "same")) })
+	wantKind(t, err, malipo.KindConflict)
+	if e := malipo.AsError(err); e.Code != "reference_in_use" {
+		t.Errorf("code = %q, want reference_in_use", e.Code)
+	}
+	// Another integration may reuse the reference.
+	write(t, s, func(tx store.Tx) error { return tx.CreatePayment(payment(other, "pay_3", "same")) })
+
+	// Racing creators: exactly one wins.
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for n := 0; n < 20; n++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.Transact(context.Background(), func(tx store.Tx) error {
+				return tx.CreatePayment(payment(i, fmt.Sprintf("pay_race_%02d", n), "race"))
+			})
+			if err == nil {
+				wins.Add(1)
+			} else if malipo.KindOf(err) != malipo.KindConflict {
+				t.Errorf("racing create: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Errorf("%d racing creators won, want 1", wins.Load())
+	}
+}
+
+func testClaimExpired(t *testing.T, s store.Store) {
+	_, i := fixture(t, s, "a")
+	write(t, s, func(tx store.Tx) error {
+		for n := 0; n < 40; n++ {
+			p := payment(i, fmt.Sprintf("pay_%02d", n), fmt.Sprintf("r%02d", n))
+			p.ExpiresAt = epoch.Add(time.Duration(n) * time.Minute)
+			if n%2 == 1 {
+				p.Status = malipo.PaymentProcessing
+			}
+			if n == 3 {
+				p.Status = malipo.PaymentSucceeded // final: never claimed
+			}
+			if err := tx.CreatePayment(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	now := epoch.Add(29*time.Minute + 30*time.Second) // payments 0..29 are due
+	var mu sync.Mutex
+	claimed := map[string]int{}
+	var wg sync.WaitGroup
+	for w := 0; w < 3; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				var got int
+				err := s.Transact(context.Background(), func(tx store.Tx) error {
+					ps, err := tx.ClaimExpiredPayments(now, 4)
+					if err != nil {
+						return err
+					}
+					got = len(ps)
+					for _, p := range ps {
+						if err := p.Transition(malipo.PaymentExpired, now); err != nil {
+							return err
+						}
+						if err := tx.UpdatePayment(p); err != nil {
+							return err
+						}
+					}
+					mu.Lock()
+					for _, p := range ps {
+						claimed[p.ID]++
+					}
+					mu.Unlock()
+					return nil
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if got == 0 {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(claimed) != 29 {
+		t.Errorf("claimed %d payments, want 29 (0..29 less the succeeded one)", len(claimed))
+	}
+	for id, n := range claimed {
+		if n != 1 {
+			t.Errorf("%s claimed %d times", id, n)
+		}
+	}
+	if claimed["pay_03"] != 0 || claimed["pay_30"] != 0 {
+		t.Errorf("claimed a final or not yet due payment")
+	}
+}
+
+func testLedger(t *testing.T, s store.Store) {
+	m, i := fixture(t, s, "a")
+	p := payment(i, "pay_1", "r1")
+	p.Fee = 75
+	p.Status = malipo.PaymentSucceeded
+	write(t, s, func(tx store.Tx) error {
+		if err := tx.CreatePayment(p); err != nil {
+			return err
+		}
+		return tx.PostEntry(malipo.PaymentEntry("led_1", p, "sandbox", epoch))
+	})
+	err := s.Transact(context.Background(), func(tx store.Tx) error {
+		return tx.PostEntry(malipo.PaymentEntry("led_2", p, "sandbox", epoch))
+	})
+	wantKind(t, err, malipo.KindConflict)
+	err = s.Transact(context.Background(), func(tx store.Tx) error {
+		return tx.PostEntry(malipo.Entry{ID: "led_bad", Kind: "x", RefType: "x", RefID: "x",
+			Postings: []malipo.Posting{{Account: "a", Currency: "XOF", Amount: 1}, {Account: "b", Currency: "XOF", Amount: -2}}})
+	})
+	if err == nil {
+		t.Fatal("unbalanced entry was posted")
+	}
+	read(t, s, func(tx store.Tx) error {
+		bs, err := tx.Balances(m.ID)
+		must(t, err)
+		want := []malipo.Balance{{Currency: "XOF", Available: 4925}}
+		if diff := cmp.Diff(want, bs); diff != "" {
+			t.Errorf("balances (-want +got):\n%s", diff)
+		}
+		for acct, want := range map[malipo.Account]int64{
+			malipo.Fees("XOF"): 75, malipo.RailClearing("sandbox", "XOF"): -5000, "nothing": 0,
+		} {
+			got, err := tx.AccountBalance(acct)
+			must(t, err)
+			if got != want {
+				t.Errorf("balance of %s = %d, want %d", acct, got, want)
+			}
+		}
+		r, err := tx.Audit()
+		must(t, err)
+		if !r.Clean() || r.Entries != 1 || r.Payments != 1 || r.Accounts != 3 {
+			t.Errorf("audit = %+v", r)
+		}
+		return nil
+	})
+}
+
+func testAudit(t *testing.T, s store.Store) {
+	_, i := fixture(t, s, "a")
+	unposted := payment(i, "pay_unposted", "r1")
+	unposted.Status = malipo.PaymentSucceeded
+	failed := payment(i, "pay_failed", "r2")
+	failed.Status = malipo.PaymentFailed
+	write(t, s, func(tx store.Tx) error {
+		if err := tx.CreatePayment(unposted); err != nil {
+			return err
+		}
+		if err := tx.CreatePayment(failed); err != nil {
+			return err
+		}
+		return tx.PostEntry(malipo.PaymentEntry("led_1", failed, "sandbox", epoch))
+	})
+	read(t, s, func(tx store.Tx) error {
+		r, err := tx.Audit()
+		must(t, err)
+		if r.Clean() {
+			t.Fatal("audit is clean with a succeeded payment unposted and a failed one posted")
+		}
+		if diff := cmp.Diff([]string{"pay_unposted"}, r.PaymentNotPosted); diff != "" {
+			t.Errorf("PaymentNotPosted (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]string{"pay_failed"}, r.PostedNotPaid); diff != "" {
+			t.Errorf("PostedNotPaid (-want +got):\n%s", diff)
+		}
+		return nil
+	})
+}
+
+func testIdempotency(t *testing.T, s store.Store) {
+	r := store.Idempotency{Scope: "int_a", Key: "k1", RequestHash: "h1", Result: []byte(`{"id":"pay_1"}`), CreatedAt: epoch}
+	write(t, s, func(tx store.Tx) error { return tx.PutIdempotency(r) })
+	err := s.Transact(context.Background(), func(tx store.Tx) error { return tx.PutIdempotency(r) })
+	wantKind(t, err, malipo.KindConflict)
+	write(t, s, func(tx store.Tx) error {
+		other := r
+		other.Scope = "int_b" // keys are per integration
+		other.CreatedAt = epoch.Add(48 * time.Hour)
+		return tx.PutIdempotency(other)
+	})
+	read(t, s, func(tx store.Tx) error {
+		got, err := tx.GetIdempotency("int_a", "k1")
+		must(t, err)
+		if diff := cmp.Diff(r, got); diff != "" {
+			t.Errorf("idempotency (-want +got):\n%s", diff)
+		}
+		_, err = tx.GetIdempotency("int_a", "k2")
+		wantKind(t, err, malipo.KindNotFound)
+		return nil
+	})
+	var n int
+	write(t, s, func(tx store.Tx) (err error) {
+		n, err = tx.DeleteIdempotencyBefore(epoch.Add(24 * time.Hour))
+		return err
+	})
+	if n != 1 {
+		t.Errorf("deleted %d keys, want 1", n)
+	}
+}
+
+func testRollbackOnError(t *testing.T, s store.Store) {
+	_, i := fixture(t, s, "a")
+	boom := errors.New("boom")
+	err := s.Transact(context.Background(), func(tx store.Tx) error {
+		if err := tx.CreatePayment(payment(i, "pay_1", "r1")); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Transact error = %v, want boom", err)
+	}
+	read(t, s, func(tx store.Tx) error {
+		_, err := tx.GetPayment("pay_1")
+		wantKind(t, err, malipo.KindNotFound)
+		return nil
+	})
+}
+
+// testGroupCommit runs many concurrent transactions, every third of which
+// fails after writing: each caller must see exactly its own outcome.
+func testGroupCommit(t *testing.T, s store.Store) {
+	_, i := fixture(t, s, "a")
+	const n = 300
+	boom := errors.New("boom")
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for k := 0; k < n; k++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[k] = s.Transact(context.Background(), func(tx store.Tx) error {
+				if err := tx.CreatePayment(payment(i, fmt.Sprintf("pay_%03d", k), fmt.Sprintf("r%03d", k))); err != nil {
+					return err
+				}
+				if k%3 == 0 {
+					return boom
+				}
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	var want []string
+	for k, err := range errs {
+		if k%3 == 0 {
+			if !errors.Is(err, boom) {
+				t.Errorf("unit %d: error %v, want boom", k, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("unit %d: %v", k, err)
+		}
+		want = append(want, fmt.Sprintf("pay_%03d", k))
+	}
+	read(t, s, func(tx store.Tx) error {
+		ps, err := tx.ListPayments(store.PaymentFilter{MerchantID: i.MerchantID, Limit: 1000})
+		must(t, err)
+		var got []string
+		for _, p := range ps {
+			got = append(got, p.ID)
+		}
+		sort.Strings(got)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("committed payments (-want +got):\n%s", diff)
+		}
+		return nil
+	})
+}
+
+func testPanicIsolated(t *testing.T, s store.Store) {
+	_, i := fixture(t, s, "a")
+	err := s.Transact(context.Background(), func(tx store.Tx) error {
+		if err := tx.CreatePayment(payment(i, "pay_1", "r1")); err != nil {
+			return err
+		}
+		panic("bug")
+	})
+	if err == nil {
+		t.Fatal("panicking transaction returned nil")
+	}
+	write(t, s, func(tx store.Tx) error { return tx.CreatePayment(payment(i, "pay_2", "r2")) })
+	read(t, s, func(tx store.Tx) error {
+		_, err := tx.GetPayment("pay_1")
+		wantKind(t, err, malipo.KindNotFound)
+		_, err = tx.GetPayment("pay_2")
+		must(t, err)
+		return nil
+	})
+}
