@@ -13,23 +13,26 @@ import (
 // account goes negative by what a rail owes Malipo.
 type Account string
 
+// Accounts are named owner:…:bucket:currency and always carry the mode, so
+// test money and live money can never meet in one account.
+
 // MerchantAvailable is the merchant's spendable balance in currency c.
-func MerchantAvailable(merchantID string, c Currency) Account {
-	return Account(fmt.Sprintf("merchant:%s:available:%s", merchantID, c))
+func MerchantAvailable(merchantID string, m Mode, c Currency) Account {
+	return Account(fmt.Sprintf("merchant:%s:%s:available:%s", merchantID, m, c))
 }
 
 // MerchantPending is the merchant's collected but not yet settled balance.
-func MerchantPending(merchantID string, c Currency) Account {
-	return Account(fmt.Sprintf("merchant:%s:pending:%s", merchantID, c))
+func MerchantPending(merchantID string, m Mode, c Currency) Account {
+	return Account(fmt.Sprintf("merchant:%s:%s:pending:%s", merchantID, m, c))
 }
 
 // RailClearing is the account a rail's collections pass through.
-func RailClearing(rail string, c Currency) Account {
-	return Account(fmt.Sprintf("rail:%s:clearing:%s", rail, c))
+func RailClearing(rail string, m Mode, c Currency) Account {
+	return Account(fmt.Sprintf("rail:%s:%s:clearing:%s", rail, m, c))
 }
 
 // Fees is where Malipo's fees in currency c accumulate.
-func Fees(c Currency) Account { return Account(fmt.Sprintf("fees:%s", c)) }
+func Fees(m Mode, c Currency) Account { return Account(fmt.Sprintf("fees:%s:fees:%s", m, c)) }
 
 // Posting is one line of a ledger entry: an amount in minor units added to
 // (positive) or taken from (negative) an account.
@@ -80,13 +83,13 @@ func (e Entry) Validate() error {
 func PaymentEntry(id string, p Payment, rail string, now time.Time) Entry {
 	e := Entry{ID: id, Kind: "payment", RefType: "payment", RefID: p.ID, CreatedAt: now}
 	e.Postings = append(e.Postings,
-		Posting{Account: RailClearing(rail, p.Currency), Currency: p.Currency, Amount: -p.Amount})
+		Posting{Account: RailClearing(rail, p.Mode, p.Currency), Currency: p.Currency, Amount: -p.Amount})
 	if net := p.Amount - p.Fee; net != 0 {
 		e.Postings = append(e.Postings,
-			Posting{Account: MerchantAvailable(p.MerchantID, p.Currency), Currency: p.Currency, Amount: net})
+			Posting{Account: MerchantAvailable(p.MerchantID, p.Mode, p.Currency), Currency: p.Currency, Amount: net})
 	}
 	if p.Fee != 0 {
-		e.Postings = append(e.Postings, Posting{Account: Fees(p.Currency), Currency: p.Currency, Amount: p.Fee})
+		e.Postings = append(e.Postings, Posting{Account: Fees(p.Mode, p.Currency), Currency: p.Currency, Amount: p.Fee})
 	}
 	sort.SliceStable(e.Postings, func(i, j int) bool { return e.Postings[i].Account < e.Postings[j].Account })
 	return e
@@ -117,16 +120,14 @@ func (r AuditReport) Clean() bool {
 }
 
 // Owner returns the merchant the account belongs to ("" for Malipo's own
-// accounts) and its bucket: available, pending, clearing or fees.
-func (a Account) Owner() (merchantID, bucket string) {
+// accounts), its mode and its bucket: available, pending, clearing or fees.
+func (a Account) Owner() (merchantID string, mode Mode, bucket string) {
 	parts := strings.Split(string(a), ":")
-	switch {
-	case len(parts) == 4 && parts[0] == "merchant":
-		return parts[1], parts[2]
-	case len(parts) == 4 && parts[0] == "rail":
-		return "", parts[2]
-	case len(parts) >= 1:
-		return "", parts[0]
+	if len(parts) == 5 && parts[0] == "merchant" {
+		return parts[1], Mode(parts[2]), parts[3]
 	}
-	return "", ""
+	if len(parts) >= 4 {
+		return "", Mode(parts[len(parts)-3]), parts[len(parts)-2]
+	}
+	return "", "", ""
 }

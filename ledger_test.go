@@ -8,7 +8,7 @@ import (
 func TestPaymentEntryBalances(t *testing.T) {
 	now := time.Now()
 	for _, fee := range []int64{0, 15, 1000} {
-		p := Payment{ID: "pay_1", MerchantID: "mer_1", Amount: 1000, Currency: "XOF", Fee: fee}
+		p := Payment{ID: "pay_1", MerchantID: "mer_1", Mode: ModeTest, Amount: 1000, Currency: "XOF", Fee: fee}
 		e := PaymentEntry("led_1", p, "sandbox", now)
 		if err := e.Validate(); err != nil {
 			t.Errorf("fee %d: %v", fee, err)
@@ -16,9 +16,9 @@ func TestPaymentEntryBalances(t *testing.T) {
 		var merchant, fees int64
 		for _, po := range e.Postings {
 			switch po.Account {
-			case MerchantAvailable("mer_1", "XOF"):
+			case MerchantAvailable("mer_1", ModeTest, "XOF"):
 				merchant += po.Amount
-			case Fees("XOF"):
+			case Fees(ModeTest, "XOF"):
 				fees += po.Amount
 			}
 		}
@@ -39,6 +39,26 @@ func TestEntryValidate(t *testing.T) {
 	for _, e := range bad {
 		if err := e.Validate(); err == nil {
 			t.Errorf("entry %s validated", e.ID)
+		}
+	}
+}
+
+func TestAccountOwner(t *testing.T) {
+	tests := []struct {
+		a        Account
+		merchant string
+		mode     Mode
+		bucket   string
+	}{
+		{MerchantAvailable("mer_1", ModeTest, "XOF"), "mer_1", ModeTest, "available"},
+		{MerchantPending("mer_1", ModeLive, "KES"), "mer_1", ModeLive, "pending"},
+		{RailClearing("sandbox", ModeTest, "XOF"), "", ModeTest, "clearing"},
+		{Fees(ModeLive, "USD"), "", ModeLive, "fees"},
+	}
+	for _, tt := range tests {
+		m, mode, b := tt.a.Owner()
+		if m != tt.merchant || mode != tt.mode || b != tt.bucket {
+			t.Errorf("%s.Owner() = %q, %q, %q", tt.a, m, mode, b)
 		}
 	}
 }

@@ -56,7 +56,8 @@ type Tx interface {
 	// balances of its accounts. An entry of the same kind for the same
 	// object already posted is a conflict.
 	PostEntry(e malipo.Entry) error
-	Balances(merchantID string) ([]malipo.Balance, error)
+	// Balances lists the merchant's balances in mode, one per currency.
+	Balances(merchantID string, mode malipo.Mode) ([]malipo.Balance, error)
 	AccountBalance(a malipo.Account) (int64, error)
 	// Audit checks the ledger against itself and against payments.
 	Audit() (malipo.AuditReport, error)
@@ -64,12 +65,16 @@ type Tx interface {
 	GetIdempotency(scope, key string) (Idempotency, error)
 	// PutIdempotency fails with kind conflict if the key is taken.
 	PutIdempotency(r Idempotency) error
+	// SetIdempotencyResult replaces the remembered result of a key, for a
+	// request whose answer is completed after its first commit.
+	SetIdempotencyResult(scope, key string, result []byte) error
 	DeleteIdempotencyBefore(t time.Time) (int, error)
 }
 
-// PaymentFilter selects payments of one merchant, newest first.
+// PaymentFilter selects payments of one merchant in one mode, newest first.
 type PaymentFilter struct {
 	MerchantID    string
+	Mode          malipo.Mode
 	IntegrationID string // optional
 	Reference     *string
 	Status        *malipo.PaymentStatus

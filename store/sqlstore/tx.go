@@ -243,8 +243,8 @@ func (t *tx) UpdatePayment(p malipo.Payment) error {
 }
 
 func (t *tx) ListPayments(f store.PaymentFilter) ([]malipo.Payment, error) {
-	where := []string{"merchant_id = ?"}
-	args := []any{f.MerchantID}
+	where := []string{"merchant_id = ?", "mode = ?"}
+	args := []any{f.MerchantID, string(f.Mode)}
 	if f.IntegrationID != "" {
 		where, args = append(where, "integration_id = ?"), append(args, f.IntegrationID)
 	}
@@ -312,18 +312,19 @@ func (t *tx) PostEntry(e malipo.Entry) error {
 			e.ID, i, string(p.Account), string(p.Currency), p.Amount); err != nil {
 			return err
 		}
-		merchant, bucket := p.Account.Owner()
-		if _, err := t.exec(`INSERT INTO accounts (name, merchant_id, bucket, currency, balance) VALUES (?, ?, ?, ?, ?)
+		merchant, mode, bucket := p.Account.Owner()
+		if _, err := t.exec(`INSERT INTO accounts (name, merchant_id, mode, bucket, currency, balance) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (name) DO UPDATE SET balance = accounts.balance + excluded.balance`,
-			string(p.Account), merchant, bucket, string(p.Currency), p.Amount); err != nil {
+			string(p.Account), merchant, string(mode), bucket, string(p.Currency), p.Amount); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (t *tx) Balances(merchantID string) ([]malipo.Balance, error) {
-	rows, err := t.query(`SELECT currency, bucket, balance FROM accounts WHERE merchant_id = ? ORDER BY currency`, merchantID)
+func (t *tx) Balances(merchantID string, mode malipo.Mode) ([]malipo.Balance, error) {
+	rows, err := t.query(`SELECT currency, bucket, balance FROM accounts WHERE merchant_id = ? AND mode = ? ORDER BY currency`,
+		merchantID, string(mode))
 	if err != nil {
 		return nil, err
 	}
@@ -427,6 +428,17 @@ func (t *tx) PutIdempotency(r store.Idempotency) error {
 	_, err := t.exec(`INSERT INTO idempotency_keys (scope, key, request_hash, result, created_at) VALUES (?, ?, ?, ?, ?)`,
 		r.Scope, r.Key, r.RequestHash, string(r.Result), micros(r.CreatedAt))
 	return t.conflict(err, "idempotency_key_in_use", "idempotency key is in use")
+}
+
+func (t *tx) SetIdempotencyResult(scope, key string, result []byte) error {
+	res, err := t.exec(`UPDATE idempotency_keys SET result = ? WHERE scope = ? AND key = ?`, string(result), scope, key)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return notFound(sql.ErrNoRows, "idempotency key")
+	}
+	return nil
 }
 
 func (t *tx) DeleteIdempotencyBefore(before time.Time) (int, error) {

@@ -199,7 +199,7 @@ func testListPayments(t *testing.T, s store.Store) {
 		var all []string
 		after := ""
 		for {
-			page, err := tx.ListPayments(store.PaymentFilter{MerchantID: i.MerchantID, Limit: 10, StartingAfter: after})
+			page, err := tx.ListPayments(store.PaymentFilter{MerchantID: i.MerchantID, Mode: malipo.ModeTest, Limit: 10, StartingAfter: after})
 			must(t, err)
 			for _, p := range page {
 				all = append(all, p.ID)
@@ -213,13 +213,13 @@ func testListPayments(t *testing.T, s store.Store) {
 			t.Errorf("paged list = %v", all)
 		}
 		failed := malipo.PaymentFailed
-		got, err := tx.ListPayments(store.PaymentFilter{MerchantID: i.MerchantID, Status: &failed, Limit: 100})
+		got, err := tx.ListPayments(store.PaymentFilter{MerchantID: i.MerchantID, Mode: malipo.ModeTest, Status: &failed, Limit: 100})
 		must(t, err)
 		if len(got) != 5 {
 			t.Errorf("failed filter returned %d, want 5", len(got))
 		}
 		ref := "ref-00"
-		got, err = tx.ListPayments(store.PaymentFilter{MerchantID: i.MerchantID, Reference: &ref, Limit: 100})
+		got, err = tx.ListPayments(store.PaymentFilter{MerchantID: i.MerchantID, Mode: malipo.ModeTest, Reference: &ref, Limit: 100})
 		must(t, err)
 		if len(got) != 1 || got[0].ID != "pay_00" {
 			t.Errorf("reference filter returned %v", got)
@@ -359,14 +359,19 @@ func testLedger(t *testing.T, s store.Store) {
 		t.Fatal("unbalanced entry was posted")
 	}
 	read(t, s, func(tx store.Tx) error {
-		bs, err := tx.Balances(m.ID)
+		bs, err := tx.Balances(m.ID, malipo.ModeTest)
 		must(t, err)
 		want := []malipo.Balance{{Currency: "XOF", Available: 4925}}
 		if diff := cmp.Diff(want, bs); diff != "" {
 			t.Errorf("balances (-want +got):\n%s", diff)
 		}
+		live, err := tx.Balances(m.ID, malipo.ModeLive)
+		must(t, err)
+		if len(live) != 0 {
+			t.Errorf("test payment shows in live balances: %v", live)
+		}
 		for acct, want := range map[malipo.Account]int64{
-			malipo.Fees("XOF"): 75, malipo.RailClearing("sandbox", "XOF"): -5000, "nothing": 0,
+			malipo.Fees(malipo.ModeTest, "XOF"): 75, malipo.RailClearing("sandbox", malipo.ModeTest, "XOF"): -5000, "nothing": 0,
 		} {
 			got, err := tx.AccountBalance(acct)
 			must(t, err)
@@ -425,6 +430,10 @@ func testIdempotency(t *testing.T, s store.Store) {
 		other.CreatedAt = epoch.Add(48 * time.Hour)
 		return tx.PutIdempotency(other)
 	})
+	write(t, s, func(tx store.Tx) error { return tx.SetIdempotencyResult("int_a", "k1", []byte(`{"id":"pay_1","v":2}`)) })
+	r.Result = []byte(`{"id":"pay_1","v":2}`)
+	err = s.Transact(context.Background(), func(tx store.Tx) error { return tx.SetIdempotencyResult("int_a", "nope", nil) })
+	wantKind(t, err, malipo.KindNotFound)
 	read(t, s, func(tx store.Tx) error {
 		got, err := tx.GetIdempotency("int_a", "k1")
 		must(t, err)
@@ -502,7 +511,7 @@ func testGroupCommit(t *testing.T, s store.Store) {
 		want = append(want, fmt.Sprintf("pay_%03d", k))
 	}
 	read(t, s, func(tx store.Tx) error {
-		ps, err := tx.ListPayments(store.PaymentFilter{MerchantID: i.MerchantID, Limit: 1000})
+		ps, err := tx.ListPayments(store.PaymentFilter{MerchantID: i.MerchantID, Mode: malipo.ModeTest, Limit: 1000})
 		must(t, err)
 		var got []string
 		for _, p := range ps {

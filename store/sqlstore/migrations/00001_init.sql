@@ -87,11 +87,12 @@ CREATE INDEX postings_account ON postings(account);
 CREATE TABLE accounts (
     name         TEXT PRIMARY KEY,
     merchant_id  TEXT NOT NULL,
+    mode         TEXT NOT NULL,
     bucket       TEXT NOT NULL,
     currency     TEXT NOT NULL,
     balance      BIGINT NOT NULL
 );
-CREATE INDEX accounts_merchant ON accounts(merchant_id);
+CREATE INDEX accounts_merchant ON accounts(merchant_id, mode);
 
 CREATE TABLE idempotency_keys (
     scope         TEXT NOT NULL,

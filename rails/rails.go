@@ -1,0 +1,155 @@
+// Package rails declares how the gateway talks to the networks that move
+// money: mobile-money operators (a push to the customer's phone whose
+// outcome arrives later) and card networks (an authorisation answered at
+// once). The sandbox package implements both offline; real connectors
+// implement the same interfaces.
+package rails
+
+import (
+	"context"
+	"time"
+
+	"github.com/malipo/malipo"
+)
+
+// Push asks a mobile-money operator to prompt a customer to pay.
+type Push struct {
+	PaymentID   string
+	MSISDN      string // E.164
+	Operator    string
+	Amount      int64
+	Currency    malipo.Currency
+	Description string
+}
+
+// Outcome is a rail's final word on a collection.
+type Outcome struct {
+	PaymentID     string
+	Status        malipo.PaymentStatus // succeeded, failed or expired
+	FailureCode   string
+	FailureReason string
+	RailReference string // the operator's transaction ID
+}
+
+// Sink receives outcomes that arrive after the request that started them.
+type Sink interface {
+	Settle(ctx context.Context, o Outcome) error
+}
+
+// MobileMoney pushes payment prompts to customers' phones.
+type MobileMoney interface {
+	// Name is the rail's name in ledger accounts ("sandbox", "mtn-rw").
+	Name() string
+	// Push sends the prompt. It returns the operator's reference once the
+	// operator has accepted the request, or a *malipo.Error if it refused
+	// it; the outcome arrives later through the Sink.
+	Push(ctx context.Context, p Push) (reference string, err error)
+	// Operator names the operator serving msisdn ("mtn-rw").
+	Operator(msisdn string) string
+}
+
+// Card is what a customer typed. It lives only in memory for the length of
+// one authorisation: never stored, never logged.
+type Card struct {
+	Number string
+	Month  int
+	Year   int
+	CVV    string
+	Name   string
+}
+
+// String hides the card so that a stray log line cannot leak it.
+func (c Card) String() string { return "card " + MaskPAN(c.Number) }
+
+// LogValue keeps the card out of structured logs too.
+func (c Card) LogValue() string { return c.String() }
+
+// Charge asks a card network to authorise an amount.
+type Charge struct {
+	PaymentID string
+	Card      Card
+	Amount    int64
+	Currency  malipo.Currency
+	At        time.Time
+}
+
+// CardDecision is how the network answered.
+type CardDecision string
+
+// The possible decisions.
+const (
+	CardApproved  CardDecision = "approved"
+	CardDeclined  CardDecision = "declined"
+	CardChallenge CardDecision = "challenge" // 3-D Secure: the customer must confirm
+)
+
+// CardResult is the network's answer.
+type CardResult struct {
+	Decision      CardDecision
+	Code          string // decline code: card_declined, insufficient_funds, expired_card …
+	Reason        string
+	RailReference string
+	Scheme        string // VISA, MASTERCARD
+	Masked        string // 555555xxxxxx4444
+}
+
+// Cards authorises card payments.
+type Cards interface {
+	Name() string
+	Authorize(ctx context.Context, c Charge) (CardResult, error)
+}
+
+// Set is the rails one mode uses.
+type Set struct {
+	MobileMoney MobileMoney
+	Cards       Cards
+}
+
+// MaskPAN shows the first six and last four digits ("555555xxxxxx4444"),
+// the form KPay's token list uses.
+func MaskPAN(pan string) string {
+	if len(pan) < 10 {
+		return "xxxx"
+	}
+	mid := make([]byte, len(pan)-10)
+	for i := range mid {
+		mid[i] = 'x'
+	}
+	return pan[:6] + string(mid) + pan[len(pan)-4:]
+}
+
+// Scheme guesses the card scheme from the number.
+func Scheme(pan string) string {
+	switch {
+	case len(pan) > 0 && pan[0] == '4':
+		return "VISA"
+	case len(pan) > 1 && (pan[:2] >= "51" && pan[:2] <= "55"),
+		len(pan) > 3 && (pan[:4] >= "2221" && pan[:4] <= "2720"):
+		return "MASTERCARD"
+	case len(pan) > 1 && pan[0] == '6':
+		return "MAESTRO"
+	}
+	return "CARD"
+}
+
+// Luhn reports whether the digits pass the Luhn check.
+func Luhn(pan string) bool {
+	if len(pan) < 12 || len(pan) > 19 {
+		return false
+	}
+	sum := 0
+	for i := 0; i < len(pan); i++ {
+		d := int(pan[len(pan)-1-i] - '0')
+		if d < 0 || d > 9 {
+			return false
+		}
+		if i%2 == 1 {
+			d *= 2
+			if d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+	}
+	return sum%10 == 0
+}

@@ -1,0 +1,170 @@
+// Package sandbox is Malipo's built-in offline rails: a simulated
+// mobile-money operator whose customers answer push prompts after a delay,
+// and a simulated card network. Outcomes are chosen by test phone numbers
+// and test card numbers, listed in the README.
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/clock"
+	"github.com/malipo/malipo/rails"
+)
+
+// Name is the sandbox's rail name in ledger accounts.
+const Name = "sandbox"
+
+// MobileMoney simulates operators: each push is answered by the simulated
+// customer after Delay, with the outcome chosen by the number's last four
+// digits (see Outcomes).
+type MobileMoney struct {
+	Clock  clock.Clock
+	Delay  time.Duration
+	Sink   rails.Sink
+	Logger *slog.Logger
+
+	mu  sync.Mutex
+	seq int
+}
+
+// Behaviour is what the simulated customer behind a test number does.
+type Behaviour struct {
+	Suffix string
+	Does   string
+	Status malipo.PaymentStatus // "" = never answers
+	Code   string
+	Reason string
+	Refuse bool // the operator refuses the push at once
+}
+
+// Outcomes maps the last four digits of a number to what happens; any
+// other number approves.
+var Outcomes = []Behaviour{
+	{Suffix: "0000", Does: "approves: the payment succeeds", Status: malipo.PaymentSucceeded},
+	{Suffix: "0001", Does: "has too little money: the payment fails", Status: malipo.PaymentFailed, Code: "insufficient_funds", Reason: "The customer's wallet balance is too low"},
+	{Suffix: "0002", Does: "declines the prompt: the payment fails", Status: malipo.PaymentFailed, Code: "customer_declined", Reason: "The customer declined the payment"},
+	{Suffix: "0003", Does: "never answers: the payment expires", Status: ""},
+	{Suffix: "0004", Does: "is not a wallet holder: the operator refuses the push at once", Refuse: true, Code: "invalid_account", Reason: "The number is not registered for mobile money"},
+}
+
+// BehaviourOf returns what the customer behind msisdn does.
+func BehaviourOf(msisdn string) Behaviour {
+	for _, b := range Outcomes {
+		if strings.HasSuffix(msisdn, b.Suffix) {
+			return b
+		}
+	}
+	return Outcomes[0]
+}
+
+// Name implements rails.MobileMoney.
+func (m *MobileMoney) Name() string { return Name }
+
+// Push implements rails.MobileMoney.
+func (m *MobileMoney) Push(ctx context.Context, p rails.Push) (string, error) {
+	b := BehaviourOf(p.MSISDN)
+	if b.Refuse {
+		return "", &malipo.Error{Kind: malipo.KindInvalid, Code: b.Code, Message: b.Reason, Param: "phone"}
+	}
+	m.mu.Lock()
+	m.seq++
+	ref := fmt.Sprintf("SBX%d%06d", m.Clock.Now().Unix()%1_000_000, m.seq)
+	m.mu.Unlock()
+	if b.Status == "" {
+		return ref, nil // the customer never answers; expiry ends the payment
+	}
+	m.Clock.AfterFunc(m.Delay, func() {
+		o := rails.Outcome{PaymentID: p.PaymentID, Status: b.Status, FailureCode: b.Code, FailureReason: b.Reason, RailReference: ref}
+		if err := m.Sink.Settle(context.Background(), o); err != nil && m.Logger != nil {
+			m.Logger.Warn("sandbox outcome not applied", "payment", p.PaymentID, "err", err)
+		}
+	})
+	return ref, nil
+}
+
+// Operator implements rails.MobileMoney with a few real prefixes so the
+// sandbox shows plausible operator names.
+func (m *MobileMoney) Operator(msisdn string) string {
+	prefixes := []struct{ prefix, operator string }{
+		{"+25078", "mtn-rw"}, {"+25079", "mtn-rw"}, {"+25072", "airtel-rw"}, {"+25073", "airtel-rw"},
+		{"+2547", "mpesa-ke"}, {"+2541", "mpesa-ke"},
+		{"+22507", "orange-ci"}, {"+22505", "mtn-ci"}, {"+22501", "moov-ci"},
+		{"+22177", "orange-sn"}, {"+22178", "orange-sn"}, {"+22176", "free-sn"}, {"+22170", "expresso-sn"},
+		{"+2289", "t-money-tg"}, {"+22997", "mtn-bj"}, {"+2376", "mtn-cm"}, {"+2557", "mpesa-tz"}, {"+2567", "mtn-ug"},
+	}
+	for _, p := range prefixes {
+		if strings.HasPrefix(msisdn, p.prefix) {
+			return p.operator
+		}
+	}
+	return "sandbox-" + strings.ToLower(malipo.CountryOfMSISDN(msisdn))
+}
+
+// Cards simulates a card network.
+type Cards struct {
+	Clock clock.Clock
+
+	mu  sync.Mutex
+	seq int
+}
+
+// CardBehaviour is what the network does for a test card number.
+type CardBehaviour struct {
+	Number   string
+	Decision rails.CardDecision
+	Code     string
+	Reason   string
+}
+
+// DeclinedCards are test numbers the network declines or challenges; every
+// other number passing the Luhn check (the KPay seed's test cards among
+// them) is approved.
+var DeclinedCards = []CardBehaviour{
+	{"4000000000000002", rails.CardDeclined, "card_declined", "The card was declined"},
+	{"4000000000009995", rails.CardDeclined, "insufficient_funds", "The card has insufficient funds"},
+	{"4000000000000069", rails.CardDeclined, "expired_card", "The card has expired"},
+	{"5105105105105100", rails.CardDeclined, "do_not_honor", "The issuer declined the card"},
+	{"4000000000003220", rails.CardChallenge, "", "3-D Secure authentication required"},
+	{"5200000000001096", rails.CardChallenge, "", "3-D Secure authentication required"},
+}
+
+// Name implements rails.Cards.
+func (c *Cards) Name() string { return Name }
+
+// Authorize implements rails.Cards.
+func (c *Cards) Authorize(ctx context.Context, ch rails.Charge) (rails.CardResult, error) {
+	pan := ch.Card.Number
+	res := rails.CardResult{Scheme: rails.Scheme(pan), Masked: rails.MaskPAN(pan)}
+	if !rails.Luhn(pan) {
+		return res, malipo.Invalid("card_number", "card_number_invalid", "the card number is not valid")
+	}
+	if len(ch.Card.CVV) < 3 || len(ch.Card.CVV) > 4 || strings.Trim(ch.Card.CVV, "0123456789") != "" {
+		return res, malipo.Invalid("cvv", "cvv_invalid", "the security code must be 3 or 4 digits")
+	}
+	now := ch.At
+	if ch.Card.Month < 1 || ch.Card.Month > 12 || ch.Card.Year < 2000 {
+		return res, malipo.Invalid("expiry", "expiry_invalid", "the expiry date is not valid")
+	}
+	if ch.Card.Year < now.Year() || (ch.Card.Year == now.Year() && ch.Card.Month < int(now.Month())) {
+		res.Decision, res.Code, res.Reason = rails.CardDeclined, "expired_card", "The card has expired"
+		return res, nil
+	}
+	c.mu.Lock()
+	c.seq++
+	res.RailReference = fmt.Sprintf("SBXC%06d", c.seq)
+	c.mu.Unlock()
+	for _, d := range DeclinedCards {
+		if d.Number == pan {
+			res.Decision, res.Code, res.Reason = d.Decision, d.Code, d.Reason
+			return res, nil
+		}
+	}
+	res.Decision = rails.CardApproved
+	return res, nil
+}
