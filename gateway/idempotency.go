@@ -1,0 +1,75 @@
+package gateway
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/store"
+)
+
+// Idempotency carries a request's idempotency key and a hash of the request
+// (its method, path and body, as the face sees them). Zero means none.
+type Idempotency struct {
+	Key         string
+	RequestHash string
+}
+
+// MaxIdempotencyKeyLen bounds the keys callers may send.
+const MaxIdempotencyKeyLen = 255
+
+// replayed reports, inside tx, whether idem was already used. If it was
+// used for the same request the remembered result is decoded into out; a
+// different request gets an idempotency conflict. Keys older than the TTL
+// are forgotten.
+func (s *Service) replayed(tx store.Tx, scope string, idem Idempotency, out any) (bool, error) {
+	if idem.Key == "" {
+		return false, nil
+	}
+	if len(idem.Key) > MaxIdempotencyKeyLen {
+		return false, malipo.Invalid("Idempotency-Key", "idempotency_key_invalid", "Idempotency-Key must be at most %d characters", MaxIdempotencyKeyLen)
+	}
+	rec, err := tx.GetIdempotency(scope, idem.Key)
+	if malipo.KindOf(err) == malipo.KindNotFound {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if rec.CreatedAt.Before(s.now().Add(-s.cfg.IdempotencyTTL)) {
+		_, err := tx.DeleteIdempotencyBefore(s.now().Add(-s.cfg.IdempotencyTTL))
+		return false, err
+	}
+	if rec.RequestHash != idem.RequestHash {
+		return false, &malipo.Error{Kind: malipo.KindConflict, Code: "idempotency_key_reused",
+			Message: "this Idempotency-Key was already used with a different request"}
+	}
+	if err := json.Unmarshal(rec.Result, out); err != nil {
+		return false, fmt.Errorf("decode idempotent result: %w", err)
+	}
+	return true, nil
+}
+
+// remember records the result of a request made with idem, inside tx.
+func (s *Service) remember(tx store.Tx, scope string, idem Idempotency, result any) error {
+	if idem.Key == "" {
+		return nil
+	}
+	b, err := json.Marshal(result)
+	if err != nil {
+		return err
+	}
+	return tx.PutIdempotency(store.Idempotency{Scope: scope, Key: idem.Key, RequestHash: idem.RequestHash, Result: b, CreatedAt: s.now()})
+}
+
+// rememberAgain replaces the result remembered for idem, inside tx.
+func rememberAgain(tx store.Tx, scope string, idem Idempotency, result any) error {
+	if idem.Key == "" {
+		return nil
+	}
+	b, err := json.Marshal(result)
+	if err != nil {
+		return err
+	}
+	return tx.SetIdempotencyResult(scope, idem.Key, b)
+}

@@ -1,0 +1,133 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/store"
+)
+
+// CreateMerchant registers a merchant.
+func (s *Service) CreateMerchant(ctx context.Context, name string) (malipo.Merchant, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 200 {
+		return malipo.Merchant{}, malipo.Invalid("name", "parameter_invalid", "name is required (at most 200 characters)")
+	}
+	m := malipo.Merchant{ID: s.cfg.IDs.ID("mer"), Name: name, CreatedAt: s.now()}
+	err := s.cfg.Store.Transact(ctx, func(tx store.Tx) error { return tx.CreateMerchant(m) })
+	return m, err
+}
+
+// IntegrationInput describes a new integration.
+type IntegrationInput struct {
+	MerchantID string
+	Flavor     malipo.Flavor
+	Mode       malipo.Mode
+	NotifyURL  string
+	Fee        malipo.FeeRule
+}
+
+// Credentials are what a new integration's owner is shown once.
+type Credentials map[string]string
+
+// CreateIntegration adds an integration to a merchant and returns its
+// credentials. For the native flavor that is a secret key, of which only
+// the hash is kept.
+func (s *Service) CreateIntegration(ctx context.Context, in IntegrationInput) (malipo.Integration, Credentials, error) {
+	if in.Flavor != malipo.FlavorNative {
+		return malipo.Integration{}, nil, malipo.Invalid("flavor", "flavor_unsupported", "flavor %q is not supported yet", in.Flavor)
+	}
+	if _, err := malipo.ParseMode(string(in.Mode)); err != nil {
+		return malipo.Integration{}, nil, err
+	}
+	if err := malipo.ValidateURL("notify_url", in.NotifyURL); err != nil {
+		return malipo.Integration{}, nil, err
+	}
+	if in.Fee.BasisPoints < 0 || in.Fee.BasisPoints > 10000 || in.Fee.Fixed < 0 {
+		return malipo.Integration{}, nil, malipo.Invalid("fee", "parameter_invalid", "fee must be 0-10000 basis points and a non-negative fixed amount")
+	}
+	now := s.now()
+	integ := malipo.Integration{
+		ID: s.cfg.IDs.ID("int"), MerchantID: in.MerchantID, Flavor: in.Flavor, Mode: in.Mode,
+		Config: map[string]string{}, NotifyURL: in.NotifyURL, Fee: in.Fee, CreatedAt: now,
+	}
+	key := s.cfg.IDs.Secret(fmt.Sprintf("sk_%s_", in.Mode), 20)
+	apiKey := malipo.APIKey{Hash: HashKey(key), IntegrationID: integ.ID, Hint: key[:8] + "…" + key[len(key)-4:], CreatedAt: now}
+	err := s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
+		if _, err := tx.GetMerchant(in.MerchantID); err != nil {
+			return err
+		}
+		if err := tx.CreateIntegration(integ); err != nil {
+			return err
+		}
+		return tx.CreateAPIKey(apiKey)
+	})
+	if err != nil {
+		return malipo.Integration{}, nil, fmt.Errorf("create integration: %w", err)
+	}
+	return integ, Credentials{"integration_id": integ.ID, "secret_key": key, "mode": string(in.Mode)}, nil
+}
+
+// Demo is the merchant made at first start.
+type Demo struct {
+	Merchant    malipo.Merchant
+	Integration malipo.Integration
+	SecretKey   string
+}
+
+// EnsureDemo creates a demo merchant with a native test key if the store
+// has no merchant at all; it returns nil when the store was not empty.
+func (s *Service) EnsureDemo(ctx context.Context) (*Demo, error) {
+	var n int
+	if err := s.cfg.Store.Read(ctx, func(tx store.Tx) (err error) {
+		n, err = tx.CountMerchants()
+		return err
+	}); err != nil || n > 0 {
+		return nil, err
+	}
+	m, err := s.CreateMerchant(ctx, "Demo Shop")
+	if err != nil {
+		return nil, err
+	}
+	integ, creds, err := s.CreateIntegration(ctx, IntegrationInput{MerchantID: m.ID, Flavor: malipo.FlavorNative, Mode: malipo.ModeTest})
+	if err != nil {
+		return nil, err
+	}
+	return &Demo{Merchant: m, Integration: integ, SecretKey: creds["secret_key"]}, nil
+}
+
+// keyCacheTTL bounds how long a key stays usable after it is revoked on
+// another node.
+const keyCacheTTL = time.Minute
+
+// Authenticate finds the native integration a secret key belongs to.
+func (s *Service) Authenticate(ctx context.Context, key string) (malipo.Integration, error) {
+	unauthorized := malipo.Errorf(malipo.KindUnauthorized, "invalid_api_key", "the API key is missing or invalid")
+	if !strings.HasPrefix(key, "sk_test_") && !strings.HasPrefix(key, "sk_live_") {
+		return malipo.Integration{}, unauthorized
+	}
+	hash := HashKey(key)
+	now := s.now()
+	if c, ok := s.keys.Load(hash); ok && now.Before(c.(cachedKey).until) {
+		return c.(cachedKey).integration, nil
+	}
+	var integ malipo.Integration
+	err := s.cfg.Store.Read(ctx, func(tx store.Tx) (err error) {
+		integ, err = tx.IntegrationByKeyHash(hash)
+		return err
+	})
+	if malipo.KindOf(err) == malipo.KindNotFound {
+		return malipo.Integration{}, unauthorized
+	}
+	if err != nil {
+		return malipo.Integration{}, err
+	}
+	if !strings.HasPrefix(key, "sk_"+string(integ.Mode)+"_") {
+		return malipo.Integration{}, unauthorized
+	}
+	s.keys.Store(hash, cachedKey{integration: integ, until: now.Add(keyCacheTTL)})
+	return integ, nil
+}

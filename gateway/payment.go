@@ -1,0 +1,409 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/rails"
+	"github.com/malipo/malipo/store"
+)
+
+// PaymentInput is a request to collect money.
+type PaymentInput struct {
+	Amount      int64
+	Currency    string
+	Reference   string
+	Description string
+	Customer    malipo.Customer
+	Channels    []string // empty means every channel
+	Method      string   // optional: pay at once by this channel
+	Phone       string   // for Method mobile_money; defaults to Customer.Phone
+	Operator    string
+	ReturnURL   string
+	CancelURL   string
+	NotifyURL   string
+	Metadata    map[string]string
+	Lang        string
+}
+
+// validate turns input into a new pending payment, or explains what is wrong.
+func (s *Service) newPayment(in malipo.Integration, req PaymentInput) (malipo.Payment, error) {
+	var p malipo.Payment
+	cur, err := malipo.ParseCurrency(req.Currency)
+	if req.Currency == "" {
+		err = malipo.Invalid("currency", "parameter_missing", "currency is required")
+	}
+	if err != nil {
+		return p, err
+	}
+	if err := malipo.ValidateAmount(req.Amount, "amount"); err != nil {
+		return p, err
+	}
+	if err := malipo.ValidateReference(req.Reference); err != nil {
+		return p, err
+	}
+	if len(req.Description) > malipo.MaxDescriptionLen {
+		return p, malipo.Invalid("description", "parameter_invalid", "description must be at most %d characters", malipo.MaxDescriptionLen)
+	}
+	for param, u := range map[string]string{"return_url": req.ReturnURL, "cancel_url": req.CancelURL, "notify_url": req.NotifyURL} {
+		if err := malipo.ValidateURL(param, u); err != nil {
+			return p, err
+		}
+	}
+	if err := malipo.ValidateMetadata(req.Metadata); err != nil {
+		return p, err
+	}
+	if len(req.Customer.Name) > 200 || len(req.Customer.Email) > 200 || len(req.Customer.Phone) > 32 {
+		return p, malipo.Invalid("customer", "parameter_invalid", "customer fields are too long")
+	}
+	channels := []malipo.Channel{malipo.ChannelMobileMoney, malipo.ChannelCard}
+	if len(req.Channels) > 0 {
+		channels = channels[:0]
+		seen := map[malipo.Channel]bool{}
+		for _, c := range req.Channels {
+			ch, err := malipo.ParseChannel(c)
+			if err != nil {
+				return p, err
+			}
+			if !seen[ch] {
+				seen[ch] = true
+				channels = append(channels, ch)
+			}
+		}
+	}
+	now := s.now()
+	p = malipo.Payment{
+		ID: s.cfg.IDs.ID("pay"), MerchantID: in.MerchantID, IntegrationID: in.ID, Mode: in.Mode,
+		Amount: req.Amount, Currency: cur, Reference: req.Reference, Description: req.Description,
+		Customer: req.Customer, Channels: channels, ReturnURL: req.ReturnURL, CancelURL: req.CancelURL,
+		NotifyURL: req.NotifyURL, Metadata: req.Metadata, Lang: malipo.NormalizeLang(req.Lang),
+		Status: malipo.PaymentPending, CheckoutToken: s.cfg.IDs.Secret("", 20),
+		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.cfg.PaymentTTL),
+	}
+	if req.Method != "" {
+		m, err := malipo.ParseChannel(req.Method)
+		if err != nil {
+			err.(*malipo.Error).Param = "method"
+			return p, err
+		}
+		if !p.Offers(m) {
+			return p, malipo.Invalid("method", "parameter_invalid", "method %s is not among the payment's channels", m)
+		}
+		if m != malipo.ChannelMobileMoney {
+			return p, malipo.Invalid("method", "parameter_invalid", "only mobile_money can be charged at creation; send the customer to checkout_url to pay by card")
+		}
+		phone := req.Phone
+		if phone == "" {
+			phone = req.Customer.Phone
+		}
+		if phone == "" {
+			return p, malipo.Invalid("phone", "parameter_missing", "phone is required to charge mobile money")
+		}
+		e164, err := malipo.ParseMSISDN(phone, s.cfg.DefaultRegion)
+		if err != nil {
+			return p, err
+		}
+		p.Method, p.Phone, p.Operator = m, e164, strings.ToLower(strings.TrimSpace(req.Operator))
+		if _, err := s.rails(p.Mode); err != nil {
+			return p, err
+		}
+	} else if req.Phone != "" {
+		return p, malipo.Invalid("phone", "parameter_invalid", "phone is only used with method mobile_money")
+	}
+	return p, nil
+}
+
+func (s *Service) rails(m malipo.Mode) (rails.Set, error) {
+	set, ok := s.cfg.Rails[m]
+	if !ok || set.MobileMoney == nil {
+		return rails.Set{}, malipo.Errorf(malipo.KindUnavailable, "rail_unavailable", "no payment rail is configured for %s mode", m)
+	}
+	return set, nil
+}
+
+// CheckoutURL is where the customer pays a payment.
+func (s *Service) CheckoutURL(p malipo.Payment) string {
+	return strings.TrimRight(s.cfg.BaseURL, "/") + "/pay/" + p.CheckoutToken
+}
+
+// CreatePayment creates a payment. With a mobile-money method the push goes
+// to the customer's phone at once. It reports whether the answer was
+// replayed from an earlier request with the same idempotency key.
+func (s *Service) CreatePayment(ctx context.Context, in malipo.Integration, req PaymentInput, idem Idempotency) (malipo.Payment, bool, error) {
+	p, err := s.newPayment(in, req)
+	if err != nil {
+		return malipo.Payment{}, false, err
+	}
+	var replay bool
+	err = s.transactIdempotent(ctx, idem, func(tx store.Tx) error {
+		var prior malipo.Payment
+		var err error
+		if replay, err = s.replayed(tx, in.ID, idem, &prior); err != nil || replay {
+			p = prior
+			return err
+		}
+		if err := tx.CreatePayment(p); err != nil {
+			return err
+		}
+		return s.remember(tx, in.ID, idem, p)
+	})
+	if err != nil || replay || p.Method != malipo.ChannelMobileMoney {
+		return p, replay, err
+	}
+	p, err = s.push(ctx, in.ID, p, idem)
+	return p, false, err
+}
+
+// transactIdempotent runs fn; when a request with a key loses a race to a
+// twin with the same key, it runs again so that it replays the twin's answer.
+func (s *Service) transactIdempotent(ctx context.Context, idem Idempotency, fn func(store.Tx) error) error {
+	err := s.cfg.Store.Transact(ctx, fn)
+	if err != nil && idem.Key != "" && malipo.KindOf(err) == malipo.KindConflict {
+		if retry := s.cfg.Store.Transact(ctx, fn); retry == nil || malipo.AsError(retry).Code == "idempotency_key_reused" {
+			return retry
+		}
+	}
+	return err
+}
+
+// push sends a mobile-money prompt for a pending payment and records what
+// the operator said. It is never called inside a transaction.
+func (s *Service) push(ctx context.Context, scope string, p malipo.Payment, idem Idempotency) (malipo.Payment, error) {
+	set, err := s.rails(p.Mode)
+	if err != nil {
+		return p, err
+	}
+	if p.Operator == "" {
+		p.Operator = set.MobileMoney.Operator(p.Phone)
+	}
+	ref, pushErr := set.MobileMoney.Push(ctx, rails.Push{
+		PaymentID: p.ID, MSISDN: p.Phone, Operator: p.Operator, Amount: p.Amount, Currency: p.Currency, Description: p.Description,
+	})
+	if pushErr != nil && malipo.KindOf(pushErr) == malipo.KindInternal {
+		// The operator could not be reached: leave the payment pending so
+		// the customer can try again from the checkout page.
+		s.cfg.Logger.Warn("mobile money push failed", "payment", p.ID, "err", pushErr)
+		return p, nil
+	}
+	var out malipo.Payment
+	err = s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
+		cur, err := tx.GetPayment(p.ID)
+		if err != nil {
+			return err
+		}
+		if cur.Status != malipo.PaymentPending {
+			out = cur // already settled or cancelled meanwhile
+			return nil
+		}
+		cur.Method, cur.Phone, cur.Operator = malipo.ChannelMobileMoney, p.Phone, p.Operator
+		if pushErr != nil {
+			e := malipo.AsError(pushErr)
+			cur.FailureCode, cur.FailureReason = e.Code, e.Message
+			if err := s.finish(tx, &cur, malipo.PaymentFailed, ""); err != nil {
+				return err
+			}
+		} else {
+			cur.RailReference = ref
+			if err := cur.Transition(malipo.PaymentProcessing, s.now()); err != nil {
+				return err
+			}
+			if err := tx.UpdatePayment(cur); err != nil {
+				return err
+			}
+		}
+		out = cur
+		return rememberAgain(tx, scope, idem, cur)
+	})
+	return out, err
+}
+
+// finish moves p to a final status inside tx and, for a success, posts it
+// to the ledger. rail names the clearing account the money came through.
+func (s *Service) finish(tx store.Tx, p *malipo.Payment, to malipo.PaymentStatus, rail string) error {
+	now := s.now()
+	if err := p.Transition(to, now); err != nil {
+		return err
+	}
+	if to == malipo.PaymentSucceeded {
+		in, err := tx.GetIntegration(p.IntegrationID)
+		if err != nil {
+			return err
+		}
+		p.Fee = in.Fee.Fee(p.Amount)
+		p.FailureCode, p.FailureReason = "", ""
+		if err := tx.PostEntry(malipo.PaymentEntry(s.cfg.IDs.ID("led"), *p, rail, now)); err != nil {
+			return fmt.Errorf("post payment %s: %w", p.ID, err)
+		}
+	}
+	return tx.UpdatePayment(*p)
+}
+
+// Settle applies a rail's outcome to a payment. Outcomes for payments that
+// are already final are ignored: operators repeat themselves.
+func (s *Service) Settle(ctx context.Context, o rails.Outcome) error {
+	return s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
+		p, err := tx.GetPayment(o.PaymentID)
+		if err != nil {
+			return err
+		}
+		if p.Status.Final() {
+			return nil
+		}
+		if o.RailReference != "" {
+			p.RailReference = o.RailReference
+		}
+		if o.Status != malipo.PaymentSucceeded {
+			p.FailureCode, p.FailureReason = o.FailureCode, o.FailureReason
+		}
+		return s.finish(tx, &p, o.Status, s.railName(p))
+	})
+}
+
+func (s *Service) railName(p malipo.Payment) string {
+	set := s.cfg.Rails[p.Mode]
+	switch {
+	case p.Method == malipo.ChannelCard && set.Cards != nil:
+		return set.Cards.Name()
+	case set.MobileMoney != nil:
+		return set.MobileMoney.Name()
+	}
+	return "unknown"
+}
+
+// owned reads a payment of the integration's merchant and mode; any other
+// payment is not found, so that IDs leak nothing across merchants.
+func owned(tx store.Tx, in malipo.Integration, id string) (malipo.Payment, error) {
+	p, err := tx.GetPayment(id)
+	if err == nil && (p.MerchantID != in.MerchantID || p.Mode != in.Mode) {
+		err = malipo.ErrNotFound
+	}
+	if malipo.KindOf(err) == malipo.KindNotFound {
+		return p, &malipo.Error{Kind: malipo.KindNotFound, Code: "resource_missing", Param: "id", Message: fmt.Sprintf("no payment %q", id)}
+	}
+	return p, err
+}
+
+// GetPayment reads one of the integration's payments.
+func (s *Service) GetPayment(ctx context.Context, in malipo.Integration, id string) (malipo.Payment, error) {
+	var p malipo.Payment
+	err := s.cfg.Store.Read(ctx, func(tx store.Tx) (err error) {
+		p, err = owned(tx, in, id)
+		return err
+	})
+	return p, err
+}
+
+// MaxPageSize bounds list pages.
+const MaxPageSize = 100
+
+// ListPayments lists the merchant's payments in the integration's mode,
+// newest first.
+func (s *Service) ListPayments(ctx context.Context, in malipo.Integration, f store.PaymentFilter) ([]malipo.Payment, error) {
+	if f.Limit == 0 {
+		f.Limit = 10
+	}
+	if f.Limit < 1 || f.Limit > MaxPageSize {
+		return nil, malipo.Invalid("limit", "parameter_invalid", "limit must be between 1 and %d", MaxPageSize)
+	}
+	f.MerchantID, f.Mode = in.MerchantID, in.Mode
+	var ps []malipo.Payment
+	err := s.cfg.Store.Read(ctx, func(tx store.Tx) error {
+		if f.StartingAfter != "" {
+			if _, err := owned(tx, in, f.StartingAfter); err != nil {
+				e := malipo.AsError(err)
+				e.Param = "starting_after"
+				return e
+			}
+		}
+		var err error
+		ps, err = tx.ListPayments(f)
+		return err
+	})
+	return ps, err
+}
+
+// CancelPayment cancels a payment that is not yet final.
+func (s *Service) CancelPayment(ctx context.Context, in malipo.Integration, id string, idem Idempotency) (malipo.Payment, bool, error) {
+	var p malipo.Payment
+	var replay bool
+	err := s.transactIdempotent(ctx, idem, func(tx store.Tx) error {
+		var err error
+		if replay, err = s.replayed(tx, in.ID, idem, &p); err != nil || replay {
+			return err
+		}
+		if p, err = owned(tx, in, id); err != nil {
+			return err
+		}
+		if err := s.finish(tx, &p, malipo.PaymentCancelled, ""); err != nil {
+			return err
+		}
+		return s.remember(tx, in.ID, idem, p)
+	})
+	return p, replay, err
+}
+
+// ForceOutcome ends a pending test-mode payment as the caller says, as if
+// the rail had answered: the sandbox's lever for tests and demos.
+func (s *Service) ForceOutcome(ctx context.Context, in malipo.Integration, id string, outcome string, idem Idempotency) (malipo.Payment, bool, error) {
+	if in.Mode != malipo.ModeTest {
+		return malipo.Payment{}, false, malipo.Errorf(malipo.KindForbidden, "live_mode", "sandbox outcomes can only be forced in test mode")
+	}
+	to, err := malipo.ParsePaymentStatus(outcome)
+	if err != nil || !to.Final() {
+		return malipo.Payment{}, false, malipo.Invalid("outcome", "parameter_invalid", "outcome must be succeeded, failed, cancelled or expired")
+	}
+	var p malipo.Payment
+	var replay bool
+	err = s.transactIdempotent(ctx, idem, func(tx store.Tx) error {
+		var err error
+		if replay, err = s.replayed(tx, in.ID, idem, &p); err != nil || replay {
+			return err
+		}
+		if p, err = owned(tx, in, id); err != nil {
+			return err
+		}
+		if to == malipo.PaymentFailed {
+			p.FailureCode, p.FailureReason = "sandbox_forced", "Failure forced in the sandbox"
+		}
+		if err := s.finish(tx, &p, to, s.railName(p)); err != nil {
+			return err
+		}
+		return s.remember(tx, in.ID, idem, p)
+	})
+	return p, replay, err
+}
+
+// ExpireDue expires up to limit payments whose time is up and reports how
+// many it expired. Several nodes may run it at once: each claims different
+// payments.
+func (s *Service) ExpireDue(ctx context.Context, limit int) (int, error) {
+	var n int
+	err := s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
+		now := s.now()
+		ps, err := tx.ClaimExpiredPayments(now, limit)
+		if err != nil {
+			return err
+		}
+		n = len(ps)
+		for _, p := range ps {
+			p.FailureCode, p.FailureReason = "expired", "The payment was not completed in time"
+			if err := s.finish(tx, &p, malipo.PaymentExpired, ""); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// ForgetIdempotencyKeys deletes keys older than the idempotency TTL.
+func (s *Service) ForgetIdempotencyKeys(ctx context.Context) (int, error) {
+	var n int
+	err := s.cfg.Store.Transact(ctx, func(tx store.Tx) (err error) {
+		n, err = tx.DeleteIdempotencyBefore(s.now().Add(-s.cfg.IdempotencyTTL))
+		return err
+	})
+	return n, err
+}

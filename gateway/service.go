@@ -1,0 +1,95 @@
+// Package gateway is where Malipo decides. Each use case runs as one store
+// transaction that changes state and posts to the ledger together, or does
+// nothing at all. Faces call it; it calls the store and the rails through
+// their interfaces and never speaks a wire format.
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/clock"
+	"github.com/malipo/malipo/ids"
+	"github.com/malipo/malipo/rails"
+	"github.com/malipo/malipo/store"
+)
+
+// Config wires a Service.
+type Config struct {
+	Store  store.Store
+	Clock  clock.Clock
+	IDs    *ids.Generator
+	Logger *slog.Logger
+	// Rails per mode; a mode without rails cannot take payments itself
+	// (live mode has none until real connectors are configured).
+	Rails map[malipo.Mode]rails.Set
+	// BaseURL is where customers reach Malipo, for checkout links.
+	BaseURL string
+	// PaymentTTL is how long a payment stays payable (default 30 minutes).
+	PaymentTTL time.Duration
+	// IdempotencyTTL is how long idempotency keys are remembered (24 h).
+	IdempotencyTTL time.Duration
+	// DefaultRegion lets national phone numbers ("0788…") be read; empty
+	// means numbers must carry their country code.
+	DefaultRegion string
+}
+
+// Service runs Malipo's use cases.
+type Service struct {
+	cfg  Config
+	keys sync.Map // key hash → cachedKey
+}
+
+type cachedKey struct {
+	integration malipo.Integration
+	until       time.Time
+}
+
+// New returns a service; zero durations get their defaults.
+func New(cfg Config) *Service {
+	if cfg.PaymentTTL == 0 {
+		cfg.PaymentTTL = 30 * time.Minute
+	}
+	if cfg.IdempotencyTTL == 0 {
+		cfg.IdempotencyTTL = 24 * time.Hour
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{cfg: cfg}
+}
+
+func (s *Service) now() time.Time { return s.cfg.Clock.Now() }
+
+// HashKey is how secret keys are stored: hex SHA-256. Keys carry 160 random
+// bits, so a fast hash is enough; no salt or stretching is needed.
+func HashKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+// Verify audits the ledger: every entry balances, stored balances equal
+// their postings, and every succeeded payment is posted exactly once.
+func (s *Service) Verify(ctx context.Context) (malipo.AuditReport, error) {
+	var r malipo.AuditReport
+	err := s.cfg.Store.Read(ctx, func(tx store.Tx) (err error) {
+		r, err = tx.Audit()
+		return err
+	})
+	return r, err
+}
+
+// Balances returns the integration's merchant balances in its mode.
+func (s *Service) Balances(ctx context.Context, in malipo.Integration) ([]malipo.Balance, error) {
+	var bs []malipo.Balance
+	err := s.cfg.Store.Read(ctx, func(tx store.Tx) (err error) {
+		bs, err = tx.Balances(in.MerchantID, in.Mode)
+		return err
+	})
+	return bs, err
+}
