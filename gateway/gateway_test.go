@@ -157,6 +157,15 @@ func TestCheckoutPaymentAndForcedOutcome(t *testing.T) {
 		if p.Status != malipo.PaymentPending || e.svc.CheckoutURL(p) != "http://pay.test/pay/"+p.CheckoutToken || len(p.CheckoutToken) < 32 {
 			t.Errorf("new payment %+v, url %s", p, e.svc.CheckoutURL(p))
 		}
+		byToken, err := e.svc.PaymentByCheckoutToken(ctx, p.CheckoutToken)
+		if err != nil || byToken.ID != p.ID {
+			t.Errorf("PaymentByCheckoutToken = %v, %v", byToken.ID, err)
+		}
+		for _, bad := range []string{"", p.CheckoutToken[:26], p.CheckoutToken[:len(p.CheckoutToken)-1] + "x", "x" + p.CheckoutToken[1:]} {
+			if _, err := e.svc.PaymentByCheckoutToken(ctx, bad); malipo.KindOf(err) != malipo.KindNotFound {
+				t.Errorf("PaymentByCheckoutToken(%q) = %v, want not found", bad, err)
+			}
+		}
 		got, _, err := e.svc.ForceOutcome(ctx, e.integ, p.ID, "succeeded", gateway.Idempotency{})
 		if err != nil || got.Status != malipo.PaymentSucceeded {
 			t.Fatalf("force: %+v, %v", got, err)

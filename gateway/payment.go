@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/subtle"
 	"fmt"
 	"strings"
 
@@ -79,9 +80,10 @@ func (s *Service) newPayment(in malipo.Integration, req PaymentInput) (malipo.Pa
 		Amount: req.Amount, Currency: cur, Reference: req.Reference, Description: req.Description,
 		Customer: req.Customer, Channels: channels, ReturnURL: req.ReturnURL, CancelURL: req.CancelURL,
 		NotifyURL: req.NotifyURL, Metadata: req.Metadata, Lang: malipo.NormalizeLang(req.Lang),
-		Status: malipo.PaymentPending, CheckoutToken: s.cfg.IDs.Secret("", 20),
+		Status: malipo.PaymentPending,
 		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.cfg.PaymentTTL),
 	}
+	p.CheckoutToken = checkoutToken(p.ID, s.cfg.IDs.Secret("", 20))
 	if req.Method != "" {
 		m, err := malipo.ParseChannel(req.Method)
 		if err != nil {
@@ -121,6 +123,32 @@ func (s *Service) rails(m malipo.Mode) (rails.Set, error) {
 		return rails.Set{}, malipo.Errorf(malipo.KindUnavailable, "rail_unavailable", "no payment rail is configured for %s mode", m)
 	}
 	return set, nil
+}
+
+// checkoutToken makes the secret part of a checkout URL: the payment ID's
+// ULID and 160 random bits. The ID part finds the payment by primary key,
+// so no index over random tokens slows every insert; the random part makes
+// the URL unguessable.
+func checkoutToken(paymentID, secret string) string {
+	return strings.TrimPrefix(paymentID, "pay_") + secret
+}
+
+// PaymentByCheckoutToken finds the payment a checkout URL token opens.
+func (s *Service) PaymentByCheckoutToken(ctx context.Context, token string) (malipo.Payment, error) {
+	const ulidLen = 26
+	notFound := &malipo.Error{Kind: malipo.KindNotFound, Code: "resource_missing", Message: "no such payment page"}
+	if len(token) <= ulidLen {
+		return malipo.Payment{}, notFound
+	}
+	var p malipo.Payment
+	err := s.cfg.Store.Read(ctx, func(tx store.Tx) (err error) {
+		p, err = tx.GetPayment("pay_" + token[:ulidLen])
+		return err
+	})
+	if malipo.KindOf(err) == malipo.KindNotFound || (err == nil && subtle.ConstantTimeCompare([]byte(p.CheckoutToken), []byte(token)) != 1) {
+		return malipo.Payment{}, notFound
+	}
+	return p, err
 }
 
 // CheckoutURL is where the customer pays a payment.

@@ -44,7 +44,6 @@ type Tx interface {
 	// GetPayment reads a payment; in a write transaction it also locks it
 	// until commit.
 	GetPayment(id string) (malipo.Payment, error)
-	PaymentByCheckoutToken(token string) (malipo.Payment, error)
 	PaymentByReference(integrationID, reference string) (malipo.Payment, error)
 	UpdatePayment(p malipo.Payment) error
 	ListPayments(f PaymentFilter) ([]malipo.Payment, error)

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
@@ -46,6 +47,9 @@ func dsn(path string, readOnly bool) string {
 		q.Add("_pragma", "query_only(1)")
 	} else {
 		q.Set("_txlock", "immediate")
+		// Checkpoints run on their own connection (see checkpointer),
+		// not inside the commit of some unlucky batch.
+		q.Add("_pragma", "wal_autocheckpoint(0)")
 	}
 	return "file:" + path + "?" + q.Encode()
 }
@@ -65,7 +69,46 @@ func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
 	read.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
 	read.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
 	read.SetConnMaxLifetime(0)
-	return sqlstore.Open(write, read, Dialect), nil
+	db := sqlstore.Open(write, read, Dialect)
+	stop, err := startCheckpointer(path)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	db.OnClose(stop)
+	return db, nil
+}
+
+// startCheckpointer copies the write-ahead log back into the database file
+// every half second from a connection of its own. A passive checkpoint
+// never blocks the writer, so commits stay short.
+func startCheckpointer(path string) (stop func() error, err error) {
+	db, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				db.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+			}
+		}
+	}()
+	return func() error {
+		close(done)
+		<-finished
+		_, err := db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+		return errors.Join(err, db.Close())
+	}, nil
 }
 
 // Migrate brings the schema of the file at path up to date.

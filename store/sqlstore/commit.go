@@ -55,6 +55,7 @@ func (db *DB) commitLoop() {
 			}
 		}
 		db.commitBatch(batch)
+		db.stmts.preparePending(context.Background())
 	}
 }
 
@@ -106,48 +107,62 @@ func (db *DB) runBatch(batch []*unit) ([]error, error) {
 	return nil, err
 }
 
-func (db *DB) tryBatch(batch []*unit) (results []error, err error) {
+// tryBatch runs the batch optimistically, without savepoints: most units
+// succeed, and a savepoint costs two statements each. If any unit fails,
+// the transaction is rolled back and the batch runs again with a savepoint
+// around each unit, so that only the failing ones are undone.
+func (db *DB) tryBatch(batch []*unit) ([]error, error) {
+	results, failed, err := db.runInTx(batch, false)
+	if err != nil || !failed || len(batch) == 1 {
+		return results, err
+	}
+	results, _, err = db.runInTx(batch, true)
+	return results, err
+}
+
+// runInTx runs the units in one transaction. Without savepoints it stops
+// at the first failing unit and rolls everything back, reporting failed.
+func (db *DB) runInTx(batch []*unit, savepoints bool) (results []error, failed bool, err error) {
 	ctx := context.Background()
 	sqlTx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
+		return nil, false, fmt.Errorf("begin: %w", err)
 	}
 	defer func() {
-		if err != nil {
+		if err != nil || failed {
 			sqlTx.Rollback()
 		}
 	}()
-	t := &tx{db: db, tx: sqlTx, ctx: ctx, write: true}
+	t := &tx{db: db, tx: sqlTx, ctx: ctx, write: true, stmts: db.stmts}
 	results = make([]error, len(batch))
-	if len(batch) == 1 {
-		results[0] = runUnit(t, batch[0].fn)
-		if results[0] != nil {
-			sqlTx.Rollback()
-			if db.dialect.IsRetryable(results[0]) {
-				return nil, results[0]
-			}
-			return results, nil
-		}
-	} else {
-		for i, u := range batch {
+	for i, u := range batch {
+		if savepoints {
 			if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT unit"); err != nil {
-				return nil, fmt.Errorf("savepoint: %w", err)
+				return nil, false, fmt.Errorf("savepoint: %w", err)
 			}
-			results[i] = runUnit(t, u.fn)
+		}
+		results[i] = runUnit(t, u.fn)
+		if results[i] != nil && !savepoints {
+			if len(batch) == 1 && db.dialect.IsRetryable(results[i]) {
+				return nil, true, results[i]
+			}
+			return results, true, nil
+		}
+		if savepoints {
 			if results[i] != nil {
 				if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT unit"); err != nil {
-					return nil, fmt.Errorf("rollback to savepoint: %w", err)
+					return nil, false, fmt.Errorf("rollback to savepoint: %w", err)
 				}
 			}
 			if _, err := sqlTx.ExecContext(ctx, "RELEASE SAVEPOINT unit"); err != nil {
-				return nil, fmt.Errorf("release savepoint: %w", err)
+				return nil, false, fmt.Errorf("release savepoint: %w", err)
 			}
 		}
 	}
 	if err := sqlTx.Commit(); err != nil {
-		return nil, fmt.Errorf("commit: %w", err)
+		return nil, false, fmt.Errorf("commit: %w", err)
 	}
-	return results, nil
+	return results, false, nil
 }
 
 // runUnit runs fn, turning a panic into an error so one caller's bug cannot

@@ -48,14 +48,16 @@ type DB struct {
 	dialect     Dialect
 	queries     sync.Map // query text → rebound text
 	units       chan *unit
+	stmts       *stmtCache
 	wg          sync.WaitGroup
 	closeOnce   sync.Once
+	closers     []func() error
 	maxBatch    int
 }
 
 // Open wraps the pools (read may equal write) and starts the committers.
 func Open(write, read *sql.DB, d Dialect) *DB {
-	db := &DB{write: write, read: read, dialect: d, units: make(chan *unit, 4096), maxBatch: 256}
+	db := &DB{write: write, read: read, dialect: d, units: make(chan *unit, 4096), maxBatch: 256, stmts: &stmtCache{pool: write}}
 	if d.Committers < 1 {
 		d.Committers = 1
 	}
@@ -86,13 +88,20 @@ func migrationsFS() fs.FS {
 	return sub
 }
 
+// OnClose registers f to run when the store closes, before its pools close.
+func (db *DB) OnClose(f func() error) { db.closers = append(db.closers, f) }
+
 // Close stops the committers after the queued work is done and closes the pools.
 func (db *DB) Close() error {
 	var err error
 	db.closeOnce.Do(func() {
 		close(db.units)
 		db.wg.Wait()
-		err = db.write.Close()
+		db.stmts.close()
+		for _, f := range db.closers {
+			err = errors.Join(err, f())
+		}
+		err = errors.Join(err, db.write.Close())
 		if db.read != db.write {
 			err = errors.Join(err, db.read.Close())
 		}
@@ -130,4 +139,61 @@ func (db *DB) q(query string) string {
 	}
 	db.queries.Store(query, b.String())
 	return b.String()
+}
+
+// stmtCache holds statements prepared on the write pool, by query text.
+// database/sql then prepares each on a connection the first time a
+// transaction there uses it, and reuses it after.
+//
+// Why the detour through pending: preparing on the pool needs a free
+// connection, and SQLite's write pool has one, held by the transaction
+// that first meets the query. So a miss runs unprepared once and the
+// committer prepares it between batches.
+type stmtCache struct {
+	pool    *sql.DB
+	mu      sync.Mutex
+	stmts   map[string]*sql.Stmt
+	pending map[string]bool
+}
+
+// lookup returns the prepared statement for query, or nil after noting
+// that it should be prepared.
+func (c *stmtCache) lookup(query string) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.stmts[query]; ok {
+		return s
+	}
+	if c.pending == nil {
+		c.pending = map[string]bool{}
+	}
+	c.pending[query] = true
+	return nil
+}
+
+// preparePending prepares the queries met since the last call. Call it
+// only while no transaction holds a write connection.
+func (c *stmtCache) preparePending(ctx context.Context) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for q := range c.pending {
+		s, err := c.pool.PrepareContext(ctx, q)
+		if err != nil {
+			continue // the query's own error shows when it runs
+		}
+		if c.stmts == nil {
+			c.stmts = map[string]*sql.Stmt{}
+		}
+		c.stmts[q] = s
+	}
+	c.pending = nil
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.stmts {
+		s.Close()
+	}
+	c.stmts = nil
 }

@@ -20,18 +20,43 @@ type tx struct {
 	tx    *sql.Tx
 	ctx   context.Context
 	write bool
+	stmts *stmtCache // prepared statements, for write transactions
+}
+
+// stmt returns query prepared, or nil if it is not prepared yet or this is
+// a read transaction. Parsing SQL is a large part of a small write's cost.
+func (t *tx) stmt(query string) *sql.Stmt {
+	if t.stmts == nil {
+		return nil
+	}
+	if s := t.stmts.lookup(query); s != nil {
+		return t.tx.StmtContext(t.ctx, s)
+	}
+	return nil
 }
 
 func (t *tx) exec(query string, args ...any) (sql.Result, error) {
-	return t.tx.ExecContext(t.ctx, t.db.q(query), args...)
+	query = t.db.q(query)
+	if s := t.stmt(query); s != nil {
+		return s.ExecContext(t.ctx, args...)
+	}
+	return t.tx.ExecContext(t.ctx, query, args...)
 }
 
 func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(t.ctx, t.db.q(query), args...)
+	query = t.db.q(query)
+	if s := t.stmt(query); s != nil {
+		return s.QueryContext(t.ctx, args...)
+	}
+	return t.tx.QueryContext(t.ctx, query, args...)
 }
 
 func (t *tx) row(query string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(t.ctx, t.db.q(query), args...)
+	query = t.db.q(query)
+	if s := t.stmt(query); s != nil {
+		return s.QueryRowContext(t.ctx, args...)
+	}
+	return t.tx.QueryRowContext(t.ctx, query, args...)
 }
 
 // lock is appended to reads that must hold the row until commit.
@@ -210,13 +235,6 @@ func (t *tx) getPayment(where string, args ...any) (malipo.Payment, error) {
 }
 
 func (t *tx) GetPayment(id string) (malipo.Payment, error) { return t.getPayment(`id = ?`, id) }
-
-func (t *tx) PaymentByCheckoutToken(token string) (malipo.Payment, error) {
-	if token == "" {
-		return malipo.Payment{}, notFound(sql.ErrNoRows, "payment")
-	}
-	return t.getPayment(`checkout_token = ?`, token)
-}
 
 func (t *tx) PaymentByReference(integrationID, reference string) (malipo.Payment, error) {
 	return t.getPayment(`integration_id = ? AND reference = ?`, integrationID, reference)

@@ -140,7 +140,6 @@ func testPayments(t *testing.T, s store.Store) {
 	read(t, s, func(tx store.Tx) error {
 		for name, get := range map[string]func() (malipo.Payment, error){
 			"id":        func() (malipo.Payment, error) { return tx.GetPayment(p.ID) },
-			"token":     func() (malipo.Payment, error) { return tx.PaymentByCheckoutToken(p.CheckoutToken) },
 			"reference": func() (malipo.Payment, error) { return tx.PaymentByReference(i.ID, "order-1") },
 		} {
 			got, err := get()
@@ -150,8 +149,6 @@ func testPayments(t *testing.T, s store.Store) {
 			}
 		}
 		_, err := tx.GetPayment("pay_nope")
-		wantKind(t, err, malipo.KindNotFound)
-		_, err = tx.PaymentByCheckoutToken("")
 		wantKind(t, err, malipo.KindNotFound)
 		return nil
 	})

@@ -58,7 +58,6 @@ CREATE TABLE payments (
     completed_at    BIGINT NOT NULL
 );
 CREATE UNIQUE INDEX payments_reference ON payments(integration_id, reference);
-CREATE UNIQUE INDEX payments_checkout_token ON payments(checkout_token);
 CREATE INDEX payments_merchant ON payments(merchant_id, id);
 CREATE INDEX payments_expiry ON payments(expires_at) WHERE status IN ('pending', 'processing');
 

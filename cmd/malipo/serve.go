@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/clock"
+	"github.com/malipo/malipo/gateway"
+	"github.com/malipo/malipo/ids"
+	"github.com/malipo/malipo/rails"
+	"github.com/malipo/malipo/rails/sandbox"
+)
+
+type serveCmd struct {
+	Addr          string        `default:"${addr}" help:"Listen address (env MALIPO_ADDR)."`
+	BaseURL       string        `name:"base-url" default:"${base_url}" help:"Public URL customers reach, for checkout links (env MALIPO_BASE_URL; default http://localhost:PORT)."`
+	PaymentTTL    time.Duration `name:"payment-ttl" default:"${payment_ttl}" help:"How long a payment stays payable (env MALIPO_PAYMENT_TTL)."`
+	SandboxDelay  time.Duration `name:"sandbox-delay" default:"${sandbox_delay}" help:"How long the simulated customer takes to answer a push (env MALIPO_SANDBOX_DELAY)."`
+	DefaultRegion string        `name:"default-region" default:"${region}" help:"Country (ISO 3166, e.g. RW) for phone numbers written without country code (env MALIPO_DEFAULT_REGION)."`
+	LogLevel      string        `name:"log-level" default:"${log_level}" enum:"debug,info,warn,error" help:"Log level (env MALIPO_LOG_LEVEL)."`
+}
+
+func (s serveCmd) Run(c *cli, e *env) error {
+	var level slog.Level
+	level.UnmarshalText([]byte(s.LogLevel))
+	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+
+	st, err := openStore(e.ctx, c.DB)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	ln, err := net.Listen("tcp", s.Addr)
+	if err != nil {
+		return err
+	}
+	baseURL := s.BaseURL
+	if baseURL == "" {
+		baseURL = "http://" + displayAddr(ln.Addr())
+	}
+
+	clk := clock.Real{}
+	mm := &sandbox.MobileMoney{Clock: clk, Delay: s.SandboxDelay, Logger: logger}
+	svc := gateway.New(gateway.Config{
+		Store: st, Clock: clk, IDs: ids.New(clk.Now, nil), Logger: logger, BaseURL: baseURL,
+		Rails:      map[malipo.Mode]rails.Set{malipo.ModeTest: {MobileMoney: mm, Cards: &sandbox.Cards{Clock: clk}}},
+		PaymentTTL: s.PaymentTTL, DefaultRegion: s.DefaultRegion,
+	})
+	mm.Sink = svc
+
+	demo, err := svc.EnsureDemo(e.ctx)
+	if err != nil {
+		return fmt.Errorf("create demo merchant: %w", err)
+	}
+
+	srv := &http.Server{Handler: newHandler(svc, logger), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	workers, stopWorkers := context.WithCancel(context.WithoutCancel(e.ctx))
+	done := runWorkers(workers, svc, logger)
+
+	fmt.Fprintf(e.stdout, "Malipo is listening on %s (%s, sandbox rails in test mode)\n", baseURL, describeStore(c.DB))
+	if demo != nil {
+		printDemo(e, baseURL, demo)
+	}
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case err = <-serveErr:
+	case <-e.ctx.Done():
+		logger.Info("shutting down")
+		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err = srv.Shutdown(shutdown)
+	}
+	stopWorkers()
+	<-done
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+func displayAddr(a net.Addr) string {
+	host, port, _ := net.SplitHostPort(a.String())
+	if host == "" || host == "::" || host == "0.0.0.0" {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func printDemo(e *env, baseURL string, d *gateway.Demo) {
+	fmt.Fprintf(e.stdout, `
+First start: created the demo merchant %q (%s).
+Its test secret key, shown only this once:
+
+  %s
+
+Create a payment and push it to a sandbox phone (numbers ending 0000 approve):
+
+  curl -s %s/v1/payments -H "Authorization: Bearer %s" -d '{"amount":5000,"currency":"XOF","reference":"order-1","method":"mobile_money","phone":"+2250707120000"}'
+
+`, d.Merchant.Name, d.Merchant.ID, d.SecretKey, strings.TrimRight(baseURL, "/"), d.SecretKey)
+}
+
+// runWorkers starts the background jobs: expiring payments and forgetting
+// old idempotency keys. Every node may run them; the store hands each
+// payment to one node.
+func runWorkers(ctx context.Context, svc *gateway.Service, logger *slog.Logger) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		expire := time.NewTicker(time.Second)
+		forget := time.NewTicker(time.Hour)
+		defer expire.Stop()
+		defer forget.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-expire.C:
+				for {
+					n, err := svc.ExpireDue(ctx, 100)
+					if err != nil {
+						logger.Error("expire payments", "err", err)
+					}
+					if err != nil || n < 100 {
+						break
+					}
+				}
+			case <-forget.C:
+				if _, err := svc.ForgetIdempotencyKeys(ctx); err != nil {
+					logger.Error("forget idempotency keys", "err", err)
+				}
+			}
+		}
+	}()
+	return done
+}

@@ -1,0 +1,274 @@
+// Package native is Malipo's own JSON API, /v1: Bearer secret keys,
+// Stripe-style errors, idempotency keys and cursor pagination. Like every
+// face it only translates: it parses and checks the wire format, calls one
+// gateway use case and renders the answer.
+package native
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/gateway"
+)
+
+// MaxBodyBytes caps request bodies; larger ones are refused with 413.
+const MaxBodyBytes = 64 << 10
+
+// API serves /v1.
+type API struct {
+	svc    *gateway.Service
+	logger *slog.Logger
+}
+
+// New returns the native API over svc.
+func New(svc *gateway.Service, logger *slog.Logger) *API {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &API{svc: svc, logger: logger}
+}
+
+// route is one endpoint: the mux pattern, its OpenAPI description and the
+// handler. The same table registers the routes and writes the OpenAPI
+// document, so the two cannot drift.
+type route struct {
+	method, path string
+	summary      string
+	auth         bool
+	request      any // zero value of the JSON body type, or nil
+	query        []param
+	response     any // zero value of the answer type
+	status       int // success status
+	handle       func(a *API, w http.ResponseWriter, r *http.Request, in malipo.Integration) error
+}
+
+type param struct {
+	name, in, description string
+	integer               bool
+}
+
+func (a *API) routes() []route {
+	return []route{
+		{method: "POST", path: "/v1/payments", summary: "Create a payment (and push it to the customer's phone with method mobile_money)",
+			auth: true, request: createPaymentRequest{}, response: paymentResource{}, status: 201, handle: (*API).createPayment},
+		{method: "GET", path: "/v1/payments", summary: "List payments, newest first", auth: true,
+			query: []param{{name: "reference", in: "query"}, {name: "status", in: "query"}, {name: "limit", in: "query", integer: true},
+				{name: "starting_after", in: "query", description: "a payment id: list payments older than it"}},
+			response: paymentList{}, status: 200, handle: (*API).listPayments},
+		{method: "GET", path: "/v1/payments/{id}", summary: "Retrieve a payment", auth: true,
+			query: []param{{name: "id", in: "path"}}, response: paymentResource{}, status: 200, handle: (*API).getPayment},
+		{method: "POST", path: "/v1/payments/{id}/cancel", summary: "Cancel a payment that is not final", auth: true,
+			query: []param{{name: "id", in: "path"}}, response: paymentResource{}, status: 200, handle: (*API).cancelPayment},
+		{method: "GET", path: "/v1/balance", summary: "The merchant's balances, per currency", auth: true,
+			response: balanceResource{}, status: 200, handle: (*API).getBalance},
+		{method: "POST", path: "/v1/sandbox/payments/{id}/outcome", summary: "Test mode: force the outcome of a payment", auth: true,
+			query: []param{{name: "id", in: "path"}}, request: outcomeRequest{}, response: paymentResource{}, status: 200,
+			handle: (*API).forceOutcome},
+	}
+}
+
+// Register adds the API's routes to mux, including JSON answers for
+// unknown paths under /v1 and for wrong methods.
+func (a *API) Register(mux *http.ServeMux) {
+	paths := map[string]bool{}
+	for _, rt := range a.routes() {
+		mux.Handle(rt.method+" "+rt.path, a.endpoint(rt))
+		paths[rt.path] = true
+	}
+	for p := range paths {
+		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, r, &malipo.Error{Kind: kindMethodNotAllowed, Code: "method_not_allowed",
+				Message: fmt.Sprintf("%s is not allowed on %s", r.Method, p)})
+		})
+	}
+	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, &malipo.Error{Kind: malipo.KindNotFound, Code: "route_missing",
+			Message: fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path)})
+	})
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(a.OpenAPI())
+	})
+}
+
+func (a *API) endpoint(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in malipo.Integration
+		if rt.auth {
+			key, ok := bearer(r)
+			if !ok {
+				writeError(w, r, malipo.Errorf(malipo.KindUnauthorized, "missing_api_key", "send your secret key as Authorization: Bearer sk_…"))
+				return
+			}
+			var err error
+			if in, err = a.svc.Authenticate(r.Context(), key); err != nil {
+				writeError(w, r, err)
+				return
+			}
+		}
+		if err := rt.handle(a, w, r, in); err != nil {
+			if malipo.KindOf(err) == malipo.KindInternal {
+				a.logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+			}
+			writeError(w, r, err)
+		}
+	})
+}
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, key, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(key) == "" {
+		return "", false
+	}
+	return strings.TrimSpace(key), true
+}
+
+// Wire-only kinds: the domain never produces them.
+const (
+	kindMethodNotAllowed malipo.Kind = "method_not_allowed"
+	kindTooLarge         malipo.Kind = "too_large"
+)
+
+// errorStatus maps each error kind to its HTTP status and error type: the
+// one table where domain errors become wire errors.
+var errorStatus = map[malipo.Kind]struct {
+	status int
+	typ    string
+}{
+	malipo.KindInvalid:           {400, "invalid_request_error"},
+	malipo.KindUnauthorized:      {401, "authentication_error"},
+	malipo.KindForbidden:         {403, "permission_error"},
+	malipo.KindNotFound:          {404, "invalid_request_error"},
+	kindMethodNotAllowed:         {405, "invalid_request_error"},
+	kindTooLarge:                 {413, "invalid_request_error"},
+	malipo.KindConflict:          {409, "invalid_request_error"},
+	malipo.KindInsufficientFunds: {402, "balance_error"},
+	malipo.KindRateLimited:       {429, "rate_limit_error"},
+	malipo.KindUnavailable:       {503, "api_error"},
+	malipo.KindInternal:          {500, "api_error"},
+}
+
+// errorBody is the shape of every error answer.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Type    string `json:"type"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Param   string `json:"param,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e := malipo.AsError(err)
+	m, ok := errorStatus[e.Kind]
+	if !ok {
+		m = errorStatus[malipo.KindInternal]
+	}
+	typ := m.typ
+	if e.Code == "idempotency_key_reused" {
+		typ = "idempotency_error"
+	}
+	writeJSON(w, m.status, errorBody{Error: errorDetail{Type: typ, Code: e.Code, Message: e.Message, Param: e.Param}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = 500, []byte(`{"error":{"type":"api_error","code":"internal_error","message":"could not encode the answer"}}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+// body reads the capped request body.
+func body(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, &malipo.Error{Kind: kindTooLarge, Code: "body_too_large", Message: fmt.Sprintf("the request body is larger than %d bytes", MaxBodyBytes)}
+	}
+	if err != nil {
+		return nil, malipo.Invalid("", "body_unreadable", "the request body could not be read")
+	}
+	return b, nil
+}
+
+
+// decode parses a JSON object strictly: unknown fields, trailing data and
+// wrong types are input errors naming the parameter.
+func decode(b []byte, v any) error {
+	if len(bytes.TrimSpace(b)) == 0 {
+		b = []byte("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("trailing data")
+	}
+	if err == nil {
+		return nil
+	}
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	var merr *malipo.Error
+	switch {
+	case errors.As(err, &merr):
+		return merr
+	case errors.As(err, &typeErr):
+		return malipo.Invalid(typeErr.Field, "parameter_invalid", "%s must be %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String()))
+	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
+		return malipo.Invalid("", "json_invalid", "the request body is not valid JSON")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return malipo.Invalid(field, "parameter_unknown", "unknown parameter %q", field)
+	}
+	return malipo.Invalid("", "json_invalid", "the request body must be a JSON object")
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "int64", "int":
+		return "an integer"
+	case "bool":
+		return "true or false"
+	case "slice":
+		return "an array"
+	case "map", "struct":
+		return "an object"
+	}
+	return "of another type"
+}
+
+// idempotency reads the Idempotency-Key header and fingerprints the request.
+func idempotency(r *http.Request, b []byte) gateway.Idempotency {
+	key := r.Header.Get("Idempotency-Key")
+	if key == "" {
+		return gateway.Idempotency{}
+	}
+	h := sha256.New()
+	io.WriteString(h, r.Method+" "+r.URL.Path+"\n")
+	h.Write(b)
+	return gateway.Idempotency{Key: key, RequestHash: hex.EncodeToString(h.Sum(nil))}
+}
+
+func markReplay(w http.ResponseWriter, replayed bool) {
+	if replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+}
