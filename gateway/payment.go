@@ -80,7 +80,7 @@ func (s *Service) newPayment(in malipo.Integration, req PaymentInput) (malipo.Pa
 		Amount: req.Amount, Currency: cur, Reference: req.Reference, Description: req.Description,
 		Customer: req.Customer, Channels: channels, ReturnURL: req.ReturnURL, CancelURL: req.CancelURL,
 		NotifyURL: req.NotifyURL, Metadata: req.Metadata, Lang: malipo.NormalizeLang(req.Lang),
-		Status: malipo.PaymentPending,
+		Status:    malipo.PaymentPending,
 		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.cfg.PaymentTTL),
 	}
 	p.CheckoutToken = checkoutToken(p.ID, s.cfg.IDs.Secret("", 20))

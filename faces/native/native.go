@@ -206,7 +206,6 @@ func body(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
-
 // decode parses a JSON object strictly: unknown fields, trailing data and
 // wrong types are input errors naming the parameter.
 func decode(b []byte, v any) error {

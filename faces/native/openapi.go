@@ -33,7 +33,7 @@ func buildOpenAPI(routes []route) []byte {
 			"operationId": operationID(rt),
 			"responses": object{
 				strconv.Itoa(rt.status): object{"description": "success", "content": jsonContent(ref(rt.response, schemas))},
-				"default":       object{"description": "an error", "content": jsonContent(object{"$ref": "#/components/schemas/Error"})},
+				"default":               object{"description": "an error", "content": jsonContent(object{"$ref": "#/components/schemas/Error"})},
 			},
 		}
 		var params []any
@@ -92,7 +92,6 @@ func operationID(rt route) string {
 	}
 	return strings.Join(parts, "_")
 }
-
 
 func jsonContent(schema any) object {
 	return object{"application/json": object{"schema": schema}}
