@@ -1,0 +1,219 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/malipo/malipo/store/postgres"
+)
+
+// syncBuffer collects a command's output while it runs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func noEnv(string) string { return "" }
+
+// runCmd runs a one-shot command and returns its standard output.
+func runCmd(t *testing.T, args ...string) string {
+	t.Helper()
+	var out, errOut syncBuffer
+	if err := run(context.Background(), args, noEnv, &out, &errOut); err != nil {
+		t.Fatalf("malipo %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
+	}
+	return out.String()
+}
+
+// server is a running `malipo serve`.
+type server struct {
+	url, key string
+	stop     func()
+}
+
+func startServer(t *testing.T, db string, extra ...string) server {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	done := make(chan error, 1)
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db, "--sandbox-delay", "200ms"}, extra...)
+	go func() { done <- run(ctx, args, noEnv, &out, &errOut) }()
+	urlRe := regexp.MustCompile(`listening on (http://\S+)`)
+	deadline := time.Now().Add(20 * time.Second)
+	var url string
+	for time.Now().Before(deadline) {
+		if m := urlRe.FindStringSubmatch(out.String()); m != nil {
+			url = m[1]
+			if res, err := http.Get(url + "/healthz"); err == nil {
+				res.Body.Close()
+				if res.StatusCode == 200 {
+					break
+				}
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve exited: %v\n%s\n%s", err, out.String(), errOut.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if url == "" {
+		t.Fatalf("serve did not start:\n%s\n%s", out.String(), errOut.String())
+	}
+	key := regexp.MustCompile(`sk_test_[a-z2-7]+`).FindString(out.String())
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}
+	t.Cleanup(stop)
+	return server{url: url, key: key, stop: stop}
+}
+
+func call(t *testing.T, method, url, key, body string) map[string]any {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	var v map[string]any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("%s %s: %s", method, url, b)
+	}
+	return v
+}
+
+// tour is the README's curl tour: a mobile-money payment to a number that
+// approves, then the balance.
+func tour(t *testing.T, s server) {
+	t.Helper()
+	p := call(t, "POST", s.url+"/v1/payments", s.key,
+		`{"amount":5000,"currency":"XOF","reference":"order-1","method":"mobile_money","phone":"+2250707120000"}`)
+	id, _ := p["id"].(string)
+	if id == "" {
+		t.Fatalf("create: %v", p)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for p["status"] != "succeeded" && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		p = call(t, "GET", s.url+"/v1/payments/"+id, s.key, "")
+	}
+	if p["status"] != "succeeded" {
+		t.Fatalf("payment did not succeed: %v", p)
+	}
+	b := call(t, "GET", s.url+"/v1/balance", s.key, "")
+	bal, _ := b["balances"].([]any)
+	if len(bal) != 1 || bal[0].(map[string]any)["available"] != 5000.0 {
+		t.Fatalf("balance after the tour: %v", b)
+	}
+}
+
+func TestServeFirstStartAndTour(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "malipo.db")
+	s := startServer(t, db)
+	if s.key == "" {
+		t.Fatal("first start printed no demo key")
+	}
+	tour(t, s)
+	s.stop()
+
+	// A second start keeps the data and makes no second demo merchant.
+	again := startServer(t, db)
+	if again.key != "" {
+		t.Errorf("second start printed a new demo key %s", again.key)
+	}
+	again.stop()
+
+	if out := runCmd(t, "verify", "--db", db); !strings.Contains(out, "ok: the ledger balances") || !strings.Contains(out, "1 succeeded payments") {
+		t.Errorf("verify: %s", out)
+	}
+}
+
+func TestAdminCommands(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "malipo.db")
+	if out := runCmd(t, "migrate", "--db", db); !strings.Contains(out, "schema up to date") {
+		t.Errorf("migrate: %s", out)
+	}
+	var m struct{ ID string }
+	if err := json.Unmarshal([]byte(runCmd(t, "merchants", "create", "--name", "Duka la Mama", "--db", db)), &m); err != nil || !strings.HasPrefix(m.ID, "mer_") {
+		t.Fatalf("merchants create: %v %+v", err, m)
+	}
+	var creds map[string]string
+	out := runCmd(t, "integrations", "create", "--merchant", m.ID, "--flavor", "native", "--mode", "test", "--db", db)
+	if err := json.Unmarshal([]byte(out), &creds); err != nil || !strings.HasPrefix(creds["secret_key"], "sk_test_") {
+		t.Fatalf("integrations create: %v %s", err, out)
+	}
+	var out2, errOut syncBuffer
+	err := run(context.Background(), []string{"integrations", "create", "--merchant", "mer_nope", "--db", db}, noEnv, &out2, &errOut)
+	if err == nil {
+		t.Error("integration for an unknown merchant was created")
+	}
+	// The key works against a server on the same database, which makes no demo.
+	s := startServer(t, db)
+	if s.key != "" {
+		t.Error("serve made a demo merchant in a store that has one")
+	}
+	s.key = creds["secret_key"]
+	tour(t, s)
+}
+
+func TestServeOnPostgres(t *testing.T) {
+	url := postgres.TestURL(t)
+	s := startServer(t, url)
+	tour(t, s)
+	s.stop()
+	if out := runCmd(t, "verify", "--db", url); !strings.Contains(out, "ok: the ledger balances") {
+		t.Errorf("verify: %s", out)
+	}
+}
+
+func TestEnvironmentConfiguresServe(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "env.db")
+	env := map[string]string{"MALIPO_DATABASE_URL": db, "MALIPO_BASE_URL": "https://pay.example.com"}
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, &out, &errOut)
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(out.String(), "curl") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if !strings.Contains(out.String(), "https://pay.example.com") || !strings.Contains(out.String(), "sqlite "+db) {
+		t.Errorf("serve ignored the environment:\n%s", out.String())
+	}
+}
