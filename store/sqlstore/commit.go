@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/malipo/malipo/store"
 )
@@ -41,22 +42,55 @@ func (db *DB) Transact(ctx context.Context, fn func(store.Tx) error) (err error)
 func (db *DB) commitLoop() {
 	defer db.wg.Done()
 	for first := range db.units {
-		batch := []*unit{first}
-	drain:
-		for len(batch) < db.maxBatch {
-			select {
-			case u, ok := <-db.units:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, u)
-			default:
-				break drain
-			}
-		}
+		batch := db.gather([]*unit{first})
 		db.commitBatch(batch)
 		db.stmts.preparePending(context.Background())
 	}
+}
+
+// commitDelay is how long the committer waits for more work when it
+// already has company, as PostgreSQL's commit_delay with commit_siblings:
+// under load a batch grows and one fsync serves more callers; alone, a
+// caller never waits.
+const commitDelay = 300 * time.Microsecond
+
+// gather adds to batch whatever is queued, and if that found others,
+// whatever arrives within commitDelay.
+func (db *DB) gather(batch []*unit) []*unit {
+	batch = db.drain(batch)
+	if len(batch) == 1 || len(batch) >= db.maxBatch {
+		return batch
+	}
+	timer := time.NewTimer(commitDelay)
+	defer timer.Stop()
+	for len(batch) < db.maxBatch {
+		select {
+		case u, ok := <-db.units:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, u)
+		case <-timer.C:
+			return db.drain(batch)
+		}
+	}
+	return batch
+}
+
+// drain adds what is queued without waiting.
+func (db *DB) drain(batch []*unit) []*unit {
+	for len(batch) < db.maxBatch {
+		select {
+		case u, ok := <-db.units:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, u)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // commitBatch runs a batch in one transaction. If the commit itself fails
