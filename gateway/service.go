@@ -64,7 +64,9 @@ func New(cfg Config) *Service {
 	return &Service{cfg: cfg}
 }
 
-func (s *Service) now() time.Time { return s.cfg.Clock.Now() }
+// now is the service's time, at the microsecond precision the stores keep,
+// so an answer given before a write and one read back after it agree.
+func (s *Service) now() time.Time { return s.cfg.Clock.Now().Truncate(time.Microsecond) }
 
 // HashKey is how secret keys are stored: hex SHA-256. Keys carry 160 random
 // bits, so a fast hash is enough; no salt or stretching is needed.
