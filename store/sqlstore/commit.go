@@ -48,21 +48,27 @@ func (db *DB) commitLoop() {
 	}
 }
 
-// commitDelay is how long the committer waits for more work when it
-// already has company, as PostgreSQL's commit_delay with commit_siblings:
-// under load a batch grows and one fsync serves more callers; alone, a
-// caller never waits.
-const commitDelay = 300 * time.Microsecond
+// How the committer gathers a batch, in the spirit of PostgreSQL's
+// commit_delay and commit_siblings: when others are committing too, it
+// keeps gathering while arrivals keep coming (each within gatherGap of the
+// last), for at most gatherMax. Under load a batch grows and one fsync
+// serves hundreds of callers; a caller alone never waits.
+const (
+	gatherGap = time.Millisecond
+	gatherMax = 5 * time.Millisecond
+)
 
-// gather adds to batch whatever is queued, and if that found others,
-// whatever arrives within commitDelay.
+// gather adds to batch whatever is queued and, if that found company,
+// whatever keeps arriving.
 func (db *DB) gather(batch []*unit) []*unit {
 	batch = db.drain(batch)
 	if len(batch) == 1 || len(batch) >= db.maxBatch {
 		return batch
 	}
-	timer := time.NewTimer(commitDelay)
-	defer timer.Stop()
+	deadline := time.NewTimer(gatherMax)
+	defer deadline.Stop()
+	gap := time.NewTimer(gatherGap)
+	defer gap.Stop()
 	for len(batch) < db.maxBatch {
 		select {
 		case u, ok := <-db.units:
@@ -70,7 +76,10 @@ func (db *DB) gather(batch []*unit) []*unit {
 				return batch
 			}
 			batch = append(batch, u)
-		case <-timer.C:
+			gap.Reset(gatherGap)
+		case <-gap.C:
+			return db.drain(batch)
+		case <-deadline.C:
 			return db.drain(batch)
 		}
 	}

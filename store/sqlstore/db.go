@@ -57,7 +57,7 @@ type DB struct {
 
 // Open wraps the pools (read may equal write) and starts the committers.
 func Open(write, read *sql.DB, d Dialect) *DB {
-	db := &DB{write: write, read: read, dialect: d, units: make(chan *unit, 4096), maxBatch: 256, stmts: &stmtCache{pool: write}}
+	db := &DB{write: write, read: read, dialect: d, units: make(chan *unit, 4096), maxBatch: 1024, stmts: &stmtCache{pool: write}}
 	if d.Committers < 1 {
 		d.Committers = 1
 	}
