@@ -7,6 +7,7 @@ package rails
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/malipo/malipo"
@@ -62,7 +63,10 @@ type Card struct {
 func (c Card) String() string { return "card " + MaskPAN(c.Number) }
 
 // LogValue keeps the card out of structured logs too.
-func (c Card) LogValue() string { return c.String() }
+func (c Card) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// GoString keeps the card out of %#v too.
+func (c Card) GoString() string { return c.String() }
 
 // Charge asks a card network to authorise an amount.
 type Charge struct {

@@ -232,6 +232,7 @@ func decode(b []byte, v any) error {
 	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
 		return malipo.Invalid("", "json_invalid", "the request body is not valid JSON")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		// encoding/json has no error type for this case; its text is stable.
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return malipo.Invalid(field, "parameter_unknown", "unknown parameter %q", field)
 	}
