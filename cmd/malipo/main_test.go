@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -139,6 +140,49 @@ func tour(t *testing.T, s server) {
 	}
 }
 
+// everyOutcome runs payments that succeed, fail, are declined, are refused,
+// are cancelled and are forced through the sandbox, and waits until every
+// one of them is final. With the tour's payment, 8 succeed.
+func everyOutcome(t *testing.T, s server) {
+	t.Helper()
+	var ids []string
+	create := func(body string) string {
+		p := call(t, "POST", s.url+"/v1/payments", s.key, body)
+		id, _ := p["id"].(string)
+		if id == "" {
+			t.Fatalf("create %s: %v", body, p)
+		}
+		ids = append(ids, id)
+		return id
+	}
+	for i, suffix := range []string{"0000", "0001", "0002", "0004", "5678", "0000", "0001", "0000"} {
+		create(fmt.Sprintf(`{"amount":%d,"currency":"RWF","reference":"momo-%d","method":"mobile_money","phone":"+25078812%s"}`, 1000+i, i, suffix))
+	}
+	for i, outcome := range []string{"succeeded", "failed", "cancelled", "expired", "succeeded", "succeeded"} {
+		id := create(fmt.Sprintf(`{"amount":%d,"currency":"KES","reference":"link-%d"}`, 250+i, i))
+		if p := call(t, "POST", s.url+"/v1/sandbox/payments/"+id+"/outcome", s.key, `{"outcome":"`+outcome+`"}`); p["status"] != outcome {
+			t.Fatalf("outcome %s: %v", outcome, p)
+		}
+	}
+	id := create(`{"amount":75,"currency":"USD","reference":"to-cancel"}`)
+	if p := call(t, "POST", s.url+"/v1/payments/"+id+"/cancel", s.key, ""); p["status"] != "cancelled" {
+		t.Fatalf("cancel: %v", p)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, id := range ids {
+		for {
+			p := call(t, "GET", s.url+"/v1/payments/"+id, s.key, "")
+			if st := p["status"]; st != "pending" && st != "processing" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("payment never finished: %v", p)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
 func TestServeFirstStartAndTour(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "malipo.db")
 	s := startServer(t, db)
@@ -146,6 +190,7 @@ func TestServeFirstStartAndTour(t *testing.T) {
 		t.Fatal("first start printed no demo key")
 	}
 	tour(t, s)
+	everyOutcome(t, s)
 	s.stop()
 
 	// A second start keeps the data and makes no second demo merchant.
@@ -155,7 +200,7 @@ func TestServeFirstStartAndTour(t *testing.T) {
 	}
 	again.stop()
 
-	if out := runCmd(t, "verify", "--db", db); !strings.Contains(out, "ok: the ledger balances") || !strings.Contains(out, "1 succeeded payments") {
+	if out := runCmd(t, "verify", "--db", db); !strings.Contains(out, "ok: the ledger balances") || !strings.Contains(out, " 8 succeeded payments") {
 		t.Errorf("verify: %s", out)
 	}
 }
