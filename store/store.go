@@ -61,6 +61,27 @@ type Tx interface {
 	// Audit checks the ledger against itself and against payments.
 	Audit() (malipo.AuditReport, error)
 
+	CreateEvent(e malipo.Event) error
+	GetEvent(id string) (malipo.Event, error)
+	ListEvents(f EventFilter) ([]malipo.Event, error)
+
+	CreateEndpoint(e malipo.Endpoint) error
+	GetEndpoint(id string) (malipo.Endpoint, error)
+	UpdateEndpoint(e malipo.Endpoint) error
+	DeleteEndpoint(id string) error
+	// ListEndpoints lists a merchant's endpoints in mode, disabled ones too.
+	ListEndpoints(merchantID string, mode malipo.Mode) ([]malipo.Endpoint, error)
+
+	CreateDelivery(d malipo.Delivery) error
+	GetDelivery(id string) (malipo.Delivery, error)
+	UpdateDelivery(d malipo.Delivery) error
+	ListDeliveries(eventID string) ([]malipo.Delivery, error)
+	// ClaimDueDeliveries locks up to limit pending deliveries due at or
+	// before now, oldest first, skipping rows another node holds.
+	ClaimDueDeliveries(now time.Time, limit int) ([]malipo.Delivery, error)
+	AddAttempt(a malipo.Attempt) error
+	ListAttempts(deliveryID string) ([]malipo.Attempt, error)
+
 	GetIdempotency(scope, key string) (Idempotency, error)
 	// PutIdempotency fails with kind conflict if the key is taken.
 	PutIdempotency(r Idempotency) error
@@ -78,6 +99,15 @@ type PaymentFilter struct {
 	Reference     *string
 	Status        *malipo.PaymentStatus
 	StartingAfter string // a payment ID: list only older payments
+	Limit         int
+}
+
+// EventFilter selects events of one merchant in one mode, newest first.
+type EventFilter struct {
+	MerchantID    string
+	Mode          malipo.Mode
+	Type          string // optional
+	StartingAfter string
 	Limit         int
 }
 

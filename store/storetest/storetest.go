@@ -39,6 +39,9 @@ func Run(t *testing.T, open Opener) {
 		{"RollbackOnError", testRollbackOnError},
 		{"GroupCommit", testGroupCommit},
 		{"PanicIsolated", testPanicIsolated},
+		{"Events", testEvents},
+		{"Endpoints", testEndpoints},
+		{"Deliveries", testDeliveries},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

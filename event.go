@@ -1,0 +1,117 @@
+package malipo
+
+import (
+	"strings"
+	"time"
+)
+
+// Event types: one per state change a merchant may act on.
+const (
+	EventPaymentSucceeded = "payment.succeeded"
+	EventPaymentFailed    = "payment.failed"
+	EventPaymentCancelled = "payment.cancelled"
+	EventPaymentExpired   = "payment.expired"
+)
+
+// EventTypes lists every event type endpoints may subscribe to.
+var EventTypes = []string{EventPaymentSucceeded, EventPaymentFailed, EventPaymentCancelled, EventPaymentExpired}
+
+// Event records a state change, in the same transaction as the change.
+// Data is the changed object as it was then (JSON of the domain type); each
+// notification flavor renders it in its own wire format.
+type Event struct {
+	ID         string
+	MerchantID string
+	Mode       Mode
+	Type       string
+	ObjectType string // "payment"
+	ObjectID   string
+	Data       []byte
+	CreatedAt  time.Time
+}
+
+// Endpoint is a URL where a merchant receives native notifications.
+type Endpoint struct {
+	ID             string
+	MerchantID     string
+	Mode           Mode
+	URL            string
+	Events         []string // empty means every event
+	Secrets        []EndpointSecret
+	Disabled       bool
+	DisabledReason string
+	CreatedAt      time.Time
+}
+
+// EndpointSecret signs deliveries until ExpiresAt (zero: the current
+// secret). During a rotation the old and new secrets both sign.
+type EndpointSecret struct {
+	Secret    string    `json:"secret"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+}
+
+// Wants reports whether the endpoint subscribes to an event type.
+func (e Endpoint) Wants(eventType string) bool {
+	if e.Disabled {
+		return false
+	}
+	if len(e.Events) == 0 {
+		return true
+	}
+	for _, t := range e.Events {
+		if t == "*" || t == eventType || (strings.HasSuffix(t, ".*") && strings.HasPrefix(eventType, strings.TrimSuffix(t, "*"))) {
+			return true
+		}
+	}
+	return false
+}
+
+// ActiveSecrets are the secrets that sign at time now.
+func (e Endpoint) ActiveSecrets(now time.Time) []string {
+	var out []string
+	for _, s := range e.Secrets {
+		if s.ExpiresAt.IsZero() || now.Before(s.ExpiresAt) {
+			out = append(out, s.Secret)
+		}
+	}
+	return out
+}
+
+// DeliveryStatus is where a delivery stands.
+type DeliveryStatus string
+
+// A delivery is pending until acknowledged (succeeded) or out of attempts (failed).
+const (
+	DeliveryPending   DeliveryStatus = "pending"
+	DeliverySucceeded DeliveryStatus = "succeeded"
+	DeliveryFailed    DeliveryStatus = "failed"
+)
+
+// Delivery is one event on its way to one URL, in the flavor of the
+// integration or endpoint that asked for it.
+type Delivery struct {
+	ID            string
+	EventID       string
+	MerchantID    string
+	Mode          Mode
+	EndpointID    string // set for native endpoints
+	IntegrationID string // the integration whose flavor and secrets apply
+	Flavor        Flavor
+	URL           string
+	Status        DeliveryStatus
+	Attempts      int
+	NextAttemptAt time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// Attempt is one try at a delivery, kept for the merchant to read.
+type Attempt struct {
+	DeliveryID string
+	Number     int
+	At         time.Time
+	StatusCode int // 0 when no answer came
+	Latency    time.Duration
+	Response   string // the first bytes of the answer
+	Error      string
+}

@@ -1,0 +1,209 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/store"
+)
+
+// Events.
+
+const eventColumns = `id, merchant_id, mode, type, object_type, object_id, data, created_at`
+
+func scanEvent(r interface{ Scan(...any) error }) (malipo.Event, error) {
+	var e malipo.Event
+	var mode, data string
+	var created int64
+	err := r.Scan(&e.ID, &e.MerchantID, &mode, &e.Type, &e.ObjectType, &e.ObjectID, &data, &created)
+	e.Mode, e.Data, e.CreatedAt = malipo.Mode(mode), []byte(data), fromMicros(created)
+	return e, err
+}
+
+func (t *tx) CreateEvent(e malipo.Event) error {
+	_, err := t.exec(`INSERT INTO events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, e.MerchantID, string(e.Mode), e.Type, e.ObjectType, e.ObjectID, string(e.Data), micros(e.CreatedAt))
+	return t.conflict(err, "event_exists", "event already exists")
+}
+
+func (t *tx) GetEvent(id string) (malipo.Event, error) {
+	e, err := scanEvent(t.row(`SELECT `+eventColumns+` FROM events WHERE id = ?`, id))
+	return e, notFound(err, "event")
+}
+
+func (t *tx) ListEvents(f store.EventFilter) ([]malipo.Event, error) {
+	where := []string{"merchant_id = ?", "mode = ?"}
+	args := []any{f.MerchantID, string(f.Mode)}
+	if f.Type != "" {
+		where, args = append(where, "type = ?"), append(args, f.Type)
+	}
+	if f.StartingAfter != "" {
+		where, args = append(where, "id < ?"), append(args, f.StartingAfter)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 10
+	}
+	rows, err := t.query(`SELECT `+eventColumns+` FROM events WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT ?`,
+		append(args, limit)...)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanEvent)
+}
+
+// Endpoints.
+
+const endpointColumns = `id, merchant_id, mode, url, events, secrets, disabled, disabled_reason, created_at`
+
+func scanEndpoint(r interface{ Scan(...any) error }) (malipo.Endpoint, error) {
+	var e malipo.Endpoint
+	var mode, events, secrets string
+	var disabled int
+	var created int64
+	if err := r.Scan(&e.ID, &e.MerchantID, &mode, &e.URL, &events, &secrets, &disabled, &e.DisabledReason, &created); err != nil {
+		return e, err
+	}
+	e.Mode, e.Disabled, e.CreatedAt = malipo.Mode(mode), disabled != 0, fromMicros(created)
+	if events != "" {
+		e.Events = strings.Split(events, ",")
+	}
+	return e, json.Unmarshal([]byte(secrets), &e.Secrets)
+}
+
+func endpointArgs(e malipo.Endpoint) ([]any, error) {
+	secrets, err := json.Marshal(e.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	disabled := 0
+	if e.Disabled {
+		disabled = 1
+	}
+	return []any{e.ID, e.MerchantID, string(e.Mode), e.URL, strings.Join(e.Events, ","), string(secrets), disabled,
+		e.DisabledReason, micros(e.CreatedAt)}, nil
+}
+
+func (t *tx) CreateEndpoint(e malipo.Endpoint) error {
+	args, err := endpointArgs(e)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(`INSERT INTO webhook_endpoints (`+endpointColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+	return t.conflict(err, "endpoint_exists", "endpoint already exists")
+}
+
+func (t *tx) GetEndpoint(id string) (malipo.Endpoint, error) {
+	e, err := scanEndpoint(t.row(`SELECT `+endpointColumns+` FROM webhook_endpoints WHERE id = ?`+t.lock(), id))
+	return e, notFound(err, "webhook endpoint")
+}
+
+func (t *tx) UpdateEndpoint(e malipo.Endpoint) error {
+	args, err := endpointArgs(e)
+	if err != nil {
+		return err
+	}
+	res, err := t.exec(`UPDATE webhook_endpoints SET url = ?, events = ?, secrets = ?, disabled = ?, disabled_reason = ? WHERE id = ?`,
+		args[3], args[4], args[5], args[6], args[7], e.ID)
+	return affected(res, err, "webhook endpoint")
+}
+
+func (t *tx) DeleteEndpoint(id string) error {
+	res, err := t.exec(`DELETE FROM webhook_endpoints WHERE id = ?`, id)
+	return affected(res, err, "webhook endpoint")
+}
+
+// affected turns an update or delete that touched no row into not found.
+func affected(res sql.Result, err error, what string) error {
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return notFound(sql.ErrNoRows, what)
+	}
+	return nil
+}
+
+func (t *tx) ListEndpoints(merchantID string, mode malipo.Mode) ([]malipo.Endpoint, error) {
+	rows, err := t.query(`SELECT `+endpointColumns+` FROM webhook_endpoints WHERE merchant_id = ? AND mode = ? ORDER BY id`,
+		merchantID, string(mode))
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanEndpoint)
+}
+
+// Deliveries and attempts.
+
+const deliveryColumns = `id, event_id, merchant_id, mode, endpoint_id, integration_id, flavor, url, status, attempts,
+	next_attempt_at, created_at, updated_at`
+
+func scanDelivery(r interface{ Scan(...any) error }) (malipo.Delivery, error) {
+	var d malipo.Delivery
+	var mode, flavor, status string
+	var next, created, updated int64
+	err := r.Scan(&d.ID, &d.EventID, &d.MerchantID, &mode, &d.EndpointID, &d.IntegrationID, &flavor, &d.URL, &status,
+		&d.Attempts, &next, &created, &updated)
+	d.Mode, d.Flavor, d.Status = malipo.Mode(mode), malipo.Flavor(flavor), malipo.DeliveryStatus(status)
+	d.NextAttemptAt, d.CreatedAt, d.UpdatedAt = fromMicros(next), fromMicros(created), fromMicros(updated)
+	return d, err
+}
+
+func (t *tx) CreateDelivery(d malipo.Delivery) error {
+	_, err := t.exec(`INSERT INTO deliveries (`+deliveryColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		d.ID, d.EventID, d.MerchantID, string(d.Mode), d.EndpointID, d.IntegrationID, string(d.Flavor), d.URL,
+		string(d.Status), d.Attempts, micros(d.NextAttemptAt), micros(d.CreatedAt), micros(d.UpdatedAt))
+	return t.conflict(err, "delivery_exists", "delivery already exists")
+}
+
+func (t *tx) GetDelivery(id string) (malipo.Delivery, error) {
+	d, err := scanDelivery(t.row(`SELECT `+deliveryColumns+` FROM deliveries WHERE id = ?`+t.lock(), id))
+	return d, notFound(err, "delivery")
+}
+
+func (t *tx) UpdateDelivery(d malipo.Delivery) error {
+	res, err := t.exec(`UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?`,
+		string(d.Status), d.Attempts, micros(d.NextAttemptAt), micros(d.UpdatedAt), d.ID)
+	return affected(res, err, "delivery")
+}
+
+func (t *tx) ListDeliveries(eventID string) ([]malipo.Delivery, error) {
+	rows, err := t.query(`SELECT `+deliveryColumns+` FROM deliveries WHERE event_id = ? ORDER BY id`, eventID)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanDelivery)
+}
+
+func (t *tx) ClaimDueDeliveries(now time.Time, limit int) ([]malipo.Delivery, error) {
+	rows, err := t.query(`SELECT `+deliveryColumns+` FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?
+		ORDER BY next_attempt_at LIMIT ?`+t.db.dialect.ClaimSuffix, micros(now), limit)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanDelivery)
+}
+
+func (t *tx) AddAttempt(a malipo.Attempt) error {
+	_, err := t.exec(`INSERT INTO delivery_attempts (delivery_id, number, at, status_code, latency_us, response, error)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, a.DeliveryID, a.Number, micros(a.At), a.StatusCode, a.Latency.Microseconds(), a.Response, a.Error)
+	return t.conflict(err, "attempt_exists", "attempt already recorded")
+}
+
+func (t *tx) ListAttempts(deliveryID string) ([]malipo.Attempt, error) {
+	rows, err := t.query(`SELECT delivery_id, number, at, status_code, latency_us, response, error FROM delivery_attempts
+		WHERE delivery_id = ? ORDER BY number`, deliveryID)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(r interface{ Scan(...any) error }) (malipo.Attempt, error) {
+		var a malipo.Attempt
+		var at, latency int64
+		err := r.Scan(&a.DeliveryID, &a.Number, &at, &a.StatusCode, &latency, &a.Response, &a.Error)
+		a.At, a.Latency = fromMicros(at), time.Duration(latency)*time.Microsecond
+		return a, err
+	})
+}
