@@ -1,6 +1,7 @@
 package malipo
 
 import (
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -114,4 +115,44 @@ type Attempt struct {
 	Latency    time.Duration
 	Response   string // the first bytes of the answer
 	Error      string
+}
+
+// NotifyAddressAllowed reports whether notifications in mode may be sent to
+// ip. Live notifications never reach loopback, private, shared (CGNAT),
+// link-local (where cloud metadata services live), multicast or unspecified
+// addresses: a merchant's URL must not become a way into the network
+// Malipo runs in. Test mode allows loopback and private addresses so that
+// local development works, but never link-local.
+func NotifyAddressAllowed(mode Mode, ip netip.Addr) bool {
+	ip = ip.Unmap()
+	switch {
+	case !ip.IsValid(), ip.IsUnspecified(), ip.IsMulticast(), ip.IsLinkLocalUnicast(), ip.IsLinkLocalMulticast(),
+		ip.IsInterfaceLocalMulticast():
+		return false
+	case mode == ModeTest:
+		return true
+	case ip.IsLoopback(), ip.IsPrivate():
+		return false
+	}
+	for _, p := range reservedPrefixes {
+		if p.Contains(ip) {
+			return false
+		}
+	}
+	return true
+}
+
+// reservedPrefixes are ranges that are neither public nor covered by the
+// netip predicates.
+var reservedPrefixes = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),      // "this network"
+	netip.MustParsePrefix("100.64.0.0/10"),  // shared address space (CGNAT)
+	netip.MustParsePrefix("192.0.0.0/24"),   // IETF protocol assignments
+	netip.MustParsePrefix("198.18.0.0/15"),  // benchmarking
+	netip.MustParsePrefix("240.0.0.0/4"),    // reserved, and broadcast
+	netip.MustParsePrefix("64:ff9b::/96"),   // NAT64, which can reach IPv4 private space
+	netip.MustParsePrefix("64:ff9b:1::/48"), // local-use NAT64
+	netip.MustParsePrefix("2001:db8::/32"),  // documentation
+	netip.MustParsePrefix("100::/64"),       // discard-only
+	netip.MustParsePrefix("2002::/16"),      // 6to4, which embeds IPv4 addresses
 }

@@ -1,6 +1,7 @@
 package malipo
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -85,5 +86,38 @@ func TestParseMSISDN(t *testing.T) {
 	}
 	if got := CountryOfMSISDN("+250788120000"); got != "RW" {
 		t.Errorf("CountryOfMSISDN = %q, want RW", got)
+	}
+}
+
+func TestNotifyAddressAllowed(t *testing.T) {
+	cases := []struct {
+		ip         string
+		test, live bool
+	}{
+		{"8.8.8.8", true, true},
+		{"2001:4860:4860::8888", true, true},
+		{"127.0.0.1", true, false},
+		{"::1", true, false},
+		{"10.1.2.3", true, false},
+		{"172.16.0.1", true, false},
+		{"192.168.1.1", true, false},
+		{"fd00:ec2::254", true, false}, // AWS metadata over IPv6 is unique-local
+		{"169.254.169.254", false, false},
+		{"::ffff:169.254.169.254", false, false},
+		{"::ffff:127.0.0.1", true, false},
+		{"fe80::1", false, false},
+		{"0.0.0.0", false, false},
+		{"100.100.100.200", true, false}, // Alibaba metadata, shared space
+		{"224.0.0.1", false, false},
+		{"64:ff9b::a00:1", true, false},
+	}
+	for _, c := range cases {
+		ip := netip.MustParseAddr(c.ip)
+		if got := NotifyAddressAllowed(ModeTest, ip); got != c.test {
+			t.Errorf("test mode %s: allowed = %v, want %v", c.ip, got, c.test)
+		}
+		if got := NotifyAddressAllowed(ModeLive, ip); got != c.live {
+			t.Errorf("live mode %s: allowed = %v, want %v", c.ip, got, c.live)
+		}
 	}
 }

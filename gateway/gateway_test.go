@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -16,8 +15,7 @@ import (
 	"github.com/malipo/malipo/rails"
 	"github.com/malipo/malipo/rails/sandbox"
 	"github.com/malipo/malipo/store"
-	"github.com/malipo/malipo/store/postgres"
-	"github.com/malipo/malipo/store/sqlite"
+	"github.com/malipo/malipo/store/storetest"
 )
 
 type env struct {
@@ -30,23 +28,7 @@ type env struct {
 // forEachStore runs fn against a real SQLite file and, when
 // MALIPO_TEST_DATABASE_URL is set, a real PostgreSQL schema.
 func forEachStore(t *testing.T, fn func(t *testing.T, e *env)) {
-	opens := map[string]func(t *testing.T) store.Store{
-		"sqlite": func(t *testing.T) store.Store {
-			s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "malipo.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
-		},
-		"postgres": func(t *testing.T) store.Store { return postgres.OpenTest(t) },
-	}
-	for _, name := range []string{"sqlite", "postgres"} {
-		t.Run(name, func(t *testing.T) {
-			st := opens[name](t)
-			t.Cleanup(func() { st.Close() })
-			fn(t, newEnv(t, st))
-		})
-	}
+	storetest.Each(t, func(t *testing.T, st store.Store) { fn(t, newEnv(t, st)) })
 }
 
 func newEnv(t *testing.T, st store.Store) *env {

@@ -46,13 +46,18 @@ func (s *Service) CreateIntegration(ctx context.Context, in IntegrationInput) (m
 	if err := malipo.ValidateURL("notify_url", in.NotifyURL); err != nil {
 		return malipo.Integration{}, nil, err
 	}
+	if in.NotifyURL != "" {
+		if err := checkNotifyHost("notify_url", in.Mode, in.NotifyURL); err != nil {
+			return malipo.Integration{}, nil, err
+		}
+	}
 	if in.Fee.BasisPoints < 0 || in.Fee.BasisPoints > 10000 || in.Fee.Fixed < 0 {
 		return malipo.Integration{}, nil, malipo.Invalid("fee", "parameter_invalid", "fee must be 0-10000 basis points and a non-negative fixed amount")
 	}
 	now := s.now()
 	integ := malipo.Integration{
 		ID: s.cfg.IDs.ID("int"), MerchantID: in.MerchantID, Flavor: in.Flavor, Mode: in.Mode,
-		Config: map[string]string{}, NotifyURL: in.NotifyURL, Fee: in.Fee, CreatedAt: now,
+		Config: map[string]string{"webhook_secret": s.newSecret()}, NotifyURL: in.NotifyURL, Fee: in.Fee, CreatedAt: now,
 	}
 	key := s.cfg.IDs.Secret(fmt.Sprintf("sk_%s_", in.Mode), 20)
 	apiKey := malipo.APIKey{Hash: HashKey(key), IntegrationID: integ.ID, Hint: key[:8] + "…" + key[len(key)-4:], CreatedAt: now}
@@ -68,7 +73,8 @@ func (s *Service) CreateIntegration(ctx context.Context, in IntegrationInput) (m
 	if err != nil {
 		return malipo.Integration{}, nil, fmt.Errorf("create integration: %w", err)
 	}
-	return integ, Credentials{"integration_id": integ.ID, "secret_key": key, "mode": string(in.Mode)}, nil
+	return integ, Credentials{"integration_id": integ.ID, "secret_key": key, "mode": string(in.Mode),
+		"webhook_secret": integ.Config["webhook_secret"]}, nil
 }
 
 // Demo is the merchant made at first start.

@@ -53,6 +53,11 @@ func (s *Service) newPayment(in malipo.Integration, req PaymentInput) (malipo.Pa
 			return p, err
 		}
 	}
+	if req.NotifyURL != "" {
+		if err := checkNotifyHost("notify_url", in.Mode, req.NotifyURL); err != nil {
+			return p, err
+		}
+	}
 	if err := malipo.ValidateMetadata(req.Metadata); err != nil {
 		return p, err
 	}
@@ -244,6 +249,9 @@ func (s *Service) push(ctx context.Context, scope string, p malipo.Payment, idem
 		out = cur
 		return rememberAgain(tx, scope, idem, cur)
 	})
+	if err == nil && out.Status.Final() {
+		s.wake()
+	}
 	return out, err
 }
 
@@ -254,23 +262,27 @@ func (s *Service) finish(tx store.Tx, p *malipo.Payment, to malipo.PaymentStatus
 	if err := p.Transition(to, now); err != nil {
 		return err
 	}
+	in, err := tx.GetIntegration(p.IntegrationID)
+	if err != nil {
+		return err
+	}
 	if to == malipo.PaymentSucceeded {
-		in, err := tx.GetIntegration(p.IntegrationID)
-		if err != nil {
-			return err
-		}
 		p.Fee = in.Fee.Fee(p.Amount)
 		p.FailureCode, p.FailureReason = "", ""
 		if err := tx.PostEntry(malipo.PaymentEntry(s.cfg.IDs.ID("led"), *p, rail, now)); err != nil {
 			return fmt.Errorf("post payment %s: %w", p.ID, err)
 		}
 	}
-	return tx.UpdatePayment(*p)
+	if err := tx.UpdatePayment(*p); err != nil {
+		return err
+	}
+	return s.emit(tx, *p, in)
 }
 
 // Settle applies a rail's outcome to a payment. Outcomes for payments that
 // are already final are ignored: operators repeat themselves.
 func (s *Service) Settle(ctx context.Context, o rails.Outcome) error {
+	defer s.wake()
 	return s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
 		p, err := tx.GetPayment(o.PaymentID)
 		if err != nil {
@@ -369,6 +381,7 @@ func (s *Service) CancelPayment(ctx context.Context, in malipo.Integration, id s
 		}
 		return s.remember(tx, in.ID, idem, p)
 	})
+	s.wake()
 	return p, replay, err
 }
 
@@ -400,6 +413,7 @@ func (s *Service) ForceOutcome(ctx context.Context, in malipo.Integration, id st
 		}
 		return s.remember(tx, in.ID, idem, p)
 	})
+	s.wake()
 	return p, replay, err
 }
 
@@ -423,6 +437,9 @@ func (s *Service) ExpireDue(ctx context.Context, limit int) (int, error) {
 		}
 		return nil
 	})
+	if n > 0 {
+		s.wake()
+	}
 	return n, err
 }
 

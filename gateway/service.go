@@ -37,6 +37,10 @@ type Config struct {
 	// DefaultRegion lets national phone numbers ("0788…") be read; empty
 	// means numbers must carry their country code.
 	DefaultRegion string
+	// Wake, if set, is called after a change that may have written
+	// deliveries, so that this node's dispatcher sends them at once
+	// instead of at its next poll.
+	Wake func()
 }
 
 // Service runs Malipo's use cases.

@@ -11,11 +11,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/malipo/malipo/faces/native"
-	"github.com/malipo/malipo/gateway"
 )
 
 // newHandler is every route Malipo serves.
-func newHandler(svc *gateway.Service, logger *slog.Logger) http.Handler {
+func newHandler(api *native.API, logger *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -24,7 +23,7 @@ func newHandler(svc *gateway.Service, logger *slog.Logger) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	native.New(svc, logger).Register(mux)
+	api.Register(mux)
 	return observe(mux, logger, reg)
 }
 

@@ -12,19 +12,23 @@ import (
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/clock"
+	"github.com/malipo/malipo/faces/native"
 	"github.com/malipo/malipo/gateway"
 	"github.com/malipo/malipo/ids"
+	"github.com/malipo/malipo/notify"
 	"github.com/malipo/malipo/rails"
 	"github.com/malipo/malipo/rails/sandbox"
 )
 
 type serveCmd struct {
-	Addr          string        `default:"${addr}" help:"Listen address (env MALIPO_ADDR)."`
-	BaseURL       string        `name:"base-url" default:"${base_url}" help:"Public URL customers reach, for checkout links (env MALIPO_BASE_URL; default http://localhost:PORT)."`
-	PaymentTTL    time.Duration `name:"payment-ttl" default:"${payment_ttl}" help:"How long a payment stays payable (env MALIPO_PAYMENT_TTL)."`
-	SandboxDelay  time.Duration `name:"sandbox-delay" default:"${sandbox_delay}" help:"How long the simulated customer takes to answer a push (env MALIPO_SANDBOX_DELAY)."`
-	DefaultRegion string        `name:"default-region" default:"${region}" help:"Country (ISO 3166, e.g. RW) for phone numbers written without country code (env MALIPO_DEFAULT_REGION)."`
-	LogLevel      string        `name:"log-level" default:"${log_level}" enum:"debug,info,warn,error" help:"Log level (env MALIPO_LOG_LEVEL)."`
+	Addr           string        `default:"${addr}" help:"Listen address (env MALIPO_ADDR)."`
+	BaseURL        string        `name:"base-url" default:"${base_url}" help:"Public URL customers reach, for checkout links (env MALIPO_BASE_URL; default http://localhost:PORT)."`
+	PaymentTTL     time.Duration `name:"payment-ttl" default:"${payment_ttl}" help:"How long a payment stays payable (env MALIPO_PAYMENT_TTL)."`
+	SandboxDelay   time.Duration `name:"sandbox-delay" default:"${sandbox_delay}" help:"How long the simulated customer takes to answer a push (env MALIPO_SANDBOX_DELAY)."`
+	DefaultRegion  string        `name:"default-region" default:"${region}" help:"Country (ISO 3166, e.g. RW) for phone numbers written without country code (env MALIPO_DEFAULT_REGION)."`
+	WebhookTimeout time.Duration `name:"webhook-timeout" default:"${webhook_timeout}" help:"How long one notification attempt may take (env MALIPO_WEBHOOK_TIMEOUT)."`
+	WebhookWorkers int           `name:"webhook-workers" default:"${webhook_workers}" help:"Notification attempts this node makes at once (env MALIPO_WEBHOOK_WORKERS)."`
+	LogLevel       string        `name:"log-level" default:"${log_level}" enum:"debug,info,warn,error" help:"Log level (env MALIPO_LOG_LEVEL)."`
 }
 
 func (s serveCmd) Run(c *cli, e *env) error {
@@ -48,22 +52,32 @@ func (s serveCmd) Run(c *cli, e *env) error {
 	}
 
 	clk := clock.Real{}
+	flavors := map[malipo.Flavor]notify.Flavor{} // filled once the faces exist
+	dispatcher := notify.New(notify.Config{Store: st, Clock: clk, Flavors: flavors, Timeout: s.WebhookTimeout,
+		Workers: s.WebhookWorkers, Logger: logger})
 	mm := &sandbox.MobileMoney{Clock: clk, Delay: s.SandboxDelay, Logger: logger}
 	svc := gateway.New(gateway.Config{
 		Store: st, Clock: clk, IDs: ids.New(clk.Now, nil), Logger: logger, BaseURL: baseURL,
 		Rails:      map[malipo.Mode]rails.Set{malipo.ModeTest: {MobileMoney: mm, Cards: &sandbox.Cards{Clock: clk}}},
-		PaymentTTL: s.PaymentTTL, DefaultRegion: s.DefaultRegion,
+		PaymentTTL: s.PaymentTTL, DefaultRegion: s.DefaultRegion, Wake: dispatcher.Wake,
 	})
 	mm.Sink = svc
+	api := native.New(svc, logger)
+	flavors[malipo.FlavorNative] = api.Flavor()
 
 	demo, err := svc.EnsureDemo(e.ctx)
 	if err != nil {
 		return fmt.Errorf("create demo merchant: %w", err)
 	}
 
-	srv := &http.Server{Handler: newHandler(svc, logger), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: newHandler(api, logger), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(e.ctx))
 	done := runWorkers(workers, svc, logger)
+	sending := make(chan struct{})
+	go func() {
+		defer close(sending)
+		dispatcher.Run(workers)
+	}()
 
 	fmt.Fprintf(e.stdout, "Malipo is listening on %s (%s, sandbox rails in test mode)\n", baseURL, describeStore(c.DB))
 	if demo != nil {
@@ -82,6 +96,7 @@ func (s serveCmd) Run(c *cli, e *env) error {
 	}
 	stopWorkers()
 	<-done
+	<-sending
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

@@ -71,7 +71,7 @@ func buildOpenAPI(routes []route) []byte {
 	doc := object{
 		"openapi": "3.1.0",
 		"info": object{"title": "Malipo native API", "version": "1",
-			"description": "Payments, balances and the sandbox of the Malipo gateway. Amounts are integers in the currency's minor unit."},
+			"description": "Payments, balances, webhook endpoints, events and the sandbox of the Malipo gateway. Amounts are integers in the currency's minor unit."},
 		"paths": paths,
 		"components": object{
 			"schemas":         schemas,

@@ -1,0 +1,422 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/store"
+	"github.com/malipo/malipo/webhook"
+)
+
+// paymentEvents names the event of each final payment status.
+var paymentEvents = map[malipo.PaymentStatus]string{
+	malipo.PaymentSucceeded: malipo.EventPaymentSucceeded,
+	malipo.PaymentFailed:    malipo.EventPaymentFailed,
+	malipo.PaymentCancelled: malipo.EventPaymentCancelled,
+	malipo.PaymentExpired:   malipo.EventPaymentExpired,
+}
+
+// emit records, inside tx, the event of a payment's state change and one
+// delivery per place the merchant wants to hear of it: every native
+// endpoint of the merchant in the payment's mode that subscribes to the
+// event, and the payment's notify_url (else its integration's), in the
+// integration's flavor. The dispatcher sends them after commit.
+func (s *Service) emit(tx store.Tx, p malipo.Payment, in malipo.Integration) error {
+	typ, ok := paymentEvents[p.Status]
+	if !ok {
+		return nil
+	}
+	data, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	ev := malipo.Event{ID: s.cfg.IDs.ID("evt"), MerchantID: p.MerchantID, Mode: p.Mode, Type: typ,
+		ObjectType: "payment", ObjectID: p.ID, Data: data, CreatedAt: now}
+	if err := tx.CreateEvent(ev); err != nil {
+		return err
+	}
+	endpoints, err := tx.ListEndpoints(p.MerchantID, p.Mode)
+	if err != nil {
+		return err
+	}
+	deliver := func(d malipo.Delivery) error {
+		d.ID, d.EventID, d.MerchantID, d.Mode = s.cfg.IDs.ID("dlv"), ev.ID, ev.MerchantID, ev.Mode
+		d.Status, d.NextAttemptAt, d.CreatedAt, d.UpdatedAt = malipo.DeliveryPending, now, now, now
+		return tx.CreateDelivery(d)
+	}
+	for _, ep := range endpoints {
+		if ep.Wants(typ) {
+			if err := deliver(malipo.Delivery{EndpointID: ep.ID, Flavor: malipo.FlavorNative, URL: ep.URL}); err != nil {
+				return err
+			}
+		}
+	}
+	target := p.NotifyURL
+	if target == "" {
+		target = in.NotifyURL
+	}
+	if target != "" {
+		return deliver(malipo.Delivery{IntegrationID: in.ID, Flavor: in.Flavor, URL: target})
+	}
+	return nil
+}
+
+// wake tells this node's dispatcher that deliveries may be due.
+func (s *Service) wake() {
+	if s.cfg.Wake != nil {
+		s.cfg.Wake()
+	}
+}
+
+// EndpointInput describes a webhook endpoint to create or change. Nil
+// fields are left as they are on update.
+type EndpointInput struct {
+	URL      *string
+	Events   *[]string
+	Disabled *bool
+}
+
+// validateEndpoint checks what an endpoint would become.
+func validateEndpoint(mode malipo.Mode, ep malipo.Endpoint) error {
+	if ep.URL == "" {
+		return malipo.Invalid("url", "parameter_missing", "url is required")
+	}
+	if err := malipo.ValidateURL("url", ep.URL); err != nil {
+		return err
+	}
+	if err := checkNotifyHost("url", mode, ep.URL); err != nil {
+		return err
+	}
+	if len(ep.Events) > len(malipo.EventTypes)+8 {
+		return malipo.Invalid("events", "parameter_invalid", "too many events")
+	}
+	for _, e := range ep.Events {
+		if e == "*" || slices.Contains(malipo.EventTypes, e) {
+			continue
+		}
+		if prefix, ok := strings.CutSuffix(e, ".*"); ok && slices.ContainsFunc(malipo.EventTypes, func(t string) bool {
+			return strings.HasPrefix(t, prefix+".")
+		}) {
+			continue
+		}
+		return malipo.Invalid("events", "event_type_invalid", "unknown event type %q: use one of %s, a prefix such as payment.*, or *",
+			e, strings.Join(malipo.EventTypes, ", "))
+	}
+	return nil
+}
+
+// checkNotifyHost refuses, when the URL names an address literally (or
+// localhost), an address notifications in mode may not reach. Host names
+// are checked again, after resolution, by the dispatcher's dialer.
+func checkNotifyHost(param string, mode malipo.Mode, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return malipo.Invalid(param, "url_invalid", "%s must be an absolute http or https URL", param)
+	}
+	host := u.Hostname()
+	addr, err := netip.ParseAddr(host)
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		addr, err = netip.MustParseAddr("127.0.0.1"), nil
+	}
+	if err == nil && !malipo.NotifyAddressAllowed(mode, addr) {
+		return malipo.Invalid(param, "url_not_allowed", "notifications in %s mode cannot go to %s: private, loopback, link-local and reserved addresses are refused", mode, host)
+	}
+	return nil
+}
+
+// newSecret makes a whsec_ signing secret.
+func (s *Service) newSecret() string { return webhook.NewSecret(s.cfg.IDs.Bytes(24)) }
+
+// CreateEndpoint registers a webhook endpoint for the integration's
+// merchant in its mode. The returned secret is shown only now.
+func (s *Service) CreateEndpoint(ctx context.Context, in malipo.Integration, req EndpointInput, idem Idempotency) (malipo.Endpoint, string, bool, error) {
+	ep := malipo.Endpoint{ID: s.cfg.IDs.ID("we"), MerchantID: in.MerchantID, Mode: in.Mode, CreatedAt: s.now()}
+	if req.URL != nil {
+		ep.URL = *req.URL
+	}
+	if req.Events != nil {
+		ep.Events = *req.Events
+	}
+	if req.Disabled != nil && *req.Disabled {
+		ep.Disabled, ep.DisabledReason = true, "disabled by the merchant"
+	}
+	if err := validateEndpoint(in.Mode, ep); err != nil {
+		return malipo.Endpoint{}, "", false, err
+	}
+	secret := s.newSecret()
+	ep.Secrets = []malipo.EndpointSecret{{Secret: secret}}
+	type created struct {
+		Endpoint malipo.Endpoint
+		Secret   string
+	}
+	var out created
+	var replay bool
+	err := s.transactIdempotent(ctx, idem, func(tx store.Tx) error {
+		var err error
+		if replay, err = s.replayed(tx, in.ID, idem, &out); err != nil || replay {
+			return err
+		}
+		if n, err := tx.ListEndpoints(in.MerchantID, in.Mode); err != nil {
+			return err
+		} else if len(n) >= MaxEndpoints {
+			return malipo.Invalid("url", "too_many_endpoints", "a merchant may have at most %d webhook endpoints per mode", MaxEndpoints)
+		}
+		if err := tx.CreateEndpoint(ep); err != nil {
+			return err
+		}
+		out = created{Endpoint: ep, Secret: secret}
+		return s.remember(tx, in.ID, idem, out)
+	})
+	return out.Endpoint, out.Secret, replay, err
+}
+
+// MaxEndpoints bounds a merchant's webhook endpoints per mode.
+const MaxEndpoints = 16
+
+// ownedEndpoint reads an endpoint of the integration's merchant and mode.
+func ownedEndpoint(tx store.Tx, in malipo.Integration, id string) (malipo.Endpoint, error) {
+	ep, err := tx.GetEndpoint(id)
+	if err == nil && (ep.MerchantID != in.MerchantID || ep.Mode != in.Mode) {
+		err = malipo.ErrNotFound
+	}
+	if malipo.KindOf(err) == malipo.KindNotFound {
+		return ep, &malipo.Error{Kind: malipo.KindNotFound, Code: "resource_missing", Param: "id", Message: fmt.Sprintf("no webhook endpoint %q", id)}
+	}
+	return ep, err
+}
+
+// GetEndpoint reads one of the merchant's endpoints.
+func (s *Service) GetEndpoint(ctx context.Context, in malipo.Integration, id string) (malipo.Endpoint, error) {
+	var ep malipo.Endpoint
+	err := s.cfg.Store.Read(ctx, func(tx store.Tx) (err error) {
+		ep, err = ownedEndpoint(tx, in, id)
+		return err
+	})
+	return ep, err
+}
+
+// ListEndpoints lists the merchant's endpoints in the integration's mode.
+func (s *Service) ListEndpoints(ctx context.Context, in malipo.Integration) ([]malipo.Endpoint, error) {
+	var eps []malipo.Endpoint
+	err := s.cfg.Store.Read(ctx, func(tx store.Tx) (err error) {
+		eps, err = tx.ListEndpoints(in.MerchantID, in.Mode)
+		return err
+	})
+	return eps, err
+}
+
+// UpdateEndpoint changes an endpoint's URL, events or disabled flag.
+// Enabling an endpoint clears the reason it was disabled for.
+func (s *Service) UpdateEndpoint(ctx context.Context, in malipo.Integration, id string, req EndpointInput) (malipo.Endpoint, error) {
+	var ep malipo.Endpoint
+	err := s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
+		var err error
+		if ep, err = ownedEndpoint(tx, in, id); err != nil {
+			return err
+		}
+		if req.URL != nil {
+			ep.URL = *req.URL
+		}
+		if req.Events != nil {
+			ep.Events = *req.Events
+		}
+		if req.Disabled != nil {
+			ep.Disabled, ep.DisabledReason = *req.Disabled, ""
+			if ep.Disabled {
+				ep.DisabledReason = "disabled by the merchant"
+			}
+		}
+		if err := validateEndpoint(in.Mode, ep); err != nil {
+			return err
+		}
+		return tx.UpdateEndpoint(ep)
+	})
+	return ep, err
+}
+
+// DeleteEndpoint removes an endpoint; its pending deliveries are dropped
+// when they fall due.
+func (s *Service) DeleteEndpoint(ctx context.Context, in malipo.Integration, id string) error {
+	return s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
+		if _, err := ownedEndpoint(tx, in, id); err != nil {
+			return err
+		}
+		return tx.DeleteEndpoint(id)
+	})
+}
+
+// RotateEndpointSecret gives an endpoint a new secret, returned only now.
+// The current secret keeps signing alongside it for overlap (at most 7
+// days; 0 retires it at once), so receivers can switch without losing a
+// notification.
+func (s *Service) RotateEndpointSecret(ctx context.Context, in malipo.Integration, id string, overlap time.Duration) (malipo.Endpoint, string, error) {
+	if overlap < 0 || overlap > 7*24*time.Hour {
+		return malipo.Endpoint{}, "", malipo.Invalid("expires_in", "parameter_invalid", "the old secret may keep signing for 0 to 604800 seconds")
+	}
+	secret := s.newSecret()
+	var ep malipo.Endpoint
+	err := s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
+		var err error
+		if ep, err = ownedEndpoint(tx, in, id); err != nil {
+			return err
+		}
+		now := s.now()
+		kept := []malipo.EndpointSecret{{Secret: secret}}
+		for _, old := range ep.Secrets {
+			switch {
+			case old.ExpiresAt.IsZero() && overlap > 0:
+				kept = append(kept, malipo.EndpointSecret{Secret: old.Secret, ExpiresAt: now.Add(overlap)})
+			case !old.ExpiresAt.IsZero() && now.Before(old.ExpiresAt):
+				kept = append(kept, old)
+			}
+		}
+		ep.Secrets = kept
+		return tx.UpdateEndpoint(ep)
+	})
+	return ep, secret, err
+}
+
+// ListEvents lists the merchant's events in the integration's mode, newest
+// first.
+func (s *Service) ListEvents(ctx context.Context, in malipo.Integration, f store.EventFilter) ([]malipo.Event, error) {
+	if f.Limit < 1 || f.Limit > MaxPageSize+1 {
+		return nil, malipo.Invalid("limit", "parameter_invalid", "limit must be between 1 and %d", MaxPageSize)
+	}
+	if f.Type != "" && !slices.Contains(malipo.EventTypes, f.Type) {
+		return nil, malipo.Invalid("type", "event_type_invalid", "unknown event type %q", f.Type)
+	}
+	f.MerchantID, f.Mode = in.MerchantID, in.Mode
+	var evs []malipo.Event
+	err := s.cfg.Store.Read(ctx, func(tx store.Tx) error {
+		if f.StartingAfter != "" {
+			if _, err := ownedEvent(tx, in, f.StartingAfter); err != nil {
+				e := malipo.AsError(err)
+				e.Param = "starting_after"
+				return e
+			}
+		}
+		var err error
+		evs, err = tx.ListEvents(f)
+		return err
+	})
+	return evs, err
+}
+
+func ownedEvent(tx store.Tx, in malipo.Integration, id string) (malipo.Event, error) {
+	ev, err := tx.GetEvent(id)
+	if err == nil && (ev.MerchantID != in.MerchantID || ev.Mode != in.Mode) {
+		err = malipo.ErrNotFound
+	}
+	if malipo.KindOf(err) == malipo.KindNotFound {
+		return ev, &malipo.Error{Kind: malipo.KindNotFound, Code: "resource_missing", Param: "id", Message: fmt.Sprintf("no event %q", id)}
+	}
+	return ev, err
+}
+
+// GetEvent reads one of the merchant's events.
+func (s *Service) GetEvent(ctx context.Context, in malipo.Integration, id string) (malipo.Event, error) {
+	var ev malipo.Event
+	err := s.cfg.Store.Read(ctx, func(tx store.Tx) (err error) {
+		ev, err = ownedEvent(tx, in, id)
+		return err
+	})
+	return ev, err
+}
+
+// DeliveryLog is a delivery with every attempt made at it.
+type DeliveryLog struct {
+	Delivery malipo.Delivery
+	Attempts []malipo.Attempt
+}
+
+// EventDeliveries lists an event's deliveries and their attempts.
+func (s *Service) EventDeliveries(ctx context.Context, in malipo.Integration, eventID string) ([]DeliveryLog, error) {
+	var logs []DeliveryLog
+	err := s.cfg.Store.Read(ctx, func(tx store.Tx) error {
+		if _, err := ownedEvent(tx, in, eventID); err != nil {
+			return err
+		}
+		ds, err := tx.ListDeliveries(eventID)
+		if err != nil {
+			return err
+		}
+		logs = make([]DeliveryLog, len(ds))
+		for i, d := range ds {
+			as, err := tx.ListAttempts(d.ID)
+			if err != nil {
+				return err
+			}
+			logs[i] = DeliveryLog{Delivery: d, Attempts: as}
+		}
+		return nil
+	})
+	return logs, err
+}
+
+// Redeliver sends an event again to every place it was delivered to: a
+// delivery still pending is made due now; for each finished one a new
+// delivery starts the schedule afresh. Endpoints since deleted or disabled
+// are skipped. It returns the deliveries now on their way.
+func (s *Service) Redeliver(ctx context.Context, in malipo.Integration, eventID string, idem Idempotency) ([]malipo.Delivery, bool, error) {
+	var out []malipo.Delivery
+	var replay bool
+	err := s.transactIdempotent(ctx, idem, func(tx store.Tx) error {
+		var err error
+		out = nil
+		if replay, err = s.replayed(tx, in.ID, idem, &out); err != nil || replay {
+			return err
+		}
+		if _, err := ownedEvent(tx, in, eventID); err != nil {
+			return err
+		}
+		ds, err := tx.ListDeliveries(eventID)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		seen := map[string]bool{} // one new delivery per destination
+		for _, d := range slices.Backward(ds) { // newest first
+			dest := d.EndpointID + "|" + d.IntegrationID + "|" + d.URL
+			if seen[dest] {
+				continue
+			}
+			seen[dest] = true
+			if d.EndpointID != "" {
+				ep, err := tx.GetEndpoint(d.EndpointID)
+				if malipo.KindOf(err) == malipo.KindNotFound || (err == nil && ep.Disabled) {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				d.URL = ep.URL
+			}
+			if d.Status == malipo.DeliveryPending {
+				d.NextAttemptAt, d.UpdatedAt = now, now
+				if err := tx.UpdateDelivery(d); err != nil {
+					return err
+				}
+			} else {
+				d.ID, d.Status, d.Attempts = s.cfg.IDs.ID("dlv"), malipo.DeliveryPending, 0
+				d.NextAttemptAt, d.CreatedAt, d.UpdatedAt = now, now, now
+				if err := tx.CreateDelivery(d); err != nil {
+					return err
+				}
+			}
+			out = append(out, d)
+		}
+		return s.remember(tx, in.ID, idem, out)
+	})
+	if err == nil && !replay {
+		s.wake()
+	}
+	return out, replay, err
+}

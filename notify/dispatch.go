@@ -1,0 +1,433 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/clock"
+	"github.com/malipo/malipo/store"
+)
+
+// Config wires a Dispatcher. Zero fields get the defaults in their comments.
+type Config struct {
+	Store   store.Store
+	Clock   clock.Clock
+	Flavors map[malipo.Flavor]Flavor
+	// Clients per mode; default NewClient(mode, Timeout).
+	Clients map[malipo.Mode]*http.Client
+	// Schedule of attempts; default DefaultSchedule.
+	Schedule []time.Duration
+	// Timeout of one attempt; default 15 s.
+	Timeout time.Duration
+	// Workers is how many attempts run at once on this node; default 16.
+	Workers int
+	// Poll is how often Run looks for due deliveries when nothing wakes
+	// it (deliveries written by other nodes, retries); default 1 s.
+	Poll time.Duration
+	// Jitter spreads each retry by up to ± this fraction of its delay, so
+	// that many deliveries failing together do not retry together;
+	// default 0.1. Negative means none.
+	Jitter float64
+	// Rand returns uniform numbers in [0, 1) for the jitter.
+	Rand   func() float64
+	Logger *slog.Logger
+}
+
+// Dispatcher sends due deliveries. Any number of nodes may run one over the
+// same store: a claimed delivery is leased to its node for long enough to
+// make and record one attempt, so a node that dies mid-attempt only delays
+// that delivery until the lease runs out.
+type Dispatcher struct {
+	cfg   Config
+	wake  chan struct{}
+	slots chan struct{}
+}
+
+// MaxResponseBytes caps how much of an answer is read; ResponseKeepBytes
+// how much of it each attempt keeps for the merchant to read.
+const (
+	MaxResponseBytes  = 64 << 10
+	ResponseKeepBytes = 1 << 10
+)
+
+// maxRetryAfter bounds how long a receiver's Retry-After can hold a delivery.
+const maxRetryAfter = 24 * time.Hour
+
+// New returns a dispatcher.
+func New(cfg Config) *Dispatcher {
+	if cfg.Schedule == nil {
+		cfg.Schedule = DefaultSchedule
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 15 * time.Second
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 16
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = time.Second
+	}
+	if cfg.Jitter == 0 {
+		cfg.Jitter = 0.1
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Float64
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	clients := map[malipo.Mode]*http.Client{}
+	for _, m := range []malipo.Mode{malipo.ModeTest, malipo.ModeLive} {
+		clients[m] = cfg.Clients[m]
+		if clients[m] == nil {
+			clients[m] = NewClient(m, cfg.Timeout)
+		}
+	}
+	cfg.Clients = clients
+	return &Dispatcher{cfg: cfg, wake: make(chan struct{}, 1), slots: make(chan struct{}, cfg.Workers)}
+}
+
+// Wake tells Run that deliveries may be due now. It never blocks.
+func (d *Dispatcher) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// lease is how long a claimed delivery is kept from other workers: one
+// attempt, its recording, and room to spare.
+func (d *Dispatcher) lease() time.Duration { return 2*d.cfg.Timeout + 5*time.Second }
+
+func (d *Dispatcher) now() time.Time { return d.cfg.Clock.Now().Truncate(time.Microsecond) }
+
+// Run sends deliveries as they fall due until ctx ends, then waits for the
+// attempts under way. It claims only as many deliveries as it has free
+// workers, so nothing it holds waits out its lease in a queue.
+func (d *Dispatcher) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	poll := time.NewTicker(d.cfg.Poll)
+	defer poll.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case d.slots <- struct{}{}:
+		}
+		n := 1
+	more:
+		for n < d.cfg.Workers {
+			select {
+			case d.slots <- struct{}{}:
+				n++
+			default:
+				break more
+			}
+		}
+		jobs, err := d.claim(ctx, n)
+		if err != nil && ctx.Err() == nil {
+			d.cfg.Logger.Error("claim deliveries", "err", err)
+		}
+		for range n - len(jobs) {
+			<-d.slots
+		}
+		for _, j := range jobs {
+			wg.Go(func() {
+				defer func() { <-d.slots }()
+				d.attempt(ctx, j)
+			})
+		}
+		if err == nil && len(jobs) == n {
+			continue // there may be more due at once
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.wake:
+		case <-poll.C:
+		}
+	}
+}
+
+// RunDue makes every attempt due now and waits for them, until nothing is
+// due; it reports how many attempts it made. Tests drive a fake clock with
+// it.
+func (d *Dispatcher) RunDue(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		jobs, err := d.claim(ctx, d.cfg.Workers)
+		if err != nil || len(jobs) == 0 {
+			return total, err
+		}
+		var wg sync.WaitGroup
+		for _, j := range jobs {
+			wg.Go(func() { d.attempt(ctx, j) })
+		}
+		wg.Wait()
+		total += len(jobs)
+	}
+}
+
+// job is one claimed delivery with what its attempt needs.
+type job struct {
+	msg Message
+	// gone explains why the delivery can no longer be sent (its endpoint
+	// was deleted or disabled); empty when it can.
+	gone string
+}
+
+// claim leases up to limit due deliveries and loads their events,
+// endpoints and integrations.
+func (d *Dispatcher) claim(ctx context.Context, limit int) ([]job, error) {
+	var claimed []malipo.Delivery
+	now := d.now()
+	err := d.cfg.Store.Transact(ctx, func(tx store.Tx) error {
+		ds, err := tx.ClaimDueDeliveries(now, limit)
+		if err != nil {
+			return err
+		}
+		for i := range ds {
+			ds[i].NextAttemptAt = now.Add(d.lease())
+			if err := tx.UpdateDelivery(ds[i]); err != nil {
+				return err
+			}
+		}
+		claimed = ds
+		return nil
+	})
+	if err != nil || len(claimed) == 0 {
+		return nil, err
+	}
+	jobs := make([]job, len(claimed))
+	err = d.cfg.Store.Read(ctx, func(tx store.Tx) error {
+		events := map[string]malipo.Event{}
+		integrations := map[string]malipo.Integration{}
+		for i, del := range claimed {
+			j := job{msg: Message{Delivery: del}}
+			ev, ok := events[del.EventID]
+			if !ok {
+				var err error
+				if ev, err = tx.GetEvent(del.EventID); err != nil {
+					return err
+				}
+				events[del.EventID] = ev
+			}
+			j.msg.Event = ev
+			if del.EndpointID != "" {
+				ep, err := tx.GetEndpoint(del.EndpointID)
+				switch {
+				case malipo.KindOf(err) == malipo.KindNotFound:
+					j.gone = "not sent: the webhook endpoint was deleted"
+				case err != nil:
+					return err
+				case ep.Disabled:
+					j.gone = "not sent: the webhook endpoint is disabled"
+				}
+				j.msg.Endpoint = &ep
+			}
+			if del.IntegrationID != "" {
+				in, ok := integrations[del.IntegrationID]
+				if !ok {
+					var err error
+					if in, err = tx.GetIntegration(del.IntegrationID); err != nil {
+						return err
+					}
+					integrations[del.IntegrationID] = in
+				}
+				j.msg.Integration = in
+			}
+			jobs[i] = j
+		}
+		return nil
+	})
+	return jobs, err
+}
+
+// result is what one attempt found out.
+type result struct {
+	at         time.Time
+	status     int
+	latency    time.Duration
+	body       []byte
+	err        error
+	acked      bool
+	abandon    bool // never to be tried again
+	retryAfter time.Duration
+}
+
+// attempt sends one delivery and records what happened. An attempt cut
+// short because the node is stopping is not recorded: its lease runs out
+// and the delivery is tried again.
+func (d *Dispatcher) attempt(ctx context.Context, j job) {
+	r := d.send(ctx, j)
+	if ctx.Err() != nil {
+		return
+	}
+	if err := d.record(ctx, j.msg.Delivery, r); err != nil {
+		d.cfg.Logger.Error("record delivery attempt", "delivery", j.msg.Delivery.ID, "err", err)
+		return
+	}
+	if !r.acked {
+		d.cfg.Logger.Info("notification not acknowledged", "delivery", j.msg.Delivery.ID, "event", j.msg.Event.ID,
+			"status", r.status, "err", r.err)
+	}
+}
+
+func (d *Dispatcher) send(ctx context.Context, j job) result {
+	r := result{at: d.now()}
+	if j.gone != "" {
+		r.err, r.abandon = errors.New(j.gone), true
+		return r
+	}
+	del := j.msg.Delivery
+	flavor, ok := d.cfg.Flavors[del.Flavor]
+	if !ok {
+		r.err = fmt.Errorf("no notification flavor %q is configured on this node", del.Flavor)
+		return r
+	}
+	j.msg.Now = r.at
+	req, err := flavor.Build(j.msg)
+	if err != nil {
+		r.err = fmt.Errorf("build notification: %w", err)
+		return r
+	}
+	if req.Method == "" {
+		req.Method = http.MethodPost
+	}
+	if req.URL == "" {
+		req.URL = del.URL
+	}
+	hreq, err := http.NewRequestWithContext(ctx, req.Method, req.URL, bytes.NewReader(req.Body))
+	if err != nil {
+		r.err = fmt.Errorf("build notification: %w", err)
+		return r
+	}
+	for k, vs := range req.Header {
+		hreq.Header[k] = vs
+	}
+	if hreq.Header.Get("User-Agent") == "" {
+		hreq.Header.Set("User-Agent", "Malipo-Webhooks/1")
+	}
+	start := time.Now() // latency is measured, not scheduled: real time
+	resp, err := d.cfg.Clients[del.Mode].Do(hreq)
+	if err != nil {
+		r.latency, r.err = time.Since(start), err
+		return r
+	}
+	r.body, err = io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes))
+	resp.Body.Close()
+	r.latency, r.status = time.Since(start), resp.StatusCode
+	if err != nil {
+		r.err = fmt.Errorf("read answer: %w", err)
+		return r
+	}
+	r.acked = flavor.Acknowledged(resp.StatusCode, r.body)
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		r.retryAfter = retryAfter(resp.Header.Get("Retry-After"), r.at)
+	}
+	return r
+}
+
+// retryAfter reads a Retry-After header: seconds or an HTTP date.
+func retryAfter(h string, now time.Time) time.Duration {
+	h = strings.TrimSpace(h)
+	if h == "" {
+		return 0
+	}
+	var d time.Duration
+	if n, err := strconv.ParseInt(h, 10, 64); err == nil {
+		if n > int64(maxRetryAfter/time.Second) {
+			n = int64(maxRetryAfter / time.Second)
+		}
+		d = time.Duration(n) * time.Second
+	} else if t, err := http.ParseTime(h); err == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, 0), maxRetryAfter)
+}
+
+// record stores the attempt and moves the delivery on: done, failed, or
+// due again after the schedule's next delay.
+func (d *Dispatcher) record(ctx context.Context, claimed malipo.Delivery, r result) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	return d.cfg.Store.Transact(ctx, func(tx store.Tx) error {
+		cur, err := tx.GetDelivery(claimed.ID)
+		if err != nil {
+			return err
+		}
+		now := d.now()
+		a := malipo.Attempt{DeliveryID: cur.ID, Number: cur.Attempts + 1, At: r.at, StatusCode: r.status,
+			Latency: r.latency, Response: keep(r.body)}
+		if r.err != nil {
+			a.Error = r.err.Error()
+		}
+		if err := tx.AddAttempt(a); err != nil {
+			return err
+		}
+		cur.Attempts++
+		cur.UpdatedAt = now
+		if cur.Status != malipo.DeliveryPending {
+			return tx.UpdateDelivery(cur) // another node finished it while our lease had run out
+		}
+		switch {
+		case r.acked:
+			cur.Status = malipo.DeliverySucceeded
+		case r.abandon:
+			cur.Status = malipo.DeliveryFailed
+		case r.status == http.StatusGone:
+			cur.Status = malipo.DeliveryFailed
+			if cur.EndpointID != "" {
+				if err := disable(tx, cur.EndpointID, "the endpoint answered 410 Gone"); err != nil {
+					return err
+				}
+			}
+		case cur.Attempts >= len(d.cfg.Schedule):
+			cur.Status = malipo.DeliveryFailed
+		default:
+			cur.NextAttemptAt = now.Add(max(d.jitter(d.cfg.Schedule[cur.Attempts]), r.retryAfter))
+		}
+		return tx.UpdateDelivery(cur)
+	})
+}
+
+func disable(tx store.Tx, endpointID, reason string) error {
+	ep, err := tx.GetEndpoint(endpointID)
+	if malipo.KindOf(err) == malipo.KindNotFound {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	ep.Disabled, ep.DisabledReason = true, reason
+	return tx.UpdateEndpoint(ep)
+}
+
+func (d *Dispatcher) jitter(delay time.Duration) time.Duration {
+	if d.cfg.Jitter <= 0 {
+		return delay
+	}
+	spread := float64(delay) * d.cfg.Jitter * (2*d.cfg.Rand() - 1)
+	return (delay + time.Duration(spread)).Truncate(time.Millisecond)
+}
+
+// keep is the part of an answer an attempt stores: its first bytes, as
+// valid UTF-8.
+func keep(body []byte) string {
+	if len(body) > ResponseKeepBytes {
+		body = body[:ResponseKeepBytes]
+	}
+	return strings.ToValidUTF8(string(body), "\uFFFD")
+}
