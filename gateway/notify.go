@@ -382,7 +382,7 @@ func (s *Service) Redeliver(ctx context.Context, in malipo.Integration, eventID 
 			return err
 		}
 		now := s.now()
-		seen := map[string]bool{} // one new delivery per destination
+		seen := map[string]bool{}               // one new delivery per destination
 		for _, d := range slices.Backward(ds) { // newest first
 			dest := d.EndpointID + "|" + d.IntegrationID + "|" + d.URL
 			if seen[dest] {

@@ -86,7 +86,7 @@ func (a *API) routes() []route {
 			query: []param{{name: "id", in: "path"}}, response: deletedResource{}, status: 200, handle: (*API).deleteEndpoint},
 		{method: "POST", path: "/v1/webhook_endpoints/{id}/rotate_secret",
 			summary: "Give an endpoint a new signing secret, shown once; the old one keeps signing beside it for expires_in seconds",
-			auth: true, query: []param{{name: "id", in: "path"}}, request: rotateSecretRequest{}, response: endpointResource{},
+			auth:    true, query: []param{{name: "id", in: "path"}}, request: rotateSecretRequest{}, response: endpointResource{},
 			status: 200, handle: (*API).rotateSecret},
 		{method: "GET", path: "/v1/events", summary: "List events, newest first", auth: true,
 			query: []param{{name: "type", in: "query"}, {name: "limit", in: "query", integer: true},
