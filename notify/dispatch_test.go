@@ -1,0 +1,600 @@
+package notify_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"math/rand"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/clock"
+	"github.com/malipo/malipo/faces/native"
+	"github.com/malipo/malipo/gateway"
+	"github.com/malipo/malipo/ids"
+	"github.com/malipo/malipo/notify"
+	"github.com/malipo/malipo/rails"
+	"github.com/malipo/malipo/rails/sandbox"
+	"github.com/malipo/malipo/store"
+	"github.com/malipo/malipo/store/storetest"
+	"github.com/malipo/malipo/webhook"
+)
+
+var start = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+
+// received is one request the receiver got, with the fake time it came at.
+type received struct {
+	at     time.Time
+	header http.Header
+	body   []byte
+}
+
+// receiver is a real HTTP server on loopback whose answers a test decides.
+type receiver struct {
+	*httptest.Server
+	mu     sync.Mutex
+	got    []received
+	answer func(at time.Time, r *http.Request) (int, http.Header, string)
+}
+
+func newReceiver(t *testing.T, clk clock.Clock, answer func(at time.Time, r *http.Request) (int, http.Header, string)) *receiver {
+	rc := &receiver{answer: answer}
+	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		at := clk.Now()
+		rc.mu.Lock()
+		rc.got = append(rc.got, received{at: at, header: r.Header.Clone(), body: b})
+		rc.mu.Unlock()
+		status, h, body := rc.answer(at, r)
+		for k, v := range h {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	}))
+	t.Cleanup(rc.Close)
+	return rc
+}
+
+func (rc *receiver) requests() []received {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([]received(nil), rc.got...)
+}
+
+func answer(status int, body string) func(time.Time, *http.Request) (int, http.Header, string) {
+	return func(time.Time, *http.Request) (int, http.Header, string) { return status, nil, body }
+}
+
+// fixture is a gateway, the native API and a dispatcher over one store,
+// all on a fake clock, with jitter off so attempt times are exact.
+type fixture struct {
+	st    store.Store
+	clk   *clock.Fake
+	svc   *gateway.Service
+	disp  *notify.Dispatcher
+	integ malipo.Integration
+	creds gateway.Credentials
+}
+
+func newFixture(t *testing.T, st store.Store, tweak func(*notify.Config)) *fixture {
+	clk := clock.NewFake(start)
+	mm := &sandbox.MobileMoney{Clock: clk, Delay: time.Second}
+	flavors := map[malipo.Flavor]notify.Flavor{}
+	cfg := notify.Config{Store: st, Clock: clk, Flavors: flavors, Jitter: -1, Timeout: 2 * time.Second}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	disp := notify.New(cfg)
+	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, rand.New(rand.NewSource(3))),
+		BaseURL: "http://pay.test", Wake: disp.Wake,
+		Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: {MobileMoney: mm, Cards: &sandbox.Cards{Clock: clk}}}})
+	mm.Sink = svc
+	flavors[malipo.FlavorNative] = native.New(svc, nil).Flavor()
+	ctx := context.Background()
+	m, err := svc.CreateMerchant(ctx, "Duka")
+	if err != nil {
+		t.Fatal(err)
+	}
+	integ, creds, err := svc.CreateIntegration(ctx, gateway.IntegrationInput{MerchantID: m.ID, Flavor: malipo.FlavorNative, Mode: malipo.ModeTest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{st: st, clk: clk, svc: svc, disp: disp, integ: integ, creds: creds}
+}
+
+func (f *fixture) endpoint(t *testing.T, url string, events ...string) (malipo.Endpoint, string) {
+	t.Helper()
+	in := gateway.EndpointInput{URL: &url}
+	if events != nil {
+		in.Events = &events
+	}
+	ep, secret, _, err := f.svc.CreateEndpoint(context.Background(), f.integ, in, gateway.Idempotency{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ep, secret
+}
+
+// pay makes a payment reach status to, which records one event.
+func (f *fixture) pay(t *testing.T, ref string, to malipo.PaymentStatus, notifyURL string) malipo.Event {
+	t.Helper()
+	ctx := context.Background()
+	p, _, err := f.svc.CreatePayment(ctx, f.integ, gateway.PaymentInput{Amount: 5000, Currency: "XOF", Reference: ref, NotifyURL: notifyURL}, gateway.Idempotency{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.svc.ForceOutcome(ctx, f.integ, p.ID, string(to), gateway.Idempotency{}); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := f.svc.ListEvents(ctx, f.integ, store.EventFilter{Limit: 1})
+	if err != nil || len(evs) != 1 || evs[0].ObjectID != p.ID {
+		t.Fatalf("latest event = %+v, %v; want one for %s", evs, err, p.ID)
+	}
+	return evs[0]
+}
+
+func (f *fixture) deliveries(t *testing.T, eventID string) []gateway.DeliveryLog {
+	t.Helper()
+	logs, err := f.svc.EventDeliveries(context.Background(), f.integ, eventID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return logs
+}
+
+// drive makes every attempt due until the clock would pass until, moving
+// the fake clock straight to each next due time.
+func (f *fixture) drive(t *testing.T, eventID string, until time.Time) {
+	t.Helper()
+	for {
+		if _, err := f.disp.RunDue(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		var next time.Time
+		for _, l := range f.deliveries(t, eventID) {
+			if l.Delivery.Status == malipo.DeliveryPending && (next.IsZero() || l.Delivery.NextAttemptAt.Before(next)) {
+				next = l.Delivery.NextAttemptAt
+			}
+		}
+		if next.IsZero() || next.After(until) {
+			return
+		}
+		if next.After(f.clk.Now()) {
+			f.clk.Set(next)
+		}
+	}
+}
+
+// scheduled is when each attempt of the default schedule falls, counted
+// from the event.
+func scheduled() []time.Duration {
+	var at []time.Duration
+	var sum time.Duration
+	for _, d := range notify.DefaultSchedule {
+		sum += d
+		at = append(at, sum)
+	}
+	return at
+}
+
+func TestReceiverDownForThreeDaysThenRecovers(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st store.Store) {
+		f := newFixture(t, st, nil)
+		recovers := start.Add(72 * time.Hour)
+		rc := newReceiver(t, f.clk, func(at time.Time, _ *http.Request) (int, http.Header, string) {
+			if at.Before(recovers) {
+				return 500, nil, "down for maintenance"
+			}
+			return 200, nil, "ok"
+		})
+		_, secret := f.endpoint(t, rc.URL)
+		ev := f.pay(t, "order-1", malipo.PaymentSucceeded, "")
+		f.drive(t, ev.ID, start.Add(10*24*time.Hour))
+
+		logs := f.deliveries(t, ev.ID)
+		if len(logs) != 1 || logs[0].Delivery.Status != malipo.DeliverySucceeded {
+			t.Fatalf("deliveries = %+v, want one succeeded", logs)
+		}
+		want := scheduled()
+		// The first attempt at or after 72 h is the tenth, 75h35m05s in.
+		var n int
+		for n = range want {
+			if !start.Add(want[n]).Before(recovers) {
+				break
+			}
+		}
+		got := rc.requests()
+		if len(got) != n+1 || len(logs[0].Attempts) != n+1 {
+			t.Fatalf("receiver got %d requests and %d attempts were recorded, want %d", len(got), len(logs[0].Attempts), n+1)
+		}
+		for i, r := range got {
+			if !r.at.Equal(start.Add(want[i])) {
+				t.Errorf("attempt %d at %v, want %v", i+1, r.at.Sub(start), want[i])
+			}
+			if id := r.header.Get("webhook-id"); id != ev.ID {
+				t.Errorf("attempt %d webhook-id = %q, want the event id %q on every retry", i+1, id, ev.ID)
+			}
+			// The signature is fresh for each attempt: an independent
+			// verifier accepts it at the time it was sent.
+			if err := webhook.Verify(secret, r.header, r.body, 5*time.Minute, r.at); err != nil {
+				t.Errorf("attempt %d: %v", i+1, err)
+			}
+			a := logs[0].Attempts[i]
+			if a.Number != i+1 || !a.At.Equal(r.at) {
+				t.Errorf("recorded attempt %+v, want number %d at %v", a, i+1, r.at)
+			}
+			if i < n && (a.StatusCode != 500 || a.Response != "down for maintenance") {
+				t.Errorf("attempt %d recorded as %d %q", i+1, a.StatusCode, a.Response)
+			}
+		}
+		if last := logs[0].Attempts[n]; last.StatusCode != 200 || last.Response != "ok" {
+			t.Errorf("last attempt = %+v", last)
+		}
+		var body struct {
+			ID, Type string
+			Data     struct {
+				Object struct{ ID, Status, Reference string }
+			}
+		}
+		if err := json.Unmarshal(got[0].body, &body); err != nil || body.ID != ev.ID || body.Type != malipo.EventPaymentSucceeded ||
+			body.Data.Object.ID != ev.ObjectID || body.Data.Object.Status != "succeeded" || body.Data.Object.Reference != "order-1" {
+			t.Errorf("body = %s (%v)", got[0].body, err)
+		}
+	})
+}
+
+func TestReceiverNeverRecovers(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st store.Store) {
+		f := newFixture(t, st, nil)
+		rc := newReceiver(t, f.clk, answer(503, "no"))
+		f.endpoint(t, rc.URL)
+		ev := f.pay(t, "order-1", malipo.PaymentFailed, "")
+		f.drive(t, ev.ID, start.Add(30*24*time.Hour))
+
+		want := scheduled()
+		got := rc.requests()
+		if len(got) != len(want) {
+			t.Fatalf("receiver got %d attempts, want exactly %d", len(got), len(want))
+		}
+		for i, r := range got {
+			if !r.at.Equal(start.Add(want[i])) {
+				t.Errorf("attempt %d at %v, want %v", i+1, r.at.Sub(start), want[i])
+			}
+		}
+		if last := want[len(want)-1]; last <= 4*24*time.Hour {
+			t.Errorf("the schedule ends %v after the event, want past 4 days", last)
+		}
+		logs := f.deliveries(t, ev.ID)
+		if len(logs) != 1 || logs[0].Delivery.Status != malipo.DeliveryFailed || logs[0].Delivery.Attempts != len(want) ||
+			len(logs[0].Attempts) != len(want) {
+			t.Fatalf("delivery = %+v with %d attempts, want failed after %d", logs[0].Delivery, len(logs[0].Attempts), len(want))
+		}
+		// Nothing more is ever sent.
+		f.clk.Advance(30 * 24 * time.Hour)
+		if n, err := f.disp.RunDue(context.Background()); err != nil || n != 0 {
+			t.Errorf("RunDue after the end = %d, %v", n, err)
+		}
+	})
+}
+
+func TestJitterSpreadsRetries(t *testing.T) {
+	f := newFixture(t, storetest.SQLite(t), func(c *notify.Config) {
+		c.Jitter = 0.1
+		c.Rand = func() float64 { return 0.999 } // the most a delay can grow
+	})
+	rc := newReceiver(t, f.clk, answer(500, ""))
+	f.endpoint(t, rc.URL)
+	ev := f.pay(t, "order-1", malipo.PaymentFailed, "")
+	f.drive(t, ev.ID, start.Add(20*time.Minute))
+	got := rc.requests()
+	if len(got) != 3 {
+		t.Fatalf("%d attempts in the first 20 minutes, want 3", len(got))
+	}
+	if d := got[2].at.Sub(got[1].at); d <= 5*time.Minute || d > 5*time.Minute+30*time.Second {
+		t.Errorf("third attempt %v after the second, want a little over 5 minutes", d)
+	}
+}
+
+func TestRetryAfterIsHonoured(t *testing.T) {
+	f := newFixture(t, storetest.SQLite(t), nil)
+	calls := 0
+	rc := newReceiver(t, f.clk, func(time.Time, *http.Request) (int, http.Header, string) {
+		calls++
+		if calls == 1 {
+			return 429, http.Header{"Retry-After": {"3600"}}, "slow down"
+		}
+		return 204, nil, ""
+	})
+	f.endpoint(t, rc.URL)
+	ev := f.pay(t, "order-1", malipo.PaymentSucceeded, "")
+	f.drive(t, ev.ID, start.Add(24*time.Hour))
+	got := rc.requests()
+	if len(got) != 2 || got[1].at.Sub(got[0].at) != time.Hour {
+		t.Fatalf("attempts at %v, want the second one hour after the first", got)
+	}
+	if logs := f.deliveries(t, ev.ID); logs[0].Delivery.Status != malipo.DeliverySucceeded {
+		t.Errorf("delivery = %+v", logs[0].Delivery)
+	}
+}
+
+func TestGoneDisablesTheEndpoint(t *testing.T) {
+	f := newFixture(t, storetest.SQLite(t), nil)
+	gone := newReceiver(t, f.clk, answer(410, "gone"))
+	ok := newReceiver(t, f.clk, answer(200, ""))
+	ep, _ := f.endpoint(t, gone.URL)
+	f.endpoint(t, ok.URL)
+	first := f.pay(t, "order-1", malipo.PaymentSucceeded, "")
+	f.drive(t, first.ID, start.Add(24*time.Hour))
+	if n := len(gone.requests()); n != 1 {
+		t.Errorf("the gone endpoint got %d requests, want 1", n)
+	}
+	got, err := f.svc.GetEndpoint(context.Background(), f.integ, ep.ID)
+	if err != nil || !got.Disabled || !strings.Contains(got.DisabledReason, "410") {
+		t.Fatalf("endpoint = %+v, %v; want disabled for its 410", got, err)
+	}
+	if l := f.deliveries(t, first.ID); l[0].Delivery.Status != malipo.DeliveryFailed || l[1].Delivery.Status != malipo.DeliverySucceeded {
+		t.Errorf("deliveries = %s, %s; want the gone one failed, the other succeeded", l[0].Delivery.Status, l[1].Delivery.Status)
+	}
+	// A later event is not even queued for it.
+	second := f.pay(t, "order-2", malipo.PaymentSucceeded, "")
+	if logs := f.deliveries(t, second.ID); len(logs) != 1 || logs[0].Delivery.URL != ok.URL {
+		t.Errorf("second event deliveries = %+v, want only the healthy endpoint", logs)
+	}
+}
+
+func TestDisabledEndpointsPendingDeliveriesAreDropped(t *testing.T) {
+	f := newFixture(t, storetest.SQLite(t), nil)
+	rc := newReceiver(t, f.clk, answer(200, ""))
+	ep, _ := f.endpoint(t, rc.URL)
+	ev := f.pay(t, "order-1", malipo.PaymentSucceeded, "")
+	off := true
+	if _, err := f.svc.UpdateEndpoint(context.Background(), f.integ, ep.ID, gateway.EndpointInput{Disabled: &off}); err != nil {
+		t.Fatal(err)
+	}
+	f.drive(t, ev.ID, start.Add(time.Hour))
+	if n := len(rc.requests()); n != 0 {
+		t.Errorf("a disabled endpoint got %d requests", n)
+	}
+	l := f.deliveries(t, ev.ID)[0]
+	if l.Delivery.Status != malipo.DeliveryFailed || len(l.Attempts) != 1 || !strings.Contains(l.Attempts[0].Error, "disabled") {
+		t.Errorf("delivery = %+v %+v, want failed, saying why", l.Delivery, l.Attempts)
+	}
+	// Re-enabled, a redelivery reaches it.
+	on := false
+	if _, err := f.svc.UpdateEndpoint(context.Background(), f.integ, ep.ID, gateway.EndpointInput{Disabled: &on}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.svc.Redeliver(context.Background(), f.integ, ev.ID, gateway.Idempotency{}); err != nil {
+		t.Fatal(err)
+	}
+	f.drive(t, ev.ID, f.clk.Now())
+	if n := len(rc.requests()); n != 1 {
+		t.Errorf("after re-enabling and redelivering the endpoint got %d requests, want 1", n)
+	}
+}
+
+func TestNotifyURLUsesTheIntegrationSecret(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st store.Store) {
+		f := newFixture(t, st, nil)
+		rc := newReceiver(t, f.clk, answer(200, ""))
+		ev := f.pay(t, "order-1", malipo.PaymentCancelled, rc.URL+"/orders/1/paid?token=abc")
+		f.drive(t, ev.ID, start.Add(time.Hour))
+		got := rc.requests()
+		if len(got) != 1 {
+			t.Fatalf("got %d requests", len(got))
+		}
+		wh, err := standardwebhooks.NewWebhook(f.creds["webhook_secret"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The fake clock is months from the real one, so the reference
+		// library checks the signature only; webhook.Verify checks the age.
+		if err := wh.VerifyIgnoringTimestamp(got[0].body, got[0].header); err != nil {
+			t.Errorf("the reference verifier refuses the notify_url notification: %v", err)
+		}
+		if !strings.Contains(string(got[0].body), `"type":"payment.cancelled"`) {
+			t.Errorf("body = %s", got[0].body)
+		}
+	})
+}
+
+func TestRotationSignsWithBothSecrets(t *testing.T) {
+	f := newFixture(t, storetest.SQLite(t), nil)
+	rc := newReceiver(t, f.clk, answer(200, ""))
+	ep, oldSecret := f.endpoint(t, rc.URL)
+	_, newSecret, err := f.svc.RotateEndpointSecret(context.Background(), f.integ, ep.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := f.pay(t, "order-1", malipo.PaymentSucceeded, "")
+	f.drive(t, ev.ID, start.Add(time.Minute))
+	f.clk.Advance(2 * time.Hour)
+	if _, _, err := f.svc.Redeliver(context.Background(), f.integ, ev.ID, gateway.Idempotency{}); err != nil {
+		t.Fatal(err)
+	}
+	f.drive(t, ev.ID, f.clk.Now())
+	got := rc.requests()
+	if len(got) != 2 {
+		t.Fatalf("got %d requests, want the delivery and the redelivery", len(got))
+	}
+	for _, s := range []string{oldSecret, newSecret} {
+		if err := webhook.Verify(s, got[0].header, got[0].body, time.Minute, got[0].at); err != nil {
+			t.Errorf("during the overlap, secret %s…: %v", s[:10], err)
+		}
+	}
+	if n := len(strings.Fields(got[1].header.Get("webhook-signature"))); n != 1 {
+		t.Errorf("after the overlap %d signatures, want only the new secret's", n)
+	}
+	if err := webhook.Verify(oldSecret, got[1].header, got[1].body, time.Minute, got[1].at); err == nil {
+		t.Error("the retired secret still verifies")
+	}
+	if got[1].header.Get("webhook-id") != ev.ID {
+		t.Errorf("a redelivery must carry the same webhook-id")
+	}
+}
+
+func TestRedirectsAreNotFollowedAndAnswersAreCapped(t *testing.T) {
+	f := newFixture(t, storetest.SQLite(t), nil)
+	target := newReceiver(t, f.clk, answer(200, ""))
+	redirect := newReceiver(t, f.clk, func(time.Time, *http.Request) (int, http.Header, string) {
+		return 307, http.Header{"Location": {target.URL}}, ""
+	})
+	huge := newReceiver(t, f.clk, answer(500, strings.Repeat("x", 3<<20)))
+	f.endpoint(t, redirect.URL)
+	f.endpoint(t, huge.URL)
+	ev := f.pay(t, "order-1", malipo.PaymentSucceeded, "")
+	f.drive(t, ev.ID, start)
+	if n := len(target.requests()); n != 0 {
+		t.Errorf("the redirect was followed (%d requests)", n)
+	}
+	for _, l := range f.deliveries(t, ev.ID) {
+		a := l.Attempts[0]
+		switch l.Delivery.URL {
+		case redirect.URL:
+			if a.StatusCode != 307 || l.Delivery.Status != malipo.DeliveryPending {
+				t.Errorf("redirect attempt = %+v, delivery %s", a, l.Delivery.Status)
+			}
+		case huge.URL:
+			if a.StatusCode != 500 || len(a.Response) != notify.ResponseKeepBytes {
+				t.Errorf("huge answer kept %d bytes (status %d), want %d", len(a.Response), a.StatusCode, notify.ResponseKeepBytes)
+			}
+		}
+	}
+}
+
+func TestSlowReceiverTimesOut(t *testing.T) {
+	f := newFixture(t, storetest.SQLite(t), func(c *notify.Config) { c.Timeout = 200 * time.Millisecond })
+	release := make(chan struct{})
+	rc := newReceiver(t, f.clk, func(time.Time, *http.Request) (int, http.Header, string) {
+		<-release
+		return 200, nil, ""
+	})
+	defer close(release)
+	f.endpoint(t, rc.URL)
+	ev := f.pay(t, "order-1", malipo.PaymentSucceeded, "")
+	f.drive(t, ev.ID, start)
+	l := f.deliveries(t, ev.ID)[0]
+	if len(l.Attempts) != 1 || l.Attempts[0].StatusCode != 0 || !strings.Contains(l.Attempts[0].Error, "Timeout") ||
+		l.Delivery.Status != malipo.DeliveryPending {
+		t.Errorf("attempt = %+v, delivery %s; want a timeout and a retry", l.Attempts, l.Delivery.Status)
+	}
+}
+
+func TestClientRefusesPrivateAddressesInLiveMode(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	// "localhost" passes no literal-address check: it is refused only
+	// because the dialer checks the address the name resolved to.
+	byName := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+	for _, u := range []string{srv.URL, byName} {
+		_, err := notify.NewClient(malipo.ModeLive, time.Second).Post(u, "application/json", nil)
+		var blocked *notify.BlockedError
+		if !errorsAs(err, &blocked) {
+			t.Errorf("live POST %s: err = %v, want a BlockedError", u, err)
+		}
+		res, err := notify.NewClient(malipo.ModeTest, time.Second).Post(u, "application/json", nil)
+		if err != nil {
+			t.Errorf("test POST %s: %v", u, err)
+		} else {
+			res.Body.Close()
+		}
+	}
+	// Link-local (cloud metadata) is refused even in test mode.
+	_, err := notify.NewClient(malipo.ModeTest, time.Second).Get("http://169.254.169.254/latest/meta-data/")
+	var blocked *notify.BlockedError
+	if !errorsAs(err, &blocked) {
+		t.Errorf("metadata address in test mode: err = %v, want a BlockedError", err)
+	}
+}
+
+func TestLiveEndpointsMayNotNamePrivateAddresses(t *testing.T) {
+	f := newFixture(t, storetest.SQLite(t), nil)
+	m, _ := f.svc.CreateMerchant(context.Background(), "Live shop")
+	live, _, err := f.svc.CreateIntegration(context.Background(), gateway.IntegrationInput{MerchantID: m.ID, Flavor: malipo.FlavorNative, Mode: malipo.ModeLive})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"http://127.0.0.1:9000/hook", "http://localhost/hook", "http://10.0.0.5/hook", "http://[::1]/hook", "http://169.254.169.254/"} {
+		_, _, _, err := f.svc.CreateEndpoint(context.Background(), live, gateway.EndpointInput{URL: &u}, gateway.Idempotency{})
+		if e := malipo.AsError(err); e.Kind != malipo.KindInvalid || e.Code != "url_not_allowed" {
+			t.Errorf("live endpoint %s: %v, want url_not_allowed", u, err)
+		}
+	}
+	if _, _, err := f.svc.CreatePayment(context.Background(), live, gateway.PaymentInput{Amount: 100, Currency: "XOF", Reference: "r",
+		NotifyURL: "http://192.168.1.10/ipn"}, gateway.Idempotency{}); malipo.AsError(err).Code != "url_not_allowed" {
+		t.Errorf("live payment with a private notify_url: %v", err)
+	}
+	u := "http://127.0.0.1:9000/hook"
+	if _, _, _, err := f.svc.CreateEndpoint(context.Background(), f.integ, gateway.EndpointInput{URL: &u}, gateway.Idempotency{}); err != nil {
+		t.Errorf("test mode must allow loopback: %v", err)
+	}
+}
+
+func TestTwoNodesSendEachDeliveryOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st store.Store) {
+		f := newFixture(t, st, func(c *notify.Config) { c.Workers = 8 })
+		other := notify.New(notify.Config{Store: st, Clock: f.clk, Jitter: -1, Workers: 8,
+			Flavors: map[malipo.Flavor]notify.Flavor{malipo.FlavorNative: native.New(f.svc, nil).Flavor()}})
+		rc := newReceiver(t, f.clk, answer(200, ""))
+		f.endpoint(t, rc.URL)
+		const n = 60
+		for i := range n {
+			f.pay(t, "order-"+strconv.Itoa(i), malipo.PaymentSucceeded, "")
+		}
+		var wg sync.WaitGroup
+		for _, d := range []*notify.Dispatcher{f.disp, other} {
+			wg.Go(func() {
+				if _, err := d.RunDue(context.Background()); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		seen := map[string]int{}
+		for _, r := range rc.requests() {
+			seen[r.header.Get("webhook-id")]++
+		}
+		if len(seen) != n {
+			t.Errorf("%d distinct events delivered, want %d", len(seen), n)
+		}
+		for id, c := range seen {
+			if c != 1 {
+				t.Errorf("event %s sent %d times", id, c)
+			}
+		}
+	})
+}
+
+func TestRunSendsAsSoonAsWoken(t *testing.T) {
+	// Polling is set to an hour: only the gateway's wake can explain a
+	// prompt delivery.
+	f := newFixture(t, storetest.SQLite(t), func(c *notify.Config) { c.Poll = time.Hour })
+	rc := newReceiver(t, f.clk, answer(200, ""))
+	f.endpoint(t, rc.URL)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.disp.Run(ctx)
+	}()
+	time.Sleep(50 * time.Millisecond) // let Run find nothing and wait
+	f.pay(t, "order-1", malipo.PaymentSucceeded, "")
+	deadline := time.Now().Add(5 * time.Second)
+	for len(rc.requests()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if len(rc.requests()) != 1 {
+		t.Fatalf("receiver got %d requests, want 1", len(rc.requests()))
+	}
+}
