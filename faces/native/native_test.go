@@ -21,6 +21,7 @@ import (
 	"github.com/malipo/malipo/faces/native"
 	"github.com/malipo/malipo/gateway"
 	"github.com/malipo/malipo/ids"
+	"github.com/malipo/malipo/notify"
 	"github.com/malipo/malipo/rails"
 	"github.com/malipo/malipo/rails/sandbox"
 	"github.com/malipo/malipo/store/sqlite"
@@ -32,6 +33,7 @@ type fixture struct {
 	srv      *httptest.Server
 	clock    *clock.Fake
 	svc      *gateway.Service
+	disp     *notify.Dispatcher
 	key      string
 	liveKey  string
 	otherKey string
@@ -49,12 +51,15 @@ func setup(t *testing.T) *fixture {
 	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, rand.New(rand.NewSource(7))),
 		BaseURL: "http://pay.test", Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: {MobileMoney: mm, Cards: &sandbox.Cards{}}}})
 	mm.Sink = svc
+	api := native.New(svc, nil)
+	disp := notify.New(notify.Config{Store: st, Clock: clk, Jitter: -1,
+		Flavors: map[malipo.Flavor]notify.Flavor{malipo.FlavorNative: api.Flavor()}})
 	mux := http.NewServeMux()
-	native.New(svc, nil).Register(mux)
+	api.Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	ctx := context.Background()
-	f := &fixture{srv: srv, clock: clk, svc: svc}
+	f := &fixture{srv: srv, clock: clk, svc: svc, disp: disp}
 	m, _ := svc.CreateMerchant(ctx, "Duka")
 	_, c, err := svc.CreateIntegration(ctx, gateway.IntegrationInput{MerchantID: m.ID, Flavor: malipo.FlavorNative, Mode: malipo.ModeTest, Fee: malipo.FeeRule{BasisPoints: 100}})
 	if err != nil {
