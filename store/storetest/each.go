@@ -11,7 +11,7 @@ import (
 )
 
 // SQLite opens a fresh store in a real SQLite file that the test removes.
-func SQLite(t *testing.T) store.Store {
+func SQLite(t testing.TB) store.Store {
 	t.Helper()
 	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "malipo.db"))
 	if err != nil {
@@ -28,7 +28,10 @@ func Each(t *testing.T, fn func(t *testing.T, s store.Store)) {
 	for _, engine := range []struct {
 		name string
 		open Opener
-	}{{"sqlite", SQLite}, {"postgres", func(t *testing.T) store.Store { return postgres.OpenTest(t) }}} {
+	}{
+		{"sqlite", func(t *testing.T) store.Store { return SQLite(t) }},
+		{"postgres", func(t *testing.T) store.Store { return postgres.OpenTest(t) }},
+	} {
 		t.Run(engine.name, func(t *testing.T) {
 			s := engine.open(t)
 			t.Cleanup(func() { s.Close() })
