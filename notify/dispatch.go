@@ -40,8 +40,10 @@ type Config struct {
 	// default 0.1. Negative means none.
 	Jitter float64
 	// Rand returns uniform numbers in [0, 1) for the jitter.
-	Rand   func() float64
-	Logger *slog.Logger
+	Rand func() float64
+	// OnAttempt, if set, is told of every recorded attempt (for metrics).
+	OnAttempt func(d malipo.Delivery, a malipo.Attempt, acknowledged bool)
+	Logger    *slog.Logger
 }
 
 // Dispatcher sends due deliveries. Any number of nodes may run one over the
@@ -275,9 +277,13 @@ func (d *Dispatcher) attempt(ctx context.Context, j job) {
 	if ctx.Err() != nil {
 		return
 	}
-	if err := d.record(ctx, j.msg.Delivery, r); err != nil {
+	a, err := d.record(ctx, j.msg.Delivery, r)
+	if err != nil {
 		d.cfg.Logger.Error("record delivery attempt", "delivery", j.msg.Delivery.ID, "err", err)
 		return
+	}
+	if d.cfg.OnAttempt != nil {
+		d.cfg.OnAttempt(j.msg.Delivery, a, r.acked)
 	}
 	if !r.acked {
 		d.cfg.Logger.Info("notification not acknowledged", "delivery", j.msg.Delivery.ID, "event", j.msg.Event.ID,
@@ -360,16 +366,17 @@ func retryAfter(h string, now time.Time) time.Duration {
 
 // record stores the attempt and moves the delivery on: done, failed, or
 // due again after the schedule's next delay.
-func (d *Dispatcher) record(ctx context.Context, claimed malipo.Delivery, r result) error {
+func (d *Dispatcher) record(ctx context.Context, claimed malipo.Delivery, r result) (malipo.Attempt, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	return d.cfg.Store.Transact(ctx, func(tx store.Tx) error {
+	var a malipo.Attempt
+	err := d.cfg.Store.Transact(ctx, func(tx store.Tx) error {
 		cur, err := tx.GetDelivery(claimed.ID)
 		if err != nil {
 			return err
 		}
 		now := d.now()
-		a := malipo.Attempt{DeliveryID: cur.ID, Number: cur.Attempts + 1, At: r.at, StatusCode: r.status,
+		a = malipo.Attempt{DeliveryID: cur.ID, Number: cur.Attempts + 1, At: r.at, StatusCode: r.status,
 			Latency: r.latency, Response: keep(r.body)}
 		if r.err != nil {
 			a.Error = r.err.Error()
@@ -401,6 +408,7 @@ func (d *Dispatcher) record(ctx context.Context, claimed malipo.Delivery, r resu
 		}
 		return tx.UpdateDelivery(cur)
 	})
+	return a, err
 }
 
 func disable(tx store.Tx, endpointID, reason string) error {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -260,5 +261,40 @@ func TestEnvironmentConfiguresServe(t *testing.T) {
 	<-done
 	if !strings.Contains(out.String(), "https://pay.example.com") || !strings.Contains(out.String(), "sqlite "+db) {
 		t.Errorf("serve ignored the environment:\n%s", out.String())
+	}
+}
+
+func TestServeDeliversNotifications(t *testing.T) {
+	got := make(chan http.Header, 10)
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Clone()
+	}))
+	defer rc.Close()
+	s := startServer(t, filepath.Join(t.TempDir(), "malipo.db"))
+	ep := call(t, "POST", s.url+"/v1/webhook_endpoints", s.key, `{"url":"`+rc.URL+`","events":["payment.succeeded"]}`)
+	tour(t, s)
+	select {
+	case h := <-got:
+		if !strings.HasPrefix(h.Get("webhook-id"), "evt_") || !strings.HasPrefix(h.Get("webhook-signature"), "v1,") {
+			t.Errorf("notification headers: %v", h)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no notification reached %v", ep)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		res, err := http.Get(s.url + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if strings.Contains(string(b), `malipo_notification_attempt_duration_seconds_count{flavor="native",result="acknowledged"} 1`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics does not count the attempt:\n%s", b)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

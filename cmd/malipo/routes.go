@@ -10,18 +10,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/faces/native"
 )
 
 // newHandler is every route Malipo serves.
-func newHandler(api *native.API, logger *slog.Logger) http.Handler {
+func newHandler(api *native.API, reg *prometheus.Registry, logger *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"status":"ok"}` + "\n"))
 	})
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	api.Register(mux)
 	return observe(mux, logger, reg)
@@ -57,4 +56,31 @@ type statusRecorder struct {
 func (r *statusRecorder) WriteHeader(code int) {
 	r.status = code
 	r.ResponseWriter.WriteHeader(code)
+}
+
+// newRegistry is where every metric /metrics shows is registered.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// attemptMetrics counts notification attempts by flavor and result, and
+// times them.
+func attemptMetrics(reg *prometheus.Registry) func(malipo.Delivery, malipo.Attempt, bool) {
+	attempts := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "malipo_notification_attempt_duration_seconds", Help: "Notification attempts by flavor and result (acknowledged, refused, error).",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2, 15),
+	}, []string{"flavor", "result"})
+	reg.MustRegister(attempts)
+	return func(d malipo.Delivery, a malipo.Attempt, acked bool) {
+		result := "refused"
+		switch {
+		case acked:
+			result = "acknowledged"
+		case a.StatusCode == 0:
+			result = "error"
+		}
+		attempts.WithLabelValues(string(d.Flavor), result).Observe(a.Latency.Seconds())
+	}
 }

@@ -53,8 +53,9 @@ func (s serveCmd) Run(c *cli, e *env) error {
 
 	clk := clock.Real{}
 	flavors := map[malipo.Flavor]notify.Flavor{} // filled once the faces exist
+	reg := newRegistry()
 	dispatcher := notify.New(notify.Config{Store: st, Clock: clk, Flavors: flavors, Timeout: s.WebhookTimeout,
-		Workers: s.WebhookWorkers, Logger: logger})
+		Workers: s.WebhookWorkers, Logger: logger, OnAttempt: attemptMetrics(reg)})
 	mm := &sandbox.MobileMoney{Clock: clk, Delay: s.SandboxDelay, Logger: logger}
 	svc := gateway.New(gateway.Config{
 		Store: st, Clock: clk, IDs: ids.New(clk.Now, nil), Logger: logger, BaseURL: baseURL,
@@ -70,7 +71,7 @@ func (s serveCmd) Run(c *cli, e *env) error {
 		return fmt.Errorf("create demo merchant: %w", err)
 	}
 
-	srv := &http.Server{Handler: newHandler(api, logger), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: newHandler(api, reg, logger), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(e.ctx))
 	done := runWorkers(workers, svc, logger)
 	sending := make(chan struct{})
