@@ -28,10 +28,10 @@ import (
 //
 //   - drain: 10,000 payments have succeeded before the dispatcher starts;
 //     it reports how many deliveries per second it acknowledges.
-//   - paced: 5,000 payments succeed through the gateway at 500 a second, a
-//     busy shop's peak, while the dispatcher runs; it reports the time
-//     from each state change to its first attempt reaching the receiver
-//     (p50, p99).
+//   - paced-250, paced-500: payments succeed through the gateway at 250 or
+//     500 a second for 10 s while the dispatcher runs; it reports the
+//     time from each state change to its first attempt reaching the
+//     receiver (p50, p99).
 func BenchmarkDeliveries(b *testing.B) {
 	engines := []struct {
 		name string
@@ -45,7 +45,7 @@ func BenchmarkDeliveries(b *testing.B) {
 			name   string
 			events int
 			rate   int // state changes per second while the dispatcher runs; 0: all before
-		}{{"drain", 10_000, 0}, {"paced", 5_000, 500}} {
+		}{{"drain", 10_000, 0}, {"paced-250", 2_500, 250}, {"paced-500", 5_000, 500}} {
 			b.Run(e.name+"/"+run.name, func(b *testing.B) {
 				for range b.N {
 					st := e.open(b)

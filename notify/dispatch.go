@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -286,8 +287,14 @@ func (d *Dispatcher) attempt(ctx context.Context, j job) {
 		d.cfg.OnAttempt(j.msg.Delivery, a, r.acked)
 	}
 	if !r.acked {
+		// The URL stays out of the log: merchants put tokens in them.
+		var uerr *url.Error
+		logErr := r.err
+		if errors.As(r.err, &uerr) {
+			logErr = uerr.Err
+		}
 		d.cfg.Logger.Info("notification not acknowledged", "delivery", j.msg.Delivery.ID, "event", j.msg.Event.ID,
-			"status", r.status, "err", r.err)
+			"status", r.status, "err", logErr)
 	}
 }
 
