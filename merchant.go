@@ -37,8 +37,11 @@ func ParseMode(s string) (Mode, error) {
 
 // Merchant is a business that collects and pays out through Malipo.
 type Merchant struct {
-	ID        string
-	Name      string
+	ID   string
+	Name string
+	// LogoURL is an https image shown on checkout pages; empty shows the
+	// merchant's initial instead.
+	LogoURL   string
 	CreatedAt time.Time
 }
 

@@ -96,10 +96,72 @@ type Payment struct {
 	FailureReason string
 	RailReference string
 	CheckoutToken string
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
-	ExpiresAt     time.Time
-	CompletedAt   time.Time // zero until final
+	// Items and Taxes are shown on the checkout page; they do not change
+	// what is charged, which is always Amount.
+	Items []Item
+	Taxes []Tax
+	// LockPhone stops the customer from changing Customer.Phone at checkout.
+	LockPhone bool
+	// NextAction is what the customer must do before the payment can go
+	// on: NextActionThreeDSecure while a card awaits authentication.
+	NextAction  string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	ExpiresAt   time.Time
+	CompletedAt time.Time // zero until final
+}
+
+// NextActionThreeDSecure: the card's issuer wants the customer to
+// authenticate (3-D Secure) before it authorises the payment.
+const NextActionThreeDSecure = "three_d_secure"
+
+// Item is one line of an invoice, amounts in the payment's minor units.
+type Item struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	Quantity    int64  `json:"quantity"`
+	UnitPrice   int64  `json:"unit_price"`
+	Total       int64  `json:"total"`
+}
+
+// Tax is a tax line shown under the items.
+type Tax struct {
+	Name   string `json:"name"`
+	Amount int64  `json:"amount"`
+}
+
+// MaxItems bounds invoice lines and tax lines.
+const MaxItems = 100
+
+// ValidateInvoice checks items and taxes and fills in each item's total.
+func ValidateInvoice(items []Item, taxes []Tax) error {
+	if len(items) > MaxItems || len(taxes) > MaxItems {
+		return Invalid("items", "parameter_invalid", "at most %d items and %d taxes", MaxItems, MaxItems)
+	}
+	for i := range items {
+		it := &items[i]
+		if it.Name == "" || len(it.Name) > 200 || len(it.Description) > 500 {
+			return Invalid("items", "parameter_invalid", "each item needs a name (at most 200 characters)")
+		}
+		if it.Quantity == 0 {
+			it.Quantity = 1
+		}
+		if it.Quantity < 0 || it.Quantity > 1_000_000 || it.UnitPrice < 0 || it.UnitPrice > MaxAmount {
+			return Invalid("items", "parameter_invalid", "item quantities and prices must be positive")
+		}
+		if it.Total == 0 {
+			it.Total = it.Quantity * it.UnitPrice
+		}
+		if it.Total < 0 || it.Total > MaxAmount {
+			return Invalid("items", "parameter_invalid", "item totals must be positive")
+		}
+	}
+	for _, t := range taxes {
+		if t.Name == "" || len(t.Name) > 200 || t.Amount < 0 || t.Amount > MaxAmount {
+			return Invalid("taxes", "parameter_invalid", "each tax needs a name and a positive amount")
+		}
+	}
+	return nil
 }
 
 // Transition moves the payment to status to at time now, or fails with a

@@ -82,6 +82,15 @@ type Tx interface {
 	AddAttempt(a malipo.Attempt) error
 	ListAttempts(deliveryID string) ([]malipo.Attempt, error)
 
+	CreateCardSetup(s malipo.CardSetup) error
+	// GetCardSetup reads a setup; in a write transaction it also locks it.
+	GetCardSetup(id string) (malipo.CardSetup, error)
+	UpdateCardSetup(s malipo.CardSetup) error
+	CreateCardToken(c malipo.CardToken) error
+	GetCardToken(id string) (malipo.CardToken, error)
+	// ListCardTokens lists a customer's saved cards, oldest first.
+	ListCardTokens(merchantID string, mode malipo.Mode, phone string) ([]malipo.CardToken, error)
+
 	GetIdempotency(scope, key string) (Idempotency, error)
 	// PutIdempotency fails with kind conflict if the key is taken.
 	PutIdempotency(r Idempotency) error

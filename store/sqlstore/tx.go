@@ -100,14 +100,14 @@ func (t *tx) conflict(err error, code, msg string) error {
 // Merchants and integrations.
 
 func (t *tx) CreateMerchant(m malipo.Merchant) error {
-	_, err := t.exec(`INSERT INTO merchants (id, name, created_at) VALUES (?, ?, ?)`, m.ID, m.Name, micros(m.CreatedAt))
+	_, err := t.exec(`INSERT INTO merchants (id, name, logo_url, created_at) VALUES (?, ?, ?, ?)`, m.ID, m.Name, m.LogoURL, micros(m.CreatedAt))
 	return t.conflict(err, "merchant_exists", "merchant already exists")
 }
 
 func (t *tx) GetMerchant(id string) (malipo.Merchant, error) {
 	var m malipo.Merchant
 	var created int64
-	err := t.row(`SELECT id, name, created_at FROM merchants WHERE id = ?`, id).Scan(&m.ID, &m.Name, &created)
+	err := t.row(`SELECT id, name, logo_url, created_at FROM merchants WHERE id = ?`, id).Scan(&m.ID, &m.Name, &m.LogoURL, &created)
 	m.CreatedAt = fromMicros(created)
 	return m, notFound(err, "merchant")
 }
@@ -166,7 +166,15 @@ func (t *tx) IntegrationByKeyHash(hash string) (malipo.Integration, error) {
 
 const paymentColumns = `id, merchant_id, integration_id, mode, amount, currency, fee, reference, description,
 	customer, channels, method, phone, operator, return_url, cancel_url, notify_url, metadata, lang, status,
-	failure_code, failure_reason, rail_reference, checkout_token, created_at, updated_at, expires_at, completed_at`
+	failure_code, failure_reason, rail_reference, checkout_token, created_at, updated_at, expires_at, completed_at,
+	extra, next_action`
+
+// paymentExtra is the JSON of a payment's display extras.
+type paymentExtra struct {
+	Items     []malipo.Item `json:"items,omitempty"`
+	Taxes     []malipo.Tax  `json:"taxes,omitempty"`
+	LockPhone bool          `json:"lock_phone,omitempty"`
+}
 
 func paymentArgs(p malipo.Payment) ([]any, error) {
 	customer, err := json.Marshal(p.Customer)
@@ -185,21 +193,25 @@ func paymentArgs(p malipo.Payment) ([]any, error) {
 	for i, c := range p.Channels {
 		channels[i] = string(c)
 	}
+	extra, err := json.Marshal(paymentExtra{Items: p.Items, Taxes: p.Taxes, LockPhone: p.LockPhone})
+	if err != nil {
+		return nil, err
+	}
 	return []any{p.ID, p.MerchantID, p.IntegrationID, string(p.Mode), p.Amount, string(p.Currency), p.Fee, p.Reference,
 		p.Description, string(customer), strings.Join(channels, ","), string(p.Method), p.Phone, p.Operator,
 		p.ReturnURL, p.CancelURL, p.NotifyURL, string(metadata), p.Lang, string(p.Status), p.FailureCode,
 		p.FailureReason, p.RailReference, p.CheckoutToken, micros(p.CreatedAt), micros(p.UpdatedAt),
-		micros(p.ExpiresAt), micros(p.CompletedAt)}, nil
+		micros(p.ExpiresAt), micros(p.CompletedAt), string(extra), p.NextAction}, nil
 }
 
 func scanPayment(r interface{ Scan(...any) error }) (malipo.Payment, error) {
 	var p malipo.Payment
-	var mode, currency, customer, channels, method, metadata, status string
+	var mode, currency, customer, channels, method, metadata, status, extra string
 	var created, updated, expires, completed int64
 	err := r.Scan(&p.ID, &p.MerchantID, &p.IntegrationID, &mode, &p.Amount, &currency, &p.Fee, &p.Reference,
 		&p.Description, &customer, &channels, &method, &p.Phone, &p.Operator, &p.ReturnURL, &p.CancelURL,
 		&p.NotifyURL, &metadata, &p.Lang, &status, &p.FailureCode, &p.FailureReason, &p.RailReference,
-		&p.CheckoutToken, &created, &updated, &expires, &completed)
+		&p.CheckoutToken, &created, &updated, &expires, &completed, &extra, &p.NextAction)
 	if err != nil {
 		return p, err
 	}
@@ -216,6 +228,11 @@ func scanPayment(r interface{ Scan(...any) error }) (malipo.Payment, error) {
 	if err := json.Unmarshal([]byte(metadata), &p.Metadata); err != nil {
 		return p, fmt.Errorf("payment %s metadata: %w", p.ID, err)
 	}
+	var x paymentExtra
+	if err := json.Unmarshal([]byte(extra), &x); err != nil {
+		return p, fmt.Errorf("payment %s extra: %w", p.ID, err)
+	}
+	p.Items, p.Taxes, p.LockPhone = x.Items, x.Taxes, x.LockPhone
 	return p, nil
 }
 
@@ -225,7 +242,7 @@ func (t *tx) CreatePayment(p malipo.Payment) error {
 		return err
 	}
 	_, err = t.exec(`INSERT INTO payments (`+paymentColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 	return t.conflict(err, "reference_in_use", fmt.Sprintf("a payment with reference %q already exists", p.Reference))
 }
 
@@ -247,10 +264,10 @@ func (t *tx) UpdatePayment(p malipo.Payment) error {
 	}
 	// Only the fields that change after creation are written.
 	res, err := t.exec(`UPDATE payments SET fee = ?, method = ?, phone = ?, operator = ?, status = ?, failure_code = ?,
-		failure_reason = ?, rail_reference = ?, updated_at = ?, expires_at = ?, completed_at = ?, lang = ?, customer = ?
-		WHERE id = ?`,
+		failure_reason = ?, rail_reference = ?, updated_at = ?, expires_at = ?, completed_at = ?, lang = ?, customer = ?,
+		next_action = ? WHERE id = ?`,
 		p.Fee, string(p.Method), p.Phone, p.Operator, string(p.Status), p.FailureCode, p.FailureReason,
-		p.RailReference, micros(p.UpdatedAt), micros(p.ExpiresAt), micros(p.CompletedAt), p.Lang, args[9], p.ID)
+		p.RailReference, micros(p.UpdatedAt), micros(p.ExpiresAt), micros(p.CompletedAt), p.Lang, args[9], p.NextAction, p.ID)
 	if err != nil {
 		return err
 	}

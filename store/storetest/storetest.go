@@ -42,6 +42,7 @@ func Run(t *testing.T, open Opener) {
 		{"Events", testEvents},
 		{"Endpoints", testEndpoints},
 		{"Deliveries", testDeliveries},
+		{"CardSetupsAndTokens", testCards},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,7 +75,7 @@ func read(t *testing.T, s store.Store, fn func(tx store.Tx) error) {
 // fixture makes a merchant with one native test integration.
 func fixture(t *testing.T, s store.Store, id string) (malipo.Merchant, malipo.Integration) {
 	t.Helper()
-	m := malipo.Merchant{ID: "mer_" + id, Name: "Shop " + id, CreatedAt: epoch}
+	m := malipo.Merchant{ID: "mer_" + id, Name: "Shop " + id, LogoURL: "https://shop.example/" + id + ".png", CreatedAt: epoch}
 	i := malipo.Integration{ID: "int_" + id, MerchantID: m.ID, Flavor: malipo.FlavorNative, Mode: malipo.ModeTest,
 		Config: map[string]string{}, Fee: malipo.FeeRule{BasisPoints: 150, Fixed: 0}, CreatedAt: epoch}
 	write(t, s, func(tx store.Tx) error {
@@ -93,6 +94,9 @@ func payment(i malipo.Integration, id, ref string) malipo.Payment {
 		Channels: []malipo.Channel{malipo.ChannelMobileMoney, malipo.ChannelCard}, Metadata: map[string]string{"order": "42"},
 		Status: malipo.PaymentPending, CheckoutToken: "tok_" + id, CreatedAt: epoch, UpdatedAt: epoch,
 		ExpiresAt: epoch.Add(30 * time.Minute), ReturnURL: "https://shop.example/r", Lang: "fr",
+		Items: []malipo.Item{{Name: "Chaussures", Quantity: 2, UnitPrice: 2000, Total: 4000}, {Name: "Livraison", Description: "Abidjan",
+			Quantity: 1, UnitPrice: 1000, Total: 1000}},
+		Taxes: []malipo.Tax{{Name: "TVA", Amount: 0}}, LockPhone: true,
 	}
 }
 
@@ -161,6 +165,7 @@ func testPayments(t *testing.T, s store.Store) {
 			return err
 		}
 		got.Method, got.Phone, got.RailReference, got.Fee = malipo.ChannelMobileMoney, "+2250707120000", "rail-1", 75
+		got.NextAction = malipo.NextActionThreeDSecure
 		if err := got.Transition(malipo.PaymentSucceeded, epoch.Add(time.Minute)); err != nil {
 			return err
 		}
