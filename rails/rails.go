@@ -97,10 +97,42 @@ type CardResult struct {
 	Masked        string // 555555xxxxxx4444
 }
 
-// Cards authorises card payments.
+// StoredCard is a card the network keeps for later charges: its token and
+// what may be shown of it.
+type StoredCard struct {
+	NetworkToken string
+	Scheme       string
+	Masked       string
+	ExpMonth     int
+	ExpYear      int
+}
+
+// TokenCharge charges a stored card; the customer gives the security code
+// again.
+type TokenCharge struct {
+	PaymentID    string
+	NetworkToken string
+	CVV          string
+	ExpMonth     int
+	ExpYear      int
+	Amount       int64
+	Currency     malipo.Currency
+	At           time.Time
+}
+
+// Cards authorises card payments. Errors of kind invalid mean the card
+// details are malformed; a decline is a CardResult, not an error.
 type Cards interface {
 	Name() string
 	Authorize(ctx context.Context, c Charge) (CardResult, error)
+	// Authenticate ends a challenged authorisation (reference is the
+	// challenge's RailReference) once the customer has passed or failed
+	// 3-D Secure.
+	Authenticate(ctx context.Context, reference string, passed bool) (CardResult, error)
+	// Tokenize keeps the card for later charges.
+	Tokenize(ctx context.Context, c Card, at time.Time) (StoredCard, error)
+	// AuthorizeToken charges a stored card at once: no challenge, no redirect.
+	AuthorizeToken(ctx context.Context, c TokenCharge) (CardResult, error)
 }
 
 // Set is the rails one mode uses.

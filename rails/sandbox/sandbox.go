@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -137,34 +138,117 @@ var DeclinedCards = []CardBehaviour{
 // Name implements rails.Cards.
 func (c *Cards) Name() string { return Name }
 
+// check validates what the customer typed.
+func check(card rails.Card, now time.Time) (expired bool, err error) {
+	if !rails.Luhn(card.Number) {
+		return false, malipo.Invalid("card_number", "card_number_invalid", "the card number is not valid")
+	}
+	if err := checkCVV(card.CVV); err != nil {
+		return false, err
+	}
+	if card.Month < 1 || card.Month > 12 || card.Year < 2000 || card.Year > 2100 {
+		return false, malipo.Invalid("expiry", "expiry_invalid", "the expiry date is not valid")
+	}
+	return card.Year < now.Year() || (card.Year == now.Year() && card.Month < int(now.Month())), nil
+}
+
+func checkCVV(cvv string) error {
+	if len(cvv) < 3 || len(cvv) > 4 || strings.Trim(cvv, "0123456789") != "" {
+		return malipo.Invalid("cvv", "cvv_invalid", "the security code must be 3 or 4 digits")
+	}
+	return nil
+}
+
+func (c *Cards) reference() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seq++
+	return fmt.Sprintf("SBXC%06d", c.seq)
+}
+
+// behaviour is what the network does for a card number: nil approves.
+func behaviour(pan string) *CardBehaviour {
+	for i, d := range DeclinedCards {
+		if d.Number == pan {
+			return &DeclinedCards[i]
+		}
+	}
+	return nil
+}
+
 // Authorize implements rails.Cards.
 func (c *Cards) Authorize(ctx context.Context, ch rails.Charge) (rails.CardResult, error) {
 	pan := ch.Card.Number
 	res := rails.CardResult{Scheme: rails.Scheme(pan), Masked: rails.MaskPAN(pan)}
-	if !rails.Luhn(pan) {
-		return res, malipo.Invalid("card_number", "card_number_invalid", "the card number is not valid")
+	expired, err := check(ch.Card, ch.At)
+	if err != nil {
+		return res, err
 	}
-	if len(ch.Card.CVV) < 3 || len(ch.Card.CVV) > 4 || strings.Trim(ch.Card.CVV, "0123456789") != "" {
-		return res, malipo.Invalid("cvv", "cvv_invalid", "the security code must be 3 or 4 digits")
-	}
-	now := ch.At
-	if ch.Card.Month < 1 || ch.Card.Month > 12 || ch.Card.Year < 2000 {
-		return res, malipo.Invalid("expiry", "expiry_invalid", "the expiry date is not valid")
-	}
-	if ch.Card.Year < now.Year() || (ch.Card.Year == now.Year() && ch.Card.Month < int(now.Month())) {
+	if expired {
 		res.Decision, res.Code, res.Reason = rails.CardDeclined, "expired_card", "The card has expired"
 		return res, nil
 	}
-	c.mu.Lock()
-	c.seq++
-	res.RailReference = fmt.Sprintf("SBXC%06d", c.seq)
-	c.mu.Unlock()
-	for _, d := range DeclinedCards {
-		if d.Number == pan {
-			res.Decision, res.Code, res.Reason = d.Decision, d.Code, d.Reason
-			return res, nil
-		}
+	res.RailReference = c.reference()
+	if d := behaviour(pan); d != nil {
+		res.Decision, res.Code, res.Reason = d.Decision, d.Code, d.Reason
+		return res, nil
 	}
 	res.Decision = rails.CardApproved
+	return res, nil
+}
+
+// Authenticate implements rails.Cards: the simulated issuer approves a
+// challenged payment whose customer passed 3-D Secure.
+func (c *Cards) Authenticate(ctx context.Context, reference string, passed bool) (rails.CardResult, error) {
+	res := rails.CardResult{RailReference: reference, Decision: rails.CardApproved}
+	if !passed {
+		res.Decision, res.Code, res.Reason = rails.CardDeclined, "authentication_failed", "3-D Secure authentication failed"
+	}
+	return res, nil
+}
+
+// The sandbox keeps no cards: its network token carries the test
+// behaviour of the card it stands for (the index into DeclinedCards, or
+// "ok"), which is all a later charge needs, and survives restarts.
+const tokenPrefix = "sbxnt_"
+
+// Tokenize implements rails.Cards.
+func (c *Cards) Tokenize(ctx context.Context, card rails.Card, at time.Time) (rails.StoredCard, error) {
+	expired, err := check(card, at)
+	if err != nil {
+		return rails.StoredCard{}, err
+	}
+	if expired {
+		return rails.StoredCard{}, malipo.Invalid("expiry", "expired_card", "the card has expired")
+	}
+	tag := "ok"
+	for i, d := range DeclinedCards {
+		if d.Number == card.Number {
+			tag = strconv.Itoa(i)
+		}
+	}
+	return rails.StoredCard{NetworkToken: tokenPrefix + tag + "_" + strings.TrimPrefix(c.reference(), "SBXC"),
+		Scheme: rails.Scheme(card.Number), Masked: rails.MaskPAN(card.Number), ExpMonth: card.Month, ExpYear: card.Year}, nil
+}
+
+// AuthorizeToken implements rails.Cards. Stored cards are charged without
+// a challenge, even the 3-D Secure test cards.
+func (c *Cards) AuthorizeToken(ctx context.Context, ch rails.TokenCharge) (rails.CardResult, error) {
+	res := rails.CardResult{}
+	if err := checkCVV(ch.CVV); err != nil {
+		return res, err
+	}
+	tag, _, ok := strings.Cut(strings.TrimPrefix(ch.NetworkToken, tokenPrefix), "_")
+	if !ok || !strings.HasPrefix(ch.NetworkToken, tokenPrefix) {
+		return res, malipo.Invalid("card_token", "card_token_invalid", "the card token is not the sandbox's")
+	}
+	if ch.ExpYear < ch.At.Year() || (ch.ExpYear == ch.At.Year() && ch.ExpMonth < int(ch.At.Month())) {
+		res.Decision, res.Code, res.Reason = rails.CardDeclined, "expired_card", "The card has expired"
+		return res, nil
+	}
+	res.RailReference, res.Decision = c.reference(), rails.CardApproved
+	if i, err := strconv.Atoi(tag); err == nil && i >= 0 && i < len(DeclinedCards) && DeclinedCards[i].Decision == rails.CardDeclined {
+		res.Decision, res.Code, res.Reason = rails.CardDeclined, DeclinedCards[i].Code, DeclinedCards[i].Reason
+	}
 	return res, nil
 }

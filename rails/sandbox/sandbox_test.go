@@ -91,3 +91,46 @@ func TestCards(t *testing.T) {
 		t.Errorf("Card.String leaks: %q", s)
 	}
 }
+
+func TestStoredCardsKeepTheirBehaviourButNotTheirNumber(t *testing.T) {
+	c := &Cards{}
+	at := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	ctx := context.Background()
+	cases := []struct {
+		pan      string
+		decision rails.CardDecision
+		code     string
+	}{
+		{"5555555555554444", rails.CardApproved, ""},
+		{"4000000000009995", rails.CardDeclined, "insufficient_funds"},
+		{"4000000000003220", rails.CardApproved, ""}, // stored cards are charged without a challenge
+	}
+	for _, tc := range cases {
+		sc, err := c.Tokenize(ctx, rails.Card{Number: tc.pan, Month: 12, Year: 2030, CVV: "123"}, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(sc.NetworkToken, tc.pan[6:12]) || sc.Masked != rails.MaskPAN(tc.pan) || sc.ExpYear != 2030 {
+			t.Errorf("stored card %+v", sc)
+		}
+		r, err := c.AuthorizeToken(ctx, rails.TokenCharge{NetworkToken: sc.NetworkToken, CVV: "321", ExpMonth: 12, ExpYear: 2030, Amount: 100, Currency: "RWF", At: at})
+		if err != nil || r.Decision != tc.decision || r.Code != tc.code {
+			t.Errorf("%s by token: %+v, %v; want %s %s", tc.pan, r, err, tc.decision, tc.code)
+		}
+	}
+	if _, err := c.Tokenize(ctx, rails.Card{Number: "4111111111111111", Month: 1, Year: 2026, CVV: "123"}, at); malipo.AsError(err).Code != "expired_card" {
+		t.Errorf("saving an expired card: %v", err)
+	}
+	if _, err := c.AuthorizeToken(ctx, rails.TokenCharge{NetworkToken: "sbxnt_ok_1", CVV: "1", ExpMonth: 12, ExpYear: 2030, At: at}); malipo.KindOf(err) != malipo.KindInvalid {
+		t.Errorf("bad cvv by token: %v", err)
+	}
+	if r, _ := c.AuthorizeToken(ctx, rails.TokenCharge{NetworkToken: "sbxnt_ok_1", CVV: "123", ExpMonth: 5, ExpYear: 2026, At: at}); r.Code != "expired_card" {
+		t.Errorf("expired stored card: %+v", r)
+	}
+	if r, _ := c.Authenticate(ctx, "SBXC000001", true); r.Decision != rails.CardApproved {
+		t.Errorf("passed 3-D Secure: %+v", r)
+	}
+	if r, _ := c.Authenticate(ctx, "SBXC000001", false); r.Decision != rails.CardDeclined || r.Code != "authentication_failed" {
+		t.Errorf("failed 3-D Secure: %+v", r)
+	}
+}
