@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/subtle"
 	"fmt"
 	"strings"
 
@@ -27,6 +26,14 @@ type PaymentInput struct {
 	NotifyURL   string
 	Metadata    map[string]string
 	Lang        string
+	Items       []malipo.Item
+	Taxes       []malipo.Tax
+	LockPhone   bool // the checkout page does not let the customer change Customer.Phone
+	// CardToken and CVV pay at once with a saved card: the payment
+	// succeeds or fails before CreatePayment returns. The CVV is used for
+	// that one authorisation and kept nowhere.
+	CardToken string
+	CVV       string
 }
 
 // validate turns input into a new pending payment, or explains what is wrong.
@@ -64,6 +71,19 @@ func (s *Service) newPayment(in malipo.Integration, req PaymentInput) (malipo.Pa
 	if len(req.Customer.Name) > 200 || len(req.Customer.Email) > 200 || len(req.Customer.Phone) > 32 {
 		return p, malipo.Invalid("customer", "parameter_invalid", "customer fields are too long")
 	}
+	if err := malipo.ValidateInvoice(req.Items, req.Taxes); err != nil {
+		return p, err
+	}
+	if req.LockPhone {
+		if req.Customer.Phone == "" {
+			return p, malipo.Invalid("lock_phone", "parameter_invalid", "lock_phone needs customer.phone")
+		}
+		if _, err := malipo.ParseMSISDN(req.Customer.Phone, s.cfg.DefaultRegion); err != nil {
+			e := malipo.AsError(err)
+			e.Param = "customer.phone"
+			return p, e
+		}
+	}
 	channels := []malipo.Channel{malipo.ChannelMobileMoney, malipo.ChannelCard}
 	if len(req.Channels) > 0 {
 		channels = channels[:0]
@@ -85,10 +105,28 @@ func (s *Service) newPayment(in malipo.Integration, req PaymentInput) (malipo.Pa
 		Amount: req.Amount, Currency: cur, Reference: req.Reference, Description: req.Description,
 		Customer: req.Customer, Channels: channels, ReturnURL: req.ReturnURL, CancelURL: req.CancelURL,
 		NotifyURL: req.NotifyURL, Metadata: req.Metadata, Lang: malipo.NormalizeLang(req.Lang),
+		Items: req.Items, Taxes: req.Taxes, LockPhone: req.LockPhone,
 		Status:    malipo.PaymentPending,
 		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.cfg.PaymentTTL),
 	}
-	p.CheckoutToken = checkoutToken(p.ID, s.cfg.IDs.Secret("", 20))
+	p.CheckoutToken = secretToken(p.ID, "pay_", s.cfg.IDs.Secret("", 20))
+	if req.CardToken != "" || req.CVV != "" {
+		switch {
+		case req.CardToken == "":
+			return p, malipo.Invalid("card_token", "parameter_missing", "cvv is only used with card_token")
+		case req.CVV == "":
+			return p, malipo.Invalid("cvv", "parameter_missing", "cvv is required to pay with a saved card")
+		case req.Method != "" && req.Method != string(malipo.ChannelCard):
+			return p, malipo.Invalid("method", "parameter_invalid", "a card_token payment is paid by card")
+		case !p.Offers(malipo.ChannelCard):
+			return p, malipo.Invalid("channels", "parameter_invalid", "a card_token payment must offer the card channel")
+		}
+		if _, err := s.cards(p.Mode); err != nil {
+			return p, err
+		}
+		p.Method = malipo.ChannelCard
+		return p, nil
+	}
 	if req.Method != "" {
 		m, err := malipo.ParseChannel(req.Method)
 		if err != nil {
@@ -130,27 +168,19 @@ func (s *Service) rails(m malipo.Mode) (rails.Set, error) {
 	return set, nil
 }
 
-// checkoutToken makes the secret part of a checkout URL: the payment ID's
-// ULID and 160 random bits. The ID part finds the payment by primary key,
-// so no index over random tokens slows every insert; the random part makes
-// the URL unguessable.
-func checkoutToken(paymentID, secret string) string {
-	return strings.TrimPrefix(paymentID, "pay_") + secret
-}
-
 // PaymentByCheckoutToken finds the payment a checkout URL token opens.
 func (s *Service) PaymentByCheckoutToken(ctx context.Context, token string) (malipo.Payment, error) {
-	const ulidLen = 26
 	notFound := &malipo.Error{Kind: malipo.KindNotFound, Code: "resource_missing", Message: "no such payment page"}
-	if len(token) <= ulidLen {
+	id, ok := tokenID(token, "pay_")
+	if !ok {
 		return malipo.Payment{}, notFound
 	}
 	var p malipo.Payment
 	err := s.cfg.Store.Read(ctx, func(tx store.Tx) (err error) {
-		p, err = tx.GetPayment("pay_" + token[:ulidLen])
+		p, err = tx.GetPayment(id)
 		return err
 	})
-	if malipo.KindOf(err) == malipo.KindNotFound || (err == nil && subtle.ConstantTimeCompare([]byte(p.CheckoutToken), []byte(token)) != 1) {
+	if malipo.KindOf(err) == malipo.KindNotFound || (err == nil && !tokenMatches(p.CheckoutToken, token)) {
 		return malipo.Payment{}, notFound
 	}
 	return p, err
@@ -170,6 +200,7 @@ func (s *Service) CreatePayment(ctx context.Context, in malipo.Integration, req 
 		return malipo.Payment{}, false, err
 	}
 	var replay bool
+	var card malipo.CardToken
 	err = s.transactIdempotent(ctx, idem, func(tx store.Tx) error {
 		var prior malipo.Payment
 		var err error
@@ -177,15 +208,24 @@ func (s *Service) CreatePayment(ctx context.Context, in malipo.Integration, req 
 			p = prior
 			return err
 		}
+		if req.CardToken != "" {
+			if card, err = ownedCard(tx, in, req.CardToken); err != nil {
+				return err
+			}
+		}
 		if err := tx.CreatePayment(p); err != nil {
 			return err
 		}
 		return s.remember(tx, in.ID, idem, p)
 	})
-	if err != nil || replay || p.Method != malipo.ChannelMobileMoney {
+	switch {
+	case err != nil || replay:
 		return p, replay, err
+	case req.CardToken != "":
+		p, err = s.chargeToken(ctx, in.ID, p, card, req.CVV, idem)
+	case p.Method == malipo.ChannelMobileMoney:
+		p, err = s.push(ctx, in.ID, p, idem)
 	}
-	p, err = s.push(ctx, in.ID, p, idem)
 	return p, false, err
 }
 

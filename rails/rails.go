@@ -47,6 +47,9 @@ type MobileMoney interface {
 	Push(ctx context.Context, p Push) (reference string, err error)
 	// Operator names the operator serving msisdn ("mtn-rw").
 	Operator(msisdn string) string
+	// Operators lists the operators of a country (ISO 3166, "CI") a
+	// customer may choose from.
+	Operators(country string) []string
 }
 
 // Card is what a customer typed. It lives only in memory for the length of

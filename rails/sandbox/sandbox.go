@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -89,22 +90,40 @@ func (m *MobileMoney) Push(ctx context.Context, p rails.Push) (string, error) {
 	return ref, nil
 }
 
-// Operator implements rails.MobileMoney with a few real prefixes so the
-// sandbox shows plausible operator names.
+// operators are a few real number prefixes, so the sandbox shows
+// plausible operator names and checkout pages offer a real choice.
+var operators = []struct{ prefix, operator, country string }{
+	{"+25078", "mtn-rw", "RW"}, {"+25079", "mtn-rw", "RW"}, {"+25072", "airtel-rw", "RW"}, {"+25073", "airtel-rw", "RW"},
+	{"+2547", "mpesa-ke", "KE"}, {"+2541", "mpesa-ke", "KE"}, {"+25473", "airtel-ke", "KE"},
+	{"+22507", "orange-ci", "CI"}, {"+22505", "mtn-ci", "CI"}, {"+22501", "moov-ci", "CI"},
+	{"+22177", "orange-sn", "SN"}, {"+22178", "orange-sn", "SN"}, {"+22176", "free-sn", "SN"}, {"+22170", "expresso-sn", "SN"},
+	{"+2289", "t-money-tg", "TG"}, {"+22997", "mtn-bj", "BJ"}, {"+2376", "mtn-cm", "CM"}, {"+2557", "mpesa-tz", "TZ"},
+	{"+2567", "mtn-ug", "UG"},
+}
+
+// Operator implements rails.MobileMoney: the longest matching prefix wins.
 func (m *MobileMoney) Operator(msisdn string) string {
-	prefixes := []struct{ prefix, operator string }{
-		{"+25078", "mtn-rw"}, {"+25079", "mtn-rw"}, {"+25072", "airtel-rw"}, {"+25073", "airtel-rw"},
-		{"+2547", "mpesa-ke"}, {"+2541", "mpesa-ke"},
-		{"+22507", "orange-ci"}, {"+22505", "mtn-ci"}, {"+22501", "moov-ci"},
-		{"+22177", "orange-sn"}, {"+22178", "orange-sn"}, {"+22176", "free-sn"}, {"+22170", "expresso-sn"},
-		{"+2289", "t-money-tg"}, {"+22997", "mtn-bj"}, {"+2376", "mtn-cm"}, {"+2557", "mpesa-tz"}, {"+2567", "mtn-ug"},
-	}
-	for _, p := range prefixes {
-		if strings.HasPrefix(msisdn, p.prefix) {
-			return p.operator
+	best, op := 0, ""
+	for _, p := range operators {
+		if strings.HasPrefix(msisdn, p.prefix) && len(p.prefix) > best {
+			best, op = len(p.prefix), p.operator
 		}
 	}
+	if op != "" {
+		return op
+	}
 	return "sandbox-" + strings.ToLower(malipo.CountryOfMSISDN(msisdn))
+}
+
+// Operators implements rails.MobileMoney.
+func (m *MobileMoney) Operators(country string) []string {
+	var out []string
+	for _, p := range operators {
+		if p.country == country && !slices.Contains(out, p.operator) {
+			out = append(out, p.operator)
+		}
+	}
+	return out
 }
 
 // Cards simulates a card network.
