@@ -78,6 +78,7 @@ func (s *Service) GetCardSetup(ctx context.Context, in malipo.Integration, id st
 	if malipo.KindOf(err) == malipo.KindNotFound {
 		return cs, &malipo.Error{Kind: malipo.KindNotFound, Code: "resource_missing", Param: "id", Message: fmt.Sprintf("no card setup %q", id)}
 	}
+	cs.Status = cs.StatusAt(s.now())
 	return cs, err
 }
 

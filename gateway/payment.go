@@ -120,6 +120,8 @@ func (s *Service) newPayment(in malipo.Integration, req PaymentInput) (malipo.Pa
 			return p, malipo.Invalid("method", "parameter_invalid", "a card_token payment is paid by card")
 		case !p.Offers(malipo.ChannelCard):
 			return p, malipo.Invalid("channels", "parameter_invalid", "a card_token payment must offer the card channel")
+		case len(req.CVV) < 3 || len(req.CVV) > 4 || strings.Trim(req.CVV, "0123456789") != "":
+			return p, malipo.Invalid("cvv", "cvv_invalid", "cvv must be 3 or 4 digits")
 		}
 		if _, err := s.cards(p.Mode); err != nil {
 			return p, err

@@ -2,6 +2,7 @@ package native
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
@@ -46,6 +47,24 @@ type createPaymentRequest struct {
 	NotifyURL   string            `json:"notify_url,omitempty"`
 	Metadata    map[string]string `json:"metadata,omitempty"`
 	Lang        string            `json:"lang,omitempty" doc:"fr or en"`
+	Items       []itemWire        `json:"items,omitempty" doc:"invoice lines shown on the checkout page"`
+	Taxes       []taxWire         `json:"taxes,omitempty" doc:"tax lines shown under the items"`
+	LockPhone   bool              `json:"lock_phone,omitempty" doc:"the checkout page pushes to customer.phone only"`
+	CardToken   string            `json:"card_token,omitempty" doc:"a saved card: the payment succeeds or fails before the answer"`
+	CVV         string            `json:"cvv,omitempty" doc:"with card_token; used once, never stored"`
+}
+
+type itemWire struct {
+	Name        string  `json:"name"`
+	Description string  `json:"description,omitempty"`
+	Quantity    int64   `json:"quantity" doc:"default 1"`
+	UnitPrice   amount  `json:"unit_price" doc:"minor units"`
+	Total       *amount `json:"total,omitempty" doc:"minor units; default quantity × unit_price"`
+}
+
+type taxWire struct {
+	Name   string `json:"name"`
+	Amount amount `json:"amount" doc:"minor units"`
 }
 
 func (req createPaymentRequest) input() (gateway.PaymentInput, error) {
@@ -59,6 +78,17 @@ func (req createPaymentRequest) input() (gateway.PaymentInput, error) {
 	}
 	if req.Customer != nil {
 		in.Customer = malipo.Customer(*req.Customer)
+	}
+	in.LockPhone, in.CardToken, in.CVV = req.LockPhone, req.CardToken, req.CVV
+	for _, it := range req.Items {
+		item := malipo.Item{Name: it.Name, Description: it.Description, Quantity: it.Quantity, UnitPrice: int64(it.UnitPrice)}
+		if it.Total != nil {
+			item.Total = int64(*it.Total)
+		}
+		in.Items = append(in.Items, item)
+	}
+	for _, tx := range req.Taxes {
+		in.Taxes = append(in.Taxes, malipo.Tax{Name: tx.Name, Amount: int64(tx.Amount)})
 	}
 	return in, nil
 }
@@ -91,12 +121,29 @@ type paymentResource struct {
 	NotifyURL     *string           `json:"notify_url"`
 	Metadata      map[string]string `json:"metadata"`
 	Lang          *string           `json:"lang"`
-	Failure       *failureWire      `json:"failure"`
+	Items         []itemOut         `json:"items"`
+	Taxes         []taxOut          `json:"taxes"`
+	LockPhone     bool              `json:"lock_phone"`
+	NextAction    *string           `json:"next_action" doc:"three_d_secure while the customer must authenticate on the checkout page"`
+	Failure       *failureWire      `json:"failure" doc:"why the payment failed; on a pending payment, why the last attempt did"`
 	RailReference *string           `json:"rail_reference"`
 	CreatedAt     time.Time         `json:"created_at"`
 	UpdatedAt     time.Time         `json:"updated_at"`
 	ExpiresAt     time.Time         `json:"expires_at"`
 	CompletedAt   *time.Time        `json:"completed_at"`
+}
+
+type itemOut struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Quantity    int64  `json:"quantity"`
+	UnitPrice   int64  `json:"unit_price"`
+	Total       int64  `json:"total"`
+}
+
+type taxOut struct {
+	Name   string `json:"name"`
+	Amount int64  `json:"amount"`
 }
 
 func optional(s string) *string {
@@ -122,6 +169,13 @@ func (a *API) payment(p malipo.Payment) paymentResource {
 		Operator: optional(p.Operator), CheckoutURL: a.svc.CheckoutURL(p), ReturnURL: optional(p.ReturnURL),
 		CancelURL: optional(p.CancelURL), NotifyURL: optional(p.NotifyURL), Metadata: meta, Lang: optional(p.Lang),
 		RailReference: optional(p.RailReference), CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt, ExpiresAt: p.ExpiresAt,
+		Items: []itemOut{}, Taxes: []taxOut{}, LockPhone: p.LockPhone, NextAction: optional(p.NextAction),
+	}
+	for _, it := range p.Items {
+		r.Items = append(r.Items, itemOut(it))
+	}
+	for _, t := range p.Taxes {
+		r.Taxes = append(r.Taxes, taxOut(t))
 	}
 	if p.Status == malipo.PaymentSucceeded {
 		r.Net = p.Amount - p.Fee
@@ -148,7 +202,15 @@ func (a *API) createPayment(w http.ResponseWriter, r *http.Request, in malipo.In
 	if err != nil {
 		return err
 	}
-	p, replayed, err := a.svc.CreatePayment(r.Context(), in, input, idempotency(r, b))
+	idem := idempotency(r, b)
+	if req.CVV != "" && idem.Key != "" {
+		// The stored fingerprint must not let anyone recover the CVV:
+		// hash the request with it blanked.
+		req.CVV = ""
+		canonical, _ := json.Marshal(req)
+		idem = idempotency(r, canonical)
+	}
+	p, replayed, err := a.svc.CreatePayment(r.Context(), in, input, idem)
 	if err != nil {
 		return err
 	}
