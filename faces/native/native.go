@@ -78,7 +78,7 @@ func (a *API) routes() []route {
 		{method: "GET", path: "/v1/card_setup/{id}", summary: "Retrieve a card setup, with the saved card once there is one", auth: true,
 			query: []param{{name: "id", in: "path"}}, response: cardSetupResource{}, status: 200, handle: (*API).getCardSetup},
 		{method: "GET", path: "/v1/customers/{phone}/cards", summary: "A customer's saved cards (masked), oldest first", auth: true,
-			query: []param{{name: "phone", in: "path", description: "the customer's number, +250788312934 or 250788312934"}},
+			query:    []param{{name: "phone", in: "path", description: "the customer's number, +250788312934 or 250788312934"}},
 			response: cardList{}, status: 200, handle: (*API).listCards},
 		{method: "POST", path: "/v1/webhook_endpoints", summary: "Register a URL for native notifications; the answer shows its signing secret once",
 			auth: true, request: createEndpointRequest{}, response: endpointResource{}, status: 201, handle: (*API).createEndpoint},
