@@ -55,3 +55,13 @@ func CountryOfMSISDN(e164 string) string {
 	}
 	return phonenumbers.GetRegionCodeForNumber(n)
 }
+
+// FormatMSISDN writes an E.164 number the way people read it
+// ("+225 07 07 12 00 00"); anything else comes back as it is.
+func FormatMSISDN(e164 string) string {
+	n, err := phonenumbers.Parse(e164, "")
+	if err != nil {
+		return e164
+	}
+	return phonenumbers.Format(n, phonenumbers.INTERNATIONAL)
+}

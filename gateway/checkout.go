@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/rails"
@@ -21,6 +22,8 @@ type Checkout struct {
 	// Expired is true when the payment's time is up, even if the expiry
 	// worker has not marked it yet.
 	Expired bool
+	// Now is when the checkout was read.
+	Now time.Time
 }
 
 // currencyCountry guesses where a payment in a currency is paid, to offer
@@ -35,7 +38,8 @@ func (s *Service) Checkout(ctx context.Context, token string) (Checkout, error) 
 	if err != nil {
 		return Checkout{}, err
 	}
-	c := Checkout{Payment: p, Expired: !p.Status.Final() && !s.now().Before(p.ExpiresAt)}
+	now := s.now()
+	c := Checkout{Payment: p, Expired: !p.Status.Final() && !now.Before(p.ExpiresAt), Now: now}
 	err = s.cfg.Store.Read(ctx, func(tx store.Tx) (err error) {
 		c.Merchant, err = tx.GetMerchant(p.MerchantID)
 		return err

@@ -11,11 +11,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/faces/checkout"
 	"github.com/malipo/malipo/faces/native"
 )
 
 // newHandler is every route Malipo serves.
-func newHandler(api *native.API, reg *prometheus.Registry, logger *slog.Logger) http.Handler {
+func newHandler(api *native.API, pages *checkout.Pages, reg *prometheus.Registry, logger *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -23,6 +24,7 @@ func newHandler(api *native.API, reg *prometheus.Registry, logger *slog.Logger) 
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	api.Register(mux)
+	pages.Register(mux)
 	return observe(mux, logger, reg)
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/clock"
+	"github.com/malipo/malipo/faces/checkout"
 	"github.com/malipo/malipo/faces/native"
 	"github.com/malipo/malipo/gateway"
 	"github.com/malipo/malipo/ids"
@@ -71,7 +72,7 @@ func (s serveCmd) Run(c *cli, e *env) error {
 		return fmt.Errorf("create demo merchant: %w", err)
 	}
 
-	srv := &http.Server{Handler: newHandler(api, reg, logger), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: newHandler(api, checkout.New(svc, logger, nil), reg, logger), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(e.ctx))
 	done := runWorkers(workers, svc, logger)
 	sending := make(chan struct{})
