@@ -41,7 +41,7 @@ func newEnv(t *testing.T, st store.Store) *env {
 	})
 	mm.Sink = svc
 	ctx := context.Background()
-	m, err := svc.CreateMerchant(ctx, "Duka")
+	m, err := svc.CreateMerchant(ctx, "Duka", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +280,7 @@ func TestMerchantsSeeOnlyTheirPayments(t *testing.T) {
 	forEachStore(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		p := e.create(t, gateway.PaymentInput{Amount: 100, Currency: "XOF", Reference: "r"})
-		m2, _ := e.svc.CreateMerchant(ctx, "Other")
+		m2, _ := e.svc.CreateMerchant(ctx, "Other", "")
 		other, _, err := e.svc.CreateIntegration(ctx, gateway.IntegrationInput{MerchantID: m2.ID, Flavor: malipo.FlavorNative, Mode: malipo.ModeTest})
 		if err != nil {
 			t.Fatal(err)

@@ -10,13 +10,20 @@ import (
 	"github.com/malipo/malipo/store"
 )
 
-// CreateMerchant registers a merchant.
-func (s *Service) CreateMerchant(ctx context.Context, name string) (malipo.Merchant, error) {
+// CreateMerchant registers a merchant. logoURL, optional, is an https image
+// shown on checkout pages.
+func (s *Service) CreateMerchant(ctx context.Context, name, logoURL string) (malipo.Merchant, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > 200 {
 		return malipo.Merchant{}, malipo.Invalid("name", "parameter_invalid", "name is required (at most 200 characters)")
 	}
-	m := malipo.Merchant{ID: s.cfg.IDs.ID("mer"), Name: name, CreatedAt: s.now()}
+	if err := malipo.ValidateURL("logo_url", logoURL); err != nil {
+		return malipo.Merchant{}, err
+	}
+	if logoURL != "" && !strings.HasPrefix(logoURL, "https://") {
+		return malipo.Merchant{}, malipo.Invalid("logo_url", "url_invalid", "logo_url must be an https URL: checkout pages load nothing insecure")
+	}
+	m := malipo.Merchant{ID: s.cfg.IDs.ID("mer"), Name: name, LogoURL: logoURL, CreatedAt: s.now()}
 	err := s.cfg.Store.Transact(ctx, func(tx store.Tx) error { return tx.CreateMerchant(m) })
 	return m, err
 }
@@ -94,7 +101,7 @@ func (s *Service) EnsureDemo(ctx context.Context) (*Demo, error) {
 	}); err != nil || n > 0 {
 		return nil, err
 	}
-	m, err := s.CreateMerchant(ctx, "Demo Shop")
+	m, err := s.CreateMerchant(ctx, "Demo Shop", "")
 	if err != nil {
 		return nil, err
 	}

@@ -102,7 +102,7 @@ func deliverMany(b *testing.B, st store.Store, events, rate int) {
 	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, nil), BaseURL: "http://pay.test",
 		Wake: disp.Wake, PaymentTTL: time.Hour})
 	flavors[malipo.FlavorNative] = native.New(svc, nil).Flavor()
-	m, err := svc.CreateMerchant(ctx, "Bench")
+	m, err := svc.CreateMerchant(ctx, "Bench", "")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -100,7 +100,7 @@ func newFixture(t *testing.T, st store.Store, tweak func(*notify.Config)) *fixtu
 	mm.Sink = svc
 	flavors[malipo.FlavorNative] = native.New(svc, nil).Flavor()
 	ctx := context.Background()
-	m, err := svc.CreateMerchant(ctx, "Duka")
+	m, err := svc.CreateMerchant(ctx, "Duka", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -518,7 +518,7 @@ func TestClientRefusesPrivateAddressesInLiveMode(t *testing.T) {
 
 func TestLiveEndpointsMayNotNamePrivateAddresses(t *testing.T) {
 	f := newFixture(t, storetest.SQLite(t), nil)
-	m, _ := f.svc.CreateMerchant(context.Background(), "Live shop")
+	m, _ := f.svc.CreateMerchant(context.Background(), "Live shop", "")
 	live, _, err := f.svc.CreateIntegration(context.Background(), gateway.IntegrationInput{MerchantID: m.ID, Flavor: malipo.FlavorNative, Mode: malipo.ModeLive})
 	if err != nil {
 		t.Fatal(err)

@@ -51,7 +51,8 @@ type merchantsCmd struct {
 }
 
 type merchantsCreateCmd struct {
-	Name string `required:"" help:"The merchant's name, as customers see it."`
+	Name    string `required:"" help:"The merchant's name, as customers see it."`
+	LogoURL string `name:"logo-url" help:"An https image shown on checkout pages."`
 }
 
 func (m merchantsCreateCmd) Run(c *cli, e *env) error {
@@ -60,7 +61,7 @@ func (m merchantsCreateCmd) Run(c *cli, e *env) error {
 		return err
 	}
 	defer st.Close()
-	mer, err := svc.CreateMerchant(e.ctx, m.Name)
+	mer, err := svc.CreateMerchant(e.ctx, m.Name, m.LogoURL)
 	if err != nil {
 		return err
 	}

@@ -126,6 +126,16 @@ func tour(t *testing.T, s server) {
 	if id == "" {
 		t.Fatalf("create: %v", p)
 	}
+	// The checkout link the answer carries opens the payment's page.
+	res, err := http.Get(p["checkout_url"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(page), "FCFA") {
+		t.Errorf("GET checkout_url: %d\n%s", res.StatusCode, page)
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for p["status"] != "succeeded" && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)

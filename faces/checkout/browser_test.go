@@ -59,7 +59,7 @@ func newSite(t *testing.T) *site {
 	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: mux}}
 	srv.Start()
 	t.Cleanup(srv.Close)
-	m, err := svc.CreateMerchant(context.Background(), "Boutique Awa")
+	m, err := svc.CreateMerchant(context.Background(), "Boutique Awa", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,7 +46,7 @@ func newPages(t *testing.T) *pages {
 		Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: {MobileMoney: mm, Cards: &sandbox.Cards{Clock: clk}}}})
 	mm.Sink = svc
 	checkout.New(svc, nil, rand.New(rand.NewSource(6))).Register(mux)
-	m, _ := svc.CreateMerchant(context.Background(), "Duka la Mama")
+	m, _ := svc.CreateMerchant(context.Background(), "Duka la Mama", "")
 	integ, _, err := svc.CreateIntegration(context.Background(), gateway.IntegrationInput{MerchantID: m.ID, Flavor: malipo.FlavorNative, Mode: malipo.ModeTest})
 	if err != nil {
 		t.Fatal(err)
@@ -268,5 +268,25 @@ func TestExpiredPaymentShowsNoForm(t *testing.T) {
 	pg := p.get(t, path(pay))
 	if !strings.Contains(pg.body, `data-state="expired"`) || strings.Contains(pg.body, "<form") || !strings.Contains(pg.body, "$1.00") {
 		t.Errorf("expired page:\n%s", pg.body)
+	}
+}
+
+func TestMerchantLogo(t *testing.T) {
+	p := newPages(t)
+	ctx := context.Background()
+	if _, err := p.svc.CreateMerchant(ctx, "Insecure", "http://shop.example/logo.png"); malipo.AsError(err).Code != "url_invalid" {
+		t.Errorf("an http logo was accepted: %v", err)
+	}
+	m, err := p.svc.CreateMerchant(ctx, "Kivu Coffee", "https://kivu.example/logo.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	integ, _, _ := p.svc.CreateIntegration(ctx, gateway.IntegrationInput{MerchantID: m.ID, Flavor: malipo.FlavorNative, Mode: malipo.ModeTest})
+	pay, _, err := p.svc.CreatePayment(ctx, integ, gateway.PaymentInput{Amount: 100, Currency: "RWF", Reference: "l"}, gateway.Idempotency{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pg := p.get(t, path(pay)); !strings.Contains(pg.body, `<img src="https://kivu.example/logo.png"`) || !strings.Contains(pg.body, "Kivu Coffee") {
+		t.Errorf("the logo is not shown:\n%s", pg.body)
 	}
 }

@@ -60,7 +60,7 @@ func setup(t *testing.T) *fixture {
 	t.Cleanup(srv.Close)
 	ctx := context.Background()
 	f := &fixture{srv: srv, clock: clk, svc: svc, disp: disp}
-	m, _ := svc.CreateMerchant(ctx, "Duka")
+	m, _ := svc.CreateMerchant(ctx, "Duka", "")
 	_, c, err := svc.CreateIntegration(ctx, gateway.IntegrationInput{MerchantID: m.ID, Flavor: malipo.FlavorNative, Mode: malipo.ModeTest, Fee: malipo.FeeRule{BasisPoints: 100}})
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +68,7 @@ func setup(t *testing.T) *fixture {
 	f.key = c["secret_key"]
 	_, c, _ = svc.CreateIntegration(ctx, gateway.IntegrationInput{MerchantID: m.ID, Flavor: malipo.FlavorNative, Mode: malipo.ModeLive})
 	f.liveKey = c["secret_key"]
-	m2, _ := svc.CreateMerchant(ctx, "Other")
+	m2, _ := svc.CreateMerchant(ctx, "Other", "")
 	_, c, _ = svc.CreateIntegration(ctx, gateway.IntegrationInput{MerchantID: m2.ID, Flavor: malipo.FlavorNative, Mode: malipo.ModeTest})
 	f.otherKey = c["secret_key"]
 	return f
