@@ -26,6 +26,14 @@ func MerchantPending(merchantID string, m Mode, c Currency) Account {
 	return Account(fmt.Sprintf("merchant:%s:%s:pending:%s", merchantID, m, c))
 }
 
+// MerchantReserved holds money set aside for payouts and refunds under way.
+func MerchantReserved(merchantID string, m Mode, c Currency) Account {
+	return Account(fmt.Sprintf("merchant:%s:%s:reserved:%s", merchantID, m, c))
+}
+
+// SandboxFunding is where test-mode top-ups come from.
+func SandboxFunding(c Currency) Account { return Account(fmt.Sprintf("sandbox:%s:funding:%s", ModeTest, c)) }
+
 // RailClearing is the account a rail's collections pass through.
 func RailClearing(rail string, m Mode, c Currency) Account {
 	return Account(fmt.Sprintf("rail:%s:%s:clearing:%s", rail, m, c))
@@ -77,29 +85,124 @@ func (e Entry) Validate() error {
 	return nil
 }
 
-// PaymentEntry records a succeeded payment: the rail's clearing account
-// gives the full amount; the merchant receives it less the fee, which goes
-// to the fees account. Postings with zero amounts are left out.
-func PaymentEntry(id string, p Payment, rail string, now time.Time) Entry {
-	e := Entry{ID: id, Kind: "payment", RefType: "payment", RefID: p.ID, CreatedAt: now}
-	e.Postings = append(e.Postings,
-		Posting{Account: RailClearing(rail, p.Mode, p.Currency), Currency: p.Currency, Amount: -p.Amount})
-	if net := p.Amount - p.Fee; net != 0 {
-		e.Postings = append(e.Postings,
-			Posting{Account: MerchantAvailable(p.MerchantID, p.Mode, p.Currency), Currency: p.Currency, Amount: net})
-	}
-	if p.Fee != 0 {
-		e.Postings = append(e.Postings, Posting{Account: Fees(p.Mode, p.Currency), Currency: p.Currency, Amount: p.Fee})
+// Entry kinds: at most one entry of each kind per object.
+const (
+	EntryPayment       = "payment"        // a collection: rail clearing → merchant (pending or available) + fees
+	EntrySettlement    = "settlement"     // a collection's pending → available
+	EntryPayoutReserve = "payout_reserve" // available → reserved, at creation
+	EntryPayout        = "payout"         // reserved → rail clearing + fees, on success
+	EntryPayoutRelease = "payout_release" // reserved → available, on failure
+	EntryTransfer      = "transfer"       // available → another merchant's available + fees, at once
+	EntryRefundReserve = "refund_reserve"
+	EntryRefund        = "refund"
+	EntryRefundRelease = "refund_release"
+	EntryTopup         = "topup" // test mode: sandbox funding → available
+)
+
+// NewEntry builds an entry from postings, leaving out zero amounts and
+// sorting by account so that accounts are always locked in one order.
+func NewEntry(id, kind, refType, refID string, now time.Time, postings ...Posting) Entry {
+	e := Entry{ID: id, Kind: kind, RefType: refType, RefID: refID, CreatedAt: now}
+	for _, p := range postings {
+		if p.Amount != 0 {
+			e.Postings = append(e.Postings, p)
+		}
 	}
 	sort.SliceStable(e.Postings, func(i, j int) bool { return e.Postings[i].Account < e.Postings[j].Account })
 	return e
 }
 
+// PaymentEntry records a succeeded payment: the rail's clearing account
+// gives the full amount; the merchant receives it less the fee, which goes
+// to the fees account. The merchant's share lands in pending when the
+// payment settles later, else in available.
+func PaymentEntry(id string, p Payment, rail string, pending bool, now time.Time) Entry {
+	to := MerchantAvailable(p.MerchantID, p.Mode, p.Currency)
+	if pending {
+		to = MerchantPending(p.MerchantID, p.Mode, p.Currency)
+	}
+	return NewEntry(id, EntryPayment, "payment", p.ID, now,
+		Posting{Account: RailClearing(rail, p.Mode, p.Currency), Currency: p.Currency, Amount: -p.Amount},
+		Posting{Account: to, Currency: p.Currency, Amount: p.Amount - p.Fee},
+		Posting{Account: Fees(p.Mode, p.Currency), Currency: p.Currency, Amount: p.Fee})
+}
+
+// SettlementEntry moves a payment's net amount from pending to available.
+func SettlementEntry(id string, p Payment, now time.Time) Entry {
+	net := p.Amount - p.Fee
+	return NewEntry(id, EntrySettlement, "payment", p.ID, now,
+		Posting{Account: MerchantPending(p.MerchantID, p.Mode, p.Currency), Currency: p.Currency, Amount: -net},
+		Posting{Account: MerchantAvailable(p.MerchantID, p.Mode, p.Currency), Currency: p.Currency, Amount: net})
+}
+
+// reserve moves amount between a merchant's available and reserved
+// balances: forward sets it aside, backward releases it.
+func reserve(id, kind, refType, refID, merchant string, m Mode, c Currency, amount int64, forward bool, now time.Time) Entry {
+	if !forward {
+		amount = -amount
+	}
+	return NewEntry(id, kind, refType, refID, now,
+		Posting{Account: MerchantAvailable(merchant, m, c), Currency: c, Amount: -amount},
+		Posting{Account: MerchantReserved(merchant, m, c), Currency: c, Amount: amount})
+}
+
+// PayoutReserveEntry sets a payout's amount and fee aside.
+func PayoutReserveEntry(id string, p Payout, now time.Time) Entry {
+	return reserve(id, EntryPayoutReserve, "payout", p.ID, p.MerchantID, p.Mode, p.Currency, p.Amount+p.Fee, true, now)
+}
+
+// PayoutReleaseEntry gives a failed payout's reservation back.
+func PayoutReleaseEntry(id string, p Payout, now time.Time) Entry {
+	return reserve(id, EntryPayoutRelease, "payout", p.ID, p.MerchantID, p.Mode, p.Currency, p.Amount+p.Fee, false, now)
+}
+
+// PayoutEntry records a payout the rail made: the reservation goes to the
+// rail (the amount) and to Malipo (the fee).
+func PayoutEntry(id string, p Payout, rail string, now time.Time) Entry {
+	return NewEntry(id, EntryPayout, "payout", p.ID, now,
+		Posting{Account: MerchantReserved(p.MerchantID, p.Mode, p.Currency), Currency: p.Currency, Amount: -(p.Amount + p.Fee)},
+		Posting{Account: RailClearing(rail, p.Mode, p.Currency), Currency: p.Currency, Amount: p.Amount},
+		Posting{Account: Fees(p.Mode, p.Currency), Currency: p.Currency, Amount: p.Fee})
+}
+
+// TransferEntry moves money between two merchants at once.
+func TransferEntry(id string, p Payout, now time.Time) Entry {
+	return NewEntry(id, EntryTransfer, "payout", p.ID, now,
+		Posting{Account: MerchantAvailable(p.MerchantID, p.Mode, p.Currency), Currency: p.Currency, Amount: -(p.Amount + p.Fee)},
+		Posting{Account: MerchantAvailable(p.Destination.Account, p.Mode, p.Currency), Currency: p.Currency, Amount: p.Amount},
+		Posting{Account: Fees(p.Mode, p.Currency), Currency: p.Currency, Amount: p.Fee})
+}
+
+// RefundReserveEntry sets a refund's amount aside.
+func RefundReserveEntry(id string, r Refund, now time.Time) Entry {
+	return reserve(id, EntryRefundReserve, "refund", r.ID, r.MerchantID, r.Mode, r.Currency, r.Amount, true, now)
+}
+
+// RefundReleaseEntry gives a failed refund's reservation back.
+func RefundReleaseEntry(id string, r Refund, now time.Time) Entry {
+	return reserve(id, EntryRefundRelease, "refund", r.ID, r.MerchantID, r.Mode, r.Currency, r.Amount, false, now)
+}
+
+// RefundEntry records a refund the rail paid back to the customer.
+func RefundEntry(id string, r Refund, rail string, now time.Time) Entry {
+	return NewEntry(id, EntryRefund, "refund", r.ID, now,
+		Posting{Account: MerchantReserved(r.MerchantID, r.Mode, r.Currency), Currency: r.Currency, Amount: -r.Amount},
+		Posting{Account: RailClearing(rail, r.Mode, r.Currency), Currency: r.Currency, Amount: r.Amount})
+}
+
+// TopupEntry credits a test merchant from the sandbox's funding account.
+func TopupEntry(id, merchantID string, c Currency, amount int64, now time.Time) Entry {
+	return NewEntry(id, EntryTopup, "topup", id, now,
+		Posting{Account: SandboxFunding(c), Currency: c, Amount: -amount},
+		Posting{Account: MerchantAvailable(merchantID, ModeTest, c), Currency: c, Amount: amount})
+}
+
 // Balance is a merchant's money in one currency.
 type Balance struct {
 	Currency  Currency
-	Available int64
-	Pending   int64
+	Available int64 // spendable now
+	Pending   int64 // collected, not yet settled
+	Reserved  int64 // set aside for payouts and refunds under way
 }
 
 // AuditReport is what the ledger checker found; it is clean when every list
@@ -112,11 +215,16 @@ type AuditReport struct {
 	BalanceMismatch  []string // accounts whose stored balance differs from their postings
 	PaymentNotPosted []string // succeeded payments with no ledger entry, or more than one
 	PostedNotPaid    []string // payment entries for payments that did not succeed
+	NegativeBalance  []string // merchant accounts below zero
+	PayoutNotPosted  []string // payouts whose entries do not match their status
+	RefundNotPosted  []string // refunds whose entries do not match their status
+	Payouts, Refunds int      // payouts and refunds checked
 }
 
 // Clean reports whether the audit found nothing wrong.
 func (r AuditReport) Clean() bool {
-	return len(r.UnbalancedEntry)+len(r.BalanceMismatch)+len(r.PaymentNotPosted)+len(r.PostedNotPaid) == 0
+	return len(r.UnbalancedEntry)+len(r.BalanceMismatch)+len(r.PaymentNotPosted)+len(r.PostedNotPaid)+
+		len(r.NegativeBalance)+len(r.PayoutNotPosted)+len(r.RefundNotPosted) == 0
 }
 
 // Owner returns the merchant the account belongs to ("" for Malipo's own

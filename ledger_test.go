@@ -9,7 +9,7 @@ func TestPaymentEntryBalances(t *testing.T) {
 	now := time.Now()
 	for _, fee := range []int64{0, 15, 1000} {
 		p := Payment{ID: "pay_1", MerchantID: "mer_1", Mode: ModeTest, Amount: 1000, Currency: "XOF", Fee: fee}
-		e := PaymentEntry("led_1", p, "sandbox", now)
+		e := PaymentEntry("led_1", p, "sandbox", false, now)
 		if err := e.Validate(); err != nil {
 			t.Errorf("fee %d: %v", fee, err)
 		}

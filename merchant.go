@@ -58,6 +58,7 @@ type Integration struct {
 	Config    map[string]string
 	NotifyURL string
 	Fee       FeeRule
+	Rules     Rules
 	CreatedAt time.Time
 }
 

@@ -104,7 +104,14 @@ type Payment struct {
 	LockPhone bool
 	// NextAction is what the customer must do before the payment can go
 	// on: NextActionThreeDSecure while a card awaits authentication.
-	NextAction  string
+	NextAction string
+	// AmountRefunded is the sum of the payment's refunds that have not
+	// failed.
+	AmountRefunded int64
+	// AvailableAt is when a succeeded payment's money becomes available;
+	// SettledAt is when it did (zero while it is pending).
+	AvailableAt time.Time
+	SettledAt   time.Time
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 	ExpiresAt   time.Time

@@ -309,9 +309,14 @@ func (s *Service) finish(tx store.Tx, p *malipo.Payment, to malipo.PaymentStatus
 		return err
 	}
 	if to == malipo.PaymentSucceeded {
-		p.Fee = in.Fee.Fee(p.Amount)
+		p.Fee = in.FeeFor(string(p.Method)).Fee(p.Amount)
 		p.FailureCode, p.FailureReason = "", ""
-		if err := tx.PostEntry(malipo.PaymentEntry(s.cfg.IDs.ID("led"), *p, rail, now)); err != nil {
+		delay := in.Rules.SettlementDelay
+		p.AvailableAt = now.Add(delay)
+		if delay <= 0 {
+			p.SettledAt = now
+		}
+		if err := tx.PostEntry(malipo.PaymentEntry(s.cfg.IDs.ID("led"), *p, rail, delay > 0, now)); err != nil {
 			return fmt.Errorf("post payment %s: %w", p.ID, err)
 		}
 	}

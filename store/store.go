@@ -61,6 +61,28 @@ type Tx interface {
 	// Audit checks the ledger against itself and against payments.
 	Audit() (malipo.AuditReport, error)
 
+	// CreatePayout fails with kind conflict, code reference_in_use, when
+	// the integration already has a payout with that reference.
+	CreatePayout(p malipo.Payout) error
+	// GetPayout reads a payout; in a write transaction it also locks it.
+	GetPayout(id string) (malipo.Payout, error)
+	PayoutByReference(integrationID, reference string) (malipo.Payout, error)
+	UpdatePayout(p malipo.Payout) error
+	ListPayouts(f PayoutFilter) ([]malipo.Payout, error)
+	// CountPayoutsTo counts the integration's payouts to a destination
+	// account created after since that have not failed.
+	CountPayoutsTo(integrationID, account string, since time.Time) (int, error)
+
+	CreateRefund(r malipo.Refund) error
+	// GetRefund reads a refund; in a write transaction it also locks it.
+	GetRefund(id string) (malipo.Refund, error)
+	UpdateRefund(r malipo.Refund) error
+	// ListRefunds lists a payment's refunds, oldest first.
+	ListRefunds(paymentID string) ([]malipo.Refund, error)
+	// ClaimUnsettledPayments locks up to limit succeeded payments still
+	// pending whose money becomes available at or before now.
+	ClaimUnsettledPayments(now time.Time, limit int) ([]malipo.Payment, error)
+
 	CreateEvent(e malipo.Event) error
 	GetEvent(id string) (malipo.Event, error)
 	ListEvents(f EventFilter) ([]malipo.Event, error)
@@ -108,6 +130,15 @@ type PaymentFilter struct {
 	Reference     *string
 	Status        *malipo.PaymentStatus
 	StartingAfter string // a payment ID: list only older payments
+	Limit         int
+}
+
+// PayoutFilter selects payouts of one merchant in one mode, newest first.
+type PayoutFilter struct {
+	MerchantID    string
+	Mode          malipo.Mode
+	Reference     string // optional
+	StartingAfter string
 	Limit         int
 }
 

@@ -123,20 +123,29 @@ func (t *tx) CreateIntegration(i malipo.Integration) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.exec(`INSERT INTO integrations (id, merchant_id, flavor, mode, config, notify_url, fee_bps, fee_fixed, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		i.ID, i.MerchantID, string(i.Flavor), string(i.Mode), string(cfg), i.NotifyURL, i.Fee.BasisPoints, i.Fee.Fixed, micros(i.CreatedAt))
+	rules, err := json.Marshal(i.Rules)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(`INSERT INTO integrations (id, merchant_id, flavor, mode, config, notify_url, fee_bps, fee_fixed, created_at, rules)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		i.ID, i.MerchantID, string(i.Flavor), string(i.Mode), string(cfg), i.NotifyURL, i.Fee.BasisPoints, i.Fee.Fixed, micros(i.CreatedAt),
+		string(rules))
 	return t.conflict(err, "integration_exists", "integration already exists")
 }
 
-const integrationColumns = `i.id, i.merchant_id, i.flavor, i.mode, i.config, i.notify_url, i.fee_bps, i.fee_fixed, i.created_at`
+const integrationColumns = `i.id, i.merchant_id, i.flavor, i.mode, i.config, i.notify_url, i.fee_bps, i.fee_fixed, i.created_at,
+	i.rules`
 
 func scanIntegration(r interface{ Scan(...any) error }) (malipo.Integration, error) {
 	var i malipo.Integration
-	var flavor, mode, cfg string
+	var flavor, mode, cfg, rules string
 	var created int64
-	if err := r.Scan(&i.ID, &i.MerchantID, &flavor, &mode, &cfg, &i.NotifyURL, &i.Fee.BasisPoints, &i.Fee.Fixed, &created); err != nil {
+	if err := r.Scan(&i.ID, &i.MerchantID, &flavor, &mode, &cfg, &i.NotifyURL, &i.Fee.BasisPoints, &i.Fee.Fixed, &created, &rules); err != nil {
 		return i, err
+	}
+	if err := json.Unmarshal([]byte(rules), &i.Rules); err != nil {
+		return i, fmt.Errorf("integration %s rules: %w", i.ID, err)
 	}
 	i.Flavor, i.Mode, i.CreatedAt = malipo.Flavor(flavor), malipo.Mode(mode), fromMicros(created)
 	if err := json.Unmarshal([]byte(cfg), &i.Config); err != nil {
@@ -167,7 +176,7 @@ func (t *tx) IntegrationByKeyHash(hash string) (malipo.Integration, error) {
 const paymentColumns = `id, merchant_id, integration_id, mode, amount, currency, fee, reference, description,
 	customer, channels, method, phone, operator, return_url, cancel_url, notify_url, metadata, lang, status,
 	failure_code, failure_reason, rail_reference, checkout_token, created_at, updated_at, expires_at, completed_at,
-	extra, next_action`
+	extra, next_action, amount_refunded, available_at, settled_at`
 
 // paymentExtra is the JSON of a payment's display extras.
 type paymentExtra struct {
@@ -201,22 +210,24 @@ func paymentArgs(p malipo.Payment) ([]any, error) {
 		p.Description, string(customer), strings.Join(channels, ","), string(p.Method), p.Phone, p.Operator,
 		p.ReturnURL, p.CancelURL, p.NotifyURL, string(metadata), p.Lang, string(p.Status), p.FailureCode,
 		p.FailureReason, p.RailReference, p.CheckoutToken, micros(p.CreatedAt), micros(p.UpdatedAt),
-		micros(p.ExpiresAt), micros(p.CompletedAt), string(extra), p.NextAction}, nil
+		micros(p.ExpiresAt), micros(p.CompletedAt), string(extra), p.NextAction, p.AmountRefunded, micros(p.AvailableAt),
+		micros(p.SettledAt)}, nil
 }
 
 func scanPayment(r interface{ Scan(...any) error }) (malipo.Payment, error) {
 	var p malipo.Payment
 	var mode, currency, customer, channels, method, metadata, status, extra string
-	var created, updated, expires, completed int64
+	var created, updated, expires, completed, available, settled int64
 	err := r.Scan(&p.ID, &p.MerchantID, &p.IntegrationID, &mode, &p.Amount, &currency, &p.Fee, &p.Reference,
 		&p.Description, &customer, &channels, &method, &p.Phone, &p.Operator, &p.ReturnURL, &p.CancelURL,
 		&p.NotifyURL, &metadata, &p.Lang, &status, &p.FailureCode, &p.FailureReason, &p.RailReference,
-		&p.CheckoutToken, &created, &updated, &expires, &completed, &extra, &p.NextAction)
+		&p.CheckoutToken, &created, &updated, &expires, &completed, &extra, &p.NextAction, &p.AmountRefunded, &available, &settled)
 	if err != nil {
 		return p, err
 	}
 	p.Mode, p.Currency, p.Method, p.Status = malipo.Mode(mode), malipo.Currency(currency), malipo.Channel(method), malipo.PaymentStatus(status)
 	p.CreatedAt, p.UpdatedAt, p.ExpiresAt, p.CompletedAt = fromMicros(created), fromMicros(updated), fromMicros(expires), fromMicros(completed)
+	p.AvailableAt, p.SettledAt = fromMicros(available), fromMicros(settled)
 	if channels != "" {
 		for _, c := range strings.Split(channels, ",") {
 			p.Channels = append(p.Channels, malipo.Channel(c))
@@ -242,7 +253,7 @@ func (t *tx) CreatePayment(p malipo.Payment) error {
 		return err
 	}
 	_, err = t.exec(`INSERT INTO payments (`+paymentColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 	return t.conflict(err, "reference_in_use", fmt.Sprintf("a payment with reference %q already exists", p.Reference))
 }
 
@@ -265,9 +276,10 @@ func (t *tx) UpdatePayment(p malipo.Payment) error {
 	// Only the fields that change after creation are written.
 	res, err := t.exec(`UPDATE payments SET fee = ?, method = ?, phone = ?, operator = ?, status = ?, failure_code = ?,
 		failure_reason = ?, rail_reference = ?, updated_at = ?, expires_at = ?, completed_at = ?, lang = ?, customer = ?,
-		next_action = ? WHERE id = ?`,
+		next_action = ?, amount_refunded = ?, available_at = ?, settled_at = ? WHERE id = ?`,
 		p.Fee, string(p.Method), p.Phone, p.Operator, string(p.Status), p.FailureCode, p.FailureReason,
-		p.RailReference, micros(p.UpdatedAt), micros(p.ExpiresAt), micros(p.CompletedAt), p.Lang, args[9], p.NextAction, p.ID)
+		p.RailReference, micros(p.UpdatedAt), micros(p.ExpiresAt), micros(p.CompletedAt), p.Lang, args[9], p.NextAction,
+		p.AmountRefunded, micros(p.AvailableAt), micros(p.SettledAt), p.ID)
 	if err != nil {
 		return err
 	}
@@ -380,6 +392,8 @@ func (t *tx) Balances(merchantID string, mode malipo.Mode) ([]malipo.Balance, er
 			b.Available += amount
 		case "pending":
 			b.Pending += amount
+		case "reserved":
+			b.Reserved += amount
 		}
 	}
 	return out, rows.Err()
@@ -417,6 +431,9 @@ func (t *tx) Audit() (malipo.AuditReport, error) {
 	if err := t.row(`SELECT COUNT(*) FROM payments WHERE status = 'succeeded'`).Scan(&r.Payments); err != nil {
 		return r, err
 	}
+	if err := t.row(`SELECT (SELECT COUNT(*) FROM payouts), (SELECT COUNT(*) FROM refunds)`).Scan(&r.Payouts, &r.Refunds); err != nil {
+		return r, err
+	}
 	checks := []struct {
 		into  *[]string
 		query string
@@ -435,7 +452,26 @@ func (t *tx) Audit() (malipo.AuditReport, error) {
 			WHERE e.kind = 'payment' AND (p.id IS NULL OR p.status <> 'succeeded')
 			UNION SELECT e.ref_id FROM ledger_entries e JOIN payments p ON p.id = e.ref_id
 			JOIN postings po ON po.entry_id = e.id
-			WHERE e.kind = 'payment' AND po.amount < 0 GROUP BY e.ref_id, p.amount HAVING -SUM(po.amount) <> p.amount`},
+			WHERE e.kind = 'payment' AND po.amount < 0 GROUP BY e.ref_id, p.amount HAVING -SUM(po.amount) <> p.amount
+			UNION SELECT p.id FROM payments p LEFT JOIN ledger_entries e ON e.kind = 'settlement' AND e.ref_id = p.id
+			GROUP BY p.id, p.settled_at, p.available_at, p.completed_at
+			HAVING COUNT(e.id) <> CASE WHEN p.settled_at <> 0 AND p.available_at > p.completed_at THEN 1 ELSE 0 END`},
+		{&r.NegativeBalance, `SELECT name FROM accounts WHERE merchant_id <> '' AND balance < 0`},
+		// Each payout has its reservation, and then exactly the entry its
+		// status calls for; a transfer has only its transfer entry.
+		{&r.PayoutNotPosted, `SELECT p.id FROM payouts p LEFT JOIN ledger_entries e ON e.ref_type = 'payout' AND e.ref_id = p.id
+			GROUP BY p.id, p.status, p.destination_type HAVING
+			SUM(CASE WHEN e.kind = 'transfer' THEN 1 ELSE 0 END) <> CASE WHEN p.destination_type = 'merchant' AND p.status = 'succeeded' THEN 1 ELSE 0 END
+			OR SUM(CASE WHEN e.kind = 'payout_reserve' THEN 1 ELSE 0 END) <> CASE WHEN p.destination_type = 'merchant' THEN 0 ELSE 1 END
+			OR SUM(CASE WHEN e.kind = 'payout' THEN 1 ELSE 0 END) <> CASE WHEN p.destination_type <> 'merchant' AND p.status = 'succeeded' THEN 1 ELSE 0 END
+			OR SUM(CASE WHEN e.kind = 'payout_release' THEN 1 ELSE 0 END) <> CASE WHEN p.destination_type <> 'merchant' AND p.status = 'failed' THEN 1 ELSE 0 END`},
+		{&r.RefundNotPosted, `SELECT r.id FROM refunds r LEFT JOIN ledger_entries e ON e.ref_type = 'refund' AND e.ref_id = r.id
+			GROUP BY r.id, r.status HAVING
+			SUM(CASE WHEN e.kind = 'refund_reserve' THEN 1 ELSE 0 END) <> 1
+			OR SUM(CASE WHEN e.kind = 'refund' THEN 1 ELSE 0 END) <> CASE WHEN r.status = 'succeeded' THEN 1 ELSE 0 END
+			OR SUM(CASE WHEN e.kind = 'refund_release' THEN 1 ELSE 0 END) <> CASE WHEN r.status = 'failed' THEN 1 ELSE 0 END
+			UNION SELECT p.id FROM payments p LEFT JOIN refunds r ON r.payment_id = p.id AND r.status <> 'failed'
+			GROUP BY p.id, p.amount, p.amount_refunded HAVING COALESCE(SUM(r.amount), 0) <> p.amount_refunded OR p.amount_refunded > p.amount`},
 	}
 	for _, c := range checks {
 		got, err := t.strings(c.query)

@@ -43,6 +43,8 @@ func Run(t *testing.T, open Opener) {
 		{"Endpoints", testEndpoints},
 		{"Deliveries", testDeliveries},
 		{"CardSetupsAndTokens", testCards},
+		{"Payouts", testPayouts},
+		{"Refunds", testRefunds},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,7 +79,8 @@ func fixture(t *testing.T, s store.Store, id string) (malipo.Merchant, malipo.In
 	t.Helper()
 	m := malipo.Merchant{ID: "mer_" + id, Name: "Shop " + id, LogoURL: "https://shop.example/" + id + ".png", CreatedAt: epoch}
 	i := malipo.Integration{ID: "int_" + id, MerchantID: m.ID, Flavor: malipo.FlavorNative, Mode: malipo.ModeTest,
-		Config: map[string]string{}, Fee: malipo.FeeRule{BasisPoints: 150, Fixed: 0}, CreatedAt: epoch}
+		Config: map[string]string{}, Fee: malipo.FeeRule{BasisPoints: 150, Fixed: 0}, CreatedAt: epoch,
+		Rules: malipo.Rules{Fees: map[string]malipo.FeeRule{"card": {BasisPoints: 290}}, SettlementDelay: time.Hour, MaxPayout: 5000}}
 	write(t, s, func(tx store.Tx) error {
 		if err := tx.CreateMerchant(m); err != nil {
 			return err
@@ -120,7 +123,8 @@ func testMerchantsAndIntegrations(t *testing.T, s store.Store) {
 		}
 		gi, err := tx.IntegrationByKeyHash("abc123")
 		must(t, err)
-		if gi.ID != i.ID || gi.Fee.BasisPoints != 150 || gi.Flavor != malipo.FlavorNative || !gi.CreatedAt.Equal(epoch) {
+		if gi.ID != i.ID || gi.Fee.BasisPoints != 150 || gi.Flavor != malipo.FlavorNative || !gi.CreatedAt.Equal(epoch) ||
+			!cmp.Equal(gi.Rules, i.Rules) {
 			t.Errorf("IntegrationByKeyHash = %+v", gi)
 		}
 		n, err := tx.CountMerchants()
@@ -350,10 +354,10 @@ func testLedger(t *testing.T, s store.Store) {
 		if err := tx.CreatePayment(p); err != nil {
 			return err
 		}
-		return tx.PostEntry(malipo.PaymentEntry("led_1", p, "sandbox", epoch))
+		return tx.PostEntry(malipo.PaymentEntry("led_1", p, "sandbox", false, epoch))
 	})
 	err := s.Transact(context.Background(), func(tx store.Tx) error {
-		return tx.PostEntry(malipo.PaymentEntry("led_2", p, "sandbox", epoch))
+		return tx.PostEntry(malipo.PaymentEntry("led_2", p, "sandbox", false, epoch))
 	})
 	wantKind(t, err, malipo.KindConflict)
 	err = s.Transact(context.Background(), func(tx store.Tx) error {
@@ -406,7 +410,7 @@ func testAudit(t *testing.T, s store.Store) {
 		if err := tx.CreatePayment(failed); err != nil {
 			return err
 		}
-		return tx.PostEntry(malipo.PaymentEntry("led_1", failed, "sandbox", epoch))
+		return tx.PostEntry(malipo.PaymentEntry("led_1", failed, "sandbox", false, epoch))
 	})
 	read(t, s, func(tx store.Tx) error {
 		r, err := tx.Audit()

@@ -1,0 +1,133 @@
+package sqlstore
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/store"
+)
+
+// Payouts.
+
+const payoutColumns = `id, merchant_id, integration_id, mode, amount, fee, currency, reference, destination_type,
+	destination_account, destination_name, destination_operator, destination_reference, narration, status, failure_code,
+	failure_reason, rail_reference, created_at, updated_at, completed_at`
+
+func scanPayout(r interface{ Scan(...any) error }) (malipo.Payout, error) {
+	var p malipo.Payout
+	var mode, currency, dtype, status string
+	var created, updated, completed int64
+	err := r.Scan(&p.ID, &p.MerchantID, &p.IntegrationID, &mode, &p.Amount, &p.Fee, &currency, &p.Reference, &dtype,
+		&p.Destination.Account, &p.Destination.Name, &p.Destination.Operator, &p.Destination.AccountReference, &p.Narration,
+		&status, &p.FailureCode, &p.FailureReason, &p.RailReference, &created, &updated, &completed)
+	p.Mode, p.Currency, p.Destination.Type, p.Status = malipo.Mode(mode), malipo.Currency(currency), malipo.DestinationType(dtype), malipo.PayoutStatus(status)
+	p.CreatedAt, p.UpdatedAt, p.CompletedAt = fromMicros(created), fromMicros(updated), fromMicros(completed)
+	return p, err
+}
+
+func (t *tx) CreatePayout(p malipo.Payout) error {
+	_, err := t.exec(`INSERT INTO payouts (`+payoutColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		p.ID, p.MerchantID, p.IntegrationID, string(p.Mode), p.Amount, p.Fee, string(p.Currency), p.Reference, string(p.Destination.Type),
+		p.Destination.Account, p.Destination.Name, p.Destination.Operator, p.Destination.AccountReference, p.Narration,
+		string(p.Status), p.FailureCode, p.FailureReason, p.RailReference, micros(p.CreatedAt), micros(p.UpdatedAt), micros(p.CompletedAt))
+	return t.conflict(err, "reference_in_use", fmt.Sprintf("a payout with reference %q already exists", p.Reference))
+}
+
+func (t *tx) GetPayout(id string) (malipo.Payout, error) {
+	p, err := scanPayout(t.row(`SELECT `+payoutColumns+` FROM payouts WHERE id = ?`+t.lock(), id))
+	return p, notFound(err, "payout")
+}
+
+func (t *tx) PayoutByReference(integrationID, reference string) (malipo.Payout, error) {
+	p, err := scanPayout(t.row(`SELECT `+payoutColumns+` FROM payouts WHERE integration_id = ? AND reference = ?`, integrationID, reference))
+	return p, notFound(err, "payout")
+}
+
+func (t *tx) UpdatePayout(p malipo.Payout) error {
+	res, err := t.exec(`UPDATE payouts SET status = ?, failure_code = ?, failure_reason = ?, rail_reference = ?, updated_at = ?,
+		completed_at = ?, destination_operator = ? WHERE id = ?`, string(p.Status), p.FailureCode, p.FailureReason, p.RailReference,
+		micros(p.UpdatedAt), micros(p.CompletedAt), p.Destination.Operator, p.ID)
+	return affected(res, err, "payout")
+}
+
+func (t *tx) ListPayouts(f store.PayoutFilter) ([]malipo.Payout, error) {
+	where := []string{"merchant_id = ?", "mode = ?"}
+	args := []any{f.MerchantID, string(f.Mode)}
+	if f.Reference != "" {
+		where, args = append(where, "reference = ?"), append(args, f.Reference)
+	}
+	if f.StartingAfter != "" {
+		where, args = append(where, "id < ?"), append(args, f.StartingAfter)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 10
+	}
+	rows, err := t.query(`SELECT `+payoutColumns+` FROM payouts WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT ?`,
+		append(args, limit)...)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanPayout)
+}
+
+func (t *tx) CountPayoutsTo(integrationID, account string, since time.Time) (int, error) {
+	var n int
+	err := t.row(`SELECT COUNT(*) FROM payouts WHERE integration_id = ? AND destination_account = ? AND created_at > ?
+		AND status <> 'failed'`, integrationID, account, micros(since)).Scan(&n)
+	return n, err
+}
+
+// Refunds.
+
+const refundColumns = `id, payment_id, merchant_id, integration_id, mode, amount, currency, reason, status, failure_code,
+	failure_reason, rail_reference, created_at, updated_at, completed_at`
+
+func scanRefund(r interface{ Scan(...any) error }) (malipo.Refund, error) {
+	var f malipo.Refund
+	var mode, currency, status string
+	var created, updated, completed int64
+	err := r.Scan(&f.ID, &f.PaymentID, &f.MerchantID, &f.IntegrationID, &mode, &f.Amount, &currency, &f.Reason, &status,
+		&f.FailureCode, &f.FailureReason, &f.RailReference, &created, &updated, &completed)
+	f.Mode, f.Currency, f.Status = malipo.Mode(mode), malipo.Currency(currency), malipo.RefundStatus(status)
+	f.CreatedAt, f.UpdatedAt, f.CompletedAt = fromMicros(created), fromMicros(updated), fromMicros(completed)
+	return f, err
+}
+
+func (t *tx) CreateRefund(f malipo.Refund) error {
+	_, err := t.exec(`INSERT INTO refunds (`+refundColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		f.ID, f.PaymentID, f.MerchantID, f.IntegrationID, string(f.Mode), f.Amount, string(f.Currency), f.Reason, string(f.Status),
+		f.FailureCode, f.FailureReason, f.RailReference, micros(f.CreatedAt), micros(f.UpdatedAt), micros(f.CompletedAt))
+	return t.conflict(err, "refund_exists", "refund already exists")
+}
+
+func (t *tx) GetRefund(id string) (malipo.Refund, error) {
+	f, err := scanRefund(t.row(`SELECT `+refundColumns+` FROM refunds WHERE id = ?`+t.lock(), id))
+	return f, notFound(err, "refund")
+}
+
+func (t *tx) UpdateRefund(f malipo.Refund) error {
+	res, err := t.exec(`UPDATE refunds SET status = ?, failure_code = ?, failure_reason = ?, rail_reference = ?, updated_at = ?,
+		completed_at = ? WHERE id = ?`, string(f.Status), f.FailureCode, f.FailureReason, f.RailReference, micros(f.UpdatedAt),
+		micros(f.CompletedAt), f.ID)
+	return affected(res, err, "refund")
+}
+
+func (t *tx) ListRefunds(paymentID string) ([]malipo.Refund, error) {
+	rows, err := t.query(`SELECT `+refundColumns+` FROM refunds WHERE payment_id = ? ORDER BY id`, paymentID)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanRefund)
+}
+
+func (t *tx) ClaimUnsettledPayments(now time.Time, limit int) ([]malipo.Payment, error) {
+	rows, err := t.query(`SELECT `+paymentColumns+` FROM payments WHERE status = 'succeeded' AND settled_at = 0
+		AND available_at <= ? ORDER BY available_at LIMIT ?`+t.db.dialect.ClaimSuffix, micros(now), limit)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanPayment)
+}
