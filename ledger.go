@@ -32,7 +32,9 @@ func MerchantReserved(merchantID string, m Mode, c Currency) Account {
 }
 
 // SandboxFunding is where test-mode top-ups come from.
-func SandboxFunding(c Currency) Account { return Account(fmt.Sprintf("sandbox:%s:funding:%s", ModeTest, c)) }
+func SandboxFunding(c Currency) Account {
+	return Account(fmt.Sprintf("sandbox:%s:funding:%s", ModeTest, c))
+}
 
 // RailClearing is the account a rail's collections pass through.
 func RailClearing(rail string, m Mode, c Currency) Account {
