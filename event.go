@@ -12,10 +12,18 @@ const (
 	EventPaymentFailed    = "payment.failed"
 	EventPaymentCancelled = "payment.cancelled"
 	EventPaymentExpired   = "payment.expired"
+	EventPayoutSucceeded  = "payout.succeeded"
+	EventPayoutFailed     = "payout.failed"
+	EventRefundSucceeded  = "refund.succeeded"
+	EventRefundFailed     = "refund.failed"
+	// EventTransferReceived tells a merchant that another merchant sent it
+	// money (a payout to a merchant destination).
+	EventTransferReceived = "transfer.received"
 )
 
 // EventTypes lists every event type endpoints may subscribe to.
-var EventTypes = []string{EventPaymentSucceeded, EventPaymentFailed, EventPaymentCancelled, EventPaymentExpired}
+var EventTypes = []string{EventPaymentSucceeded, EventPaymentFailed, EventPaymentCancelled, EventPaymentExpired,
+	EventPayoutSucceeded, EventPayoutFailed, EventRefundSucceeded, EventRefundFailed, EventTransferReceived}
 
 // Event records a state change, in the same transaction as the change.
 // Data is the changed object as it was then (JSON of the domain type); each

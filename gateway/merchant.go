@@ -35,6 +35,7 @@ type IntegrationInput struct {
 	Mode       malipo.Mode
 	NotifyURL  string
 	Fee        malipo.FeeRule
+	Rules      malipo.Rules
 }
 
 // Credentials are what a new integration's owner is shown once.
@@ -58,13 +59,27 @@ func (s *Service) CreateIntegration(ctx context.Context, in IntegrationInput) (m
 			return malipo.Integration{}, nil, err
 		}
 	}
-	if in.Fee.BasisPoints < 0 || in.Fee.BasisPoints > 10000 || in.Fee.Fixed < 0 {
-		return malipo.Integration{}, nil, malipo.Invalid("fee", "parameter_invalid", "fee must be 0-10000 basis points and a non-negative fixed amount")
+	fees := []malipo.FeeRule{in.Fee}
+	for _, f := range in.Rules.Fees {
+		fees = append(fees, f)
+	}
+	for _, f := range fees {
+		if f.BasisPoints < 0 || f.BasisPoints > 10000 || f.Fixed < 0 {
+			return malipo.Integration{}, nil, malipo.Invalid("fee", "parameter_invalid", "fees must be 0-10000 basis points and a non-negative fixed amount")
+		}
+	}
+	for ch := range in.Rules.Fees {
+		if ch != "payout" && ch != string(malipo.ChannelMobileMoney) && ch != string(malipo.ChannelCard) {
+			return malipo.Integration{}, nil, malipo.Invalid("fees", "parameter_invalid", "fees are set per mobile_money, card or payout, not %q", ch)
+		}
+	}
+	if r := in.Rules; r.SettlementDelay < 0 || r.PayoutsPerDestination < 0 || r.PayoutWindow < 0 || r.MaxPayout < 0 {
+		return malipo.Integration{}, nil, malipo.Invalid("rules", "parameter_invalid", "settlement delay, velocity and maximum payout cannot be negative")
 	}
 	now := s.now()
 	integ := malipo.Integration{
 		ID: s.cfg.IDs.ID("int"), MerchantID: in.MerchantID, Flavor: in.Flavor, Mode: in.Mode,
-		Config: map[string]string{"webhook_secret": s.newSecret()}, NotifyURL: in.NotifyURL, Fee: in.Fee, CreatedAt: now,
+		Config: map[string]string{"webhook_secret": s.newSecret()}, NotifyURL: in.NotifyURL, Fee: in.Fee, Rules: in.Rules, CreatedAt: now,
 	}
 	key := s.cfg.IDs.Secret(fmt.Sprintf("sk_%s_", in.Mode), 20)
 	apiKey := malipo.APIKey{Hash: HashKey(key), IntegrationID: integ.ID, Hint: key[:8] + "…" + key[len(key)-4:], CreatedAt: now}

@@ -23,27 +23,33 @@ var paymentEvents = map[malipo.PaymentStatus]string{
 	malipo.PaymentExpired:   malipo.EventPaymentExpired,
 }
 
-// emit records, inside tx, the event of a payment's state change and one
-// delivery per place the merchant wants to hear of it: every native
-// endpoint of the merchant in the payment's mode that subscribes to the
-// event, and the payment's notify_url (else its integration's), in the
-// integration's flavor. The dispatcher sends them after commit.
+// emit records, inside tx, the event of a payment's state change and its
+// deliveries; the payment's own notify_url is among the destinations.
 func (s *Service) emit(tx store.Tx, p malipo.Payment, in malipo.Integration) error {
 	typ, ok := paymentEvents[p.Status]
 	if !ok {
 		return nil
 	}
-	data, err := json.Marshal(p)
+	return s.emitEvent(tx, typ, "payment", p.ID, p.MerchantID, p.Mode, p, in, p.NotifyURL)
+}
+
+// emitEvent records an event and one delivery per place the merchant
+// wants to hear of it: every native endpoint of the merchant in that mode
+// that subscribes to the type, and notifyURL (else the integration's), in
+// the integration's flavor. The dispatcher sends them after commit.
+func (s *Service) emitEvent(tx store.Tx, typ, objectType, objectID, merchantID string, mode malipo.Mode, object any,
+	in malipo.Integration, notifyURL string) error {
+	data, err := json.Marshal(object)
 	if err != nil {
 		return err
 	}
 	now := s.now()
-	ev := malipo.Event{ID: s.cfg.IDs.ID("evt"), MerchantID: p.MerchantID, Mode: p.Mode, Type: typ,
-		ObjectType: "payment", ObjectID: p.ID, Data: data, CreatedAt: now}
+	ev := malipo.Event{ID: s.cfg.IDs.ID("evt"), MerchantID: merchantID, Mode: mode, Type: typ,
+		ObjectType: objectType, ObjectID: objectID, Data: data, CreatedAt: now}
 	if err := tx.CreateEvent(ev); err != nil {
 		return err
 	}
-	endpoints, err := tx.ListEndpoints(p.MerchantID, p.Mode)
+	endpoints, err := tx.ListEndpoints(merchantID, mode)
 	if err != nil {
 		return err
 	}
@@ -59,11 +65,11 @@ func (s *Service) emit(tx store.Tx, p malipo.Payment, in malipo.Integration) err
 			}
 		}
 	}
-	target := p.NotifyURL
+	target := notifyURL
 	if target == "" {
 		target = in.NotifyURL
 	}
-	if target != "" {
+	if target != "" && in.MerchantID == merchantID {
 		return deliver(malipo.Delivery{IntegrationID: in.ID, Flavor: in.Flavor, URL: target})
 	}
 	return nil

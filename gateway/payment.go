@@ -312,6 +312,9 @@ func (s *Service) finish(tx store.Tx, p *malipo.Payment, to malipo.PaymentStatus
 		p.Fee = in.FeeFor(string(p.Method)).Fee(p.Amount)
 		p.FailureCode, p.FailureReason = "", ""
 		delay := in.Rules.SettlementDelay
+		if p.Amount == p.Fee {
+			delay = 0 // nothing left for the merchant to wait for
+		}
 		p.AvailableAt = now.Add(delay)
 		if delay <= 0 {
 			p.SettledAt = now

@@ -138,10 +138,63 @@ type Cards interface {
 	AuthorizeToken(ctx context.Context, c TokenCharge) (CardResult, error)
 }
 
+// PayoutRequest asks a rail to send money to a destination.
+type PayoutRequest struct {
+	PayoutID    string
+	Destination malipo.Destination
+	Amount      int64
+	Currency    malipo.Currency
+	Narration   string
+}
+
+// PayoutOutcome is a rail's final word on a payout.
+type PayoutOutcome struct {
+	PayoutID      string
+	Status        malipo.PayoutStatus // succeeded or failed
+	FailureCode   string
+	FailureReason string
+	RailReference string
+}
+
+// PayoutSink receives payout outcomes that arrive after the request.
+type PayoutSink interface {
+	SettlePayout(ctx context.Context, o PayoutOutcome) error
+}
+
+// Payouts sends money out: to wallets, paybills and tills.
+type Payouts interface {
+	Name() string
+	// Send hands the payout to the rail. It returns the rail's reference
+	// once accepted, or a *malipo.Error if the rail refused it (an error
+	// of kind internal means the rail could not be reached); the outcome
+	// arrives later through the PayoutSink.
+	Send(ctx context.Context, p PayoutRequest) (reference string, err error)
+}
+
+// RefundRequest asks a rail to pay a customer back.
+type RefundRequest struct {
+	RefundID             string
+	PaymentID            string
+	PaymentRailReference string
+	Method               malipo.Channel
+	Amount               int64
+	Currency             malipo.Currency
+}
+
+// Refunds pays customers back, answering at once.
+type Refunds interface {
+	Name() string
+	// Refund returns the rail's reference, or a *malipo.Error if the rail
+	// refused (kind internal: could not be reached).
+	Refund(ctx context.Context, r RefundRequest) (reference string, err error)
+}
+
 // Set is the rails one mode uses.
 type Set struct {
 	MobileMoney MobileMoney
 	Cards       Cards
+	Payouts     Payouts
+	Refunds     Refunds
 }
 
 // MaskPAN shows the first six and last four digits ("555555xxxxxx4444"),

@@ -1,0 +1,396 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/rails"
+	"github.com/malipo/malipo/store"
+)
+
+// PayoutInput is a request to send money out of the available balance.
+type PayoutInput struct {
+	Amount      int64
+	Currency    string
+	Reference   string
+	Destination malipo.Destination
+	Narration   string
+}
+
+// destination checks and normalises where a payout goes.
+func (s *Service) destination(in malipo.Integration, d malipo.Destination) (malipo.Destination, error) {
+	d.Account = strings.TrimSpace(d.Account)
+	if d.Account == "" {
+		return d, malipo.Invalid("destination.account", "parameter_missing", "destination.account is required")
+	}
+	if len(d.Name) > 200 || len(d.AccountReference) > 100 {
+		return d, malipo.Invalid("destination", "parameter_invalid", "destination name or account_reference is too long")
+	}
+	digits := func(min, max int) error {
+		if len(d.Account) < min || len(d.Account) > max || strings.Trim(d.Account, "0123456789") != "" {
+			return malipo.Invalid("destination.account", "account_invalid", "a %s number is %d to %d digits", d.Type, min, max)
+		}
+		return nil
+	}
+	switch d.Type {
+	case malipo.DestinationMobileMoney:
+		e164, err := malipo.ParseMSISDN(d.Account, s.cfg.DefaultRegion)
+		if err != nil {
+			e := malipo.AsError(err)
+			e.Param = "destination.account"
+			return d, e
+		}
+		d.Account, d.Operator = e164, strings.ToLower(strings.TrimSpace(d.Operator))
+	case malipo.DestinationPaybill:
+		if err := digits(5, 7); err != nil {
+			return d, err
+		}
+		if d.AccountReference == "" {
+			return d, malipo.Invalid("destination.account_reference", "parameter_missing", "a paybill payout needs the account_reference at the business")
+		}
+	case malipo.DestinationTill:
+		if err := digits(5, 7); err != nil {
+			return d, err
+		}
+	case malipo.DestinationMerchant:
+		if d.Account == in.MerchantID {
+			return d, malipo.Invalid("destination.account", "account_invalid", "a merchant cannot transfer to itself")
+		}
+	case "":
+		return d, malipo.Invalid("destination.type", "parameter_missing", "destination.type is required")
+	default:
+		return d, malipo.Invalid("destination.type", "parameter_invalid", "destination.type must be mobile_money, paybill, till or merchant")
+	}
+	return d, nil
+}
+
+// CreatePayout sends money from the merchant's available balance. The
+// amount and fee are reserved in the same transaction that checks the
+// balance and the velocity rules, so concurrent payouts can never spend the
+// same money. A payout to another merchant is a transfer, settled at once.
+func (s *Service) CreatePayout(ctx context.Context, in malipo.Integration, req PayoutInput, idem Idempotency) (malipo.Payout, bool, error) {
+	cur, err := malipo.ParseCurrency(req.Currency)
+	if req.Currency == "" {
+		err = malipo.Invalid("currency", "parameter_missing", "currency is required")
+	}
+	if err != nil {
+		return malipo.Payout{}, false, err
+	}
+	if err := malipo.ValidateAmount(req.Amount, "amount"); err != nil {
+		return malipo.Payout{}, false, err
+	}
+	if max := in.Rules.MaxPayout; max > 0 && req.Amount > max {
+		return malipo.Payout{}, false, malipo.Invalid("amount", "amount_too_large", "a payout may be at most %s %s", malipo.FormatDecimal(max, cur), cur)
+	}
+	if err := malipo.ValidateReference(req.Reference); err != nil {
+		return malipo.Payout{}, false, err
+	}
+	if err := malipo.ValidateNarration("narration", req.Narration); err != nil {
+		return malipo.Payout{}, false, err
+	}
+	dest, err := s.destination(in, req.Destination)
+	if err != nil {
+		return malipo.Payout{}, false, err
+	}
+	transfer := dest.Type == malipo.DestinationMerchant
+	if !transfer {
+		if _, err := s.payoutRail(in.Mode); err != nil {
+			return malipo.Payout{}, false, err
+		}
+	}
+	now := s.now()
+	p := malipo.Payout{ID: s.cfg.IDs.ID("po"), MerchantID: in.MerchantID, IntegrationID: in.ID, Mode: in.Mode, Amount: req.Amount,
+		Fee: in.FeeFor("payout").Fee(req.Amount), Currency: cur, Reference: req.Reference, Destination: dest, Narration: req.Narration,
+		Status: malipo.PayoutQueued, CreatedAt: now, UpdatedAt: now}
+	var replay bool
+	err = s.transactIdempotent(ctx, idem, func(tx store.Tx) error {
+		if replay, err = s.replayed(tx, in.ID, idem, &p); err != nil || replay {
+			return err
+		}
+		// Locking the available balance first serialises this merchant's
+		// payouts, so the balance and velocity checks below hold until commit.
+		available, err := tx.AccountBalance(malipo.MerchantAvailable(in.MerchantID, in.Mode, cur))
+		if err != nil {
+			return err
+		}
+		if _, err := tx.PayoutByReference(in.ID, p.Reference); err == nil {
+			return &malipo.Error{Kind: malipo.KindConflict, Code: "reference_in_use", Param: "reference",
+				Message: fmt.Sprintf("a payout with reference %q already exists", p.Reference)}
+		}
+		if need := p.Amount + p.Fee; available < need {
+			return &malipo.Error{Kind: malipo.KindInsufficientFunds, Code: "insufficient_funds", Param: "amount",
+				Message: fmt.Sprintf("amount available is not enough %s", malipo.FormatDecimal(available, cur))}
+		}
+		limit, window := in.Rules.Velocity()
+		n, err := tx.CountPayoutsTo(in.ID, dest.Account, now.Add(-window))
+		if err != nil {
+			return err
+		}
+		if n >= limit {
+			return &malipo.Error{Kind: malipo.KindRateLimited, Code: "velocity_limit", Param: "destination.account",
+				Message: fmt.Sprintf("too many requests to the same %s: at most %d payouts per %s", destinationNoun(dest.Type), limit, window)}
+		}
+		if transfer {
+			if err := s.transfer(tx, &p, in); err != nil {
+				return err
+			}
+		} else {
+			if err := tx.CreatePayout(p); err != nil {
+				return err
+			}
+			if err := tx.PostEntry(malipo.PayoutReserveEntry(s.cfg.IDs.ID("led"), p, now)); err != nil {
+				return err
+			}
+		}
+		return s.remember(tx, in.ID, idem, p)
+	})
+	if err != nil || replay || transfer {
+		if err == nil && transfer && !replay {
+			s.wake()
+		}
+		return p, replay, err
+	}
+	p, err = s.sendPayout(ctx, in.ID, p, idem)
+	return p, false, err
+}
+
+func destinationNoun(t malipo.DestinationType) string {
+	switch t {
+	case malipo.DestinationMobileMoney:
+		return "phone"
+	case malipo.DestinationMerchant:
+		return "merchant"
+	}
+	return "account"
+}
+
+// transfer settles a payout to another merchant inside tx.
+func (s *Service) transfer(tx store.Tx, p *malipo.Payout, in malipo.Integration) error {
+	to, err := tx.GetMerchant(p.Destination.Account)
+	if malipo.KindOf(err) == malipo.KindNotFound {
+		return malipo.Invalid("destination.account", "account_invalid", "no merchant %q", p.Destination.Account)
+	}
+	if err != nil {
+		return err
+	}
+	if p.Destination.Name == "" {
+		p.Destination.Name = to.Name
+	}
+	if err := p.Transition(malipo.PayoutSucceeded, s.now()); err != nil {
+		return err
+	}
+	if err := tx.CreatePayout(*p); err != nil {
+		return err
+	}
+	if err := tx.PostEntry(malipo.TransferEntry(s.cfg.IDs.ID("led"), *p, s.now())); err != nil {
+		return err
+	}
+	if err := s.emitEvent(tx, malipo.EventPayoutSucceeded, "payout", p.ID, p.MerchantID, p.Mode, *p, in, ""); err != nil {
+		return err
+	}
+	// The receiving merchant hears of it too, on its own endpoints.
+	return s.emitEvent(tx, malipo.EventTransferReceived, "payout", p.ID, to.ID, p.Mode, *p, malipo.Integration{}, "")
+}
+
+func (s *Service) payoutRail(m malipo.Mode) (rails.Payouts, error) {
+	set, ok := s.cfg.Rails[m]
+	if !ok || set.Payouts == nil {
+		return nil, malipo.Errorf(malipo.KindUnavailable, "rail_unavailable", "no payout rail is configured for %s mode", m)
+	}
+	return set.Payouts, nil
+}
+
+// sendPayout hands a queued payout to the rail, after its reservation
+// committed. A refusal fails it and releases the money at once.
+func (s *Service) sendPayout(ctx context.Context, scope string, p malipo.Payout, idem Idempotency) (malipo.Payout, error) {
+	rail, err := s.payoutRail(p.Mode)
+	if err != nil {
+		return p, err
+	}
+	ref, sendErr := rail.Send(ctx, rails.PayoutRequest{PayoutID: p.ID, Destination: p.Destination, Amount: p.Amount,
+		Currency: p.Currency, Narration: p.Narration})
+	if sendErr != nil && malipo.KindOf(sendErr) == malipo.KindInternal {
+		s.cfg.Logger.Warn("payout not sent", "payout", p.ID, "err", sendErr)
+		return p, nil // stays queued, its money reserved, for an operator to retry or fail
+	}
+	var out malipo.Payout
+	err = s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
+		cur, err := tx.GetPayout(p.ID)
+		if err != nil {
+			return err
+		}
+		if cur.Status != malipo.PayoutQueued {
+			out = cur
+			return nil
+		}
+		if sendErr != nil {
+			e := malipo.AsError(sendErr)
+			cur.FailureCode, cur.FailureReason = e.Code, e.Message
+			if err := s.finishPayout(tx, &cur, malipo.PayoutFailed, rail.Name()); err != nil {
+				return err
+			}
+		} else {
+			cur.RailReference = ref
+			if err := cur.Transition(malipo.PayoutProcessing, s.now()); err != nil {
+				return err
+			}
+			if err := tx.UpdatePayout(cur); err != nil {
+				return err
+			}
+		}
+		out = cur
+		return rememberAgain(tx, scope, idem, cur)
+	})
+	if err == nil && out.Status.Final() {
+		s.wake()
+	}
+	return out, err
+}
+
+// finishPayout ends a payout inside tx: a success pays the reservation to
+// the rail and the fee to Malipo; a failure gives it back.
+func (s *Service) finishPayout(tx store.Tx, p *malipo.Payout, to malipo.PayoutStatus, rail string) error {
+	now := s.now()
+	if err := p.Transition(to, now); err != nil {
+		return err
+	}
+	entry := malipo.PayoutEntry(s.cfg.IDs.ID("led"), *p, rail, now)
+	typ := malipo.EventPayoutSucceeded
+	if to == malipo.PayoutFailed {
+		entry, typ = malipo.PayoutReleaseEntry(s.cfg.IDs.ID("led"), *p, now), malipo.EventPayoutFailed
+	}
+	if err := tx.PostEntry(entry); err != nil {
+		return err
+	}
+	if err := tx.UpdatePayout(*p); err != nil {
+		return err
+	}
+	in, err := tx.GetIntegration(p.IntegrationID)
+	if err != nil {
+		return err
+	}
+	return s.emitEvent(tx, typ, "payout", p.ID, p.MerchantID, p.Mode, *p, in, "")
+}
+
+// SettlePayout applies a rail's outcome to a payout; outcomes for
+// finished payouts are ignored.
+func (s *Service) SettlePayout(ctx context.Context, o rails.PayoutOutcome) error {
+	defer s.wake()
+	return s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
+		p, err := tx.GetPayout(o.PayoutID)
+		if err != nil {
+			return err
+		}
+		if p.Status.Final() {
+			return nil
+		}
+		if o.RailReference != "" {
+			p.RailReference = o.RailReference
+		}
+		if o.Status == malipo.PayoutFailed {
+			p.FailureCode, p.FailureReason = o.FailureCode, o.FailureReason
+		}
+		return s.finishPayout(tx, &p, o.Status, s.railNameOf(p.Mode))
+	})
+}
+
+func (s *Service) railNameOf(m malipo.Mode) string {
+	if r, err := s.payoutRail(m); err == nil {
+		return r.Name()
+	}
+	return "unknown"
+}
+
+// GetPayout reads one of the merchant's payouts.
+func (s *Service) GetPayout(ctx context.Context, in malipo.Integration, id string) (malipo.Payout, error) {
+	var p malipo.Payout
+	err := s.cfg.Store.Read(ctx, func(tx store.Tx) (err error) {
+		p, err = tx.GetPayout(id)
+		if err == nil && (p.MerchantID != in.MerchantID || p.Mode != in.Mode) {
+			err = malipo.ErrNotFound
+		}
+		return err
+	})
+	if malipo.KindOf(err) == malipo.KindNotFound {
+		return p, &malipo.Error{Kind: malipo.KindNotFound, Code: "resource_missing", Param: "id", Message: fmt.Sprintf("no payout %q", id)}
+	}
+	return p, err
+}
+
+// PayoutByReference finds one of the integration's payouts by its reference.
+func (s *Service) PayoutByReference(ctx context.Context, in malipo.Integration, ref string) (malipo.Payout, error) {
+	var p malipo.Payout
+	err := s.cfg.Store.Read(ctx, func(tx store.Tx) (err error) {
+		p, err = tx.PayoutByReference(in.ID, ref)
+		return err
+	})
+	if malipo.KindOf(err) == malipo.KindNotFound {
+		return p, &malipo.Error{Kind: malipo.KindNotFound, Code: "resource_missing", Param: "reference", Message: fmt.Sprintf("no payout with reference %q", ref)}
+	}
+	return p, err
+}
+
+// ListPayouts lists the merchant's payouts in the integration's mode.
+func (s *Service) ListPayouts(ctx context.Context, in malipo.Integration, f store.PayoutFilter) ([]malipo.Payout, error) {
+	if f.Limit < 1 || f.Limit > MaxPageSize+1 {
+		return nil, malipo.Invalid("limit", "parameter_invalid", "limit must be between 1 and %d", MaxPageSize)
+	}
+	f.MerchantID, f.Mode = in.MerchantID, in.Mode
+	var ps []malipo.Payout
+	err := s.cfg.Store.Read(ctx, func(tx store.Tx) (err error) {
+		ps, err = tx.ListPayouts(f)
+		return err
+	})
+	return ps, err
+}
+
+// Topup credits a test merchant's available balance from the sandbox, so
+// payouts can be tried at once.
+func (s *Service) Topup(ctx context.Context, in malipo.Integration, amount int64, currency string) ([]malipo.Balance, error) {
+	if in.Mode != malipo.ModeTest {
+		return nil, malipo.Errorf(malipo.KindForbidden, "live_mode", "top-ups exist only in test mode")
+	}
+	cur, err := malipo.ParseCurrency(currency)
+	if err != nil {
+		return nil, err
+	}
+	if err := malipo.ValidateAmount(amount, "amount"); err != nil {
+		return nil, err
+	}
+	var bs []malipo.Balance
+	err = s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
+		if err := tx.PostEntry(malipo.TopupEntry(s.cfg.IDs.ID("top"), in.MerchantID, cur, amount, s.now())); err != nil {
+			return err
+		}
+		bs, err = tx.Balances(in.MerchantID, in.Mode)
+		return err
+	})
+	return bs, err
+}
+
+// SettleDue makes up to limit collections available whose settlement
+// delay has passed, and reports how many.
+func (s *Service) SettleDue(ctx context.Context, limit int) (int, error) {
+	var n int
+	err := s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
+		now := s.now()
+		ps, err := tx.ClaimUnsettledPayments(now, limit)
+		if err != nil {
+			return err
+		}
+		n = len(ps)
+		for _, p := range ps {
+			if err := tx.PostEntry(malipo.SettlementEntry(s.cfg.IDs.ID("led"), p, now)); err != nil {
+				return err
+			}
+			p.SettledAt = now
+			if err := tx.UpdatePayment(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return n, err
+}

@@ -1,0 +1,179 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/rails"
+	"github.com/malipo/malipo/store"
+)
+
+// RefundInput asks to give a customer money back.
+type RefundInput struct {
+	PaymentID string
+	Amount    int64 // 0: everything not yet refunded
+	Reason    string
+}
+
+// MaxRefundReasonLen bounds a refund's reason.
+const MaxRefundReasonLen = 200
+
+// CreateRefund refunds all or part of a succeeded payment, never more than
+// is left of it. The amount is reserved from the merchant's available
+// balance in the same transaction, like a payout, then the rail pays it
+// back; a refusal releases it.
+func (s *Service) CreateRefund(ctx context.Context, in malipo.Integration, req RefundInput, idem Idempotency) (malipo.Refund, bool, error) {
+	if req.PaymentID == "" {
+		return malipo.Refund{}, false, malipo.Invalid("payment", "parameter_missing", "payment is required")
+	}
+	if req.Amount < 0 {
+		return malipo.Refund{}, false, malipo.Invalid("amount", "amount_invalid", "amount must be a positive integer number of minor units")
+	}
+	if len(req.Reason) > MaxRefundReasonLen {
+		return malipo.Refund{}, false, malipo.Invalid("reason", "parameter_invalid", "reason must be at most %d characters", MaxRefundReasonLen)
+	}
+	refunds, err := s.refundRail(in.Mode)
+	if err != nil {
+		return malipo.Refund{}, false, err
+	}
+	now := s.now()
+	r := malipo.Refund{ID: s.cfg.IDs.ID("re"), PaymentID: req.PaymentID, MerchantID: in.MerchantID, IntegrationID: in.ID, Mode: in.Mode,
+		Reason: req.Reason, Status: malipo.RefundPending, CreatedAt: now, UpdatedAt: now}
+	var pay malipo.Payment
+	var replay bool
+	err = s.transactIdempotent(ctx, idem, func(tx store.Tx) error {
+		if replay, err = s.replayed(tx, in.ID, idem, &r); err != nil || replay {
+			return err
+		}
+		// The payment is locked first, then the balance: two refunds of
+		// one payment cannot both see what is left.
+		if pay, err = owned(tx, in, req.PaymentID); err != nil {
+			e := malipo.AsError(err)
+			e.Param = "payment"
+			return e
+		}
+		if pay.Status != malipo.PaymentSucceeded {
+			return malipo.Errorf(malipo.KindConflict, "payment_not_refundable", "payment %s is %s: only succeeded payments can be refunded", pay.ID, pay.Status)
+		}
+		left := pay.Amount - pay.AmountRefunded
+		r.Amount, r.Currency = req.Amount, pay.Currency
+		if r.Amount == 0 {
+			r.Amount = left
+		}
+		if left <= 0 {
+			return malipo.Errorf(malipo.KindConflict, "payment_fully_refunded", "payment %s is already refunded in full", pay.ID)
+		}
+		if r.Amount > left {
+			return malipo.Invalid("amount", "amount_too_large", "only %s %s of this payment is left to refund", malipo.FormatDecimal(left, pay.Currency), pay.Currency)
+		}
+		available, err := tx.AccountBalance(malipo.MerchantAvailable(in.MerchantID, in.Mode, pay.Currency))
+		if err != nil {
+			return err
+		}
+		if available < r.Amount {
+			return &malipo.Error{Kind: malipo.KindInsufficientFunds, Code: "insufficient_funds", Param: "amount",
+				Message: fmt.Sprintf("amount available is not enough %s", malipo.FormatDecimal(available, pay.Currency))}
+		}
+		pay.AmountRefunded += r.Amount
+		if err := tx.UpdatePayment(pay); err != nil {
+			return err
+		}
+		if err := tx.CreateRefund(r); err != nil {
+			return err
+		}
+		if err := tx.PostEntry(malipo.RefundReserveEntry(s.cfg.IDs.ID("led"), r, now)); err != nil {
+			return err
+		}
+		return s.remember(tx, in.ID, idem, r)
+	})
+	if err != nil || replay {
+		return r, replay, err
+	}
+	ref, refundErr := refunds.Refund(ctx, rails.RefundRequest{RefundID: r.ID, PaymentID: pay.ID, PaymentRailReference: pay.RailReference,
+		Method: pay.Method, Amount: r.Amount, Currency: r.Currency})
+	if refundErr != nil && malipo.KindOf(refundErr) == malipo.KindInternal {
+		s.cfg.Logger.Warn("refund not sent", "refund", r.ID, "err", refundErr)
+		return r, false, nil // stays pending, its money reserved
+	}
+	err = s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
+		cur, err := tx.GetRefund(r.ID)
+		if err != nil {
+			return err
+		}
+		if cur.Status != malipo.RefundPending {
+			r = cur
+			return nil
+		}
+		now := s.now()
+		cur.UpdatedAt, cur.CompletedAt = now, now
+		entry, typ := malipo.RefundEntry(s.cfg.IDs.ID("led"), cur, refunds.Name(), now), malipo.EventRefundSucceeded
+		cur.Status, cur.RailReference = malipo.RefundSucceeded, ref
+		if refundErr != nil {
+			e := malipo.AsError(refundErr)
+			cur.Status, cur.FailureCode, cur.FailureReason = malipo.RefundFailed, e.Code, e.Message
+			entry, typ = malipo.RefundReleaseEntry(s.cfg.IDs.ID("led"), cur, now), malipo.EventRefundFailed
+			p, err := tx.GetPayment(cur.PaymentID)
+			if err != nil {
+				return err
+			}
+			p.AmountRefunded -= cur.Amount
+			if err := tx.UpdatePayment(p); err != nil {
+				return err
+			}
+		}
+		if err := tx.PostEntry(entry); err != nil {
+			return err
+		}
+		if err := tx.UpdateRefund(cur); err != nil {
+			return err
+		}
+		if err := s.emitEvent(tx, typ, "refund", cur.ID, cur.MerchantID, cur.Mode, cur, in, ""); err != nil {
+			return err
+		}
+		r = cur
+		return rememberAgain(tx, in.ID, idem, cur)
+	})
+	if err == nil {
+		s.wake()
+	}
+	return r, false, err
+}
+
+func (s *Service) refundRail(m malipo.Mode) (rails.Refunds, error) {
+	set, ok := s.cfg.Rails[m]
+	if !ok || set.Refunds == nil {
+		return nil, malipo.Errorf(malipo.KindUnavailable, "rail_unavailable", "no refund rail is configured for %s mode", m)
+	}
+	return set.Refunds, nil
+}
+
+// GetRefund reads one of the merchant's refunds.
+func (s *Service) GetRefund(ctx context.Context, in malipo.Integration, id string) (malipo.Refund, error) {
+	var r malipo.Refund
+	err := s.cfg.Store.Read(ctx, func(tx store.Tx) (err error) {
+		r, err = tx.GetRefund(id)
+		if err == nil && (r.MerchantID != in.MerchantID || r.Mode != in.Mode) {
+			err = malipo.ErrNotFound
+		}
+		return err
+	})
+	if malipo.KindOf(err) == malipo.KindNotFound {
+		return r, &malipo.Error{Kind: malipo.KindNotFound, Code: "resource_missing", Param: "id", Message: fmt.Sprintf("no refund %q", id)}
+	}
+	return r, err
+}
+
+// PaymentRefunds lists a payment's refunds.
+func (s *Service) PaymentRefunds(ctx context.Context, in malipo.Integration, paymentID string) ([]malipo.Refund, error) {
+	var rs []malipo.Refund
+	err := s.cfg.Store.Read(ctx, func(tx store.Tx) error {
+		if _, err := owned(tx, in, paymentID); err != nil {
+			return err
+		}
+		var err error
+		rs, err = tx.ListRefunds(paymentID)
+		return err
+	})
+	return rs, err
+}
