@@ -43,6 +43,9 @@ func (s *Service) destination(in malipo.Integration, d malipo.Destination) (mali
 			return d, e
 		}
 		d.Account, d.Operator = e164, strings.ToLower(strings.TrimSpace(d.Operator))
+		if set, ok := s.cfg.Rails[in.Mode]; ok && set.MobileMoney != nil && d.Operator == "" {
+			d.Operator = set.MobileMoney.Operator(e164)
+		}
 	case malipo.DestinationPaybill:
 		if err := digits(5, 7); err != nil {
 			return d, err

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/clock"
@@ -77,8 +78,17 @@ type integrationsCreateCmd struct {
 	Flavor    string `default:"native" help:"Wire protocol: native."`
 	Mode      string `default:"test" enum:"test,live" help:"test (sandbox rails) or live."`
 	NotifyURL string `name:"notify-url" help:"Where notifications go."`
-	FeeBps    int64  `name:"fee-bps" help:"Fee in basis points (150 = 1.5%)."`
-	FeeFixed  int64  `name:"fee-fixed" help:"Fixed fee in minor units."`
+	FeeBps    int64  `name:"fee-bps" help:"Collection fee in basis points (150 = 1.5%)."`
+	FeeFixed  int64  `name:"fee-fixed" help:"Fixed collection fee in minor units."`
+
+	CardFeeBps      *int64        `name:"card-fee-bps" help:"Card collection fee in basis points, if not --fee-bps."`
+	CardFeeFixed    int64         `name:"card-fee-fixed" help:"Fixed card collection fee, with --card-fee-bps."`
+	PayoutFeeBps    int64         `name:"payout-fee-bps" help:"Payout fee in basis points."`
+	PayoutFeeFixed  int64         `name:"payout-fee-fixed" help:"Fixed payout fee in minor units."`
+	SettlementDelay time.Duration `name:"settlement-delay" help:"How long collections stay pending before they are available (0: at once)."`
+	PayoutsPerDest  int           `name:"payouts-per-destination" help:"Payouts allowed to one destination account per --payout-window (default 3)."`
+	PayoutWindow    time.Duration `name:"payout-window" help:"The rolling window of --payouts-per-destination (default 24h)."`
+	MaxPayout       int64         `name:"max-payout" help:"The largest payout, in minor units (0: no cap)."`
 }
 
 func (i integrationsCreateCmd) Run(c *cli, e *env) error {
@@ -89,12 +99,27 @@ func (i integrationsCreateCmd) Run(c *cli, e *env) error {
 	defer st.Close()
 	_, creds, err := svc.CreateIntegration(e.ctx, gateway.IntegrationInput{
 		MerchantID: i.Merchant, Flavor: malipo.Flavor(i.Flavor), Mode: malipo.Mode(i.Mode),
-		NotifyURL: i.NotifyURL, Fee: malipo.FeeRule{BasisPoints: i.FeeBps, Fixed: i.FeeFixed},
+		NotifyURL: i.NotifyURL, Fee: malipo.FeeRule{BasisPoints: i.FeeBps, Fixed: i.FeeFixed}, Rules: i.rules(),
 	})
 	if err != nil {
 		return err
 	}
 	return printJSON(e.stdout, creds)
+}
+
+func (i integrationsCreateCmd) rules() malipo.Rules {
+	r := malipo.Rules{Fees: map[string]malipo.FeeRule{}, SettlementDelay: i.SettlementDelay, PayoutsPerDestination: i.PayoutsPerDest,
+		PayoutWindow: i.PayoutWindow, MaxPayout: i.MaxPayout}
+	if i.CardFeeBps != nil {
+		r.Fees[string(malipo.ChannelCard)] = malipo.FeeRule{BasisPoints: *i.CardFeeBps, Fixed: i.CardFeeFixed}
+	}
+	if i.PayoutFeeBps != 0 || i.PayoutFeeFixed != 0 {
+		r.Fees["payout"] = malipo.FeeRule{BasisPoints: i.PayoutFeeBps, Fixed: i.PayoutFeeFixed}
+	}
+	if len(r.Fees) == 0 {
+		r.Fees = nil
+	}
+	return r
 }
 
 type verifyCmd struct{}
@@ -109,7 +134,8 @@ func (verifyCmd) Run(c *cli, e *env) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "checked %d ledger entries, %d accounts, %d succeeded payments\n", r.Entries, r.Accounts, r.Payments)
+	fmt.Fprintf(e.stdout, "checked %d ledger entries, %d accounts, %d succeeded payments, %d payouts, %d refunds\n",
+		r.Entries, r.Accounts, r.Payments, r.Payouts, r.Refunds)
 	for _, problem := range []struct {
 		what string
 		ids  []string
@@ -118,6 +144,9 @@ func (verifyCmd) Run(c *cli, e *env) error {
 		{"accounts whose balance differs from their postings", r.BalanceMismatch},
 		{"succeeded payments not posted exactly once", r.PaymentNotPosted},
 		{"payment entries without a succeeded payment of that amount", r.PostedNotPaid},
+		{"merchant balances below zero", r.NegativeBalance},
+		{"payouts whose entries do not match their status", r.PayoutNotPosted},
+		{"refunds whose entries do not match their status", r.RefundNotPosted},
 	} {
 		if len(problem.ids) > 0 {
 			fmt.Fprintf(e.stdout, "FAIL %s: %v\n", problem.what, problem.ids)

@@ -58,12 +58,14 @@ func (s serveCmd) Run(c *cli, e *env) error {
 	dispatcher := notify.New(notify.Config{Store: st, Clock: clk, Flavors: flavors, Timeout: s.WebhookTimeout,
 		Workers: s.WebhookWorkers, Logger: logger, OnAttempt: attemptMetrics(reg)})
 	mm := &sandbox.MobileMoney{Clock: clk, Delay: s.SandboxDelay, Logger: logger}
+	po := &sandbox.Payouts{Clock: clk, Delay: s.SandboxDelay, Logger: logger}
 	svc := gateway.New(gateway.Config{
 		Store: st, Clock: clk, IDs: ids.New(clk.Now, nil), Logger: logger, BaseURL: baseURL,
-		Rails:      map[malipo.Mode]rails.Set{malipo.ModeTest: {MobileMoney: mm, Cards: &sandbox.Cards{Clock: clk}}},
+		Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: {MobileMoney: mm, Cards: &sandbox.Cards{Clock: clk}, Payouts: po,
+			Refunds: &sandbox.Refunds{}}},
 		PaymentTTL: s.PaymentTTL, DefaultRegion: s.DefaultRegion, Wake: dispatcher.Wake,
 	})
-	mm.Sink = svc
+	mm.Sink, po.Sink = svc, svc
 	api := native.New(svc, logger)
 	flavors[malipo.FlavorNative] = api.Flavor()
 
@@ -127,9 +129,9 @@ Create a payment and push it to a sandbox phone (numbers ending 0000 approve):
 `, d.Merchant.Name, d.Merchant.ID, d.SecretKey, strings.TrimRight(baseURL, "/"), d.SecretKey)
 }
 
-// runWorkers starts the background jobs: expiring payments and forgetting
-// old idempotency keys. Every node may run them; the store hands each
-// payment to one node.
+// runWorkers starts the background jobs: expiring payments, making
+// collections available once settled, and forgetting old idempotency
+// keys. Every node may run them; the store hands each payment to one node.
 func runWorkers(ctx context.Context, svc *gateway.Service, logger *slog.Logger) <-chan struct{} {
 	done := make(chan struct{})
 	go func() {
@@ -147,6 +149,15 @@ func runWorkers(ctx context.Context, svc *gateway.Service, logger *slog.Logger) 
 					n, err := svc.ExpireDue(ctx, 100)
 					if err != nil {
 						logger.Error("expire payments", "err", err)
+					}
+					if err != nil || n < 100 {
+						break
+					}
+				}
+				for {
+					n, err := svc.SettleDue(ctx, 100)
+					if err != nil {
+						logger.Error("settle collections", "err", err)
 					}
 					if err != nil || n < 100 {
 						break

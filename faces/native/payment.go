@@ -100,37 +100,39 @@ type failureWire struct {
 
 // paymentResource is how a payment looks on the wire.
 type paymentResource struct {
-	ID            string            `json:"id"`
-	Object        string            `json:"object"`
-	Livemode      bool              `json:"livemode"`
-	Status        string            `json:"status" doc:"pending, processing, succeeded, failed, cancelled, expired"`
-	Amount        int64             `json:"amount"`
-	Currency      string            `json:"currency"`
-	Fee           int64             `json:"fee"`
-	Net           int64             `json:"net" doc:"amount less fee, once succeeded"`
-	Reference     string            `json:"reference"`
-	Description   string            `json:"description"`
-	Customer      customerWire      `json:"customer"`
-	Channels      []string          `json:"channels"`
-	Method        *string           `json:"method"`
-	Phone         *string           `json:"phone"`
-	Operator      *string           `json:"operator"`
-	CheckoutURL   string            `json:"checkout_url"`
-	ReturnURL     *string           `json:"return_url"`
-	CancelURL     *string           `json:"cancel_url"`
-	NotifyURL     *string           `json:"notify_url"`
-	Metadata      map[string]string `json:"metadata"`
-	Lang          *string           `json:"lang"`
-	Items         []itemOut         `json:"items"`
-	Taxes         []taxOut          `json:"taxes"`
-	LockPhone     bool              `json:"lock_phone"`
-	NextAction    *string           `json:"next_action" doc:"three_d_secure while the customer must authenticate on the checkout page"`
-	Failure       *failureWire      `json:"failure" doc:"why the payment failed; on a pending payment, why the last attempt did"`
-	RailReference *string           `json:"rail_reference"`
-	CreatedAt     time.Time         `json:"created_at"`
-	UpdatedAt     time.Time         `json:"updated_at"`
-	ExpiresAt     time.Time         `json:"expires_at"`
-	CompletedAt   *time.Time        `json:"completed_at"`
+	ID             string            `json:"id"`
+	Object         string            `json:"object"`
+	Livemode       bool              `json:"livemode"`
+	Status         string            `json:"status" doc:"pending, processing, succeeded, failed, cancelled, expired"`
+	Amount         int64             `json:"amount"`
+	Currency       string            `json:"currency"`
+	Fee            int64             `json:"fee"`
+	Net            int64             `json:"net" doc:"amount less fee, once succeeded"`
+	AmountRefunded int64             `json:"amount_refunded"`
+	AvailableAt    *time.Time        `json:"available_at" doc:"when the net amount becomes available, once succeeded"`
+	Reference      string            `json:"reference"`
+	Description    string            `json:"description"`
+	Customer       customerWire      `json:"customer"`
+	Channels       []string          `json:"channels"`
+	Method         *string           `json:"method"`
+	Phone          *string           `json:"phone"`
+	Operator       *string           `json:"operator"`
+	CheckoutURL    string            `json:"checkout_url"`
+	ReturnURL      *string           `json:"return_url"`
+	CancelURL      *string           `json:"cancel_url"`
+	NotifyURL      *string           `json:"notify_url"`
+	Metadata       map[string]string `json:"metadata"`
+	Lang           *string           `json:"lang"`
+	Items          []itemOut         `json:"items"`
+	Taxes          []taxOut          `json:"taxes"`
+	LockPhone      bool              `json:"lock_phone"`
+	NextAction     *string           `json:"next_action" doc:"three_d_secure while the customer must authenticate on the checkout page"`
+	Failure        *failureWire      `json:"failure" doc:"why the payment failed; on a pending payment, why the last attempt did"`
+	RailReference  *string           `json:"rail_reference"`
+	CreatedAt      time.Time         `json:"created_at"`
+	UpdatedAt      time.Time         `json:"updated_at"`
+	ExpiresAt      time.Time         `json:"expires_at"`
+	CompletedAt    *time.Time        `json:"completed_at"`
 }
 
 type itemOut struct {
@@ -179,7 +181,11 @@ func (a *API) payment(p malipo.Payment) paymentResource {
 	}
 	if p.Status == malipo.PaymentSucceeded {
 		r.Net = p.Amount - p.Fee
+		if !p.AvailableAt.IsZero() {
+			r.AvailableAt = &p.AvailableAt
+		}
 	}
+	r.AmountRefunded = p.AmountRefunded
 	if p.FailureCode != "" {
 		r.Failure = &failureWire{Code: p.FailureCode, Message: p.FailureReason}
 	}
@@ -326,8 +332,9 @@ func (a *API) forceOutcome(w http.ResponseWriter, r *http.Request, in malipo.Int
 
 type balanceWire struct {
 	Currency  string `json:"currency"`
-	Available int64  `json:"available"`
-	Pending   int64  `json:"pending"`
+	Available int64  `json:"available" doc:"spendable now"`
+	Pending   int64  `json:"pending" doc:"collected, available after the settlement delay"`
+	Reserved  int64  `json:"reserved" doc:"set aside for payouts and refunds under way"`
 }
 
 // balanceResource is GET /v1/balance's answer.
@@ -342,12 +349,17 @@ func (a *API) getBalance(w http.ResponseWriter, r *http.Request, in malipo.Integ
 	if err != nil {
 		return err
 	}
+	writeJSON(w, http.StatusOK, balances(in, bs))
+	return nil
+}
+
+func balances(in malipo.Integration, bs []malipo.Balance) balanceResource {
 	res := balanceResource{Object: "balance", Livemode: in.Mode == malipo.ModeLive, Balances: []balanceWire{}}
 	for _, b := range bs {
-		res.Balances = append(res.Balances, balanceWire{Currency: string(b.Currency), Available: b.Available, Pending: b.Pending})
+		res.Balances = append(res.Balances, balanceWire{Currency: string(b.Currency), Available: b.Available, Pending: b.Pending,
+			Reserved: b.Reserved})
 	}
-	writeJSON(w, http.StatusOK, res)
-	return nil
+	return res
 }
 
 // NoopHandler decodes a create-payment body exactly as the real endpoint

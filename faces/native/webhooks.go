@@ -20,14 +20,14 @@ import (
 type eventResource struct {
 	ID        string    `json:"id"`
 	Object    string    `json:"object"`
-	Type      string    `json:"type" doc:"payment.succeeded, payment.failed, payment.cancelled or payment.expired"`
+	Type      string    `json:"type" doc:"payment.succeeded|failed|cancelled|expired, payout.succeeded|failed, refund.succeeded|failed, transfer.received"`
 	Livemode  bool      `json:"livemode"`
 	CreatedAt time.Time `json:"created_at"`
 	Data      eventData `json:"data"`
 }
 
 type eventData struct {
-	Object paymentResource `json:"object" doc:"the object as it was when the event happened"`
+	Object any `json:"object" doc:"the payment, payout or refund as it was when the event happened"`
 }
 
 func (a *API) event(e malipo.Event) (eventResource, error) {
@@ -39,6 +39,18 @@ func (a *API) event(e malipo.Event) (eventResource, error) {
 			return r, fmt.Errorf("event %s: decode payment: %w", e.ID, err)
 		}
 		r.Data.Object = a.payment(p)
+	case "payout":
+		var p malipo.Payout
+		if err := json.Unmarshal(e.Data, &p); err != nil {
+			return r, fmt.Errorf("event %s: decode payout: %w", e.ID, err)
+		}
+		r.Data.Object = payoutOf(p)
+	case "refund":
+		var f malipo.Refund
+		if err := json.Unmarshal(e.Data, &f); err != nil {
+			return r, fmt.Errorf("event %s: decode refund: %w", e.ID, err)
+		}
+		r.Data.Object = refundOf(f)
 	default:
 		return r, fmt.Errorf("event %s: unknown object type %q", e.ID, e.ObjectType)
 	}
