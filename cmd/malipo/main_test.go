@@ -194,6 +194,42 @@ func everyOutcome(t *testing.T, s server) {
 	}
 }
 
+// moneyOut tops the demo merchant up, pays out to a phone that receives,
+// one that is refused and one that fails later, and refunds a payment.
+func moneyOut(t *testing.T, s server) {
+	t.Helper()
+	if b := call(t, "POST", s.url+"/v1/sandbox/topup", s.key, `{"amount":100000,"currency":"RWF"}`); b["object"] != "balance" {
+		t.Fatalf("topup: %v", b)
+	}
+	var ids []string
+	for i, suffix := range []string{"0000", "0004", "0001"} {
+		p := call(t, "POST", s.url+"/v1/payouts", s.key, fmt.Sprintf(`{"amount":%d,"currency":"RWF","reference":"out-%d","destination":{"type":"mobile_money","account":"+25078834%s"}}`, 1000*(i+1), i, suffix))
+		id, _ := p["id"].(string)
+		if id == "" {
+			t.Fatalf("payout: %v", p)
+		}
+		ids = append(ids, id)
+	}
+	list := call(t, "GET", s.url+"/v1/payments?status=succeeded&limit=1", s.key, "")
+	paid := list["data"].([]any)[0].(map[string]any)
+	if r := call(t, "POST", s.url+"/v1/refunds", s.key, fmt.Sprintf(`{"payment":"%s","amount":1}`, paid["id"])); r["status"] != "succeeded" {
+		t.Fatalf("refund: %v", r)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, id := range ids {
+		for {
+			p := call(t, "GET", s.url+"/v1/payouts/"+id, s.key, "")
+			if p["status"] == "succeeded" || p["status"] == "failed" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("payout never finished: %v", p)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
 func TestServeFirstStartAndTour(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "malipo.db")
 	s := startServer(t, db)
@@ -202,6 +238,7 @@ func TestServeFirstStartAndTour(t *testing.T) {
 	}
 	tour(t, s)
 	everyOutcome(t, s)
+	moneyOut(t, s)
 	s.stop()
 
 	// A second start keeps the data and makes no second demo merchant.
@@ -211,7 +248,7 @@ func TestServeFirstStartAndTour(t *testing.T) {
 	}
 	again.stop()
 
-	if out := runCmd(t, "verify", "--db", db); !strings.Contains(out, "ok: the ledger balances") || !strings.Contains(out, " 8 succeeded payments") {
+	if out := runCmd(t, "verify", "--db", db); !strings.Contains(out, "ok: the ledger balances") || !strings.Contains(out, " 8 succeeded payments, 3 payouts, 1 refunds") {
 		t.Errorf("verify: %s", out)
 	}
 }
