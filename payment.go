@@ -102,6 +102,10 @@ type Payment struct {
 	Taxes []Tax
 	// LockPhone stops the customer from changing Customer.Phone at checkout.
 	LockPhone bool
+	// FaceData is what the face that created the payment keeps to answer
+	// about it in its own wire format (PayDunya's store and custom_data,
+	// say). The gateway never reads it.
+	FaceData []byte
 	// NextAction is what the customer must do before the payment can go
 	// on: NextActionThreeDSecure while a card awaits authentication.
 	NextAction string

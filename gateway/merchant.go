@@ -42,10 +42,11 @@ type IntegrationInput struct {
 type Credentials map[string]string
 
 // CreateIntegration adds an integration to a merchant and returns its
-// credentials. For the native flavor that is a secret key, of which only
-// the hash is kept.
+// credentials, in the flavor's own shape. The secret that identifies the
+// integration (native: the secret key; PayDunya: the private key) is kept
+// only as a hash.
 func (s *Service) CreateIntegration(ctx context.Context, in IntegrationInput) (malipo.Integration, Credentials, error) {
-	if in.Flavor != malipo.FlavorNative {
+	if in.Flavor != malipo.FlavorNative && in.Flavor != malipo.FlavorPayDunya {
 		return malipo.Integration{}, nil, malipo.Invalid("flavor", "flavor_unsupported", "flavor %q is not supported yet", in.Flavor)
 	}
 	if _, err := malipo.ParseMode(string(in.Mode)); err != nil {
@@ -81,7 +82,7 @@ func (s *Service) CreateIntegration(ctx context.Context, in IntegrationInput) (m
 		ID: s.cfg.IDs.ID("int"), MerchantID: in.MerchantID, Flavor: in.Flavor, Mode: in.Mode,
 		Config: map[string]string{"webhook_secret": s.newSecret()}, NotifyURL: in.NotifyURL, Fee: in.Fee, Rules: in.Rules, CreatedAt: now,
 	}
-	key := s.cfg.IDs.Secret(fmt.Sprintf("sk_%s_", in.Mode), 20)
+	key, creds := s.credentials(&integ)
 	apiKey := malipo.APIKey{Hash: HashKey(key), IntegrationID: integ.ID, Hint: key[:8] + "…" + key[len(key)-4:], CreatedAt: now}
 	err := s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
 		if _, err := tx.GetMerchant(in.MerchantID); err != nil {
@@ -95,8 +96,31 @@ func (s *Service) CreateIntegration(ctx context.Context, in IntegrationInput) (m
 	if err != nil {
 		return malipo.Integration{}, nil, fmt.Errorf("create integration: %w", err)
 	}
-	return integ, Credentials{"integration_id": integ.ID, "secret_key": key, "mode": string(in.Mode),
-		"webhook_secret": integ.Config["webhook_secret"]}, nil
+	return integ, creds, nil
+}
+
+// credentials makes an integration's secrets: the one whose hash finds
+// the integration, and everything its owner is shown. Secrets a flavor
+// must keep in clear to sign or compare go into the integration's Config.
+func (s *Service) credentials(in *malipo.Integration) (string, Credentials) {
+	switch in.Flavor {
+	case malipo.FlavorPayDunya:
+		prefix := "test_"
+		if in.Mode == malipo.ModeLive {
+			prefix = "live_"
+		}
+		h := s.cfg.IDs.Hex(16)
+		master := h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+		private := s.cfg.IDs.Secret(prefix+"private_", 17)
+		public := s.cfg.IDs.Secret(prefix+"public_", 17)
+		token := s.cfg.IDs.Secret("", 12)
+		in.Config["master_key"], in.Config["public_key"], in.Config["token"] = master, public, token
+		return private, Credentials{"master_key": master, "private_key": private, "public_key": public, "token": token}
+	default:
+		key := s.cfg.IDs.Secret(fmt.Sprintf("sk_%s_", in.Mode), 20)
+		return key, Credentials{"integration_id": in.ID, "secret_key": key, "mode": string(in.Mode),
+			"webhook_secret": in.Config["webhook_secret"]}
+	}
 }
 
 // Demo is the merchant made at first start.
@@ -137,7 +161,20 @@ func (s *Service) Authenticate(ctx context.Context, key string) (malipo.Integrat
 	if !strings.HasPrefix(key, "sk_test_") && !strings.HasPrefix(key, "sk_live_") {
 		return malipo.Integration{}, unauthorized
 	}
-	hash := HashKey(key)
+	integ, err := s.IntegrationBySecret(ctx, key)
+	if malipo.KindOf(err) == malipo.KindNotFound || (err == nil && (integ.Flavor != malipo.FlavorNative ||
+		!strings.HasPrefix(key, "sk_"+string(integ.Mode)+"_"))) {
+		return malipo.Integration{}, unauthorized
+	}
+	return integ, err
+}
+
+// IntegrationBySecret finds the integration a secret identifies (native
+// secret key, PayDunya private key …), whatever its flavor: faces check
+// the flavor and the rest of their credentials. Found integrations are
+// cached for a minute; an unknown secret is an error of kind not_found.
+func (s *Service) IntegrationBySecret(ctx context.Context, secret string) (malipo.Integration, error) {
+	hash := HashKey(secret)
 	now := s.now()
 	if c, ok := s.keys.Load(hash); ok && now.Before(c.(cachedKey).until) {
 		return c.(cachedKey).integration, nil
@@ -147,14 +184,8 @@ func (s *Service) Authenticate(ctx context.Context, key string) (malipo.Integrat
 		integ, err = tx.IntegrationByKeyHash(hash)
 		return err
 	})
-	if malipo.KindOf(err) == malipo.KindNotFound {
-		return malipo.Integration{}, unauthorized
-	}
 	if err != nil {
 		return malipo.Integration{}, err
-	}
-	if !strings.HasPrefix(key, "sk_"+string(integ.Mode)+"_") {
-		return malipo.Integration{}, unauthorized
 	}
 	s.keys.Store(hash, cachedKey{integration: integ, until: now.Add(keyCacheTTL)})
 	return integ, nil

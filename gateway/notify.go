@@ -69,7 +69,9 @@ func (s *Service) emitEvent(tx store.Tx, typ, objectType, objectID, merchantID s
 	if target == "" {
 		target = in.NotifyURL
 	}
-	if target != "" && in.MerchantID == merchantID {
+	// Provider flavors notify about payments only (their providers define
+	// no other callbacks yet); native notify_urls hear of everything.
+	if target != "" && in.MerchantID == merchantID && (objectType == "payment" || in.Flavor == malipo.FlavorNative) {
 		return deliver(malipo.Delivery{IntegrationID: in.ID, Flavor: in.Flavor, URL: target})
 	}
 	return nil

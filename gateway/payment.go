@@ -34,6 +34,8 @@ type PaymentInput struct {
 	// that one authorisation and kept nowhere.
 	CardToken string
 	CVV       string
+	// FaceData is kept with the payment for the face that created it.
+	FaceData []byte
 }
 
 // validate turns input into a new pending payment, or explains what is wrong.
@@ -74,6 +76,9 @@ func (s *Service) newPayment(in malipo.Integration, req PaymentInput) (malipo.Pa
 	if err := malipo.ValidateInvoice(req.Items, req.Taxes); err != nil {
 		return p, err
 	}
+	if len(req.FaceData) > 16<<10 {
+		return p, malipo.Invalid("custom_data", "parameter_invalid", "custom data is too large")
+	}
 	if req.LockPhone {
 		if req.Customer.Phone == "" {
 			return p, malipo.Invalid("lock_phone", "parameter_invalid", "lock_phone needs customer.phone")
@@ -105,7 +110,7 @@ func (s *Service) newPayment(in malipo.Integration, req PaymentInput) (malipo.Pa
 		Amount: req.Amount, Currency: cur, Reference: req.Reference, Description: req.Description,
 		Customer: req.Customer, Channels: channels, ReturnURL: req.ReturnURL, CancelURL: req.CancelURL,
 		NotifyURL: req.NotifyURL, Metadata: req.Metadata, Lang: malipo.NormalizeLang(req.Lang),
-		Items: req.Items, Taxes: req.Taxes, LockPhone: req.LockPhone,
+		Items: req.Items, Taxes: req.Taxes, LockPhone: req.LockPhone, FaceData: req.FaceData,
 		Status:    malipo.PaymentPending,
 		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.cfg.PaymentTTL),
 	}
@@ -502,3 +507,21 @@ func (s *Service) ForgetIdempotencyKeys(ctx context.Context) (int, error) {
 	})
 	return n, err
 }
+
+// PaymentByReference finds one of the integration's payments by the
+// merchant's reference.
+func (s *Service) PaymentByReference(ctx context.Context, in malipo.Integration, ref string) (malipo.Payment, error) {
+	var p malipo.Payment
+	err := s.cfg.Store.Read(ctx, func(tx store.Tx) (err error) {
+		p, err = tx.PaymentByReference(in.ID, ref)
+		return err
+	})
+	if malipo.KindOf(err) == malipo.KindNotFound {
+		return p, &malipo.Error{Kind: malipo.KindNotFound, Code: "resource_missing", Param: "reference", Message: fmt.Sprintf("no payment with reference %q", ref)}
+	}
+	return p, err
+}
+
+// Token returns a random token of n bytes, base32, after prefix: for
+// faces whose providers name objects by random tokens.
+func (s *Service) Token(prefix string, n int) string { return s.cfg.IDs.Secret(prefix, n) }

@@ -14,6 +14,7 @@ import (
 	"github.com/malipo/malipo/clock"
 	"github.com/malipo/malipo/faces/checkout"
 	"github.com/malipo/malipo/faces/native"
+	"github.com/malipo/malipo/faces/paydunya"
 	"github.com/malipo/malipo/gateway"
 	"github.com/malipo/malipo/ids"
 	"github.com/malipo/malipo/notify"
@@ -29,6 +30,7 @@ type serveCmd struct {
 	DefaultRegion  string        `name:"default-region" default:"${region}" help:"Country (ISO 3166, e.g. RW) for phone numbers written without country code (env MALIPO_DEFAULT_REGION)."`
 	WebhookTimeout time.Duration `name:"webhook-timeout" default:"${webhook_timeout}" help:"How long one notification attempt may take (env MALIPO_WEBHOOK_TIMEOUT)."`
 	WebhookWorkers int           `name:"webhook-workers" default:"${webhook_workers}" help:"Notification attempts this node makes at once (env MALIPO_WEBHOOK_WORKERS)."`
+	PayDunyaAddr   string        `name:"paydunya-addr" default:"${paydunya_addr}" help:"Also serve PayDunya's API at its original paths (/api/v1, /sandbox-api/v1) on this address (env MALIPO_PAYDUNYA_ADDR)."`
 	LogLevel       string        `name:"log-level" default:"${log_level}" enum:"debug,info,warn,error" help:"Log level (env MALIPO_LOG_LEVEL)."`
 }
 
@@ -46,6 +48,13 @@ func (s serveCmd) Run(c *cli, e *env) error {
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
 		return err
+	}
+	var pdLn net.Listener
+	if s.PayDunyaAddr != "" {
+		if pdLn, err = net.Listen("tcp", s.PayDunyaAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("paydunya listener: %w", err)
+		}
 	}
 	baseURL := s.BaseURL
 	if baseURL == "" {
@@ -67,14 +76,15 @@ func (s serveCmd) Run(c *cli, e *env) error {
 	})
 	mm.Sink, po.Sink = svc, svc
 	api := native.New(svc, logger)
-	flavors[malipo.FlavorNative] = api.Flavor()
+	pd := paydunya.New(svc, logger)
+	flavors[malipo.FlavorNative], flavors[malipo.FlavorPayDunya] = api.Flavor(), pd.Flavor()
 
 	demo, err := svc.EnsureDemo(e.ctx)
 	if err != nil {
 		return fmt.Errorf("create demo merchant: %w", err)
 	}
 
-	srv := &http.Server{Handler: newHandler(api, checkout.New(svc, logger, nil), reg, logger), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: newHandler(api, pd, checkout.New(svc, logger, nil), reg, logger), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(e.ctx))
 	done := runWorkers(workers, svc, logger)
 	sending := make(chan struct{})
@@ -88,8 +98,16 @@ func (s serveCmd) Run(c *cli, e *env) error {
 		printDemo(e, baseURL, demo)
 	}
 
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- srv.Serve(ln) }()
+	if pdLn != nil {
+		mux := http.NewServeMux()
+		pd.Register(mux, "")
+		pdSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { serveErr <- pdSrv.Serve(pdLn) }()
+		defer pdSrv.Close()
+		fmt.Fprintf(e.stdout, "PayDunya's API is also at http://%s/sandbox-api/v1 and /api/v1\n", displayAddr(pdLn.Addr()))
+	}
 	select {
 	case err = <-serveErr:
 	case <-e.ctx.Done():

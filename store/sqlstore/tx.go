@@ -183,6 +183,7 @@ type paymentExtra struct {
 	Items     []malipo.Item `json:"items,omitempty"`
 	Taxes     []malipo.Tax  `json:"taxes,omitempty"`
 	LockPhone bool          `json:"lock_phone,omitempty"`
+	FaceData  []byte        `json:"face_data,omitempty"`
 }
 
 func paymentArgs(p malipo.Payment) ([]any, error) {
@@ -202,7 +203,7 @@ func paymentArgs(p malipo.Payment) ([]any, error) {
 	for i, c := range p.Channels {
 		channels[i] = string(c)
 	}
-	extra, err := json.Marshal(paymentExtra{Items: p.Items, Taxes: p.Taxes, LockPhone: p.LockPhone})
+	extra, err := json.Marshal(paymentExtra{Items: p.Items, Taxes: p.Taxes, LockPhone: p.LockPhone, FaceData: p.FaceData})
 	if err != nil {
 		return nil, err
 	}
@@ -243,7 +244,7 @@ func scanPayment(r interface{ Scan(...any) error }) (malipo.Payment, error) {
 	if err := json.Unmarshal([]byte(extra), &x); err != nil {
 		return p, fmt.Errorf("payment %s extra: %w", p.ID, err)
 	}
-	p.Items, p.Taxes, p.LockPhone = x.Items, x.Taxes, x.LockPhone
+	p.Items, p.Taxes, p.LockPhone, p.FaceData = x.Items, x.Taxes, x.LockPhone, x.FaceData
 	return p, nil
 }
 

@@ -99,7 +99,7 @@ func payment(i malipo.Integration, id, ref string) malipo.Payment {
 		ExpiresAt: epoch.Add(30 * time.Minute), ReturnURL: "https://shop.example/r", Lang: "fr",
 		Items: []malipo.Item{{Name: "Chaussures", Quantity: 2, UnitPrice: 2000, Total: 4000}, {Name: "Livraison", Description: "Abidjan",
 			Quantity: 1, UnitPrice: 1000, Total: 1000}},
-		Taxes: []malipo.Tax{{Name: "TVA", Amount: 0}}, LockPhone: true,
+		Taxes: []malipo.Tax{{Name: "TVA", Amount: 0}}, LockPhone: true, FaceData: []byte(`{"store":{"name":"Choco"}}`),
 	}
 }
 
