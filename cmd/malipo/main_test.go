@@ -52,6 +52,7 @@ func runCmd(t *testing.T, args ...string) string {
 type server struct {
 	url, key string
 	stop     func()
+	out      *syncBuffer
 }
 
 func startServer(t *testing.T, db string, extra ...string) server {
@@ -96,7 +97,7 @@ func startServer(t *testing.T, db string, extra ...string) server {
 		}
 	}
 	t.Cleanup(stop)
-	return server{url: url, key: key, stop: stop}
+	return server{url: url, key: key, stop: stop, out: &out}
 }
 
 func call(t *testing.T, method, url, key, body string) map[string]any {
@@ -267,6 +268,12 @@ func TestAdminCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &creds); err != nil || !strings.HasPrefix(creds["secret_key"], "sk_test_") {
 		t.Fatalf("integrations create: %v %s", err, out)
 	}
+	var pd map[string]string
+	out = runCmd(t, "integrations", "create", "--merchant", m.ID, "--flavor", "paydunya", "--mode", "test", "--db", db)
+	if err := json.Unmarshal([]byte(out), &pd); err != nil || len(pd) != 4 || !strings.HasPrefix(pd["private_key"], "test_private_") ||
+		!strings.HasPrefix(pd["public_key"], "test_public_") || pd["master_key"] == "" || pd["token"] == "" {
+		t.Fatalf("paydunya integration: %v %s", err, out)
+	}
 	var out2, errOut syncBuffer
 	err := run(context.Background(), []string{"integrations", "create", "--merchant", "mer_nope", "--db", db}, noEnv, &out2, &errOut)
 	if err == nil {
@@ -279,6 +286,27 @@ func TestAdminCommands(t *testing.T) {
 	}
 	s.key = creds["secret_key"]
 	tour(t, s)
+	s.stop()
+
+	// PayDunya's API on a listener of its own, at PayDunya's own paths.
+	s = startServer(t, db, "--paydunya-addr", "127.0.0.1:0")
+	own := regexp.MustCompile(`PayDunya's API is also at (http://\S+)/sandbox-api/v1`).FindStringSubmatch(s.out.String())
+	if own == nil {
+		t.Fatalf("no PayDunya listener announced:\n%s", s.out.String())
+	}
+	req, _ := http.NewRequest("POST", own[1]+"/sandbox-api/v1/checkout-invoice/create", strings.NewReader(`{"invoice":{"total_amount":5000},"store":{"name":"Choco"}}`))
+	for h, k := range map[string]string{"PAYDUNYA-MASTER-KEY": "master_key", "PAYDUNYA-PRIVATE-KEY": "private_key", "PAYDUNYA-TOKEN": "token"} {
+		req.Header.Set(h, pd[k])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(b), `"response_code":"00"`) {
+		t.Errorf("PayDunya at its own paths: %d %s", res.StatusCode, b)
+	}
 }
 
 func TestServeOnPostgres(t *testing.T) {
