@@ -100,6 +100,9 @@ type Payment struct {
 	// what is charged, which is always Amount.
 	Items []Item
 	Taxes []Tax
+	// Details are labelled values shown on the checkout page (CinetPay's
+	// invoice_data).
+	Details []Detail
 	// LockPhone stops the customer from changing Customer.Phone at checkout.
 	LockPhone bool
 	// FaceData is what the face that created the payment keeps to answer
@@ -133,6 +136,12 @@ type Item struct {
 	Quantity    int64  `json:"quantity"`
 	UnitPrice   int64  `json:"unit_price"`
 	Total       int64  `json:"total"`
+}
+
+// Detail is a labelled value shown on the checkout page.
+type Detail struct {
+	Label string `json:"label"`
+	Value string `json:"value"`
 }
 
 // Tax is a tax line shown under the items.

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,6 +37,9 @@ type IntegrationInput struct {
 	NotifyURL  string
 	Fee        malipo.FeeRule
 	Rules      malipo.Rules
+	// Currency is the account currency of a CinetPay integration (XOF by
+	// default): the only one its payments may use.
+	Currency string
 }
 
 // Credentials are what a new integration's owner is shown once.
@@ -46,7 +50,7 @@ type Credentials map[string]string
 // integration (native: the secret key; PayDunya: the private key) is kept
 // only as a hash.
 func (s *Service) CreateIntegration(ctx context.Context, in IntegrationInput) (malipo.Integration, Credentials, error) {
-	if in.Flavor != malipo.FlavorNative && in.Flavor != malipo.FlavorPayDunya {
+	if in.Flavor != malipo.FlavorNative && in.Flavor != malipo.FlavorPayDunya && in.Flavor != malipo.FlavorCinetPay {
 		return malipo.Integration{}, nil, malipo.Invalid("flavor", "flavor_unsupported", "flavor %q is not supported yet", in.Flavor)
 	}
 	if _, err := malipo.ParseMode(string(in.Mode)); err != nil {
@@ -77,10 +81,21 @@ func (s *Service) CreateIntegration(ctx context.Context, in IntegrationInput) (m
 	if r := in.Rules; r.SettlementDelay < 0 || r.PayoutsPerDestination < 0 || r.PayoutWindow < 0 || r.MaxPayout < 0 {
 		return malipo.Integration{}, nil, malipo.Invalid("rules", "parameter_invalid", "settlement delay, velocity and maximum payout cannot be negative")
 	}
+	if in.Flavor == malipo.FlavorCinetPay {
+		if in.Currency == "" {
+			in.Currency = "XOF"
+		}
+		if !slices.Contains([]string{"XOF", "XAF", "CDF", "GNF", "USD"}, strings.ToUpper(in.Currency)) {
+			return malipo.Integration{}, nil, malipo.Invalid("currency", "currency_unsupported", "a CinetPay account is in XOF, XAF, CDF, GNF or USD")
+		}
+	}
 	now := s.now()
 	integ := malipo.Integration{
 		ID: s.cfg.IDs.ID("int"), MerchantID: in.MerchantID, Flavor: in.Flavor, Mode: in.Mode,
 		Config: map[string]string{"webhook_secret": s.newSecret()}, NotifyURL: in.NotifyURL, Fee: in.Fee, Rules: in.Rules, CreatedAt: now,
+	}
+	if in.Flavor == malipo.FlavorCinetPay {
+		integ.Config["currency"] = strings.ToUpper(in.Currency)
 	}
 	key, creds := s.credentials(&integ)
 	apiKey := malipo.APIKey{Hash: HashKey(key), IntegrationID: integ.ID, Hint: key[:8] + "…" + key[len(key)-4:], CreatedAt: now}
@@ -116,6 +131,13 @@ func (s *Service) credentials(in *malipo.Integration) (string, Credentials) {
 		token := s.cfg.IDs.Secret("", 12)
 		in.Config["master_key"], in.Config["public_key"], in.Config["token"] = master, public, token
 		return private, Credentials{"master_key": master, "private_key": private, "public_key": public, "token": token}
+	case malipo.FlavorCinetPay:
+		apikey := s.cfg.IDs.Hex(16)
+		b := s.cfg.IDs.Bytes(4)
+		site := fmt.Sprintf("%d", 100000+(uint32(b[0])<<24|uint32(b[1])<<16|uint32(b[2])<<8|uint32(b[3]))%900000)
+		secret := s.cfg.IDs.Hex(16)
+		in.Config["site_id"], in.Config["secret_key"] = site, secret
+		return apikey, Credentials{"apikey": apikey, "site_id": site, "secret_key": secret}
 	default:
 		key := s.cfg.IDs.Secret(fmt.Sprintf("sk_%s_", in.Mode), 20)
 		return key, Credentials{"integration_id": in.ID, "secret_key": key, "mode": string(in.Mode),

@@ -36,6 +36,7 @@ type PaymentInput struct {
 	CVV       string
 	// FaceData is kept with the payment for the face that created it.
 	FaceData []byte
+	Details  []malipo.Detail
 }
 
 // validate turns input into a new pending payment, or explains what is wrong.
@@ -76,6 +77,14 @@ func (s *Service) newPayment(in malipo.Integration, req PaymentInput) (malipo.Pa
 	if err := malipo.ValidateInvoice(req.Items, req.Taxes); err != nil {
 		return p, err
 	}
+	if len(req.Details) > 10 {
+		return p, malipo.Invalid("invoice_data", "parameter_invalid", "at most 10 details")
+	}
+	for _, d := range req.Details {
+		if len(d.Label) > 100 || len(d.Value) > 200 {
+			return p, malipo.Invalid("invoice_data", "parameter_invalid", "details are at most 100 characters of label and 200 of value")
+		}
+	}
 	if len(req.FaceData) > 16<<10 {
 		return p, malipo.Invalid("custom_data", "parameter_invalid", "custom data is too large")
 	}
@@ -110,7 +119,7 @@ func (s *Service) newPayment(in malipo.Integration, req PaymentInput) (malipo.Pa
 		Amount: req.Amount, Currency: cur, Reference: req.Reference, Description: req.Description,
 		Customer: req.Customer, Channels: channels, ReturnURL: req.ReturnURL, CancelURL: req.CancelURL,
 		NotifyURL: req.NotifyURL, Metadata: req.Metadata, Lang: malipo.NormalizeLang(req.Lang),
-		Items: req.Items, Taxes: req.Taxes, LockPhone: req.LockPhone, FaceData: req.FaceData,
+		Items: req.Items, Taxes: req.Taxes, LockPhone: req.LockPhone, FaceData: req.FaceData, Details: req.Details,
 		Status:    malipo.PaymentPending,
 		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.cfg.PaymentTTL),
 	}

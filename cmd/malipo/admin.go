@@ -75,7 +75,7 @@ type integrationsCmd struct {
 
 type integrationsCreateCmd struct {
 	Merchant  string `required:"" help:"Merchant ID."`
-	Flavor    string `default:"native" help:"Wire protocol: native or paydunya."`
+	Flavor    string `default:"native" help:"Wire protocol: native, paydunya or cinetpay."`
 	Mode      string `default:"test" enum:"test,live" help:"test (sandbox rails) or live."`
 	NotifyURL string `name:"notify-url" help:"Where notifications go."`
 	FeeBps    int64  `name:"fee-bps" help:"Collection fee in basis points (150 = 1.5%)."`
@@ -89,6 +89,7 @@ type integrationsCreateCmd struct {
 	PayoutsPerDest  int           `name:"payouts-per-destination" help:"Payouts allowed to one destination account per --payout-window (default 3)."`
 	PayoutWindow    time.Duration `name:"payout-window" help:"The rolling window of --payouts-per-destination (default 24h)."`
 	MaxPayout       int64         `name:"max-payout" help:"The largest payout, in minor units (0: no cap)."`
+	Currency        string        `help:"CinetPay: the account's currency (XOF, XAF, CDF, GNF, USD; default XOF)."`
 }
 
 func (i integrationsCreateCmd) Run(c *cli, e *env) error {
@@ -99,7 +100,7 @@ func (i integrationsCreateCmd) Run(c *cli, e *env) error {
 	defer st.Close()
 	_, creds, err := svc.CreateIntegration(e.ctx, gateway.IntegrationInput{
 		MerchantID: i.Merchant, Flavor: malipo.Flavor(i.Flavor), Mode: malipo.Mode(i.Mode),
-		NotifyURL: i.NotifyURL, Fee: malipo.FeeRule{BasisPoints: i.FeeBps, Fixed: i.FeeFixed}, Rules: i.rules(),
+		NotifyURL: i.NotifyURL, Fee: malipo.FeeRule{BasisPoints: i.FeeBps, Fixed: i.FeeFixed}, Rules: i.rules(), Currency: i.Currency,
 	})
 	if err != nil {
 		return err

@@ -12,12 +12,13 @@ import (
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/faces/checkout"
+	"github.com/malipo/malipo/faces/cinetpay"
 	"github.com/malipo/malipo/faces/native"
 	"github.com/malipo/malipo/faces/paydunya"
 )
 
 // newHandler is every route Malipo serves.
-func newHandler(api *native.API, pd *paydunya.Face, pages *checkout.Pages, reg *prometheus.Registry, logger *slog.Logger) http.Handler {
+func newHandler(api *native.API, pd *paydunya.Face, cp *cinetpay.Face, pages *checkout.Pages, reg *prometheus.Registry, logger *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -26,6 +27,7 @@ func newHandler(api *native.API, pd *paydunya.Face, pages *checkout.Pages, reg *
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	api.Register(mux)
 	pd.Register(mux, "/paydunya")
+	cp.Register(mux, "/cinetpay")
 	pages.Register(mux)
 	return observe(mux, logger, reg)
 }

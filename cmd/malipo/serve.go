@@ -13,6 +13,7 @@ import (
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/clock"
 	"github.com/malipo/malipo/faces/checkout"
+	"github.com/malipo/malipo/faces/cinetpay"
 	"github.com/malipo/malipo/faces/native"
 	"github.com/malipo/malipo/faces/paydunya"
 	"github.com/malipo/malipo/gateway"
@@ -31,6 +32,7 @@ type serveCmd struct {
 	WebhookTimeout time.Duration `name:"webhook-timeout" default:"${webhook_timeout}" help:"How long one notification attempt may take (env MALIPO_WEBHOOK_TIMEOUT)."`
 	WebhookWorkers int           `name:"webhook-workers" default:"${webhook_workers}" help:"Notification attempts this node makes at once (env MALIPO_WEBHOOK_WORKERS)."`
 	PayDunyaAddr   string        `name:"paydunya-addr" default:"${paydunya_addr}" help:"Also serve PayDunya's API at its original paths (/api/v1, /sandbox-api/v1) on this address (env MALIPO_PAYDUNYA_ADDR)."`
+	CinetPayAddr   string        `name:"cinetpay-addr" default:"${cinetpay_addr}" help:"Also serve CinetPay's API at its original paths (/v2/payment) on this address (env MALIPO_CINETPAY_ADDR)."`
 	LogLevel       string        `name:"log-level" default:"${log_level}" enum:"debug,info,warn,error" help:"Log level (env MALIPO_LOG_LEVEL)."`
 }
 
@@ -49,11 +51,17 @@ func (s serveCmd) Run(c *cli, e *env) error {
 	if err != nil {
 		return err
 	}
-	var pdLn net.Listener
+	var pdLn, cpLn net.Listener
 	if s.PayDunyaAddr != "" {
 		if pdLn, err = net.Listen("tcp", s.PayDunyaAddr); err != nil {
 			ln.Close()
 			return fmt.Errorf("paydunya listener: %w", err)
+		}
+	}
+	if s.CinetPayAddr != "" {
+		if cpLn, err = net.Listen("tcp", s.CinetPayAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("cinetpay listener: %w", err)
 		}
 	}
 	baseURL := s.BaseURL
@@ -77,14 +85,15 @@ func (s serveCmd) Run(c *cli, e *env) error {
 	mm.Sink, po.Sink = svc, svc
 	api := native.New(svc, logger)
 	pd := paydunya.New(svc, logger)
-	flavors[malipo.FlavorNative], flavors[malipo.FlavorPayDunya] = api.Flavor(), pd.Flavor()
+	cp := cinetpay.New(svc, cinetpay.Config{Clock: clk, Logger: logger})
+	flavors[malipo.FlavorNative], flavors[malipo.FlavorPayDunya], flavors[malipo.FlavorCinetPay] = api.Flavor(), pd.Flavor(), cp.Flavor()
 
 	demo, err := svc.EnsureDemo(e.ctx)
 	if err != nil {
 		return fmt.Errorf("create demo merchant: %w", err)
 	}
 
-	srv := &http.Server{Handler: newHandler(api, pd, checkout.New(svc, logger, nil), reg, logger), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: newHandler(api, pd, cp, checkout.New(svc, logger, nil), reg, logger), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(e.ctx))
 	done := runWorkers(workers, svc, logger)
 	sending := make(chan struct{})
@@ -98,7 +107,7 @@ func (s serveCmd) Run(c *cli, e *env) error {
 		printDemo(e, baseURL, demo)
 	}
 
-	serveErr := make(chan error, 2)
+	serveErr := make(chan error, 3)
 	go func() { serveErr <- srv.Serve(ln) }()
 	if pdLn != nil {
 		mux := http.NewServeMux()
@@ -107,6 +116,14 @@ func (s serveCmd) Run(c *cli, e *env) error {
 		go func() { serveErr <- pdSrv.Serve(pdLn) }()
 		defer pdSrv.Close()
 		fmt.Fprintf(e.stdout, "PayDunya's API is also at http://%s/sandbox-api/v1 and /api/v1\n", displayAddr(pdLn.Addr()))
+	}
+	if cpLn != nil {
+		mux := http.NewServeMux()
+		cp.Register(mux, "")
+		cpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { serveErr <- cpSrv.Serve(cpLn) }()
+		defer cpSrv.Close()
+		fmt.Fprintf(e.stdout, "CinetPay's API is also at http://%s/v2/payment\n", displayAddr(cpLn.Addr()))
 	}
 	select {
 	case err = <-serveErr:

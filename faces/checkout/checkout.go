@@ -114,6 +114,7 @@ type view struct {
 	Reference   string
 	Items       []itemView
 	Taxes       []taxView
+	Details     []malipo.Detail
 	Status      string
 
 	// The payment form.
@@ -192,7 +193,7 @@ func (p *Pages) paymentView(r *http.Request, c gateway.Checkout) view {
 	token := r.PathValue("token")
 	v := view{Lang: lang, Merchant: c.Merchant, Initial: initial(c.Merchant.Name), Test: pay.Mode == malipo.ModeTest,
 		Base: "/pay/" + token, Self: "/pay/" + token, Amount: formatMoney(pay.Amount, pay.Currency, lang),
-		Description: pay.Description, Reference: pay.Reference, Status: string(pay.Status)}
+		Description: pay.Description, Reference: pay.Reference, Status: string(pay.Status), Details: pay.Details}
 	v.Title = v.T("title", c.Merchant.Name)
 	for _, it := range pay.Items {
 		v.Items = append(v.Items, itemView{Name: it.Name, Description: it.Description, Quantity: it.Quantity,

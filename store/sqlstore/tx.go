@@ -180,10 +180,11 @@ const paymentColumns = `id, merchant_id, integration_id, mode, amount, currency,
 
 // paymentExtra is the JSON of a payment's display extras.
 type paymentExtra struct {
-	Items     []malipo.Item `json:"items,omitempty"`
-	Taxes     []malipo.Tax  `json:"taxes,omitempty"`
-	LockPhone bool          `json:"lock_phone,omitempty"`
-	FaceData  []byte        `json:"face_data,omitempty"`
+	Items     []malipo.Item   `json:"items,omitempty"`
+	Taxes     []malipo.Tax    `json:"taxes,omitempty"`
+	LockPhone bool            `json:"lock_phone,omitempty"`
+	FaceData  []byte          `json:"face_data,omitempty"`
+	Details   []malipo.Detail `json:"details,omitempty"`
 }
 
 func paymentArgs(p malipo.Payment) ([]any, error) {
@@ -203,7 +204,7 @@ func paymentArgs(p malipo.Payment) ([]any, error) {
 	for i, c := range p.Channels {
 		channels[i] = string(c)
 	}
-	extra, err := json.Marshal(paymentExtra{Items: p.Items, Taxes: p.Taxes, LockPhone: p.LockPhone, FaceData: p.FaceData})
+	extra, err := json.Marshal(paymentExtra{Items: p.Items, Taxes: p.Taxes, LockPhone: p.LockPhone, FaceData: p.FaceData, Details: p.Details})
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +245,7 @@ func scanPayment(r interface{ Scan(...any) error }) (malipo.Payment, error) {
 	if err := json.Unmarshal([]byte(extra), &x); err != nil {
 		return p, fmt.Errorf("payment %s extra: %w", p.ID, err)
 	}
-	p.Items, p.Taxes, p.LockPhone, p.FaceData = x.Items, x.Taxes, x.LockPhone, x.FaceData
+	p.Items, p.Taxes, p.LockPhone, p.FaceData, p.Details = x.Items, x.Taxes, x.LockPhone, x.FaceData, x.Details
 	return p, nil
 }
 

@@ -1,0 +1,224 @@
+// Package cinetpay is CinetPay's payment API v2, spoken byte for byte over
+// Malipo's gateway: POST /v2/payment to start a payment on the checkout
+// page, POST /v2/payment/check to read it, and notifications as the 16
+// cpm_* form fields signed with the x-token HMAC. Credentials (apikey,
+// site_id) travel in the body; bodies may be JSON or forms. Like every
+// face it only translates.
+package cinetpay
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/clock"
+	"github.com/malipo/malipo/faces/lenient"
+	"github.com/malipo/malipo/gateway"
+)
+
+// MaxBodyBytes caps request bodies.
+const MaxBodyBytes = 64 << 10
+
+// Face serves CinetPay's API.
+type Face struct {
+	svc     *gateway.Service
+	clock   clock.Clock
+	logger  *slog.Logger
+	limiter *limiter
+}
+
+// Config wires a Face.
+type Config struct {
+	Clock  clock.Clock
+	Logger *slog.Logger
+	// RequestsPerSecond bounds each site's calls, as CinetPay's
+	// TOO_MANY_REQUEST does; default 50.
+	RequestsPerSecond int
+}
+
+// New returns the CinetPay face over svc.
+func New(svc *gateway.Service, cfg Config) *Face {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.RequestsPerSecond <= 0 {
+		cfg.RequestsPerSecond = 50
+	}
+	return &Face{svc: svc, clock: cfg.Clock, logger: cfg.Logger, limiter: &limiter{limit: cfg.RequestsPerSecond, counts: map[string]int{}}}
+}
+
+// Register adds CinetPay's routes under prefix: "/cinetpay" beside the
+// other faces, or "" on a listener of its own.
+func (f *Face) Register(mux *http.ServeMux, prefix string) {
+	mux.Handle("POST "+prefix+"/v2/payment", f.endpoint(f.initPayment))
+	mux.Handle("POST "+prefix+"/v2/payment/check", f.endpoint(f.check))
+	mux.HandleFunc(prefix+"/v2/", func(w http.ResponseWriter, r *http.Request) {
+		f.write(w, http.StatusNotFound, failure{"404", "NOT_FOUND", "no endpoint " + r.Method + " " + r.URL.Path, f.responseID()})
+	})
+}
+
+// failure is CinetPay's error shape.
+type failure struct {
+	Code          string `json:"code"`
+	Message       string `json:"message"`
+	Description   string `json:"description"`
+	APIResponseID string `json:"api_response_id"`
+}
+
+// cinetError is an error in CinetPay's terms.
+type cinetError struct {
+	status        int
+	code, message string
+	description   string
+}
+
+func (e *cinetError) Error() string { return e.code + " " + e.message + ": " + e.description }
+
+// The seed's error codes.
+func errFields(desc string, args ...any) error {
+	return &cinetError{http.StatusBadRequest, "608", "MINIMUM_REQUIRED_FIELDS", fmt.Sprintf(desc, args...)}
+}
+
+var (
+	errAuth     = &cinetError{http.StatusForbidden, "609", "AUTH_NOT_FOUND", "apikey provided is not correct"}
+	errSite     = &cinetError{http.StatusForbidden, "613", "ERROR_SITE_ID_NOTVALID", "site_id provided is not correct"}
+	errTooMany  = &cinetError{http.StatusTooManyRequests, "429", "TOO_MANY_REQUEST", "The system has detected that your activity on the API is suspicious"}
+	errNotFound = &cinetError{http.StatusNotFound, "404", "TRANSACTION_NOT_FOUND", "no transaction with this transaction_id or token"}
+)
+
+// responseID is CinetPay's api_response_id: the time, with a fraction.
+func (f *Face) responseID() string {
+	t := f.clock.Now()
+	return fmt.Sprintf("%d.%04d", t.Unix(), t.Nanosecond()/100000)
+}
+
+func (f *Face) write(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = 500, []byte(`{"code":"500","message":"INTERNAL_ERROR"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// request is one authenticated call.
+type request struct {
+	ctx  context.Context
+	in   malipo.Integration
+	body lenient.Map
+}
+
+func (f *Face) endpoint(h func(*request) (int, any, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// CinetPay sits behind a firewall that refuses clients sending no
+		// User-Agent (its "error code: 1010"); merchant code that works
+		// with CinetPay sends one.
+		if r.UserAgent() == "" {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusForbidden)
+			w.Write([]byte("error code: 1010"))
+			return
+		}
+		status, out, err := f.serve(r, w, h)
+		if err != nil {
+			var ce *cinetError
+			if !asCinet(err, &ce) {
+				ce = fromDomain(err)
+				if ce.status >= 500 {
+					f.logger.Error("cinetpay request failed", "path", r.URL.Path, "err", err)
+				}
+			}
+			f.write(w, ce.status, failure{ce.code, ce.message, ce.description, f.responseID()})
+			return
+		}
+		f.write(w, status, out)
+	})
+}
+
+func (f *Face) serve(r *http.Request, w http.ResponseWriter, h func(*request) (int, any, error)) (int, any, error) {
+	body, err := lenient.Read(w, r, MaxBodyBytes)
+	if err != nil {
+		return 0, nil, errFields("the request body could not be read: %v", err)
+	}
+	apikey, site := lenient.String(body, "apikey"), lenient.String(body, "site_id")
+	if apikey == "" || site == "" {
+		return 0, nil, errFields("apikey and site_id are required")
+	}
+	in, err := f.svc.IntegrationBySecret(r.Context(), apikey)
+	if malipo.KindOf(err) == malipo.KindNotFound || (err == nil && in.Flavor != malipo.FlavorCinetPay) {
+		return 0, nil, errAuth
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	if subtle.ConstantTimeCompare([]byte(site), []byte(in.Config["site_id"])) != 1 {
+		return 0, nil, errSite
+	}
+	if !f.limiter.allow(in.ID, f.clock.Now()) {
+		return 0, nil, errTooMany
+	}
+	return h(&request{ctx: r.Context(), in: in, body: body})
+}
+
+func asCinet(err error, target **cinetError) bool {
+	ce, ok := err.(*cinetError)
+	if ok {
+		*target = ce
+	}
+	return ok
+}
+
+// fromDomain maps a gateway error to CinetPay's codes: input errors are
+// 608, as CinetPay reports every invalid field.
+func fromDomain(err error) *cinetError {
+	e := malipo.AsError(err)
+	switch e.Kind {
+	case malipo.KindInvalid, malipo.KindConflict:
+		return &cinetError{http.StatusBadRequest, "608", "MINIMUM_REQUIRED_FIELDS", e.Message}
+	case malipo.KindNotFound:
+		return errNotFound
+	case malipo.KindRateLimited:
+		return errTooMany
+	case malipo.KindUnavailable:
+		return &cinetError{http.StatusServiceUnavailable, "503", "SERVICE_UNAVAILABLE", e.Message}
+	}
+	return &cinetError{http.StatusInternalServerError, "500", "INTERNAL_ERROR", "an internal error occurred"}
+}
+
+// limiter counts each site's calls per second.
+type limiter struct {
+	mu     sync.Mutex
+	limit  int
+	second int64
+	counts map[string]int
+}
+
+func (l *limiter) allow(key string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s := now.Unix(); s != l.second {
+		l.second, l.counts = s, map[string]int{}
+	}
+	l.counts[key]++
+	return l.counts[key] <= l.limit
+}
+
+// XToken is the x-token header of a notification: lowercase hex
+// HMAC-SHA256, keyed with the site's secret key, of the values joined in
+// order.
+func XToken(secretKey string, values []string) string {
+	mac := hmac.New(sha256.New, []byte(secretKey))
+	mac.Write([]byte(strings.Join(values, "")))
+	return hex.EncodeToString(mac.Sum(nil))
+}
