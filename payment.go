@@ -100,6 +100,9 @@ type Payment struct {
 	// what is charged, which is always Amount.
 	Items []Item
 	Taxes []Tax
+	// Store, when set, is who the checkout page says is paid, instead of
+	// the merchant (PayDunya's store).
+	Store Store
 	// Details are labelled values shown on the checkout page (CinetPay's
 	// invoice_data).
 	Details []Detail
@@ -136,6 +139,12 @@ type Item struct {
 	Quantity    int64  `json:"quantity"`
 	UnitPrice   int64  `json:"unit_price"`
 	Total       int64  `json:"total"`
+}
+
+// Store is a merchant's shop as a payment names it.
+type Store struct {
+	Name    string `json:"name,omitempty"`
+	LogoURL string `json:"logo_url,omitempty"`
 }
 
 // Detail is a labelled value shown on the checkout page.

@@ -37,6 +37,7 @@ type PaymentInput struct {
 	// FaceData is kept with the payment for the face that created it.
 	FaceData []byte
 	Details  []malipo.Detail
+	Store    malipo.Store
 }
 
 // validate turns input into a new pending payment, or explains what is wrong.
@@ -76,6 +77,12 @@ func (s *Service) newPayment(in malipo.Integration, req PaymentInput) (malipo.Pa
 	}
 	if err := malipo.ValidateInvoice(req.Items, req.Taxes); err != nil {
 		return p, err
+	}
+	if len(req.Store.Name) > 200 || len(req.Store.LogoURL) > malipo.MaxURLLen {
+		return p, malipo.Invalid("store", "parameter_invalid", "the store name or logo URL is too long")
+	}
+	if !strings.HasPrefix(req.Store.LogoURL, "https://") {
+		req.Store.LogoURL = "" // checkout pages load nothing insecure
 	}
 	if len(req.Details) > 10 {
 		return p, malipo.Invalid("invoice_data", "parameter_invalid", "at most 10 details")
@@ -119,7 +126,7 @@ func (s *Service) newPayment(in malipo.Integration, req PaymentInput) (malipo.Pa
 		Amount: req.Amount, Currency: cur, Reference: req.Reference, Description: req.Description,
 		Customer: req.Customer, Channels: channels, ReturnURL: req.ReturnURL, CancelURL: req.CancelURL,
 		NotifyURL: req.NotifyURL, Metadata: req.Metadata, Lang: malipo.NormalizeLang(req.Lang),
-		Items: req.Items, Taxes: req.Taxes, LockPhone: req.LockPhone, FaceData: req.FaceData, Details: req.Details,
+		Items: req.Items, Taxes: req.Taxes, LockPhone: req.LockPhone, FaceData: req.FaceData, Details: req.Details, Store: req.Store,
 		Status:    malipo.PaymentPending,
 		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.cfg.PaymentTTL),
 	}

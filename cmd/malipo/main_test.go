@@ -274,6 +274,11 @@ func TestAdminCommands(t *testing.T) {
 		!strings.HasPrefix(pd["public_key"], "test_public_") || pd["master_key"] == "" || pd["token"] == "" {
 		t.Fatalf("paydunya integration: %v %s", err, out)
 	}
+	var cp map[string]string
+	out = runCmd(t, "integrations", "create", "--merchant", m.ID, "--flavor", "cinetpay", "--mode", "test", "--currency", "XAF", "--db", db)
+	if err := json.Unmarshal([]byte(out), &cp); err != nil || len(cp) != 3 || cp["apikey"] == "" || cp["site_id"] == "" || cp["secret_key"] == "" {
+		t.Fatalf("cinetpay integration: %v %s", err, out)
+	}
 	var out2, errOut syncBuffer
 	err := run(context.Background(), []string{"integrations", "create", "--merchant", "mer_nope", "--db", db}, noEnv, &out2, &errOut)
 	if err == nil {

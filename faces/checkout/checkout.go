@@ -191,10 +191,14 @@ func (p *Pages) paymentView(r *http.Request, c gateway.Checkout) view {
 	pay := c.Payment
 	lang := language(r, pay.Lang, pay.Currency)
 	token := r.PathValue("token")
-	v := view{Lang: lang, Merchant: c.Merchant, Initial: initial(c.Merchant.Name), Test: pay.Mode == malipo.ModeTest,
+	merchant := c.Merchant
+	if pay.Store.Name != "" {
+		merchant.Name, merchant.LogoURL = pay.Store.Name, pay.Store.LogoURL
+	}
+	v := view{Lang: lang, Merchant: merchant, Initial: initial(merchant.Name), Test: pay.Mode == malipo.ModeTest,
 		Base: "/pay/" + token, Self: "/pay/" + token, Amount: formatMoney(pay.Amount, pay.Currency, lang),
 		Description: pay.Description, Reference: pay.Reference, Status: string(pay.Status), Details: pay.Details}
-	v.Title = v.T("title", c.Merchant.Name)
+	v.Title = v.T("title", merchant.Name)
 	for _, it := range pay.Items {
 		v.Items = append(v.Items, itemView{Name: it.Name, Description: it.Description, Quantity: it.Quantity,
 			UnitPrice: formatMoney(it.UnitPrice, pay.Currency, lang), Total: formatMoney(it.Total, pay.Currency, lang)})
@@ -269,7 +273,7 @@ func (p *Pages) final(w http.ResponseWriter, c gateway.Checkout, v view) {
 	switch status {
 	case malipo.PaymentSucceeded:
 		v.Tone, v.Icon, v.Heading = "ok", "ok", v.T("paid_title")
-		v.Text = v.T("paid_text", v.Amount, c.Merchant.Name)
+		v.Text = v.T("paid_text", v.Amount, v.Merchant.Name)
 		if pay.ReturnURL != "" {
 			v.Link, v.LinkText, v.Refresh = pay.ReturnURL, v.T("return"), "3;url="+pay.ReturnURL
 		}

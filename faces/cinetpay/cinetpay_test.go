@@ -18,6 +18,8 @@ import (
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/clock"
+	"github.com/malipo/malipo/faces/checkout"
+	"github.com/malipo/malipo/faces/checkout/checkouttest"
 	"github.com/malipo/malipo/faces/cinetpay"
 	"github.com/malipo/malipo/gateway"
 	"github.com/malipo/malipo/ids"
@@ -53,6 +55,7 @@ func newFace(t *testing.T, perSecond int) *face {
 	cp := cinetpay.New(svc, cinetpay.Config{Clock: clk, RequestsPerSecond: perSecond})
 	flavors[malipo.FlavorCinetPay] = cp.Flavor()
 	cp.Register(mux, "/cinetpay")
+	checkout.New(svc, nil, nil).Register(mux)
 	m, _ := svc.CreateMerchant(context.Background(), "Ecole les Lauriers", "")
 	integ, creds, err := svc.CreateIntegration(context.Background(), gateway.IntegrationInput{MerchantID: m.ID, Flavor: malipo.FlavorCinetPay,
 		Mode: malipo.ModeTest, Currency: "XOF"})
@@ -268,10 +271,26 @@ func TestNotificationVerifies(t *testing.T) {
 		}
 	}))
 	defer receiver.Close()
-	f.init(t, func(m map[string]any) { m["notify_url"] = receiver.URL + "/notify" })
-	p, _ := f.svc.PaymentByReference(context.Background(), f.integ, "REFID12354")
-	f.svc.PayWithMobileMoney(context.Background(), p.CheckoutToken, "+2250707120000", "")
+	a := f.init(t, func(m map[string]any) {
+		m["notify_url"] = receiver.URL + "/notify"
+		m["invoice_data"] = map[string]any{"Matricule": "24OPO25", "Annee-scolaire": "2020-2021"}
+		m["lock_phone_number"], m["customer_phone_number"] = true, "+2250707120000"
+	})
+	// The customer pays on the checkout page, which shows the invoice data
+	// and the locked number.
+	payURL := a.body["data"].(map[string]any)["payment_url"].(string)
+	page := checkouttest.Get(t, payURL)
+	for _, want := range []string{"Matricule", "24OPO25", "Annee-scolaire", `readonly`, "2\u202f500\u00a0FCFA"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the checkout page lacks %q", want)
+		}
+	}
+	checkouttest.PayMobileMoney(t, payURL, "+2250799999999") // the locked number is pushed, not this one
 	f.clock.Advance(3 * time.Second)
+	c := f.post(t, "/v2/payment/check", `{"apikey":"`+f.creds["apikey"]+`","site_id":"`+f.creds["site_id"]+`","transaction_id":"REFID12354"}`, "application/json")
+	if c.body["code"] != "00" || c.body["data"].(map[string]any)["phone_number"] != "0707120000" {
+		t.Errorf("check after paying on the page: %s", c.raw)
+	}
 	if _, err := f.disp.RunDue(context.Background()); err != nil {
 		t.Fatal(err)
 	}

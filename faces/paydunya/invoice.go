@@ -70,6 +70,7 @@ func (f *Face) newInvoice(req *request, body lenient.Map, customer malipo.Custom
 		n, _ := wholeNumber(t["amount"])
 		in.Taxes = append(in.Taxes, malipo.Tax{Name: lenient.String(t, "name"), Amount: n})
 	}
+	in.Store = malipo.Store{Name: lenient.String(store, "name"), LogoURL: lenient.String(store, "logo_url")}
 	fd := faceData{Actions: actions, OPRToken: oprToken}
 	if list, ok := inv["channels"].([]any); ok {
 		for _, c := range list {

@@ -19,6 +19,7 @@ import (
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/clock"
 	"github.com/malipo/malipo/faces/checkout"
+	"github.com/malipo/malipo/faces/checkout/checkouttest"
 	"github.com/malipo/malipo/faces/paydunya"
 	"github.com/malipo/malipo/gateway"
 	"github.com/malipo/malipo/ids"
@@ -154,14 +155,17 @@ func TestOfficialNodeSDK(t *testing.T) {
 		!strings.HasPrefix(created["url"].(string), l.url+"/pay/") {
 		t.Fatalf("create: %v", created)
 	}
-	// The customer pays on the checkout page by mobile money (a sandbox
-	// number that approves).
-	p, err := l.svc.PaymentByReference(ctx, l.integ, token)
-	if err != nil {
-		t.Fatal(err)
+	// The customer opens the checkout page: the store, the items and the
+	// taxes are there. They pay by mobile money (a sandbox number that
+	// approves) and land on the "approve on your phone" page.
+	page := checkouttest.Get(t, created["url"].(string))
+	for _, want := range []string{"Magasin le Choco", "Chaussures Croco", "TVA (18%)", "42\u202f300\u00a0FCFA"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the checkout page lacks %q", want)
+		}
 	}
-	if _, err := l.svc.PayWithMobileMoney(ctx, p.CheckoutToken, "+221770000000", ""); err != nil {
-		t.Fatal(err)
+	if landed := checkouttest.PayMobileMoney(t, created["url"].(string), "+221770000000"); !strings.Contains(landed, `id="waiting"`) {
+		t.Errorf("after paying, not the waiting page:\n%s", landed)
 	}
 	forms := ipn.wait(t, 1)
 	if len(forms) != 1 {

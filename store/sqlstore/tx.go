@@ -185,6 +185,7 @@ type paymentExtra struct {
 	LockPhone bool            `json:"lock_phone,omitempty"`
 	FaceData  []byte          `json:"face_data,omitempty"`
 	Details   []malipo.Detail `json:"details,omitempty"`
+	Store     malipo.Store    `json:"store,omitzero"`
 }
 
 func paymentArgs(p malipo.Payment) ([]any, error) {
@@ -204,7 +205,7 @@ func paymentArgs(p malipo.Payment) ([]any, error) {
 	for i, c := range p.Channels {
 		channels[i] = string(c)
 	}
-	extra, err := json.Marshal(paymentExtra{Items: p.Items, Taxes: p.Taxes, LockPhone: p.LockPhone, FaceData: p.FaceData, Details: p.Details})
+	extra, err := json.Marshal(paymentExtra{Items: p.Items, Taxes: p.Taxes, LockPhone: p.LockPhone, FaceData: p.FaceData, Details: p.Details, Store: p.Store})
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +246,7 @@ func scanPayment(r interface{ Scan(...any) error }) (malipo.Payment, error) {
 	if err := json.Unmarshal([]byte(extra), &x); err != nil {
 		return p, fmt.Errorf("payment %s extra: %w", p.ID, err)
 	}
-	p.Items, p.Taxes, p.LockPhone, p.FaceData, p.Details = x.Items, x.Taxes, x.LockPhone, x.FaceData, x.Details
+	p.Items, p.Taxes, p.LockPhone, p.FaceData, p.Details, p.Store = x.Items, x.Taxes, x.LockPhone, x.FaceData, x.Details, x.Store
 	return p, nil
 }
 

@@ -100,6 +100,7 @@ func payment(i malipo.Integration, id, ref string) malipo.Payment {
 		Items: []malipo.Item{{Name: "Chaussures", Quantity: 2, UnitPrice: 2000, Total: 4000}, {Name: "Livraison", Description: "Abidjan",
 			Quantity: 1, UnitPrice: 1000, Total: 1000}},
 		Taxes: []malipo.Tax{{Name: "TVA", Amount: 0}}, LockPhone: true, FaceData: []byte(`{"store":{"name":"Choco"}}`),
+		Details: []malipo.Detail{{Label: "Matricule", Value: "24OPO25"}}, Store: malipo.Store{Name: "Choco", LogoURL: "https://choco.example/l.png"},
 	}
 }
 

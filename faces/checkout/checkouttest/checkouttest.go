@@ -1,0 +1,60 @@
+// Package checkouttest drives the checkout pages over plain HTTP, as a
+// browser without JavaScript would: the provider faces' end-to-end tests
+// pay on the real page with it.
+package checkouttest
+
+import (
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var csrfRe = regexp.MustCompile(`name="csrf" value="([0-9a-f]{32})"`)
+
+// PayMobileMoney opens a checkout page and submits its mobile-money form
+// with phone, as a customer would. It returns the page the browser lands
+// on.
+func PayMobileMoney(t testing.TB, pageURL, phone string) string {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar}
+	page := get(t, client, pageURL)
+	m := csrfRe.FindStringSubmatch(page)
+	if m == nil || !strings.Contains(page, `id="momo-form"`) {
+		t.Fatalf("no mobile-money form at %s:\n%s", pageURL, page)
+	}
+	res, err := client.PostForm(pageURL+"/mobile-money", url.Values{"csrf": {m[1]}, "phone": {phone}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 {
+		t.Fatalf("mobile-money form: %d\n%s", res.StatusCode, b)
+	}
+	return string(b)
+}
+
+// Get returns the page at pageURL.
+func Get(t testing.TB, pageURL string) string {
+	t.Helper()
+	return get(t, http.DefaultClient, pageURL)
+}
+
+func get(t testing.TB, client *http.Client, u string) string {
+	t.Helper()
+	res, err := client.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 {
+		t.Fatalf("GET %s: %d\n%s", u, res.StatusCode, b)
+	}
+	return string(b)
+}
