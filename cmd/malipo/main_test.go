@@ -294,7 +294,7 @@ func TestAdminCommands(t *testing.T) {
 	s.stop()
 
 	// PayDunya's API on a listener of its own, at PayDunya's own paths.
-	s = startServer(t, db, "--paydunya-addr", "127.0.0.1:0")
+	s = startServer(t, db, "--paydunya-addr", "127.0.0.1:0", "--cinetpay-addr", "127.0.0.1:0")
 	own := regexp.MustCompile(`PayDunya's API is also at (http://\S+)/sandbox-api/v1`).FindStringSubmatch(s.out.String())
 	if own == nil {
 		t.Fatalf("no PayDunya listener announced:\n%s", s.out.String())
@@ -311,6 +311,20 @@ func TestAdminCommands(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 200 || !strings.Contains(string(b), `"response_code":"00"`) {
 		t.Errorf("PayDunya at its own paths: %d %s", res.StatusCode, b)
+	}
+	cpURL := regexp.MustCompile(`CinetPay's API is also at (http://\S+)/v2/payment`).FindStringSubmatch(s.out.String())
+	if cpURL == nil {
+		t.Fatalf("no CinetPay listener announced:\n%s", s.out.String())
+	}
+	res, err = http.Post(cpURL[1]+"/v2/payment", "application/json", strings.NewReader(`{"apikey":"`+cp["apikey"]+`","site_id":"`+cp["site_id"]+
+		`","transaction_id":"T1","amount":100,"currency":"XAF","description":"d","notify_url":"https://shop.example/n","return_url":"https://shop.example/r"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 201 || !strings.Contains(string(b), `"code":"201"`) {
+		t.Errorf("CinetPay at its own paths: %d %s", res.StatusCode, b)
 	}
 }
 
