@@ -125,6 +125,26 @@ type Attempt struct {
 	Error      string
 }
 
+// CallerAllowed reports whether a call from addr passes an integration's
+// allow-list (comma-separated addresses and CIDR ranges; empty allows
+// any).
+func CallerAllowed(allowList string, addr netip.Addr) bool {
+	if strings.TrimSpace(allowList) == "" {
+		return true
+	}
+	addr = addr.Unmap()
+	for _, a := range strings.Split(allowList, ",") {
+		a = strings.TrimSpace(a)
+		if p, err := netip.ParsePrefix(a); err == nil && p.Contains(addr) {
+			return true
+		}
+		if ip, err := netip.ParseAddr(a); err == nil && ip.Unmap() == addr {
+			return true
+		}
+	}
+	return false
+}
+
 // NotifyAddressAllowed reports whether notifications in mode may be sent to
 // ip. Live notifications never reach loopback, private, shared (CGNAT),
 // link-local (where cloud metadata services live), multicast or unspecified

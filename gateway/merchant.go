@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -40,6 +41,10 @@ type IntegrationInput struct {
 	// Currency is the account currency of a CinetPay integration (XOF by
 	// default): the only one its payments may use.
 	Currency string
+	// AllowIPs, for flavors whose providers allow-list callers (KPay,
+	// iPay), are the addresses or CIDR ranges calls may come from; empty
+	// allows any.
+	AllowIPs []string
 }
 
 // Credentials are what a new integration's owner is shown once.
@@ -50,7 +55,8 @@ type Credentials map[string]string
 // integration (native: the secret key; PayDunya: the private key) is kept
 // only as a hash.
 func (s *Service) CreateIntegration(ctx context.Context, in IntegrationInput) (malipo.Integration, Credentials, error) {
-	if in.Flavor != malipo.FlavorNative && in.Flavor != malipo.FlavorPayDunya && in.Flavor != malipo.FlavorCinetPay {
+	if in.Flavor != malipo.FlavorNative && in.Flavor != malipo.FlavorPayDunya && in.Flavor != malipo.FlavorCinetPay &&
+		in.Flavor != malipo.FlavorKPay {
 		return malipo.Integration{}, nil, malipo.Invalid("flavor", "flavor_unsupported", "flavor %q is not supported yet", in.Flavor)
 	}
 	if _, err := malipo.ParseMode(string(in.Mode)); err != nil {
@@ -97,6 +103,16 @@ func (s *Service) CreateIntegration(ctx context.Context, in IntegrationInput) (m
 	if in.Flavor == malipo.FlavorCinetPay {
 		integ.Config["currency"] = strings.ToUpper(in.Currency)
 	}
+	if len(in.AllowIPs) > 0 {
+		for _, a := range in.AllowIPs {
+			if _, err := netip.ParsePrefix(a); err != nil {
+				if _, err := netip.ParseAddr(a); err != nil {
+					return malipo.Integration{}, nil, malipo.Invalid("allow_ip", "parameter_invalid", "%q is neither an IP address nor a CIDR range", a)
+				}
+			}
+		}
+		integ.Config["allow_ips"] = strings.Join(in.AllowIPs, ",")
+	}
 	key, creds := s.credentials(&integ)
 	apiKey := malipo.APIKey{Hash: HashKey(key), IntegrationID: integ.ID, Hint: key[:8] + "…" + key[len(key)-4:], CreatedAt: now}
 	err := s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
@@ -131,6 +147,13 @@ func (s *Service) credentials(in *malipo.Integration) (string, Credentials) {
 		token := s.cfg.IDs.Secret("", 12)
 		in.Config["master_key"], in.Config["public_key"], in.Config["token"] = master, public, token
 		return private, Credentials{"master_key": master, "private_key": private, "public_key": public, "token": token}
+	case malipo.FlavorKPay:
+		user := s.cfg.IDs.Secret("retailer_", 5)
+		password := s.cfg.IDs.Secret("", 15)
+		key := s.cfg.IDs.Hex(16)
+		retailer := fmt.Sprintf("%02d", int(s.cfg.IDs.Bytes(1)[0])%99+1)
+		in.Config["username"], in.Config["password_hash"], in.Config["retailer_id"] = user, HashKey(password), retailer
+		return key, Credentials{"username": user, "password": password, "kpay_key": key, "retailer_id": retailer}
 	case malipo.FlavorCinetPay:
 		apikey := s.cfg.IDs.Hex(16)
 		b := s.cfg.IDs.Bytes(4)

@@ -75,7 +75,7 @@ type integrationsCmd struct {
 
 type integrationsCreateCmd struct {
 	Merchant  string `required:"" help:"Merchant ID."`
-	Flavor    string `default:"native" help:"Wire protocol: native, paydunya or cinetpay."`
+	Flavor    string `default:"native" help:"Wire protocol: native, paydunya, cinetpay or kpay."`
 	Mode      string `default:"test" enum:"test,live" help:"test (sandbox rails) or live."`
 	NotifyURL string `name:"notify-url" help:"Where notifications go."`
 	FeeBps    int64  `name:"fee-bps" help:"Collection fee in basis points (150 = 1.5%)."`
@@ -90,6 +90,7 @@ type integrationsCreateCmd struct {
 	PayoutWindow    time.Duration `name:"payout-window" help:"The rolling window of --payouts-per-destination (default 24h)."`
 	MaxPayout       int64         `name:"max-payout" help:"The largest payout, in minor units (0: no cap)."`
 	Currency        string        `help:"CinetPay: the account's currency (XOF, XAF, CDF, GNF, USD; default XOF)."`
+	AllowIP         []string      `name:"allow-ip" help:"KPay, iPay: an address or CIDR range calls may come from (repeat it; none: any)."`
 }
 
 func (i integrationsCreateCmd) Run(c *cli, e *env) error {
@@ -100,7 +101,7 @@ func (i integrationsCreateCmd) Run(c *cli, e *env) error {
 	defer st.Close()
 	_, creds, err := svc.CreateIntegration(e.ctx, gateway.IntegrationInput{
 		MerchantID: i.Merchant, Flavor: malipo.Flavor(i.Flavor), Mode: malipo.Mode(i.Mode),
-		NotifyURL: i.NotifyURL, Fee: malipo.FeeRule{BasisPoints: i.FeeBps, Fixed: i.FeeFixed}, Rules: i.rules(), Currency: i.Currency,
+		NotifyURL: i.NotifyURL, Fee: malipo.FeeRule{BasisPoints: i.FeeBps, Fixed: i.FeeFixed}, Rules: i.rules(), Currency: i.Currency, AllowIPs: i.AllowIP,
 	})
 	if err != nil {
 		return err

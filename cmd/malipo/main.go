@@ -69,6 +69,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			"webhook_workers": or("MALIPO_WEBHOOK_WORKERS", "16"),
 			"paydunya_addr":   or("MALIPO_PAYDUNYA_ADDR", ""),
 			"cinetpay_addr":   or("MALIPO_CINETPAY_ADDR", ""),
+			"kpay_addr":       or("MALIPO_KPAY_ADDR", ""),
 			"bench_pg":        or("MALIPO_BENCH_POSTGRES_URL", ""),
 		},
 	)

@@ -279,6 +279,12 @@ func TestAdminCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &cp); err != nil || len(cp) != 3 || cp["apikey"] == "" || cp["site_id"] == "" || cp["secret_key"] == "" {
 		t.Fatalf("cinetpay integration: %v %s", err, out)
 	}
+	var kp map[string]string
+	out = runCmd(t, "integrations", "create", "--merchant", m.ID, "--flavor", "kpay", "--allow-ip", "127.0.0.1", "--allow-ip", "10.0.0.0/8", "--db", db)
+	if err := json.Unmarshal([]byte(out), &kp); err != nil || len(kp) != 4 || kp["username"] == "" || kp["password"] == "" ||
+		kp["kpay_key"] == "" || kp["retailer_id"] == "" {
+		t.Fatalf("kpay integration: %v %s", err, out)
+	}
 	var out2, errOut syncBuffer
 	err := run(context.Background(), []string{"integrations", "create", "--merchant", "mer_nope", "--db", db}, noEnv, &out2, &errOut)
 	if err == nil {
@@ -294,7 +300,7 @@ func TestAdminCommands(t *testing.T) {
 	s.stop()
 
 	// PayDunya's API on a listener of its own, at PayDunya's own paths.
-	s = startServer(t, db, "--paydunya-addr", "127.0.0.1:0", "--cinetpay-addr", "127.0.0.1:0")
+	s = startServer(t, db, "--paydunya-addr", "127.0.0.1:0", "--cinetpay-addr", "127.0.0.1:0", "--kpay-addr", "127.0.0.1:0")
 	own := regexp.MustCompile(`PayDunya's API is also at (http://\S+)/sandbox-api/v1`).FindStringSubmatch(s.out.String())
 	if own == nil {
 		t.Fatalf("no PayDunya listener announced:\n%s", s.out.String())
@@ -325,6 +331,21 @@ func TestAdminCommands(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 201 || !strings.Contains(string(b), `"code":"201"`) {
 		t.Errorf("CinetPay at its own paths: %d %s", res.StatusCode, b)
+	}
+	kpURL := regexp.MustCompile(`KPay's API is also at (http://\S+)/`).FindStringSubmatch(s.out.String())
+	if kpURL == nil {
+		t.Fatalf("no KPay listener announced:\n%s", s.out.String())
+	}
+	req, _ = http.NewRequest("POST", kpURL[1]+"/", strings.NewReader(`{"refid":"nope","action":"checkstatus"}`))
+	req.SetBasicAuth(kp["username"], kp["password"])
+	req.Header.Set("Kpay-Key", kp["kpay_key"])
+	if res, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(b), `"statusid":"611"`) {
+		t.Errorf("KPay at its own path: %d %s", res.StatusCode, b)
 	}
 }
 

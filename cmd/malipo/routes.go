@@ -12,13 +12,17 @@ import (
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/faces/checkout"
-	"github.com/malipo/malipo/faces/cinetpay"
 	"github.com/malipo/malipo/faces/native"
-	"github.com/malipo/malipo/faces/paydunya"
 )
 
 // newHandler is every route Malipo serves.
-func newHandler(api *native.API, pd *paydunya.Face, cp *cinetpay.Face, pages *checkout.Pages, reg *prometheus.Registry, logger *slog.Logger) http.Handler {
+// face is a provider face and the prefix it answers under.
+type face struct {
+	face   interface{ Register(*http.ServeMux, string) }
+	prefix string
+}
+
+func newHandler(api *native.API, faces []face, pages *checkout.Pages, reg *prometheus.Registry, logger *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -26,8 +30,9 @@ func newHandler(api *native.API, pd *paydunya.Face, cp *cinetpay.Face, pages *ch
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	api.Register(mux)
-	pd.Register(mux, "/paydunya")
-	cp.Register(mux, "/cinetpay")
+	for _, f := range faces {
+		f.face.Register(mux, f.prefix)
+	}
 	pages.Register(mux)
 	return observe(mux, logger, reg)
 }

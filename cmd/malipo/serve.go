@@ -14,6 +14,7 @@ import (
 	"github.com/malipo/malipo/clock"
 	"github.com/malipo/malipo/faces/checkout"
 	"github.com/malipo/malipo/faces/cinetpay"
+	"github.com/malipo/malipo/faces/kpay"
 	"github.com/malipo/malipo/faces/native"
 	"github.com/malipo/malipo/faces/paydunya"
 	"github.com/malipo/malipo/gateway"
@@ -33,6 +34,7 @@ type serveCmd struct {
 	WebhookWorkers int           `name:"webhook-workers" default:"${webhook_workers}" help:"Notification attempts this node makes at once (env MALIPO_WEBHOOK_WORKERS)."`
 	PayDunyaAddr   string        `name:"paydunya-addr" default:"${paydunya_addr}" help:"Also serve PayDunya's API at its original paths (/api/v1, /sandbox-api/v1) on this address (env MALIPO_PAYDUNYA_ADDR)."`
 	CinetPayAddr   string        `name:"cinetpay-addr" default:"${cinetpay_addr}" help:"Also serve CinetPay's API at its original paths (/v2/payment) on this address (env MALIPO_CINETPAY_ADDR)."`
+	KPayAddr       string        `name:"kpay-addr" default:"${kpay_addr}" help:"Also serve KPay's API at its original path (POST /) on this address (env MALIPO_KPAY_ADDR)."`
 	LogLevel       string        `name:"log-level" default:"${log_level}" enum:"debug,info,warn,error" help:"Log level (env MALIPO_LOG_LEVEL)."`
 }
 
@@ -51,17 +53,28 @@ func (s serveCmd) Run(c *cli, e *env) error {
 	if err != nil {
 		return err
 	}
-	var pdLn, cpLn net.Listener
-	if s.PayDunyaAddr != "" {
-		if pdLn, err = net.Listen("tcp", s.PayDunyaAddr); err != nil {
-			ln.Close()
-			return fmt.Errorf("paydunya listener: %w", err)
-		}
+	// Provider faces may also answer at their providers' own paths, each
+	// on a listener of its own, so an SDK needs only its host changed.
+	own := []struct {
+		addr, name, path string
+		ln               net.Listener
+	}{
+		{addr: s.PayDunyaAddr, name: "PayDunya", path: "/sandbox-api/v1 and /api/v1"},
+		{addr: s.CinetPayAddr, name: "CinetPay", path: "/v2/payment"},
+		{addr: s.KPayAddr, name: "KPay", path: "/"},
 	}
-	if s.CinetPayAddr != "" {
-		if cpLn, err = net.Listen("tcp", s.CinetPayAddr); err != nil {
+	for i := range own {
+		if own[i].addr == "" {
+			continue
+		}
+		if own[i].ln, err = net.Listen("tcp", own[i].addr); err != nil {
 			ln.Close()
-			return fmt.Errorf("cinetpay listener: %w", err)
+			for _, o := range own[:i] {
+				if o.ln != nil {
+					o.ln.Close()
+				}
+			}
+			return fmt.Errorf("%s listener: %w", own[i].name, err)
 		}
 	}
 	baseURL := s.BaseURL
@@ -86,14 +99,16 @@ func (s serveCmd) Run(c *cli, e *env) error {
 	api := native.New(svc, logger)
 	pd := paydunya.New(svc, logger)
 	cp := cinetpay.New(svc, cinetpay.Config{Clock: clk, Logger: logger})
-	flavors[malipo.FlavorNative], flavors[malipo.FlavorPayDunya], flavors[malipo.FlavorCinetPay] = api.Flavor(), pd.Flavor(), cp.Flavor()
+	kp := kpay.New(svc, logger)
+	flavors[malipo.FlavorNative], flavors[malipo.FlavorPayDunya] = api.Flavor(), pd.Flavor()
+	flavors[malipo.FlavorCinetPay], flavors[malipo.FlavorKPay] = cp.Flavor(), kp.Flavor()
 
 	demo, err := svc.EnsureDemo(e.ctx)
 	if err != nil {
 		return fmt.Errorf("create demo merchant: %w", err)
 	}
 
-	srv := &http.Server{Handler: newHandler(api, pd, cp, checkout.New(svc, logger, nil), reg, logger), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: newHandler(api, []face{{pd, "/paydunya"}, {cp, "/cinetpay"}, {kp, "/kpay"}}, checkout.New(svc, logger, nil), reg, logger), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(e.ctx))
 	done := runWorkers(workers, svc, logger)
 	sending := make(chan struct{})
@@ -107,24 +122,21 @@ func (s serveCmd) Run(c *cli, e *env) error {
 		printDemo(e, baseURL, demo)
 	}
 
-	serveErr := make(chan error, 3)
+	serveErr := make(chan error, 1+len(own))
 	go func() { serveErr <- srv.Serve(ln) }()
-	if pdLn != nil {
+	registers := map[string]func(*http.ServeMux, string){"PayDunya": pd.Register, "CinetPay": cp.Register, "KPay": kp.Register}
+	for _, o := range own {
+		if o.ln == nil {
+			continue
+		}
 		mux := http.NewServeMux()
-		pd.Register(mux, "")
-		pdSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		go func() { serveErr <- pdSrv.Serve(pdLn) }()
-		defer pdSrv.Close()
-		fmt.Fprintf(e.stdout, "PayDunya's API is also at http://%s/sandbox-api/v1 and /api/v1\n", displayAddr(pdLn.Addr()))
+		registers[o.name](mux, "")
+		ownSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { serveErr <- ownSrv.Serve(o.ln) }()
+		defer ownSrv.Close()
+		fmt.Fprintf(e.stdout, "%s's API is also at http://%s%s\n", o.name, displayAddr(o.ln.Addr()), o.path)
 	}
-	if cpLn != nil {
-		mux := http.NewServeMux()
-		cp.Register(mux, "")
-		cpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		go func() { serveErr <- cpSrv.Serve(cpLn) }()
-		defer cpSrv.Close()
-		fmt.Fprintf(e.stdout, "CinetPay's API is also at http://%s/v2/payment\n", displayAddr(cpLn.Addr()))
-	}
+
 	select {
 	case err = <-serveErr:
 	case <-e.ctx.Done():

@@ -1,0 +1,194 @@
+// Package kpay is KPay's (Esicia) merchant API, spoken byte for byte over
+// Malipo's gateway: one endpoint, POST /, whose action field selects a
+// payment request, a status check, or card tokens (addtoken, tokenlist,
+// tokenpay); Basic auth plus the Kpay-Key header, an IP allow-list, and
+// KPay's retcodes 600-611. Postbacks are JSON, acknowledged only by
+// {"reply":"OK"}. Like every face it only translates.
+package kpay
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+
+	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/faces/lenient"
+	"github.com/malipo/malipo/gateway"
+)
+
+// MaxBodyBytes caps request bodies.
+const MaxBodyBytes = 64 << 10
+
+// Face serves KPay's API.
+type Face struct {
+	svc    *gateway.Service
+	logger *slog.Logger
+}
+
+// New returns the KPay face over svc.
+func New(svc *gateway.Service, logger *slog.Logger) *Face {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Face{svc: svc, logger: logger}
+}
+
+// Register adds KPay's endpoint under prefix: "/kpay" beside the other
+// faces, or "" on a listener of its own.
+func (f *Face) Register(mux *http.ServeMux, prefix string) {
+	mux.Handle("POST "+prefix+"/{$}", http.HandlerFunc(f.serve))
+	if prefix != "" {
+		mux.Handle("POST "+prefix, http.HandlerFunc(f.serve))
+	}
+}
+
+// KPay's retcodes.
+const (
+	RetOK               = 0
+	RetBadCredentials   = 600 // Invalid username / password combination
+	RetRemoteUser       = 601 // Invalid remote user
+	RetIPNotWhitelisted = 602 // Location / IP not whitelisted
+	RetEmptyParameter   = 603 // Empty parameter. - missing required parameters
+	RetUnknownRetailer  = 604 // Unknown retailer
+	RetRetailerDisabled = 605 // Retailer not enabled
+	RetProcessing       = 606 // Error processing
+	RetMoMoFailed       = 607 // Failed mobile money transaction
+	RetRefIDUsed        = 608 // Used ref id – error uniqueness
+	RetUnknownMethod    = 609 // Unknown Payment method
+	RetUnknownBank      = 610 // Unknown or not enabled Financial institution
+	RetNotFound         = 611 // Transaction not found
+)
+
+// retError is an error in KPay's terms.
+type retError struct {
+	code  int
+	reply string
+}
+
+func (e *retError) Error() string { return e.reply }
+
+func fail(code int, reply string) error { return &retError{code, reply} }
+
+// request is one authenticated call.
+type request struct {
+	ctx  context.Context
+	in   malipo.Integration
+	body lenient.Map
+}
+
+func (f *Face) serve(w http.ResponseWriter, r *http.Request) {
+	body, err := lenient.Read(w, r, MaxBodyBytes)
+	if err != nil {
+		f.answerError(w, nil, fail(RetEmptyParameter, "The request body is not JSON"))
+		return
+	}
+	in, err := f.auth(r, body)
+	if err != nil {
+		f.answerError(w, body, err)
+		return
+	}
+	req := &request{ctx: r.Context(), in: in, body: body}
+	var out any
+	switch action := lenient.String(body, "action"); action {
+	case "", "pay":
+		out, err = f.pay(req)
+	case "checkstatus":
+		out, err = f.checkStatus(req)
+	case "addtoken":
+		out, err = f.addToken(req)
+	case "tokenlist":
+		out, err = f.tokenList(req)
+	case "tokenpay":
+		out, err = f.tokenPay(req)
+	default:
+		err = fail(RetEmptyParameter, "Unknown action "+action)
+	}
+	if err != nil {
+		f.answerError(w, body, err)
+		return
+	}
+	write(w, http.StatusOK, out)
+}
+
+func write(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = 500, []byte(`{"reply":"ERROR","success":0,"retcode":606,"message":"internal error"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// answerError writes KPay's error answer. Credential and allow-list
+// failures are HTTP errors carrying a message; the others are 200 with a
+// retcode, as KPay answers them.
+func (f *Face) answerError(w http.ResponseWriter, body lenient.Map, err error) {
+	re, ok := err.(*retError)
+	if !ok {
+		re = fromDomain(err)
+		if re.code == RetProcessing {
+			f.logger.Error("kpay request failed", "err", err)
+		}
+	}
+	status := http.StatusOK
+	switch re.code {
+	case RetBadCredentials, RetRemoteUser:
+		status = http.StatusUnauthorized
+	case RetIPNotWhitelisted:
+		status = http.StatusForbidden
+	}
+	write(w, status, lenient.Ordered{{Key: "reply", Value: re.reply}, {Key: "url", Value: ""}, {Key: "success", Value: 0},
+		{Key: "authkey", Value: f.svc.Token("", 16)}, {Key: "tid", Value: ""}, {Key: "refid", Value: lenient.String(body, "refid")},
+		{Key: "retcode", Value: re.code}, {Key: "message", Value: re.reply}})
+}
+
+// fromDomain maps gateway errors to retcodes.
+func fromDomain(err error) *retError {
+	e := malipo.AsError(err)
+	switch {
+	case e.Code == "reference_in_use":
+		return &retError{RetRefIDUsed, "Used ref id – error uniqueness"}
+	case e.Kind == malipo.KindInvalid:
+		return &retError{RetEmptyParameter, e.Message}
+	case e.Kind == malipo.KindNotFound:
+		return &retError{RetNotFound, "Transaction not found"}
+	case e.Kind == malipo.KindUnavailable:
+		return &retError{RetRetailerDisabled, "Retailer not enabled"}
+	}
+	return &retError{RetProcessing, "Error processing"}
+}
+
+// auth checks Basic auth, the Kpay-Key, the caller's address and the
+// retailer.
+func (f *Face) auth(r *http.Request, body lenient.Map) (malipo.Integration, error) {
+	user, password, ok := r.BasicAuth()
+	key := r.Header.Get("Kpay-Key")
+	if !ok || key == "" {
+		return malipo.Integration{}, fail(RetBadCredentials, "Invalid username / password combination")
+	}
+	in, err := f.svc.IntegrationBySecret(r.Context(), key)
+	if malipo.KindOf(err) == malipo.KindNotFound || (err == nil && in.Flavor != malipo.FlavorKPay) {
+		return malipo.Integration{}, fail(RetRemoteUser, "Invalid remote user")
+	}
+	if err != nil {
+		return in, err
+	}
+	if subtle.ConstantTimeCompare([]byte(user), []byte(in.Config["username"])) != 1 ||
+		subtle.ConstantTimeCompare([]byte(gateway.HashKey(password)), []byte(in.Config["password_hash"])) != 1 {
+		return malipo.Integration{}, fail(RetBadCredentials, "Invalid username / password combination")
+	}
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	addr, _ := netip.ParseAddr(host)
+	if !malipo.CallerAllowed(in.Config["allow_ips"], addr) {
+		return malipo.Integration{}, fail(RetIPNotWhitelisted, "Location / IP not whitelisted")
+	}
+	if rid := lenient.String(body, "retailerid"); rid != "" && rid != in.Config["retailer_id"] {
+		return malipo.Integration{}, fail(RetUnknownRetailer, "Unknown retailer")
+	}
+	return in, nil
+}
