@@ -55,8 +55,9 @@ type Credentials map[string]string
 // integration (native: the secret key; PayDunya: the private key) is kept
 // only as a hash.
 func (s *Service) CreateIntegration(ctx context.Context, in IntegrationInput) (malipo.Integration, Credentials, error) {
-	if in.Flavor != malipo.FlavorNative && in.Flavor != malipo.FlavorPayDunya && in.Flavor != malipo.FlavorCinetPay &&
-		in.Flavor != malipo.FlavorKPay {
+	switch in.Flavor {
+	case malipo.FlavorNative, malipo.FlavorPayDunya, malipo.FlavorCinetPay, malipo.FlavorKPay, malipo.FlavorIPay:
+	default:
 		return malipo.Integration{}, nil, malipo.Invalid("flavor", "flavor_unsupported", "flavor %q is not supported yet", in.Flavor)
 	}
 	if _, err := malipo.ParseMode(string(in.Mode)); err != nil {
@@ -147,6 +148,11 @@ func (s *Service) credentials(in *malipo.Integration) (string, Credentials) {
 		token := s.cfg.IDs.Secret("", 12)
 		in.Config["master_key"], in.Config["public_key"], in.Config["token"] = master, public, token
 		return private, Credentials{"master_key": master, "private_key": private, "public_key": public, "token": token}
+	case malipo.FlavorIPay:
+		vid := strings.ToUpper(s.cfg.IDs.Secret("", 6))[:10]
+		key := s.cfg.IDs.Hex(16)
+		in.Config["vid"], in.Config["security_key"] = vid, key
+		return vid, Credentials{"vid": vid, "security_key": key}
 	case malipo.FlavorKPay:
 		user := s.cfg.IDs.Secret("retailer_", 5)
 		password := s.cfg.IDs.Secret("", 15)

@@ -69,12 +69,23 @@ func (s *Service) emitEvent(tx store.Tx, typ, objectType, objectID, merchantID s
 	if target == "" {
 		target = in.NotifyURL
 	}
-	// Provider flavors notify about payments only (their providers define
-	// no other callbacks yet); native notify_urls hear of everything.
-	if target != "" && in.MerchantID == merchantID && (objectType == "payment" || in.Flavor == malipo.FlavorNative) {
+	if target != "" && in.MerchantID == merchantID && flavorNotifies(in.Flavor, objectType) {
 		return deliver(malipo.Delivery{IntegrationID: in.ID, Flavor: in.Flavor, URL: target})
 	}
 	return nil
+}
+
+// flavorNotifies says which objects each flavor's notify URL hears of:
+// the providers' callbacks cover what their APIs create (iPay B2B sends
+// money; the others collect it); native notify URLs hear of everything.
+func flavorNotifies(f malipo.Flavor, objectType string) bool {
+	switch f {
+	case malipo.FlavorNative:
+		return true
+	case malipo.FlavorIPay:
+		return objectType == "payout"
+	}
+	return objectType == "payment"
 }
 
 // wake tells this node's dispatcher that deliveries may be due.

@@ -75,7 +75,7 @@ type integrationsCmd struct {
 
 type integrationsCreateCmd struct {
 	Merchant  string `required:"" help:"Merchant ID."`
-	Flavor    string `default:"native" help:"Wire protocol: native, paydunya, cinetpay or kpay."`
+	Flavor    string `default:"native" help:"Wire protocol: native, paydunya, cinetpay, kpay or ipay."`
 	Mode      string `default:"test" enum:"test,live" help:"test (sandbox rails) or live."`
 	NotifyURL string `name:"notify-url" help:"Where notifications go."`
 	FeeBps    int64  `name:"fee-bps" help:"Collection fee in basis points (150 = 1.5%)."`

@@ -285,6 +285,11 @@ func TestAdminCommands(t *testing.T) {
 		kp["kpay_key"] == "" || kp["retailer_id"] == "" {
 		t.Fatalf("kpay integration: %v %s", err, out)
 	}
+	var ipy map[string]string
+	out = runCmd(t, "integrations", "create", "--merchant", m.ID, "--flavor", "ipay", "--db", db)
+	if err := json.Unmarshal([]byte(out), &ipy); err != nil || len(ipy) != 2 || ipy["vid"] == "" || ipy["security_key"] == "" {
+		t.Fatalf("ipay integration: %v %s", err, out)
+	}
 	var out2, errOut syncBuffer
 	err := run(context.Background(), []string{"integrations", "create", "--merchant", "mer_nope", "--db", db}, noEnv, &out2, &errOut)
 	if err == nil {
@@ -300,7 +305,7 @@ func TestAdminCommands(t *testing.T) {
 	s.stop()
 
 	// PayDunya's API on a listener of its own, at PayDunya's own paths.
-	s = startServer(t, db, "--paydunya-addr", "127.0.0.1:0", "--cinetpay-addr", "127.0.0.1:0", "--kpay-addr", "127.0.0.1:0")
+	s = startServer(t, db, "--paydunya-addr", "127.0.0.1:0", "--cinetpay-addr", "127.0.0.1:0", "--kpay-addr", "127.0.0.1:0", "--ipay-addr", "127.0.0.1:0")
 	own := regexp.MustCompile(`PayDunya's API is also at (http://\S+)/sandbox-api/v1`).FindStringSubmatch(s.out.String())
 	if own == nil {
 		t.Fatalf("no PayDunya listener announced:\n%s", s.out.String())
@@ -346,6 +351,18 @@ func TestAdminCommands(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 200 || !strings.Contains(string(b), `"statusid":"611"`) {
 		t.Errorf("KPay at its own path: %d %s", res.StatusCode, b)
+	}
+	ipURL := regexp.MustCompile(`iPay's API is also at (http://\S+)/b2b/v1`).FindStringSubmatch(s.out.String())
+	if ipURL == nil {
+		t.Fatalf("no iPay listener announced:\n%s", s.out.String())
+	}
+	if res, err = http.Post(ipURL[1]+"/b2b/v1/transaction/status", "application/json", strings.NewReader(`{"vid":"`+ipy["vid"]+`","reference":"x","hash":"00"}`)); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 400 || !strings.Contains(string(b), `"text":"hash mismatch"`) {
+		t.Errorf("iPay at its own paths: %d %s", res.StatusCode, b)
 	}
 }
 

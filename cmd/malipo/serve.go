@@ -14,6 +14,7 @@ import (
 	"github.com/malipo/malipo/clock"
 	"github.com/malipo/malipo/faces/checkout"
 	"github.com/malipo/malipo/faces/cinetpay"
+	"github.com/malipo/malipo/faces/ipay"
 	"github.com/malipo/malipo/faces/kpay"
 	"github.com/malipo/malipo/faces/native"
 	"github.com/malipo/malipo/faces/paydunya"
@@ -35,6 +36,7 @@ type serveCmd struct {
 	PayDunyaAddr   string        `name:"paydunya-addr" default:"${paydunya_addr}" help:"Also serve PayDunya's API at its original paths (/api/v1, /sandbox-api/v1) on this address (env MALIPO_PAYDUNYA_ADDR)."`
 	CinetPayAddr   string        `name:"cinetpay-addr" default:"${cinetpay_addr}" help:"Also serve CinetPay's API at its original paths (/v2/payment) on this address (env MALIPO_CINETPAY_ADDR)."`
 	KPayAddr       string        `name:"kpay-addr" default:"${kpay_addr}" help:"Also serve KPay's API at its original path (POST /) on this address (env MALIPO_KPAY_ADDR)."`
+	IPayAddr       string        `name:"ipay-addr" default:"${ipay_addr}" help:"Also serve iPay's B2B API at its original paths (/b2b/v1) on this address (env MALIPO_IPAY_ADDR)."`
 	LogLevel       string        `name:"log-level" default:"${log_level}" enum:"debug,info,warn,error" help:"Log level (env MALIPO_LOG_LEVEL)."`
 }
 
@@ -62,6 +64,7 @@ func (s serveCmd) Run(c *cli, e *env) error {
 		{addr: s.PayDunyaAddr, name: "PayDunya", path: "/sandbox-api/v1 and /api/v1"},
 		{addr: s.CinetPayAddr, name: "CinetPay", path: "/v2/payment"},
 		{addr: s.KPayAddr, name: "KPay", path: "/"},
+		{addr: s.IPayAddr, name: "iPay", path: "/b2b/v1"},
 	}
 	for i := range own {
 		if own[i].addr == "" {
@@ -100,15 +103,16 @@ func (s serveCmd) Run(c *cli, e *env) error {
 	pd := paydunya.New(svc, logger)
 	cp := cinetpay.New(svc, cinetpay.Config{Clock: clk, Logger: logger})
 	kp := kpay.New(svc, logger)
+	ip := ipay.New(svc, clk, logger)
 	flavors[malipo.FlavorNative], flavors[malipo.FlavorPayDunya] = api.Flavor(), pd.Flavor()
-	flavors[malipo.FlavorCinetPay], flavors[malipo.FlavorKPay] = cp.Flavor(), kp.Flavor()
+	flavors[malipo.FlavorCinetPay], flavors[malipo.FlavorKPay], flavors[malipo.FlavorIPay] = cp.Flavor(), kp.Flavor(), ip.Flavor()
 
 	demo, err := svc.EnsureDemo(e.ctx)
 	if err != nil {
 		return fmt.Errorf("create demo merchant: %w", err)
 	}
 
-	srv := &http.Server{Handler: newHandler(api, []face{{pd, "/paydunya"}, {cp, "/cinetpay"}, {kp, "/kpay"}}, checkout.New(svc, logger, nil), reg, logger), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: newHandler(api, []face{{pd, "/paydunya"}, {cp, "/cinetpay"}, {kp, "/kpay"}, {ip, "/ipay"}}, checkout.New(svc, logger, nil), reg, logger), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(e.ctx))
 	done := runWorkers(workers, svc, logger)
 	sending := make(chan struct{})
@@ -124,7 +128,7 @@ func (s serveCmd) Run(c *cli, e *env) error {
 
 	serveErr := make(chan error, 1+len(own))
 	go func() { serveErr <- srv.Serve(ln) }()
-	registers := map[string]func(*http.ServeMux, string){"PayDunya": pd.Register, "CinetPay": cp.Register, "KPay": kp.Register}
+	registers := map[string]func(*http.ServeMux, string){"PayDunya": pd.Register, "CinetPay": cp.Register, "KPay": kp.Register, "iPay": ip.Register}
 	for _, o := range own {
 		if o.ln == nil {
 			continue
