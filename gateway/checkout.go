@@ -227,3 +227,17 @@ func tokenID(token, prefix string) (string, bool) {
 func tokenMatches(stored, given string) bool {
 	return subtle.ConstantTimeCompare([]byte(stored), []byte(given)) == 1
 }
+
+// Takes reports whether mode has a rail for channel: faces that create
+// payments for one channel only refuse them when nothing could pay them.
+func (s *Service) Takes(mode malipo.Mode, ch malipo.Channel) bool {
+	set, ok := s.cfg.Rails[mode]
+	switch {
+	case !ok:
+		return false
+	case ch == malipo.ChannelCard:
+		return set.Cards != nil
+	default:
+		return set.MobileMoney != nil
+	}
+}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -41,6 +42,9 @@ type IntegrationInput struct {
 	// Currency is the account currency of a CinetPay integration (XOF by
 	// default): the only one its payments may use.
 	Currency string
+	// CardCallbackURL, for ClickPay, is where card payments' GET callbacks
+	// go (default: NotifyURL, where mobile-money IPNs go).
+	CardCallbackURL string
 	// AllowIPs, for flavors whose providers allow-list callers (KPay,
 	// iPay), are the addresses or CIDR ranges calls may come from; empty
 	// allows any.
@@ -56,7 +60,7 @@ type Credentials map[string]string
 // only as a hash.
 func (s *Service) CreateIntegration(ctx context.Context, in IntegrationInput) (malipo.Integration, Credentials, error) {
 	switch in.Flavor {
-	case malipo.FlavorNative, malipo.FlavorPayDunya, malipo.FlavorCinetPay, malipo.FlavorKPay, malipo.FlavorIPay:
+	case malipo.FlavorNative, malipo.FlavorPayDunya, malipo.FlavorCinetPay, malipo.FlavorKPay, malipo.FlavorIPay, malipo.FlavorClickPay:
 	default:
 		return malipo.Integration{}, nil, malipo.Invalid("flavor", "flavor_unsupported", "flavor %q is not supported yet", in.Flavor)
 	}
@@ -104,6 +108,12 @@ func (s *Service) CreateIntegration(ctx context.Context, in IntegrationInput) (m
 	if in.Flavor == malipo.FlavorCinetPay {
 		integ.Config["currency"] = strings.ToUpper(in.Currency)
 	}
+	if in.CardCallbackURL != "" {
+		if err := malipo.ValidateURL("card_callback_url", in.CardCallbackURL); err != nil {
+			return malipo.Integration{}, nil, err
+		}
+		integ.Config["card_callback_url"] = in.CardCallbackURL
+	}
 	if len(in.AllowIPs) > 0 {
 		for _, a := range in.AllowIPs {
 			if _, err := netip.ParsePrefix(a); err != nil {
@@ -148,6 +158,13 @@ func (s *Service) credentials(in *malipo.Integration) (string, Credentials) {
 		token := s.cfg.IDs.Secret("", 12)
 		in.Config["master_key"], in.Config["public_key"], in.Config["token"] = master, public, token
 		return private, Credentials{"master_key": master, "private_key": private, "public_key": public, "token": token}
+	case malipo.FlavorClickPay:
+		key := s.cfg.IDs.Secret("cpa", 16)
+		b := s.cfg.IDs.Bytes(2)
+		account := fmt.Sprintf("%d", 1000+(int(b[0])<<8|int(b[1]))%9000)
+		ipnKey := base64.StdEncoding.EncodeToString(s.cfg.IDs.Bytes(16))
+		in.Config["account_id"], in.Config["ipn_key"] = account, ipnKey
+		return key, Credentials{"api_key": key, "account_id": account, "ipn_key": ipnKey}
 	case malipo.FlavorIPay:
 		vid := strings.ToUpper(s.cfg.IDs.Secret("", 6))[:10]
 		key := s.cfg.IDs.Hex(16)

@@ -541,3 +541,16 @@ func (s *Service) PaymentByReference(ctx context.Context, in malipo.Integration,
 // Token returns a random token of n bytes, base32, after prefix: for
 // faces whose providers name objects by random tokens.
 func (s *Service) Token(prefix string, n int) string { return s.cfg.IDs.Secret(prefix, n) }
+
+// PaymentExists reports whether a payment with this ID exists in any
+// account: ClickPay tells "forbidden" from "not found".
+func (s *Service) PaymentExists(ctx context.Context, id string) (bool, error) {
+	err := s.cfg.Store.Read(ctx, func(tx store.Tx) error {
+		_, err := tx.GetPayment(id)
+		return err
+	})
+	if malipo.KindOf(err) == malipo.KindNotFound {
+		return false, nil
+	}
+	return err == nil, err
+}

@@ -312,6 +312,10 @@ func (d *Dispatcher) send(ctx context.Context, j job) result {
 	}
 	j.msg.Now = r.at
 	req, err := flavor.Build(j.msg)
+	if errors.Is(err, ErrSkip) {
+		r.err, r.abandon = err, true
+		return r
+	}
 	if err != nil {
 		r.err = fmt.Errorf("build notification: %w", err)
 		return r

@@ -7,6 +7,7 @@
 package notify
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -41,6 +42,11 @@ type Flavor interface {
 	Build(m Message) (Request, error)
 	Acknowledged(status int, body []byte) bool
 }
+
+// ErrSkip, wrapped in a Build error, says the flavor sends nothing for
+// this event (ClickPay's IPN exists for received money only, say): the
+// delivery ends at once, failed, with the reason as its only attempt.
+var ErrSkip = errors.New("not sent")
 
 // DefaultSchedule is when each attempt is made: the first at once, each
 // next one this long after the previous failed. The eleven attempts span a

@@ -75,7 +75,7 @@ type integrationsCmd struct {
 
 type integrationsCreateCmd struct {
 	Merchant  string `required:"" help:"Merchant ID."`
-	Flavor    string `default:"native" help:"Wire protocol: native, paydunya, cinetpay, kpay or ipay."`
+	Flavor    string `default:"native" help:"Wire protocol: native, paydunya, cinetpay, kpay, ipay or clickpay."`
 	Mode      string `default:"test" enum:"test,live" help:"test (sandbox rails) or live."`
 	NotifyURL string `name:"notify-url" help:"Where notifications go."`
 	FeeBps    int64  `name:"fee-bps" help:"Collection fee in basis points (150 = 1.5%)."`
@@ -90,6 +90,7 @@ type integrationsCreateCmd struct {
 	PayoutWindow    time.Duration `name:"payout-window" help:"The rolling window of --payouts-per-destination (default 24h)."`
 	MaxPayout       int64         `name:"max-payout" help:"The largest payout, in minor units (0: no cap)."`
 	Currency        string        `help:"CinetPay: the account's currency (XOF, XAF, CDF, GNF, USD; default XOF)."`
+	CardCallbackURL string        `name:"card-callback-url" help:"ClickPay: where card payments' GET callbacks go (default: --notify-url)."`
 	AllowIP         []string      `name:"allow-ip" help:"KPay, iPay: an address or CIDR range calls may come from (repeat it; none: any)."`
 }
 
@@ -101,7 +102,7 @@ func (i integrationsCreateCmd) Run(c *cli, e *env) error {
 	defer st.Close()
 	_, creds, err := svc.CreateIntegration(e.ctx, gateway.IntegrationInput{
 		MerchantID: i.Merchant, Flavor: malipo.Flavor(i.Flavor), Mode: malipo.Mode(i.Mode),
-		NotifyURL: i.NotifyURL, Fee: malipo.FeeRule{BasisPoints: i.FeeBps, Fixed: i.FeeFixed}, Rules: i.rules(), Currency: i.Currency, AllowIPs: i.AllowIP,
+		NotifyURL: i.NotifyURL, Fee: malipo.FeeRule{BasisPoints: i.FeeBps, Fixed: i.FeeFixed}, Rules: i.rules(), Currency: i.Currency, AllowIPs: i.AllowIP, CardCallbackURL: i.CardCallbackURL,
 	})
 	if err != nil {
 		return err

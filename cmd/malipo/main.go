@@ -71,6 +71,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			"cinetpay_addr":   or("MALIPO_CINETPAY_ADDR", ""),
 			"kpay_addr":       or("MALIPO_KPAY_ADDR", ""),
 			"ipay_addr":       or("MALIPO_IPAY_ADDR", ""),
+			"clickpay_addr":   or("MALIPO_CLICKPAY_ADDR", ""),
 			"bench_pg":        or("MALIPO_BENCH_POSTGRES_URL", ""),
 		},
 	)

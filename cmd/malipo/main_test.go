@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -290,6 +291,14 @@ func TestAdminCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &ipy); err != nil || len(ipy) != 2 || ipy["vid"] == "" || ipy["security_key"] == "" {
 		t.Fatalf("ipay integration: %v %s", err, out)
 	}
+	var cpa map[string]string
+	out = runCmd(t, "integrations", "create", "--merchant", m.ID, "--flavor", "clickpay", "--db", db)
+	if err := json.Unmarshal([]byte(out), &cpa); err != nil || len(cpa) != 3 || cpa["api_key"] == "" || cpa["account_id"] == "" {
+		t.Fatalf("clickpay integration: %v %s", err, out)
+	}
+	if k, err := base64.StdEncoding.DecodeString(cpa["ipn_key"]); err != nil || len(k) != 16 {
+		t.Errorf("ipn_key is not 16 bytes of base64: %q", cpa["ipn_key"])
+	}
 	var out2, errOut syncBuffer
 	err := run(context.Background(), []string{"integrations", "create", "--merchant", "mer_nope", "--db", db}, noEnv, &out2, &errOut)
 	if err == nil {
@@ -305,7 +314,7 @@ func TestAdminCommands(t *testing.T) {
 	s.stop()
 
 	// PayDunya's API on a listener of its own, at PayDunya's own paths.
-	s = startServer(t, db, "--paydunya-addr", "127.0.0.1:0", "--cinetpay-addr", "127.0.0.1:0", "--kpay-addr", "127.0.0.1:0", "--ipay-addr", "127.0.0.1:0")
+	s = startServer(t, db, "--paydunya-addr", "127.0.0.1:0", "--cinetpay-addr", "127.0.0.1:0", "--kpay-addr", "127.0.0.1:0", "--ipay-addr", "127.0.0.1:0", "--clickpay-addr", "127.0.0.1:0")
 	own := regexp.MustCompile(`PayDunya's API is also at (http://\S+)/sandbox-api/v1`).FindStringSubmatch(s.out.String())
 	if own == nil {
 		t.Fatalf("no PayDunya listener announced:\n%s", s.out.String())
@@ -363,6 +372,20 @@ func TestAdminCommands(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 400 || !strings.Contains(string(b), `"text":"hash mismatch"`) {
 		t.Errorf("iPay at its own paths: %d %s", res.StatusCode, b)
+	}
+	clURL := regexp.MustCompile(`ClickPay's API is also at (http://\S+)/api`).FindStringSubmatch(s.out.String())
+	if clURL == nil {
+		t.Fatalf("no ClickPay listener announced:\n%s", s.out.String())
+	}
+	req, _ = http.NewRequest("GET", clURL[1]+"/api/transactions/pay_nope", nil)
+	req.Header.Set("Authorization", cpa["api_key"])
+	if res, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 404 || !strings.Contains(string(b), `"status":404`) {
+		t.Errorf("ClickPay at its own paths: %d %s", res.StatusCode, b)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/malipo/malipo/clock"
 	"github.com/malipo/malipo/faces/checkout"
 	"github.com/malipo/malipo/faces/cinetpay"
+	"github.com/malipo/malipo/faces/clickpay"
 	"github.com/malipo/malipo/faces/ipay"
 	"github.com/malipo/malipo/faces/kpay"
 	"github.com/malipo/malipo/faces/native"
@@ -37,6 +38,7 @@ type serveCmd struct {
 	CinetPayAddr   string        `name:"cinetpay-addr" default:"${cinetpay_addr}" help:"Also serve CinetPay's API at its original paths (/v2/payment) on this address (env MALIPO_CINETPAY_ADDR)."`
 	KPayAddr       string        `name:"kpay-addr" default:"${kpay_addr}" help:"Also serve KPay's API at its original path (POST /) on this address (env MALIPO_KPAY_ADDR)."`
 	IPayAddr       string        `name:"ipay-addr" default:"${ipay_addr}" help:"Also serve iPay's B2B API at its original paths (/b2b/v1) on this address (env MALIPO_IPAY_ADDR)."`
+	ClickPayAddr   string        `name:"clickpay-addr" default:"${clickpay_addr}" help:"Also serve ClickPay's API at its original paths (/api) on this address (env MALIPO_CLICKPAY_ADDR)."`
 	LogLevel       string        `name:"log-level" default:"${log_level}" enum:"debug,info,warn,error" help:"Log level (env MALIPO_LOG_LEVEL)."`
 }
 
@@ -65,6 +67,7 @@ func (s serveCmd) Run(c *cli, e *env) error {
 		{addr: s.CinetPayAddr, name: "CinetPay", path: "/v2/payment"},
 		{addr: s.KPayAddr, name: "KPay", path: "/"},
 		{addr: s.IPayAddr, name: "iPay", path: "/b2b/v1"},
+		{addr: s.ClickPayAddr, name: "ClickPay", path: "/api"},
 	}
 	for i := range own {
 		if own[i].addr == "" {
@@ -104,15 +107,17 @@ func (s serveCmd) Run(c *cli, e *env) error {
 	cp := cinetpay.New(svc, cinetpay.Config{Clock: clk, Logger: logger})
 	kp := kpay.New(svc, logger)
 	ip := ipay.New(svc, clk, logger)
+	cl := clickpay.New(svc, clk, logger, 0)
 	flavors[malipo.FlavorNative], flavors[malipo.FlavorPayDunya] = api.Flavor(), pd.Flavor()
 	flavors[malipo.FlavorCinetPay], flavors[malipo.FlavorKPay], flavors[malipo.FlavorIPay] = cp.Flavor(), kp.Flavor(), ip.Flavor()
+	flavors[malipo.FlavorClickPay] = cl.Flavor()
 
 	demo, err := svc.EnsureDemo(e.ctx)
 	if err != nil {
 		return fmt.Errorf("create demo merchant: %w", err)
 	}
 
-	srv := &http.Server{Handler: newHandler(api, []face{{pd, "/paydunya"}, {cp, "/cinetpay"}, {kp, "/kpay"}, {ip, "/ipay"}}, checkout.New(svc, logger, nil), reg, logger), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: newHandler(api, []face{{pd, "/paydunya"}, {cp, "/cinetpay"}, {kp, "/kpay"}, {ip, "/ipay"}, {cl, "/clickpay"}}, checkout.New(svc, logger, nil), reg, logger), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(e.ctx))
 	done := runWorkers(workers, svc, logger)
 	sending := make(chan struct{})
@@ -128,7 +133,7 @@ func (s serveCmd) Run(c *cli, e *env) error {
 
 	serveErr := make(chan error, 1+len(own))
 	go func() { serveErr <- srv.Serve(ln) }()
-	registers := map[string]func(*http.ServeMux, string){"PayDunya": pd.Register, "CinetPay": cp.Register, "KPay": kp.Register, "iPay": ip.Register}
+	registers := map[string]func(*http.ServeMux, string){"PayDunya": pd.Register, "CinetPay": cp.Register, "KPay": kp.Register, "iPay": ip.Register, "ClickPay": cl.Register}
 	for _, o := range own {
 		if o.ln == nil {
 			continue
