@@ -24,6 +24,7 @@ import (
 )
 
 type face struct {
+	st    interface{ Close() error }
 	srv   *httptest.Server
 	svc   *gateway.Service
 	clock *clock.Fake
@@ -34,10 +35,15 @@ type face struct {
 
 func newFace(t *testing.T, allow ...string) *face {
 	t.Helper()
+	return newFaceDelay(t, 3*time.Second, allow...)
+}
+
+func newFaceDelay(t *testing.T, delay time.Duration, allow ...string) *face {
+	t.Helper()
 	st := storetest.SQLite(t)
 	t.Cleanup(func() { st.Close() })
 	clk := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-	mm := &sandbox.MobileMoney{Clock: clk, Delay: 3 * time.Second}
+	mm := &sandbox.MobileMoney{Clock: clk, Delay: delay}
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -55,7 +61,7 @@ func newFace(t *testing.T, allow ...string) *face {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &face{srv: srv, svc: svc, clock: clk, disp: disp, integ: integ, creds: creds}
+	return &face{st: st, srv: srv, svc: svc, clock: clk, disp: disp, integ: integ, creds: creds}
 }
 
 type answer struct {
@@ -151,7 +157,11 @@ func TestRetcodes(t *testing.T) {
 	if a := f.post(t, map[string]any{"refid": "nope", "action": "checkstatus"}, nil); a.body["statusid"] != "611" || a.body["statusdesc"] != "Transaction not found" {
 		t.Errorf("611: %s", a.raw)
 	}
-	// 606 comes from an internal error: covered by fromDomain's default.
+	// 606: the store fails under the request (the credentials are cached).
+	f.st.Close()
+	if a := f.post(t, f.payBody(func(m map[string]any) { m["refid"] = "r-606" }), nil); retcode(a) != 606 || a.body["reply"] != "Error processing" {
+		t.Errorf("606: %s", a.raw)
+	}
 }
 
 func TestMobileMoneyPostbackAndStatus(t *testing.T) {
@@ -236,5 +246,14 @@ func TestCardTokens(t *testing.T) {
 	}
 	if bad := pay("card_nope", "YR3"); retcode(bad) != 603 {
 		t.Errorf("unknown token: %s", bad.raw)
+	}
+}
+
+func TestImmediateSuccess(t *testing.T) {
+	f := newFaceDelay(t, 0) // the sandbox settles before it answers
+	a := f.post(t, f.payBody(nil), nil)
+	if a.body["statusid"] != "01" || a.body["statusdesc"] != "SUCCESSFUL" || retcode(a) != 0 || a.body["momtransactionid"] == "" ||
+		!strings.HasPrefix(a.raw, `{"tid":`) {
+		t.Errorf("immediate success: %s", a.raw)
 	}
 }

@@ -122,6 +122,11 @@ func (f *Face) pay(req *request) (any, error) {
 	if p.Status == malipo.PaymentFailed {
 		return nil, fail(RetMoMoFailed, "Failed mobile money transaction: "+p.FailureReason)
 	}
+	if p.Status == malipo.PaymentSucceeded {
+		// Settled before the answer: KPay's immediate success.
+		return lenient.Ordered{{Key: "tid", Value: p.ID}, {Key: "refid", Value: p.Reference}, {Key: "momtransactionid", Value: p.RailReference},
+			{Key: "statusdesc", Value: "SUCCESSFUL"}, {Key: "statusid", Value: "01"}, {Key: "retcode", Value: RetOK}}, nil
+	}
 	return lenient.Ordered{{Key: "reply", Value: "PENDING"}, {Key: "url", Value: f.svc.CheckoutURL(p)}, {Key: "success", Value: 1},
 		{Key: "authkey", Value: f.svc.Token("", 16)}, {Key: "tid", Value: p.ID}, {Key: "refid", Value: p.Reference},
 		{Key: "retcode", Value: RetOK}}, nil

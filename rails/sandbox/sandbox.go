@@ -23,8 +23,8 @@ import (
 const Name = "sandbox"
 
 // MobileMoney simulates operators: each push is answered by the simulated
-// customer after Delay, with the outcome chosen by the number's last four
-// digits (see Outcomes).
+// customer after Delay (at once, before Push returns, when Delay is 0),
+// with the outcome chosen by the number's last four digits (see Outcomes).
 type MobileMoney struct {
 	Clock  clock.Clock
 	Delay  time.Duration
@@ -81,12 +81,17 @@ func (m *MobileMoney) Push(ctx context.Context, p rails.Push) (string, error) {
 	if b.Status == "" {
 		return ref, nil // the customer never answers; expiry ends the payment
 	}
-	m.Clock.AfterFunc(m.Delay, func() {
+	answer := func() {
 		o := rails.Outcome{PaymentID: p.PaymentID, Status: b.Status, FailureCode: b.Code, FailureReason: b.Reason, RailReference: ref}
 		if err := m.Sink.Settle(context.Background(), o); err != nil && m.Logger != nil {
 			m.Logger.Warn("sandbox outcome not applied", "payment", p.PaymentID, "err", err)
 		}
-	})
+	}
+	if m.Delay <= 0 {
+		answer() // a customer who answers at once: the operator settles before it replies
+		return ref, nil
+	}
+	m.Clock.AfterFunc(m.Delay, answer)
 	return ref, nil
 }
 
