@@ -141,10 +141,10 @@ func Run(ctx context.Context, o Options) error {
 // fresh merchant and test key.
 func gatewayHandler(ctx context.Context, st store.Store) (http.Handler, string, func(), error) {
 	clk := clock.Real{}
-	mm := &sandbox.MobileMoney{Clock: clk, Delay: time.Second}
+	sb := sandbox.New(clk, time.Second, nil)
 	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, nil), BaseURL: "http://bench",
-		Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: {MobileMoney: mm, Cards: &sandbox.Cards{Clock: clk}}}})
-	mm.Sink = svc
+		Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()}})
+	sb.Connect(svc)
 	demo, err := svc.EnsureDemo(ctx)
 	if err != nil || demo == nil {
 		st.Close()

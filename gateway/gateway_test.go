@@ -33,13 +33,13 @@ func forEachStore(t *testing.T, fn func(t *testing.T, e *env)) {
 
 func newEnv(t *testing.T, st store.Store) *env {
 	clk := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-	mm := &sandbox.MobileMoney{Clock: clk, Delay: 5 * time.Second}
+	sb := sandbox.New(clk, 5*time.Second, nil)
 	svc := gateway.New(gateway.Config{
 		Store: st, Clock: clk, IDs: ids.New(clk.Now, rand.New(rand.NewSource(1))),
-		Rails:   map[malipo.Mode]rails.Set{malipo.ModeTest: {MobileMoney: mm, Cards: &sandbox.Cards{Clock: clk}}},
+		Rails:   map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()},
 		BaseURL: "http://pay.test",
 	})
-	mm.Sink = svc
+	sb.Connect(svc)
 	ctx := context.Background()
 	m, err := svc.CreateMerchant(ctx, "Duka", "")
 	if err != nil {

@@ -30,11 +30,11 @@ type money struct {
 func newMoney(t *testing.T, st store.Store, rules malipo.Rules) *money {
 	t.Helper()
 	clk := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-	mm := &sandbox.MobileMoney{Clock: clk, Delay: 5 * time.Second}
-	po := &sandbox.Payouts{Clock: clk, Delay: 10 * time.Second}
+	sb := sandbox.New(clk, 5*time.Second, nil)
+	sb.Payouts.Delay = 10 * time.Second
 	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, rand.New(rand.NewSource(9))), BaseURL: "http://pay.test",
-		Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: {MobileMoney: mm, Cards: &sandbox.Cards{Clock: clk}, Payouts: po, Refunds: &sandbox.Refunds{}}}})
-	mm.Sink, po.Sink = svc, svc
+		Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()}})
+	sb.Connect(svc)
 	ctx := context.Background()
 	m, _ := svc.CreateMerchant(ctx, "Duka", "")
 	other, _ := svc.CreateMerchant(ctx, "Jirani", "")

@@ -87,7 +87,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, st store.Store, tweak func(*notify.Config)) *fixture {
 	clk := clock.NewFake(start)
-	mm := &sandbox.MobileMoney{Clock: clk, Delay: time.Second}
+	sb := sandbox.New(clk, time.Second, nil)
 	flavors := map[malipo.Flavor]notify.Flavor{}
 	cfg := notify.Config{Store: st, Clock: clk, Flavors: flavors, Jitter: -1, Timeout: 2 * time.Second}
 	if tweak != nil {
@@ -96,8 +96,8 @@ func newFixture(t *testing.T, st store.Store, tweak func(*notify.Config)) *fixtu
 	disp := notify.New(cfg)
 	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, rand.New(rand.NewSource(3))),
 		BaseURL: "http://pay.test", Wake: disp.Wake,
-		Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: {MobileMoney: mm, Cards: &sandbox.Cards{Clock: clk}}}})
-	mm.Sink = svc
+		Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()}})
+	sb.Connect(svc)
 	flavors[malipo.FlavorNative] = native.New(svc, nil).Flavor()
 	ctx := context.Background()
 	m, err := svc.CreateMerchant(ctx, "Duka", "")

@@ -93,15 +93,13 @@ func (s serveCmd) Run(c *cli, e *env) error {
 	reg := newRegistry()
 	dispatcher := notify.New(notify.Config{Store: st, Clock: clk, Flavors: flavors, Timeout: s.WebhookTimeout,
 		Workers: s.WebhookWorkers, Logger: logger, OnAttempt: attemptMetrics(reg)})
-	mm := &sandbox.MobileMoney{Clock: clk, Delay: s.SandboxDelay, Logger: logger}
-	po := &sandbox.Payouts{Clock: clk, Delay: s.SandboxDelay, Logger: logger}
+	sb := sandbox.New(clk, s.SandboxDelay, logger)
 	svc := gateway.New(gateway.Config{
 		Store: st, Clock: clk, IDs: ids.New(clk.Now, nil), Logger: logger, BaseURL: baseURL,
-		Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: {MobileMoney: mm, Cards: &sandbox.Cards{Clock: clk}, Payouts: po,
-			Refunds: &sandbox.Refunds{}}},
+		Rails:      map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()},
 		PaymentTTL: s.PaymentTTL, DefaultRegion: s.DefaultRegion, Wake: dispatcher.Wake,
 	})
-	mm.Sink, po.Sink = svc, svc
+	sb.Connect(svc)
 	api := native.New(svc, logger)
 	pd := paydunya.New(svc, logger)
 	cp := cinetpay.New(svc, cinetpay.Config{Clock: clk, Logger: logger})

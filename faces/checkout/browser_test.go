@@ -49,10 +49,10 @@ func newSite(t *testing.T) *site {
 	}
 	base := "http://" + ln.Addr().String()
 	clk := clock.Real{}
-	mm := &sandbox.MobileMoney{Clock: clk, Delay: 300 * time.Millisecond}
+	sb := sandbox.New(clk, 300*time.Millisecond, nil)
 	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, nil), BaseURL: base,
-		Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: {MobileMoney: mm, Cards: &sandbox.Cards{Clock: clk}}}})
-	mm.Sink = svc
+		Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()}})
+	sb.Connect(svc)
 	mux := http.NewServeMux()
 	native.New(svc, nil).Register(mux)
 	checkout.New(svc, nil, rand.New(rand.NewSource(1))).Register(mux)

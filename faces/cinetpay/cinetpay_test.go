@@ -43,15 +43,15 @@ func newFace(t *testing.T, perSecond int) *face {
 	st := storetest.SQLite(t)
 	t.Cleanup(func() { st.Close() })
 	clk := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-	mm := &sandbox.MobileMoney{Clock: clk, Delay: 3 * time.Second}
+	sb := sandbox.New(clk, 3*time.Second, nil)
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	flavors := map[malipo.Flavor]notify.Flavor{}
 	disp := notify.New(notify.Config{Store: st, Clock: clk, Flavors: flavors, Jitter: -1})
 	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, rand.New(rand.NewSource(4))), BaseURL: srv.URL,
-		Wake: disp.Wake, Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: {MobileMoney: mm, Cards: &sandbox.Cards{Clock: clk}}}})
-	mm.Sink = svc
+		Wake: disp.Wake, Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()}})
+	sb.Connect(svc)
 	cp := cinetpay.New(svc, cinetpay.Config{Clock: clk, RequestsPerSecond: perSecond})
 	flavors[malipo.FlavorCinetPay] = cp.Flavor()
 	cp.Register(mux, "/cinetpay")

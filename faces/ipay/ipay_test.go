@@ -43,15 +43,15 @@ func newFace(t *testing.T, notifyURL string, allow ...string) *face {
 	st := storetest.SQLite(t)
 	t.Cleanup(func() { st.Close() })
 	clk := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-	po := &sandbox.Payouts{Clock: clk, Delay: 10 * time.Second}
+	sb := sandbox.New(clk, 10*time.Second, nil)
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	flavors := map[malipo.Flavor]notify.Flavor{}
 	disp := notify.New(notify.Config{Store: st, Clock: clk, Flavors: flavors, Jitter: -1})
 	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, rand.New(rand.NewSource(6))), BaseURL: srv.URL, Wake: disp.Wake,
-		Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: {MobileMoney: &sandbox.MobileMoney{Clock: clk}, Payouts: po}}})
-	po.Sink = svc
+		Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()}})
+	sb.Connect(svc)
 	ip := ipay.New(svc, clk, nil)
 	flavors[malipo.FlavorIPay] = ip.Flavor()
 	ip.Register(mux, "/ipay")

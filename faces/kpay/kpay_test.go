@@ -43,15 +43,15 @@ func newFaceDelay(t *testing.T, delay time.Duration, allow ...string) *face {
 	st := storetest.SQLite(t)
 	t.Cleanup(func() { st.Close() })
 	clk := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-	mm := &sandbox.MobileMoney{Clock: clk, Delay: delay}
+	sb := sandbox.New(clk, delay, nil)
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	flavors := map[malipo.Flavor]notify.Flavor{}
 	disp := notify.New(notify.Config{Store: st, Clock: clk, Flavors: flavors, Jitter: -1})
 	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, rand.New(rand.NewSource(8))), BaseURL: srv.URL,
-		Wake: disp.Wake, Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: {MobileMoney: mm, Cards: &sandbox.Cards{Clock: clk}}}})
-	mm.Sink = svc
+		Wake: disp.Wake, Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()}})
+	sb.Connect(svc)
 	k := kpay.New(svc, nil)
 	flavors[malipo.FlavorKPay] = k.Flavor()
 	k.Register(mux, "/kpay")

@@ -47,11 +47,10 @@ func setup(t *testing.T) *fixture {
 	}
 	t.Cleanup(func() { st.Close() })
 	clk := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-	mm := &sandbox.MobileMoney{Clock: clk, Delay: 3 * time.Second}
-	po := &sandbox.Payouts{Clock: clk, Delay: 3 * time.Second}
+	sb := sandbox.New(clk, 3*time.Second, nil)
 	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, rand.New(rand.NewSource(7))),
-		BaseURL: "http://pay.test", Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: {MobileMoney: mm, Cards: &sandbox.Cards{}, Payouts: po, Refunds: &sandbox.Refunds{}}}})
-	mm.Sink, po.Sink = svc, svc
+		BaseURL: "http://pay.test", Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()}})
+	sb.Connect(svc)
 	api := native.New(svc, nil)
 	disp := notify.New(notify.Config{Store: st, Clock: clk, Jitter: -1,
 		Flavors: map[malipo.Flavor]notify.Flavor{malipo.FlavorNative: api.Flavor()}})

@@ -37,14 +37,13 @@ func newFace(t *testing.T) *face {
 	st := storetest.SQLite(t)
 	t.Cleanup(func() { st.Close() })
 	clk := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-	mm := &sandbox.MobileMoney{Clock: clk, Delay: 3 * time.Second}
-	po := &sandbox.Payouts{Clock: clk, Delay: 3 * time.Second}
+	sb := sandbox.New(clk, 3*time.Second, nil)
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, rand.New(rand.NewSource(2))), BaseURL: srv.URL,
-		Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: {MobileMoney: mm, Cards: &sandbox.Cards{Clock: clk}, Payouts: po, Refunds: &sandbox.Refunds{}}}})
-	mm.Sink, po.Sink = svc, svc
+		Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()}})
+	sb.Connect(svc)
 	paydunya.New(svc, nil).Register(mux, "/paydunya")
 	ctx := context.Background()
 	m, _ := svc.CreateMerchant(ctx, "Magasin le Choco", "")

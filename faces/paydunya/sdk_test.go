@@ -50,11 +50,10 @@ func startLive(t *testing.T) *live {
 	clk := clock.Real{}
 	flavors := map[malipo.Flavor]notify.Flavor{}
 	disp := notify.New(notify.Config{Store: st, Clock: clk, Flavors: flavors, Poll: 50 * time.Millisecond})
-	mm := &sandbox.MobileMoney{Clock: clk, Delay: 200 * time.Millisecond}
-	po := &sandbox.Payouts{Clock: clk, Delay: 200 * time.Millisecond}
+	sb := sandbox.New(clk, 200*time.Millisecond, nil)
 	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, nil), BaseURL: base, Wake: disp.Wake,
-		Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: {MobileMoney: mm, Cards: &sandbox.Cards{Clock: clk}, Payouts: po, Refunds: &sandbox.Refunds{}}}})
-	mm.Sink, po.Sink = svc, svc
+		Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()}})
+	sb.Connect(svc)
 	face := paydunya.New(svc, nil)
 	flavors[malipo.FlavorPayDunya] = face.Flavor()
 	mux := http.NewServeMux()
