@@ -453,3 +453,28 @@ func TestServeDeliversNotifications(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// Every face answers API clients in JSON, even for paths and methods it
+// does not serve: never the mux's plain text.
+func TestWrongRoutesAnswerJSON(t *testing.T) {
+	s := startServer(t, filepath.Join(t.TempDir(), "malipo.db"))
+	for _, c := range []struct{ method, path string }{
+		{"GET", "/v1/nope"}, {"PUT", "/v1/payments"},
+		{"GET", "/kpay/"}, {"GET", "/kpay/anything"},
+		{"GET", "/cinetpay/v2/payment"}, {"POST", "/cinetpay/v2/nope"},
+		{"PUT", "/paydunya/sandbox-api/v1/checkout-invoice/create"}, {"GET", "/paydunya/api/v1/nope"},
+		{"GET", "/ipay/b2b/v1/transaction/status"},
+		{"DELETE", "/clickpay/api/transactions/x"}, {"GET", "/clickpay/api/nope"},
+	} {
+		req, _ := http.NewRequest(c.method, s.url+c.path, strings.NewReader("{}"))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if !strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") || !json.Valid(b) || res.StatusCode < 400 {
+			t.Errorf("%s %s: %d %s %s", c.method, c.path, res.StatusCode, res.Header.Get("Content-Type"), b)
+		}
+	}
+}

@@ -44,6 +44,12 @@ func (f *Face) Register(mux *http.ServeMux, prefix string) {
 	if prefix != "" {
 		mux.Handle("POST "+prefix, http.HandlerFunc(f.serve))
 	}
+	// Everything else gets KPay's JSON, never the mux's plain text.
+	mux.HandleFunc(prefix+"/", func(w http.ResponseWriter, r *http.Request) {
+		msg := "KPay answers POST / only, not " + r.Method + " " + r.URL.Path
+		write(w, http.StatusNotFound, lenient.Ordered{{Key: "reply", Value: msg}, {Key: "success", Value: 0},
+			{Key: "retcode", Value: RetEmptyParameter}, {Key: "message", Value: msg}})
+	})
 }
 
 // KPay's retcodes.
