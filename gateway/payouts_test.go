@@ -397,3 +397,100 @@ func TestRandomMoneyMovements(t *testing.T) {
 		t.Logf("audit: %d entries, %d payments, %d payouts, %d refunds", r.Entries, r.Payments, r.Payouts, r.Refunds)
 	})
 }
+
+// flaky is the sandbox's payout and refund rails behind a link that is
+// down until up is set: Send and Refund fail as an unreachable rail does.
+type flaky struct {
+	*sandbox.Payouts
+	refunds *sandbox.Refunds
+	mu      sync.Mutex
+	up      bool
+}
+
+func (f *flaky) Send(ctx context.Context, p rails.PayoutRequest) (string, error) {
+	f.mu.Lock()
+	up := f.up
+	f.mu.Unlock()
+	if !up {
+		return "", malipo.Errorf(malipo.KindInternal, "unreachable", "connection refused")
+	}
+	return f.Payouts.Send(ctx, p)
+}
+
+type flakyRefunds struct{ *flaky }
+
+func (f flakyRefunds) Name() string { return f.refunds.Name() }
+
+func (f flakyRefunds) Refund(ctx context.Context, r rails.RefundRequest) (string, error) {
+	f.mu.Lock()
+	up := f.up
+	f.mu.Unlock()
+	if !up {
+		return "", malipo.Errorf(malipo.KindInternal, "unreachable", "connection refused")
+	}
+	return f.refunds.Refund(ctx, r)
+}
+
+// A payout or refund committed while its rail was unreachable keeps its
+// money reserved and is handed over again once it has been left alone
+// long enough; the ledger balances throughout.
+func TestStalePayoutsAndRefundsAreResent(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st store.Store) {
+		clk := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+		sb := sandbox.New(clk, 10*time.Second, nil)
+		link := &flaky{Payouts: sb.Payouts, refunds: sb.Refunds}
+		set := sb.Set()
+		set.Payouts, set.Refunds = link, flakyRefunds{link}
+		svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, rand.New(rand.NewSource(11))),
+			Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: set}})
+		sb.Connect(svc)
+		ctx := context.Background()
+		m, _ := svc.CreateMerchant(ctx, "Duka", "")
+		in, _, _ := svc.CreateIntegration(ctx, gateway.IntegrationInput{MerchantID: m.ID, Flavor: malipo.FlavorNative, Mode: malipo.ModeTest})
+		svc.Topup(ctx, in, 50_000, "RWF")
+		pay, _, _ := svc.CreatePayment(ctx, in, gateway.PaymentInput{Amount: 10_000, Currency: "RWF", Reference: "p", Method: "mobile_money", Phone: "+250788120000"}, gateway.Idempotency{})
+		clk.Advance(10 * time.Second)
+
+		po, _, err := svc.CreatePayout(ctx, in, gateway.PayoutInput{Amount: 5_000, Currency: "RWF", Reference: "out", Destination: toPhone("+250788990000")}, gateway.Idempotency{})
+		if err != nil || po.Status != malipo.PayoutQueued {
+			t.Fatalf("payout with the rail down: %+v, %v", po, err)
+		}
+		re, _, err := svc.CreateRefund(ctx, in, gateway.RefundInput{PaymentID: pay.ID, Amount: 1_000}, gateway.Idempotency{})
+		if err != nil || re.Status != malipo.RefundPending {
+			t.Fatalf("refund with the rail down: %+v, %v", re, err)
+		}
+		bs, _ := svc.Balances(ctx, in)
+		if bs[0].Reserved != 6_000 {
+			t.Errorf("reserved while the rail is down: %+v", bs)
+		}
+		link.mu.Lock()
+		link.up = true
+		link.mu.Unlock()
+		clk.Advance(time.Minute)
+		if n, err := svc.ResendStale(ctx, 5*time.Minute, 10); err != nil || n != 0 {
+			t.Errorf("resent too early: %d, %v", n, err)
+		}
+		clk.Advance(5 * time.Minute)
+		if n, err := svc.ResendStale(ctx, 5*time.Minute, 10); err != nil || n != 2 {
+			t.Fatalf("ResendStale = %d, %v; want the payout and the refund", n, err)
+		}
+		if n, _ := svc.ResendStale(ctx, 5*time.Minute, 10); n != 0 {
+			t.Errorf("resent twice: %d", n)
+		}
+		clk.Advance(10 * time.Second)
+		if got, _ := svc.GetPayout(ctx, in, po.ID); got.Status != malipo.PayoutSucceeded {
+			t.Errorf("payout after the resend: %+v", got)
+		}
+		if got, _ := svc.GetRefund(ctx, in, re.ID); got.Status != malipo.RefundSucceeded {
+			t.Errorf("refund after the resend: %+v", got)
+		}
+		bs, _ = svc.Balances(ctx, in)
+		if bs[0].Reserved != 0 || bs[0].Available != 50_000+10_000-5_000-1_000 {
+			t.Errorf("balance at the end: %+v", bs)
+		}
+		r, err := svc.Verify(ctx)
+		if err != nil || !r.Clean() {
+			t.Errorf("ledger: %+v %v", r, err)
+		}
+	})
+}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/rails"
@@ -33,8 +34,7 @@ func (s *Service) CreateRefund(ctx context.Context, in malipo.Integration, req R
 	if len(req.Reason) > MaxRefundReasonLen {
 		return malipo.Refund{}, false, malipo.Invalid("reason", "parameter_invalid", "reason must be at most %d characters", MaxRefundReasonLen)
 	}
-	refunds, err := s.refundRail(in.Mode)
-	if err != nil {
+	if _, err := s.refundRail(in.Mode); err != nil {
 		return malipo.Refund{}, false, err
 	}
 	now := s.now()
@@ -42,7 +42,8 @@ func (s *Service) CreateRefund(ctx context.Context, in malipo.Integration, req R
 		Reason: req.Reason, Status: malipo.RefundPending, CreatedAt: now, UpdatedAt: now}
 	var pay malipo.Payment
 	var replay bool
-	err = s.transactIdempotent(ctx, idem, func(tx store.Tx) error {
+	err := s.transactIdempotent(ctx, idem, func(tx store.Tx) error {
+		var err error
 		if replay, err = s.replayed(tx, in.ID, idem, &r); err != nil || replay {
 			return err
 		}
@@ -90,11 +91,23 @@ func (s *Service) CreateRefund(ctx context.Context, in malipo.Integration, req R
 	if err != nil || replay {
 		return r, replay, err
 	}
+	r, err = s.sendRefund(ctx, in, pay, r, idem)
+	return r, false, err
+}
+
+// sendRefund asks the rail to pay a pending refund back and records its
+// answer. A rail that cannot be reached leaves the refund pending, its
+// money reserved, for ResendStale.
+func (s *Service) sendRefund(ctx context.Context, in malipo.Integration, pay malipo.Payment, r malipo.Refund, idem Idempotency) (malipo.Refund, error) {
+	refunds, err := s.refundRail(r.Mode)
+	if err != nil {
+		return r, err
+	}
 	ref, refundErr := refunds.Refund(ctx, rails.RefundRequest{RefundID: r.ID, PaymentID: pay.ID, PaymentRailReference: pay.RailReference,
 		Method: pay.Method, Amount: r.Amount, Currency: r.Currency})
 	if refundErr != nil && malipo.KindOf(refundErr) == malipo.KindInternal {
 		s.cfg.Logger.Warn("refund not sent", "refund", r.ID, "err", refundErr)
-		return r, false, nil // stays pending, its money reserved
+		return r, nil
 	}
 	err = s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
 		cur, err := tx.GetRefund(r.ID)
@@ -137,7 +150,72 @@ func (s *Service) CreateRefund(ctx context.Context, in malipo.Integration, req R
 	if err == nil {
 		s.wake()
 	}
-	return r, false, err
+	return r, err
+}
+
+// ResendStale hands the rails again the payouts and refunds committed but
+// never handed over: the node stopped between the commit and the rail
+// call, or the rail could not be reached. Each is taken again only once
+// it has been left alone for age (longer than any rail call takes), and
+// rails take the same ID twice without paying twice. It reports how many
+// it resent.
+func (s *Service) ResendStale(ctx context.Context, age time.Duration, limit int) (int, error) {
+	var payouts []malipo.Payout
+	var refunds []malipo.Refund
+	type refundJob struct {
+		in  malipo.Integration
+		pay malipo.Payment
+	}
+	jobs := map[string]refundJob{}
+	err := s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
+		now := s.now()
+		ps, err := tx.ClaimStalePayouts(now.Add(-age), limit)
+		if err != nil {
+			return err
+		}
+		for i := range ps {
+			ps[i].UpdatedAt = now // the lease: no other node takes it for another age
+			if err := tx.UpdatePayout(ps[i]); err != nil {
+				return err
+			}
+		}
+		rs, err := tx.ClaimStaleRefunds(now.Add(-age), limit)
+		if err != nil {
+			return err
+		}
+		for i := range rs {
+			rs[i].UpdatedAt = now
+			if err := tx.UpdateRefund(rs[i]); err != nil {
+				return err
+			}
+			in, err := tx.GetIntegration(rs[i].IntegrationID)
+			if err != nil {
+				return err
+			}
+			pay, err := tx.GetPayment(rs[i].PaymentID)
+			if err != nil {
+				return err
+			}
+			jobs[rs[i].ID] = refundJob{in, pay}
+		}
+		payouts, refunds = ps, rs
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, p := range payouts {
+		if _, err := s.sendPayout(ctx, "", p, Idempotency{}); err != nil {
+			s.cfg.Logger.Error("resend payout", "payout", p.ID, "err", err)
+		}
+	}
+	for _, r := range refunds {
+		j := jobs[r.ID]
+		if _, err := s.sendRefund(ctx, j.in, j.pay, r, Idempotency{}); err != nil {
+			s.cfg.Logger.Error("resend refund", "refund", r.ID, "err", err)
+		}
+	}
+	return len(payouts) + len(refunds), nil
 }
 
 func (s *Service) refundRail(m malipo.Mode) (rails.Refunds, error) {

@@ -167,7 +167,9 @@ type Payouts interface {
 	// Send hands the payout to the rail. It returns the rail's reference
 	// once accepted, or a *malipo.Error if the rail refused it (an error
 	// of kind internal means the rail could not be reached); the outcome
-	// arrives later through the PayoutSink.
+	// arrives later through the PayoutSink. Sending the same PayoutID
+	// again must not pay twice: the gateway resends payouts it could not
+	// hand over.
 	Send(ctx context.Context, p PayoutRequest) (reference string, err error)
 }
 
@@ -185,7 +187,8 @@ type RefundRequest struct {
 type Refunds interface {
 	Name() string
 	// Refund returns the rail's reference, or a *malipo.Error if the rail
-	// refused (kind internal: could not be reached).
+	// refused (kind internal: could not be reached). The same RefundID
+	// sent again must not pay twice.
 	Refund(ctx context.Context, r RefundRequest) (reference string, err error)
 }
 

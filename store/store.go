@@ -79,6 +79,11 @@ type Tx interface {
 	UpdateRefund(r malipo.Refund) error
 	// ListRefunds lists a payment's refunds, oldest first.
 	ListRefunds(paymentID string) ([]malipo.Refund, error)
+	// ClaimStalePayouts locks up to limit payouts still queued (never
+	// handed to the rail) whose last change is at or before before.
+	ClaimStalePayouts(before time.Time, limit int) ([]malipo.Payout, error)
+	// ClaimStaleRefunds does the same for pending refunds.
+	ClaimStaleRefunds(before time.Time, limit int) ([]malipo.Refund, error)
 	// ClaimUnsettledPayments locks up to limit succeeded payments still
 	// pending whose money becomes available at or before now.
 	ClaimUnsettledPayments(now time.Time, limit int) ([]malipo.Payment, error)

@@ -183,15 +183,23 @@ Create a payment and push it to a sandbox phone (numbers ending 0000 approve):
 `, d.Merchant.Name, d.Merchant.ID, d.SecretKey, strings.TrimRight(baseURL, "/"), d.SecretKey)
 }
 
+// staleAfter is how long a payout or refund may sit unsent (its rail call
+// failed, or its node stopped) before a worker hands it to the rail again:
+// far longer than any rail call takes.
+const staleAfter = 5 * time.Minute
+
 // runWorkers starts the background jobs: expiring payments, making
-// collections available once settled, and forgetting old idempotency
-// keys. Every node may run them; the store hands each payment to one node.
+// collections available once settled, resending payouts and refunds that
+// never reached their rail, and forgetting old idempotency keys. Every node
+// may run them; the store hands each object to one node.
 func runWorkers(ctx context.Context, svc *gateway.Service, logger *slog.Logger) <-chan struct{} {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		expire := time.NewTicker(time.Second)
 		forget := time.NewTicker(time.Hour)
+		resend := time.NewTicker(30 * time.Second)
+		defer resend.Stop()
 		defer expire.Stop()
 		defer forget.Stop()
 		for {
@@ -216,6 +224,10 @@ func runWorkers(ctx context.Context, svc *gateway.Service, logger *slog.Logger) 
 					if err != nil || n < 100 {
 						break
 					}
+				}
+			case <-resend.C:
+				if _, err := svc.ResendStale(ctx, staleAfter, 100); err != nil {
+					logger.Error("resend stale payouts and refunds", "err", err)
 				}
 			case <-forget.C:
 				if _, err := svc.ForgetIdempotencyKeys(ctx); err != nil {

@@ -37,8 +37,9 @@ type Payouts struct {
 	Sink   rails.PayoutSink
 	Logger *slog.Logger
 
-	mu  sync.Mutex
-	seq int
+	mu   sync.Mutex
+	seq  int
+	sent map[string]string // payout ID → reference: a payout sent twice is paid once
 }
 
 // Name implements rails.Payouts.
@@ -56,8 +57,16 @@ func (p *Payouts) Send(ctx context.Context, req rails.PayoutRequest) (string, er
 		return "", &malipo.Error{Kind: malipo.KindInvalid, Code: b.Code, Message: b.Reason}
 	}
 	p.mu.Lock()
+	if ref, ok := p.sent[req.PayoutID]; ok {
+		p.mu.Unlock()
+		return ref, nil // a resend: the rail already has it
+	}
 	p.seq++
 	ref := fmt.Sprintf("SBXP%06d", p.seq)
+	if p.sent == nil {
+		p.sent = map[string]string{}
+	}
+	p.sent[req.PayoutID] = ref
 	p.mu.Unlock()
 	p.Clock.AfterFunc(p.Delay, func() {
 		o := rails.PayoutOutcome{PayoutID: req.PayoutID, Status: malipo.PayoutSucceeded, RailReference: ref}
@@ -73,8 +82,9 @@ func (p *Payouts) Send(ctx context.Context, req rails.PayoutRequest) (string, er
 
 // Refunds simulates paying customers back: every refund succeeds at once.
 type Refunds struct {
-	mu  sync.Mutex
-	seq int
+	mu   sync.Mutex
+	seq  int
+	done map[string]string // refund ID → reference: a refund sent twice is paid once
 }
 
 // Name implements rails.Refunds.
@@ -84,6 +94,14 @@ func (r *Refunds) Name() string { return Name }
 func (r *Refunds) Refund(ctx context.Context, req rails.RefundRequest) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if ref, ok := r.done[req.RefundID]; ok {
+		return ref, nil
+	}
 	r.seq++
-	return fmt.Sprintf("SBXR%06d", r.seq), nil
+	ref := fmt.Sprintf("SBXR%06d", r.seq)
+	if r.done == nil {
+		r.done = map[string]string{}
+	}
+	r.done[req.RefundID] = ref
+	return ref, nil
 }

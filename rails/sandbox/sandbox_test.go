@@ -134,3 +134,27 @@ func TestStoredCardsKeepTheirBehaviourButNotTheirNumber(t *testing.T) {
 		t.Errorf("failed 3-D Secure: %+v", r)
 	}
 }
+
+type countingSink struct{ n int }
+
+func (c *countingSink) SettlePayout(context.Context, rails.PayoutOutcome) error { c.n++; return nil }
+
+func TestResentPayoutsAndRefundsPayOnce(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	sink := &countingSink{}
+	p := &Payouts{Clock: clk, Delay: time.Second, Sink: sink}
+	req := rails.PayoutRequest{PayoutID: "po_1", Destination: malipo.Destination{Type: malipo.DestinationMobileMoney, Account: "+250788120000"}, Amount: 100, Currency: "RWF"}
+	a, _ := p.Send(context.Background(), req)
+	b, _ := p.Send(context.Background(), req)
+	clk.Advance(time.Second)
+	if a != b || sink.n != 1 {
+		t.Errorf("a payout sent twice: references %s and %s, %d outcomes", a, b, sink.n)
+	}
+	r := &Refunds{}
+	x, _ := r.Refund(context.Background(), rails.RefundRequest{RefundID: "re_1"})
+	y, _ := r.Refund(context.Background(), rails.RefundRequest{RefundID: "re_1"})
+	z, _ := r.Refund(context.Background(), rails.RefundRequest{RefundID: "re_2"})
+	if x != y || x == z {
+		t.Errorf("refund references %s %s %s", x, y, z)
+	}
+}
