@@ -354,22 +354,39 @@ func (t *tx) PostEntry(e malipo.Entry) error {
 		return t.conflict(err, "already_posted", fmt.Sprintf("%s %s is already posted", e.RefType, e.RefID))
 	}
 	// Accounts are updated in name order so that concurrent transactions
-	// lock them in the same order and cannot deadlock each other.
+	// lock them in the same order and cannot deadlock each other. One
+	// statement writes every posting and one every balance: hot accounts
+	// (clearing, fees) stay locked for as few round trips as possible.
 	postings := append([]malipo.Posting(nil), e.Postings...)
 	sort.SliceStable(postings, func(i, j int) bool { return postings[i].Account < postings[j].Account })
+	rows := make([]string, len(postings))
+	args := make([]any, 0, 5*len(postings))
 	for i, p := range postings {
-		if _, err := t.exec(`INSERT INTO postings (entry_id, seq, account, currency, amount) VALUES (?, ?, ?, ?, ?)`,
-			e.ID, i, string(p.Account), string(p.Currency), p.Amount); err != nil {
-			return err
-		}
-		merchant, mode, bucket := p.Account.Owner()
-		if _, err := t.exec(`INSERT INTO accounts (name, merchant_id, mode, bucket, currency, balance) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (name) DO UPDATE SET balance = accounts.balance + excluded.balance`,
-			string(p.Account), merchant, string(mode), bucket, string(p.Currency), p.Amount); err != nil {
-			return err
-		}
+		rows[i] = "(?, ?, ?, ?, ?)"
+		args = append(args, e.ID, i, string(p.Account), string(p.Currency), p.Amount)
 	}
-	return nil
+	if _, err := t.exec(`INSERT INTO postings (entry_id, seq, account, currency, amount) VALUES `+strings.Join(rows, ", "), args...); err != nil {
+		return err
+	}
+	// An account named twice in one entry is summed first: one statement
+	// may not update a row twice.
+	var accounts []malipo.Posting
+	for _, p := range postings {
+		if n := len(accounts); n > 0 && accounts[n-1].Account == p.Account {
+			accounts[n-1].Amount += p.Amount
+			continue
+		}
+		accounts = append(accounts, p)
+	}
+	rows, args = rows[:0], args[:0]
+	for _, p := range accounts {
+		merchant, mode, bucket := p.Account.Owner()
+		rows = append(rows, "(?, ?, ?, ?, ?, ?)")
+		args = append(args, string(p.Account), merchant, string(mode), bucket, string(p.Currency), p.Amount)
+	}
+	_, err := t.exec(`INSERT INTO accounts (name, merchant_id, mode, bucket, currency, balance) VALUES `+strings.Join(rows, ", ")+`
+		ON CONFLICT (name) DO UPDATE SET balance = accounts.balance + excluded.balance`, args...)
+	return err
 }
 
 func (t *tx) Balances(merchantID string, mode malipo.Mode) ([]malipo.Balance, error) {
