@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -70,14 +69,8 @@ func (s *Service) GetCardSetup(ctx context.Context, in malipo.Integration, id st
 	var cs malipo.CardSetup
 	err := s.cfg.Store.Read(ctx, func(tx store.Tx) (err error) {
 		cs, err = tx.GetCardSetup(id)
-		if err == nil && (cs.MerchantID != in.MerchantID || cs.Mode != in.Mode) {
-			err = malipo.ErrNotFound
-		}
-		return err
+		return ownedBy(in, cs.MerchantID, cs.Mode, err, "card setup", id)
 	})
-	if malipo.KindOf(err) == malipo.KindNotFound {
-		return cs, &malipo.Error{Kind: malipo.KindNotFound, Code: "resource_missing", Param: "id", Message: fmt.Sprintf("no card setup %q", id)}
-	}
 	cs.Status = cs.StatusAt(s.now())
 	return cs, err
 }
@@ -179,11 +172,8 @@ func (s *Service) ListCards(ctx context.Context, in malipo.Integration, phone st
 // ownedCard reads a saved card of the integration's merchant and mode.
 func ownedCard(tx store.Tx, in malipo.Integration, id string) (malipo.CardToken, error) {
 	c, err := tx.GetCardToken(id)
-	if err == nil && (c.MerchantID != in.MerchantID || c.Mode != in.Mode) {
-		err = malipo.ErrNotFound
-	}
-	if malipo.KindOf(err) == malipo.KindNotFound {
-		return c, malipo.Invalid("card_token", "card_token_invalid", "no saved card %q", id)
+	if err = ownedBy(in, c.MerchantID, c.Mode, err, "saved card", id); malipo.KindOf(err) == malipo.KindNotFound {
+		return c, malipo.Invalid("card_token", "card_token_invalid", "no saved card %q", id) // named in a request body: invalid input
 	}
 	return c, err
 }

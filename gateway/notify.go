@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -203,13 +202,7 @@ const MaxEndpoints = 16
 // ownedEndpoint reads an endpoint of the integration's merchant and mode.
 func ownedEndpoint(tx store.Tx, in malipo.Integration, id string) (malipo.Endpoint, error) {
 	ep, err := tx.GetEndpoint(id)
-	if err == nil && (ep.MerchantID != in.MerchantID || ep.Mode != in.Mode) {
-		err = malipo.ErrNotFound
-	}
-	if malipo.KindOf(err) == malipo.KindNotFound {
-		return ep, &malipo.Error{Kind: malipo.KindNotFound, Code: "resource_missing", Param: "id", Message: fmt.Sprintf("no webhook endpoint %q", id)}
-	}
-	return ep, err
+	return ep, ownedBy(in, ep.MerchantID, ep.Mode, err, "webhook endpoint", id)
 }
 
 // GetEndpoint reads one of the merchant's endpoints.
@@ -331,13 +324,7 @@ func (s *Service) ListEvents(ctx context.Context, in malipo.Integration, f store
 
 func ownedEvent(tx store.Tx, in malipo.Integration, id string) (malipo.Event, error) {
 	ev, err := tx.GetEvent(id)
-	if err == nil && (ev.MerchantID != in.MerchantID || ev.Mode != in.Mode) {
-		err = malipo.ErrNotFound
-	}
-	if malipo.KindOf(err) == malipo.KindNotFound {
-		return ev, &malipo.Error{Kind: malipo.KindNotFound, Code: "resource_missing", Param: "id", Message: fmt.Sprintf("no event %q", id)}
-	}
-	return ev, err
+	return ev, ownedBy(in, ev.MerchantID, ev.Mode, err, "event", id)
 }
 
 // GetEvent reads one of the merchant's events.

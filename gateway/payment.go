@@ -387,13 +387,20 @@ func (s *Service) railName(p malipo.Payment) string {
 // payment is not found, so that IDs leak nothing across merchants.
 func owned(tx store.Tx, in malipo.Integration, id string) (malipo.Payment, error) {
 	p, err := tx.GetPayment(id)
-	if err == nil && (p.MerchantID != in.MerchantID || p.Mode != in.Mode) {
+	return p, ownedBy(in, p.MerchantID, p.Mode, err, "payment", id)
+}
+
+// ownedBy finishes a lookup by ID on behalf of an integration: an object
+// of another merchant or mode is not found, like one that does not exist,
+// and not found is said in the API's terms.
+func ownedBy(in malipo.Integration, merchantID string, mode malipo.Mode, err error, what, id string) error {
+	if err == nil && (merchantID != in.MerchantID || mode != in.Mode) {
 		err = malipo.ErrNotFound
 	}
 	if malipo.KindOf(err) == malipo.KindNotFound {
-		return p, &malipo.Error{Kind: malipo.KindNotFound, Code: "resource_missing", Param: "id", Message: fmt.Sprintf("no payment %q", id)}
+		return &malipo.Error{Kind: malipo.KindNotFound, Code: "resource_missing", Param: "id", Message: fmt.Sprintf("no %s %q", what, id)}
 	}
-	return p, err
+	return err
 }
 
 // GetPayment reads one of the integration's payments.

@@ -311,14 +311,8 @@ func (s *Service) GetPayout(ctx context.Context, in malipo.Integration, id strin
 	var p malipo.Payout
 	err := s.cfg.Store.Read(ctx, func(tx store.Tx) (err error) {
 		p, err = tx.GetPayout(id)
-		if err == nil && (p.MerchantID != in.MerchantID || p.Mode != in.Mode) {
-			err = malipo.ErrNotFound
-		}
-		return err
+		return ownedBy(in, p.MerchantID, p.Mode, err, "payout", id)
 	})
-	if malipo.KindOf(err) == malipo.KindNotFound {
-		return p, &malipo.Error{Kind: malipo.KindNotFound, Code: "resource_missing", Param: "id", Message: fmt.Sprintf("no payout %q", id)}
-	}
 	return p, err
 }
 

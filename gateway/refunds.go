@@ -231,14 +231,8 @@ func (s *Service) GetRefund(ctx context.Context, in malipo.Integration, id strin
 	var r malipo.Refund
 	err := s.cfg.Store.Read(ctx, func(tx store.Tx) (err error) {
 		r, err = tx.GetRefund(id)
-		if err == nil && (r.MerchantID != in.MerchantID || r.Mode != in.Mode) {
-			err = malipo.ErrNotFound
-		}
-		return err
+		return ownedBy(in, r.MerchantID, r.Mode, err, "refund", id)
 	})
-	if malipo.KindOf(err) == malipo.KindNotFound {
-		return r, &malipo.Error{Kind: malipo.KindNotFound, Code: "resource_missing", Param: "id", Message: fmt.Sprintf("no refund %q", id)}
-	}
 	return r, err
 }
 
