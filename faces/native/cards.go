@@ -94,7 +94,7 @@ type cardList struct {
 }
 
 func (a *API) listCards(w http.ResponseWriter, r *http.Request, in malipo.Integration) error {
-	if err := noQuery(r); err != nil {
+	if _, err := query(r); err != nil {
 		return err
 	}
 	cards, err := a.svc.ListCards(r.Context(), in, r.PathValue("phone"))

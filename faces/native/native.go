@@ -14,6 +14,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/malipo/malipo"
@@ -318,4 +321,36 @@ func markReplay(w http.ResponseWriter, replayed bool) {
 	if replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
 	}
+}
+
+// query reads the query string, refusing any parameter not named.
+func query(r *http.Request, names ...string) (url.Values, error) {
+	q := r.URL.Query()
+	for k := range q {
+		if !slices.Contains(names, k) {
+			return nil, malipo.Invalid(k, "parameter_unknown", "unknown parameter %q", k)
+		}
+	}
+	return q, nil
+}
+
+// pageSize reads a list's limit: 10 unless set, at most MaxPageSize.
+func pageSize(q url.Values) (int, error) {
+	if !q.Has("limit") {
+		return 10, nil
+	}
+	n, err := strconv.Atoi(q.Get("limit"))
+	if err != nil || n < 1 || n > gateway.MaxPageSize {
+		return 0, malipo.Invalid("limit", "parameter_invalid", "limit must be an integer between 1 and %d", gateway.MaxPageSize)
+	}
+	return n, nil
+}
+
+// nextPage trims a list fetched with one item more than asked for: that
+// extra item only tells whether there is a next page.
+func nextPage[T any](items []T, want int) ([]T, bool) {
+	if len(items) > want {
+		return items[:want], true
+	}
+	return items, false
 }

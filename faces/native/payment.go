@@ -243,15 +243,11 @@ type paymentList struct {
 }
 
 func (a *API) listPayments(w http.ResponseWriter, r *http.Request, in malipo.Integration) error {
-	q := r.URL.Query()
-	for k := range q {
-		switch k {
-		case "reference", "status", "limit", "starting_after":
-		default:
-			return malipo.Invalid(k, "parameter_unknown", "unknown parameter %q", k)
-		}
+	q, err := query(r, "reference", "status", "limit", "starting_after")
+	if err != nil {
+		return err
 	}
-	f := store.PaymentFilter{StartingAfter: q.Get("starting_after"), Limit: 10}
+	f := store.PaymentFilter{StartingAfter: q.Get("starting_after")}
 	if q.Has("reference") {
 		ref := q.Get("reference")
 		f.Reference = &ref
@@ -263,23 +259,17 @@ func (a *API) listPayments(w http.ResponseWriter, r *http.Request, in malipo.Int
 		}
 		f.Status = &st
 	}
-	if q.Has("limit") {
-		n, err := strconv.Atoi(q.Get("limit"))
-		if err != nil || n < 1 || n > gateway.MaxPageSize {
-			return malipo.Invalid("limit", "parameter_invalid", "limit must be an integer between 1 and %d", gateway.MaxPageSize)
-		}
-		f.Limit = n
+	want, err := pageSize(q)
+	if err != nil {
+		return err
 	}
-	want := f.Limit
-	f.Limit++ // one more tells whether there is a next page
+	f.Limit = want + 1
 	ps, err := a.svc.ListPayments(r.Context(), in, f)
 	if err != nil {
 		return err
 	}
 	list := paymentList{Object: "list", Data: []paymentResource{}, URL: "/v1/payments"}
-	if len(ps) > want {
-		ps, list.HasMore = ps[:want], true
-	}
+	ps, list.HasMore = nextPage(ps, want)
 	for _, p := range ps {
 		list.Data = append(list.Data, a.payment(p))
 	}

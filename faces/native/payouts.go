@@ -2,7 +2,6 @@ package native
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/malipo/malipo"
@@ -113,32 +112,20 @@ type payoutList struct {
 }
 
 func (a *API) listPayouts(w http.ResponseWriter, r *http.Request, in malipo.Integration) error {
-	q := r.URL.Query()
-	for k := range q {
-		switch k {
-		case "reference", "limit", "starting_after":
-		default:
-			return malipo.Invalid(k, "parameter_unknown", "unknown parameter %q", k)
-		}
+	q, err := query(r, "reference", "limit", "starting_after")
+	if err != nil {
+		return err
 	}
-	f := store.PayoutFilter{Reference: q.Get("reference"), StartingAfter: q.Get("starting_after"), Limit: 10}
-	if q.Has("limit") {
-		n, err := strconv.Atoi(q.Get("limit"))
-		if err != nil || n < 1 || n > gateway.MaxPageSize {
-			return malipo.Invalid("limit", "parameter_invalid", "limit must be an integer between 1 and %d", gateway.MaxPageSize)
-		}
-		f.Limit = n
+	want, err := pageSize(q)
+	if err != nil {
+		return err
 	}
-	want := f.Limit
-	f.Limit++
-	ps, err := a.svc.ListPayouts(r.Context(), in, f)
+	ps, err := a.svc.ListPayouts(r.Context(), in, store.PayoutFilter{Reference: q.Get("reference"), StartingAfter: q.Get("starting_after"), Limit: want + 1})
 	if err != nil {
 		return err
 	}
 	list := payoutList{Object: "list", Data: []payoutResource{}, URL: "/v1/payouts"}
-	if len(ps) > want {
-		ps, list.HasMore = ps[:want], true
-	}
+	ps, list.HasMore = nextPage(ps, want)
 	for _, p := range ps {
 		list.Data = append(list.Data, payoutOf(p))
 	}
@@ -223,7 +210,7 @@ type refundList struct {
 }
 
 func (a *API) paymentRefunds(w http.ResponseWriter, r *http.Request, in malipo.Integration) error {
-	if err := noQuery(r); err != nil {
+	if _, err := query(r); err != nil {
 		return err
 	}
 	rs, err := a.svc.PaymentRefunds(r.Context(), in, r.PathValue("id"))

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/malipo/malipo"
@@ -179,7 +178,7 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request, in malipo.I
 }
 
 func (a *API) listEndpoints(w http.ResponseWriter, r *http.Request, in malipo.Integration) error {
-	if err := noQuery(r); err != nil {
+	if _, err := query(r); err != nil {
 		return err
 	}
 	eps, err := a.svc.ListEndpoints(r.Context(), in)
@@ -262,32 +261,20 @@ type eventList struct {
 }
 
 func (a *API) listEvents(w http.ResponseWriter, r *http.Request, in malipo.Integration) error {
-	q := r.URL.Query()
-	for k := range q {
-		switch k {
-		case "type", "limit", "starting_after":
-		default:
-			return malipo.Invalid(k, "parameter_unknown", "unknown parameter %q", k)
-		}
+	q, err := query(r, "type", "limit", "starting_after")
+	if err != nil {
+		return err
 	}
-	f := store.EventFilter{Type: q.Get("type"), StartingAfter: q.Get("starting_after"), Limit: 10}
-	if q.Has("limit") {
-		n, err := strconv.Atoi(q.Get("limit"))
-		if err != nil || n < 1 || n > gateway.MaxPageSize {
-			return malipo.Invalid("limit", "parameter_invalid", "limit must be an integer between 1 and %d", gateway.MaxPageSize)
-		}
-		f.Limit = n
+	want, err := pageSize(q)
+	if err != nil {
+		return err
 	}
-	want := f.Limit
-	f.Limit++
-	evs, err := a.svc.ListEvents(r.Context(), in, f)
+	evs, err := a.svc.ListEvents(r.Context(), in, store.EventFilter{Type: q.Get("type"), StartingAfter: q.Get("starting_after"), Limit: want + 1})
 	if err != nil {
 		return err
 	}
 	list := eventList{Object: "list", Data: []eventResource{}, URL: "/v1/events"}
-	if len(evs) > want {
-		evs, list.HasMore = evs[:want], true
-	}
+	evs, list.HasMore = nextPage(evs, want)
 	for _, e := range evs {
 		er, err := a.event(e)
 		if err != nil {
@@ -362,7 +349,7 @@ type deliveryList struct {
 }
 
 func (a *API) eventDeliveries(w http.ResponseWriter, r *http.Request, in malipo.Integration) error {
-	if err := noQuery(r); err != nil {
+	if _, err := query(r); err != nil {
 		return err
 	}
 	logs, err := a.svc.EventDeliveries(r.Context(), in, r.PathValue("id"))
@@ -395,13 +382,5 @@ func (a *API) redeliver(w http.ResponseWriter, r *http.Request, in malipo.Integr
 		list.Data = append(list.Data, delivery(d, nil))
 	}
 	writeJSON(w, http.StatusOK, list)
-	return nil
-}
-
-// noQuery refuses query parameters on endpoints that take none.
-func noQuery(r *http.Request) error {
-	for k := range r.URL.Query() {
-		return malipo.Invalid(k, "parameter_unknown", "unknown parameter %q", k)
-	}
 	return nil
 }
