@@ -17,12 +17,11 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/clock"
 	"github.com/malipo/malipo/faces/lenient"
+	"github.com/malipo/malipo/faces/ratelimit"
 	"github.com/malipo/malipo/gateway"
 )
 
@@ -34,7 +33,7 @@ type Face struct {
 	svc     *gateway.Service
 	clock   clock.Clock
 	logger  *slog.Logger
-	limiter *limiter
+	limiter *ratelimit.PerSecond
 }
 
 // Config wires a Face.
@@ -54,7 +53,7 @@ func New(svc *gateway.Service, cfg Config) *Face {
 	if cfg.RequestsPerSecond <= 0 {
 		cfg.RequestsPerSecond = 50
 	}
-	return &Face{svc: svc, clock: cfg.Clock, logger: cfg.Logger, limiter: &limiter{limit: cfg.RequestsPerSecond, counts: map[string]int{}}}
+	return &Face{svc: svc, clock: cfg.Clock, logger: cfg.Logger, limiter: &ratelimit.PerSecond{Limit: cfg.RequestsPerSecond}}
 }
 
 // Register adds CinetPay's routes under prefix: "/cinetpay" beside the
@@ -165,7 +164,7 @@ func (f *Face) serve(r *http.Request, w http.ResponseWriter, h func(*request) (i
 	if subtle.ConstantTimeCompare([]byte(site), []byte(in.Config["site_id"])) != 1 {
 		return 0, nil, errSite
 	}
-	if !f.limiter.allow(in.ID, f.clock.Now()) {
+	if !f.limiter.Allow(in.ID, f.clock.Now()) {
 		return 0, nil, errTooMany
 	}
 	return h(&request{ctx: r.Context(), in: in, body: body})
@@ -194,24 +193,6 @@ func fromDomain(err error) *cinetError {
 		return &cinetError{http.StatusServiceUnavailable, "503", "SERVICE_UNAVAILABLE", e.Message}
 	}
 	return &cinetError{http.StatusInternalServerError, "500", "INTERNAL_ERROR", "an internal error occurred"}
-}
-
-// limiter counts each site's calls per second.
-type limiter struct {
-	mu     sync.Mutex
-	limit  int
-	second int64
-	counts map[string]int
-}
-
-func (l *limiter) allow(key string, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if s := now.Unix(); s != l.second {
-		l.second, l.counts = s, map[string]int{}
-	}
-	l.counts[key]++
-	return l.counts[key] <= l.limit
 }
 
 // XToken is the x-token header of a notification: lowercase hex

@@ -19,12 +19,12 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/clock"
 	"github.com/malipo/malipo/faces/lenient"
+	"github.com/malipo/malipo/faces/ratelimit"
 	"github.com/malipo/malipo/gateway"
 	"github.com/malipo/malipo/notify"
 )
@@ -37,10 +37,7 @@ type Face struct {
 	svc     *gateway.Service
 	clock   clock.Clock
 	logger  *slog.Logger
-	limit   int
-	mu      sync.Mutex
-	second  int64
-	counted map[string]int
+	limiter *ratelimit.PerSecond
 }
 
 // New returns the ClickPay face over svc; perSecond bounds each API key's
@@ -52,7 +49,7 @@ func New(svc *gateway.Service, clk clock.Clock, logger *slog.Logger, perSecond i
 	if perSecond <= 0 {
 		perSecond = 50
 	}
-	return &Face{svc: svc, clock: clk, logger: logger, limit: perSecond, counted: map[string]int{}}
+	return &Face{svc: svc, clock: clk, logger: logger, limiter: &ratelimit.PerSecond{Limit: perSecond}}
 }
 
 // Register adds ClickPay's routes under prefix: "/clickpay" beside the
@@ -147,7 +144,7 @@ func (f *Face) serve(w http.ResponseWriter, r *http.Request, h func(*request) (i
 	if err != nil {
 		return 0, nil, err
 	}
-	if !f.allow(in.ID) {
+	if !f.limiter.Allow(in.ID, f.clock.Now()) {
 		return 0, nil, &apiError{http.StatusTooManyRequests, "You're requesting too many payments!"}
 	}
 	body := lenient.Map{}
@@ -157,16 +154,6 @@ func (f *Face) serve(w http.ResponseWriter, r *http.Request, h func(*request) (i
 		}
 	}
 	return h(&request{ctx: r.Context(), r: r, in: in, body: body})
-}
-
-func (f *Face) allow(key string) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if s := f.clock.Now().Unix(); s != f.second {
-		f.second, f.counted = s, map[string]int{}
-	}
-	f.counted[key]++
-	return f.counted[key] <= f.limit
 }
 
 func fromDomain(err error) *apiError {
