@@ -121,3 +121,16 @@ func TestNotifyAddressAllowed(t *testing.T) {
 		}
 	}
 }
+
+func TestSplitMSISDN(t *testing.T) {
+	for _, c := range []struct{ in, code, national string }{
+		{"+2250707120000", "225", "0707120000"},
+		{"+250788312934", "250", "788312934"},
+		{"+221770000000", "221", "770000000"},
+		{"", "", ""},
+	} {
+		if code, national := SplitMSISDN(c.in); code != c.code || national != c.national {
+			t.Errorf("SplitMSISDN(%q) = %q, %q; want %q, %q", c.in, code, national, c.code, c.national)
+		}
+	}
+}

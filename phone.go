@@ -1,6 +1,7 @@
 package malipo
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/nyaruka/phonenumbers"
@@ -64,4 +65,18 @@ func FormatMSISDN(e164 string) string {
 		return e164
 	}
 	return phonenumbers.Format(n, phonenumbers.INTERNATIONAL)
+}
+
+// SplitMSISDN splits an E.164 number into its country calling code and
+// its national number ("+2250707120000" → "225", "0707120000"); an empty
+// number gives two empty strings.
+func SplitMSISDN(e164 string) (code, national string) {
+	if e164 == "" {
+		return "", ""
+	}
+	n, err := phonenumbers.Parse(e164, "")
+	if err != nil {
+		return "", strings.TrimPrefix(e164, "+")
+	}
+	return strconv.Itoa(int(n.GetCountryCode())), phonenumbers.GetNationalSignificantNumber(n)
 }

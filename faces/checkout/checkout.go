@@ -12,6 +12,7 @@ package checkout
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	"crypto/subtle"
 	"embed"
@@ -280,27 +281,18 @@ func (p *Pages) final(w http.ResponseWriter, c gateway.Checkout, v view) {
 	case malipo.PaymentFailed:
 		v.Tone, v.Icon, v.Heading, v.Text = "bad", "cross", v.T("failed_title"), v.T("failed_text")
 		v.Reason = declineText(v, pay.FailureCode, pay.FailureReason)
-		v.Link, v.LinkText = firstNonEmpty(pay.CancelURL, pay.ReturnURL), v.T("return")
+		v.Link, v.LinkText = cmp.Or(pay.CancelURL, pay.ReturnURL), v.T("return")
 	case malipo.PaymentCancelled:
 		v.Tone, v.Icon, v.Heading, v.Text = "bad", "cross", v.T("cancelled_title"), v.T("cancelled_text")
-		v.Link, v.LinkText = firstNonEmpty(pay.CancelURL, pay.ReturnURL), v.T("return")
+		v.Link, v.LinkText = cmp.Or(pay.CancelURL, pay.ReturnURL), v.T("return")
 		if pay.CancelURL != "" && c.Now.Sub(pay.CompletedAt) < time.Minute {
 			v.Refresh = "1;url=" + pay.CancelURL // just cancelled here: back to the shop
 		}
 	default:
 		v.State, v.Tone, v.Icon, v.Heading, v.Text = "expired", "bad", "time", v.T("expired_title"), v.T("expired_text")
-		v.Link, v.LinkText = firstNonEmpty(pay.CancelURL, pay.ReturnURL), v.T("return")
+		v.Link, v.LinkText = cmp.Or(pay.CancelURL, pay.ReturnURL), v.T("return")
 	}
 	p.render(w, http.StatusOK, "message", v)
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, x := range s {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
 }
 
 // declineText explains a failure code in the page's language, falling

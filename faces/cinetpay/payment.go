@@ -195,7 +195,7 @@ func (f *Face) check(req *request) (int, any, error) {
 	}
 	var fd faceData
 	json.Unmarshal(p.FaceData, &fd)
-	prefix, number := splitPhone(p.Phone)
+	prefix, number := malipo.SplitMSISDN(p.Phone)
 	data := lenient.Ordered{
 		{Key: "amount", Value: malipo.FormatDecimal(p.Amount, p.Currency)}, {Key: "currency", Value: string(p.Currency)},
 		{Key: "status", Value: status}, {Key: "payment_method", Value: paymentMethod(p)}, {Key: "description", Value: p.Description},
@@ -243,23 +243,6 @@ func paymentMethod(p malipo.Payment) string {
 	return ""
 }
 
-// splitPhone splits an E.164 number into its country code and the rest.
-func splitPhone(e164 string) (prefix, number string) {
-	if e164 == "" {
-		return "", ""
-	}
-	country := malipo.CountryOfMSISDN(e164)
-	code := callingCodes[country]
-	if code == "" || !strings.HasPrefix(e164, "+"+code) {
-		return "", strings.TrimPrefix(e164, "+")
-	}
-	return code, strings.TrimPrefix(e164, "+"+code)
-}
-
-// callingCodes of the countries CinetPay serves.
-var callingCodes = map[string]string{"CI": "225", "SN": "221", "CM": "237", "TG": "228", "BJ": "229", "BF": "226", "ML": "223",
-	"NE": "227", "GN": "224", "CD": "243", "GA": "241", "CG": "242", "RW": "250", "KE": "254", "TZ": "255", "UG": "256"}
-
 // Fields is the order of a notification's form fields; x-token signs
 // their values joined in this order.
 var Fields = []string{"cpm_site_id", "cpm_trans_id", "cpm_trans_date", "cpm_amount", "cpm_currency", "signature",
@@ -283,7 +266,7 @@ func (flavor) Build(m notify.Message) (notify.Request, error) {
 	}
 	var fd faceData
 	json.Unmarshal(p.FaceData, &fd)
-	prefix, number := splitPhone(p.Phone)
+	prefix, number := malipo.SplitMSISDN(p.Phone)
 	lang := p.Lang
 	if lang == "" {
 		lang = "fr"

@@ -174,7 +174,7 @@ func fromDomain(err error) *apiError {
 // transactionJSON is how a transaction looks in the query's answer.
 func (f *Face) transactionJSON(in malipo.Integration, p malipo.Payment) lenient.Ordered {
 	kind := "mobilemoney"
-	if p.Method == malipo.ChannelCard || (p.Method == "" && len(p.Channels) == 1 && p.Channels[0] == malipo.ChannelCard) {
+	if isCard(p) {
 		kind = "cardpayment"
 	}
 	st := "pending"
@@ -199,6 +199,12 @@ func amountOf(p malipo.Payment) string {
 		return whole
 	}
 	return s
+}
+
+// isCard reports whether a payment is a card payment: paid by card, or
+// made by the payment-URL call, which offers only cards.
+func isCard(p malipo.Payment) bool {
+	return p.Method == malipo.ChannelCard || (p.Method == "" && len(p.Channels) == 1 && p.Channels[0] == malipo.ChannelCard)
 }
 
 func message(p malipo.Payment) string {
@@ -308,7 +314,7 @@ func (flavor) Build(m notify.Message) (notify.Request, error) {
 	if err := json.Unmarshal(m.Event.Data, &p); err != nil {
 		return notify.Request{}, err
 	}
-	if p.Method == malipo.ChannelCard || (p.Method == "" && len(p.Channels) == 1 && p.Channels[0] == malipo.ChannelCard) {
+	if isCard(p) {
 		target := m.Integration.Config["card_callback_url"]
 		if target == "" {
 			target = m.Delivery.URL

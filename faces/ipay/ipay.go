@@ -217,14 +217,7 @@ func (f *Face) send(req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	text := "QUEUED"
-	switch p.Status {
-	case malipo.PayoutSucceeded:
-		text = "SUCCESS"
-	case malipo.PayoutFailed:
-		text = "FAILED"
-	}
-	return lenient.Ordered{{Key: "status", Value: 200}, {Key: "text", Value: text}, {Key: "reference", Value: p.Reference},
+	return lenient.Ordered{{Key: "status", Value: 200}, {Key: "text", Value: statusText(p)}, {Key: "reference", Value: p.Reference},
 		{Key: "timestamp", Value: f.timestamp()}}, nil
 }
 

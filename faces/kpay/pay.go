@@ -44,14 +44,11 @@ func methodAccepts(pmethod, bankid string) (known bool, ok bool) {
 }
 
 // msisdn reads a KPay number: international without "+"
-// ("250788312934"), or Rwandan national ("0788312934").
+// ("250788312934"), or Rwandan national ("0788312934"). A number that is
+// neither is passed on as sent, for the gateway to refuse.
 func msisdn(s string) string {
-	s = strings.TrimSpace(s)
-	if strings.HasPrefix(s, "0") && len(s) == 10 {
-		return "+250" + s[1:]
-	}
-	if !strings.HasPrefix(s, "+") {
-		return "+" + s
+	if e164, err := malipo.ParseMSISDN(s, "RW"); err == nil {
+		return e164
 	}
 	return s
 }

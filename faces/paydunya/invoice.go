@@ -1,6 +1,7 @@
 package paydunya
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -54,7 +55,7 @@ func (f *Face) newInvoice(req *request, body lenient.Map, customer malipo.Custom
 			c, _ = body["customer"].(lenient.Map)
 		}
 		in.Customer = malipo.Customer{Name: lenient.String(c, "name"), Email: lenient.String(c, "email"),
-			Phone: firstNonEmpty(lenient.String(c, "phone"), lenient.String(c, "phone_number"))}
+			Phone: cmp.Or(lenient.String(c, "phone"), lenient.String(c, "phone_number"))}
 	}
 	for _, it := range lenient.Entries(inv["items"]) {
 		item := malipo.Item{Name: lenient.String(it, "name"), Description: lenient.String(it, "description")}
@@ -106,15 +107,6 @@ func wholeNumber(v any) (int64, bool) {
 	}
 	n, err := malipo.ParseDecimal(s, "XOF")
 	return n, err == nil && n >= 0
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, x := range s {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
 }
 
 // channels maps PayDunya's channel slugs to Malipo's channels: "card" is
