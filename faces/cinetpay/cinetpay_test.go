@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
-	"math/rand"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -18,15 +17,11 @@ import (
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/clock"
-	"github.com/malipo/malipo/faces/checkout"
 	"github.com/malipo/malipo/faces/checkout/checkouttest"
 	"github.com/malipo/malipo/faces/cinetpay"
+	"github.com/malipo/malipo/faces/facetest"
 	"github.com/malipo/malipo/gateway"
-	"github.com/malipo/malipo/ids"
 	"github.com/malipo/malipo/notify"
-	"github.com/malipo/malipo/rails"
-	"github.com/malipo/malipo/rails/sandbox"
-	"github.com/malipo/malipo/store/storetest"
 )
 
 type face struct {
@@ -40,29 +35,12 @@ type face struct {
 
 func newFace(t *testing.T, perSecond int) *face {
 	t.Helper()
-	st := storetest.SQLite(t)
-	t.Cleanup(func() { st.Close() })
-	clk := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-	sb := sandbox.New(clk, 3*time.Second, nil)
-	mux := http.NewServeMux()
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	flavors := map[malipo.Flavor]notify.Flavor{}
-	disp := notify.New(notify.Config{Store: st, Clock: clk, Flavors: flavors, Jitter: -1})
-	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, rand.New(rand.NewSource(4))), BaseURL: srv.URL,
-		Wake: disp.Wake, Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()}})
-	sb.Connect(svc)
-	cp := cinetpay.New(svc, cinetpay.Config{Clock: clk, RequestsPerSecond: perSecond})
-	flavors[malipo.FlavorCinetPay] = cp.Flavor()
-	cp.Register(mux, "/cinetpay")
-	checkout.New(svc, nil, nil).Register(mux)
-	m, _ := svc.CreateMerchant(context.Background(), "Ecole les Lauriers", "")
-	integ, creds, err := svc.CreateIntegration(context.Background(), gateway.IntegrationInput{MerchantID: m.ID, Flavor: malipo.FlavorCinetPay,
-		Mode: malipo.ModeTest, Currency: "XOF"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &face{srv: srv, svc: svc, clock: clk, disp: disp, integ: integ, creds: creds}
+	s := facetest.New(t, 3*time.Second, 4)
+	cp := cinetpay.New(s.Service, cinetpay.Config{Clock: s.Clock, RequestsPerSecond: perSecond})
+	s.Flavors[malipo.FlavorCinetPay] = cp.Flavor()
+	cp.Register(s.Mux, "/cinetpay")
+	integ, creds := s.Integration(t, "Ecole les Lauriers", gateway.IntegrationInput{Flavor: malipo.FlavorCinetPay, Mode: malipo.ModeTest, Currency: "XOF"})
+	return &face{srv: s.Server, svc: s.Service, clock: s.Clock, disp: s.Dispatcher, integ: integ, creds: creds}
 }
 
 type answer struct {

@@ -22,15 +22,12 @@ import (
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/clock"
-	"github.com/malipo/malipo/faces/checkout"
 	"github.com/malipo/malipo/faces/checkout/checkouttest"
 	"github.com/malipo/malipo/faces/clickpay"
+	"github.com/malipo/malipo/faces/facetest"
 	"github.com/malipo/malipo/gateway"
-	"github.com/malipo/malipo/ids"
 	"github.com/malipo/malipo/notify"
 	"github.com/malipo/malipo/rails"
-	"github.com/malipo/malipo/rails/sandbox"
-	"github.com/malipo/malipo/store/storetest"
 )
 
 // seedVerifysign is the example in ClickPay's document.
@@ -116,29 +113,12 @@ type face struct {
 
 func newFace(t *testing.T, notifyURL string) *face {
 	t.Helper()
-	st := storetest.SQLite(t)
-	t.Cleanup(func() { st.Close() })
-	clk := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-	sb := sandbox.New(clk, 3*time.Second, nil)
-	mux := http.NewServeMux()
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	flavors := map[malipo.Flavor]notify.Flavor{}
-	disp := notify.New(notify.Config{Store: st, Clock: clk, Flavors: flavors, Jitter: -1})
-	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, rand.New(rand.NewSource(3))), BaseURL: srv.URL, Wake: disp.Wake,
-		Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()}})
-	sb.Connect(svc)
-	cl := clickpay.New(svc, clk, nil, 5)
-	flavors[malipo.FlavorClickPay] = cl.Flavor()
-	cl.Register(mux, "/clickpay")
-	checkout.New(svc, nil, nil).Register(mux)
-	m, _ := svc.CreateMerchant(context.Background(), "Dar Tours", "")
-	integ, creds, err := svc.CreateIntegration(context.Background(), gateway.IntegrationInput{MerchantID: m.ID, Flavor: malipo.FlavorClickPay,
-		Mode: malipo.ModeTest, NotifyURL: notifyURL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &face{srv: srv, svc: svc, clock: clk, disp: disp, integ: integ, creds: creds}
+	s := facetest.New(t, 3*time.Second, 3)
+	cl := clickpay.New(s.Service, s.Clock, nil, 5)
+	s.Flavors[malipo.FlavorClickPay] = cl.Flavor()
+	cl.Register(s.Mux, "/clickpay")
+	integ, creds := s.Integration(t, "Dar Tours", gateway.IntegrationInput{Flavor: malipo.FlavorClickPay, Mode: malipo.ModeTest, NotifyURL: notifyURL})
+	return &face{srv: s.Server, svc: s.Service, clock: s.Clock, disp: s.Dispatcher, integ: integ, creds: creds}
 }
 
 type answer struct {

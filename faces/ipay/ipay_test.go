@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
-	"math/rand"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -19,13 +18,10 @@ import (
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/clock"
+	"github.com/malipo/malipo/faces/facetest"
 	"github.com/malipo/malipo/faces/ipay"
 	"github.com/malipo/malipo/gateway"
-	"github.com/malipo/malipo/ids"
 	"github.com/malipo/malipo/notify"
-	"github.com/malipo/malipo/rails"
-	"github.com/malipo/malipo/rails/sandbox"
-	"github.com/malipo/malipo/store/storetest"
 )
 
 type face struct {
@@ -40,34 +36,16 @@ type face struct {
 
 func newFace(t *testing.T, notifyURL string, allow ...string) *face {
 	t.Helper()
-	st := storetest.SQLite(t)
-	t.Cleanup(func() { st.Close() })
-	clk := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-	sb := sandbox.New(clk, 10*time.Second, nil)
-	mux := http.NewServeMux()
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	flavors := map[malipo.Flavor]notify.Flavor{}
-	disp := notify.New(notify.Config{Store: st, Clock: clk, Flavors: flavors, Jitter: -1})
-	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, rand.New(rand.NewSource(6))), BaseURL: srv.URL, Wake: disp.Wake,
-		Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()}})
-	sb.Connect(svc)
-	ip := ipay.New(svc, clk, nil)
-	flavors[malipo.FlavorIPay] = ip.Flavor()
-	ip.Register(mux, "/ipay")
-	ctx := context.Background()
-	m, _ := svc.CreateMerchant(ctx, "Demo Bulk", "")
-	integ, creds, err := svc.CreateIntegration(ctx, gateway.IntegrationInput{MerchantID: m.ID, Flavor: malipo.FlavorIPay, Mode: malipo.ModeTest,
-		AllowIPs: allow, NotifyURL: notifyURL})
-	if err != nil {
+	s := facetest.New(t, 10*time.Second, 6)
+	ip := ipay.New(s.Service, s.Clock, nil)
+	s.Flavors[malipo.FlavorIPay] = ip.Flavor()
+	ip.Register(s.Mux, "/ipay")
+	integ, creds := s.Integration(t, "Demo Bulk", gateway.IntegrationInput{Flavor: malipo.FlavorIPay, Mode: malipo.ModeTest, AllowIPs: allow, NotifyURL: notifyURL})
+	_, other := s.Integration(t, "Supplier", gateway.IntegrationInput{Flavor: malipo.FlavorIPay, Mode: malipo.ModeTest})
+	if _, err := s.Service.Topup(context.Background(), integ, 10_000_000, "KES"); err != nil {
 		t.Fatal(err)
 	}
-	m2, _ := svc.CreateMerchant(ctx, "Supplier", "")
-	_, other, _ := svc.CreateIntegration(ctx, gateway.IntegrationInput{MerchantID: m2.ID, Flavor: malipo.FlavorIPay, Mode: malipo.ModeTest})
-	if _, err := svc.Topup(ctx, integ, 10_000_000, "KES"); err != nil {
-		t.Fatal(err)
-	}
-	return &face{srv: srv, svc: svc, clock: clk, disp: disp, integ: integ, creds: creds, other: other}
+	return &face{srv: s.Server, svc: s.Service, clock: s.Clock, disp: s.Dispatcher, integ: integ, creds: creds, other: other}
 }
 
 // sign follows iPay's published rule independently: sorted keys,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"math/rand"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,13 +13,11 @@ import (
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/clock"
+	"github.com/malipo/malipo/faces/facetest"
 	"github.com/malipo/malipo/faces/kpay"
 	"github.com/malipo/malipo/gateway"
-	"github.com/malipo/malipo/ids"
 	"github.com/malipo/malipo/notify"
 	"github.com/malipo/malipo/rails"
-	"github.com/malipo/malipo/rails/sandbox"
-	"github.com/malipo/malipo/store/storetest"
 )
 
 type face struct {
@@ -40,28 +37,12 @@ func newFace(t *testing.T, allow ...string) *face {
 
 func newFaceDelay(t *testing.T, delay time.Duration, allow ...string) *face {
 	t.Helper()
-	st := storetest.SQLite(t)
-	t.Cleanup(func() { st.Close() })
-	clk := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-	sb := sandbox.New(clk, delay, nil)
-	mux := http.NewServeMux()
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	flavors := map[malipo.Flavor]notify.Flavor{}
-	disp := notify.New(notify.Config{Store: st, Clock: clk, Flavors: flavors, Jitter: -1})
-	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, rand.New(rand.NewSource(8))), BaseURL: srv.URL,
-		Wake: disp.Wake, Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()}})
-	sb.Connect(svc)
-	k := kpay.New(svc, nil)
-	flavors[malipo.FlavorKPay] = k.Flavor()
-	k.Register(mux, "/kpay")
-	m, _ := svc.CreateMerchant(context.Background(), "Iduka", "")
-	integ, creds, err := svc.CreateIntegration(context.Background(), gateway.IntegrationInput{MerchantID: m.ID, Flavor: malipo.FlavorKPay,
-		Mode: malipo.ModeTest, AllowIPs: allow})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &face{st: st, srv: srv, svc: svc, clock: clk, disp: disp, integ: integ, creds: creds}
+	s := facetest.New(t, delay, 8)
+	k := kpay.New(s.Service, nil)
+	s.Flavors[malipo.FlavorKPay] = k.Flavor()
+	k.Register(s.Mux, "/kpay")
+	integ, creds := s.Integration(t, "Iduka", gateway.IntegrationInput{Flavor: malipo.FlavorKPay, Mode: malipo.ModeTest, AllowIPs: allow})
+	return &face{st: s.Store, srv: s.Server, svc: s.Service, clock: s.Clock, disp: s.Dispatcher, integ: integ, creds: creds}
 }
 
 type answer struct {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"math/rand"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,13 +12,10 @@ import (
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/clock"
+	"github.com/malipo/malipo/faces/facetest"
 	"github.com/malipo/malipo/faces/paydunya"
 	"github.com/malipo/malipo/gateway"
-	"github.com/malipo/malipo/ids"
-	"github.com/malipo/malipo/rails"
-	"github.com/malipo/malipo/rails/sandbox"
 	"github.com/malipo/malipo/store"
-	"github.com/malipo/malipo/store/storetest"
 )
 
 // face is the PayDunya face over a real store on a fake clock.
@@ -34,25 +30,14 @@ type face struct {
 
 func newFace(t *testing.T) *face {
 	t.Helper()
-	st := storetest.SQLite(t)
-	t.Cleanup(func() { st.Close() })
-	clk := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-	sb := sandbox.New(clk, 3*time.Second, nil)
-	mux := http.NewServeMux()
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, rand.New(rand.NewSource(2))), BaseURL: srv.URL,
-		Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()}})
-	sb.Connect(svc)
-	paydunya.New(svc, nil).Register(mux, "/paydunya")
-	ctx := context.Background()
-	m, _ := svc.CreateMerchant(ctx, "Magasin le Choco", "")
-	integ, creds, err := svc.CreateIntegration(ctx, gateway.IntegrationInput{MerchantID: m.ID, Flavor: malipo.FlavorPayDunya, Mode: malipo.ModeTest})
+	s := facetest.New(t, 3*time.Second, 2)
+	paydunya.New(s.Service, nil).Register(s.Mux, "/paydunya")
+	integ, creds := s.Integration(t, "Magasin le Choco", gateway.IntegrationInput{Flavor: malipo.FlavorPayDunya, Mode: malipo.ModeTest})
+	_, live, err := s.Service.CreateIntegration(context.Background(), gateway.IntegrationInput{MerchantID: integ.MerchantID, Flavor: malipo.FlavorPayDunya, Mode: malipo.ModeLive})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, live, _ := svc.CreateIntegration(ctx, gateway.IntegrationInput{MerchantID: m.ID, Flavor: malipo.FlavorPayDunya, Mode: malipo.ModeLive})
-	return &face{srv: srv, svc: svc, clock: clk, integ: integ, creds: creds, live: live}
+	return &face{srv: s.Server, svc: s.Service, clock: s.Clock, integ: integ, creds: creds, live: live}
 }
 
 type answer struct {
