@@ -3,7 +3,6 @@ package storetest
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -107,45 +106,21 @@ func testDeliveries(t *testing.T, s store.Store) {
 	})
 	// Workers racing to claim never take the same delivery twice.
 	now := epoch.Add(19*time.Second + time.Millisecond) // dlv_00..dlv_19 are due
-	var mu sync.Mutex
-	claimed := map[string]int{}
-	var wg sync.WaitGroup
-	for w := 0; w < 3; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				n := 0
-				err := s.Transact(context.Background(), func(tx store.Tx) error {
-					ds, err := tx.ClaimDueDeliveries(now, 3)
-					if err != nil {
-						return err
-					}
-					n = len(ds)
-					for _, d := range ds {
-						d.NextAttemptAt = now.Add(time.Minute) // the lease
-						if err := tx.UpdateDelivery(d); err != nil {
-							return err
-						}
-					}
-					mu.Lock()
-					for _, d := range ds {
-						claimed[d.ID]++
-					}
-					mu.Unlock()
-					return nil
-				})
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if n == 0 {
-					return
-				}
+	claimed := claimRace(t, s, func(tx store.Tx) ([]string, error) {
+		ds, err := tx.ClaimDueDeliveries(now, 3)
+		if err != nil {
+			return nil, err
+		}
+		var ids []string
+		for _, d := range ds {
+			d.NextAttemptAt = now.Add(time.Minute) // the lease
+			if err := tx.UpdateDelivery(d); err != nil {
+				return nil, err
 			}
-		}()
-	}
-	wg.Wait()
+			ids = append(ids, d.ID)
+		}
+		return ids, nil
+	})
 	if len(claimed) != 19 || claimed["dlv_07"] != 0 || claimed["dlv_20"] != 0 {
 		t.Errorf("claimed %d deliveries: %v", len(claimed), claimed)
 	}

@@ -292,47 +292,23 @@ func testClaimExpired(t *testing.T, s store.Store) {
 		return nil
 	})
 	now := epoch.Add(29*time.Minute + 30*time.Second) // payments 0..29 are due
-	var mu sync.Mutex
-	claimed := map[string]int{}
-	var wg sync.WaitGroup
-	for w := 0; w < 3; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				var got int
-				err := s.Transact(context.Background(), func(tx store.Tx) error {
-					ps, err := tx.ClaimExpiredPayments(now, 4)
-					if err != nil {
-						return err
-					}
-					got = len(ps)
-					for _, p := range ps {
-						if err := p.Transition(malipo.PaymentExpired, now); err != nil {
-							return err
-						}
-						if err := tx.UpdatePayment(p); err != nil {
-							return err
-						}
-					}
-					mu.Lock()
-					for _, p := range ps {
-						claimed[p.ID]++
-					}
-					mu.Unlock()
-					return nil
-				})
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if got == 0 {
-					return
-				}
+	claimed := claimRace(t, s, func(tx store.Tx) ([]string, error) {
+		ps, err := tx.ClaimExpiredPayments(now, 4)
+		if err != nil {
+			return nil, err
+		}
+		var ids []string
+		for _, p := range ps {
+			if err := p.Transition(malipo.PaymentExpired, now); err != nil {
+				return nil, err
 			}
-		}()
-	}
-	wg.Wait()
+			if err := tx.UpdatePayment(p); err != nil {
+				return nil, err
+			}
+			ids = append(ids, p.ID)
+		}
+		return ids, nil
+	})
 	if len(claimed) != 29 {
 		t.Errorf("claimed %d payments, want 29 (0..29 less the succeeded one)", len(claimed))
 	}
@@ -554,4 +530,43 @@ func testPanicIsolated(t *testing.T, s store.Store) {
 		must(t, err)
 		return nil
 	})
+}
+
+// claimRace has three workers run claim, each call in a transaction of
+// its own, until a call claims nothing, and counts how often each ID was
+// claimed: a store that hands one row to two workers counts it twice.
+func claimRace(t *testing.T, s store.Store, claim func(tx store.Tx) ([]string, error)) map[string]int {
+	t.Helper()
+	var mu sync.Mutex
+	claimed := map[string]int{}
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() {
+			for {
+				var got int
+				err := s.Transact(context.Background(), func(tx store.Tx) error {
+					ids, err := claim(tx)
+					if err != nil {
+						return err
+					}
+					got = len(ids)
+					mu.Lock()
+					for _, id := range ids {
+						claimed[id]++
+					}
+					mu.Unlock()
+					return nil
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if got == 0 {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return claimed
 }
