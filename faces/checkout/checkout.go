@@ -57,7 +57,7 @@ func New(svc *gateway.Service, logger *slog.Logger, random io.Reader) *Pages {
 	if random == nil {
 		random = rand.Reader
 	}
-	base := template.Must(template.New("layout").ParseFS(templateFS, "templates/layout.html", "templates/summary.html"))
+	base := template.Must(template.New("layout").ParseFS(templateFS, "templates/layout.html", "templates/summary.html", "templates/card.html"))
 	pages := map[string]*template.Template{}
 	for _, name := range []string{"pay", "waiting", "message", "threeds", "setup"} {
 		pages[name] = template.Must(template.Must(base.Clone()).ParseFS(templateFS, "templates/"+name+".html"))
