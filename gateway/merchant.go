@@ -156,7 +156,9 @@ func (s *Service) credentials(in *malipo.Integration) (string, Credentials) {
 		private := s.cfg.IDs.Secret(prefix+"private_", 17)
 		public := s.cfg.IDs.Secret(prefix+"public_", 17)
 		token := s.cfg.IDs.Secret("", 12)
-		in.Config["master_key"], in.Config["public_key"], in.Config["token"] = master, public, token
+		// The master key signs callbacks, so it is kept; the token is only
+		// compared, so only its hash is.
+		in.Config["master_key"], in.Config["public_key"], in.Config["token_hash"] = master, public, HashKey(token)
 		return private, Credentials{"master_key": master, "private_key": private, "public_key": public, "token": token}
 	case malipo.FlavorClickPay:
 		key := s.cfg.IDs.Secret("cpa", 16)

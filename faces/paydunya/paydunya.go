@@ -174,7 +174,7 @@ func (f *Face) auth(r *http.Request, mode malipo.Mode) (malipo.Integration, erro
 	if subtle.ConstantTimeCompare([]byte(master), []byte(in.Config["master_key"])) != 1 {
 		return deny("Invalid Masterkey Specified")
 	}
-	if subtle.ConstantTimeCompare([]byte(token), []byte(in.Config["token"])) != 1 {
+	if subtle.ConstantTimeCompare([]byte(gateway.HashKey(token)), []byte(in.Config["token_hash"])) != 1 {
 		return deny("Invalid Token Specified")
 	}
 	if in.Mode != mode {
