@@ -134,3 +134,22 @@ func TestSplitMSISDN(t *testing.T) {
 		}
 	}
 }
+
+func TestCallerAllowed(t *testing.T) {
+	for _, c := range []struct {
+		list, addr string
+		want       bool
+	}{
+		{"", "203.0.113.9", true},
+		{"203.0.113.9", "203.0.113.9", true},
+		{"203.0.113.9", "203.0.113.10", false},
+		{"127.0.0.1, 10.0.0.0/8", "10.20.30.40", true},
+		{"10.0.0.0/8", "11.0.0.1", false},
+		{"10.0.0.0/8", "::ffff:10.1.1.1", true},
+		{"2001:db8::/32", "2001:db8::7", true},
+	} {
+		if got := CallerAllowed(c.list, netip.MustParseAddr(c.addr)); got != c.want {
+			t.Errorf("CallerAllowed(%q, %s) = %v, want %v", c.list, c.addr, got, c.want)
+		}
+	}
+}

@@ -28,6 +28,7 @@ import (
 	"github.com/malipo/malipo/gateway"
 	"github.com/malipo/malipo/notify"
 	"github.com/malipo/malipo/rails"
+	"github.com/malipo/malipo/store"
 )
 
 // seedVerifysign is the example in ClickPay's document.
@@ -284,5 +285,39 @@ func TestAmountsAsClickPayWritesThem(t *testing.T) {
 		if !strings.Contains(a.raw, `"amount":`+c.want+`,`) {
 			t.Errorf("%s %s: %s", c.amount, c.cur, a.raw)
 		}
+	}
+}
+
+// ClickPay's IPN exists for money received only: a failed mobile-money
+// collection sends nothing, and its delivery ends saying why.
+func TestNoIPNForFailedCollections(t *testing.T) {
+	var mu sync.Mutex
+	calls := 0
+	listener := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		io.WriteString(w, "Success")
+	}))
+	defer listener.Close()
+	f := newFace(t, listener.URL+"/receive/")
+	a := f.call(t, "POST", "/sandbox/collections", `{"msisdn":"255713450001","amount":34,"currency":"TZS"}`) // too little money: fails
+	f.clock.Advance(3 * time.Second)
+	if _, err := f.disp.RunDue(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 0 {
+		t.Errorf("a failed collection sent %d IPNs", calls)
+	}
+	evs, _ := f.svc.ListEvents(context.Background(), f.integ, store.EventFilter{Limit: 1})
+	if len(evs) != 1 || evs[0].ObjectID != a.body["id"] {
+		t.Fatalf("events: %+v", evs)
+	}
+	logs, _ := f.svc.EventDeliveries(context.Background(), f.integ, evs[0].ID)
+	if len(logs) != 1 || logs[0].Delivery.Status != malipo.DeliveryFailed || len(logs[0].Attempts) != 1 ||
+		!strings.Contains(logs[0].Attempts[0].Error, "not sent") {
+		t.Errorf("delivery: %+v", logs)
 	}
 }
