@@ -54,6 +54,7 @@ type server struct {
 	url, key string
 	stop     func()
 	out      *syncBuffer
+	log      *syncBuffer // what serve logs
 }
 
 func startServer(t *testing.T, db string, extra ...string) server {
@@ -98,7 +99,7 @@ func startServer(t *testing.T, db string, extra ...string) server {
 		}
 	}
 	t.Cleanup(stop)
-	return server{url: url, key: key, stop: stop, out: &out}
+	return server{url: url, key: key, stop: stop, out: &out, log: &errOut}
 }
 
 func call(t *testing.T, method, url, key, body string) map[string]any {
@@ -476,5 +477,26 @@ func TestWrongRoutesAnswerJSON(t *testing.T) {
 		if !strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") || !json.Valid(b) || res.StatusCode < 400 {
 			t.Errorf("%s %s: %d %s %s", c.method, c.path, res.StatusCode, res.Header.Get("Content-Type"), b)
 		}
+	}
+}
+
+// Checkout links are bearer secrets: even debug logs name the route, not
+// the URL.
+func TestLogsKeepCheckoutTokensOut(t *testing.T) {
+	s := startServer(t, filepath.Join(t.TempDir(), "malipo.db"), "--log-level", "debug")
+	p := call(t, "POST", s.url+"/v1/payments", s.key, `{"amount":5000,"currency":"XOF","reference":"secret-link"}`)
+	link := p["checkout_url"].(string)
+	res, err := http.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	token := link[strings.LastIndex(link, "/")+1:]
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(s.log.String(), "GET /pay/{token}") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if logs := s.log.String(); !strings.Contains(logs, "GET /pay/{token}") || strings.Contains(logs, token) || strings.Contains(logs, s.key) {
+		t.Errorf("debug logs:\n%s", logs)
 	}
 }

@@ -182,7 +182,7 @@ func (p *Pages) failed(w http.ResponseWriter, r *http.Request, err error) {
 		p.notFound(w, r)
 		return
 	}
-	p.logger.Error("checkout", "path", r.URL.Path, "err", err)
+	p.logger.Error("checkout", "route", r.Pattern, "err", err) // never the path: it holds the page's secret token
 	secure(w)
 	http.Error(w, "Something went wrong. Please try again.", http.StatusInternalServerError)
 }
