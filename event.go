@@ -12,6 +12,10 @@ const (
 	EventPaymentFailed    = "payment.failed"
 	EventPaymentCancelled = "payment.cancelled"
 	EventPaymentExpired   = "payment.expired"
+	// EventPaymentUnmatched: a rail reported money for a payment that could
+	// no longer take it (cancelled, failed, or paid already); the money
+	// waits in suspense.
+	EventPaymentUnmatched = "payment.unmatched"
 	EventPayoutSucceeded  = "payout.succeeded"
 	EventPayoutFailed     = "payout.failed"
 	EventRefundSucceeded  = "refund.succeeded"
@@ -22,7 +26,7 @@ const (
 )
 
 // EventTypes lists every event type endpoints may subscribe to.
-var EventTypes = []string{EventPaymentSucceeded, EventPaymentFailed, EventPaymentCancelled, EventPaymentExpired,
+var EventTypes = []string{EventPaymentSucceeded, EventPaymentFailed, EventPaymentCancelled, EventPaymentExpired, EventPaymentUnmatched,
 	EventPayoutSucceeded, EventPayoutFailed, EventRefundSucceeded, EventRefundFailed, EventTransferReceived}
 
 // Event records a state change, in the same transaction as the change.
@@ -37,6 +41,19 @@ type Event struct {
 	ObjectID   string
 	Data       []byte
 	CreatedAt  time.Time
+}
+
+// Unmatched is money a rail reported for a payment that could no longer
+// take it, posted to suspense: what a payment.unmatched event carries.
+type Unmatched struct {
+	ID            string // the inbox item that reported it
+	PaymentID     string
+	Rail          string
+	RailReference string
+	Amount        int64
+	Currency      Currency
+	PaymentStatus PaymentStatus // what the payment was when the money came
+	At            time.Time
 }
 
 // Endpoint is a URL where a merchant receives native notifications.
@@ -110,8 +127,11 @@ type Delivery struct {
 	Status        DeliveryStatus
 	Attempts      int
 	NextAttemptAt time.Time
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// Lease counts the claims of the delivery: a node records its attempt
+	// as the delivery's only if no other node has claimed it since.
+	Lease     int
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Attempt is one try at a delivery, kept for the merchant to read.

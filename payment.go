@@ -122,6 +122,14 @@ type Payment struct {
 	// SettledAt is when it did (zero while it is pending).
 	AvailableAt time.Time
 	SettledAt   time.Time
+	// Attempt is the number of the latest rail attempt (0: none yet);
+	// InFlightUntil, while set, is how long that attempt's rail call may
+	// still be under way: no second call starts before it is recorded.
+	Attempt       int
+	InFlightUntil time.Time
+	// Late is set on a payment whose success arrived after it had expired:
+	// the customer approved after Malipo stopped waiting.
+	Late        bool
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 	ExpiresAt   time.Time
@@ -179,6 +187,9 @@ func ValidateInvoice(items []Item, taxes []Tax) error {
 			return Invalid("items", "parameter_invalid", "item quantities and prices must be positive")
 		}
 		if it.Total == 0 {
+			if it.UnitPrice > MaxAmount/it.Quantity {
+				return Invalid("items", "parameter_invalid", "item %q: quantity × unit price is larger than %d", it.Name, MaxAmount)
+			}
 			it.Total = it.Quantity * it.UnitPrice
 		}
 		if it.Total < 0 || it.Total > MaxAmount {
@@ -204,6 +215,24 @@ func (p *Payment) Transition(to PaymentStatus, now time.Time) error {
 	if to.Final() {
 		p.CompletedAt = now
 	}
+	return nil
+}
+
+// InFlight reports whether a rail attempt is under way at now: a push the
+// operator took and has not answered, or a rail call not yet recorded.
+// A payment in flight cannot be cancelled or tried again.
+func (p *Payment) InFlight(now time.Time) bool {
+	return p.Status == PaymentProcessing || now.Before(p.InFlightUntil)
+}
+
+// SucceedLate turns an expired payment into a succeeded one, flagged
+// late: expiry meant Malipo stopped waiting, not that the customer could
+// no longer pay.
+func (p *Payment) SucceedLate(now time.Time) error {
+	if p.Status != PaymentExpired {
+		return Errorf(KindConflict, "payment_state_invalid", "payment %s is %s, not expired", p.ID, p.Status)
+	}
+	p.Status, p.Late, p.UpdatedAt, p.CompletedAt = PaymentSucceeded, true, now, now
 	return nil
 }
 
@@ -266,6 +295,15 @@ func ValidateMetadata(m map[string]string) error {
 		if k == "" || len(k) > 40 || len(v) > MaxMetadataLen {
 			return Invalid("metadata", "parameter_invalid", "metadata keys must be 1-40 characters and values at most %d", MaxMetadataLen)
 		}
+	}
+	return nil
+}
+
+// ValidateLang checks an optional language: a tag for French or English
+// ("fr", "en", "fr-CI", "en_KE").
+func ValidateLang(param, s string) error {
+	if strings.TrimSpace(s) != "" && NormalizeLang(s) == "" || len(s) > 35 {
+		return Invalid(param, "lang_invalid", "%s must be fr or en", param)
 	}
 	return nil
 }

@@ -141,7 +141,7 @@ func Run(ctx context.Context, o Options) error {
 // fresh merchant and test key.
 func gatewayHandler(ctx context.Context, st store.Store) (http.Handler, string, func(), error) {
 	clk := clock.Real{}
-	sb := sandbox.New(clk, time.Second, nil)
+	sb := sandbox.New(st, clk, time.Second, nil)
 	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, nil), BaseURL: "http://bench",
 		Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()}})
 	sb.Connect(svc)

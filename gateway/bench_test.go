@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/malipo/malipo/gateway"
-	"github.com/malipo/malipo/store/postgres"
+	"github.com/malipo/malipo/store/postgres/pgtest"
 	"github.com/malipo/malipo/store/sqlite"
 )
 
@@ -24,7 +24,7 @@ func BenchmarkCreatePayment(b *testing.B) {
 		benchCreate(b, newEnv(&testing.T{}, st))
 	})
 	b.Run("postgres", func(b *testing.B) {
-		st := postgres.OpenTest(b)
+		st := pgtest.Open(b)
 		defer st.Close()
 		benchCreate(b, newEnv(&testing.T{}, st))
 	})
@@ -60,7 +60,7 @@ func BenchmarkSucceedPayment(b *testing.B) {
 		benchSucceed(b, newEnv(&testing.T{}, st))
 	})
 	b.Run("postgres", func(b *testing.B) {
-		st := postgres.OpenTest(b)
+		st := pgtest.Open(b)
 		defer st.Close()
 		benchSucceed(b, newEnv(&testing.T{}, st))
 	})

@@ -33,6 +33,9 @@ func (s *Service) CreateCardSetup(ctx context.Context, in malipo.Integration, re
 	if err := malipo.ValidateURL("return_url", req.ReturnURL); err != nil {
 		return malipo.CardSetup{}, false, err
 	}
+	if err := malipo.ValidateLang("lang", req.Lang); err != nil {
+		return malipo.CardSetup{}, false, err
+	}
 	if len(req.Reference) > malipo.MaxReferenceLen || len(req.Customer.Name) > 200 || len(req.Customer.Email) > 200 {
 		return malipo.CardSetup{}, false, malipo.Invalid("reference", "parameter_invalid", "reference, name or email is too long")
 	}
@@ -178,46 +181,21 @@ func ownedCard(tx store.Tx, in malipo.Integration, id string) (malipo.CardToken,
 	return c, err
 }
 
-// chargeToken charges a saved card for a payment just created, at once,
-// and ends the payment either way.
-func (s *Service) chargeToken(ctx context.Context, scope string, p malipo.Payment, card malipo.CardToken, cvv string, idem Idempotency) (malipo.Payment, error) {
+// chargeToken charges a saved card for a payment just created, at once
+// (its first attempt was claimed with it), and ends the payment either way
+// unless the card network could not be reached.
+func (s *Service) chargeToken(ctx context.Context, scope string, p malipo.Payment, a malipo.RailAttempt, card malipo.CardToken, cvv string, idem Idempotency) (malipo.Payment, error) {
 	cards, err := s.cards(p.Mode)
 	if err != nil {
 		return p, err
 	}
-	res, err := cards.AuthorizeToken(ctx, rails.TokenCharge{PaymentID: p.ID, NetworkToken: card.NetworkToken, CVV: cvv,
+	rctx, cancel := s.railCall(ctx)
+	res, chargeErr := cards.AuthorizeToken(rctx, rails.TokenCharge{Key: a.ID, PaymentID: p.ID, NetworkToken: card.NetworkToken, CVV: cvv,
 		ExpMonth: card.ExpMonth, ExpYear: card.ExpYear, Amount: p.Amount, Currency: p.Currency, At: s.now()})
-	if err != nil && malipo.KindOf(err) != malipo.KindInvalid {
-		s.cfg.Logger.Warn("card token charge failed", "payment", p.ID, "err", err)
-		return p, nil // the card network could not be reached: the payment stays pending
-	}
-	if err != nil {
-		e := malipo.AsError(err)
-		res = rails.CardResult{Decision: rails.CardDeclined, Code: e.Code, Reason: e.Message}
-	}
-	var out malipo.Payment
-	err = s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
-		cur, err := tx.GetPayment(p.ID)
-		if err != nil {
-			return err
-		}
-		if cur.Status.Final() {
-			out = cur
-			return nil
-		}
-		cur.Method, cur.RailReference = malipo.ChannelCard, res.RailReference
-		to := malipo.PaymentSucceeded
-		if res.Decision != rails.CardApproved {
-			to, cur.FailureCode, cur.FailureReason = malipo.PaymentFailed, res.Code, res.Reason
-		}
-		if err := s.finish(tx, &cur, to, cards.Name()); err != nil {
-			return err
-		}
-		out = cur
-		return rememberAgain(tx, scope, idem, cur)
-	})
-	if err == nil {
-		s.wake()
+	cancel()
+	out, err := s.cardResult(ctx, scope, p.Mode, a.ID, cards.Name(), res, chargeErr, true, idem)
+	if err != nil && classify(chargeErr) != callAccepted {
+		return out, nil // the answer is the payment: failed for a refused card, pending if nothing was sent
 	}
 	return out, err
 }

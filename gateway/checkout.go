@@ -56,19 +56,52 @@ func (s *Service) Checkout(ctx context.Context, token string) (Checkout, error) 
 	return c, err
 }
 
-// payable checks that the customer may still try to pay p by channel ch.
+// payable checks that the customer may start a new attempt to pay p by
+// channel ch now.
 func (s *Service) payable(p malipo.Payment, ch malipo.Channel) error {
 	switch {
 	case p.Status.Final():
 		return malipo.Errorf(malipo.KindConflict, "payment_final", "this payment is already %s", p.Status)
 	case !s.now().Before(p.ExpiresAt):
 		return malipo.Errorf(malipo.KindConflict, "payment_expired", "this payment has expired")
-	case p.Status != malipo.PaymentPending:
-		return malipo.Errorf(malipo.KindConflict, "payment_in_progress", "a payment attempt is already in progress")
+	case p.InFlight(s.now()):
+		return errProcessing(p)
 	case !p.Offers(ch):
 		return malipo.Invalid("method", "channel_not_offered", "this payment cannot be paid by %s", ch)
 	}
 	return nil
+}
+
+// claim starts, in one short transaction, the next attempt to pay a
+// payment by channel ch: it checks that the payment may be tried (prepare
+// may check more and set what the attempt needs), numbers the attempt and
+// marks the payment in flight, before any rail is called. Of two submits
+// at once, the second is refused with payment_processing.
+func (s *Service) claim(ctx context.Context, id string, ch malipo.Channel, rail string, prepare func(p *malipo.Payment) error) (malipo.Payment, malipo.RailAttempt, error) {
+	var p malipo.Payment
+	var a malipo.RailAttempt
+	err := s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
+		var err error
+		if p, err = tx.GetPayment(id); err != nil {
+			return err
+		}
+		if err := s.payable(p, ch); err != nil {
+			return err
+		}
+		if prepare != nil {
+			if err := prepare(&p); err != nil {
+				return err
+			}
+		}
+		p.Method = ch
+		a = s.beginAttempt(&p, rail)
+		p.NextAction = ""
+		if err := tx.UpdatePayment(p); err != nil {
+			return err
+		}
+		return tx.CreateRailAttempt(a)
+	})
+	return p, a, err
 }
 
 // PayWithMobileMoney starts a mobile-money payment from the checkout page:
@@ -98,9 +131,21 @@ func (s *Service) PayWithMobileMoney(ctx context.Context, token, phone, operator
 		if offered := set.MobileMoney.Operators(malipo.CountryOfMSISDN(e164)); len(offered) > 0 && !slices.Contains(offered, operator) {
 			return p, malipo.Invalid("operator", "operator_invalid", "operator %q does not serve this number's country", operator)
 		}
+	} else {
+		operator = set.MobileMoney.Operator(e164)
 	}
-	p.Method, p.Phone, p.Operator = malipo.ChannelMobileMoney, e164, operator
-	return s.push(ctx, "", p, Idempotency{})
+	mm, err := set.MobileMoney.For(e164, operator, p.Currency)
+	if err != nil {
+		return p, err
+	}
+	p, a, err := s.claim(ctx, p.ID, malipo.ChannelMobileMoney, mm.Name(), func(p *malipo.Payment) error {
+		p.Phone, p.Operator = e164, operator
+		return nil
+	})
+	if err != nil {
+		return p, err
+	}
+	return s.push(ctx, "", p, a, Idempotency{})
 }
 
 func (s *Service) cards(m malipo.Mode) (rails.Cards, error) {
@@ -127,72 +172,141 @@ func (s *Service) PayWithCard(ctx context.Context, token string, card rails.Card
 	if err != nil {
 		return p, err
 	}
-	res, err := cards.Authorize(ctx, rails.Charge{PaymentID: p.ID, Card: card, Amount: p.Amount, Currency: p.Currency, At: s.now()})
+	p, a, err := s.claim(ctx, p.ID, malipo.ChannelCard, cards.Name(), nil)
 	if err != nil {
 		return p, err
 	}
-	return s.cardResult(ctx, p.ID, cards.Name(), res)
+	rctx, cancel := s.railCall(ctx)
+	res, authErr := cards.Authorize(rctx, rails.Charge{Key: a.ID, PaymentID: p.ID, Card: card, Amount: p.Amount, Currency: p.Currency, At: s.now()})
+	cancel()
+	return s.cardResult(ctx, "", p.Mode, a.ID, cards.Name(), res, authErr, false, Idempotency{})
 }
 
-// AuthenticateCard ends the 3-D Secure step of a card payment.
+// AuthenticateCard ends the 3-D Secure step of a card payment: the same
+// attempt goes on, claimed again so that two submits reach the card
+// network once.
 func (s *Service) AuthenticateCard(ctx context.Context, token string, passed bool) (malipo.Payment, error) {
 	p, err := s.PaymentByCheckoutToken(ctx, token)
 	if err != nil {
-		return p, err
-	}
-	if p.NextAction != malipo.NextActionThreeDSecure {
-		return p, malipo.Errorf(malipo.KindConflict, "no_authentication_pending", "this payment is not waiting for 3-D Secure")
-	}
-	if err := s.payable(p, malipo.ChannelCard); err != nil {
 		return p, err
 	}
 	cards, err := s.cards(p.Mode)
 	if err != nil {
 		return p, err
 	}
-	res, err := cards.Authenticate(ctx, p.RailReference, passed)
+	var key string
+	err = s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
+		var err error
+		if p, err = tx.GetPayment(p.ID); err != nil {
+			return err
+		}
+		if p.NextAction != malipo.NextActionThreeDSecure {
+			return malipo.Errorf(malipo.KindConflict, "no_authentication_pending", "this payment is not waiting for 3-D Secure")
+		}
+		if err := s.payable(p, malipo.ChannelCard); err != nil {
+			return err
+		}
+		a, err := tx.GetRailAttempt(malipo.AttemptID(p.ID, p.Attempt))
+		if err != nil {
+			return err
+		}
+		if a.Status != malipo.AttemptPending {
+			return malipo.Errorf(malipo.KindConflict, "no_authentication_pending", "this payment is not waiting for 3-D Secure")
+		}
+		key = a.ID
+		p.InFlightUntil, p.UpdatedAt = s.now().Add(s.inFlightFor()), s.now()
+		return tx.UpdatePayment(p)
+	})
 	if err != nil {
 		return p, err
 	}
-	return s.cardResult(ctx, p.ID, cards.Name(), res)
+	rctx, cancel := s.railCall(ctx)
+	res, authErr := cards.Authenticate(rctx, key, passed)
+	cancel()
+	return s.cardResult(ctx, "", p.Mode, key, cards.Name(), res, authErr, false, Idempotency{})
 }
 
-// cardResult records what the card network answered.
-func (s *Service) cardResult(ctx context.Context, paymentID, rail string, res rails.CardResult) (malipo.Payment, error) {
-	var p malipo.Payment
-	err := s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
-		var err error
-		if p, err = tx.GetPayment(paymentID); err != nil {
-			return err
+// cardResult records what the card network answered for an attempt.
+// Approved, the payment succeeds (or, if it can no longer take the money,
+// the authorisation is voided); a challenge waits for 3-D Secure; a
+// decline leaves the payment payable with the reason, unless final says a
+// decline ends it (a saved card charged at once). Card details the network
+// refused come back as the error, for the customer to fix.
+func (s *Service) cardResult(ctx context.Context, scope string, mode malipo.Mode, key, rail string, res rails.CardResult,
+	callErr error, final bool, idem Idempotency) (malipo.Payment, error) {
+	call := classify(callErr)
+	if call == callUnknown || call == callNotSent {
+		s.cfg.Logger.Warn("card authorisation not confirmed", "attempt", key, "err", callErr)
+	}
+	p, void, err := s.recordAttempt(ctx, scope, key, idem, func(tx store.Tx, p *malipo.Payment, a *malipo.RailAttempt, current bool) (bool, error) {
+		now := s.now()
+		open := current && !p.Status.Final()
+		if open {
+			p.InFlightUntil = time.Time{}
 		}
-		if p.Status != malipo.PaymentPending {
-			// Finished meanwhile (cancelled, expired): a real connector
-			// would void the authorisation here.
-			return malipo.Errorf(malipo.KindConflict, "payment_final", "this payment is already %s", p.Status)
+		fail := func(code, reason string) error {
+			a.Finish(malipo.AttemptFailed, code, reason, now)
+			if !open {
+				return nil
+			}
+			p.NextAction, p.FailureCode, p.FailureReason = "", code, reason
+			if final {
+				return s.finish(tx, p, malipo.PaymentFailed, "")
+			}
+			return nil
 		}
-		p.Method, p.RailReference, p.NextAction = malipo.ChannelCard, res.RailReference, ""
-		p.FailureCode, p.FailureReason = res.Code, res.Reason
+		switch call {
+		case callRefused:
+			e := malipo.AsError(callErr)
+			return false, fail(e.Code, e.Message)
+		case callNotSent:
+			a.Finish(malipo.AttemptFailed, "rail_unavailable", malipo.AsError(callErr).Message, now)
+			return false, nil
+		case callUnknown:
+			if open {
+				p.InFlightUntil = a.NextCheckAt // in flight until the reconciler has asked
+			}
+			return false, nil
+		}
+		a.RailReference = res.RailReference
 		switch res.Decision {
 		case rails.CardApproved:
-			return s.finish(tx, &p, malipo.PaymentSucceeded, rail)
+			a.Finish(malipo.AttemptSucceeded, "", "", now)
+			if !open {
+				return true, nil // the payment cannot take it: void the authorisation
+			}
+			p.RailReference = res.RailReference
+			return false, s.finish(tx, p, malipo.PaymentSucceeded, rail)
 		case rails.CardChallenge:
-			p.NextAction, p.FailureCode, p.FailureReason = malipo.NextActionThreeDSecure, "", ""
+			a.Status, a.UpdatedAt = malipo.AttemptPending, now
+			if !open {
+				return true, nil
+			}
+			p.RailReference, p.NextAction, p.FailureCode, p.FailureReason = res.RailReference, malipo.NextActionThreeDSecure, "", ""
+			return false, nil
 		}
-		p.UpdatedAt = s.now()
-		return tx.UpdatePayment(p)
+		return false, fail(res.Code, res.Reason)
 	})
-	if err == nil && p.Status.Final() {
-		s.wake()
+	if err != nil {
+		return p, err
 	}
-	return p, err
+	if void {
+		s.void(ctx, mode, key)
+	}
+	if call == callRefused || call == callNotSent {
+		return p, callErr
+	}
+	return p, nil
 }
 
-// CancelCheckout cancels a payment from its checkout page.
+// CancelCheckout cancels a payment from its checkout page, unless a rail
+// attempt is under way.
 func (s *Service) CancelCheckout(ctx context.Context, token string) (malipo.Payment, error) {
 	p, err := s.PaymentByCheckoutToken(ctx, token)
 	if err != nil {
 		return p, err
 	}
+	var voidKey string
 	err = s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
 		if p, err = tx.GetPayment(p.ID); err != nil {
 			return err
@@ -200,10 +314,17 @@ func (s *Service) CancelCheckout(ctx context.Context, token string) (malipo.Paym
 		if p.Status.Final() {
 			return nil
 		}
+		if p.InFlight(s.now()) {
+			return errProcessing(p)
+		}
+		if voidKey, err = s.closeChallenge(tx, &p, "customer_cancelled", "The customer cancelled the payment"); err != nil {
+			return err
+		}
 		p.FailureCode, p.FailureReason = "customer_cancelled", "The customer cancelled the payment"
 		return s.finish(tx, &p, malipo.PaymentCancelled, "")
 	})
 	if err == nil {
+		s.void(ctx, p.Mode, voidKey)
 		s.wake()
 	}
 	return p, err

@@ -41,7 +41,7 @@ func TestCheckoutMobileMoney(t *testing.T) {
 			t.Fatalf("pay: %+v, %v", got, err)
 		}
 		_, err = e.svc.PayWithMobileMoney(ctx, p.CheckoutToken, "+2250707120000", "")
-		wantCode(t, err, "payment_in_progress")
+		wantCode(t, err, "payment_processing")
 		e.clock.Advance(5 * time.Second)
 		if got := e.get(t, p.ID); got.Status != malipo.PaymentSucceeded {
 			t.Errorf("after approval: %s", got.Status)

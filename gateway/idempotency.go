@@ -1,10 +1,10 @@
 package gateway
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/snapshot"
 	"github.com/malipo/malipo/store"
 )
 
@@ -44,7 +44,7 @@ func (s *Service) replayed(tx store.Tx, scope string, idem Idempotency, out any)
 		return false, &malipo.Error{Kind: malipo.KindConflict, Code: "idempotency_key_reused",
 			Message: "this Idempotency-Key was already used with a different request"}
 	}
-	if err := json.Unmarshal(rec.Result, out); err != nil {
+	if err := snapshot.Decode(rec.Result, out); err != nil {
 		return false, fmt.Errorf("decode idempotent result: %w", err)
 	}
 	return true, nil
@@ -55,7 +55,7 @@ func (s *Service) remember(tx store.Tx, scope string, idem Idempotency, result a
 	if idem.Key == "" {
 		return nil
 	}
-	b, err := json.Marshal(result)
+	b, err := snapshot.Encode(result)
 	if err != nil {
 		return err
 	}
@@ -67,7 +67,7 @@ func rememberAgain(tx store.Tx, scope string, idem Idempotency, result any) erro
 	if idem.Key == "" {
 		return nil
 	}
-	b, err := json.Marshal(result)
+	b, err := snapshot.Encode(result)
 	if err != nil {
 		return err
 	}

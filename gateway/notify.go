@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/snapshot"
 	"github.com/malipo/malipo/store"
 	"github.com/malipo/malipo/webhook"
 )
@@ -38,7 +38,7 @@ func (s *Service) emit(tx store.Tx, p malipo.Payment, in malipo.Integration) err
 // the integration's flavor. The dispatcher sends them after commit.
 func (s *Service) emitEvent(tx store.Tx, typ, objectType, objectID, merchantID string, mode malipo.Mode, object any,
 	in malipo.Integration, notifyURL string) error {
-	data, err := json.Marshal(object)
+	data, err := snapshot.Encode(object)
 	if err != nil {
 		return err
 	}
@@ -171,11 +171,7 @@ func (s *Service) CreateEndpoint(ctx context.Context, in malipo.Integration, req
 	}
 	secret := s.newSecret()
 	ep.Secrets = []malipo.EndpointSecret{{Secret: secret}}
-	type created struct {
-		Endpoint malipo.Endpoint
-		Secret   string
-	}
-	var out created
+	var out snapshot.CreatedEndpoint
 	var replay bool
 	err := s.transactIdempotent(ctx, idem, func(tx store.Tx) error {
 		var err error
@@ -190,7 +186,7 @@ func (s *Service) CreateEndpoint(ctx context.Context, in malipo.Integration, req
 		if err := tx.CreateEndpoint(ep); err != nil {
 			return err
 		}
-		out = created{Endpoint: ep, Secret: secret}
+		out = snapshot.CreatedEndpoint{Endpoint: ep, Secret: secret}
 		return s.remember(tx, in.ID, idem, out)
 	})
 	return out.Endpoint, out.Secret, replay, err
@@ -299,8 +295,8 @@ func (s *Service) RotateEndpointSecret(ctx context.Context, in malipo.Integratio
 // ListEvents lists the merchant's events in the integration's mode, newest
 // first.
 func (s *Service) ListEvents(ctx context.Context, in malipo.Integration, f store.EventFilter) ([]malipo.Event, error) {
-	if f.Limit < 1 || f.Limit > MaxPageSize+1 {
-		return nil, malipo.Invalid("limit", "parameter_invalid", "limit must be between 1 and %d", MaxPageSize)
+	if err := checkPage(&f.Limit); err != nil {
+		return nil, err
 	}
 	if f.Type != "" && !slices.Contains(malipo.EventTypes, f.Type) {
 		return nil, malipo.Invalid("type", "event_type_invalid", "unknown event type %q", f.Type)

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"time"
+
 	"context"
 	"fmt"
 	"strings"
@@ -70,6 +72,9 @@ func (s *Service) newPayment(in malipo.Integration, req PaymentInput) (malipo.Pa
 		}
 	}
 	if err := malipo.ValidateMetadata(req.Metadata); err != nil {
+		return p, err
+	}
+	if err := malipo.ValidateLang("lang", req.Lang); err != nil {
 		return p, err
 	}
 	if len(req.Customer.Name) > 200 || len(req.Customer.Email) > 200 || len(req.Customer.Phone) > 32 {
@@ -174,8 +179,12 @@ func (s *Service) newPayment(in malipo.Integration, req PaymentInput) (malipo.Pa
 			return p, err
 		}
 		p.Method, p.Phone, p.Operator = m, e164, strings.ToLower(strings.TrimSpace(req.Operator))
-		if _, err := s.rails(p.Mode); err != nil {
+		set, err := s.rails(p.Mode)
+		if err != nil {
 			return p, err
+		}
+		if p.Operator == "" {
+			p.Operator = set.MobileMoney.Operator(p.Phone)
 		}
 	} else if req.Phone != "" {
 		return p, malipo.Invalid("phone", "parameter_invalid", "phone is only used with method mobile_money")
@@ -215,18 +224,29 @@ func (s *Service) CheckoutURL(p malipo.Payment) string {
 }
 
 // CreatePayment creates a payment. With a mobile-money method the push goes
-// to the customer's phone at once. It reports whether the answer was
-// replayed from an earlier request with the same idempotency key.
+// to the customer's phone at once; with a card token the card is charged
+// at once. It reports whether the answer was replayed from an earlier
+// request with the same idempotency key.
 func (s *Service) CreatePayment(ctx context.Context, in malipo.Integration, req PaymentInput, idem Idempotency) (malipo.Payment, bool, error) {
 	p, err := s.newPayment(in, req)
 	if err != nil {
 		return malipo.Payment{}, false, err
 	}
+	var attempt malipo.RailAttempt
+	if p.Method != "" { // charged at once: the first attempt is claimed with the payment
+		rail, err := s.railFor(p)
+		if err != nil {
+			return malipo.Payment{}, false, err
+		}
+		attempt = s.beginAttempt(&p, rail)
+	}
+	created := p
 	var replay bool
 	var card malipo.CardToken
 	err = s.transactIdempotent(ctx, idem, func(tx store.Tx) error {
 		var prior malipo.Payment
 		var err error
+		p = created
 		if replay, err = s.replayed(tx, in.ID, idem, &prior); err != nil || replay {
 			p = prior
 			return err
@@ -239,17 +259,32 @@ func (s *Service) CreatePayment(ctx context.Context, in malipo.Integration, req 
 		if err := tx.CreatePayment(p); err != nil {
 			return err
 		}
+		if p.Attempt > 0 {
+			if err := tx.CreateRailAttempt(attempt); err != nil {
+				return err
+			}
+		}
 		return s.remember(tx, in.ID, idem, p)
 	})
 	switch {
 	case err != nil || replay:
 		return p, replay, err
 	case req.CardToken != "":
-		p, err = s.chargeToken(ctx, in.ID, p, card, req.CVV, idem)
+		p, err = s.chargeToken(ctx, in.ID, p, attempt, card, req.CVV, idem)
 	case p.Method == malipo.ChannelMobileMoney:
-		p, err = s.push(ctx, in.ID, p, idem)
+		p, err = s.push(ctx, in.ID, p, attempt, idem)
 	}
 	return p, false, err
+}
+
+// beginAttempt starts the next rail attempt of p: numbered, in flight,
+// and with the last attempt's failure cleared. The caller stores both.
+func (s *Service) beginAttempt(p *malipo.Payment, rail string) malipo.RailAttempt {
+	now := s.now()
+	p.Attempt++
+	p.InFlightUntil, p.UpdatedAt = now.Add(s.inFlightFor()), now
+	p.FailureCode, p.FailureReason = "", ""
+	return s.newAttempt("payment", p.ID, p.Attempt, p.MerchantID, p.Mode, rail, string(p.Method))
 }
 
 // transactIdempotent runs fn; when a request with a key loses a race to a
@@ -264,74 +299,121 @@ func (s *Service) transactIdempotent(ctx context.Context, idem Idempotency, fn f
 	return err
 }
 
-// push sends a mobile-money prompt for a pending payment and records what
+// push sends the mobile-money prompt of a claimed attempt and records what
 // the operator said. It is never called inside a transaction.
-func (s *Service) push(ctx context.Context, scope string, p malipo.Payment, idem Idempotency) (malipo.Payment, error) {
+func (s *Service) push(ctx context.Context, scope string, p malipo.Payment, a malipo.RailAttempt, idem Idempotency) (malipo.Payment, error) {
 	set, err := s.rails(p.Mode)
 	if err != nil {
 		return p, err
 	}
-	if p.Operator == "" {
-		p.Operator = set.MobileMoney.Operator(p.Phone)
+	mm, ok := set.MobileMoney.Named(a.Rail)
+	if !ok {
+		return p, malipo.Errorf(malipo.KindUnavailable, "rail_unavailable", "rail %s is not configured", a.Rail)
 	}
-	ref, pushErr := set.MobileMoney.Push(ctx, rails.Push{
-		PaymentID: p.ID, MSISDN: p.Phone, Operator: p.Operator, Amount: p.Amount, Currency: p.Currency, Description: p.Description,
+	rctx, cancel := s.railCall(ctx)
+	ref, pushErr := mm.Push(rctx, rails.Push{Key: a.ID, PaymentID: p.ID, MSISDN: p.Phone, Operator: p.Operator,
+		Amount: p.Amount, Currency: p.Currency, Description: p.Description})
+	cancel()
+	res := classify(pushErr)
+	if res == callUnknown || res == callNotSent {
+		s.cfg.Logger.Warn("mobile money push not confirmed", "payment", p.ID, "attempt", a.ID, "err", pushErr)
+	}
+	out, _, err := s.recordAttempt(ctx, scope, a.ID, idem, func(tx store.Tx, p *malipo.Payment, a *malipo.RailAttempt, current bool) (bool, error) {
+		now := s.now()
+		switch res {
+		case callAccepted:
+			a.Status, a.RailReference, a.UpdatedAt = malipo.AttemptPending, ref, now
+			if current && p.Status == malipo.PaymentPending {
+				p.RailReference, p.InFlightUntil = ref, time.Time{}
+				return false, p.Transition(malipo.PaymentProcessing, now)
+			}
+		case callRefused:
+			e := malipo.AsError(pushErr)
+			a.Finish(malipo.AttemptFailed, e.Code, e.Message, now)
+			if current && !p.Status.Final() {
+				p.FailureCode, p.FailureReason = e.Code, e.Message
+				return false, s.finish(tx, p, malipo.PaymentFailed, "")
+			}
+		case callNotSent:
+			a.Finish(malipo.AttemptFailed, "rail_unavailable", malipo.AsError(pushErr).Message, now)
+			if current {
+				p.InFlightUntil = time.Time{} // nothing reached the operator: the customer may try again
+			}
+		case callUnknown:
+			if current {
+				p.InFlightUntil = a.NextCheckAt // in flight until the reconciler has asked
+			}
+		}
+		return false, nil
 	})
-	if pushErr != nil && malipo.KindOf(pushErr) == malipo.KindInternal {
-		// The operator could not be reached: leave the payment pending so
-		// the customer can try again from the checkout page.
-		s.cfg.Logger.Warn("mobile money push failed", "payment", p.ID, "err", pushErr)
-		return p, nil
-	}
+	return out, err
+}
+
+// recordAttempt records, in one transaction, what a rail said to one of a
+// payment's attempts: change moves the attempt and the payment on (current
+// says whether the attempt is the payment's latest) and asks for the
+// authorisation to be voided when the payment cannot take it. An attempt
+// already given its verdict (its outcome came first, by callback or by the
+// reconciler) is left as it is.
+func (s *Service) recordAttempt(ctx context.Context, scope, key string, idem Idempotency,
+	change func(tx store.Tx, p *malipo.Payment, a *malipo.RailAttempt, current bool) (void bool, err error)) (malipo.Payment, bool, error) {
 	var out malipo.Payment
-	err = s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
-		cur, err := tx.GetPayment(p.ID)
+	var void bool
+	err := s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
+		a, err := tx.GetRailAttempt(key)
 		if err != nil {
 			return err
 		}
-		if cur.Status != malipo.PaymentPending {
-			out = cur // already settled or cancelled meanwhile
-			return nil
+		p, err := tx.GetPayment(a.ObjectID)
+		if err != nil {
+			return err
 		}
-		cur.Method, cur.Phone, cur.Operator = malipo.ChannelMobileMoney, p.Phone, p.Operator
-		if pushErr != nil {
-			e := malipo.AsError(pushErr)
-			cur.FailureCode, cur.FailureReason = e.Code, e.Message
-			if err := s.finish(tx, &cur, malipo.PaymentFailed, ""); err != nil {
+		void = false
+		if !a.Status.Final() {
+			wasFinal := p.Status.Final()
+			if void, err = change(tx, &p, &a, p.Attempt == a.Number); err != nil {
 				return err
 			}
-		} else {
-			cur.RailReference = ref
-			if err := cur.Transition(malipo.PaymentProcessing, s.now()); err != nil {
+			if err := tx.UpdateRailAttempt(a); err != nil {
 				return err
 			}
-			if err := tx.UpdatePayment(cur); err != nil {
-				return err
+			if !wasFinal && !p.Status.Final() { // a payment that became final was stored by complete
+				p.UpdatedAt = s.now()
+				if err := tx.UpdatePayment(p); err != nil {
+					return err
+				}
 			}
 		}
-		out = cur
-		return rememberAgain(tx, scope, idem, cur)
+		out = p
+		return rememberAgain(tx, scope, idem, p)
 	})
 	if err == nil && out.Status.Final() {
 		s.wake()
 	}
-	return out, err
+	return out, void, err
 }
 
 // finish moves p to a final status inside tx and, for a success, posts it
 // to the ledger. rail names the clearing account the money came through.
 func (s *Service) finish(tx store.Tx, p *malipo.Payment, to malipo.PaymentStatus, rail string) error {
-	now := s.now()
-	if err := p.Transition(to, now); err != nil {
+	if err := p.Transition(to, s.now()); err != nil {
 		return err
 	}
+	return s.complete(tx, p, rail)
+}
+
+// complete stores a payment that has just become final, posts it if it
+// succeeded, and emits its event.
+func (s *Service) complete(tx store.Tx, p *malipo.Payment, rail string) error {
+	now := p.CompletedAt // one instant for the transition, its posting and its settlement date
+	p.InFlightUntil = time.Time{}
 	in, err := tx.GetIntegration(p.IntegrationID)
 	if err != nil {
 		return err
 	}
-	if to == malipo.PaymentSucceeded {
+	if p.Status == malipo.PaymentSucceeded {
 		p.Fee = in.FeeFor(string(p.Method)).Fee(p.Amount)
-		p.FailureCode, p.FailureReason = "", ""
+		p.FailureCode, p.FailureReason, p.NextAction = "", "", ""
 		delay := in.Rules.SettlementDelay
 		if p.Amount == p.Fee {
 			delay = 0 // nothing left for the merchant to wait for
@@ -350,37 +432,34 @@ func (s *Service) finish(tx store.Tx, p *malipo.Payment, to malipo.PaymentStatus
 	return s.emit(tx, *p, in)
 }
 
-// Settle applies a rail's outcome to a payment. Outcomes for payments that
-// are already final are ignored: operators repeat themselves.
-func (s *Service) Settle(ctx context.Context, o rails.Outcome) error {
-	defer s.wake()
-	return s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
-		p, err := tx.GetPayment(o.PaymentID)
+// railFor is the name of the rail that takes a payment by its method:
+// the card network, or the mobile-money rail serving its number.
+func (s *Service) railFor(p malipo.Payment) (string, error) {
+	set := s.cfg.Rails[p.Mode]
+	if p.Method == malipo.ChannelCard {
+		c, err := s.cards(p.Mode)
 		if err != nil {
-			return err
+			return "", err
 		}
-		if p.Status.Final() {
-			return nil
-		}
-		if o.RailReference != "" {
-			p.RailReference = o.RailReference
-		}
-		if o.Status != malipo.PaymentSucceeded {
-			p.FailureCode, p.FailureReason = o.FailureCode, o.FailureReason
-		}
-		return s.finish(tx, &p, o.Status, s.railName(p))
-	})
+		return c.Name(), nil
+	}
+	if set.MobileMoney == nil {
+		return "", malipo.Errorf(malipo.KindUnavailable, "rail_unavailable", "no payment rail is configured for %s mode", p.Mode)
+	}
+	mm, err := set.MobileMoney.For(p.Phone, p.Operator, p.Currency)
+	if err != nil {
+		return "", err
+	}
+	return mm.Name(), nil
 }
 
+// railName is the rail a payment's money came through, for its posting.
 func (s *Service) railName(p malipo.Payment) string {
-	set := s.cfg.Rails[p.Mode]
-	switch {
-	case p.Method == malipo.ChannelCard && set.Cards != nil:
-		return set.Cards.Name()
-	case set.MobileMoney != nil:
-		return set.MobileMoney.Name()
+	name, err := s.railFor(p)
+	if err != nil {
+		return "unknown"
 	}
-	return "unknown"
+	return name
 }
 
 // owned reads a payment of the integration's merchant and mode; any other
@@ -416,14 +495,66 @@ func (s *Service) GetPayment(ctx context.Context, in malipo.Integration, id stri
 // MaxPageSize bounds list pages.
 const MaxPageSize = 100
 
+// checkPage checks a list's limit: 10 when unset, at most MaxPageSize, or
+// one more, which faces ask for to learn whether another page follows.
+func checkPage(limit *int) error {
+	if *limit == 0 {
+		*limit = 10
+	}
+	if *limit < 1 || *limit > MaxPageSize+1 {
+		return malipo.Invalid("limit", "parameter_invalid", "limit must be between 1 and %d", MaxPageSize)
+	}
+	return nil
+}
+
+// errProcessing refuses to change a payment whose rail attempt is under
+// way: only the rail's answer may end it now.
+func errProcessing(p malipo.Payment) error {
+	return &malipo.Error{Kind: malipo.KindConflict, Code: "payment_processing",
+		Message: fmt.Sprintf("payment %s has a rail attempt under way: wait for the rail's answer", p.ID)}
+}
+
+// closeChallenge ends, inside tx, a card authorisation waiting for 3-D
+// Secure on a payment that will not go on, and returns its key for the
+// caller to void once committed ("" if there is none).
+func (s *Service) closeChallenge(tx store.Tx, p *malipo.Payment, code, reason string) (string, error) {
+	if p.NextAction != malipo.NextActionThreeDSecure || p.Attempt == 0 {
+		return "", nil
+	}
+	p.NextAction = ""
+	a, err := tx.GetRailAttempt(malipo.AttemptID(p.ID, p.Attempt))
+	if malipo.KindOf(err) == malipo.KindNotFound || (err == nil && a.Status.Final()) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	a.Finish(malipo.AttemptFailed, code, reason, s.now())
+	return a.ID, tx.UpdateRailAttempt(a)
+}
+
+// void cancels card authorisations that must not stand, after the
+// transaction that decided so committed. A void that fails is left to the
+// reconciler's status query, which reports the authorisation as it stands.
+func (s *Service) void(ctx context.Context, mode malipo.Mode, keys ...string) {
+	cards, err := s.cards(mode)
+	for _, key := range keys {
+		if key == "" || err != nil {
+			continue
+		}
+		rctx, cancel := s.railCall(ctx)
+		if verr := cards.Void(rctx, key); verr != nil {
+			s.cfg.Logger.Error("void card authorisation", "attempt", key, "err", verr)
+		}
+		cancel()
+	}
+}
+
 // ListPayments lists the merchant's payments in the integration's mode,
 // newest first.
 func (s *Service) ListPayments(ctx context.Context, in malipo.Integration, f store.PaymentFilter) ([]malipo.Payment, error) {
-	if f.Limit == 0 {
-		f.Limit = 10
-	}
-	if f.Limit < 1 || f.Limit > MaxPageSize {
-		return nil, malipo.Invalid("limit", "parameter_invalid", "limit must be between 1 and %d", MaxPageSize)
+	if err := checkPage(&f.Limit); err != nil {
+		return nil, err
 	}
 	f.MerchantID, f.Mode = in.MerchantID, in.Mode
 	var ps []malipo.Payment
@@ -442,10 +573,12 @@ func (s *Service) ListPayments(ctx context.Context, in malipo.Integration, f sto
 	return ps, err
 }
 
-// CancelPayment cancels a payment that is not yet final.
+// CancelPayment cancels a payment that is not yet final and has no rail
+// attempt under way.
 func (s *Service) CancelPayment(ctx context.Context, in malipo.Integration, id string, idem Idempotency) (malipo.Payment, bool, error) {
 	var p malipo.Payment
 	var replay bool
+	var voidKey string
 	err := s.transactIdempotent(ctx, idem, func(tx store.Tx) error {
 		var err error
 		if replay, err = s.replayed(tx, in.ID, idem, &p); err != nil || replay {
@@ -454,11 +587,20 @@ func (s *Service) CancelPayment(ctx context.Context, in malipo.Integration, id s
 		if p, err = owned(tx, in, id); err != nil {
 			return err
 		}
+		if !p.Status.Final() && p.InFlight(s.now()) {
+			return errProcessing(p)
+		}
+		if voidKey, err = s.closeChallenge(tx, &p, "cancelled", "The payment was cancelled"); err != nil {
+			return err
+		}
 		if err := s.finish(tx, &p, malipo.PaymentCancelled, ""); err != nil {
 			return err
 		}
 		return s.remember(tx, in.ID, idem, p)
 	})
+	if err == nil && !replay {
+		s.void(ctx, p.Mode, voidKey)
+	}
 	s.wake()
 	return p, replay, err
 }
@@ -475,12 +617,21 @@ func (s *Service) ForceOutcome(ctx context.Context, in malipo.Integration, id st
 	}
 	var p malipo.Payment
 	var replay bool
+	var voidKey string
 	err = s.transactIdempotent(ctx, idem, func(tx store.Tx) error {
 		var err error
 		if replay, err = s.replayed(tx, in.ID, idem, &p); err != nil || replay {
 			return err
 		}
 		if p, err = owned(tx, in, id); err != nil {
+			return err
+		}
+		// Only expiry may overtake the rail: any other outcome would
+		// contradict what the rail is about to say.
+		if !p.Status.Final() && p.InFlight(s.now()) && to != malipo.PaymentExpired {
+			return errProcessing(p)
+		}
+		if voidKey, err = s.closeChallenge(tx, &p, "sandbox_forced", "Outcome forced in the sandbox"); err != nil {
 			return err
 		}
 		if to == malipo.PaymentFailed {
@@ -491,23 +642,34 @@ func (s *Service) ForceOutcome(ctx context.Context, in malipo.Integration, id st
 		}
 		return s.remember(tx, in.ID, idem, p)
 	})
+	if err == nil && !replay {
+		s.void(ctx, p.Mode, voidKey)
+	}
 	s.wake()
 	return p, replay, err
 }
 
 // ExpireDue expires up to limit payments whose time is up and reports how
 // many it expired. Several nodes may run it at once: each claims different
-// payments.
+// payments. Expiry means Malipo stopped waiting, not that the rail said no:
+// a push the customer approves later still succeeds, flagged late.
 func (s *Service) ExpireDue(ctx context.Context, limit int) (int, error) {
 	var n int
+	voids := map[malipo.Mode][]string{}
 	err := s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
 		now := s.now()
+		clear(voids)
 		ps, err := tx.ClaimExpiredPayments(now, limit)
 		if err != nil {
 			return err
 		}
 		n = len(ps)
 		for _, p := range ps {
+			key, err := s.closeChallenge(tx, &p, "expired", "The payment was not completed in time")
+			if err != nil {
+				return err
+			}
+			voids[p.Mode] = append(voids[p.Mode], key)
 			p.FailureCode, p.FailureReason = "expired", "The payment was not completed in time"
 			if err := s.finish(tx, &p, malipo.PaymentExpired, ""); err != nil {
 				return err
@@ -515,6 +677,11 @@ func (s *Service) ExpireDue(ctx context.Context, limit int) (int, error) {
 		}
 		return nil
 	})
+	if err == nil {
+		for mode, keys := range voids {
+			s.void(ctx, mode, keys...)
+		}
+	}
 	if n > 0 {
 		s.wake()
 	}

@@ -98,22 +98,30 @@ func (s *Service) CreatePayout(ctx context.Context, in malipo.Integration, req P
 		return malipo.Payout{}, false, err
 	}
 	transfer := dest.Type == malipo.DestinationMerchant
-	if !transfer {
-		if _, err := s.payoutRail(in.Mode); err != nil {
-			return malipo.Payout{}, false, err
-		}
-	}
+	var attempt malipo.RailAttempt
 	now := s.now()
 	p := malipo.Payout{ID: s.cfg.IDs.ID("po"), MerchantID: in.MerchantID, IntegrationID: in.ID, Mode: in.Mode, Amount: req.Amount,
 		Fee: in.FeeFor("payout").Fee(req.Amount), Currency: cur, Reference: req.Reference, Destination: dest, Narration: req.Narration,
 		Status: malipo.PayoutQueued, CreatedAt: now, UpdatedAt: now}
+	if !transfer {
+		rail, err := s.payoutRail(in.Mode, dest, cur)
+		if err != nil {
+			return malipo.Payout{}, false, err
+		}
+		attempt = s.newAttempt("payout", p.ID, 1, p.MerchantID, p.Mode, rail.Name(), malipo.MethodPayout)
+	}
 	var replay bool
+	created := p
 	err = s.transactIdempotent(ctx, idem, func(tx store.Tx) error {
+		p = created // the group committer may run this more than once
 		if replay, err = s.replayed(tx, in.ID, idem, &p); err != nil || replay {
 			return err
 		}
 		// Locking the available balance first serialises this merchant's
 		// payouts, so the balance and velocity checks below hold until commit.
+		if err := tx.LockSpending(in.MerchantID, in.Mode); err != nil {
+			return err
+		}
 		available, err := tx.AccountBalance(malipo.MerchantAvailable(in.MerchantID, in.Mode, cur))
 		if err != nil {
 			return err
@@ -146,6 +154,9 @@ func (s *Service) CreatePayout(ctx context.Context, in malipo.Integration, req P
 			if err := tx.PostEntry(malipo.PayoutReserveEntry(s.cfg.IDs.ID("led"), p, now)); err != nil {
 				return err
 			}
+			if err := tx.CreateRailAttempt(attempt); err != nil {
+				return err
+			}
 		}
 		return s.remember(tx, in.ID, idem, p)
 	})
@@ -155,7 +166,7 @@ func (s *Service) CreatePayout(ctx context.Context, in malipo.Integration, req P
 		}
 		return p, replay, err
 	}
-	p, err = s.sendPayout(ctx, in.ID, p, idem)
+	p, err = s.sendPayout(ctx, in.ID, p, attempt, idem)
 	return p, false, err
 }
 
@@ -197,51 +208,83 @@ func (s *Service) transfer(tx store.Tx, p *malipo.Payout, in malipo.Integration)
 	return s.emitEvent(tx, malipo.EventTransferReceived, "payout", p.ID, to.ID, p.Mode, *p, malipo.Integration{}, "")
 }
 
-func (s *Service) payoutRail(m malipo.Mode) (rails.Payouts, error) {
+// payoutRail is the rail that takes a payout to d in c.
+func (s *Service) payoutRail(m malipo.Mode, d malipo.Destination, c malipo.Currency) (rails.Payouts, error) {
 	set, ok := s.cfg.Rails[m]
 	if !ok || set.Payouts == nil {
 		return nil, malipo.Errorf(malipo.KindUnavailable, "rail_unavailable", "no payout rail is configured for %s mode", m)
 	}
-	return set.Payouts, nil
+	return set.Payouts.For(d, c)
 }
 
-// sendPayout hands a queued payout to the rail, after its reservation
-// committed. A refusal fails it and releases the money at once.
-func (s *Service) sendPayout(ctx context.Context, scope string, p malipo.Payout, idem Idempotency) (malipo.Payout, error) {
-	rail, err := s.payoutRail(p.Mode)
+// namedPayoutRail is the payout rail called name.
+func (s *Service) namedPayoutRail(m malipo.Mode, name string) (rails.Payouts, error) {
+	if set, ok := s.cfg.Rails[m]; ok && set.Payouts != nil {
+		if r, ok := set.Payouts.Named(name); ok {
+			return r, nil
+		}
+	}
+	return nil, malipo.Errorf(malipo.KindUnavailable, "rail_unavailable", "payout rail %s is not configured", name)
+}
+
+// sendPayout hands a queued payout to the rail under its attempt's key,
+// after its reservation committed, and records the answer. A refusal fails
+// it and releases the money at once; an unknown outcome leaves it queued,
+// its money reserved, for the reconciler to ask about (and send again only
+// if the rail never received it).
+func (s *Service) sendPayout(ctx context.Context, scope string, p malipo.Payout, a malipo.RailAttempt, idem Idempotency) (malipo.Payout, error) {
+	rail, err := s.namedPayoutRail(p.Mode, a.Rail)
 	if err != nil {
 		return p, err
 	}
-	ref, sendErr := rail.Send(ctx, rails.PayoutRequest{PayoutID: p.ID, Destination: p.Destination, Amount: p.Amount,
+	key := a.ID
+	rctx, cancel := s.railCall(ctx)
+	ref, sendErr := rail.Send(rctx, rails.PayoutRequest{Key: key, PayoutID: p.ID, Destination: p.Destination, Amount: p.Amount,
 		Currency: p.Currency, Narration: p.Narration})
-	if sendErr != nil && malipo.KindOf(sendErr) == malipo.KindInternal {
-		s.cfg.Logger.Warn("payout not sent", "payout", p.ID, "err", sendErr)
-		return p, nil // stays queued, its money reserved, for an operator to retry or fail
+	cancel()
+	call := classify(sendErr)
+	if call == callUnknown || call == callNotSent {
+		s.cfg.Logger.Warn("payout not confirmed by its rail", "payout", p.ID, "attempt", key, "err", sendErr)
 	}
 	var out malipo.Payout
 	err = s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
+		a, err := tx.GetRailAttempt(key)
+		if err != nil {
+			return err
+		}
 		cur, err := tx.GetPayout(p.ID)
 		if err != nil {
 			return err
 		}
-		if cur.Status != malipo.PayoutQueued {
-			out = cur
-			return nil
+		out = cur
+		if a.Status.Final() || cur.Status.Final() {
+			return rememberAgain(tx, scope, idem, cur) // its outcome came first
 		}
-		if sendErr != nil {
+		now := s.now()
+		switch call {
+		case callAccepted:
+			a.Status, a.RailReference, a.UpdatedAt = malipo.AttemptPending, ref, now
+			if cur.Status == malipo.PayoutQueued {
+				cur.RailReference = ref
+				if err := cur.Transition(malipo.PayoutProcessing, now); err != nil {
+					return err
+				}
+				if err := tx.UpdatePayout(cur); err != nil {
+					return err
+				}
+			}
+		case callRefused:
 			e := malipo.AsError(sendErr)
+			a.Finish(malipo.AttemptFailed, e.Code, e.Message, now)
 			cur.FailureCode, cur.FailureReason = e.Code, e.Message
 			if err := s.finishPayout(tx, &cur, malipo.PayoutFailed, rail.Name()); err != nil {
 				return err
 			}
-		} else {
-			cur.RailReference = ref
-			if err := cur.Transition(malipo.PayoutProcessing, s.now()); err != nil {
-				return err
-			}
-			if err := tx.UpdatePayout(cur); err != nil {
-				return err
-			}
+		default:
+			return nil // unknown, or never sent: the reconciler asks, and sends again only what never arrived
+		}
+		if err := tx.UpdateRailAttempt(a); err != nil {
+			return err
 		}
 		out = cur
 		return rememberAgain(tx, scope, idem, cur)
@@ -277,35 +320,6 @@ func (s *Service) finishPayout(tx store.Tx, p *malipo.Payout, to malipo.PayoutSt
 	return s.emitEvent(tx, typ, "payout", p.ID, p.MerchantID, p.Mode, *p, in, "")
 }
 
-// SettlePayout applies a rail's outcome to a payout; outcomes for
-// finished payouts are ignored.
-func (s *Service) SettlePayout(ctx context.Context, o rails.PayoutOutcome) error {
-	defer s.wake()
-	return s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
-		p, err := tx.GetPayout(o.PayoutID)
-		if err != nil {
-			return err
-		}
-		if p.Status.Final() {
-			return nil
-		}
-		if o.RailReference != "" {
-			p.RailReference = o.RailReference
-		}
-		if o.Status == malipo.PayoutFailed {
-			p.FailureCode, p.FailureReason = o.FailureCode, o.FailureReason
-		}
-		return s.finishPayout(tx, &p, o.Status, s.railNameOf(p.Mode))
-	})
-}
-
-func (s *Service) railNameOf(m malipo.Mode) string {
-	if r, err := s.payoutRail(m); err == nil {
-		return r.Name()
-	}
-	return "unknown"
-}
-
 // GetPayout reads one of the merchant's payouts.
 func (s *Service) GetPayout(ctx context.Context, in malipo.Integration, id string) (malipo.Payout, error) {
 	var p malipo.Payout
@@ -331,8 +345,8 @@ func (s *Service) PayoutByReference(ctx context.Context, in malipo.Integration, 
 
 // ListPayouts lists the merchant's payouts in the integration's mode.
 func (s *Service) ListPayouts(ctx context.Context, in malipo.Integration, f store.PayoutFilter) ([]malipo.Payout, error) {
-	if f.Limit < 1 || f.Limit > MaxPageSize+1 {
-		return nil, malipo.Invalid("limit", "parameter_invalid", "limit must be between 1 and %d", MaxPageSize)
+	if err := checkPage(&f.Limit); err != nil {
+		return nil, err
 	}
 	f.MerchantID, f.Mode = in.MerchantID, in.Mode
 	var ps []malipo.Payout

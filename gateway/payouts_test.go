@@ -30,7 +30,7 @@ type money struct {
 func newMoney(t *testing.T, st store.Store, rules malipo.Rules) *money {
 	t.Helper()
 	clk := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-	sb := sandbox.New(clk, 5*time.Second, nil)
+	sb := sandbox.New(st, clk, 5*time.Second, nil)
 	sb.Payouts.Delay = 10 * time.Second
 	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, rand.New(rand.NewSource(9))), BaseURL: "http://pay.test",
 		Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()}})
@@ -417,9 +417,32 @@ func (f *flaky) Send(ctx context.Context, p rails.PayoutRequest) (string, error)
 	return f.Payouts.Send(ctx, p)
 }
 
+func (f *flaky) down() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.up {
+		return malipo.Errorf(malipo.KindInternal, "unreachable", "connection refused")
+	}
+	return nil
+}
+
+func (f *flaky) Status(ctx context.Context, key string) (rails.Outcome, error) {
+	if err := f.down(); err != nil {
+		return rails.Outcome{}, err
+	}
+	return f.Payouts.Status(ctx, key)
+}
+
 type flakyRefunds struct{ *flaky }
 
 func (f flakyRefunds) Name() string { return f.refunds.Name() }
+
+func (f flakyRefunds) Status(ctx context.Context, key string) (rails.Outcome, error) {
+	if err := f.down(); err != nil {
+		return rails.Outcome{}, err
+	}
+	return f.refunds.Status(ctx, key)
+}
 
 func (f flakyRefunds) Refund(ctx context.Context, r rails.RefundRequest) (string, error) {
 	f.mu.Lock()
@@ -432,15 +455,16 @@ func (f flakyRefunds) Refund(ctx context.Context, r rails.RefundRequest) (string
 }
 
 // A payout or refund committed while its rail was unreachable keeps its
-// money reserved and is handed over again once it has been left alone
-// long enough; the ledger balances throughout.
-func TestStalePayoutsAndRefundsAreResent(t *testing.T) {
+// money reserved; the reconciler asks the rail about it, learns the rail
+// never received it, and sends it again under the same key; the ledger
+// balances throughout.
+func TestPayoutsAndRefundsTheRailNeverGotAreSentAgain(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st store.Store) {
 		clk := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-		sb := sandbox.New(clk, 10*time.Second, nil)
+		sb := sandbox.New(st, clk, 10*time.Second, nil)
 		link := &flaky{Payouts: sb.Payouts, refunds: sb.Refunds}
 		set := sb.Set()
-		set.Payouts, set.Refunds = link, flakyRefunds{link}
+		set.Payouts, set.Refunds = rails.OnePayouts(link), flakyRefunds{link}
 		svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, rand.New(rand.NewSource(11))),
 			Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: set}})
 		sb.Connect(svc)
@@ -463,19 +487,30 @@ func TestStalePayoutsAndRefundsAreResent(t *testing.T) {
 		if bs[0].Reserved != 6_000 {
 			t.Errorf("reserved while the rail is down: %+v", bs)
 		}
+		clk.Advance(30 * time.Second)
+		if n, err := svc.Reconcile(ctx, 10); err != nil || n != 0 {
+			t.Errorf("asked too early: %d, %v", n, err)
+		}
+		clk.Advance(time.Minute)
+		if n, err := svc.Reconcile(ctx, 10); err != nil || n != 2 {
+			t.Fatalf("Reconcile = %d, %v; want the payout and the refund", n, err)
+		}
+		if got, _ := svc.GetPayout(ctx, in, po.ID); got.Status != malipo.PayoutQueued {
+			t.Errorf("payout while its rail is still down: %+v", got)
+		}
 		link.mu.Lock()
 		link.up = true
 		link.mu.Unlock()
-		clk.Advance(time.Minute)
-		if n, err := svc.ResendStale(ctx, 5*time.Minute, 10); err != nil || n != 0 {
-			t.Errorf("resent too early: %d, %v", n, err)
+		clk.Advance(30 * time.Second) // the backoff: asked again a minute after the first question
+		if n, _ := svc.Reconcile(ctx, 10); n != 0 {
+			t.Errorf("asked again before the backoff: %d", n)
 		}
-		clk.Advance(5 * time.Minute)
-		if n, err := svc.ResendStale(ctx, 5*time.Minute, 10); err != nil || n != 2 {
-			t.Fatalf("ResendStale = %d, %v; want the payout and the refund", n, err)
+		clk.Advance(30 * time.Second)
+		if n, err := svc.Reconcile(ctx, 10); err != nil || n != 2 {
+			t.Fatalf("Reconcile = %d, %v; want the payout and the refund again", n, err)
 		}
-		if n, _ := svc.ResendStale(ctx, 5*time.Minute, 10); n != 0 {
-			t.Errorf("resent twice: %d", n)
+		if n, _ := svc.Reconcile(ctx, 10); n != 0 {
+			t.Errorf("asked twice: %d", n)
 		}
 		clk.Advance(10 * time.Second)
 		if got, _ := svc.GetPayout(ctx, in, po.ID); got.Status != malipo.PayoutSucceeded {

@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/rails"
@@ -34,21 +33,27 @@ func (s *Service) CreateRefund(ctx context.Context, in malipo.Integration, req R
 	if len(req.Reason) > MaxRefundReasonLen {
 		return malipo.Refund{}, false, malipo.Invalid("reason", "parameter_invalid", "reason must be at most %d characters", MaxRefundReasonLen)
 	}
-	if _, err := s.refundRail(in.Mode); err != nil {
+	rail, err := s.refundRail(in.Mode)
+	if err != nil {
 		return malipo.Refund{}, false, err
 	}
 	now := s.now()
 	r := malipo.Refund{ID: s.cfg.IDs.ID("re"), PaymentID: req.PaymentID, MerchantID: in.MerchantID, IntegrationID: in.ID, Mode: in.Mode,
 		Reason: req.Reason, Status: malipo.RefundPending, CreatedAt: now, UpdatedAt: now}
+	attempt := s.newAttempt("refund", r.ID, 1, r.MerchantID, r.Mode, rail.Name(), malipo.MethodRefund)
 	var pay malipo.Payment
 	var replay bool
-	err := s.transactIdempotent(ctx, idem, func(tx store.Tx) error {
+	err = s.transactIdempotent(ctx, idem, func(tx store.Tx) error {
 		var err error
 		if replay, err = s.replayed(tx, in.ID, idem, &r); err != nil || replay {
 			return err
 		}
-		// The payment is locked first, then the balance: two refunds of
-		// one payment cannot both see what is left.
+		// The merchant's spending is locked first (before any row), then
+		// the payment: two refunds of one payment cannot both see what is
+		// left, nor two debits the same balance.
+		if err := tx.LockSpending(in.MerchantID, in.Mode); err != nil {
+			return err
+		}
 		if pay, err = owned(tx, in, req.PaymentID); err != nil {
 			e := malipo.AsError(err)
 			e.Param = "payment"
@@ -86,66 +91,65 @@ func (s *Service) CreateRefund(ctx context.Context, in malipo.Integration, req R
 		if err := tx.PostEntry(malipo.RefundReserveEntry(s.cfg.IDs.ID("led"), r, now)); err != nil {
 			return err
 		}
+		if err := tx.CreateRailAttempt(attempt); err != nil {
+			return err
+		}
 		return s.remember(tx, in.ID, idem, r)
 	})
 	if err != nil || replay {
 		return r, replay, err
 	}
-	r, err = s.sendRefund(ctx, in, pay, r, idem)
+	r, err = s.sendRefund(ctx, in.ID, pay, r, attempt.ID, idem)
 	return r, false, err
 }
 
-// sendRefund asks the rail to pay a pending refund back and records its
-// answer. A rail that cannot be reached leaves the refund pending, its
-// money reserved, for ResendStale.
-func (s *Service) sendRefund(ctx context.Context, in malipo.Integration, pay malipo.Payment, r malipo.Refund, idem Idempotency) (malipo.Refund, error) {
+// sendRefund asks the rail to pay a pending refund back under its
+// attempt's key and records the answer. An unknown outcome leaves the
+// refund pending, its money reserved, for the reconciler.
+func (s *Service) sendRefund(ctx context.Context, scope string, pay malipo.Payment, r malipo.Refund, key string, idem Idempotency) (malipo.Refund, error) {
 	refunds, err := s.refundRail(r.Mode)
 	if err != nil {
 		return r, err
 	}
-	ref, refundErr := refunds.Refund(ctx, rails.RefundRequest{RefundID: r.ID, PaymentID: pay.ID, PaymentRailReference: pay.RailReference,
+	rctx, cancel := s.railCall(ctx)
+	ref, refundErr := refunds.Refund(rctx, rails.RefundRequest{Key: key, RefundID: r.ID, PaymentID: pay.ID, PaymentRailReference: pay.RailReference,
 		Method: pay.Method, Amount: r.Amount, Currency: r.Currency})
-	if refundErr != nil && malipo.KindOf(refundErr) == malipo.KindInternal {
-		s.cfg.Logger.Warn("refund not sent", "refund", r.ID, "err", refundErr)
+	cancel()
+	call := classify(refundErr)
+	if call == callUnknown || call == callNotSent {
+		s.cfg.Logger.Warn("refund not confirmed by its rail", "refund", r.ID, "attempt", key, "err", refundErr)
 		return r, nil
 	}
 	err = s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
+		a, err := tx.GetRailAttempt(key)
+		if err != nil {
+			return err
+		}
 		cur, err := tx.GetRefund(r.ID)
 		if err != nil {
 			return err
 		}
-		if cur.Status != malipo.RefundPending {
-			r = cur
-			return nil
+		r = cur
+		if a.Status.Final() || cur.Status != malipo.RefundPending {
+			return rememberAgain(tx, scope, idem, cur)
 		}
 		now := s.now()
-		cur.UpdatedAt, cur.CompletedAt = now, now
-		entry, typ := malipo.RefundEntry(s.cfg.IDs.ID("led"), cur, refunds.Name(), now), malipo.EventRefundSucceeded
-		cur.Status, cur.RailReference = malipo.RefundSucceeded, ref
-		if refundErr != nil {
+		to, code, reason := malipo.RefundSucceeded, "", ""
+		if call == callRefused {
 			e := malipo.AsError(refundErr)
-			cur.Status, cur.FailureCode, cur.FailureReason = malipo.RefundFailed, e.Code, e.Message
-			entry, typ = malipo.RefundReleaseEntry(s.cfg.IDs.ID("led"), cur, now), malipo.EventRefundFailed
-			p, err := tx.GetPayment(cur.PaymentID)
-			if err != nil {
-				return err
-			}
-			p.AmountRefunded -= cur.Amount
-			if err := tx.UpdatePayment(p); err != nil {
-				return err
-			}
+			to, code, reason = malipo.RefundFailed, e.Code, e.Message
 		}
-		if err := tx.PostEntry(entry); err != nil {
+		a.RailReference = ref
+		a.Finish(map[malipo.RefundStatus]malipo.AttemptStatus{malipo.RefundSucceeded: malipo.AttemptSucceeded, malipo.RefundFailed: malipo.AttemptFailed}[to], code, reason, now)
+		if err := tx.UpdateRailAttempt(a); err != nil {
 			return err
 		}
-		if err := tx.UpdateRefund(cur); err != nil {
-			return err
-		}
-		if err := s.emitEvent(tx, typ, "refund", cur.ID, cur.MerchantID, cur.Mode, cur, in, ""); err != nil {
+		cur.RailReference, cur.FailureCode, cur.FailureReason = ref, code, reason
+		if err := s.finishRefund(tx, &cur, to, refunds.Name()); err != nil {
 			return err
 		}
 		r = cur
-		return rememberAgain(tx, in.ID, idem, cur)
+		return rememberAgain(tx, scope, idem, cur)
 	})
 	if err == nil {
 		s.wake()
@@ -153,69 +157,35 @@ func (s *Service) sendRefund(ctx context.Context, in malipo.Integration, pay mal
 	return r, err
 }
 
-// ResendStale hands the rails again the payouts and refunds committed but
-// never handed over: the node stopped between the commit and the rail
-// call, or the rail could not be reached. Each is taken again only once
-// it has been left alone for age (longer than any rail call takes), and
-// rails take the same ID twice without paying twice. It reports how many
-// it resent.
-func (s *Service) ResendStale(ctx context.Context, age time.Duration, limit int) (int, error) {
-	var payouts []malipo.Payout
-	var refunds []malipo.Refund
-	type refundJob struct {
-		in  malipo.Integration
-		pay malipo.Payment
+// finishRefund ends a pending refund inside tx: a success pays the
+// reservation to the rail; a failure gives it back and the payment may be
+// refunded again.
+func (s *Service) finishRefund(tx store.Tx, r *malipo.Refund, to malipo.RefundStatus, rail string) error {
+	now := s.now()
+	r.Status, r.UpdatedAt, r.CompletedAt = to, now, now
+	entry, typ := malipo.RefundEntry(s.cfg.IDs.ID("led"), *r, rail, now), malipo.EventRefundSucceeded
+	if to == malipo.RefundFailed {
+		entry, typ = malipo.RefundReleaseEntry(s.cfg.IDs.ID("led"), *r, now), malipo.EventRefundFailed
+		p, err := tx.GetPayment(r.PaymentID)
+		if err != nil {
+			return err
+		}
+		p.AmountRefunded -= r.Amount
+		if err := tx.UpdatePayment(p); err != nil {
+			return err
+		}
 	}
-	jobs := map[string]refundJob{}
-	err := s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
-		now := s.now()
-		ps, err := tx.ClaimStalePayouts(now.Add(-age), limit)
-		if err != nil {
-			return err
-		}
-		for i := range ps {
-			ps[i].UpdatedAt = now // the lease: no other node takes it for another age
-			if err := tx.UpdatePayout(ps[i]); err != nil {
-				return err
-			}
-		}
-		rs, err := tx.ClaimStaleRefunds(now.Add(-age), limit)
-		if err != nil {
-			return err
-		}
-		for i := range rs {
-			rs[i].UpdatedAt = now
-			if err := tx.UpdateRefund(rs[i]); err != nil {
-				return err
-			}
-			in, err := tx.GetIntegration(rs[i].IntegrationID)
-			if err != nil {
-				return err
-			}
-			pay, err := tx.GetPayment(rs[i].PaymentID)
-			if err != nil {
-				return err
-			}
-			jobs[rs[i].ID] = refundJob{in, pay}
-		}
-		payouts, refunds = ps, rs
-		return nil
-	})
+	if err := tx.PostEntry(entry); err != nil {
+		return err
+	}
+	if err := tx.UpdateRefund(*r); err != nil {
+		return err
+	}
+	in, err := tx.GetIntegration(r.IntegrationID)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	for _, p := range payouts {
-		if _, err := s.sendPayout(ctx, "", p, Idempotency{}); err != nil {
-			s.cfg.Logger.Error("resend payout", "payout", p.ID, "err", err)
-		}
-	}
-	for _, r := range refunds {
-		j := jobs[r.ID]
-		if _, err := s.sendRefund(ctx, j.in, j.pay, r, Idempotency{}); err != nil {
-			s.cfg.Logger.Error("resend refund", "refund", r.ID, "err", err)
-		}
-	}
-	return len(payouts) + len(refunds), nil
+	return s.emitEvent(tx, typ, "refund", r.ID, r.MerchantID, r.Mode, *r, in, "")
 }
 
 func (s *Service) refundRail(m malipo.Mode) (rails.Refunds, error) {

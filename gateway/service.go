@@ -34,6 +34,18 @@ type Config struct {
 	PaymentTTL time.Duration
 	// IdempotencyTTL is how long idempotency keys are remembered (24 h).
 	IdempotencyTTL time.Duration
+	// RailTimeout bounds one call to a rail (default 30 s); a claimed
+	// attempt stays in flight that long and a little more.
+	RailTimeout time.Duration
+	// ReconcileAfter is how long an attempt may go without the rail's
+	// verdict before the reconciler asks the rail about it, and the first
+	// step of its backoff (default 1 minute).
+	ReconcileAfter time.Duration
+	// AuthFailures is how many failed authentications a client address
+	// may make before it is refused with 429 (default 20); one more is
+	// allowed every AuthFailureRefill (default 6 s).
+	AuthFailures      int
+	AuthFailureRefill time.Duration
 	// DefaultRegion lets national phone numbers ("0788…") be read; empty
 	// means numbers must carry their country code.
 	DefaultRegion string
@@ -45,8 +57,9 @@ type Config struct {
 
 // Service runs Malipo's use cases.
 type Service struct {
-	cfg  Config
-	keys sync.Map // key hash → cachedKey
+	cfg      Config
+	keys     sync.Map // key hash → cachedKey
+	throttle throttle
 }
 
 type cachedKey struct {
@@ -62,6 +75,18 @@ func New(cfg Config) *Service {
 	if cfg.IdempotencyTTL == 0 {
 		cfg.IdempotencyTTL = 24 * time.Hour
 	}
+	if cfg.RailTimeout <= 0 {
+		cfg.RailTimeout = DefaultRailTimeout
+	}
+	if cfg.ReconcileAfter <= 0 {
+		cfg.ReconcileAfter = DefaultReconcileAfter
+	}
+	if cfg.AuthFailures <= 0 {
+		cfg.AuthFailures = DefaultAuthFailures
+	}
+	if cfg.AuthFailureRefill <= 0 {
+		cfg.AuthFailureRefill = DefaultAuthFailureRefill
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -71,6 +96,9 @@ func New(cfg Config) *Service {
 // now is the service's time, at the microsecond precision the stores keep,
 // so an answer given before a write and one read back after it agree.
 func (s *Service) now() time.Time { return s.cfg.Clock.Now().Truncate(time.Microsecond) }
+
+// BaseURL is where customers reach Malipo.
+func (s *Service) BaseURL() string { return s.cfg.BaseURL }
 
 // HashKey is how secret keys are stored: hex SHA-256. Keys carry 160 random
 // bits, so a fast hash is enough; no salt or stretching is needed.

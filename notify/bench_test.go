@@ -19,7 +19,7 @@ import (
 	"github.com/malipo/malipo/ids"
 	"github.com/malipo/malipo/notify"
 	"github.com/malipo/malipo/store"
-	"github.com/malipo/malipo/store/postgres"
+	"github.com/malipo/malipo/store/postgres/pgtest"
 	"github.com/malipo/malipo/store/storetest"
 )
 
@@ -38,7 +38,7 @@ func BenchmarkDeliveries(b *testing.B) {
 		open func(b *testing.B) store.Store
 	}{
 		{"sqlite", func(b *testing.B) store.Store { return storetest.SQLite(b) }},
-		{"postgres", func(b *testing.B) store.Store { return postgres.OpenTest(b) }},
+		{"postgres", func(b *testing.B) store.Store { return pgtest.Open(b) }},
 	}
 	for _, e := range engines {
 		for _, run := range []struct {

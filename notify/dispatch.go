@@ -113,6 +113,10 @@ func (d *Dispatcher) Wake() {
 // attempt, its recording, and room to spare.
 func (d *Dispatcher) lease() time.Duration { return 2*d.cfg.Timeout + 5*time.Second }
 
+// recordTime is what an attempt's recording may take, kept in hand
+// before an attempt starts.
+const recordTime = time.Second
+
 func (d *Dispatcher) now() time.Time { return d.cfg.Clock.Now().Truncate(time.Microsecond) }
 
 // Run sends deliveries as they fall due until ctx ends, then waits for the
@@ -195,14 +199,18 @@ type job struct {
 // endpoints and integrations.
 func (d *Dispatcher) claim(ctx context.Context, limit int) ([]job, error) {
 	var claimed []malipo.Delivery
-	now := d.now()
 	err := d.cfg.Store.Transact(ctx, func(tx store.Tx) error {
+		// The time is read here, as the batch runs, not when the claim was
+		// queued: a claim that waited for its commit must not hand out a
+		// lease that has already run out.
+		now := d.now()
 		ds, err := tx.ClaimDueDeliveries(now, limit)
 		if err != nil {
 			return err
 		}
 		for i := range ds {
 			ds[i].NextAttemptAt = now.Add(d.lease())
+			ds[i].Lease++
 			if err := tx.UpdateDelivery(ds[i]); err != nil {
 				return err
 			}
@@ -274,6 +282,13 @@ type result struct {
 // short because the node is stopping is not recorded: its lease runs out
 // and the delivery is tried again.
 func (d *Dispatcher) attempt(ctx context.Context, j job) {
+	// An attempt must end, recorded, within its lease: with less lease
+	// left than an attempt may take (the claim's commit was slow), another
+	// node could claim it midway. It is left for the lease to run out.
+	if left := j.msg.Delivery.NextAttemptAt.Sub(d.now()); left < d.cfg.Timeout+recordTime {
+		d.cfg.Logger.Warn("delivery not attempted: its lease is nearly over", "delivery", j.msg.Delivery.ID, "left", left)
+		return
+	}
 	r := d.send(ctx, j)
 	if ctx.Err() != nil {
 		return
@@ -397,8 +412,14 @@ func (d *Dispatcher) record(ctx context.Context, claimed malipo.Delivery, r resu
 		}
 		cur.Attempts++
 		cur.UpdatedAt = now
-		if cur.Status != malipo.DeliveryPending {
-			return tx.UpdateDelivery(cur) // another node finished it while our lease had run out
+		if cur.Lease != claimed.Lease || cur.Status != malipo.DeliveryPending {
+			// Another node claimed it since (our lease ran out) or finished
+			// it: the attempt is logged, but the delivery is its holder's to
+			// move on; only an acknowledgement is good news for everyone.
+			if r.acked && cur.Status == malipo.DeliveryPending {
+				cur.Status = malipo.DeliverySucceeded
+			}
+			return tx.UpdateDelivery(cur)
 		}
 		switch {
 		case r.acked:

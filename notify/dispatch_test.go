@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,7 +88,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, st store.Store, tweak func(*notify.Config)) *fixture {
 	clk := clock.NewFake(start)
-	sb := sandbox.New(clk, time.Second, nil)
+	sb := sandbox.New(st, clk, time.Second, nil)
 	flavors := map[malipo.Flavor]notify.Flavor{}
 	cfg := notify.Config{Store: st, Clock: clk, Flavors: flavors, Jitter: -1, Timeout: 2 * time.Second}
 	if tweak != nil {
@@ -597,4 +598,128 @@ func TestRunSendsAsSoonAsWoken(t *testing.T) {
 	if len(rc.requests()) != 1 {
 		t.Fatalf("receiver got %d requests, want 1", len(rc.requests()))
 	}
+}
+
+// slowStore makes the fake clock move while a claim is in the store: before
+// the claim runs (it waited in the committer's queue) or after (its commit
+// was slow), once armed.
+type slowStore struct {
+	store.Store
+	clk           *clock.Fake
+	before, after time.Duration
+	armed         atomic.Bool
+}
+
+func (s *slowStore) Transact(ctx context.Context, fn func(store.Tx) error) error {
+	armed := s.armed.CompareAndSwap(true, false)
+	if armed {
+		s.clk.Advance(s.before)
+	}
+	err := s.Store.Transact(ctx, fn)
+	if armed {
+		s.clk.Advance(s.after)
+	}
+	return err
+}
+
+// A claim that waited long in the queue still gets a whole lease: while
+// its holder sends, another node finds nothing to claim.
+func TestALeaseStartsWhenTheClaimCommits(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st store.Store) {
+		slow := &slowStore{Store: st}
+		var other *notify.Dispatcher
+		f := newFixture(t, st, func(c *notify.Config) { c.Store = slow })
+		slow.clk = f.clk
+		other = notify.New(notify.Config{Store: st, Clock: f.clk, Jitter: -1, Timeout: 2 * time.Second,
+			Flavors: map[malipo.Flavor]notify.Flavor{malipo.FlavorNative: native.New(f.svc, nil).Flavor()}})
+		var sentByOther int
+		rc := newReceiver(t, f.clk, func(time.Time, *http.Request) (int, http.Header, string) {
+			if sentByOther == 0 {
+				sentByOther = -1
+				// While the first node's attempt is under way, the other
+				// node looks for due deliveries.
+				n, err := other.RunDue(context.Background())
+				if err != nil {
+					t.Error(err)
+				}
+				sentByOther = n
+			}
+			return 200, nil, ""
+		})
+		f.endpoint(t, rc.URL)
+		f.pay(t, "o-1", malipo.PaymentSucceeded, "")
+		slow.before = time.Minute // far longer than the 9 s lease
+		slow.armed.Store(true)
+		if _, err := f.disp.RunDue(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := len(rc.requests()); got != 1 || sentByOther != 0 {
+			t.Errorf("%d requests, %d by the other node; want the event sent once", got, sentByOther)
+		}
+	})
+}
+
+// A claim whose commit took most of its lease is not attempted: the lease
+// runs out and the delivery is claimed again and sent once.
+func TestNoAttemptStartsWithLessLeaseThanItsTimeout(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st store.Store) {
+		slow := &slowStore{Store: st}
+		f := newFixture(t, st, func(c *notify.Config) { c.Store = slow })
+		slow.clk = f.clk
+		other := notify.New(notify.Config{Store: st, Clock: f.clk, Jitter: -1, Timeout: 2 * time.Second,
+			Flavors: map[malipo.Flavor]notify.Flavor{malipo.FlavorNative: native.New(f.svc, nil).Flavor()}})
+		rc := newReceiver(t, f.clk, answer(200, ""))
+		f.endpoint(t, rc.URL)
+		ev := f.pay(t, "o-1", malipo.PaymentSucceeded, "")
+		slow.after = 8 * time.Second // of a 9 s lease; an attempt may take 2 s
+		slow.armed.Store(true)
+		if _, err := f.disp.RunDue(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := len(rc.requests()); got != 0 {
+			t.Fatalf("%d requests made with a second of lease left", got)
+		}
+		if n, _ := other.RunDue(context.Background()); n != 0 {
+			t.Errorf("the other node claimed it before the lease ran out")
+		}
+		f.clk.Advance(2 * time.Second)
+		if n, err := other.RunDue(context.Background()); n != 1 || err != nil {
+			t.Fatalf("after the lease: RunDue = %d, %v", n, err)
+		}
+		logs := f.deliveries(t, ev.ID)
+		if len(rc.requests()) != 1 || logs[0].Delivery.Status != malipo.DeliverySucceeded || len(logs[0].Attempts) != 1 {
+			t.Errorf("%d requests; delivery %+v", len(rc.requests()), logs[0])
+		}
+	})
+}
+
+// An attempt made under a lease another node has since taken is logged,
+// but does not move the delivery on behind the new holder's back.
+func TestAStaleAttemptDoesNotRescheduleTheDelivery(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st store.Store) {
+		f := newFixture(t, st, nil)
+		other := notify.New(notify.Config{Store: st, Clock: f.clk, Jitter: -1, Timeout: 2 * time.Second,
+			Flavors: map[malipo.Flavor]notify.Flavor{malipo.FlavorNative: native.New(f.svc, nil).Flavor()}})
+		first := true
+		rc := newReceiver(t, f.clk, func(time.Time, *http.Request) (int, http.Header, string) {
+			if first {
+				// The first node stalls past its lease; the other claims
+				// the delivery and its receiver is still down.
+				first = false
+				f.clk.Advance(10 * time.Second)
+				other.RunDue(context.Background())
+			}
+			return 503, nil, ""
+		})
+		f.endpoint(t, rc.URL)
+		ev := f.pay(t, "o-1", malipo.PaymentSucceeded, "")
+		f.disp.RunDue(context.Background())
+		logs := f.deliveries(t, ev.ID)
+		d := logs[0].Delivery
+		// The other node's failure set the next attempt 5 s on; the stale
+		// one, recorded after it, must not have moved it.
+		if len(logs[0].Attempts) != 2 || d.Attempts != 2 || !d.NextAttemptAt.Equal(logs[0].Attempts[0].At.Add(5*time.Second)) {
+			t.Errorf("delivery %+v, attempts %+v", d, logs[0].Attempts)
+		}
+	})
 }

@@ -3,6 +3,14 @@
 // outcome arrives later) and card networks (an authorisation answered at
 // once). The sandbox package implements both offline; real connectors
 // implement the same interfaces.
+//
+// Every call carries a Key: the attempt's idempotency key. The same key
+// sent twice is the same transaction, never a second one, and Status asks
+// what became of it. Errors say how far a call got: a *malipo.Error of
+// kind unavailable means the request never reached the rail (nothing to
+// ask about); any other *malipo.Error is the rail's refusal; anything else
+// (a timeout, a broken connection) leaves the outcome unknown until Status
+// tells it.
 package rails
 
 import (
@@ -15,6 +23,7 @@ import (
 
 // Push asks a mobile-money operator to prompt a customer to pay.
 type Push struct {
+	Key         string
 	PaymentID   string
 	MSISDN      string // E.164
 	Operator    string
@@ -23,18 +32,26 @@ type Push struct {
 	Description string
 }
 
-// Outcome is a rail's final word on a collection.
+// Outcome is what a rail says of a transaction: in a callback, or in
+// answer to Status.
 type Outcome struct {
-	PaymentID     string
-	Status        malipo.PaymentStatus // succeeded, failed or expired
+	Key           string // the idempotency key Malipo gave the rail
+	Verdict       malipo.Verdict
 	FailureCode   string
 	FailureReason string
-	RailReference string // the operator's transaction ID
+	RailReference string // the rail's own transaction ID
+	// Amount and Currency as the rail reports them; 0 when it does not.
+	Amount   int64
+	Currency malipo.Currency
+	// Raw is the rail's own words (a callback's body, a status answer), kept
+	// with the outcome.
+	Raw []byte
 }
 
-// Sink receives outcomes that arrive after the request that started them.
+// Sink takes the outcomes rails report on their own (callbacks): the
+// gateway records each before applying it.
 type Sink interface {
-	Settle(ctx context.Context, o Outcome) error
+	Report(ctx context.Context, rail string, o Outcome) error
 }
 
 // MobileMoney pushes payment prompts to customers' phones.
@@ -45,6 +62,8 @@ type MobileMoney interface {
 	// operator has accepted the request, or a *malipo.Error if it refused
 	// it; the outcome arrives later through the Sink.
 	Push(ctx context.Context, p Push) (reference string, err error)
+	// Status asks what became of the push with key.
+	Status(ctx context.Context, key string) (Outcome, error)
 	// Operator names the operator serving msisdn ("mtn-rw").
 	Operator(msisdn string) string
 	// Operators lists the operators of a country (ISO 3166, "CI") a
@@ -73,6 +92,7 @@ func (c Card) GoString() string { return c.String() }
 
 // Charge asks a card network to authorise an amount.
 type Charge struct {
+	Key       string
 	PaymentID string
 	Card      Card
 	Amount    int64
@@ -113,6 +133,7 @@ type StoredCard struct {
 // TokenCharge charges a stored card; the customer gives the security code
 // again.
 type TokenCharge struct {
+	Key          string
 	PaymentID    string
 	NetworkToken string
 	CVV          string
@@ -128,18 +149,25 @@ type TokenCharge struct {
 type Cards interface {
 	Name() string
 	Authorize(ctx context.Context, c Charge) (CardResult, error)
-	// Authenticate ends a challenged authorisation (reference is the
-	// challenge's RailReference) once the customer has passed or failed
-	// 3-D Secure.
-	Authenticate(ctx context.Context, reference string, passed bool) (CardResult, error)
+	// Authenticate ends the challenged authorisation with key once the
+	// customer has passed or failed 3-D Secure.
+	Authenticate(ctx context.Context, key string, passed bool) (CardResult, error)
 	// Tokenize keeps the card for later charges.
 	Tokenize(ctx context.Context, c Card, at time.Time) (StoredCard, error)
 	// AuthorizeToken charges a stored card at once: no challenge, no redirect.
 	AuthorizeToken(ctx context.Context, c TokenCharge) (CardResult, error)
+	// Void cancels the authorisation with key, which must not stand: the
+	// customer is not charged. Voiding what was never approved is no error.
+	Void(ctx context.Context, key string) error
+	// Status asks what became of the authorisation with key: succeeded
+	// (approved and standing), failed (declined or voided), pending (a
+	// challenge outstanding) or unknown.
+	Status(ctx context.Context, key string) (Outcome, error)
 }
 
 // PayoutRequest asks a rail to send money to a destination.
 type PayoutRequest struct {
+	Key         string
 	PayoutID    string
 	Destination malipo.Destination
 	Amount      int64
@@ -147,34 +175,22 @@ type PayoutRequest struct {
 	Narration   string
 }
 
-// PayoutOutcome is a rail's final word on a payout.
-type PayoutOutcome struct {
-	PayoutID      string
-	Status        malipo.PayoutStatus // succeeded or failed
-	FailureCode   string
-	FailureReason string
-	RailReference string
-}
-
-// PayoutSink receives payout outcomes that arrive after the request.
-type PayoutSink interface {
-	SettlePayout(ctx context.Context, o PayoutOutcome) error
-}
-
 // Payouts sends money out: to wallets, paybills and tills.
 type Payouts interface {
 	Name() string
 	// Send hands the payout to the rail. It returns the rail's reference
-	// once accepted, or a *malipo.Error if the rail refused it (an error
-	// of kind internal means the rail could not be reached); the outcome
-	// arrives later through the PayoutSink. Sending the same PayoutID
-	// again must not pay twice: the gateway resends payouts it could not
-	// hand over.
+	// once accepted, or a *malipo.Error if the rail refused it; the
+	// outcome arrives later through the Sink. Sending the same Key again
+	// must not pay twice: the gateway sends again a payout the rail says
+	// it never received.
 	Send(ctx context.Context, p PayoutRequest) (reference string, err error)
+	// Status asks what became of the payout with key.
+	Status(ctx context.Context, key string) (Outcome, error)
 }
 
 // RefundRequest asks a rail to pay a customer back.
 type RefundRequest struct {
+	Key                  string
 	RefundID             string
 	PaymentID            string
 	PaymentRailReference string
@@ -187,18 +203,22 @@ type RefundRequest struct {
 type Refunds interface {
 	Name() string
 	// Refund returns the rail's reference, or a *malipo.Error if the rail
-	// refused (kind internal: could not be reached). The same RefundID
-	// sent again must not pay twice.
+	// refused. The same Key sent again must not pay twice.
 	Refund(ctx context.Context, r RefundRequest) (reference string, err error)
+	// Status asks what became of the refund with key.
+	Status(ctx context.Context, key string) (Outcome, error)
 }
 
-// Set is the rails one mode uses.
+// Set is the rails one mode uses; a nil field means none of that kind.
 type Set struct {
-	MobileMoney MobileMoney
+	MobileMoney MobileMoneyRoutes
 	Cards       Cards
-	Payouts     Payouts
+	Payouts     PayoutRoutes
 	Refunds     Refunds
 }
+
+// Unknown is the answer of Status for a key the rail never received.
+func Unknown(key string) Outcome { return Outcome{Key: key, Verdict: malipo.VerdictUnknown} }
 
 // MaskPAN shows the first six and last four digits ("555555xxxxxx4444"),
 // the form KPay's token list uses.

@@ -48,16 +48,26 @@ type Tx interface {
 	UpdatePayment(p malipo.Payment) error
 	ListPayments(f PaymentFilter) ([]malipo.Payment, error)
 	// ClaimExpiredPayments locks up to limit unfinished payments whose
-	// expiry is at or before now, skipping rows another node holds.
+	// expiry is at or before now and whose rail call, if any, has been
+	// recorded (InFlightUntil at or before now), skipping rows another
+	// node holds.
 	ClaimExpiredPayments(now time.Time, limit int) ([]malipo.Payment, error)
 
 	// PostEntry records a validated, balanced ledger entry and updates the
 	// balances of its accounts. An entry of the same kind for the same
 	// object already posted is a conflict.
 	PostEntry(e malipo.Entry) error
-	// Balances lists the merchant's balances in mode, one per currency.
+	// Balances lists the merchant's balances in mode, one per currency,
+	// including what this transaction posted.
 	Balances(merchantID string, mode malipo.Mode) ([]malipo.Balance, error)
+	// AccountBalance reads an account's balance, including what this
+	// transaction posted. It locks nothing: see LockSpending.
 	AccountBalance(a malipo.Account) (int64, error)
+	// LockSpending keeps every other transaction from spending the
+	// merchant's money in mode until this one ends. A transaction that
+	// checks a balance before taking money out of it calls LockSpending
+	// first, before it locks anything else; money coming in needs no lock.
+	LockSpending(merchantID string, mode malipo.Mode) error
 	// Audit checks the ledger against itself and against payments.
 	Audit() (malipo.AuditReport, error)
 
@@ -79,14 +89,51 @@ type Tx interface {
 	UpdateRefund(r malipo.Refund) error
 	// ListRefunds lists a payment's refunds, oldest first.
 	ListRefunds(paymentID string) ([]malipo.Refund, error)
-	// ClaimStalePayouts locks up to limit payouts still queued (never
-	// handed to the rail) whose last change is at or before before.
-	ClaimStalePayouts(before time.Time, limit int) ([]malipo.Payout, error)
-	// ClaimStaleRefunds does the same for pending refunds.
-	ClaimStaleRefunds(before time.Time, limit int) ([]malipo.Refund, error)
 	// ClaimUnsettledPayments locks up to limit succeeded payments still
 	// pending whose money becomes available at or before now.
 	ClaimUnsettledPayments(now time.Time, limit int) ([]malipo.Payment, error)
+
+	// CreateRailAttempt records an attempt; its ID is unique.
+	CreateRailAttempt(a malipo.RailAttempt) error
+	// GetRailAttempt reads an attempt; in a write transaction it also
+	// locks it.
+	GetRailAttempt(id string) (malipo.RailAttempt, error)
+	UpdateRailAttempt(a malipo.RailAttempt) error
+	// ListRailAttempts lists an object's attempts, oldest first.
+	ListRailAttempts(objectID string) ([]malipo.RailAttempt, error)
+	// ClaimDueRailAttempts locks up to limit attempts without a verdict
+	// whose next check is at or before now, skipping rows another node
+	// holds.
+	ClaimDueRailAttempts(now time.Time, limit int) ([]malipo.RailAttempt, error)
+
+	CreateInboxItem(i malipo.InboxItem) error
+	// GetInboxItem reads an item; in a write transaction it also locks it.
+	GetInboxItem(id string) (malipo.InboxItem, error)
+	UpdateInboxItem(i malipo.InboxItem) error
+	// ListInbox lists the outcomes reported for an attempt, oldest first.
+	ListInbox(attemptID string) ([]malipo.InboxItem, error)
+	// ClaimUnappliedInbox locks up to limit items not applied yet that were
+	// received at or before before, skipping rows another node holds.
+	ClaimUnappliedInbox(before time.Time, limit int) ([]malipo.InboxItem, error)
+
+	// CreateSandboxTransaction records what the sandbox rails were given;
+	// a key already recorded is a conflict.
+	CreateSandboxTransaction(st SandboxTransaction) error
+	// GetSandboxTransaction reads one; in a write transaction it also
+	// locks it.
+	GetSandboxTransaction(key string) (SandboxTransaction, error)
+	UpdateSandboxTransaction(st SandboxTransaction) error
+	// ClaimDueSandboxTransactions locks up to limit transactions whose
+	// answer is due at or before now and not yet reported, skipping rows
+	// another node holds.
+	ClaimDueSandboxTransactions(now time.Time, limit int) ([]SandboxTransaction, error)
+
+	// CreateRail records a live rail; a name already taken is a conflict.
+	CreateRail(r malipo.Rail) error
+	// UpdateRail changes a rail's routes, position or sealed configuration.
+	UpdateRail(r malipo.Rail) error
+	// ListRails lists the rails of every mode, by position then name.
+	ListRails() ([]malipo.Rail, error)
 
 	CreateEvent(e malipo.Event) error
 	GetEvent(id string) (malipo.Event, error)
@@ -154,6 +201,28 @@ type EventFilter struct {
 	Type          string // optional
 	StartingAfter string
 	Limit         int
+}
+
+// SandboxTransaction is what the sandbox rails remember of a transaction
+// they were given, kept in the store so that a restart finishes it as a
+// real operator would.
+type SandboxTransaction struct {
+	Key       string // the idempotency key the gateway gave
+	Kind      string // collection, card, payout or refund
+	Reference string // the sandbox's own reference
+	// Status is what the rail says of it now (pending, challenge,
+	// succeeded, failed, expired, voided); at AnswerAt it becomes Answer,
+	// with its failure code and reason, and the answer is reported to the
+	// gateway once (Reported).
+	Status        string
+	Answer        string
+	FailureCode   string
+	FailureReason string
+	Amount        int64
+	Currency      malipo.Currency
+	AnswerAt      time.Time
+	Reported      bool
+	CreatedAt     time.Time
 }
 
 // Idempotency is the remembered outcome of a request made with an

@@ -137,8 +137,8 @@ func (verifyCmd) Run(c *cli, e *env) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "checked %d ledger entries, %d accounts, %d succeeded payments, %d payouts, %d refunds\n",
-		r.Entries, r.Accounts, r.Payments, r.Payouts, r.Refunds)
+	fmt.Fprintf(e.stdout, "checked %d ledger entries, %d accounts, %d succeeded payments, %d payouts, %d refunds, %d rail outcomes\n",
+		r.Entries, r.Accounts, r.Payments, r.Payouts, r.Refunds, r.Inbox)
 	for _, problem := range []struct {
 		what string
 		ids  []string
@@ -150,10 +150,15 @@ func (verifyCmd) Run(c *cli, e *env) error {
 		{"merchant balances below zero", r.NegativeBalance},
 		{"payouts whose entries do not match their status", r.PayoutNotPosted},
 		{"refunds whose entries do not match their status", r.RefundNotPosted},
+		{"rail outcomes not applied yet", r.InboxUnapplied},
+		{"rail outcomes contradicting an earlier verdict", r.InboxConflicting},
 	} {
 		if len(problem.ids) > 0 {
 			fmt.Fprintf(e.stdout, "FAIL %s: %v\n", problem.what, problem.ids)
 		}
+	}
+	for _, line := range r.Suspense {
+		fmt.Fprintf(e.stdout, "suspense: %s (money a rail reported that no payment could take; see the payment.unmatched events)\n", line)
 	}
 	if !r.Clean() {
 		return fmt.Errorf("the ledger audit failed")

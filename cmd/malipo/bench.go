@@ -7,7 +7,7 @@ import (
 )
 
 type benchCmd struct {
-	Postgres string        `default:"${bench_pg}" help:"Also measure PostgreSQL at this postgres:// URL; a fresh schema is made and dropped (env MALIPO_BENCH_POSTGRES_URL)."`
+	Postgres string        `envvar:"MALIPO_BENCH_POSTGRES_URL" default:"${bench_pg}" help:"Also measure PostgreSQL at this postgres:// URL; a fresh schema is made and dropped (env MALIPO_BENCH_POSTGRES_URL)."`
 	Step     time.Duration `default:"3s" help:"How long each rate is held."`
 	MaxRate  int           `name:"max-rate" default:"40000" help:"Stop raising the rate here."`
 	CPU      string        `name:"cpuprofile" help:"Write a CPU profile of the run to this file."`

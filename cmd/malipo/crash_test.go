@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/malipo/malipo/store/postgres"
+	"github.com/malipo/malipo/store/postgres/pgtest"
 	"github.com/malipo/malipo/webhook"
 )
 
@@ -99,6 +99,7 @@ type slowReceiver struct {
 	mu          sync.Mutex
 	delivered   map[string]int // webhook-id → acknowledged deliveries
 	interrupted map[string]int // webhook-id → attempts cut off mid-answer
+	inFlight    int            // attempts being answered right now
 	bad         []string
 }
 
@@ -117,15 +118,20 @@ func newSlowReceiver(t *testing.T, delay time.Duration) *slowReceiver {
 			w.WriteHeader(400)
 			return
 		}
+		rc.mu.Lock()
+		rc.inFlight++
+		rc.mu.Unlock()
 		select {
 		case <-time.After(delay):
 		case <-r.Context().Done(): // the sender died while we worked
 			rc.mu.Lock()
+			rc.inFlight--
 			rc.interrupted[id]++
 			rc.mu.Unlock()
 			return
 		}
 		rc.mu.Lock()
+		rc.inFlight--
 		rc.delivered[id]++
 		rc.mu.Unlock()
 		w.WriteHeader(204)
@@ -145,7 +151,7 @@ func TestCrashMidDeliveryLosesNothing(t *testing.T) {
 		t.Run(engine, func(t *testing.T) {
 			db := filepath.Join(t.TempDir(), "malipo.db")
 			if engine == "postgres" {
-				db = postgres.TestURL(t)
+				db = pgtest.URL(t)
 			}
 			crashMidDelivery(t, db)
 		})
@@ -179,7 +185,10 @@ func crashMidDelivery(t *testing.T, db string) {
 	// Kill once some notifications are through and others are mid-answer.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if d, _ := rc.counts(); d >= 4 {
+		rc.mu.Lock()
+		ready := len(rc.delivered) >= 4 && rc.inFlight > 0
+		rc.mu.Unlock()
+		if ready {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -192,7 +201,12 @@ func crashMidDelivery(t *testing.T, db string) {
 	if before >= events {
 		t.Fatalf("all %d events were delivered before the kill: the test proves nothing", events)
 	}
-	time.Sleep(100 * time.Millisecond) // let the receiver see the dropped connections
+	// Let the receiver see the dropped connections.
+	for wait := time.Now().Add(2 * time.Second); time.Now().Before(wait); time.Sleep(10 * time.Millisecond) {
+		if _, cut := rc.counts(); cut > 0 {
+			break
+		}
+	}
 
 	// Restart on the same database: every event arrives at least once.
 	p = startProcess(t, db, flags...)

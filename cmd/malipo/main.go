@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/malipo/malipo/gateway"
 )
 
 func main() {
@@ -26,7 +28,7 @@ func main() {
 // cli is the command line. Every flag also reads a MALIPO_* variable; flags
 // win over the environment, which wins over the defaults.
 type cli struct {
-	DB string `name:"db" help:"SQLite file path or postgres:// URL (env MALIPO_DATABASE_URL)." default:"${db}"`
+	DB string `name:"db" help:"SQLite file path or postgres:// URL (env MALIPO_DATABASE_URL)." envvar:"MALIPO_DATABASE_URL" default:"${db}"`
 
 	Serve        serveCmd        `cmd:"" help:"Start the gateway (the default command's job)."`
 	Migrate      migrateCmd      `cmd:"" help:"Bring the database schema up to date, then exit."`
@@ -44,35 +46,59 @@ type env struct {
 	stderr io.Writer
 }
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	or := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
+// exit is how kong's help and usage errors stop run: kong calls its exit
+// function and would go on to run the command if that returned.
+type exit int
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			code, ok := r.(exit)
+			if !ok {
+				panic(r)
+			}
+			if err = nil; code != 0 {
+				err = fmt.Errorf("exit status %d", code)
+			}
 		}
-		return def
-	}
+	}()
 	var c cli
 	parser, err := kong.New(&c,
 		kong.Name("malipo"),
 		kong.Description("Malipo: a self-hostable payment gateway for African mobile money and cards."),
 		kong.Writers(stdout, stderr),
-		kong.Exit(func(int) {}),
+		kong.Exit(func(code int) { panic(exit(code)) }),
+		// Flags the command line leaves unset come from their MALIPO_*
+		// variable (the envvar tag), through getenv. Defaults are
+		// constants, so help never shows what a variable holds (a
+		// database URL carries its password).
+		kong.Resolvers(kong.ResolverFunc(func(_ *kong.Context, _ *kong.Path, flag *kong.Flag) (any, error) {
+			if name := flag.Tag.Get("envvar"); name != "" {
+				if v := getenv(name); v != "" {
+					return v, nil
+				}
+			}
+			return nil, nil
+		})),
 		kong.Vars{
-			"db":              or("MALIPO_DATABASE_URL", "malipo.db"),
-			"addr":            or("MALIPO_ADDR", ":8080"),
-			"base_url":        or("MALIPO_BASE_URL", ""),
-			"payment_ttl":     or("MALIPO_PAYMENT_TTL", (30 * time.Minute).String()),
-			"sandbox_delay":   or("MALIPO_SANDBOX_DELAY", (3 * time.Second).String()),
-			"region":          or("MALIPO_DEFAULT_REGION", ""),
-			"log_level":       or("MALIPO_LOG_LEVEL", "info"),
-			"webhook_timeout": or("MALIPO_WEBHOOK_TIMEOUT", (15 * time.Second).String()),
-			"webhook_workers": or("MALIPO_WEBHOOK_WORKERS", "16"),
-			"paydunya_addr":   or("MALIPO_PAYDUNYA_ADDR", ""),
-			"cinetpay_addr":   or("MALIPO_CINETPAY_ADDR", ""),
-			"kpay_addr":       or("MALIPO_KPAY_ADDR", ""),
-			"ipay_addr":       or("MALIPO_IPAY_ADDR", ""),
-			"clickpay_addr":   or("MALIPO_CLICKPAY_ADDR", ""),
-			"bench_pg":        or("MALIPO_BENCH_POSTGRES_URL", ""),
+			"db":              "malipo.db",
+			"addr":            ":8080",
+			"base_url":        "",
+			"payment_ttl":     (30 * time.Minute).String(),
+			"sandbox_delay":   (3 * time.Second).String(),
+			"rail_timeout":    gateway.DefaultRailTimeout.String(),
+			"read_timeout":    (30 * time.Second).String(),
+			"reconcile_after": gateway.DefaultReconcileAfter.String(),
+			"region":          "",
+			"log_level":       "info",
+			"webhook_timeout": (15 * time.Second).String(),
+			"webhook_workers": "16",
+			"paydunya_addr":   "",
+			"cinetpay_addr":   "",
+			"kpay_addr":       "",
+			"ipay_addr":       "",
+			"clickpay_addr":   "",
+			"bench_pg":        "",
 		},
 	)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -16,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/malipo/malipo/store/postgres"
+	"github.com/malipo/malipo/store/postgres/pgtest"
 )
 
 // syncBuffer collects a command's output while it runs.
@@ -391,7 +392,7 @@ func TestAdminCommands(t *testing.T) {
 }
 
 func TestServeOnPostgres(t *testing.T) {
-	url := postgres.TestURL(t)
+	url := pgtest.URL(t)
 	s := startServer(t, url)
 	tour(t, s)
 	s.stop()
@@ -498,5 +499,55 @@ func TestLogsKeepCheckoutTokensOut(t *testing.T) {
 	}
 	if logs := s.log.String(); !strings.Contains(logs, "GET /pay/{token}") || strings.Contains(logs, token) || strings.Contains(logs, s.key) {
 		t.Errorf("debug logs:\n%s", logs)
+	}
+}
+
+// --help on any command prints help, exits 0 and touches nothing; help
+// names each MALIPO_* variable but never shows what it holds.
+func TestHelpTouchesNothing(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "malipo.db")
+	secretEnv := func(name string) string {
+		switch name {
+		case "MALIPO_DATABASE_URL":
+			return "postgres://malipo:s3cret-pass@db.example/malipo"
+		case "MALIPO_BENCH_POSTGRES_URL":
+			return "postgres://bench:other-s3cret@db.example/bench"
+		}
+		return ""
+	}
+	for _, args := range [][]string{
+		{"--help"}, {"-h"}, {"serve", "--help"}, {"serve", "-h", "--addr", "127.0.0.1:0"},
+		{"merchants", "create", "--name", "X", "--help", "--db", db},
+		{"integrations", "create", "--merchant", "mer_x", "--help", "--db", db},
+		{"bench", "--help"}, {"verify", "--help", "--db", db}, {"migrate", "--help", "--db", db},
+	} {
+		var out, errOut syncBuffer
+		done := make(chan error, 1)
+		go func() { done <- run(context.Background(), args, secretEnv, &out, &errOut) }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("%v: %v", args, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%v did not return: it ran the command", args)
+		}
+		text := out.String() + errOut.String()
+		if !strings.Contains(text, "Usage: malipo") {
+			t.Errorf("%v printed no help:\n%s", args, text)
+		}
+		if strings.Contains(text, "s3cret") {
+			t.Errorf("%v showed a variable's value:\n%s", args, text)
+		}
+		if args[0] == "serve" && !strings.Contains(text, "MALIPO_DATABASE_URL") {
+			t.Errorf("%v does not name MALIPO_DATABASE_URL:\n%s", args, text)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("--help left files behind: %v", entries)
+	}
+	if _, err := os.Stat("malipo.db"); err == nil {
+		t.Errorf("--help created malipo.db in the working directory")
 	}
 }

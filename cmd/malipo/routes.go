@@ -1,9 +1,12 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -12,8 +15,69 @@ import (
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/faces/checkout"
+	"github.com/malipo/malipo/faces/client"
 	"github.com/malipo/malipo/faces/native"
 )
+
+// fromProxy makes the client a trusted proxy forwarded for the request's
+// RemoteAddr, so allow-lists and the authentication throttle see the
+// client, not the load balancer: the rightmost X-Forwarded-For address
+// that is not itself a trusted proxy. Requests from anyone else keep their
+// own address, whatever they claim.
+func fromProxy(next http.Handler, trusted []netip.Prefix) http.Handler {
+	if len(trusted) == 0 {
+		return next
+	}
+	isTrusted := func(a netip.Addr) bool {
+		for _, p := range trusted {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !isTrusted(client.Addr(r)) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+		for i := len(hops) - 1; i >= 0; i-- {
+			a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+			if err != nil {
+				break // a garbled hop: trust nothing before it
+			}
+			if a = a.Unmap(); !isTrusted(a) {
+				r2 := *r
+				r2.RemoteAddr = netip.AddrPortFrom(a, 0).String()
+				r = &r2
+				break
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// parsePrefixes reads addresses and CIDR ranges.
+func parsePrefixes(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range list {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxy %q is neither an address nor a CIDR range", s)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
+}
 
 // newHandler is every route Malipo serves.
 // face is a provider face and the prefix it answers under.

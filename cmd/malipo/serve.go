@@ -27,19 +27,33 @@ import (
 )
 
 type serveCmd struct {
-	Addr           string        `default:"${addr}" help:"Listen address (env MALIPO_ADDR)."`
-	BaseURL        string        `name:"base-url" default:"${base_url}" help:"Public URL customers reach, for checkout links (env MALIPO_BASE_URL; default http://localhost:PORT)."`
-	PaymentTTL     time.Duration `name:"payment-ttl" default:"${payment_ttl}" help:"How long a payment stays payable (env MALIPO_PAYMENT_TTL)."`
-	SandboxDelay   time.Duration `name:"sandbox-delay" default:"${sandbox_delay}" help:"How long the simulated customer takes to answer a push (env MALIPO_SANDBOX_DELAY)."`
-	DefaultRegion  string        `name:"default-region" default:"${region}" help:"Country (ISO 3166, e.g. RW) for phone numbers written without country code (env MALIPO_DEFAULT_REGION)."`
-	WebhookTimeout time.Duration `name:"webhook-timeout" default:"${webhook_timeout}" help:"How long one notification attempt may take (env MALIPO_WEBHOOK_TIMEOUT)."`
-	WebhookWorkers int           `name:"webhook-workers" default:"${webhook_workers}" help:"Notification attempts this node makes at once (env MALIPO_WEBHOOK_WORKERS)."`
-	PayDunyaAddr   string        `name:"paydunya-addr" default:"${paydunya_addr}" help:"Also serve PayDunya's API at its original paths (/api/v1, /sandbox-api/v1) on this address (env MALIPO_PAYDUNYA_ADDR)."`
-	CinetPayAddr   string        `name:"cinetpay-addr" default:"${cinetpay_addr}" help:"Also serve CinetPay's API at its original paths (/v2/payment) on this address (env MALIPO_CINETPAY_ADDR)."`
-	KPayAddr       string        `name:"kpay-addr" default:"${kpay_addr}" help:"Also serve KPay's API at its original path (POST /) on this address (env MALIPO_KPAY_ADDR)."`
-	IPayAddr       string        `name:"ipay-addr" default:"${ipay_addr}" help:"Also serve iPay's B2B API at its original paths (/b2b/v1) on this address (env MALIPO_IPAY_ADDR)."`
-	ClickPayAddr   string        `name:"clickpay-addr" default:"${clickpay_addr}" help:"Also serve ClickPay's API at its original paths (/api) on this address (env MALIPO_CLICKPAY_ADDR)."`
-	LogLevel       string        `name:"log-level" default:"${log_level}" enum:"debug,info,warn,error" help:"Log level (env MALIPO_LOG_LEVEL)."`
+	Addr           string        `envvar:"MALIPO_ADDR" default:"${addr}" help:"Listen address (env MALIPO_ADDR)."`
+	BaseURL        string        `name:"base-url" envvar:"MALIPO_BASE_URL" default:"${base_url}" help:"Public URL customers reach, for checkout links (env MALIPO_BASE_URL; default http://localhost:PORT)."`
+	PaymentTTL     time.Duration `name:"payment-ttl" envvar:"MALIPO_PAYMENT_TTL" default:"${payment_ttl}" help:"How long a payment stays payable (env MALIPO_PAYMENT_TTL)."`
+	SandboxDelay   time.Duration `name:"sandbox-delay" envvar:"MALIPO_SANDBOX_DELAY" default:"${sandbox_delay}" help:"How long the simulated customer takes to answer a push (env MALIPO_SANDBOX_DELAY)."`
+	RailTimeout    time.Duration `name:"rail-timeout" envvar:"MALIPO_RAIL_TIMEOUT" default:"${rail_timeout}" help:"How long one call to a rail may take (env MALIPO_RAIL_TIMEOUT)."`
+	ReconcileAfter time.Duration `name:"reconcile-after" envvar:"MALIPO_RECONCILE_AFTER" default:"${reconcile_after}" help:"How long a rail attempt may go without a verdict before Malipo asks the rail (env MALIPO_RECONCILE_AFTER)."`
+	DefaultRegion  string        `name:"default-region" envvar:"MALIPO_DEFAULT_REGION" default:"${region}" help:"Country (ISO 3166, e.g. RW) for phone numbers written without country code (env MALIPO_DEFAULT_REGION)."`
+	WebhookTimeout time.Duration `name:"webhook-timeout" envvar:"MALIPO_WEBHOOK_TIMEOUT" default:"${webhook_timeout}" help:"How long one notification attempt may take (env MALIPO_WEBHOOK_TIMEOUT)."`
+	WebhookWorkers int           `name:"webhook-workers" envvar:"MALIPO_WEBHOOK_WORKERS" default:"${webhook_workers}" help:"Notification attempts this node makes at once (env MALIPO_WEBHOOK_WORKERS)."`
+	PayDunyaAddr   string        `name:"paydunya-addr" envvar:"MALIPO_PAYDUNYA_ADDR" default:"${paydunya_addr}" help:"Also serve PayDunya's API at its original paths (/api/v1, /sandbox-api/v1) on this address (env MALIPO_PAYDUNYA_ADDR)."`
+	CinetPayAddr   string        `name:"cinetpay-addr" envvar:"MALIPO_CINETPAY_ADDR" default:"${cinetpay_addr}" help:"Also serve CinetPay's API at its original paths (/v2/payment) on this address (env MALIPO_CINETPAY_ADDR)."`
+	KPayAddr       string        `name:"kpay-addr" envvar:"MALIPO_KPAY_ADDR" default:"${kpay_addr}" help:"Also serve KPay's API at its original path (POST /) on this address (env MALIPO_KPAY_ADDR)."`
+	IPayAddr       string        `name:"ipay-addr" envvar:"MALIPO_IPAY_ADDR" default:"${ipay_addr}" help:"Also serve iPay's B2B API at its original paths (/b2b/v1) on this address (env MALIPO_IPAY_ADDR)."`
+	ClickPayAddr   string        `name:"clickpay-addr" envvar:"MALIPO_CLICKPAY_ADDR" default:"${clickpay_addr}" help:"Also serve ClickPay's API at its original paths (/api) on this address (env MALIPO_CLICKPAY_ADDR)."`
+	LogLevel       string        `name:"log-level" envvar:"MALIPO_LOG_LEVEL" default:"${log_level}" enum:"debug,info,warn,error" help:"Log level (env MALIPO_LOG_LEVEL)."`
+	ReadTimeout    time.Duration `name:"read-timeout" envvar:"MALIPO_READ_TIMEOUT" default:"${read_timeout}" help:"How long a client may take to send a whole request, headers and body (env MALIPO_READ_TIMEOUT)."`
+	TrustedProxies []string      `name:"trusted-proxy" envvar:"MALIPO_TRUSTED_PROXIES" sep:"," help:"Addresses or CIDR ranges of proxies (load balancers) whose X-Forwarded-For names the client (env MALIPO_TRUSTED_PROXIES, comma-separated)."`
+}
+
+// server is an HTTP server that defends itself: a client must send its
+// headers within 10 s and its whole request within --read-timeout, an
+// answer may take 2 minutes to write, an idle connection lives 2 minutes,
+// and headers are at most 64 KiB. Every listener uses one.
+func (s serveCmd) server(h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: min(10*time.Second, s.ReadTimeout), ReadTimeout: s.ReadTimeout,
+		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug)}
 }
 
 func (s serveCmd) Run(c *cli, e *env) error {
@@ -93,11 +107,12 @@ func (s serveCmd) Run(c *cli, e *env) error {
 	reg := newRegistry()
 	dispatcher := notify.New(notify.Config{Store: st, Clock: clk, Flavors: flavors, Timeout: s.WebhookTimeout,
 		Workers: s.WebhookWorkers, Logger: logger, OnAttempt: attemptMetrics(reg)})
-	sb := sandbox.New(clk, s.SandboxDelay, logger)
+	sb := sandbox.New(st, clk, s.SandboxDelay, logger)
 	svc := gateway.New(gateway.Config{
 		Store: st, Clock: clk, IDs: ids.New(clk.Now, nil), Logger: logger, BaseURL: baseURL,
 		Rails:      map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()},
 		PaymentTTL: s.PaymentTTL, DefaultRegion: s.DefaultRegion, Wake: dispatcher.Wake,
+		RailTimeout: s.RailTimeout, ReconcileAfter: s.ReconcileAfter,
 	})
 	sb.Connect(svc)
 	api := native.New(svc, logger)
@@ -115,9 +130,14 @@ func (s serveCmd) Run(c *cli, e *env) error {
 		return fmt.Errorf("create demo merchant: %w", err)
 	}
 
-	srv := &http.Server{Handler: newHandler(api, []face{{pd, "/paydunya"}, {cp, "/cinetpay"}, {kp, "/kpay"}, {ip, "/ipay"}, {cl, "/clickpay"}}, checkout.New(svc, logger, nil), reg, logger), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	trusted, err := parsePrefixes(s.TrustedProxies)
+	if err != nil {
+		return err
+	}
+	srv := s.server(fromProxy(newHandler(api, []face{{pd, "/paydunya"}, {cp, "/cinetpay"}, {kp, "/kpay"}, {ip, "/ipay"}, {cl, "/clickpay"}},
+		checkout.New(svc, logger, nil), reg, logger), trusted), logger)
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(e.ctx))
-	done := runWorkers(workers, svc, logger)
+	done := runWorkers(workers, svc, sb, s.ReconcileAfter, logger)
 	sending := make(chan struct{})
 	go func() {
 		defer close(sending)
@@ -138,7 +158,7 @@ func (s serveCmd) Run(c *cli, e *env) error {
 		}
 		mux := http.NewServeMux()
 		registers[o.name](mux, "")
-		ownSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		ownSrv := s.server(fromProxy(mux, trusted), logger)
 		go func() { serveErr <- ownSrv.Serve(o.ln) }()
 		defer ownSrv.Close()
 		fmt.Fprintf(e.stdout, "%s's API is also at http://%s%s\n", o.name, displayAddr(o.ln.Addr()), o.path)
@@ -183,52 +203,46 @@ Create a payment and push it to a sandbox phone (numbers ending 0000 approve):
 `, d.Merchant.Name, d.Merchant.ID, d.SecretKey, strings.TrimRight(baseURL, "/"), d.SecretKey)
 }
 
-// staleAfter is how long a payout or refund may sit unsent (its rail call
-// failed, or its node stopped) before a worker hands it to the rail again:
-// far longer than any rail call takes.
-const staleAfter = 5 * time.Minute
-
 // runWorkers starts the background jobs: expiring payments, making
-// collections available once settled, resending payouts and refunds that
-// never reached their rail, and forgetting old idempotency keys. Every node
-// may run them; the store hands each object to one node.
-func runWorkers(ctx context.Context, svc *gateway.Service, logger *slog.Logger) <-chan struct{} {
+// collections available once settled, asking rails about attempts without
+// a verdict, applying rail outcomes whose first application failed,
+// delivering the sandbox's due answers, and forgetting old idempotency
+// keys. Every node may run them; the store hands each object to one node.
+func runWorkers(ctx context.Context, svc *gateway.Service, sb *sandbox.Rails, reconcileAfter time.Duration, logger *slog.Logger) <-chan struct{} {
 	done := make(chan struct{})
+	// drain runs a job until it finds less than a full batch to do.
+	drain := func(name string, job func(context.Context, int) (int, error)) {
+		for {
+			n, err := job(ctx, 100)
+			if err != nil && ctx.Err() == nil {
+				logger.Error(name, "err", err)
+			}
+			if err != nil || n < 100 {
+				return
+			}
+		}
+	}
 	go func() {
 		defer close(done)
-		expire := time.NewTicker(time.Second)
+		tick := time.NewTicker(time.Second)
+		// Attempts are asked about ReconcileAfter after their rail call, so
+		// look for due ones at least twice as often (and at most every 5 s).
+		reconcile := time.NewTicker(min(max(reconcileAfter/2, 100*time.Millisecond), 5*time.Second))
 		forget := time.NewTicker(time.Hour)
-		resend := time.NewTicker(30 * time.Second)
-		defer resend.Stop()
-		defer expire.Stop()
+		defer tick.Stop()
+		defer reconcile.Stop()
 		defer forget.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-expire.C:
-				for {
-					n, err := svc.ExpireDue(ctx, 100)
-					if err != nil {
-						logger.Error("expire payments", "err", err)
-					}
-					if err != nil || n < 100 {
-						break
-					}
-				}
-				for {
-					n, err := svc.SettleDue(ctx, 100)
-					if err != nil {
-						logger.Error("settle collections", "err", err)
-					}
-					if err != nil || n < 100 {
-						break
-					}
-				}
-			case <-resend.C:
-				if _, err := svc.ResendStale(ctx, staleAfter, 100); err != nil {
-					logger.Error("resend stale payouts and refunds", "err", err)
-				}
+			case <-tick.C:
+				drain("expire payments", svc.ExpireDue)
+				drain("settle collections", svc.SettleDue)
+				drain("deliver sandbox answers", func(ctx context.Context, _ int) (int, error) { return sb.Deliver(ctx) })
+			case <-reconcile.C:
+				drain("reconcile rail attempts", svc.Reconcile)
+				drain("apply rail outcomes", svc.ApplyInbox)
 			case <-forget.C:
 				if _, err := svc.ForgetIdempotencyKeys(ctx); err != nil {
 					logger.Error("forget idempotency keys", "err", err)

@@ -49,7 +49,7 @@ func newSite(t *testing.T) *site {
 	}
 	base := "http://" + ln.Addr().String()
 	clk := clock.Real{}
-	sb := sandbox.New(clk, 300*time.Millisecond, nil)
+	sb := sandbox.New(st, clk, 300*time.Millisecond, nil)
 	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, nil), BaseURL: base,
 		Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()}})
 	sb.Connect(svc)

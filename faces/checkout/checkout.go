@@ -13,8 +13,9 @@ package checkout
 import (
 	"bytes"
 	"cmp"
+	"crypto/hmac"
 	"crypto/rand"
-	"crypto/subtle"
+	"crypto/sha256"
 	"embed"
 	"encoding/hex"
 	"encoding/json"
@@ -30,6 +31,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/faces/client"
 	"github.com/malipo/malipo/gateway"
 	"github.com/malipo/malipo/rails"
 )
@@ -46,6 +48,7 @@ type Pages struct {
 	logger *slog.Logger
 	pages  map[string]*template.Template
 	random io.Reader
+	secure bool // served over https: cookies are Secure and __Host-
 }
 
 // New returns the pages over svc. random supplies CSRF tokens (nil: the
@@ -62,7 +65,7 @@ func New(svc *gateway.Service, logger *slog.Logger, random io.Reader) *Pages {
 	for _, name := range []string{"pay", "waiting", "message", "threeds", "setup"} {
 		pages[name] = template.Must(template.Must(base.Clone()).ParseFS(templateFS, "templates/"+name+".html"))
 	}
-	return &Pages{svc: svc, logger: logger, pages: pages, random: random}
+	return &Pages{svc: svc, logger: logger, pages: pages, random: random, secure: strings.HasPrefix(svc.BaseURL(), "https://")}
 }
 
 // Register adds the pages' routes to mux.
@@ -182,7 +185,7 @@ func (p *Pages) failed(w http.ResponseWriter, r *http.Request, err error) {
 		p.notFound(w, r)
 		return
 	}
-	p.logger.Error("checkout", "route", r.Pattern, "err", err) // never the path: it holds the page's secret token
+	client.LogFailure(p.logger, r, "checkout", err, "route", r.Pattern) // never the path: it holds the page's secret token
 	secure(w)
 	http.Error(w, "Something went wrong. Please try again.", http.StatusInternalServerError)
 }
@@ -337,10 +340,10 @@ func (p *Pages) form(next func(http.ResponseWriter, *http.Request)) http.Handler
 			http.Error(w, "The form could not be read.", http.StatusBadRequest)
 			return
 		}
-		cookie, err := r.Cookie(csrfCookie)
+		cookie, err := r.Cookie(p.cookieName())
 		crossSite := r.Header.Get("Sec-Fetch-Site") == "cross-site"
 		if crossSite || err != nil || cookie.Value == "" ||
-			subtle.ConstantTimeCompare([]byte(cookie.Value), []byte(r.PostForm.Get("csrf"))) != 1 {
+			!hmac.Equal([]byte(formToken(r.PathValue("token"), cookie.Value)), []byte(r.PostForm.Get("csrf"))) {
 			p.formExpired(w, r)
 			return
 		}
@@ -359,21 +362,46 @@ func (p *Pages) formExpired(w http.ResponseWriter, r *http.Request) {
 	p.render(w, http.StatusForbidden, "message", v)
 }
 
-const csrfCookie = "malipo_csrf"
+// How forms are protected from cross-site requests.
+//
+// The browser holds a random value in a SameSite=Strict cookie; each form
+// carries an HMAC of that value keyed by the page's own secret token. A
+// post is taken only if its field matches the HMAC of the cookie it came
+// with: a site that planted a cookie of its choosing still cannot compute
+// the field without the page's secret. Over https the cookie is
+// __Host-malipo_csrf, Secure and bound to Malipo's host, so it cannot be
+// planted at all.
 
-// csrf returns the browser's CSRF token, setting the cookie if it has none.
+// cookieName is the CSRF cookie's name: with the __Host- prefix when
+// Malipo is served over https (browsers accept it only on a Secure cookie).
+func (p *Pages) cookieName() string {
+	if p.secure {
+		return "__Host-malipo_csrf"
+	}
+	return "malipo_csrf"
+}
+
+// formToken is the CSRF field a page's forms carry for a cookie value.
+func formToken(page, cookie string) string {
+	mac := hmac.New(sha256.New, []byte(page))
+	io.WriteString(mac, "malipo csrf\x00"+cookie)
+	return hex.EncodeToString(mac.Sum(nil)[:16])
+}
+
+// csrf returns the CSRF field for this page's forms, setting the browser's
+// cookie if it has none.
 func (p *Pages) csrf(w http.ResponseWriter, r *http.Request) string {
-	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) == 32 {
-		return c.Value
+	if c, err := r.Cookie(p.cookieName()); err == nil && len(c.Value) == 32 {
+		return formToken(r.PathValue("token"), c.Value)
 	}
 	b := make([]byte, 16)
 	if _, err := io.ReadFull(p.random, b); err != nil {
 		panic(err) // the system's random source failing is not survivable
 	}
-	token := hex.EncodeToString(b)
-	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: token, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: int((2 * time.Hour).Seconds())})
-	return token
+	value := hex.EncodeToString(b)
+	http.SetCookie(w, &http.Cookie{Name: p.cookieName(), Value: value, Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: p.secure || r.TLS != nil, MaxAge: int((2 * time.Hour).Seconds())})
+	return formToken(r.PathValue("token"), value)
 }
 
 // afterAttempt re-renders the form for input the customer can fix, or

@@ -38,7 +38,7 @@ func newPages(t *testing.T) *pages {
 	st := storetest.SQLite(t)
 	t.Cleanup(func() { st.Close() })
 	clk := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-	sb := sandbox.New(clk, 3*time.Second, nil)
+	sb := sandbox.New(st, clk, 3*time.Second, nil)
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -114,6 +114,36 @@ func csrf(t *testing.T, pg page) string {
 
 func path(pay malipo.Payment) string { return "/pay/" + pay.CheckoutToken }
 
+// Served over https, the CSRF cookie is Secure and __Host- bound.
+func TestCookiesOverHTTPS(t *testing.T) {
+	st := storetest.SQLite(t)
+	clk := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	sb := sandbox.New(st, clk, 3*time.Second, nil)
+	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, rand.New(rand.NewSource(5))), BaseURL: "https://pay.example",
+		Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()}})
+	mux := http.NewServeMux()
+	checkout.New(svc, nil, nil).Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	m, _ := svc.CreateMerchant(context.Background(), "Duka", "")
+	in, _, _ := svc.CreateIntegration(context.Background(), gateway.IntegrationInput{MerchantID: m.ID, Flavor: malipo.FlavorNative, Mode: malipo.ModeTest})
+	pay, _, _ := svc.CreatePayment(context.Background(), in, gateway.PaymentInput{Amount: 5000, Currency: "XOF", Reference: "o-1"}, gateway.Idempotency{})
+	res, err := http.Get(srv.URL + path(pay))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	cookie := res.Header.Get("Set-Cookie")
+	for _, want := range []string{"__Host-malipo_csrf=", "Secure", "Path=/", "HttpOnly", "SameSite=Strict"} {
+		if !strings.Contains(cookie, want) {
+			t.Errorf("Set-Cookie %q lacks %s", cookie, want)
+		}
+	}
+	if strings.Contains(cookie, "Domain=") {
+		t.Errorf("a __Host- cookie with a Domain: %q", cookie)
+	}
+}
+
 func TestPagesAreLockedDown(t *testing.T) {
 	p := newPages(t)
 	pay := p.create(t, gateway.PaymentInput{Amount: 5000, Currency: "XOF", Reference: "o-1"})
@@ -156,6 +186,21 @@ func TestPagesAreLockedDown(t *testing.T) {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if res, err := fresh.Do(req); err != nil || res.StatusCode != 403 {
 		t.Errorf("post without the cookie: %v %v", res.StatusCode, err)
+	}
+	// A cookie planted by another site, with a field to match it, as plain
+	// double-submit would take: refused, the field is bound to the page.
+	planted := &http.Client{}
+	req, _ = http.NewRequest("POST", p.srv.URL+path(pay)+"/cancel", strings.NewReader(url.Values{"csrf": {strings.Repeat("ab", 16)}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: "malipo_csrf", Value: strings.Repeat("ab", 16)})
+	if res, err := planted.Do(req); err != nil || res.StatusCode != 403 {
+		t.Errorf("post with a planted cookie: %v %v", res.StatusCode, err)
+	}
+	// The field of another page, with this browser's own cookie: refused.
+	other := p.create(t, gateway.PaymentInput{Amount: 5000, Currency: "XOF", Reference: "o-other"})
+	otherForm := url.Values{"csrf": {csrf(t, p.get(t, path(other)))}, "number": {"4111111111111111"}, "expiry": {"12/30"}, "cvv": {"123"}}
+	if pg := p.post(t, path(pay)+"/card", otherForm); pg.status != 403 {
+		t.Errorf("another page's token: %d", pg.status)
 	}
 	if got, _ := p.svc.Checkout(context.Background(), pay.CheckoutToken); got.Payment.Status != malipo.PaymentPending {
 		t.Fatalf("a refused post changed the payment: %s", got.Payment.Status)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/clock"
+	"github.com/malipo/malipo/faces/client"
 	"github.com/malipo/malipo/faces/lenient"
 	"github.com/malipo/malipo/faces/ratelimit"
 	"github.com/malipo/malipo/gateway"
@@ -135,7 +136,7 @@ func (f *Face) endpoint(h func(*request) (int, any, error)) http.Handler {
 			if !asCinet(err, &ce) {
 				ce = fromDomain(err)
 				if ce.status >= 500 {
-					f.logger.Error("cinetpay request failed", "path", r.URL.Path, "err", err)
+					client.LogFailure(f.logger, r, "cinetpay request failed", err, "route", r.Pattern)
 				}
 			}
 			f.write(w, ce.status, failure{ce.code, ce.message, ce.description, f.responseID()})
@@ -145,24 +146,46 @@ func (f *Face) endpoint(h func(*request) (int, any, error)) http.Handler {
 	})
 }
 
+// scalarFields are the body fields CinetPay takes as values (strings or
+// numbers): anything else in them is refused. lock_phone_number is a
+// boolean and invoice_data an object.
+var scalarFields = []string{"apikey", "site_id", "transaction_id", "token", "amount", "currency", "description", "notify_url",
+	"return_url", "channels", "lang", "metadata", "customer_id", "customer_name", "customer_surname", "customer_email",
+	"customer_phone_number", "customer_address", "customer_city", "customer_country", "customer_state", "customer_zip_code"}
+
+// auth finds the site an apikey and site_id name, counting a wrong pair
+// against the caller's address.
+func (f *Face) auth(r *http.Request, apikey, site string) (malipo.Integration, error) {
+	done, err := f.svc.AuthBegin(client.Addr(r))
+	if err != nil {
+		return malipo.Integration{}, err
+	}
+	in, err := f.svc.IntegrationBySecret(r.Context(), apikey)
+	switch {
+	case malipo.KindOf(err) == malipo.KindNotFound || (err == nil && in.Flavor != malipo.FlavorCinetPay):
+		err = errAuth
+	case err == nil && subtle.ConstantTimeCompare([]byte(site), []byte(in.Config["site_id"])) != 1:
+		err = errSite
+	}
+	done(err == errAuth || err == errSite)
+	return in, err
+}
+
 func (f *Face) serve(r *http.Request, w http.ResponseWriter, h func(*request) (int, any, error)) (int, any, error) {
 	body, err := lenient.Read(w, r, MaxBodyBytes)
 	if err != nil {
 		return 0, nil, errFields("the request body could not be read: %v", err)
 	}
+	if err := lenient.Scalars(body, scalarFields...); err != nil {
+		return 0, nil, errFields("%v", err)
+	}
 	apikey, site := lenient.String(body, "apikey"), lenient.String(body, "site_id")
 	if apikey == "" || site == "" {
 		return 0, nil, errFields("apikey and site_id are required")
 	}
-	in, err := f.svc.IntegrationBySecret(r.Context(), apikey)
-	if malipo.KindOf(err) == malipo.KindNotFound || (err == nil && in.Flavor != malipo.FlavorCinetPay) {
-		return 0, nil, errAuth
-	}
+	in, err := f.auth(r, apikey, site)
 	if err != nil {
 		return 0, nil, err
-	}
-	if subtle.ConstantTimeCompare([]byte(site), []byte(in.Config["site_id"])) != 1 {
-		return 0, nil, errSite
 	}
 	if !f.limiter.Allow(in.ID, f.clock.Now()) {
 		return 0, nil, errTooMany

@@ -15,6 +15,7 @@ import (
 	"github.com/malipo/malipo/faces/lenient"
 	"github.com/malipo/malipo/gateway"
 	"github.com/malipo/malipo/notify"
+	"github.com/malipo/malipo/snapshot"
 )
 
 // faceData is what the face keeps with each payment to answer about it.
@@ -261,7 +262,7 @@ func (flavor) Build(m notify.Message) (notify.Request, error) {
 		return notify.Request{}, fmt.Errorf("CinetPay notifications are sent for payments only, not %s events", m.Event.ObjectType)
 	}
 	var p malipo.Payment
-	if err := json.Unmarshal(m.Event.Data, &p); err != nil {
+	if err := snapshot.Decode(m.Event.Data, &p); err != nil {
 		return notify.Request{}, err
 	}
 	var fd faceData

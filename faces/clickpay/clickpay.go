@@ -23,10 +23,12 @@ import (
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/clock"
+	"github.com/malipo/malipo/faces/client"
 	"github.com/malipo/malipo/faces/lenient"
 	"github.com/malipo/malipo/faces/ratelimit"
 	"github.com/malipo/malipo/gateway"
 	"github.com/malipo/malipo/notify"
+	"github.com/malipo/malipo/snapshot"
 )
 
 // MaxBodyBytes caps request bodies.
@@ -108,7 +110,7 @@ func (f *Face) endpoint(h func(*request) (int, any, error)) http.Handler {
 			if !ok {
 				ae = fromDomain(err)
 				if ae.status == http.StatusInternalServerError {
-					f.logger.Error("clickpay request failed", "path", r.URL.Path, "err", err)
+					client.LogFailure(f.logger, r, "clickpay request failed", err, "route", r.Pattern)
 				}
 			}
 			writeError(w, ae)
@@ -137,8 +139,14 @@ func (f *Face) serve(w http.ResponseWriter, r *http.Request, h func(*request) (i
 		return 0, nil, &apiError{http.StatusNotAcceptable, "You requested a format that isn't json"}
 	}
 	key := strings.TrimSpace(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
+	done, err := f.svc.AuthBegin(client.Addr(r))
+	if err != nil {
+		return 0, nil, &apiError{http.StatusTooManyRequests, "Too many requests with a wrong API key: try again later"}
+	}
 	in, err := f.svc.IntegrationBySecret(r.Context(), key)
-	if key == "" || malipo.KindOf(err) == malipo.KindNotFound || (err == nil && in.Flavor != malipo.FlavorClickPay) {
+	wrong := key == "" || malipo.KindOf(err) == malipo.KindNotFound || (err == nil && in.Flavor != malipo.FlavorClickPay)
+	done(wrong && key != "")
+	if wrong {
 		return 0, nil, &apiError{http.StatusUnauthorized, "Your API key is wrong"}
 	}
 	if err != nil {
@@ -151,6 +159,9 @@ func (f *Face) serve(w http.ResponseWriter, r *http.Request, h func(*request) (i
 	if r.Method == http.MethodPost {
 		if body, err = lenient.Read(w, r, MaxBodyBytes); err != nil {
 			return 0, nil, &apiError{http.StatusBadRequest, "Your request does not satisfy the defined rules: the body is not JSON"}
+		}
+		if err := lenient.Scalars(body, "account_id", "amount", "order_info", "currency", "msisdn", "reference"); err != nil {
+			return 0, nil, &apiError{http.StatusBadRequest, "Your request does not satisfy the defined rules: " + err.Error()}
 		}
 	}
 	return h(&request{ctx: r.Context(), r: r, in: in, body: body})
@@ -311,7 +322,7 @@ func (flavor) Build(m notify.Message) (notify.Request, error) {
 		return notify.Request{}, fmt.Errorf("ClickPay notifies about payments only, not %s events", m.Event.ObjectType)
 	}
 	var p malipo.Payment
-	if err := json.Unmarshal(m.Event.Data, &p); err != nil {
+	if err := snapshot.Decode(m.Event.Data, &p); err != nil {
 		return notify.Request{}, err
 	}
 	if isCard(p) {

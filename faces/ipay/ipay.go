@@ -14,18 +14,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"sort"
 	"strings"
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/clock"
+	"github.com/malipo/malipo/faces/client"
 	"github.com/malipo/malipo/faces/lenient"
 	"github.com/malipo/malipo/gateway"
 	"github.com/malipo/malipo/notify"
+	"github.com/malipo/malipo/snapshot"
 )
 
 // MaxBodyBytes caps request bodies.
@@ -95,7 +95,7 @@ func (f *Face) endpoint(h func(*request) (any, error)) http.Handler {
 			if !ok {
 				ae = fromDomain(err)
 				if ae.status >= 500 {
-					f.logger.Error("ipay request failed", "path", r.URL.Path, "err", err)
+					client.LogFailure(f.logger, r, "ipay request failed", err, "route", r.Pattern)
 				}
 			}
 			write(w, ae.status, ae.text)
@@ -113,6 +113,9 @@ func (f *Face) serve(w http.ResponseWriter, r *http.Request, h func(*request) (a
 	if err != nil {
 		return nil, fail(http.StatusBadRequest, "the request body could not be read")
 	}
+	if err := lenient.Scalars(body, "vid", "reference", "account", "hash", "amount", "narration", "curr"); err != nil {
+		return nil, fail(http.StatusBadRequest, "%s", err)
+	}
 	vid := lenient.String(body, "vid")
 	if vid == "" {
 		return nil, fail(http.StatusBadRequest, "vid missing")
@@ -120,6 +123,13 @@ func (f *Face) serve(w http.ResponseWriter, r *http.Request, h func(*request) (a
 	if lenient.String(body, "hash") == "" {
 		return nil, fail(http.StatusBadRequest, "hash missing")
 	}
+	addr := client.Addr(r)
+	done, err := f.svc.AuthBegin(addr)
+	if err != nil {
+		return nil, fail(http.StatusTooManyRequests, "too many failed requests: try again later")
+	}
+	failed := true
+	defer func() { done(failed) }()
 	in, err := f.svc.IntegrationBySecret(r.Context(), vid)
 	if malipo.KindOf(err) == malipo.KindNotFound || (err == nil && in.Flavor != malipo.FlavorIPay) {
 		return nil, fail(http.StatusBadRequest, "hash mismatch") // an unknown vendor cannot have signed anything
@@ -127,14 +137,13 @@ func (f *Face) serve(w http.ResponseWriter, r *http.Request, h func(*request) (a
 	if err != nil {
 		return nil, err
 	}
-	host, _, _ := net.SplitHostPort(r.RemoteAddr)
-	addr, _ := netip.ParseAddr(host)
 	if !malipo.CallerAllowed(in.Config["allow_ips"], addr) {
 		return nil, fail(http.StatusBadRequest, "Not allowed")
 	}
 	if !hmac.Equal([]byte(strings.ToLower(lenient.String(body, "hash"))), []byte(Hash(in.Config["security_key"], body))) {
 		return nil, fail(http.StatusBadRequest, "hash mismatch")
 	}
+	failed = false
 	return h(&request{ctx: r.Context(), r: r, in: in, body: body, channel: r.PathValue("channel")})
 }
 
@@ -271,7 +280,7 @@ func (fl flavor) Build(m notify.Message) (notify.Request, error) {
 		return notify.Request{}, fmt.Errorf("iPay callbacks are sent for payouts only, not %s events", m.Event.ObjectType)
 	}
 	var p malipo.Payout
-	if err := json.Unmarshal(m.Event.Data, &p); err != nil {
+	if err := snapshot.Decode(m.Event.Data, &p); err != nil {
 		return notify.Request{}, err
 	}
 	status := "200"

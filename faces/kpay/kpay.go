@@ -11,11 +11,10 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/netip"
 
 	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/faces/client"
 	"github.com/malipo/malipo/faces/lenient"
 	"github.com/malipo/malipo/gateway"
 )
@@ -67,6 +66,9 @@ const (
 	RetUnknownMethod    = 609 // Unknown Payment method
 	RetUnknownBank      = 610 // Unknown or not enabled Financial institution
 	RetNotFound         = 611 // Transaction not found
+	// RetTooManyFailures is Malipo's: KPay publishes no code for a caller
+	// refused after too many failed authentications (HTTP 429).
+	RetTooManyFailures = 429
 )
 
 // retError is an error in KPay's terms.
@@ -78,6 +80,11 @@ type retError struct {
 func (e *retError) Error() string { return e.reply }
 
 func fail(code int, reply string) error { return &retError{code, reply} }
+
+// scalarFields are the body fields KPay takes as values (strings or
+// numbers): anything else in them is refused.
+var scalarFields = []string{"action", "msisdn", "email", "details", "refid", "amount", "currency", "cname", "cnumber",
+	"pmethod", "retailerid", "returl", "redirecturl", "bankid", "logourl", "token", "cvv", "tid", "cusname"}
 
 // request is one authenticated call.
 type request struct {
@@ -92,7 +99,18 @@ func (f *Face) serve(w http.ResponseWriter, r *http.Request) {
 		f.answerError(w, nil, fail(RetEmptyParameter, "The request body is not JSON"))
 		return
 	}
+	if err := lenient.Scalars(body, scalarFields...); err != nil {
+		f.answerError(w, nil, fail(RetEmptyParameter, err.Error()))
+		return
+	}
+	done, err := f.svc.AuthBegin(client.Addr(r))
+	if err != nil {
+		f.answerError(w, body, err)
+		return
+	}
 	in, err := f.auth(r, body)
+	re, _ := err.(*retError)
+	done(re != nil && (re.code == RetBadCredentials || re.code == RetRemoteUser))
 	if err != nil {
 		f.answerError(w, body, err)
 		return
@@ -147,6 +165,8 @@ func (f *Face) answerError(w http.ResponseWriter, body lenient.Map, err error) {
 		status = http.StatusUnauthorized
 	case RetIPNotWhitelisted:
 		status = http.StatusForbidden
+	case RetTooManyFailures:
+		status = http.StatusTooManyRequests
 	}
 	write(w, status, lenient.Ordered{{Key: "reply", Value: re.reply}, {Key: "url", Value: ""}, {Key: "success", Value: 0},
 		{Key: "authkey", Value: f.svc.Token("", 16)}, {Key: "tid", Value: ""}, {Key: "refid", Value: lenient.String(body, "refid")},
@@ -157,6 +177,8 @@ func (f *Face) answerError(w http.ResponseWriter, body lenient.Map, err error) {
 func fromDomain(err error) *retError {
 	e := malipo.AsError(err)
 	switch {
+	case e.Code == "too_many_auth_failures":
+		return &retError{RetTooManyFailures, "Too many failed authentications: try again later"}
 	case e.Code == "reference_in_use":
 		return &retError{RetRefIDUsed, "Used ref id – error uniqueness"}
 	case e.Kind == malipo.KindInvalid:
@@ -188,9 +210,7 @@ func (f *Face) auth(r *http.Request, body lenient.Map) (malipo.Integration, erro
 		subtle.ConstantTimeCompare([]byte(gateway.HashKey(password)), []byte(in.Config["password_hash"])) != 1 {
 		return malipo.Integration{}, fail(RetBadCredentials, "Invalid username / password combination")
 	}
-	host, _, _ := net.SplitHostPort(r.RemoteAddr)
-	addr, _ := netip.ParseAddr(host)
-	if !malipo.CallerAllowed(in.Config["allow_ips"], addr) {
+	if !malipo.CallerAllowed(in.Config["allow_ips"], client.Addr(r)) {
 		return malipo.Integration{}, fail(RetIPNotWhitelisted, "Location / IP not whitelisted")
 	}
 	if rid := lenient.String(body, "retailerid"); rid != "" && rid != in.Config["retailer_id"] {

@@ -11,6 +11,7 @@ import (
 	"github.com/malipo/malipo/faces/lenient"
 	"github.com/malipo/malipo/gateway"
 	"github.com/malipo/malipo/notify"
+	"github.com/malipo/malipo/snapshot"
 )
 
 // Banks are KPay's financial institution codes (bankid): mobile-money
@@ -246,7 +247,7 @@ func (flavor) Build(m notify.Message) (notify.Request, error) {
 		return notify.Request{}, fmt.Errorf("KPay postbacks are sent for payments only, not %s events", m.Event.ObjectType)
 	}
 	var p malipo.Payment
-	if err := json.Unmarshal(m.Event.Data, &p); err != nil {
+	if err := snapshot.Decode(m.Event.Data, &p); err != nil {
 		return notify.Request{}, err
 	}
 	body, err := json.Marshal(postback(p, true))

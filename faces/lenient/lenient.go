@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Map is a parsed body: values are strings, float64/json.Number, bools,
@@ -40,25 +41,96 @@ func Read(w http.ResponseWriter, r *http.Request, max int64) (Map, error) {
 }
 
 // Parse parses a body: JSON if it starts like a JSON object, else a form.
+// A JSON object must be all there is; no key or value may hold a NUL
+// character (no store can keep one).
 func Parse(b []byte) (Map, error) {
 	t := bytes.TrimSpace(b)
 	if len(t) == 0 {
 		return Map{}, nil
 	}
+	var m Map
+	if !utf8.Valid(t) {
+		return nil, errors.New("the body is not UTF-8")
+	}
 	if t[0] == '{' {
 		dec := json.NewDecoder(bytes.NewReader(t))
 		dec.UseNumber()
-		var m Map
 		if err := dec.Decode(&m); err != nil {
 			return nil, fmt.Errorf("the body is not valid JSON: %w", err)
 		}
-		return m, nil
+		if _, err := dec.Token(); err != io.EOF {
+			return nil, errors.New("the body has more after its JSON object")
+		}
+	} else {
+		vals, err := url.ParseQuery(string(t))
+		if err != nil {
+			return nil, fmt.Errorf("the body is neither JSON nor a form: %w", err)
+		}
+		m = FromForm(vals)
 	}
-	vals, err := url.ParseQuery(string(t))
-	if err != nil {
-		return nil, fmt.Errorf("the body is neither JSON nor a form: %w", err)
+	if hasNUL(m) {
+		return nil, errors.New("the body holds a NUL character or text that is not UTF-8")
 	}
-	return FromForm(vals), nil
+	return m, nil
+}
+
+// badText reports text no store can keep: a NUL character, or bytes that
+// are not UTF-8.
+func badText(s string) bool { return strings.IndexByte(s, 0) >= 0 || !utf8.ValidString(s) }
+
+// hasNUL reports whether any key or string in v is bad text (badText).
+func hasNUL(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return badText(x)
+	case Map:
+		for k, e := range x {
+			if badText(k) || hasNUL(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if hasNUL(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TypeError is a field of a body holding a value of the wrong kind.
+type TypeError struct {
+	Field string // its path, dotted: "invoice.total_amount"
+	Got   string
+}
+
+func (e *TypeError) Error() string {
+	return fmt.Sprintf("%s must be a string or a number, not %s", e.Field, e.Got)
+}
+
+// Scalars checks that each field named (a dotted path), where the body
+// has it, holds a string or a number: true, false, an object or a list
+// where a provider takes a value is refused, never read as "1" or "".
+// Fields not named are not looked at: unknown extras are ignored.
+func Scalars(m Map, paths ...string) error {
+	for _, p := range paths {
+		var got string
+		switch Get(m, strings.Split(p, ".")...).(type) {
+		case nil, string, json.Number, float64, int, int64:
+			continue
+		case bool:
+			got = "true or false"
+		case Map:
+			got = "an object"
+		case []any:
+			got = "a list"
+		default:
+			got = "of another kind"
+		}
+		return &TypeError{Field: p, Got: got}
+	}
+	return nil
 }
 
 // FromForm turns PHP bracket keys into nested maps: a[b][c]=1 becomes

@@ -6,6 +6,7 @@ package native
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -15,11 +16,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/faces/client"
 	"github.com/malipo/malipo/gateway"
 )
 
@@ -152,22 +156,33 @@ func (a *API) Register(mux *http.ServeMux) {
 
 func (a *API) endpoint(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.IndexByte(r.URL.Path, 0) >= 0 || strings.Contains(r.URL.RawQuery, "%00") {
+			writeError(w, r, malipo.Invalid("", "parameter_invalid", "the path and query must not contain NUL characters"))
+			return
+		}
 		var in malipo.Integration
 		if rt.auth {
+			done, err := a.svc.AuthBegin(client.Addr(r))
+			if err != nil {
+				writeError(w, r, err)
+				return
+			}
 			key, ok := bearer(r)
 			if !ok {
+				done(false) // no key is no guess
 				writeError(w, r, malipo.Errorf(malipo.KindUnauthorized, "missing_api_key", "send your secret key as Authorization: Bearer sk_…"))
 				return
 			}
-			var err error
-			if in, err = a.svc.Authenticate(r.Context(), key); err != nil {
+			in, err = a.svc.Authenticate(r.Context(), key)
+			done(malipo.KindOf(err) == malipo.KindUnauthorized)
+			if err != nil {
 				writeError(w, r, err)
 				return
 			}
 		}
 		if err := rt.handle(a, w, r, in); err != nil {
 			if malipo.KindOf(err) == malipo.KindInternal {
-				a.logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+				client.LogFailure(a.logger, r, "request failed", err, "method", r.Method, "route", r.Pattern)
 			}
 			writeError(w, r, err)
 		}
@@ -262,13 +277,22 @@ func decode(b []byte, v any) error {
 	if len(bytes.TrimSpace(b)) == 0 {
 		b = []byte("{}")
 	}
+	if !utf8.Valid(b) {
+		return malipo.Invalid("", "json_invalid", "the request body must be UTF-8")
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
-	if err == nil && dec.More() {
-		err = errors.New("trailing data")
-	}
 	if err == nil {
+		if _, end := dec.Token(); end != io.EOF {
+			return malipo.Invalid("", "json_invalid", "the request body must be one JSON object and nothing after it")
+		}
+		// A NUL can only come as \u0000: look for the field only then.
+		if bytes.Contains(b, []byte(`\u0000`)) {
+			if field, ok := nulField(reflect.ValueOf(v), ""); ok {
+				return malipo.Invalid(field, "parameter_invalid", "%s must not contain NUL characters", cmp.Or(field, "the body"))
+			}
+		}
 		return nil
 	}
 	var typeErr *json.UnmarshalTypeError
@@ -287,6 +311,52 @@ func decode(b []byte, v any) error {
 		return malipo.Invalid(field, "parameter_unknown", "unknown parameter %q", field)
 	}
 	return malipo.Invalid("", "json_invalid", "the request body must be a JSON object")
+}
+
+// nulField finds the first string in v holding a NUL character and names
+// it as the request did (a JSON path, dotted).
+func nulField(v reflect.Value, path string) (string, bool) {
+	join := func(name string) string {
+		if path == "" {
+			return name
+		}
+		return path + "." + name
+	}
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			return nulField(v.Elem(), path)
+		}
+	case reflect.String:
+		return path, strings.IndexByte(v.String(), 0) >= 0
+	case reflect.Struct:
+		for i := range v.NumField() {
+			f := v.Type().Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "-" || !f.IsExported() {
+				continue
+			}
+			if p, ok := nulField(v.Field(i), join(cmp.Or(name, f.Name))); ok {
+				return p, true
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			if p, ok := nulField(v.Index(i), join(strconv.Itoa(i))); ok {
+				return p, true
+			}
+		}
+	case reflect.Map:
+		for _, k := range v.MapKeys() {
+			if strings.IndexByte(k.String(), 0) >= 0 {
+				return path, true
+			}
+			if p, ok := nulField(v.MapIndex(k), join(k.String())); ok {
+				return p, true
+			}
+		}
+	}
+	return "", false
 }
 
 func jsonKind(goKind string) string {

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand"
 	"net/http"
 	"net/http/httptest"
@@ -30,6 +31,8 @@ import (
 var update = flag.Bool("update", false, "rewrite openapi.json from the code")
 
 type fixture struct {
+	mux      *http.ServeMux
+	logs     *bytes.Buffer // what the API logged, at every level
 	srv      *httptest.Server
 	clock    *clock.Fake
 	svc      *gateway.Service
@@ -47,11 +50,12 @@ func setup(t *testing.T) *fixture {
 	}
 	t.Cleanup(func() { st.Close() })
 	clk := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-	sb := sandbox.New(clk, 3*time.Second, nil)
+	sb := sandbox.New(st, clk, 3*time.Second, nil)
 	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, rand.New(rand.NewSource(7))),
 		BaseURL: "http://pay.test", Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()}})
 	sb.Connect(svc)
-	api := native.New(svc, nil)
+	logs := &bytes.Buffer{}
+	api := native.New(svc, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	disp := notify.New(notify.Config{Store: st, Clock: clk, Jitter: -1,
 		Flavors: map[malipo.Flavor]notify.Flavor{malipo.FlavorNative: api.Flavor()}})
 	mux := http.NewServeMux()
@@ -59,7 +63,7 @@ func setup(t *testing.T) *fixture {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	ctx := context.Background()
-	f := &fixture{srv: srv, clock: clk, svc: svc, disp: disp}
+	f := &fixture{srv: srv, clock: clk, svc: svc, disp: disp, mux: mux, logs: logs}
 	m, _ := svc.CreateMerchant(ctx, "Duka", "")
 	_, c, err := svc.CreateIntegration(ctx, gateway.IntegrationInput{MerchantID: m.ID, Flavor: malipo.FlavorNative, Mode: malipo.ModeTest, Fee: malipo.FeeRule{BasisPoints: 100}})
 	if err != nil {
@@ -338,5 +342,23 @@ func TestOpenAPIDrift(t *testing.T) {
 	}
 	if !bytes.Equal(committed, got) {
 		t.Error("faces/native/openapi.json is out of date: run go test ./faces/native -update and commit it")
+	}
+}
+
+// A client that hangs up before its answer is ready is not a server
+// error: the failure is logged at DEBUG, not ERROR.
+func TestClientGoneIsNotAnError(t *testing.T) {
+	f := setup(t)
+	if a := f.do(t, "GET", "/v1/payments", f.key, ""); a.status != 200 { // the key is now known
+		t.Fatalf("list: %d", a.status)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // gone before the answer
+	req := httptest.NewRequest("GET", "/v1/payments", nil).WithContext(ctx)
+	req.Header.Set("Authorization", "Bearer "+f.key)
+	f.mux.ServeHTTP(httptest.NewRecorder(), req)
+	logs := f.logs.String()
+	if strings.Contains(logs, "level=ERROR") || !strings.Contains(logs, "the client went away") {
+		t.Errorf("logs after a client hung up:\n%s", logs)
 	}
 }

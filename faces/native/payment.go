@@ -109,6 +109,8 @@ type paymentResource struct {
 	Fee            int64             `json:"fee"`
 	Net            int64             `json:"net" doc:"amount less fee, once succeeded"`
 	AmountRefunded int64             `json:"amount_refunded"`
+	Late           bool              `json:"late" doc:"true when the customer's approval came after the payment had expired: it succeeded late"`
+	Attempts       int               `json:"attempts" doc:"rail attempts made so far (pushes, card authorisations)"`
 	AvailableAt    *time.Time        `json:"available_at" doc:"when the net amount becomes available, once succeeded"`
 	Reference      string            `json:"reference"`
 	Description    string            `json:"description"`
@@ -172,6 +174,7 @@ func (a *API) payment(p malipo.Payment) paymentResource {
 		CancelURL: optional(p.CancelURL), NotifyURL: optional(p.NotifyURL), Metadata: meta, Lang: optional(p.Lang),
 		RailReference: optional(p.RailReference), CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt, ExpiresAt: p.ExpiresAt,
 		Items: []itemOut{}, Taxes: []taxOut{}, LockPhone: p.LockPhone, NextAction: optional(p.NextAction),
+		Late: p.Late, Attempts: p.Attempt,
 	}
 	for _, it := range p.Items {
 		r.Items = append(r.Items, itemOut(it))

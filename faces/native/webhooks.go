@@ -10,6 +10,7 @@ import (
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/gateway"
 	"github.com/malipo/malipo/notify"
+	"github.com/malipo/malipo/snapshot"
 	"github.com/malipo/malipo/store"
 	"github.com/malipo/malipo/webhook"
 )
@@ -19,14 +20,14 @@ import (
 type eventResource struct {
 	ID        string    `json:"id"`
 	Object    string    `json:"object"`
-	Type      string    `json:"type" doc:"payment.succeeded|failed|cancelled|expired, payout.succeeded|failed, refund.succeeded|failed, transfer.received"`
+	Type      string    `json:"type" doc:"payment.succeeded|failed|cancelled|expired|unmatched, payout.succeeded|failed, refund.succeeded|failed, transfer.received"`
 	Livemode  bool      `json:"livemode"`
 	CreatedAt time.Time `json:"created_at"`
 	Data      eventData `json:"data"`
 }
 
 type eventData struct {
-	Object any `json:"object" doc:"the payment, payout or refund as it was when the event happened"`
+	Object any `json:"object" doc:"the payment, payout or refund as it was when the event happened (for payment.unmatched, the unmatched money)"`
 }
 
 func (a *API) event(e malipo.Event) (eventResource, error) {
@@ -34,26 +35,50 @@ func (a *API) event(e malipo.Event) (eventResource, error) {
 	switch e.ObjectType {
 	case "payment":
 		var p malipo.Payment
-		if err := json.Unmarshal(e.Data, &p); err != nil {
+		if err := snapshot.Decode(e.Data, &p); err != nil {
 			return r, fmt.Errorf("event %s: decode payment: %w", e.ID, err)
 		}
 		r.Data.Object = a.payment(p)
 	case "payout":
 		var p malipo.Payout
-		if err := json.Unmarshal(e.Data, &p); err != nil {
+		if err := snapshot.Decode(e.Data, &p); err != nil {
 			return r, fmt.Errorf("event %s: decode payout: %w", e.ID, err)
 		}
 		r.Data.Object = payoutOf(p)
 	case "refund":
 		var f malipo.Refund
-		if err := json.Unmarshal(e.Data, &f); err != nil {
+		if err := snapshot.Decode(e.Data, &f); err != nil {
 			return r, fmt.Errorf("event %s: decode refund: %w", e.ID, err)
 		}
 		r.Data.Object = refundOf(f)
+	case "unmatched":
+		var u malipo.Unmatched
+		if err := snapshot.Decode(e.Data, &u); err != nil {
+			return r, fmt.Errorf("event %s: decode unmatched money: %w", e.ID, err)
+		}
+		r.Data.Object = unmatchedResource{ID: u.ID, Object: "unmatched_money", Livemode: r.Livemode, Payment: u.PaymentID,
+			Amount: u.Amount, Currency: string(u.Currency), PaymentStatus: string(u.PaymentStatus), Rail: u.Rail,
+			RailReference: u.RailReference, CreatedAt: u.At}
 	default:
 		return r, fmt.Errorf("event %s: unknown object type %q", e.ID, e.ObjectType)
 	}
 	return r, nil
+}
+
+// unmatchedResource is what a payment.unmatched event carries: money a
+// rail collected for a payment that could no longer take it (cancelled,
+// failed, or paid already), held in suspense until it is sorted out.
+type unmatchedResource struct {
+	ID            string    `json:"id" doc:"the rail outcome that reported the money"`
+	Object        string    `json:"object"`
+	Livemode      bool      `json:"livemode"`
+	Payment       string    `json:"payment"`
+	Amount        int64     `json:"amount"`
+	Currency      string    `json:"currency"`
+	PaymentStatus string    `json:"payment_status" doc:"what the payment was when the money came"`
+	Rail          string    `json:"rail"`
+	RailReference string    `json:"rail_reference"`
+	CreatedAt     time.Time `json:"created_at"`
 }
 
 // Flavor is the native notification flavor, after the Standard Webhooks

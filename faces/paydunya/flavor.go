@@ -1,13 +1,13 @@
 package paydunya
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/faces/lenient"
 	"github.com/malipo/malipo/notify"
+	"github.com/malipo/malipo/snapshot"
 )
 
 // Flavor is PayDunya's callback (IPN): a form-encoded POST whose data[…]
@@ -22,7 +22,7 @@ func (fl flavor) Build(m notify.Message) (notify.Request, error) {
 		return notify.Request{}, fmt.Errorf("PayDunya callbacks are sent for invoices only, not %s events", m.Event.ObjectType)
 	}
 	var p malipo.Payment
-	if err := json.Unmarshal(m.Event.Data, &p); err != nil {
+	if err := snapshot.Decode(m.Event.Data, &p); err != nil {
 		return notify.Request{}, err
 	}
 	body := lenient.Form("data", invoiceData(fl.f.svc, m.Integration, p))

@@ -57,6 +57,13 @@ func (f *Face) newInvoice(req *request, body lenient.Map, customer malipo.Custom
 		in.Customer = malipo.Customer{Name: lenient.String(c, "name"), Email: lenient.String(c, "email"),
 			Phone: cmp.Or(lenient.String(c, "phone"), lenient.String(c, "phone_number"))}
 	}
+	for _, entries := range []any{inv["items"], inv["taxes"]} {
+		for _, e := range lenient.Entries(entries) {
+			if err := lenient.Scalars(e, "name", "description", "quantity", "unit_price", "total_price", "amount"); err != nil {
+				return malipo.Payment{}, malipo.Invalid("invoice.items", "parameter_invalid", "%v", err)
+			}
+		}
+	}
 	for _, it := range lenient.Entries(inv["items"]) {
 		item := malipo.Item{Name: lenient.String(it, "name"), Description: lenient.String(it, "description")}
 		if item.Name == "" {

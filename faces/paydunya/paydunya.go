@@ -22,6 +22,7 @@ import (
 	"strings"
 
 	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/faces/client"
 	"github.com/malipo/malipo/faces/lenient"
 	"github.com/malipo/malipo/gateway"
 )
@@ -125,13 +126,30 @@ func write(w http.ResponseWriter, status int, v any) {
 	w.Write(b)
 }
 
+// scalarFields are the body fields PayDunya takes as values (strings or
+// numbers): anything else in them is refused. custom_data is the
+// merchant's own and may hold anything.
+var scalarFields = []string{"invoice.total_amount", "invoice.description", "store.name", "store.tagline", "store.phone",
+	"store.phone_number", "store.postal_address", "store.website_url", "store.logo_url", "store.cancel_url", "store.return_url",
+	"store.callback_url", "actions.cancel_url", "actions.return_url", "actions.callback_url", "invoice.customer.name",
+	"invoice.customer.email", "invoice.customer.phone", "customer.name", "customer.email", "customer.phone",
+	"opr_data.account_alias", "account_alias", "amount", "withdraw_mode", "callback_url", "disburse_invoice", "disburse_id",
+	"token", "confirm_token", "invoice_token", "phone_phone", "customer_email", "customer_name", "password"}
+
 func (f *Face) endpoint(mode malipo.Mode, h func(*request) (any, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		in, err := f.auth(r, mode)
+		var in malipo.Integration
+		done, err := f.svc.AuthBegin(client.Addr(r))
+		if err == nil {
+			in, err = f.auth(r, mode)
+			done(malipo.KindOf(err) == malipo.KindUnauthorized)
+		}
 		if err == nil {
 			var body lenient.Map
 			if body, err = lenient.Read(w, r, MaxBodyBytes); err != nil {
 				err = malipo.Invalid("", "body_invalid", "%v", err)
+			} else if terr := lenient.Scalars(body, scalarFields...); terr != nil {
+				err = malipo.Invalid(terr.(*lenient.TypeError).Field, "parameter_invalid", "%v", terr)
 			}
 			if err == nil {
 				var out any
@@ -147,7 +165,7 @@ func (f *Face) endpoint(mode malipo.Mode, h func(*request) (any, error)) http.Ha
 			m = errorCodes[malipo.KindInternal]
 		}
 		if e.Kind == malipo.KindInternal {
-			f.logger.Error("paydunya request failed", "path", r.URL.Path, "err", err)
+			client.LogFailure(f.logger, r, "paydunya request failed", err, "route", r.Pattern)
 			e.Message = "Internal error"
 		}
 		write(w, m.status, failure{m.code, e.Message})

@@ -50,7 +50,7 @@ func startLive(t *testing.T) *live {
 	clk := clock.Real{}
 	flavors := map[malipo.Flavor]notify.Flavor{}
 	disp := notify.New(notify.Config{Store: st, Clock: clk, Flavors: flavors, Poll: 50 * time.Millisecond})
-	sb := sandbox.New(clk, 200*time.Millisecond, nil)
+	sb := sandbox.New(st, clk, 200*time.Millisecond, nil)
 	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, nil), BaseURL: base, Wake: disp.Wake,
 		Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()}})
 	sb.Connect(svc)

@@ -3,14 +3,12 @@ package sandbox
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/malipo/malipo"
-	"github.com/malipo/malipo/clock"
 	"github.com/malipo/malipo/rails"
+	"github.com/malipo/malipo/store"
 )
 
 // PayoutBehaviour is what the simulated network does with a payout to an
@@ -30,16 +28,11 @@ var PayoutOutcomes = []PayoutBehaviour{
 	{Suffix: "0004", Does: "does not exist: the rail refuses the payout at once", Code: "invalid_account", Reason: "The destination account does not exist", Refuse: true},
 }
 
-// Payouts simulates sending money: the rail answers after Delay.
+// Payouts simulates sending money: the network answers after the
+// sandbox's delay. A payout sent again with the same key is paid once.
 type Payouts struct {
-	Clock  clock.Clock
-	Delay  time.Duration
-	Sink   rails.PayoutSink
-	Logger *slog.Logger
-
-	mu   sync.Mutex
-	seq  int
-	sent map[string]string // payout ID → reference: a payout sent twice is paid once
+	book  *book
+	Delay time.Duration // how long the network takes to answer
 }
 
 // Name implements rails.Payouts.
@@ -47,61 +40,56 @@ func (p *Payouts) Name() string { return Name }
 
 // Send implements rails.Payouts.
 func (p *Payouts) Send(ctx context.Context, req rails.PayoutRequest) (string, error) {
-	var b *PayoutBehaviour
-	for i := range PayoutOutcomes {
-		if strings.HasSuffix(req.Destination.Account, PayoutOutcomes[i].Suffix) {
-			b = &PayoutOutcomes[i]
+	st := store.SandboxTransaction{Key: req.Key, Kind: "payout", Reference: reference("SBXP", req.Key), Status: "pending",
+		Answer: "succeeded", Amount: req.Amount, Currency: req.Currency, AnswerAt: p.book.now().Add(p.Delay)}
+	for _, b := range PayoutOutcomes {
+		if !strings.HasSuffix(req.Destination.Account, b.Suffix) {
+			continue
+		}
+		st.FailureCode, st.FailureReason = b.Code, b.Reason
+		if st.Answer = "failed"; b.Refuse {
+			st.Status, st.Answer, st.Reported = "failed", "", true
 		}
 	}
-	if b != nil && b.Refuse {
-		return "", &malipo.Error{Kind: malipo.KindInvalid, Code: b.Code, Message: b.Reason}
+	got, isNew, err := p.book.open(ctx, st)
+	if err != nil {
+		return "", fmt.Errorf("sandbox payout network: %v", err)
 	}
-	p.mu.Lock()
-	if ref, ok := p.sent[req.PayoutID]; ok {
-		p.mu.Unlock()
-		return ref, nil // a resend: the rail already has it
+	if got.Status == "failed" && got.Answer == "" {
+		return "", &malipo.Error{Kind: malipo.KindInvalid, Code: got.FailureCode, Message: got.FailureReason}
 	}
-	p.seq++
-	ref := fmt.Sprintf("SBXP%06d", p.seq)
-	if p.sent == nil {
-		p.sent = map[string]string{}
+	if isNew {
+		p.book.answerLater(got)
 	}
-	p.sent[req.PayoutID] = ref
-	p.mu.Unlock()
-	p.Clock.AfterFunc(p.Delay, func() {
-		o := rails.PayoutOutcome{PayoutID: req.PayoutID, Status: malipo.PayoutSucceeded, RailReference: ref}
-		if b != nil {
-			o.Status, o.FailureCode, o.FailureReason = malipo.PayoutFailed, b.Code, b.Reason
-		}
-		if err := p.Sink.SettlePayout(context.Background(), o); err != nil && p.Logger != nil {
-			p.Logger.Warn("sandbox payout outcome not applied", "payout", req.PayoutID, "err", err)
-		}
-	})
-	return ref, nil
+	return got.Reference, nil
+}
+
+// Status implements rails.Payouts.
+func (p *Payouts) Status(ctx context.Context, key string) (rails.Outcome, error) {
+	return p.book.status(ctx, key)
 }
 
 // Refunds simulates paying customers back: every refund succeeds at once.
 type Refunds struct {
-	mu   sync.Mutex
-	seq  int
-	done map[string]string // refund ID → reference: a refund sent twice is paid once
+	book *book
 }
 
 // Name implements rails.Refunds.
 func (r *Refunds) Name() string { return Name }
 
-// Refund implements rails.Refunds.
+// Refund implements rails.Refunds. A refund sent again with the same key
+// is paid once.
 func (r *Refunds) Refund(ctx context.Context, req rails.RefundRequest) (string, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if ref, ok := r.done[req.RefundID]; ok {
-		return ref, nil
+	st := store.SandboxTransaction{Key: req.Key, Kind: "refund", Reference: reference("SBXR", req.Key), Status: "succeeded",
+		Amount: req.Amount, Currency: req.Currency, Reported: true}
+	got, _, err := r.book.open(ctx, st)
+	if err != nil {
+		return "", fmt.Errorf("sandbox refunds: %v", err)
 	}
-	r.seq++
-	ref := fmt.Sprintf("SBXR%06d", r.seq)
-	if r.done == nil {
-		r.done = map[string]string{}
-	}
-	r.done[req.RefundID] = ref
-	return ref, nil
+	return got.Reference, nil
+}
+
+// Status implements rails.Refunds.
+func (r *Refunds) Status(ctx context.Context, key string) (rails.Outcome, error) {
+	return r.book.status(ctx, key)
 }

@@ -1,39 +1,42 @@
 // Package sandbox is Malipo's built-in offline rails: a simulated
 // mobile-money operator whose customers answer push prompts after a delay,
-// and a simulated card network. Outcomes are chosen by test phone numbers
-// and test card numbers, listed in the README.
+// a simulated card network, payout network and refunds. Outcomes are
+// chosen by test phone numbers and test card numbers, listed in the
+// README. Like a real operator, the sandbox remembers every transaction by
+// the key it was given (in the store, so a restart loses nothing): the
+// same key twice is one transaction, Status answers for any key, and
+// answers not yet delivered are delivered after a restart.
 package sandbox
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
-	"log/slog"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/malipo/malipo"
-	"github.com/malipo/malipo/clock"
 	"github.com/malipo/malipo/rails"
+	"github.com/malipo/malipo/store"
 )
 
 // Name is the sandbox's rail name in ledger accounts.
 const Name = "sandbox"
 
 // MobileMoney simulates operators: each push is answered by the simulated
-// customer after Delay (at once, before Push returns, when Delay is 0),
-// with the outcome chosen by the number's last four digits (see Outcomes).
+// customer after the sandbox's delay (at once, before Push returns, when
+// the delay is 0), with the outcome chosen by the number's last four digits
+// (see Outcomes). A customer who never answers is given up on by the
+// operator after OperatorTimeout.
 type MobileMoney struct {
-	Clock  clock.Clock
-	Delay  time.Duration
-	Sink   rails.Sink
-	Logger *slog.Logger
-
-	mu  sync.Mutex
-	seq int
+	book  *book
+	Delay time.Duration // how long the simulated customer takes to answer
 }
+
+// OperatorTimeout is how long the simulated operator waits for a customer
+// who never answers before it reports the push expired.
+const OperatorTimeout = time.Hour
 
 // Behaviour is what the simulated customer behind a test number does.
 type Behaviour struct {
@@ -68,75 +71,57 @@ func BehaviourOf(msisdn string) Behaviour {
 // Name implements rails.MobileMoney.
 func (m *MobileMoney) Name() string { return Name }
 
-// Push implements rails.MobileMoney.
+// Push implements rails.MobileMoney. A push with a key seen before is the
+// same push: its reference again, and no second prompt.
 func (m *MobileMoney) Push(ctx context.Context, p rails.Push) (string, error) {
 	b := BehaviourOf(p.MSISDN)
-	if b.Refuse {
-		return "", &malipo.Error{Kind: malipo.KindInvalid, Code: b.Code, Message: b.Reason, Param: "phone"}
+	now := m.book.now()
+	st := store.SandboxTransaction{Key: p.Key, Kind: "collection", Reference: reference("SBX", p.Key), Status: "pending",
+		Amount: p.Amount, Currency: p.Currency}
+	switch {
+	case b.Refuse:
+		st.Status, st.FailureCode, st.FailureReason, st.Reported = "failed", b.Code, b.Reason, true
+	case b.Status == "":
+		st.Answer, st.FailureCode, st.FailureReason = "expired", "expired", "The customer did not answer the prompt"
+		st.AnswerAt = now.Add(OperatorTimeout)
+	default:
+		st.Answer, st.FailureCode, st.FailureReason, st.AnswerAt = string(b.Status), b.Code, b.Reason, now.Add(m.Delay)
 	}
-	m.mu.Lock()
-	m.seq++
-	ref := fmt.Sprintf("SBX%d%06d", m.Clock.Now().Unix()%1_000_000, m.seq)
-	m.mu.Unlock()
-	if b.Status == "" {
-		return ref, nil // the customer never answers; expiry ends the payment
+	got, isNew, err := m.book.open(ctx, st)
+	if err != nil {
+		return "", fmt.Errorf("sandbox operator: %v", err) // unknown: the gateway asks Status later
 	}
-	answer := func() {
-		o := rails.Outcome{PaymentID: p.PaymentID, Status: b.Status, FailureCode: b.Code, FailureReason: b.Reason, RailReference: ref}
-		if err := m.Sink.Settle(context.Background(), o); err != nil && m.Logger != nil {
-			m.Logger.Warn("sandbox outcome not applied", "payment", p.PaymentID, "err", err)
-		}
+	if got.Status == "failed" && got.Answer == "" {
+		return "", &malipo.Error{Kind: malipo.KindInvalid, Code: got.FailureCode, Message: got.FailureReason, Param: "phone"}
 	}
-	if m.Delay <= 0 {
-		answer() // a customer who answers at once: the operator settles before it replies
-		return ref, nil
+	if isNew {
+		m.book.answerLater(got)
 	}
-	m.Clock.AfterFunc(m.Delay, answer)
-	return ref, nil
+	return got.Reference, nil
 }
 
-// operators are a few real number prefixes, so the sandbox shows
-// plausible operator names and checkout pages offer a real choice.
-var operators = []struct{ prefix, operator, country string }{
-	{"+25078", "mtn-rw", "RW"}, {"+25079", "mtn-rw", "RW"}, {"+25072", "airtel-rw", "RW"}, {"+25073", "airtel-rw", "RW"},
-	{"+2547", "mpesa-ke", "KE"}, {"+2541", "mpesa-ke", "KE"}, {"+25473", "airtel-ke", "KE"},
-	{"+22507", "orange-ci", "CI"}, {"+22505", "mtn-ci", "CI"}, {"+22501", "moov-ci", "CI"},
-	{"+22177", "orange-sn", "SN"}, {"+22178", "orange-sn", "SN"}, {"+22176", "free-sn", "SN"}, {"+22170", "expresso-sn", "SN"},
-	{"+2289", "t-money-tg", "TG"}, {"+22997", "mtn-bj", "BJ"}, {"+2376", "mtn-cm", "CM"}, {"+2557", "mpesa-tz", "TZ"},
-	{"+2567", "mtn-ug", "UG"},
+// Status implements rails.MobileMoney.
+func (m *MobileMoney) Status(ctx context.Context, key string) (rails.Outcome, error) {
+	return m.book.status(ctx, key)
 }
 
-// Operator implements rails.MobileMoney: the longest matching prefix wins.
+// Operator implements rails.MobileMoney: the operator of the number's
+// range, or "sandbox-<country>" for a range Malipo does not know.
 func (m *MobileMoney) Operator(msisdn string) string {
-	best, op := 0, ""
-	for _, p := range operators {
-		if strings.HasPrefix(msisdn, p.prefix) && len(p.prefix) > best {
-			best, op = len(p.prefix), p.operator
-		}
-	}
-	if op != "" {
+	if op := rails.OperatorOf(msisdn); op != "" {
 		return op
 	}
 	return "sandbox-" + strings.ToLower(malipo.CountryOfMSISDN(msisdn))
 }
 
 // Operators implements rails.MobileMoney.
-func (m *MobileMoney) Operators(country string) []string {
-	var out []string
-	for _, p := range operators {
-		if p.country == country && !slices.Contains(out, p.operator) {
-			out = append(out, p.operator)
-		}
-	}
-	return out
-}
+func (m *MobileMoney) Operators(country string) []string { return rails.OperatorsOf(country) }
 
-// Cards simulates a card network.
+// Cards simulates a card network. It remembers each authorisation by its
+// key, so that a retried call gets the first answer and Status and Void
+// work after a restart.
 type Cards struct {
-	Clock clock.Clock
-
-	mu  sync.Mutex
-	seq int
+	book *book
 }
 
 // CardBehaviour is what the network does for a test card number.
@@ -183,13 +168,6 @@ func checkCVV(cvv string) error {
 	return nil
 }
 
-func (c *Cards) reference() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.seq++
-	return fmt.Sprintf("SBXC%06d", c.seq)
-}
-
 // behaviour is what the network does for a card number: nil approves.
 func behaviour(pan string) *CardBehaviour {
 	for i, d := range DeclinedCards {
@@ -200,7 +178,8 @@ func behaviour(pan string) *CardBehaviour {
 	return nil
 }
 
-// Authorize implements rails.Cards.
+// Authorize implements rails.Cards. A key seen before gets the answer it
+// got then.
 func (c *Cards) Authorize(ctx context.Context, ch rails.Charge) (rails.CardResult, error) {
 	pan := ch.Card.Number
 	res := rails.CardResult{Scheme: rails.Scheme(pan), Masked: rails.MaskPAN(pan)}
@@ -208,27 +187,80 @@ func (c *Cards) Authorize(ctx context.Context, ch rails.Charge) (rails.CardResul
 	if err != nil {
 		return res, err
 	}
-	if expired {
-		res.Decision, res.Code, res.Reason = rails.CardDeclined, "expired_card", "The card has expired"
-		return res, nil
-	}
-	res.RailReference = c.reference()
-	if d := behaviour(pan); d != nil {
-		res.Decision, res.Code, res.Reason = d.Decision, d.Code, d.Reason
-		return res, nil
-	}
 	res.Decision = rails.CardApproved
-	return res, nil
+	switch d := behaviour(pan); {
+	case expired:
+		res.Decision, res.Code, res.Reason = rails.CardDeclined, "expired_card", "The card has expired"
+	case d != nil:
+		res.Decision, res.Code, res.Reason = d.Decision, d.Code, d.Reason
+	}
+	return c.record(ctx, ch.Key, ch.Amount, ch.Currency, res)
+}
+
+// record keeps the network's answer under key (the first answer, if the
+// key was seen before) and returns it.
+func (c *Cards) record(ctx context.Context, key string, amount int64, cur malipo.Currency, res rails.CardResult) (rails.CardResult, error) {
+	status := map[rails.CardDecision]string{rails.CardApproved: "succeeded", rails.CardDeclined: "failed", rails.CardChallenge: "challenge"}[res.Decision]
+	st := store.SandboxTransaction{Key: key, Kind: "card", Reference: reference("SBXC", key), Status: status,
+		FailureCode: res.Code, FailureReason: res.Reason, Amount: amount, Currency: cur, Reported: true}
+	got, _, err := c.book.open(ctx, st)
+	if err != nil {
+		return rails.CardResult{}, fmt.Errorf("sandbox card network: %v", err)
+	}
+	return cardResult(got, res), nil
+}
+
+// cardResult is the answer the network gives for what it recorded.
+func cardResult(st store.SandboxTransaction, shown rails.CardResult) rails.CardResult {
+	res := rails.CardResult{RailReference: st.Reference, Scheme: shown.Scheme, Masked: shown.Masked}
+	switch st.Status {
+	case "succeeded":
+		res.Decision = rails.CardApproved
+	case "challenge":
+		res.Decision, res.Reason = rails.CardChallenge, "3-D Secure authentication required"
+	default:
+		res.Decision, res.Code, res.Reason = rails.CardDeclined, st.FailureCode, st.FailureReason
+	}
+	return res
 }
 
 // Authenticate implements rails.Cards: the simulated issuer approves a
-// challenged payment whose customer passed 3-D Secure.
-func (c *Cards) Authenticate(ctx context.Context, reference string, passed bool) (rails.CardResult, error) {
-	res := rails.CardResult{RailReference: reference, Decision: rails.CardApproved}
-	if !passed {
-		res.Decision, res.Code, res.Reason = rails.CardDeclined, "authentication_failed", "3-D Secure authentication failed"
+// challenged authorisation whose customer passed 3-D Secure.
+func (c *Cards) Authenticate(ctx context.Context, key string, passed bool) (rails.CardResult, error) {
+	st, found, err := c.book.update(ctx, key, func(st *store.SandboxTransaction) bool {
+		if st.Status != "challenge" {
+			return false // answered already: the same answer again
+		}
+		st.Status = "succeeded"
+		if !passed {
+			st.Status, st.FailureCode, st.FailureReason = "failed", "authentication_failed", "3-D Secure authentication failed"
+		}
+		return true
+	})
+	if err != nil {
+		return rails.CardResult{}, fmt.Errorf("sandbox card network: %v", err)
 	}
-	return res, nil
+	if !found {
+		return rails.CardResult{}, malipo.Invalid("card", "authentication_unknown", "the card network has no authentication pending for this payment")
+	}
+	return cardResult(st, rails.CardResult{}), nil
+}
+
+// Void implements rails.Cards.
+func (c *Cards) Void(ctx context.Context, key string) error {
+	_, _, err := c.book.update(ctx, key, func(st *store.SandboxTransaction) bool {
+		if st.Status != "succeeded" && st.Status != "challenge" {
+			return false
+		}
+		st.Status, st.FailureCode, st.FailureReason = "voided", "voided", "The authorisation was voided"
+		return true
+	})
+	return err
+}
+
+// Status implements rails.Cards.
+func (c *Cards) Status(ctx context.Context, key string) (rails.Outcome, error) {
+	return c.book.status(ctx, key)
 }
 
 // The sandbox keeps no cards: its network token carries the test
@@ -251,7 +283,7 @@ func (c *Cards) Tokenize(ctx context.Context, card rails.Card, at time.Time) (ra
 			tag = strconv.Itoa(i)
 		}
 	}
-	return rails.StoredCard{NetworkToken: tokenPrefix + tag + "_" + strings.TrimPrefix(c.reference(), "SBXC"),
+	return rails.StoredCard{NetworkToken: tokenPrefix + tag + "_" + rand.Text()[:12],
 		Scheme: rails.Scheme(card.Number), Masked: rails.MaskPAN(card.Number), ExpMonth: card.Month, ExpYear: card.Year}, nil
 }
 
@@ -266,13 +298,11 @@ func (c *Cards) AuthorizeToken(ctx context.Context, ch rails.TokenCharge) (rails
 	if !ok || !strings.HasPrefix(ch.NetworkToken, tokenPrefix) {
 		return res, malipo.Invalid("card_token", "card_token_invalid", "the card token is not the sandbox's")
 	}
+	res.Decision = rails.CardApproved
 	if ch.ExpYear < ch.At.Year() || (ch.ExpYear == ch.At.Year() && ch.ExpMonth < int(ch.At.Month())) {
 		res.Decision, res.Code, res.Reason = rails.CardDeclined, "expired_card", "The card has expired"
-		return res, nil
-	}
-	res.RailReference, res.Decision = c.reference(), rails.CardApproved
-	if i, err := strconv.Atoi(tag); err == nil && i >= 0 && i < len(DeclinedCards) && DeclinedCards[i].Decision == rails.CardDeclined {
+	} else if i, err := strconv.Atoi(tag); err == nil && i >= 0 && i < len(DeclinedCards) && DeclinedCards[i].Decision == rails.CardDeclined {
 		res.Decision, res.Code, res.Reason = rails.CardDeclined, DeclinedCards[i].Code, DeclinedCards[i].Reason
 	}
-	return res, nil
+	return c.record(ctx, ch.Key, ch.Amount, ch.Currency, res)
 }

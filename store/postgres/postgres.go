@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/fnv"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -21,11 +22,12 @@ import (
 
 // Dialect is PostgreSQL's flavor of the shared SQL store.
 var Dialect = sqlstore.Dialect{
-	Goose:       goose.DialectPostgres,
-	Numbered:    true,
-	LockSuffix:  " FOR UPDATE",
-	ClaimSuffix: " FOR UPDATE SKIP LOCKED",
-	Committers:  4,
+	Goose:        goose.DialectPostgres,
+	Numbered:     true,
+	LockSuffix:   " FOR UPDATE",
+	NoWaitSuffix: " FOR UPDATE NOWAIT",
+	ClaimSuffix:  " FOR UPDATE SKIP LOCKED",
+	Committers:   4,
 	IsUnique: func(err error) bool {
 		var e *pgconn.PgError
 		return errors.As(err, &e) && e.Code == "23505"
@@ -34,49 +36,71 @@ var Dialect = sqlstore.Dialect{
 		var e *pgconn.PgError
 		return errors.As(err, &e) && (e.Code == "40001" || e.Code == "40P01")
 	},
+	IsBusy: func(err error) bool {
+		var e *pgconn.PgError
+		return errors.As(err, &e) && e.Code == "55P03" // lock_not_available
+	},
+	TryLockKey: `SELECT pg_try_advisory_xact_lock(?)`,
+	LockKey:    `SELECT pg_advisory_xact_lock(?)`,
 }
+
+// StatementTimeout bounds every statement of the serving pool, so that a
+// query stuck behind a lock fails instead of holding its callers forever.
+// Migrations run without it.
+const StatementTimeout = "30s"
 
 // Open connects to the database at url (postgres://…), runs the
 // migrations under an advisory lock so that nodes starting together do not
 // race, and returns the store.
 func Open(ctx context.Context, url string) (*sqlstore.DB, error) {
-	db, err := openPool(ctx, url)
+	if err := Migrate(ctx, url); err != nil {
+		return nil, err
+	}
+	db, err := openPool(ctx, url, StatementTimeout)
 	if err != nil {
 		return nil, err
 	}
 	return sqlstore.Open(db, db, Dialect), nil
 }
 
-// Migrate brings the schema at url up to date.
+// Migrate brings the schema at url up to date. The lock that keeps nodes
+// from migrating at once is taken per schema, so stores in different
+// schemas of one database (tests, tenants) never wait for each other.
 func Migrate(ctx context.Context, url string) error {
-	db, err := openPool(ctx, url)
+	db, err := openPool(ctx, url, "0")
 	if err != nil {
 		return err
 	}
-	return db.Close()
+	defer db.Close()
+	var schema string
+	if err := db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return fmt.Errorf("postgres: read the schema: %w", err)
+	}
+	h := fnv.New64a()
+	h.Write([]byte("malipo migrations " + schema))
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(int64(h.Sum64())))
+	if err != nil {
+		return err
+	}
+	if err := sqlstore.Migrate(ctx, db, Dialect.Goose, goose.WithSessionLocker(locker)); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	return nil
 }
 
-func openPool(ctx context.Context, url string) (*sql.DB, error) {
+func openPool(ctx context.Context, url, statementTimeout string) (*sql.DB, error) {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse postgres url: %w", err)
 	}
 	cfg.RuntimeParams["synchronous_commit"] = "on"
+	cfg.RuntimeParams["statement_timeout"] = statementTimeout
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(16)
 	db.SetMaxIdleConns(16)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect to postgres: %w", err)
-	}
-	locker, err := lock.NewPostgresSessionLocker()
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	if err := sqlstore.Migrate(ctx, db, Dialect.Goose, goose.WithSessionLocker(locker)); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	return db, nil
 }

@@ -16,27 +16,59 @@ type unit struct {
 	done chan error
 }
 
+// ErrClosed is returned by Transact once the store is closing.
+var ErrClosed = errors.New("store is closed")
+
+// BatchTimeout bounds one batch transaction, from its first statement to
+// its commit: a wedged database fails the callers instead of holding
+// them forever.
+const BatchTimeout = 30 * time.Second
+
 // Transact queues fn for the group committer and waits for its commit.
 //
 // Why group commit: a durable commit costs an fsync, a few milliseconds on
 // real disks. Running every caller waiting at that moment in one database
 // transaction, each inside its own savepoint, pays that fsync once for all
 // of them while keeping each caller's all-or-nothing semantics.
-func (db *DB) Transact(ctx context.Context, fn func(store.Tx) error) (err error) {
+func (db *DB) Transact(ctx context.Context, fn func(store.Tx) error) error {
 	u := &unit{ctx: ctx, fn: fn, done: make(chan error, 1)}
-	defer func() {
-		if r := recover(); r != nil { // send on a closed channel: the store is closed
-			err = errors.New("store is closed")
-		}
-	}()
+	// The read lock keeps Close from closing the queue while a unit is on
+	// its way in.
+	db.closeMu.RLock()
+	if db.closed {
+		db.closeMu.RUnlock()
+		return ErrClosed
+	}
 	select {
 	case db.units <- u:
+		db.closeMu.RUnlock()
 	case <-ctx.Done():
+		db.closeMu.RUnlock()
 		return ctx.Err()
 	}
 	// Once queued the unit will run or fail; wait for it even if ctx ends,
 	// so the caller never reports failure for work that commits.
 	return <-u.done
+}
+
+// noteAbort counts a transaction the database aborted (a deadlock, a
+// serialization failure): the committer runs its work again, but each
+// costs time and should not happen.
+func (db *DB) noteAbort(err error) {
+	if err != nil && db.dialect.IsRetryable(err) {
+		db.aborts.Add(1)
+	}
+}
+
+// Aborts reports how many transactions the database aborted for a
+// deadlock or a serialization failure since the store opened.
+func (db *DB) Aborts() int64 { return db.aborts.Load() }
+
+// retryable reports an error after which the work may simply run again:
+// a deadlock or serialization failure, or a balance another batch was
+// spending.
+func (db *DB) retryable(err error) bool {
+	return errors.Is(err, errBusy) || (db.dialect.IsBusy != nil && db.dialect.IsBusy(err)) || db.dialect.IsRetryable(err)
 }
 
 func (db *DB) commitLoop() {
@@ -117,7 +149,7 @@ func (db *DB) commitBatch(batch []*unit) {
 		return
 	}
 	results, err := db.runBatch(live)
-	if err != nil && len(live) > 1 && db.dialect.IsRetryable(err) {
+	if err != nil && len(live) > 1 && db.retryable(err) {
 		for _, u := range live {
 			db.commitBatch([]*unit{u})
 		}
@@ -127,8 +159,9 @@ func (db *DB) commitBatch(batch []*unit) {
 		switch {
 		case err != nil:
 			u.done <- err
-		case results[i] != nil && len(live) > 1 && db.dialect.IsRetryable(results[i]):
-			// A deadlock inside one unit's savepoint: run it again alone.
+		case results[i] != nil && len(live) > 1 && db.retryable(results[i]):
+			// A deadlock or a busy balance inside one unit's savepoint:
+			// run it again alone.
 			db.commitBatch([]*unit{u})
 		default:
 			u.done <- results[i]
@@ -143,7 +176,7 @@ func (db *DB) runBatch(batch []*unit) ([]error, error) {
 	for range attempts {
 		var results []error
 		results, err = db.tryBatch(batch)
-		if err == nil || !db.dialect.IsRetryable(err) || len(batch) > 1 {
+		if err == nil || !db.retryable(err) || len(batch) > 1 {
 			return results, err
 		}
 	}
@@ -166,7 +199,8 @@ func (db *DB) tryBatch(batch []*unit) ([]error, error) {
 // runInTx runs the units in one transaction. Without savepoints it stops
 // at the first failing unit and rolls everything back, reporting failed.
 func (db *DB) runInTx(batch []*unit, savepoints bool) (results []error, failed bool, err error) {
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), BatchTimeout)
+	defer cancel()
 	sqlTx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, false, fmt.Errorf("begin: %w", err)
@@ -176,7 +210,7 @@ func (db *DB) runInTx(batch []*unit, savepoints bool) (results []error, failed b
 			sqlTx.Rollback()
 		}
 	}()
-	t := &tx{db: db, tx: sqlTx, ctx: ctx, write: true, stmts: db.stmts}
+	t := &tx{db: db, tx: sqlTx, ctx: ctx, write: true, stmts: db.stmts, alone: len(batch) == 1}
 	results = make([]error, len(batch))
 	for i, u := range batch {
 		if savepoints {
@@ -185,8 +219,10 @@ func (db *DB) runInTx(batch []*unit, savepoints bool) (results []error, failed b
 			}
 		}
 		results[i] = runUnit(t, u.fn)
+		t.unitDone(results[i] == nil)
+		db.noteAbort(results[i])
 		if results[i] != nil && !savepoints {
-			if len(batch) == 1 && db.dialect.IsRetryable(results[i]) {
+			if len(batch) == 1 && db.retryable(results[i]) {
 				return nil, true, results[i]
 			}
 			return results, true, nil
@@ -202,7 +238,12 @@ func (db *DB) runInTx(batch []*unit, savepoints bool) (results []error, failed b
 			}
 		}
 	}
+	if err := t.flushBalances(); err != nil {
+		db.noteAbort(err)
+		return nil, false, err
+	}
 	if err := sqlTx.Commit(); err != nil {
+		db.noteAbort(err)
 		return nil, false, fmt.Errorf("commit: %w", err)
 	}
 	return results, false, nil

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pressly/goose/v3"
 
@@ -29,9 +30,13 @@ type Dialect struct {
 	// Numbered placeholders ($1) instead of ?.
 	Numbered bool
 	// LockSuffix is appended to row reads in write transactions
-	// (" FOR UPDATE"); ClaimSuffix to claims that must skip rows other
-	// nodes hold (" FOR UPDATE SKIP LOCKED").
-	LockSuffix, ClaimSuffix string
+	// (" FOR UPDATE"), NoWaitSuffix instead in a batch of several callers
+	// (" FOR UPDATE NOWAIT"); ClaimSuffix to claims that must skip rows
+	// other nodes hold (" FOR UPDATE SKIP LOCKED").
+	LockSuffix, NoWaitSuffix, ClaimSuffix string
+	// IsBusy reports a lock a NOWAIT read could not have: the caller is
+	// run again on its own.
+	IsBusy func(error) bool
 	// Committers is how many group-commit loops run at once: 1 for an
 	// engine with a single writer.
 	Committers int
@@ -40,6 +45,11 @@ type Dialect struct {
 	// IsRetryable reports a serialization failure or deadlock: the whole
 	// transaction may be run again.
 	IsRetryable func(error) bool
+	// TryLockKey and LockKey take a lock on an int64 key until the
+	// transaction ends (PostgreSQL's advisory locks): the first answers at
+	// once whether it got it, the second waits. Empty for an engine with a
+	// single writer, where the write transaction is lock enough.
+	TryLockKey, LockKey string
 }
 
 // DB is a store.Store over a write pool and a read pool.
@@ -51,6 +61,9 @@ type DB struct {
 	stmts       *stmtCache
 	wg          sync.WaitGroup
 	closeOnce   sync.Once
+	closeMu     sync.RWMutex // Transact holds it to queue; Close to stop the queueing
+	closed      bool
+	aborts      atomic.Int64
 	closers     []func() error
 	maxBatch    int
 }
@@ -95,6 +108,9 @@ func (db *DB) OnClose(f func() error) { db.closers = append(db.closers, f) }
 func (db *DB) Close() error {
 	var err error
 	db.closeOnce.Do(func() {
+		db.closeMu.Lock()
+		db.closed = true
+		db.closeMu.Unlock()
 		close(db.units)
 		db.wg.Wait()
 		db.stmts.close()

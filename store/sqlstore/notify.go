@@ -139,23 +139,23 @@ func (t *tx) ListEndpoints(merchantID string, mode malipo.Mode) ([]malipo.Endpoi
 // Deliveries and attempts.
 
 const deliveryColumns = `id, event_id, merchant_id, mode, endpoint_id, integration_id, flavor, url, status, attempts,
-	next_attempt_at, created_at, updated_at`
+	next_attempt_at, created_at, updated_at, lease`
 
 func scanDelivery(r interface{ Scan(...any) error }) (malipo.Delivery, error) {
 	var d malipo.Delivery
 	var mode, flavor, status string
 	var next, created, updated int64
 	err := r.Scan(&d.ID, &d.EventID, &d.MerchantID, &mode, &d.EndpointID, &d.IntegrationID, &flavor, &d.URL, &status,
-		&d.Attempts, &next, &created, &updated)
+		&d.Attempts, &next, &created, &updated, &d.Lease)
 	d.Mode, d.Flavor, d.Status = malipo.Mode(mode), malipo.Flavor(flavor), malipo.DeliveryStatus(status)
 	d.NextAttemptAt, d.CreatedAt, d.UpdatedAt = fromMicros(next), fromMicros(created), fromMicros(updated)
 	return d, err
 }
 
 func (t *tx) CreateDelivery(d malipo.Delivery) error {
-	_, err := t.exec(`INSERT INTO deliveries (`+deliveryColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.exec(`INSERT INTO deliveries (`+deliveryColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		d.ID, d.EventID, d.MerchantID, string(d.Mode), d.EndpointID, d.IntegrationID, string(d.Flavor), d.URL,
-		string(d.Status), d.Attempts, micros(d.NextAttemptAt), micros(d.CreatedAt), micros(d.UpdatedAt))
+		string(d.Status), d.Attempts, micros(d.NextAttemptAt), micros(d.CreatedAt), micros(d.UpdatedAt), d.Lease)
 	return t.conflict(err, "delivery_exists", "delivery already exists")
 }
 
@@ -165,8 +165,8 @@ func (t *tx) GetDelivery(id string) (malipo.Delivery, error) {
 }
 
 func (t *tx) UpdateDelivery(d malipo.Delivery) error {
-	res, err := t.exec(`UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?`,
-		string(d.Status), d.Attempts, micros(d.NextAttemptAt), micros(d.UpdatedAt), d.ID)
+	res, err := t.exec(`UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, updated_at = ?, lease = ? WHERE id = ?`,
+		string(d.Status), d.Attempts, micros(d.NextAttemptAt), micros(d.UpdatedAt), d.Lease, d.ID)
 	return affected(res, err, "delivery")
 }
 

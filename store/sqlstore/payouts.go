@@ -131,21 +131,3 @@ func (t *tx) ClaimUnsettledPayments(now time.Time, limit int) ([]malipo.Payment,
 	}
 	return collect(rows, scanPayment)
 }
-
-func (t *tx) ClaimStalePayouts(before time.Time, limit int) ([]malipo.Payout, error) {
-	rows, err := t.query(`SELECT `+payoutColumns+` FROM payouts WHERE status = 'queued' AND updated_at <= ?
-		ORDER BY updated_at LIMIT ?`+t.db.dialect.ClaimSuffix, micros(before), limit)
-	if err != nil {
-		return nil, err
-	}
-	return collect(rows, scanPayout)
-}
-
-func (t *tx) ClaimStaleRefunds(before time.Time, limit int) ([]malipo.Refund, error) {
-	rows, err := t.query(`SELECT `+refundColumns+` FROM refunds WHERE status = 'pending' AND updated_at <= ?
-		ORDER BY updated_at LIMIT ?`+t.db.dialect.ClaimSuffix, micros(before), limit)
-	if err != nil {
-		return nil, err
-	}
-	return collect(rows, scanRefund)
-}

@@ -6,9 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/store"
@@ -21,6 +21,35 @@ type tx struct {
 	ctx   context.Context
 	write bool
 	stmts *stmtCache // prepared statements, for write transactions
+	// alone is set when one caller has the transaction to itself, so
+	// LockBalance may wait for a lock instead of only trying it.
+	alone bool
+	// posted holds the balance changes of the callers whose work stands,
+	// unit those of the caller running now (see ledger.go).
+	posted, unit balanceDeltas
+}
+
+// rowScanner is a query's single row, or the error that kept it from
+// being run.
+type rowScanner interface{ Scan(...any) error }
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+// errText: neither engine may be handed text PostgreSQL cannot store (a
+// NUL character, bytes that are not UTF-8), so it is refused, on both
+// alike, as bad input that changes nothing.
+var errText = malipo.Invalid("", "parameter_invalid", "text must be UTF-8 without NUL characters")
+
+// checkArgs refuses arguments PostgreSQL cannot store.
+func checkArgs(args []any) error {
+	for _, a := range args {
+		if s, ok := a.(string); ok && (strings.IndexByte(s, 0) >= 0 || !utf8.ValidString(s)) {
+			return errText
+		}
+	}
+	return nil
 }
 
 // stmt returns query prepared, or nil if it is not prepared yet or this is
@@ -36,6 +65,9 @@ func (t *tx) stmt(query string) *sql.Stmt {
 }
 
 func (t *tx) exec(query string, args ...any) (sql.Result, error) {
+	if err := checkArgs(args); err != nil {
+		return nil, err
+	}
 	query = t.db.q(query)
 	if s := t.stmt(query); s != nil {
 		return s.ExecContext(t.ctx, args...)
@@ -44,6 +76,9 @@ func (t *tx) exec(query string, args ...any) (sql.Result, error) {
 }
 
 func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
+	if err := checkArgs(args); err != nil {
+		return nil, err
+	}
 	query = t.db.q(query)
 	if s := t.stmt(query); s != nil {
 		return s.QueryContext(t.ctx, args...)
@@ -51,7 +86,10 @@ func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
 	return t.tx.QueryContext(t.ctx, query, args...)
 }
 
-func (t *tx) row(query string, args ...any) *sql.Row {
+func (t *tx) row(query string, args ...any) rowScanner {
+	if err := checkArgs(args); err != nil {
+		return errRow{err}
+	}
 	query = t.db.q(query)
 	if s := t.stmt(query); s != nil {
 		return s.QueryRowContext(t.ctx, args...)
@@ -59,12 +97,17 @@ func (t *tx) row(query string, args ...any) *sql.Row {
 	return t.tx.QueryRowContext(t.ctx, query, args...)
 }
 
-// lock is appended to reads that must hold the row until commit.
+// lock is appended to reads that must hold the row until commit. In a
+// batch of several callers it does not wait for a row another transaction
+// holds (see ledger.go): the caller is run again on its own.
 func (t *tx) lock() string {
-	if t.write {
+	switch {
+	case !t.write:
+		return ""
+	case t.alone || t.db.dialect.NoWaitSuffix == "":
 		return t.db.dialect.LockSuffix
 	}
-	return ""
+	return t.db.dialect.NoWaitSuffix
 }
 
 func micros(t time.Time) int64 {
@@ -72,6 +115,13 @@ func micros(t time.Time) int64 {
 		return 0
 	}
 	return t.UnixMicro()
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func fromMicros(n int64) time.Time {
@@ -176,7 +226,7 @@ func (t *tx) IntegrationByKeyHash(hash string) (malipo.Integration, error) {
 const paymentColumns = `id, merchant_id, integration_id, mode, amount, currency, fee, reference, description,
 	customer, channels, method, phone, operator, return_url, cancel_url, notify_url, metadata, lang, status,
 	failure_code, failure_reason, rail_reference, checkout_token, created_at, updated_at, expires_at, completed_at,
-	extra, next_action, amount_refunded, available_at, settled_at`
+	extra, next_action, amount_refunded, available_at, settled_at, attempt, in_flight_until, late`
 
 // paymentExtra is the JSON of a payment's display extras.
 type paymentExtra struct {
@@ -214,20 +264,23 @@ func paymentArgs(p malipo.Payment) ([]any, error) {
 		p.ReturnURL, p.CancelURL, p.NotifyURL, string(metadata), p.Lang, string(p.Status), p.FailureCode,
 		p.FailureReason, p.RailReference, p.CheckoutToken, micros(p.CreatedAt), micros(p.UpdatedAt),
 		micros(p.ExpiresAt), micros(p.CompletedAt), string(extra), p.NextAction, p.AmountRefunded, micros(p.AvailableAt),
-		micros(p.SettledAt)}, nil
+		micros(p.SettledAt), p.Attempt, micros(p.InFlightUntil), boolInt(p.Late)}, nil
 }
 
 func scanPayment(r interface{ Scan(...any) error }) (malipo.Payment, error) {
 	var p malipo.Payment
 	var mode, currency, customer, channels, method, metadata, status, extra string
-	var created, updated, expires, completed, available, settled int64
+	var created, updated, expires, completed, available, settled, inFlight int64
+	var late int
 	err := r.Scan(&p.ID, &p.MerchantID, &p.IntegrationID, &mode, &p.Amount, &currency, &p.Fee, &p.Reference,
 		&p.Description, &customer, &channels, &method, &p.Phone, &p.Operator, &p.ReturnURL, &p.CancelURL,
 		&p.NotifyURL, &metadata, &p.Lang, &status, &p.FailureCode, &p.FailureReason, &p.RailReference,
-		&p.CheckoutToken, &created, &updated, &expires, &completed, &extra, &p.NextAction, &p.AmountRefunded, &available, &settled)
+		&p.CheckoutToken, &created, &updated, &expires, &completed, &extra, &p.NextAction, &p.AmountRefunded, &available, &settled,
+		&p.Attempt, &inFlight, &late)
 	if err != nil {
 		return p, err
 	}
+	p.InFlightUntil, p.Late = fromMicros(inFlight), late != 0
 	p.Mode, p.Currency, p.Method, p.Status = malipo.Mode(mode), malipo.Currency(currency), malipo.Channel(method), malipo.PaymentStatus(status)
 	p.CreatedAt, p.UpdatedAt, p.ExpiresAt, p.CompletedAt = fromMicros(created), fromMicros(updated), fromMicros(expires), fromMicros(completed)
 	p.AvailableAt, p.SettledAt = fromMicros(available), fromMicros(settled)
@@ -256,7 +309,7 @@ func (t *tx) CreatePayment(p malipo.Payment) error {
 		return err
 	}
 	_, err = t.exec(`INSERT INTO payments (`+paymentColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 	return t.conflict(err, "reference_in_use", fmt.Sprintf("a payment with reference %q already exists", p.Reference))
 }
 
@@ -279,10 +332,11 @@ func (t *tx) UpdatePayment(p malipo.Payment) error {
 	// Only the fields that change after creation are written.
 	res, err := t.exec(`UPDATE payments SET fee = ?, method = ?, phone = ?, operator = ?, status = ?, failure_code = ?,
 		failure_reason = ?, rail_reference = ?, updated_at = ?, expires_at = ?, completed_at = ?, lang = ?, customer = ?,
-		next_action = ?, amount_refunded = ?, available_at = ?, settled_at = ? WHERE id = ?`,
+		next_action = ?, amount_refunded = ?, available_at = ?, settled_at = ?, attempt = ?, in_flight_until = ?, late = ?
+		WHERE id = ?`,
 		p.Fee, string(p.Method), p.Phone, p.Operator, string(p.Status), p.FailureCode, p.FailureReason,
 		p.RailReference, micros(p.UpdatedAt), micros(p.ExpiresAt), micros(p.CompletedAt), p.Lang, args[9], p.NextAction,
-		p.AmountRefunded, micros(p.AvailableAt), micros(p.SettledAt), p.ID)
+		p.AmountRefunded, micros(p.AvailableAt), micros(p.SettledAt), p.Attempt, micros(p.InFlightUntil), boolInt(p.Late), p.ID)
 	if err != nil {
 		return err
 	}
@@ -322,8 +376,8 @@ func (t *tx) ListPayments(f store.PaymentFilter) ([]malipo.Payment, error) {
 
 func (t *tx) ClaimExpiredPayments(now time.Time, limit int) ([]malipo.Payment, error) {
 	rows, err := t.query(`SELECT `+paymentColumns+` FROM payments
-		WHERE status IN ('pending', 'processing') AND expires_at <= ? ORDER BY expires_at LIMIT ?`+t.db.dialect.ClaimSuffix,
-		micros(now), limit)
+		WHERE status IN ('pending', 'processing') AND expires_at <= ? AND in_flight_until <= ?
+		ORDER BY expires_at LIMIT ?`+t.db.dialect.ClaimSuffix, micros(now), micros(now), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -341,166 +395,6 @@ func collect[T any](rows *sql.Rows, scan func(interface{ Scan(...any) error }) (
 		out = append(out, v)
 	}
 	return out, rows.Err()
-}
-
-// Ledger.
-
-func (t *tx) PostEntry(e malipo.Entry) error {
-	if err := e.Validate(); err != nil {
-		return err
-	}
-	if _, err := t.exec(`INSERT INTO ledger_entries (id, kind, ref_type, ref_id, created_at) VALUES (?, ?, ?, ?, ?)`,
-		e.ID, e.Kind, e.RefType, e.RefID, micros(e.CreatedAt)); err != nil {
-		return t.conflict(err, "already_posted", fmt.Sprintf("%s %s is already posted", e.RefType, e.RefID))
-	}
-	// Accounts are updated in name order so that concurrent transactions
-	// lock them in the same order and cannot deadlock each other. One
-	// statement writes every posting and one every balance: hot accounts
-	// (clearing, fees) stay locked for as few round trips as possible.
-	postings := append([]malipo.Posting(nil), e.Postings...)
-	sort.SliceStable(postings, func(i, j int) bool { return postings[i].Account < postings[j].Account })
-	rows := make([]string, len(postings))
-	args := make([]any, 0, 5*len(postings))
-	for i, p := range postings {
-		rows[i] = "(?, ?, ?, ?, ?)"
-		args = append(args, e.ID, i, string(p.Account), string(p.Currency), p.Amount)
-	}
-	if _, err := t.exec(`INSERT INTO postings (entry_id, seq, account, currency, amount) VALUES `+strings.Join(rows, ", "), args...); err != nil {
-		return err
-	}
-	// An account named twice in one entry is summed first: one statement
-	// may not update a row twice.
-	var accounts []malipo.Posting
-	for _, p := range postings {
-		if n := len(accounts); n > 0 && accounts[n-1].Account == p.Account {
-			accounts[n-1].Amount += p.Amount
-			continue
-		}
-		accounts = append(accounts, p)
-	}
-	rows, args = rows[:0], args[:0]
-	for _, p := range accounts {
-		merchant, mode, bucket := p.Account.Owner()
-		rows = append(rows, "(?, ?, ?, ?, ?, ?)")
-		args = append(args, string(p.Account), merchant, string(mode), bucket, string(p.Currency), p.Amount)
-	}
-	_, err := t.exec(`INSERT INTO accounts (name, merchant_id, mode, bucket, currency, balance) VALUES `+strings.Join(rows, ", ")+`
-		ON CONFLICT (name) DO UPDATE SET balance = accounts.balance + excluded.balance`, args...)
-	return err
-}
-
-func (t *tx) Balances(merchantID string, mode malipo.Mode) ([]malipo.Balance, error) {
-	rows, err := t.query(`SELECT currency, bucket, balance FROM accounts WHERE merchant_id = ? AND mode = ? ORDER BY currency`,
-		merchantID, string(mode))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []malipo.Balance
-	for rows.Next() {
-		var cur, bucket string
-		var amount int64
-		if err := rows.Scan(&cur, &bucket, &amount); err != nil {
-			return nil, err
-		}
-		if len(out) == 0 || out[len(out)-1].Currency != malipo.Currency(cur) {
-			out = append(out, malipo.Balance{Currency: malipo.Currency(cur)})
-		}
-		b := &out[len(out)-1]
-		switch bucket {
-		case "available":
-			b.Available += amount
-		case "pending":
-			b.Pending += amount
-		case "reserved":
-			b.Reserved += amount
-		}
-	}
-	return out, rows.Err()
-}
-
-func (t *tx) AccountBalance(a malipo.Account) (int64, error) {
-	var n int64
-	err := t.row(`SELECT balance FROM accounts WHERE name = ?`+t.lock(), string(a)).Scan(&n)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
-	}
-	return n, err
-}
-
-func (t *tx) strings(query string, args ...any) ([]string, error) {
-	rows, err := t.query(query, args...)
-	if err != nil {
-		return nil, err
-	}
-	return collect(rows, func(r interface{ Scan(...any) error }) (string, error) {
-		var s string
-		err := r.Scan(&s)
-		return s, err
-	})
-}
-
-func (t *tx) Audit() (malipo.AuditReport, error) {
-	var r malipo.AuditReport
-	if err := t.row(`SELECT COUNT(*) FROM ledger_entries`).Scan(&r.Entries); err != nil {
-		return r, err
-	}
-	if err := t.row(`SELECT COUNT(*) FROM accounts`).Scan(&r.Accounts); err != nil {
-		return r, err
-	}
-	if err := t.row(`SELECT COUNT(*) FROM payments WHERE status = 'succeeded'`).Scan(&r.Payments); err != nil {
-		return r, err
-	}
-	if err := t.row(`SELECT (SELECT COUNT(*) FROM payouts), (SELECT COUNT(*) FROM refunds)`).Scan(&r.Payouts, &r.Refunds); err != nil {
-		return r, err
-	}
-	checks := []struct {
-		into  *[]string
-		query string
-	}{
-		{&r.UnbalancedEntry, `SELECT DISTINCT entry_id FROM postings GROUP BY entry_id, currency HAVING SUM(amount) <> 0
-			UNION SELECT e.id FROM ledger_entries e LEFT JOIN postings p ON p.entry_id = e.id
-			GROUP BY e.id HAVING COUNT(p.entry_id) < 2`},
-		{&r.BalanceMismatch, `SELECT a.name FROM accounts a
-			LEFT JOIN (SELECT account, SUM(amount) AS total FROM postings GROUP BY account) s ON s.account = a.name
-			WHERE a.balance <> COALESCE(s.total, 0)
-			UNION SELECT DISTINCT p.account FROM postings p LEFT JOIN accounts a ON a.name = p.account WHERE a.name IS NULL`},
-		{&r.PaymentNotPosted, `SELECT p.id FROM payments p
-			LEFT JOIN ledger_entries e ON e.kind = 'payment' AND e.ref_type = 'payment' AND e.ref_id = p.id
-			WHERE p.status = 'succeeded' GROUP BY p.id HAVING COUNT(e.id) <> 1`},
-		{&r.PostedNotPaid, `SELECT e.ref_id FROM ledger_entries e LEFT JOIN payments p ON p.id = e.ref_id
-			WHERE e.kind = 'payment' AND (p.id IS NULL OR p.status <> 'succeeded')
-			UNION SELECT e.ref_id FROM ledger_entries e JOIN payments p ON p.id = e.ref_id
-			JOIN postings po ON po.entry_id = e.id
-			WHERE e.kind = 'payment' AND po.amount < 0 GROUP BY e.ref_id, p.amount HAVING -SUM(po.amount) <> p.amount
-			UNION SELECT p.id FROM payments p LEFT JOIN ledger_entries e ON e.kind = 'settlement' AND e.ref_id = p.id
-			GROUP BY p.id, p.settled_at, p.available_at, p.completed_at
-			HAVING COUNT(e.id) <> CASE WHEN p.settled_at <> 0 AND p.available_at > p.completed_at THEN 1 ELSE 0 END`},
-		{&r.NegativeBalance, `SELECT name FROM accounts WHERE merchant_id <> '' AND balance < 0`},
-		// Each payout has its reservation, and then exactly the entry its
-		// status calls for; a transfer has only its transfer entry.
-		{&r.PayoutNotPosted, `SELECT p.id FROM payouts p LEFT JOIN ledger_entries e ON e.ref_type = 'payout' AND e.ref_id = p.id
-			GROUP BY p.id, p.status, p.destination_type HAVING
-			SUM(CASE WHEN e.kind = 'transfer' THEN 1 ELSE 0 END) <> CASE WHEN p.destination_type = 'merchant' AND p.status = 'succeeded' THEN 1 ELSE 0 END
-			OR SUM(CASE WHEN e.kind = 'payout_reserve' THEN 1 ELSE 0 END) <> CASE WHEN p.destination_type = 'merchant' THEN 0 ELSE 1 END
-			OR SUM(CASE WHEN e.kind = 'payout' THEN 1 ELSE 0 END) <> CASE WHEN p.destination_type <> 'merchant' AND p.status = 'succeeded' THEN 1 ELSE 0 END
-			OR SUM(CASE WHEN e.kind = 'payout_release' THEN 1 ELSE 0 END) <> CASE WHEN p.destination_type <> 'merchant' AND p.status = 'failed' THEN 1 ELSE 0 END`},
-		{&r.RefundNotPosted, `SELECT r.id FROM refunds r LEFT JOIN ledger_entries e ON e.ref_type = 'refund' AND e.ref_id = r.id
-			GROUP BY r.id, r.status HAVING
-			SUM(CASE WHEN e.kind = 'refund_reserve' THEN 1 ELSE 0 END) <> 1
-			OR SUM(CASE WHEN e.kind = 'refund' THEN 1 ELSE 0 END) <> CASE WHEN r.status = 'succeeded' THEN 1 ELSE 0 END
-			OR SUM(CASE WHEN e.kind = 'refund_release' THEN 1 ELSE 0 END) <> CASE WHEN r.status = 'failed' THEN 1 ELSE 0 END
-			UNION SELECT p.id FROM payments p LEFT JOIN refunds r ON r.payment_id = p.id AND r.status <> 'failed'
-			GROUP BY p.id, p.amount, p.amount_refunded HAVING COALESCE(SUM(r.amount), 0) <> p.amount_refunded OR p.amount_refunded > p.amount`},
-	}
-	for _, c := range checks {
-		got, err := t.strings(c.query)
-		if err != nil {
-			return r, fmt.Errorf("audit: %w", err)
-		}
-		*c.into = got
-	}
-	return r, nil
 }
 
 // Idempotency.

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/malipo/malipo/store"
-	"github.com/malipo/malipo/store/postgres"
+	"github.com/malipo/malipo/store/postgres/pgtest"
 	"github.com/malipo/malipo/store/sqlite"
 )
 
@@ -30,7 +30,7 @@ func Each(t *testing.T, fn func(t *testing.T, s store.Store)) {
 		open Opener
 	}{
 		{"sqlite", func(t *testing.T) store.Store { return SQLite(t) }},
-		{"postgres", func(t *testing.T) store.Store { return postgres.OpenTest(t) }},
+		{"postgres", func(t *testing.T) store.Store { return pgtest.Open(t) }},
 	} {
 		t.Run(engine.name, func(t *testing.T) {
 			s := engine.open(t)

@@ -83,7 +83,7 @@ func testEndpoints(t *testing.T, s store.Store) {
 }
 
 func delivery(id string, due time.Time) malipo.Delivery {
-	return malipo.Delivery{ID: id, EventID: "evt_1", MerchantID: "mer_a", Mode: malipo.ModeTest, EndpointID: "we_1",
+	return malipo.Delivery{ID: id, EventID: "evt_1", MerchantID: "mer_a", Mode: malipo.ModeTest, EndpointID: "we_1", Lease: 2,
 		IntegrationID: "int_a", Flavor: malipo.FlavorNative, URL: "https://shop.example/hooks", Status: malipo.DeliveryPending,
 		NextAttemptAt: due, CreatedAt: epoch, UpdatedAt: epoch}
 }

@@ -70,19 +70,6 @@ func testPayouts(t *testing.T, s store.Store) {
 		wantKind(t, err, malipo.KindNotFound)
 		return nil
 	})
-	// Queued payouts untouched since a time are claimed; failed ones never.
-	var stale []malipo.Payout
-	write(t, s, func(tx store.Tx) (err error) {
-		stale, err = tx.ClaimStalePayouts(epoch.Add(3*time.Hour), 10)
-		return err
-	})
-	var ids []string
-	for _, p := range stale {
-		ids = append(ids, p.ID)
-	}
-	if len(ids) != 3 || ids[0] != "po_1" {
-		t.Errorf("ClaimStalePayouts = %v, want po_1, po_2 and po_4 (po_3 failed)", ids)
-	}
 }
 
 func testRefunds(t *testing.T, s store.Store) {
@@ -139,24 +126,5 @@ func testRefunds(t *testing.T, s store.Store) {
 	})
 	if len(early) != 0 || len(due) != 1 {
 		t.Errorf("unsettled: %d early, %d due; want 0 and 1", len(early), len(due))
-	}
-	// The refund succeeded: it is not stale, whatever its age.
-	var stale []malipo.Refund
-	write(t, s, func(tx store.Tx) (err error) {
-		stale, err = tx.ClaimStaleRefunds(epoch.Add(24*time.Hour), 10)
-		return err
-	})
-	if len(stale) != 0 {
-		t.Errorf("a succeeded refund was claimed as stale: %+v", stale)
-	}
-	pending := malipo.Refund{ID: "re_2", PaymentID: p.ID, MerchantID: i.MerchantID, IntegrationID: i.ID, Mode: i.Mode, Amount: 500,
-		Currency: "XOF", Status: malipo.RefundPending, CreatedAt: epoch, UpdatedAt: epoch}
-	write(t, s, func(tx store.Tx) error { return tx.CreateRefund(pending) })
-	write(t, s, func(tx store.Tx) (err error) {
-		stale, err = tx.ClaimStaleRefunds(epoch, 10)
-		return err
-	})
-	if len(stale) != 1 || stale[0].ID != "re_2" {
-		t.Errorf("ClaimStaleRefunds = %+v, want re_2", stale)
 	}
 }

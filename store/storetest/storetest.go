@@ -45,6 +45,14 @@ func Run(t *testing.T, open Opener) {
 		{"CardSetupsAndTokens", testCards},
 		{"Payouts", testPayouts},
 		{"Refunds", testRefunds},
+		{"RailAttempts", testRailAttempts},
+		{"Inbox", testInbox},
+		{"SandboxTransactions", testSandboxTransactions},
+		{"BalancesWithinTransaction", testBalancesWithinTransaction},
+		{"SpendingLock", testSpendingLock},
+		{"NUL", testNUL},
+		{"LiveRails", testLiveRails},
+		{"Closed", testClosed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

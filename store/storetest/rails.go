@@ -1,0 +1,387 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/store"
+)
+
+func attempt(objectID string, n int, status malipo.AttemptStatus, next time.Time) malipo.RailAttempt {
+	return malipo.RailAttempt{ID: malipo.AttemptID(objectID, n), ObjectType: "payment", ObjectID: objectID, Number: n,
+		MerchantID: "mer_a", Mode: malipo.ModeTest, Rail: "sandbox", Method: "mobile_money", Status: status,
+		NextCheckAt: next, CreatedAt: epoch, UpdatedAt: epoch}
+}
+
+func testRailAttempts(t *testing.T, s store.Store) {
+	a := attempt("pay_1", 1, malipo.AttemptSending, epoch.Add(time.Minute))
+	write(t, s, func(tx store.Tx) error { return tx.CreateRailAttempt(a) })
+	err := s.Transact(context.Background(), func(tx store.Tx) error { return tx.CreateRailAttempt(a) })
+	wantKind(t, err, malipo.KindConflict)
+
+	write(t, s, func(tx store.Tx) error {
+		got, err := tx.GetRailAttempt(a.ID)
+		if err != nil {
+			return err
+		}
+		got.Status, got.RailReference, got.Checks = malipo.AttemptPending, "MP123", 2
+		got.Finish(malipo.AttemptFailed, "customer_declined", "The customer declined", epoch.Add(2*time.Minute))
+		a = got
+		if err := tx.UpdateRailAttempt(got); err != nil {
+			return err
+		}
+		return tx.CreateRailAttempt(attempt("pay_1", 2, malipo.AttemptPending, epoch.Add(time.Minute)))
+	})
+	read(t, s, func(tx store.Tx) error {
+		got, err := tx.GetRailAttempt(a.ID)
+		must(t, err)
+		if diff := cmp.Diff(a, got); diff != "" {
+			t.Errorf("attempt (-want +got):\n%s", diff)
+		}
+		list, err := tx.ListRailAttempts("pay_1")
+		must(t, err)
+		if len(list) != 2 || list[0].Number != 1 || list[1].Number != 2 {
+			t.Errorf("ListRailAttempts = %+v", list)
+		}
+		_, err = tx.GetRailAttempt("pay_nope-1")
+		wantKind(t, err, malipo.KindNotFound)
+		return nil
+	})
+
+	// Attempts without a verdict whose check is due are claimed once each.
+	write(t, s, func(tx store.Tx) error {
+		for n := range 30 {
+			st := malipo.AttemptPending
+			switch n % 3 {
+			case 1:
+				st = malipo.AttemptSending
+			case 2:
+				st = malipo.AttemptSucceeded // final: never claimed
+			}
+			if err := tx.CreateRailAttempt(attempt(fmt.Sprintf("po_%02d", n), 1, st, epoch.Add(time.Duration(n)*time.Minute))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	now := epoch.Add(20 * time.Minute)
+	claimed := claimRace(t, s, func(tx store.Tx) ([]string, error) {
+		as, err := tx.ClaimDueRailAttempts(now, 4)
+		var ids []string
+		for _, a := range as {
+			a.NextCheckAt = now.Add(time.Hour) // the lease
+			if err := tx.UpdateRailAttempt(a); err != nil {
+				return nil, err
+			}
+			ids = append(ids, a.ID)
+		}
+		return ids, err
+	})
+	// po_00..po_20 are due; a third of them are final; pay_1-2 is due too.
+	if len(claimed) != 15 {
+		t.Errorf("claimed %d attempts, want 15: %v", len(claimed), claimed)
+	}
+	for id, n := range claimed {
+		if n != 1 {
+			t.Errorf("%s claimed %d times", id, n)
+		}
+	}
+	if claimed["po_02-1"] != 0 || claimed["po_21-1"] != 0 || claimed["pay_1-1"] != 0 {
+		t.Errorf("claimed a final or not yet due attempt: %v", claimed)
+	}
+}
+
+func testInbox(t *testing.T, s store.Store) {
+	item := malipo.InboxItem{ID: "ib_1", Rail: "mtn-ug", Mode: malipo.ModeLive, AttemptID: "pay_1-1", Source: "callback",
+		Verdict: malipo.VerdictSucceeded, RailReference: "MP1", Amount: 5000, Currency: "UGX",
+		Body: []byte(`{"status":"SUCCESSFUL"}`), ReceivedAt: epoch}
+	write(t, s, func(tx store.Tx) error {
+		if err := tx.CreateInboxItem(item); err != nil {
+			return err
+		}
+		second := item
+		second.ID, second.Source, second.ReceivedAt = "ib_2", "status", epoch.Add(time.Minute)
+		return tx.CreateInboxItem(second)
+	})
+	var claimed []malipo.InboxItem
+	write(t, s, func(tx store.Tx) (err error) {
+		claimed, err = tx.ClaimUnappliedInbox(epoch, 10)
+		return err
+	})
+	if len(claimed) != 1 || !cmp.Equal(claimed[0], item) {
+		t.Errorf("ClaimUnappliedInbox = %+v, want ib_1 as written", claimed)
+	}
+	write(t, s, func(tx store.Tx) error {
+		got, err := tx.GetInboxItem("ib_1")
+		if err != nil {
+			return err
+		}
+		got.AppliedAt, got.Result = epoch.Add(time.Second), malipo.ResultApplied
+		item = got
+		return tx.UpdateInboxItem(got)
+	})
+	read(t, s, func(tx store.Tx) error {
+		list, err := tx.ListInbox("pay_1-1")
+		must(t, err)
+		if len(list) != 2 || !cmp.Equal(list[0], item) || !list[1].AppliedAt.IsZero() {
+			t.Errorf("ListInbox = %+v", list)
+		}
+		r, err := tx.Audit()
+		must(t, err)
+		if r.Inbox != 2 || !cmp.Equal(r.InboxUnapplied, []string{"ib_2"}) || r.Clean() {
+			t.Errorf("audit with an unapplied outcome: %+v", r)
+		}
+		return nil
+	})
+	write(t, s, func(tx store.Tx) (err error) {
+		claimed, err = tx.ClaimUnappliedInbox(epoch.Add(time.Hour), 10)
+		return err
+	})
+	if len(claimed) != 1 || claimed[0].ID != "ib_2" {
+		t.Errorf("ClaimUnappliedInbox after applying ib_1 = %+v", claimed)
+	}
+}
+
+func testSandboxTransactions(t *testing.T, s store.Store) {
+	st := store.SandboxTransaction{Key: "pay_1-1", Kind: "collection", Reference: "SBX1", Status: "pending", Answer: "failed",
+		FailureCode: "customer_declined", FailureReason: "declined", Amount: 5000, Currency: "XOF", AnswerAt: epoch.Add(3 * time.Second),
+		CreatedAt: epoch}
+	write(t, s, func(tx store.Tx) error { return tx.CreateSandboxTransaction(st) })
+	err := s.Transact(context.Background(), func(tx store.Tx) error { return tx.CreateSandboxTransaction(st) })
+	wantKind(t, err, malipo.KindConflict)
+	var due []store.SandboxTransaction
+	write(t, s, func(tx store.Tx) (err error) {
+		due, err = tx.ClaimDueSandboxTransactions(epoch.Add(time.Second), 10)
+		return err
+	})
+	if len(due) != 0 {
+		t.Errorf("claimed an answer not yet due: %+v", due)
+	}
+	write(t, s, func(tx store.Tx) (err error) {
+		due, err = tx.ClaimDueSandboxTransactions(epoch.Add(3*time.Second), 10)
+		return err
+	})
+	if len(due) != 1 || !cmp.Equal(due[0], st) {
+		t.Errorf("ClaimDueSandboxTransactions = %+v, want the transaction as written", due)
+	}
+	write(t, s, func(tx store.Tx) error {
+		got, err := tx.GetSandboxTransaction(st.Key)
+		if err != nil {
+			return err
+		}
+		got.Status, got.Reported = got.Answer, true
+		st = got
+		return tx.UpdateSandboxTransaction(got)
+	})
+	read(t, s, func(tx store.Tx) error {
+		got, err := tx.GetSandboxTransaction(st.Key)
+		must(t, err)
+		if diff := cmp.Diff(st, got); diff != "" {
+			t.Errorf("after update (-want +got):\n%s", diff)
+		}
+		_, err = tx.GetSandboxTransaction("nope")
+		wantKind(t, err, malipo.KindNotFound)
+		return nil
+	})
+	write(t, s, func(tx store.Tx) (err error) {
+		due, err = tx.ClaimDueSandboxTransactions(epoch.Add(time.Hour), 10)
+		return err
+	})
+	if len(due) != 0 {
+		t.Errorf("claimed a reported answer again: %+v", due)
+	}
+}
+
+// testBalancesWithinTransaction: a transaction sees the balances its own
+// entries moved, and a caller whose work fails leaves none of its changes.
+func testBalancesWithinTransaction(t *testing.T, s store.Store) {
+	m, _ := fixture(t, s, "a")
+	avail := malipo.MerchantAvailable(m.ID, malipo.ModeTest, "XOF")
+	write(t, s, func(tx store.Tx) error {
+		if err := tx.PostEntry(malipo.TopupEntry("top_1", m.ID, "XOF", 1000, epoch)); err != nil {
+			return err
+		}
+		n, err := tx.AccountBalance(avail)
+		if err != nil || n != 1000 {
+			t.Errorf("balance after a top-up in the same transaction = %d, %v; want 1000", n, err)
+		}
+		bs, err := tx.Balances(m.ID, malipo.ModeTest)
+		if err != nil || len(bs) != 1 || bs[0].Available != 1000 {
+			t.Errorf("balances in the same transaction = %+v, %v", bs, err)
+		}
+		return nil
+	})
+	failed := s.Transact(context.Background(), func(tx store.Tx) error {
+		if err := tx.PostEntry(malipo.TopupEntry("top_2", m.ID, "XOF", 500, epoch)); err != nil {
+			return err
+		}
+		return malipo.Invalid("x", "refused", "changed my mind")
+	})
+	wantKind(t, failed, malipo.KindInvalid)
+	read(t, s, func(tx store.Tx) error {
+		n, err := tx.AccountBalance(avail)
+		must(t, err)
+		if n != 1000 {
+			t.Errorf("balance = %d after a failed top-up, want 1000", n)
+		}
+		r, err := tx.Audit()
+		must(t, err)
+		if !r.Clean() {
+			t.Errorf("audit: %+v", r)
+		}
+		return nil
+	})
+}
+
+// testSpendingLock: callers that lock a balance before spending from it
+// never spend the same money twice, however many race.
+func testSpendingLock(t *testing.T, s store.Store) {
+	var merchants []malipo.Merchant
+	for _, id := range []string{"a", "b", "c"} {
+		m, _ := fixture(t, s, id)
+		merchants = append(merchants, m)
+		write(t, s, func(tx store.Tx) error { return tx.PostEntry(malipo.TopupEntry("top_"+id, m.ID, "XOF", 500, epoch)) })
+	}
+	var spent atomic.Int32
+	var wg sync.WaitGroup
+	for g := range 30 {
+		m := merchants[g%3]
+		wg.Go(func() {
+			for k := range 10 { // one after another: batches of the group committer race each other
+				n := g*10 + k
+				err := s.Transact(context.Background(), func(tx store.Tx) error {
+					avail := malipo.MerchantAvailable(m.ID, malipo.ModeTest, "XOF")
+					if err := tx.LockSpending(m.ID, malipo.ModeTest); err != nil {
+						return err
+					}
+					have, err := tx.AccountBalance(avail)
+					if err != nil {
+						return err
+					}
+					if have < 10 {
+						return &malipo.Error{Kind: malipo.KindInsufficientFunds, Code: "insufficient_funds", Message: "no"}
+					}
+					return tx.PostEntry(malipo.NewEntry(fmt.Sprintf("led_%d", n), "spend", "spend", fmt.Sprint(n), epoch,
+						malipo.Posting{Account: avail, Currency: "XOF", Amount: -10},
+						malipo.Posting{Account: malipo.Fees(malipo.ModeTest, "XOF"), Currency: "XOF", Amount: 10}))
+				})
+				switch {
+				case err == nil:
+					spent.Add(1)
+				case malipo.KindOf(err) != malipo.KindInsufficientFunds:
+					t.Errorf("spend: %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if spent.Load() != 150 {
+		t.Errorf("%d spends went through, want 150 (3 merchants × 500 / 10)", spent.Load())
+	}
+	read(t, s, func(tx store.Tx) error {
+		for _, m := range merchants {
+			n, err := tx.AccountBalance(malipo.MerchantAvailable(m.ID, malipo.ModeTest, "XOF"))
+			must(t, err)
+			if n != 0 {
+				t.Errorf("%s has %d left, want 0", m.ID, n)
+			}
+		}
+		r, err := tx.Audit()
+		must(t, err)
+		if !r.Clean() {
+			t.Errorf("audit: %+v", r)
+		}
+		return nil
+	})
+}
+
+// testNUL: text PostgreSQL cannot store is bad input on both engines, and
+// changes nothing.
+func testNUL(t *testing.T, s store.Store) {
+	_, i := fixture(t, s, "a")
+	p := payment(i, "pay_1", "order-1")
+	p.Description = "bad\x00text"
+	err := s.Transact(context.Background(), func(tx store.Tx) error { return tx.CreatePayment(p) })
+	wantKind(t, err, malipo.KindInvalid)
+	if !strings.Contains(err.Error(), "NUL") {
+		t.Errorf("error %q does not say why", err)
+	}
+	p.Description = "caf\xe9" // Latin-1, not UTF-8
+	err = s.Transact(context.Background(), func(tx store.Tx) error { return tx.CreatePayment(p) })
+	wantKind(t, err, malipo.KindInvalid)
+	err = s.Read(context.Background(), func(tx store.Tx) error {
+		_, err := tx.GetPayment("pay_\x00")
+		return err
+	})
+	wantKind(t, err, malipo.KindInvalid)
+	read(t, s, func(tx store.Tx) error {
+		_, err := tx.GetPayment("pay_1")
+		wantKind(t, err, malipo.KindNotFound)
+		return nil
+	})
+}
+
+// testClosed: a store that is closing refuses new work with an error,
+// never a panic, and finishes what was queued.
+func testClosed(t *testing.T, s store.Store) {
+	fixture(t, s, "a")
+	var wg sync.WaitGroup
+	var done atomic.Int32
+	for range 20 {
+		wg.Go(func() {
+			err := s.Transact(context.Background(), func(tx store.Tx) error {
+				_, err := tx.CountMerchants()
+				return err
+			})
+			if err == nil {
+				done.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Transact(context.Background(), func(tx store.Tx) error { return nil })
+	if err == nil {
+		t.Fatal("a closed store took a transaction")
+	}
+	if done.Load() != 20 {
+		t.Errorf("%d of 20 transactions queued before the close committed", done.Load())
+	}
+}
+
+func testLiveRails(t *testing.T, s store.Store) {
+	momo := malipo.Rail{ID: "rail_1", Kind: "mtn-momo", Name: "mtn-ug", Mode: malipo.ModeLive, Countries: []string{"UG"},
+		Operators: []string{"mtn-ug"}, Currencies: []malipo.Currency{"UGX"}, Position: 2, Sealed: "v1:abcd:xyz", CreatedAt: epoch}
+	mpesa := malipo.Rail{ID: "rail_2", Kind: "mpesa", Name: "mpesa-ke", Mode: malipo.ModeLive, Countries: []string{"KE"},
+		Operators: []string{"mpesa-ke"}, Currencies: []malipo.Currency{"KES"}, Position: 1, Sealed: "v1:abcd:uvw", CreatedAt: epoch}
+	write(t, s, func(tx store.Tx) error {
+		if err := tx.CreateRail(momo); err != nil {
+			return err
+		}
+		return tx.CreateRail(mpesa)
+	})
+	dup := momo
+	dup.ID = "rail_3"
+	err := s.Transact(context.Background(), func(tx store.Tx) error { return tx.CreateRail(dup) })
+	wantKind(t, err, malipo.KindConflict)
+	momo.Sealed, momo.Position, momo.Countries = "v1:efgh:new", 0, []string{"UG", "RW"}
+	write(t, s, func(tx store.Tx) error { return tx.UpdateRail(momo) })
+	read(t, s, func(tx store.Tx) error {
+		list, err := tx.ListRails()
+		must(t, err)
+		if diff := cmp.Diff([]malipo.Rail{momo, mpesa}, list); diff != "" {
+			t.Errorf("rails (-want +got):\n%s", diff)
+		}
+		return nil
+	})
+}
