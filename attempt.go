@@ -117,4 +117,8 @@ const (
 	ResultUnmatched   InboxResult = "unmatched"   // money no object could take: posted to suspense
 	ResultConflicting InboxResult = "conflicting" // a final verdict contradicting an earlier one: left for a person
 	ResultIgnored     InboxResult = "ignored"     // a failure for a transaction Malipo never sent: nothing to do
+	// ResultHint: a callback from a rail whose callbacks are not trusted
+	// alone (unsigned, or easy to forge). It changed nothing itself: it
+	// made Malipo ask the rail at once, and the answer is an item of its own.
+	ResultHint InboxResult = "hint"
 )

@@ -28,6 +28,51 @@ func (s *Service) Report(ctx context.Context, rail string, o rails.Outcome) erro
 	return s.receive(ctx, s.inboxItem(rail, "callback", o))
 }
 
+// Hint records a callback from a live rail and confirms it before anything
+// is done with it: operators' callbacks are unsigned (MoMo) or come from
+// addresses anyone may spoof, so a callback only says "ask now". The
+// callback is kept in the inbox as a hint, the attempt it names is claimed
+// for a status query at once, and the rail's answer to that query is what
+// is applied, through the inbox like any outcome. If the query fails, the
+// reconciler asks again later; a callback naming no attempt Malipo made is
+// kept and otherwise ignored.
+func (s *Service) Hint(ctx context.Context, rail string, o rails.Outcome) error {
+	item := s.inboxItem(rail, "callback", o)
+	item.AppliedAt, item.Result = item.ReceivedAt, malipo.ResultHint
+	var claimed *malipo.RailAttempt
+	err := s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
+		claimed = nil
+		a, err := tx.GetRailAttempt(o.Key)
+		switch {
+		case malipo.KindOf(err) == malipo.KindNotFound:
+			s.cfg.Logger.Warn("a rail called back about a transaction Malipo never sent", "rail", rail, "key", truncate(o.Key, 80))
+		case err != nil:
+			return err
+		case a.Rail != rail:
+			s.cfg.Logger.Warn("a rail called back about another rail's transaction", "rail", rail, "attempt", a.ID, "of", a.Rail)
+		case !a.Status.Final():
+			item.Mode = a.Mode
+			now := s.now()
+			a.Checks++
+			a.NextCheckAt = now.Add(s.backoff(a.Checks)) // the lease: the reconciler leaves it to us meanwhile
+			if err := tx.UpdateRailAttempt(a); err != nil {
+				return err
+			}
+			claimed = &a
+		default:
+			item.Mode = a.Mode
+		}
+		return tx.CreateInboxItem(item)
+	})
+	if err != nil || claimed == nil {
+		return err
+	}
+	if err := s.reconcile(ctx, *claimed); err != nil {
+		s.cfg.Logger.Warn("confirm a rail's callback; the reconciler will ask again", "attempt", claimed.ID, "rail", rail, "err", err)
+	}
+	return nil
+}
+
 func (s *Service) inboxItem(rail, source string, o rails.Outcome) malipo.InboxItem {
 	return malipo.InboxItem{ID: s.cfg.IDs.ID("ib"), Rail: rail, Mode: s.modeOfRail(rail), AttemptID: o.Key, Source: source,
 		Verdict: o.Verdict, RailReference: o.RailReference, FailureCode: o.FailureCode, FailureReason: o.FailureReason,

@@ -531,3 +531,65 @@ func TestReconcilerFinishesWhatTheCallbackMissed(t *testing.T) {
 		r.verify(t)
 	})
 }
+
+// lostCallbacks is a sink that drops whatever the sandbox reports, as a
+// network does with a callback sent once: only Malipo's own questions
+// finish a transaction.
+type lostCallbacks struct{}
+
+func (lostCallbacks) Report(context.Context, string, rails.Outcome) error { return nil }
+
+// A live rail's callback is a hint: Malipo asks the rail before it believes
+// it. A forged success changes nothing while the operator says pending; a
+// forged failure does not stop a success the operator confirms; a callback
+// naming a transaction Malipo never sent, or another rail's, is kept and
+// otherwise ignored.
+func TestCallbacksAreConfirmedBeforeTheyAreApplied(t *testing.T) {
+	forEachRailStack(t, 5*time.Minute, 30*time.Minute, func(t *testing.T, r *railStack) {
+		ctx := context.Background()
+		r.sb.Connect(lostCallbacks{})
+		p := r.create(t, momo("o-1", "+250788120000"))
+		key := malipo.AttemptID(p.ID, 1)
+		forged := rails.Outcome{Key: key, Verdict: malipo.VerdictSucceeded, Raw: []byte(`{"status":"SUCCESSFUL"}`)}
+		if err := r.svc.Hint(ctx, "sandbox", forged); err != nil {
+			t.Fatal(err)
+		}
+		if got := r.get(t, p.ID); got.Status != malipo.PaymentProcessing {
+			t.Fatalf("status %s after a callback the operator does not confirm, want processing", got.Status)
+		}
+		for _, bad := range []struct{ rail, key string }{{"sandbox", "pay_nope-1"}, {"mtn-ug", key}} {
+			if err := r.svc.Hint(ctx, bad.rail, rails.Outcome{Key: bad.key, Verdict: malipo.VerdictSucceeded}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := available(t, r.env); n != 0 {
+			t.Fatalf("available %d before the customer paid, want 0", n)
+		}
+
+		r.clock.Advance(5 * time.Minute) // the customer approves; the operator's callback is lost
+		if got := r.get(t, p.ID); got.Status != malipo.PaymentProcessing {
+			t.Fatalf("status %s with the callback lost, want processing", got.Status)
+		}
+		forged.Verdict = malipo.VerdictFailed // the callback comes at last, garbled
+		if err := r.svc.Hint(ctx, "sandbox", forged); err != nil {
+			t.Fatal(err)
+		}
+		if got := r.get(t, p.ID); got.Status != malipo.PaymentSucceeded {
+			t.Fatalf("status %s after a callback the operator confirms as paid, want succeeded", got.Status)
+		}
+		if n := available(t, r.env); n != 10_000 {
+			t.Errorf("available %d, want 10000", n)
+		}
+		var sources []string
+		for _, it := range r.inbox(t, key) {
+			sources = append(sources, it.Source+"/"+string(it.Result))
+		}
+		if got := strings.Join(sources, ","); got != "callback/hint,callback/hint,callback/hint,status/applied" {
+			t.Errorf("inbox of the attempt: %s", got)
+		}
+		if len(r.inbox(t, "pay_nope-1")) != 1 {
+			t.Errorf("a callback about an unknown transaction was not kept")
+		}
+		r.verify(t)
+	})
+}
