@@ -19,6 +19,9 @@ type Checkout struct {
 	// Operators the customer may choose from for mobile money, for the
 	// country of the customer's number or else of the currency.
 	Operators []string
+	// Methods are the channels the payment offers that a rail of its mode
+	// can take now: live mode has no card option until a card rail exists.
+	Methods []malipo.Channel
 	// Expired is true when the payment's time is up, even if the expiry
 	// worker has not marked it yet.
 	Expired bool
@@ -52,9 +55,18 @@ func (s *Service) Checkout(ctx context.Context, token string) (Checkout, error) 
 			}
 		}
 		c.Operators = set.MobileMoney.Operators(country)
+		if p.Offers(malipo.ChannelMobileMoney) && (len(c.Operators) > 0 || country == "") {
+			c.Methods = append(c.Methods, malipo.ChannelMobileMoney)
+		}
+	}
+	if set, ok := s.cfg.Rails[p.Mode]; ok && set.Cards != nil && p.Offers(malipo.ChannelCard) {
+		c.Methods = append(c.Methods, malipo.ChannelCard)
 	}
 	return c, err
 }
+
+// Offers reports whether the customer may pay the checkout by ch now.
+func (c Checkout) Offers(ch malipo.Channel) bool { return slices.Contains(c.Methods, ch) }
 
 // payable checks that the customer may start a new attempt to pay p by
 // channel ch now.

@@ -323,6 +323,7 @@ func (s *Service) push(ctx context.Context, scope string, p malipo.Payment, a ma
 		switch res {
 		case callAccepted:
 			a.Status, a.RailReference, a.UpdatedAt = malipo.AttemptPending, ref, now
+			a.NextCheckAt = now.Add(s.cfg.ReconcileAfter) // the call is over: ask if no callback comes
 			if current && p.Status == malipo.PaymentPending {
 				p.RailReference, p.InFlightUntil = ref, time.Time{}
 				return false, p.Transition(malipo.PaymentProcessing, now)
@@ -340,6 +341,7 @@ func (s *Service) push(ctx context.Context, scope string, p malipo.Payment, a ma
 				p.InFlightUntil = time.Time{} // nothing reached the operator: the customer may try again
 			}
 		case callUnknown:
+			a.NextCheckAt = now.Add(s.cfg.ReconcileAfter) // the call is over: ask soon what became of it
 			if current {
 				p.InFlightUntil = a.NextCheckAt // in flight until the reconciler has asked
 			}

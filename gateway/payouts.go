@@ -264,6 +264,7 @@ func (s *Service) sendPayout(ctx context.Context, scope string, p malipo.Payout,
 		switch call {
 		case callAccepted:
 			a.Status, a.RailReference, a.UpdatedAt = malipo.AttemptPending, ref, now
+			a.NextCheckAt = now.Add(s.cfg.ReconcileAfter) // the call is over: ask if no callback comes
 			if cur.Status == malipo.PayoutQueued {
 				cur.RailReference = ref
 				if err := cur.Transition(malipo.PayoutProcessing, now); err != nil {
@@ -280,8 +281,12 @@ func (s *Service) sendPayout(ctx context.Context, scope string, p malipo.Payout,
 			if err := s.finishPayout(tx, &cur, malipo.PayoutFailed, rail.Name()); err != nil {
 				return err
 			}
-		default:
-			return nil // unknown, or never sent: the reconciler asks, and sends again only what never arrived
+		default: // unknown, or never sent: the reconciler asks soon, and sends again only what never arrived
+			a.NextCheckAt = now.Add(s.cfg.ReconcileAfter)
+			if err := tx.UpdateRailAttempt(a); err != nil {
+				return err
+			}
+			return rememberAgain(tx, scope, idem, cur)
 		}
 		if err := tx.UpdateRailAttempt(a); err != nil {
 			return err

@@ -28,13 +28,16 @@ func main() {
 // cli is the command line. Every flag also reads a MALIPO_* variable; flags
 // win over the environment, which wins over the defaults.
 type cli struct {
-	DB string `name:"db" help:"SQLite file path or postgres:// URL (env MALIPO_DATABASE_URL)." envvar:"MALIPO_DATABASE_URL" default:"${db}"`
+	DB            string `name:"db" help:"SQLite file path or postgres:// URL (env MALIPO_DATABASE_URL)." envvar:"MALIPO_DATABASE_URL" default:"${db}"`
+	MasterKeyFile string `name:"master-key-file" type:"path" envvar:"MALIPO_MASTER_KEY_FILE" help:"File holding the master key(s) that seal live rails' credentials: 32 bytes in base64 (openssl rand -base64 32), the current one first when several are comma-separated. Or set MALIPO_MASTER_KEY to the same text (env MALIPO_MASTER_KEY_FILE)."`
 
 	Serve        serveCmd        `cmd:"" help:"Start the gateway (the default command's job)."`
 	Migrate      migrateCmd      `cmd:"" help:"Bring the database schema up to date, then exit."`
 	Merchants    merchantsCmd    `cmd:"" help:"Manage merchants."`
 	Integrations integrationsCmd `cmd:"" help:"Manage integrations and their credentials."`
 	Verify       verifyCmd       `cmd:"" help:"Audit the ledger: every entry balances, balances match postings, every succeeded payment is posted once."`
+	Rails        railsCmd        `cmd:"" help:"Manage live rails: the operator accounts live payments go through."`
+	Simulate     simulateCmd     `cmd:"" help:"Run an operator's simulator (its own API, with callbacks) for connectors and development; prints a ready rail configuration."`
 	Bench        benchCmd        `cmd:"" help:"Load-test POST /v1/payments against a no-op ceiling."`
 }
 

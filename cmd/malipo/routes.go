@@ -86,7 +86,7 @@ type face struct {
 	prefix string
 }
 
-func newHandler(api *native.API, faces []face, pages *checkout.Pages, reg *prometheus.Registry, logger *slog.Logger) http.Handler {
+func newHandler(api *native.API, faces []face, pages *checkout.Pages, reg *prometheus.Registry, logger *slog.Logger, more ...func(*http.ServeMux)) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -98,6 +98,9 @@ func newHandler(api *native.API, faces []face, pages *checkout.Pages, reg *prome
 		f.face.Register(mux, f.prefix)
 	}
 	pages.Register(mux)
+	for _, register := range more {
+		register(mux)
+	}
 	return observe(mux, logger, reg)
 }
 
@@ -159,5 +162,28 @@ func attemptMetrics(reg *prometheus.Registry) func(malipo.Delivery, malipo.Attem
 			result = "error"
 		}
 		attempts.WithLabelValues(string(d.Flavor), result).Observe(a.Latency.Seconds())
+	}
+}
+
+// railMetrics counts live rails' calls by rail, operation and result, and
+// shows each rail's circuit (1 while the router skips it).
+func railMetrics(reg *prometheus.Registry) func(rail, op string, failed, open bool) {
+	calls := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "malipo_rail_calls_total", Help: "Calls to live rails by rail, operation and result (ok, failed: unreachable or outcome unknown).",
+	}, []string{"rail", "op", "result"})
+	circuit := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "malipo_rail_circuit_open", Help: "1 while a live rail keeps failing and is skipped by routing, else 0.",
+	}, []string{"rail"})
+	reg.MustRegister(calls, circuit)
+	return func(rail, op string, failed, open bool) {
+		result, isOpen := "ok", 0.0
+		if failed {
+			result = "failed"
+		}
+		if open {
+			isOpen = 1
+		}
+		calls.WithLabelValues(rail, op, result).Inc()
+		circuit.WithLabelValues(rail).Set(isOpen)
 	}
 }

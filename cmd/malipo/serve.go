@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/clock"
 	"github.com/malipo/malipo/faces/checkout"
@@ -23,7 +25,10 @@ import (
 	"github.com/malipo/malipo/ids"
 	"github.com/malipo/malipo/notify"
 	"github.com/malipo/malipo/rails"
+	"github.com/malipo/malipo/rails/live"
+	"github.com/malipo/malipo/rails/route"
 	"github.com/malipo/malipo/rails/sandbox"
+	"github.com/malipo/malipo/store"
 )
 
 type serveCmd struct {
@@ -105,12 +110,17 @@ func (s serveCmd) Run(c *cli, e *env) error {
 	clk := clock.Real{}
 	flavors := map[malipo.Flavor]notify.Flavor{} // filled once the faces exist
 	reg := newRegistry()
+	liveRails, err := openLiveRails(e, c, st, baseURL, s.RailTimeout, reg, logger)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	dispatcher := notify.New(notify.Config{Store: st, Clock: clk, Flavors: flavors, Timeout: s.WebhookTimeout,
 		Workers: s.WebhookWorkers, Logger: logger, OnAttempt: attemptMetrics(reg)})
 	sb := sandbox.New(st, clk, s.SandboxDelay, logger)
 	svc := gateway.New(gateway.Config{
 		Store: st, Clock: clk, IDs: ids.New(clk.Now, nil), Logger: logger, BaseURL: baseURL,
-		Rails:      map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()},
+		Rails:      map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set(), malipo.ModeLive: liveRails.Set()},
 		PaymentTTL: s.PaymentTTL, DefaultRegion: s.DefaultRegion, Wake: dispatcher.Wake,
 		RailTimeout: s.RailTimeout, ReconcileAfter: s.ReconcileAfter,
 	})
@@ -135,7 +145,7 @@ func (s serveCmd) Run(c *cli, e *env) error {
 		return err
 	}
 	srv := s.server(fromProxy(newHandler(api, []face{{pd, "/paydunya"}, {cp, "/cinetpay"}, {kp, "/kpay"}, {ip, "/ipay"}, {cl, "/clickpay"}},
-		checkout.New(svc, logger, nil), reg, logger), trusted), logger)
+		checkout.New(svc, logger, nil), reg, logger, func(mux *http.ServeMux) { liveRails.Register(mux, svc) }), trusted), logger)
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(e.ctx))
 	done := runWorkers(workers, svc, sb, s.ReconcileAfter, logger)
 	sending := make(chan struct{})
@@ -144,7 +154,7 @@ func (s serveCmd) Run(c *cli, e *env) error {
 		dispatcher.Run(workers)
 	}()
 
-	fmt.Fprintf(e.stdout, "Malipo is listening on %s (%s, sandbox rails in test mode)\n", baseURL, describeStore(c.DB))
+	fmt.Fprintf(e.stdout, "Malipo is listening on %s (%s, sandbox rails in test mode, %s)\n", baseURL, describeStore(c.DB), liveRails.Describe())
 	if demo != nil {
 		printDemo(e, baseURL, demo)
 	}
@@ -251,4 +261,22 @@ func runWorkers(ctx context.Context, svc *gateway.Service, sb *sandbox.Rails, re
 		}
 	}()
 	return done
+}
+
+// openLiveRails opens the gateway's live rails, which must all open: a
+// node that cannot read its rails' credentials does not start.
+func openLiveRails(e *env, c *cli, st store.Store, baseURL string, timeout time.Duration, reg *prometheus.Registry, logger *slog.Logger) (*live.Rails, error) {
+	var list []malipo.Rail
+	if err := st.Read(e.ctx, func(tx store.Tx) (err error) {
+		list, err = tx.ListRails()
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	keys, err := c.keyring(e)
+	if err != nil {
+		return nil, err
+	}
+	return live.Open(list, keys, live.Options{BaseURL: baseURL, Client: &http.Client{Timeout: timeout}, Logger: logger,
+		Router: route.Options{OnCall: railMetrics(reg)}})
 }

@@ -249,8 +249,11 @@ func (p *Pages) pay(w http.ResponseWriter, r *http.Request) {
 func (p *Pages) payForm(w http.ResponseWriter, r *http.Request, c gateway.Checkout, v view, errText string, status int) {
 	pay := c.Payment
 	v.Error = errText
-	v.Momo, v.Card = pay.Offers(malipo.ChannelMobileMoney), pay.Offers(malipo.ChannelCard)
+	v.Momo, v.Card = c.Offers(malipo.ChannelMobileMoney), c.Offers(malipo.ChannelCard)
 	v.Both = v.Momo && v.Card
+	if !v.Momo && !v.Card && v.Error == "" {
+		v.Error = inputError(v, malipo.Errorf(malipo.KindUnavailable, "no_method", "no rail takes this payment"))
+	}
 	v.Method = string(pay.Method)
 	if v.Method == string(malipo.ChannelCard) {
 		v.Method = "card"
@@ -408,14 +411,18 @@ func (p *Pages) csrf(w http.ResponseWriter, r *http.Request) string {
 // sends the browser to the page showing where the payment now stands.
 func (p *Pages) afterAttempt(w http.ResponseWriter, r *http.Request, err error) {
 	token := r.PathValue("token")
-	if err != nil && malipo.KindOf(err) == malipo.KindInvalid {
+	if kind := malipo.KindOf(err); err != nil && (kind == malipo.KindInvalid || kind == malipo.KindUnavailable) {
 		c, cerr := p.svc.Checkout(r.Context(), token)
 		if cerr != nil {
 			p.failed(w, r, cerr)
 			return
 		}
 		v := p.paymentView(r, c)
-		p.payForm(w, r, c, v, inputError(v, err), http.StatusUnprocessableEntity)
+		status := http.StatusUnprocessableEntity
+		if kind == malipo.KindUnavailable { // no rail takes it now: another number or method may do
+			status = http.StatusServiceUnavailable
+		}
+		p.payForm(w, r, c, v, inputError(v, err), status)
 		return
 	}
 	if err != nil && malipo.KindOf(err) != malipo.KindConflict {
@@ -436,6 +443,8 @@ func inputError(v view, err error) string {
 		"cvv_invalid":         "Le code de sécurité doit comporter 3 ou 4 chiffres.",
 		"expiry_invalid":      "La date d’expiration n’est pas valide (MM/AA).",
 		"expired_card":        "Cette carte a expiré.",
+		"rail_unavailable":    "Ce moyen de paiement n’est pas disponible pour ce numéro en ce moment. Essayez un autre numéro ou réessayez plus tard.",
+		"no_method":           "Ce paiement ne peut pas être réglé ici pour le moment. Revenez chez le marchand.",
 	}
 	en := map[string]string{
 		"phone_invalid":       "This is not a valid mobile number. Write it with the country code.",
@@ -445,6 +454,8 @@ func inputError(v view, err error) string {
 		"cvv_invalid":         "The security code must be 3 or 4 digits.",
 		"expiry_invalid":      "The expiry date is not valid (MM/YY).",
 		"expired_card":        "This card has expired.",
+		"rail_unavailable":    "This way of paying is not available for this number right now. Try another number, or try again later.",
+		"no_method":           "This payment cannot be paid here right now. Please go back to the merchant.",
 	}
 	table := en
 	if v.Lang == "fr" {
