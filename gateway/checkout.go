@@ -65,6 +65,20 @@ func (s *Service) Checkout(ctx context.Context, token string) (Checkout, error) 
 	return c, err
 }
 
+// regionFor is where a number written without its country code is
+// dialled: the chosen operator's country ("mtn-ci": CI), else the country
+// of the payment's currency when one country uses it, else the configured
+// default region.
+func (s *Service) regionFor(operator string, c malipo.Currency) string {
+	if i := strings.LastIndexByte(operator, '-'); i >= 0 && len(operator)-i == 3 {
+		return strings.ToUpper(operator[i+1:])
+	}
+	if country, ok := currencyCountry[c]; ok && c != "XOF" && c != "XAF" {
+		return country
+	}
+	return s.cfg.DefaultRegion
+}
+
 // Offers reports whether the customer may pay the checkout by ch now.
 func (c Checkout) Offers(ch malipo.Channel) bool { return slices.Contains(c.Methods, ch) }
 
@@ -130,7 +144,7 @@ func (s *Service) PayWithMobileMoney(ctx context.Context, token, phone, operator
 	if p.LockPhone && p.Customer.Phone != "" {
 		phone = p.Customer.Phone
 	}
-	e164, err := malipo.ParseMSISDN(phone, s.cfg.DefaultRegion)
+	e164, err := malipo.ParseMSISDN(phone, s.regionFor(operator, p.Currency))
 	if err != nil {
 		return p, err
 	}

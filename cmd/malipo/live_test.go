@@ -6,11 +6,15 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -325,5 +329,178 @@ func TestSimulateCommand(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 200 {
 		t.Errorf("token: %d", res.StatusCode)
+	}
+}
+
+// postJSON posts body to url with headers and decodes the JSON answer.
+func postJSON(t *testing.T, url string, header map[string]string, body string) map[string]any {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var v map[string]any
+	b, _ := io.ReadAll(res.Body)
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("POST %s: %d %s", url, res.StatusCode, b)
+	}
+	return v
+}
+
+var csrfRe = regexp.MustCompile(`name="csrf" value="([0-9a-f]{32})"`)
+
+// payOnCheckout pays a checkout page by mobile money as a customer
+// without JavaScript does, and returns the page it ends on.
+func payOnCheckout(t *testing.T, pageURL, phone, operator string) string {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	res, err := c.Get(pageURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	m := csrfRe.FindSubmatch(b)
+	if res.StatusCode != 200 || m == nil {
+		t.Fatalf("checkout page %d:\n%s", res.StatusCode, b)
+	}
+	if strings.Contains(string(b), `id="m-card"`) {
+		t.Errorf("a live checkout offers cards, which no live rail takes")
+	}
+	res, err = c.PostForm(pageURL+"/mobile-money", url.Values{"csrf": {string(m[1])}, "phone": {phone}, "operator": {operator}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("pay on the checkout page: %d\n%s", res.StatusCode, b)
+	}
+	return string(b)
+}
+
+// Every provider face takes live money through the MTN rail behind it:
+// a PayDunya invoice paid by SoftPay and another on the checkout page, a
+// PayDunya direct-pay, a CinetPay payment paid on the checkout page, a
+// KPay mobile-money request; ClickPay's live card link, with no live card
+// rail, is ClickPay's own 503, never a 500. verify is clean after.
+func TestLiveFaces(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "malipo.db")
+	l := newLiveSetup(t, db)
+	_, ci := momoSimulator(t, momosim.Options{Country: "CI", CallbackDelay: 200 * time.Millisecond})
+	_, rw := momoSimulator(t, momosim.Options{Country: "RW", CallbackDelay: 200 * time.Millisecond})
+	l.addRail(t, "mtn-momo", ci, 0)
+	l.addRail(t, "mtn-momo", rw, 0)
+	pd := l.liveKey(t, "paydunya")
+	cp := l.liveKey(t, "cinetpay")
+	cpXAF := l.liveKey(t, "cinetpay", "--currency", "XAF")
+	kp := l.liveKey(t, "kpay", "--allow-ip", "127.0.0.1")
+	cl := l.liveKey(t, "clickpay")
+	s := startServer(t, db, "--master-key-file", l.keyFile, "--reconcile-after", "500ms")
+
+	// PayDunya: an invoice paid by SoftPay with a national number.
+	pdHeader := map[string]string{"PAYDUNYA-MASTER-KEY": pd["master_key"], "PAYDUNYA-PRIVATE-KEY": pd["private_key"], "PAYDUNYA-TOKEN": pd["token"]}
+	pdAPI := s.url + "/paydunya/api/v1"
+	invoice := func() map[string]any {
+		return postJSON(t, pdAPI+"/checkout-invoice/create", pdHeader, `{"invoice":{"total_amount":5000},"store":{"name":"Choco"}}`)
+	}
+	confirm := func(token string) func() map[string]any {
+		return func() map[string]any {
+			req, _ := http.NewRequest("GET", pdAPI+"/checkout-invoice/confirm/"+token, nil)
+			for k, v := range pdHeader {
+				req.Header.Set(k, v)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			var v map[string]any
+			json.NewDecoder(res.Body).Decode(&v)
+			return v
+		}
+	}
+	completed := func(v map[string]any) bool { return v["status"] == "completed" || v["status"] == "cancelled" }
+	inv := invoice()
+	token, _ := inv["token"].(string)
+	if got := postJSON(t, pdAPI+"/softpay/mtn-ci", pdHeader, `{"mtn_ci_customer_fullname":"Awa K","mtn_ci_email":"awa@example.com","mtn_ci_phone_number":"0505120000","mtn_ci_wallet_provider":"MTNCI","payment_token":"`+token+`"}`); got["success"] != true {
+		t.Fatalf("PayDunya softpay: %v", got)
+	}
+	if got := waitFor(t, 15*time.Second, "PayDunya invoice", confirm(token), completed); got["status"] != "completed" {
+		t.Errorf("PayDunya invoice: %v", got)
+	}
+	// Another invoice, paid on the checkout page it names.
+	inv = invoice()
+	if page := payOnCheckout(t, inv["response_text"].(string), "+225 05 05 12 00 00", "mtn-ci"); !strings.Contains(page, "MTN") {
+		t.Errorf("waiting page:\n%s", page)
+	}
+	if got := waitFor(t, 15*time.Second, "PayDunya checkout invoice", confirm(inv["token"].(string)), completed); got["status"] != "completed" {
+		t.Errorf("PayDunya checkout invoice: %v", got)
+	}
+	// Direct-pay sends money to a wallet.
+	if got := postJSON(t, pdAPI+"/direct-pay/credit-account", pdHeader, `{"account_alias":"+2250505120000","amount":1000}`); got["response_code"] != "00" {
+		t.Errorf("PayDunya direct-pay: %v", got)
+	}
+	// To a country no rail pays: PayDunya's own code, not a 500.
+	if got := postJSON(t, pdAPI+"/direct-pay/credit-account", pdHeader, `{"account_alias":"+254712120000","amount":1000}`); got["response_code"] != "5003" {
+		t.Errorf("PayDunya direct-pay nobody serves: %v", got)
+	}
+
+	// CinetPay: a payment link, paid on the checkout page.
+	got := postJSON(t, s.url+"/cinetpay/v2/payment", nil, `{"apikey":"`+cp["apikey"]+`","site_id":"`+cp["site_id"]+
+		`","transaction_id":"T-live-1","amount":2500,"currency":"XOF","description":"d","channels":"MOBILE_MONEY","notify_url":"https://shop.example/n","return_url":"https://shop.example/r"}`)
+	data, _ := got["data"].(map[string]any)
+	if got["code"] != "201" || data == nil {
+		t.Fatalf("CinetPay payment: %v", got)
+	}
+	payOnCheckout(t, data["payment_url"].(string), "+2250505120000", "")
+	check := func() map[string]any {
+		return postJSON(t, s.url+"/cinetpay/v2/payment/check", nil, `{"apikey":"`+cp["apikey"]+`","site_id":"`+cp["site_id"]+`","transaction_id":"T-live-1"}`)
+	}
+	if got := waitFor(t, 15*time.Second, "CinetPay check", check, func(v map[string]any) bool {
+		d, _ := v["data"].(map[string]any)
+		return d != nil && (d["status"] == "ACCEPTED" || d["status"] == "REFUSED")
+	}); got["data"].(map[string]any)["status"] != "ACCEPTED" {
+		t.Errorf("CinetPay check: %v", got)
+	}
+
+	// A payment in a currency no live rail takes: its page says so.
+	got = postJSON(t, s.url+"/cinetpay/v2/payment", nil, `{"apikey":"`+cpXAF["apikey"]+`","site_id":"`+cpXAF["site_id"]+
+		`","transaction_id":"T-live-2","amount":2500,"currency":"XAF","description":"d","notify_url":"https://shop.example/n","return_url":"https://shop.example/r"}`)
+	if data, _ := got["data"].(map[string]any); data == nil {
+		t.Errorf("CinetPay XAF payment: %v", got)
+	} else if page := getText(t, data["payment_url"].(string)); !strings.Contains(page, "ne peut pas être réglé ici") || strings.Contains(page, `id="m-card"`) {
+		t.Errorf("checkout page no rail serves:\n%s", page)
+	}
+
+	// KPay: a mobile-money request to an MTN Rwanda number.
+	kpHeader := map[string]string{"Kpay-Key": kp["kpay_key"], "Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(kp["username"]+":"+kp["password"]))}
+	got = postJSON(t, s.url+"/kpay/", kpHeader, `{"action":"pay","msisdn":"0788312934","details":"order","refid":"live-kp-1","amount":4200,"currency":"RWF","email":"i@example.rw","cname":"KANEZA","cnumber":"0788123457","pmethod":"momo","retailerid":"`+kp["retailer_id"]+`","returl":"https://iduka.rw/ack","redirecturl":"https://iduka.rw","bankid":"63510"}`)
+	if got["retcode"] != float64(0) {
+		t.Fatalf("KPay pay: %v", got)
+	}
+	if got := waitFor(t, 15*time.Second, "KPay checkstatus", func() map[string]any {
+		return postJSON(t, s.url+"/kpay/", kpHeader, `{"action":"checkstatus","refid":"live-kp-1"}`)
+	}, func(v map[string]any) bool { return v["statusid"] != "03" }); got["statusid"] != "01" {
+		t.Errorf("KPay checkstatus: %v", got)
+	}
+
+	// ClickPay's live card link: no live card rail takes cards, so
+	// ClickPay's own 503, never a 500 or a page that cannot be paid.
+	got = postJSON(t, s.url+"/clickpay/api/card/payment-url", map[string]string{"Authorization": cl["api_key"]},
+		`{"account_id":"`+cl["account_id"]+`","amount":"2","order_info":"cl-1","currency":"USD"}`)
+	if got["status"] != float64(503) || got["error"] != "Service Unavailable" {
+		t.Errorf("ClickPay live card link: %v", got)
+	}
+	s.stop()
+	if out := runCmd(t, "verify", "--db", db); !strings.Contains(out, "ok") {
+		t.Errorf("verify: %s", out)
 	}
 }
