@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/malipo/malipo/rails/momo/momosim"
 	"github.com/malipo/malipo/store/postgres/pgtest"
 )
 
@@ -123,35 +124,74 @@ func (c *chaosRun) get(path string) map[string]any {
 // version runs with the tests; -chaos.kills sets how long it goes on.
 func TestChaos(t *testing.T) {
 	for _, cfg := range []struct {
-		name  string
-		nodes int
-		pg    bool
-	}{{"sqlite", 1, false}, {"postgres", 1, true}, {"postgres-two-nodes", 2, true}} {
+		name       string
+		nodes      int
+		pg, viaMTN bool
+	}{{"sqlite", 1, false, false}, {"postgres", 1, true, false}, {"postgres-two-nodes", 2, true, false},
+		{"live-mtn-sqlite", 1, false, true}, {"live-mtn-postgres", 1, true, true}} {
 		t.Run(cfg.name, func(t *testing.T) {
 			db, dbName := filepath.Join(t.TempDir(), "malipo.db"), ""
 			if cfg.pg {
 				db, dbName = pgtest.Database(t)
 			}
-			chaos(t, db, dbName, cfg.nodes)
+			chaos(t, db, dbName, cfg.nodes, cfg.viaMTN)
 		})
 	}
 }
 
-func chaos(t *testing.T, db, dbName string, nodes int) {
+// chaos runs the clients and the killer against nodes on db: in test mode
+// on the sandbox rails, or (viaMTN) in live mode through an MTN MoMo
+// simulator that fails a fifth of its calls (half of those after acting)
+// and calls back once, whether the node is up or not.
+func chaos(t *testing.T, db, dbName string, nodes int, viaMTN bool) {
 	c := &chaosRun{t: t, db: db, flags: []string{"--sandbox-delay", "1s", "--rail-timeout", "1s", "--reconcile-after", "1s"},
 		nodes: make([]*process, nodes), client: &http.Client{Timeout: 5 * time.Second}}
 	for range nodes {
 		c.addrs = append(c.addrs, freeAddr(t))
 	}
+	var mtn *momosim.Server
+	if viaMTN {
+		l := newLiveSetup(t, db)
+		var config map[string]any
+		mtn, config = momoSimulator(t, momosim.Options{Country: "CI", CallbackDelay: 500 * time.Millisecond, FailRate: 0.2})
+		l.addRail(t, "mtn-momo", config, 0)
+		c.key = l.liveKey(t, "native")["secret_key"]
+		c.flags = append(c.flags, "--master-key-file", l.keyFile)
+	}
 	for i := range nodes {
 		c.start(i)
 	}
-	call(t, "POST", "http://"+c.addrs[0]+"/v1/sandbox/topup", c.key, `{"amount":100000000,"currency":"XOF"}`)
-	for i := range 20 {
-		pay := call(t, "POST", "http://"+c.addrs[0]+"/v1/payments", c.key, fmt.Sprintf(`{"amount":100000,"currency":"XOF","reference":"paid-%d"}`, i))
-		id, _ := pay["id"].(string)
-		call(t, "POST", "http://"+c.addrs[0]+"/v1/sandbox/payments/"+id+"/outcome", c.key, `{"outcome":"succeeded"}`)
-		c.paid = append(c.paid, id)
+	if viaMTN { // money to pay out: payments through MTN, some of whose pushes MTN loses
+		var ids []string
+		for i := range 20 {
+			pay := call(t, "POST", "http://"+c.addrs[0]+"/v1/payments", c.key, fmt.Sprintf(`{"amount":100000,"currency":"XOF","reference":"paid-%d","method":"mobile_money","phone":"+2250505120000"}`, i))
+			if id, _ := pay["id"].(string); id != "" {
+				ids = append(ids, id)
+			}
+		}
+		waitFor(t, 30*time.Second, "payments through MTN", func() map[string]any {
+			return map[string]any{"in flight": countInFlight(t, db).attempts}
+		}, func(v map[string]any) bool { return v["in flight"] == 0 })
+		for _, id := range ids {
+			if c.get("/v1/payments/" + id)["status"] == "succeeded" {
+				c.paid = append(c.paid, id)
+			}
+		}
+		if len(c.paid) < 5 {
+			t.Fatalf("only %d of 20 payments went through MTN", len(c.paid))
+		}
+	} else {
+		call(t, "POST", "http://"+c.addrs[0]+"/v1/sandbox/topup", c.key, `{"amount":100000000,"currency":"XOF"}`)
+		for i := range 20 {
+			pay := call(t, "POST", "http://"+c.addrs[0]+"/v1/payments", c.key, fmt.Sprintf(`{"amount":100000,"currency":"XOF","reference":"paid-%d"}`, i))
+			id, _ := pay["id"].(string)
+			call(t, "POST", "http://"+c.addrs[0]+"/v1/sandbox/payments/"+id+"/outcome", c.key, `{"outcome":"succeeded"}`)
+			c.paid = append(c.paid, id)
+		}
+	}
+	phone, wallet, kinds := "+225070712000%d", "+22507%08d", 3
+	if viaMTN {
+		phone, wallet, kinds = "+225050512000%d", "+22505%08d", 2 // MTN Côte d'Ivoire; no live rail refunds yet
 	}
 
 	// Clients keep making requests while a killer stops nodes.
@@ -169,13 +209,13 @@ func chaos(t *testing.T, db, dbName string, nodes int) {
 				}
 				n := seq.Add(1)
 				op := &chaosOp{key: fmt.Sprintf("k-%d", n), ref: fmt.Sprintf("r-%d", n)}
-				switch rng.Intn(3) {
+				switch rng.Intn(kinds) {
 				case 0:
 					op.kind, op.path = "payment", "/v1/payments"
-					op.body = fmt.Sprintf(`{"amount":1000,"currency":"XOF","reference":"%s","method":"mobile_money","phone":"+225070712000%d"}`, op.ref, rng.Intn(3))
+					op.body = fmt.Sprintf(`{"amount":1000,"currency":"XOF","reference":"%s","method":"mobile_money","phone":"`+phone+`"}`, op.ref, rng.Intn(3))
 				case 1:
 					op.kind, op.path = "payout", "/v1/payouts"
-					op.body = fmt.Sprintf(`{"amount":500,"currency":"XOF","reference":"%s","destination":{"type":"mobile_money","account":"+22507%08d"}}`, op.ref, 10*n)
+					op.body = fmt.Sprintf(`{"amount":500,"currency":"XOF","reference":"%s","destination":{"type":"mobile_money","account":"`+wallet+`"}}`, op.ref, 10*n)
 				default:
 					op.kind, op.path, op.payment = "refund", "/v1/refunds", c.paid[rng.Intn(len(c.paid))]
 					op.body = fmt.Sprintf(`{"payment":"%s","amount":1}`, op.payment)
@@ -272,6 +312,26 @@ func chaos(t *testing.T, db, dbName string, nodes int) {
 	for _, p := range c.nodes {
 		p.stop(syscall.SIGTERM)
 	}
+	charged := ""
+	if viaMTN {
+		// MTN holds exactly one successful transaction per payment and
+		// payout Malipo recorded as succeeded: nothing charged or paid
+		// twice, nothing taken that Malipo does not know of.
+		conn := lookInto(t, db)
+		var payments, payouts int
+		if err := conn.QueryRow(`SELECT (SELECT COUNT(*) FROM payments WHERE status = 'succeeded'),
+			(SELECT COUNT(*) FROM payouts WHERE status = 'succeeded')`).Scan(&payments, &payouts); err != nil {
+			t.Fatal(err)
+		}
+		conn.Close()
+		held := mtn.Transactions()
+		if held["collection SUCCESSFUL"] != payments || held["disbursement SUCCESSFUL"] != payouts {
+			duplicated++
+			t.Errorf("MTN took %d payments and sent %d transfers; Malipo recorded %d and %d", held["collection SUCCESSFUL"],
+				held["disbursement SUCCESSFUL"], payments, payouts)
+		}
+		charged = fmt.Sprintf(", MTN charged %d and paid %d as Malipo recorded", held["collection SUCCESSFUL"], held["disbursement SUCCESSFUL"])
+	}
 	verify := "OK"
 	var out, errOut syncBuffer
 	if err := run(t.Context(), []string{"verify", "--db", db}, noEnv, &out, &errOut); err != nil {
@@ -289,8 +349,8 @@ func chaos(t *testing.T, db, dbName string, nodes int) {
 	if deadlocks != 0 {
 		t.Errorf("PostgreSQL detected %d deadlocks", deadlocks)
 	}
-	report := fmt.Sprintf("%d nodes, %d kills, %d requests (%d unanswered at first, %d resent): acknowledged lost %d, duplicated %d, stuck in flight %d, deadlocks %d, verify %s",
-		nodes, c.kills, len(c.ops), c.unanswd.Load(), resent, lost, duplicated, stuck.attempts+stuck.payments+stuck.payouts+stuck.refunds, deadlocks, verify)
+	report := fmt.Sprintf("%d nodes, %d kills, %d requests (%d unanswered at first, %d resent): acknowledged lost %d, duplicated %d, stuck in flight %d, deadlocks %d, verify %s%s",
+		nodes, c.kills, len(c.ops), c.unanswd.Load(), resent, lost, duplicated, stuck.attempts+stuck.payments+stuck.payouts+stuck.refunds, deadlocks, verify, charged)
 	t.Log(report)
 	if dir := os.Getenv("MALIPO_CHAOS_REPORT"); dir != "" {
 		f, err := os.OpenFile(dir, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
