@@ -2,12 +2,23 @@ package gateway_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/clock"
 	"github.com/malipo/malipo/gateway"
+	"github.com/malipo/malipo/ids"
+	"github.com/malipo/malipo/rails"
+	mtn "github.com/malipo/malipo/rails/momo"
+	"github.com/malipo/malipo/rails/momo/momosim"
+	"github.com/malipo/malipo/rails/sandbox"
 	"github.com/malipo/malipo/store/postgres/pgtest"
 	"github.com/malipo/malipo/store/sqlite"
 )
@@ -88,4 +99,58 @@ func benchSucceed(b *testing.B, e *env) {
 			}
 		}
 	})
+}
+
+// BenchmarkPush measures payments pushed to a phone as they are created
+// (claim, rail call, record), through the sandbox rail and through the MTN
+// MoMo connector talking HTTP to the MTN simulator on loopback, on SQLite:
+// the connector's overhead is the difference.
+func BenchmarkPush(b *testing.B) {
+	for _, rail := range []string{"sandbox", "mtn-momo"} {
+		b.Run(rail, func(b *testing.B) {
+			st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			clk := clock.Real{}
+			mode, set := malipo.ModeTest, rails.Set{}
+			sb := sandbox.New(st, clk, time.Hour, nil) // nobody answers during the run
+			if rail == "sandbox" {
+				set = sb.Set()
+			} else {
+				sim := momosim.New(momosim.Options{Country: "CI", CallbackDelay: time.Hour, DropCallbacks: true})
+				srv := httptest.NewServer(sim.Handler())
+				defer srv.Close()
+				var cfg mtn.Config
+				raw, _ := json.Marshal(sim.Config(srv.URL))
+				json.Unmarshal(raw, &cfg)
+				client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 10 * time.Second}
+				r := mtn.New(cfg, mtn.Options{Client: client, Clock: clk})
+				mode, set = malipo.ModeLive, rails.Set{MobileMoney: rails.OneMobileMoney(r.Collections()), Payouts: rails.OnePayouts(r.Disbursements())}
+			}
+			svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, nil), BaseURL: "http://pay.test",
+				Rails: map[malipo.Mode]rails.Set{mode: set}})
+			ctx := context.Background()
+			m, _ := svc.CreateMerchant(ctx, "Duka", "")
+			integ, _, err := svc.CreateIntegration(ctx, gateway.IntegrationInput{MerchantID: m.ID, Flavor: malipo.FlavorNative, Mode: mode})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var seq atomic.Int64
+			b.SetParallelism(32)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					req := gateway.PaymentInput{Amount: 5000, Currency: "XOF", Reference: fmt.Sprintf("p-%d", seq.Add(1)),
+						Method: "mobile_money", Phone: "+2250505120000"}
+					p, _, err := svc.CreatePayment(ctx, integ, req, gateway.Idempotency{})
+					if err != nil || p.Status != malipo.PaymentProcessing {
+						b.Errorf("push: %s %v", p.Status, err)
+						return
+					}
+				}
+			})
+		})
+	}
 }
