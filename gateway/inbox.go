@@ -69,6 +69,7 @@ func (s *Service) Hint(ctx context.Context, rail string, o rails.Outcome) error 
 	}
 	if err := s.reconcile(ctx, *claimed); err != nil {
 		s.cfg.Logger.Warn("confirm a rail's callback; the reconciler will ask again", "attempt", claimed.ID, "rail", rail, "err", err)
+		s.askAgainSoon(ctx, *claimed)
 	}
 	return nil
 }

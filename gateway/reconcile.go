@@ -42,9 +42,29 @@ func (s *Service) Reconcile(ctx context.Context, limit int) (int, error) {
 	for _, a := range due {
 		if err := s.reconcile(ctx, a); err != nil {
 			s.cfg.Logger.Warn("reconcile attempt", "attempt", a.ID, "rail", a.Rail, "err", err)
+			s.askAgainSoon(ctx, a)
 		}
 	}
 	return len(due), nil
+}
+
+// askAgainSoon undoes the backoff of a question that got no answer (the
+// rail unreachable, a node's store write failing): the backoff is for
+// rails that say "still pending", and a failed question must not push the
+// next one an hour away. It is asked again ReconcileAfter from now.
+func (s *Service) askAgainSoon(ctx context.Context, asked malipo.RailAttempt) {
+	err := s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
+		a, err := tx.GetRailAttempt(asked.ID)
+		if err != nil || a.Status.Final() || a.Checks != asked.Checks {
+			return err // final meanwhile, or asked again by someone else
+		}
+		a.Checks = max(a.Checks-1, 0)
+		a.NextCheckAt = s.now().Add(s.cfg.ReconcileAfter)
+		return tx.UpdateRailAttempt(a)
+	})
+	if err != nil {
+		s.cfg.Logger.Warn("reschedule a rail attempt", "attempt", asked.ID, "err", err)
+	}
 }
 
 func (s *Service) reconcile(ctx context.Context, a malipo.RailAttempt) error {

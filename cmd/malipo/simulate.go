@@ -10,15 +10,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/malipo/malipo/rails/airtel/airtelsim"
 	"github.com/malipo/malipo/rails/momo/momosim"
 )
 
 // simulateCmd runs an operator's simulator: the operator's own API, for
 // Malipo's connectors and for anyone's development.
 type simulateCmd struct {
-	Kind          string        `arg:"" enum:"mtn-momo" help:"Operator to simulate: mtn-momo."`
+	Kind          string        `arg:"" enum:"mtn-momo,airtel" help:"Operator to simulate: mtn-momo or airtel."`
 	Addr          string        `default:"127.0.0.1:0" help:"Listen address."`
-	Country       string        `default:"" help:"ISO 3166 country served (default: mtn-momo UG)."`
+	Country       string        `default:"" help:"ISO 3166 country served (default UG, with its currency)."`
+	CallbackURL   string        `name:"callback-url" help:"airtel: the callback URL set on Airtel's developer portal (the base URL plus the callback_path rails add printed); also settable later by PUT /_simulator/callback-url {\"url\":…}."`
 	CallbackDelay time.Duration `name:"callback-delay" default:"3s" help:"How long the simulated customer takes to answer."`
 	DropCallbacks bool          `name:"drop-callbacks" help:"Never call back: only status polling finishes a transaction."`
 	FailRate      float64       `name:"fail-rate" default:"0" help:"Fraction (0 to 1) of calls answered 500/503."`
@@ -42,6 +44,10 @@ func (s simulateCmd) Run(c *cli, e *env) error {
 	switch s.Kind {
 	case "mtn-momo":
 		sim := momosim.New(momosim.Options{Country: strings.ToUpper(s.Country), CallbackDelay: s.CallbackDelay,
+			DropCallbacks: s.DropCallbacks, FailRate: s.FailRate, Logger: logger})
+		handler, config = sim.Handler(), sim.Config(base)
+	case "airtel":
+		sim := airtelsim.New(airtelsim.Options{Country: strings.ToUpper(s.Country), CallbackURL: s.CallbackURL, CallbackDelay: s.CallbackDelay,
 			DropCallbacks: s.DropCallbacks, FailRate: s.FailRate, Logger: logger})
 		handler, config = sim.Handler(), sim.Config(base)
 	}

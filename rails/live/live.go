@@ -1,5 +1,5 @@
 // Package live turns the gateway's stored live rails into working ones. It
-// knows each kind of connector (mtn-momo today), checks a new rail's
+// knows each kind of connector (mtn-momo and airtel), checks a new rail's
 // configuration and seals it with its callback secret under the master
 // key, opens the sealed rails at start, routes between them (package
 // route) and serves the callbacks operators send to each rail's
@@ -26,6 +26,7 @@ import (
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/clock"
 	"github.com/malipo/malipo/rails"
+	"github.com/malipo/malipo/rails/airtel"
 	"github.com/malipo/malipo/rails/momo"
 	"github.com/malipo/malipo/rails/route"
 	"github.com/malipo/malipo/secrets"
@@ -71,7 +72,8 @@ type Kind struct {
 // Kinds are the connectors Malipo has, by the name `malipo rails add
 // --kind` takes.
 var Kinds = map[string]Kind{
-	momo.Kind: {Describe: describeMoMo, Build: buildMoMo},
+	momo.Kind:   {Describe: describeMoMo, Build: buildMoMo},
+	airtel.Kind: {Describe: describeAirtel, Build: buildAirtel},
 }
 
 // KindNames lists the kinds, sorted.
@@ -135,6 +137,40 @@ func buildMoMo(config []byte, env Env) (Connector, error) {
 	}
 	if c.Disbursement.SubscriptionKey != "" {
 		conn.Payouts = r.Disbursements()
+	}
+	return conn, nil
+}
+
+func describeAirtel(config []byte) (Served, error) {
+	var c airtel.Config
+	if err := strict(config, &c); err != nil {
+		return Served{}, err
+	}
+	if err := c.Validate(); err != nil {
+		return Served{}, err
+	}
+	curs, err := currencies([]string{c.Currency})
+	return Served{Name: c.Name, Countries: []string{c.Country}, Operators: c.Operators, Currencies: curs}, err
+}
+
+// buildAirtel makes an Airtel rail. Airtel calls back to the URL set on
+// its developer portal: the rail's callback URL, which `rails add` prints.
+func buildAirtel(config []byte, env Env) (Connector, error) {
+	var c airtel.Config
+	if err := strict(config, &c); err != nil {
+		return Connector{}, err
+	}
+	r, err := airtel.New(c, airtel.Options{Client: env.Client, Clock: env.Clock})
+	if err != nil {
+		return Connector{}, err
+	}
+	conn := Connector{
+		MobileMoney: r.Collections(),
+		Callback:    func(_ string, body []byte) (rails.Outcome, error) { return airtel.ParseCallback(body) },
+		Acknowledge: func(w http.ResponseWriter, err error) { acknowledgeStatus(w, err) },
+	}
+	if d := r.Disbursements(); d != nil {
+		conn.Payouts = d
 	}
 	return conn, nil
 }
