@@ -221,9 +221,10 @@ func (s *Service) AuthenticateCard(ctx context.Context, token string, passed boo
 		return p, err
 	}
 	var key string
+	id := p.ID // the closure may run more than once (the committer retries): it must not read what it wrote
 	err = s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
 		var err error
-		if p, err = tx.GetPayment(p.ID); err != nil {
+		if p, err = tx.GetPayment(id); err != nil {
 			return err
 		}
 		if p.NextAction != malipo.NextActionThreeDSecure {
@@ -333,8 +334,10 @@ func (s *Service) CancelCheckout(ctx context.Context, token string) (malipo.Paym
 		return p, err
 	}
 	var voidKey string
+	id := p.ID // the closure may run more than once: see AuthenticateCard
 	err = s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
-		if p, err = tx.GetPayment(p.ID); err != nil {
+		var err error
+		if p, err = tx.GetPayment(id); err != nil {
 			return err
 		}
 		if p.Status.Final() {
