@@ -90,7 +90,7 @@ func classify(err error) callResult {
 // statusOf is the part of every rail the reconciler uses.
 type statusOf interface {
 	Name() string
-	Status(ctx context.Context, key string) (rails.Outcome, error)
+	Status(ctx context.Context, key, reference string) (rails.Outcome, error)
 }
 
 // railOf finds the rail an attempt went to: by its mode, method and the

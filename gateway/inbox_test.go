@@ -494,7 +494,7 @@ func TestApprovalThePaymentCannotTakeIsVoided(t *testing.T) {
 		if n, _ := r.svc.Reconcile(ctx, 10); n != 1 {
 			t.Fatalf("reconciled %d", n)
 		}
-		o, _ := r.sb.Cards.Status(ctx, malipo.AttemptID(p.ID, 1))
+		o, _ := r.sb.Cards.Status(ctx, malipo.AttemptID(p.ID, 1), "")
 		if o.Verdict != malipo.VerdictFailed || o.FailureCode != "voided" {
 			t.Errorf("the card network's view of the authorisation: %+v, want voided", o)
 		}

@@ -426,22 +426,22 @@ func (f *flaky) down() error {
 	return nil
 }
 
-func (f *flaky) Status(ctx context.Context, key string) (rails.Outcome, error) {
+func (f *flaky) Status(ctx context.Context, key, reference string) (rails.Outcome, error) {
 	if err := f.down(); err != nil {
 		return rails.Outcome{}, err
 	}
-	return f.Payouts.Status(ctx, key)
+	return f.Payouts.Status(ctx, key, "")
 }
 
 type flakyRefunds struct{ *flaky }
 
 func (f flakyRefunds) Name() string { return f.refunds.Name() }
 
-func (f flakyRefunds) Status(ctx context.Context, key string) (rails.Outcome, error) {
+func (f flakyRefunds) Status(ctx context.Context, key, reference string) (rails.Outcome, error) {
 	if err := f.down(); err != nil {
 		return rails.Outcome{}, err
 	}
-	return f.refunds.Status(ctx, key)
+	return f.refunds.Status(ctx, key, "")
 }
 
 func (f flakyRefunds) Refund(ctx context.Context, r rails.RefundRequest) (string, error) {

@@ -74,7 +74,7 @@ func (s *Service) reconcile(ctx context.Context, a malipo.RailAttempt) error {
 		return nil
 	}
 	rctx, cancel := s.railCall(ctx)
-	o, err := rail.Status(rctx, a.ID)
+	o, err := rail.Status(rctx, a.ID, a.RailReference)
 	cancel()
 	if err != nil {
 		return err

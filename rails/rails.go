@@ -6,8 +6,10 @@
 //
 // Every call carries a Key: the attempt's idempotency key. The same key
 // sent twice is the same transaction, never a second one, and Status asks
-// what became of it. Errors say how far a call got: a *malipo.Error of
-// kind unavailable means the request never reached the rail (nothing to
+// what became of it, given also the reference the rail answered the call
+// with, if Malipo has it (Daraja's STK query needs its CheckoutRequestID;
+// rails that find transactions by key ignore it). Errors say how far a
+// call got: a *malipo.Error of kind unavailable means the request never reached the rail (nothing to
 // ask about); any other *malipo.Error is the rail's refusal; anything else
 // (a timeout, a broken connection) leaves the outcome unknown until Status
 // tells it.
@@ -62,8 +64,9 @@ type MobileMoney interface {
 	// operator has accepted the request, or a *malipo.Error if it refused
 	// it; the outcome arrives later through the Sink.
 	Push(ctx context.Context, p Push) (reference string, err error)
-	// Status asks what became of the push with key.
-	Status(ctx context.Context, key string) (Outcome, error)
+	// Status asks what became of the push with key (and the reference Push
+	// returned, "" if its answer was lost).
+	Status(ctx context.Context, key, reference string) (Outcome, error)
 	// Operator names the operator serving msisdn ("mtn-rw").
 	Operator(msisdn string) string
 	// Operators lists the operators of a country (ISO 3166, "CI") a
@@ -162,7 +165,7 @@ type Cards interface {
 	// Status asks what became of the authorisation with key: succeeded
 	// (approved and standing), failed (declined or voided), pending (a
 	// challenge outstanding) or unknown.
-	Status(ctx context.Context, key string) (Outcome, error)
+	Status(ctx context.Context, key, reference string) (Outcome, error)
 }
 
 // PayoutRequest asks a rail to send money to a destination.
@@ -185,7 +188,7 @@ type Payouts interface {
 	// it never received.
 	Send(ctx context.Context, p PayoutRequest) (reference string, err error)
 	// Status asks what became of the payout with key.
-	Status(ctx context.Context, key string) (Outcome, error)
+	Status(ctx context.Context, key, reference string) (Outcome, error)
 }
 
 // RefundRequest asks a rail to pay a customer back.
@@ -206,7 +209,7 @@ type Refunds interface {
 	// refused. The same Key sent again must not pay twice.
 	Refund(ctx context.Context, r RefundRequest) (reference string, err error)
 	// Status asks what became of the refund with key.
-	Status(ctx context.Context, key string) (Outcome, error)
+	Status(ctx context.Context, key, reference string) (Outcome, error)
 }
 
 // Set is the rails one mode uses; a nil field means none of that kind.

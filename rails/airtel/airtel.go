@@ -413,7 +413,7 @@ func (c *Collections) Push(ctx context.Context, p rails.Push) (string, error) {
 }
 
 // Status implements rails.MobileMoney.
-func (c *Collections) Status(ctx context.Context, key string) (rails.Outcome, error) {
+func (c *Collections) Status(ctx context.Context, key, reference string) (rails.Outcome, error) {
 	status, env, raw, err := c.r.call(ctx, http.MethodGet, "/standard/v1/payments/"+url.PathEscape(key), nil)
 	if err != nil {
 		return rails.Outcome{}, err
@@ -468,7 +468,7 @@ func (d *Disbursements) Send(ctx context.Context, p rails.PayoutRequest) (string
 }
 
 // Status implements rails.Payouts.
-func (d *Disbursements) Status(ctx context.Context, key string) (rails.Outcome, error) {
+func (d *Disbursements) Status(ctx context.Context, key, reference string) (rails.Outcome, error) {
 	status, env, raw, err := d.r.call(ctx, http.MethodGet, "/standard/v1/disbursements/"+url.PathEscape(key), nil)
 	if err != nil {
 		return rails.Outcome{}, err

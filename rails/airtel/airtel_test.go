@@ -72,7 +72,7 @@ func TestCollectionsEveryOutcome(t *testing.T) {
 		if err != nil || ref != key {
 			t.Fatalf("push %s: %q %v", tc.msisdn, ref, err)
 		}
-		if o, _ := c.Status(ctx, key); o.Verdict != malipo.VerdictPending {
+		if o, _ := c.Status(ctx, key, ""); o.Verdict != malipo.VerdictPending {
 			t.Errorf("%s before the customer answers: %s", tc.msisdn, o.Verdict)
 		}
 	}
@@ -80,7 +80,7 @@ func TestCollectionsEveryOutcome(t *testing.T) {
 	for _, tc := range []struct{ key, verdict, code string }{
 		{"pay_0000-1", "succeeded", ""}, {"pay_0001-1", "failed", "insufficient_funds"}, {"pay_0002-1", "failed", "customer_declined"},
 	} {
-		o, err := c.Status(ctx, tc.key)
+		o, err := c.Status(ctx, tc.key, "")
 		if err != nil || string(o.Verdict) != tc.verdict || o.FailureCode != tc.code {
 			t.Errorf("%s: %+v %v, want %s %s", tc.key, o, err, tc.verdict, tc.code)
 		}
@@ -90,7 +90,7 @@ func TestCollectionsEveryOutcome(t *testing.T) {
 	if e := malipo.AsError(err); e == nil || e.Kind != malipo.KindInvalid || e.Code != "invalid_account" {
 		t.Errorf("push to a non-wallet: %v", err)
 	}
-	if o, _ := c.Status(ctx, "pay_never-1"); o.Verdict != malipo.VerdictUnknown {
+	if o, _ := c.Status(ctx, "pay_never-1", ""); o.Verdict != malipo.VerdictUnknown {
 		t.Errorf("a transaction Airtel never had: %s", o.Verdict)
 	}
 	// Another currency is not this rail's: nothing sent.
@@ -108,7 +108,7 @@ func TestCollectionsEveryOutcome(t *testing.T) {
 		t.Errorf("%d tokens asked for, want 1", tokens)
 	}
 	s.clock.Advance(150 * time.Second)
-	c.Status(ctx, "pay_0000-1")
+	c.Status(ctx, "pay_0000-1", "")
 	if last := s.seen[len(s.seen)-2]; !strings.HasSuffix(last, "/auth/oauth2/token") {
 		t.Errorf("no new token near expiry: %v", s.seen[len(s.seen)-3:])
 	}
@@ -145,7 +145,7 @@ func TestDisbursementsCarryTheEncryptedPIN(t *testing.T) {
 		if err := send("po_1-1", "+254733120000"); err != nil {
 			t.Fatalf("%s: %v", padding, err)
 		}
-		if o, _ := d.Status(ctx, "po_1-1"); o.Verdict != malipo.VerdictSucceeded || o.RailReference == "" {
+		if o, _ := d.Status(ctx, "po_1-1", ""); o.Verdict != malipo.VerdictSucceeded || o.RailReference == "" {
 			t.Errorf("%s: status %+v", padding, o)
 		}
 		if e := malipo.AsError(send("po_2-1", "+254733120004")); e == nil || e.Code != "invalid_account" {

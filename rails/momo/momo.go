@@ -404,7 +404,7 @@ func (c *Collections) Push(ctx context.Context, p rails.Push) (string, error) {
 }
 
 // Status implements rails.MobileMoney.
-func (c *Collections) Status(ctx context.Context, key string) (rails.Outcome, error) {
+func (c *Collections) Status(ctx context.Context, key, reference string) (rails.Outcome, error) {
 	return c.r.status(ctx, "collection", c.r.cfg.Collection, "/collection/v1_0/requesttopay", key)
 }
 
@@ -444,7 +444,7 @@ func (d *Disbursements) Send(ctx context.Context, p rails.PayoutRequest) (string
 }
 
 // Status implements rails.Payouts.
-func (d *Disbursements) Status(ctx context.Context, key string) (rails.Outcome, error) {
+func (d *Disbursements) Status(ctx context.Context, key, reference string) (rails.Outcome, error) {
 	return d.r.status(ctx, "disbursement", d.r.cfg.Disbursement, "/disbursement/v1_0/transfer", key)
 }
 

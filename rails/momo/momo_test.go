@@ -99,14 +99,14 @@ func TestCollectionOutcomes(t *testing.T) {
 		if _, err := c.Push(ctx, push(key, tc.msisdn, 5000)); err != nil {
 			t.Fatalf("push to %s: %v", tc.msisdn, err)
 		}
-		if o, _ := c.Status(ctx, key); o.Verdict != malipo.VerdictPending && tc.code != "invalid_account" {
+		if o, _ := c.Status(ctx, key, ""); o.Verdict != malipo.VerdictPending && tc.code != "invalid_account" {
 			t.Errorf("%s right after the push: %s", tc.msisdn, o.Verdict)
 		}
 	}
 	w.clock.Advance(5 * time.Minute)
 	for i, tc := range cases {
 		key := "pay_" + string(rune('a'+i)) + "-1"
-		o, err := c.Status(ctx, key)
+		o, err := c.Status(ctx, key, "")
 		if err != nil || string(o.Verdict) != tc.verdict || o.FailureCode != tc.code || o.Key != key {
 			t.Errorf("%s: %+v, %v; want %s %s", tc.msisdn, o, err, tc.verdict, tc.code)
 		}
@@ -114,7 +114,7 @@ func TestCollectionOutcomes(t *testing.T) {
 			t.Errorf("success without its transaction: %+v", o)
 		}
 	}
-	if o, _ := c.Status(ctx, "pay_never-1"); o.Verdict != malipo.VerdictUnknown {
+	if o, _ := c.Status(ctx, "pay_never-1", ""); o.Verdict != malipo.VerdictUnknown {
 		t.Errorf("a key never sent: %+v", o)
 	}
 	// MTN called back once per final transaction, by PUT; the body names
@@ -161,12 +161,12 @@ func TestTokensAreRenewedBeforeTheyExpire(t *testing.T) {
 	c := w.rail.Collections()
 	c.Push(ctx, push("pay_1-1", "+256772120000", 1000))
 	w.clock.Advance(8 * time.Minute)
-	c.Status(ctx, "pay_1-1")
+	c.Status(ctx, "pay_1-1", "")
 	if w.tokens.Load() != 1 {
 		t.Errorf("%d tokens before expiry, want 1", w.tokens.Load())
 	}
 	w.clock.Advance(time.Minute + time.Second) // within a minute of expiry
-	if _, err := c.Status(ctx, "pay_1-1"); err != nil {
+	if _, err := c.Status(ctx, "pay_1-1", ""); err != nil {
 		t.Fatal(err)
 	}
 	if w.tokens.Load() != 2 {
@@ -191,7 +191,7 @@ func TestTransfers(t *testing.T) {
 	send("po_d-1", "+256772990000", 50_000) // more than the account holds
 	w.clock.Advance(2 * time.Second)
 	for key, want := range map[string]string{"po_a-1": "", "po_b-1": "recipient_limit_exceeded", "po_c-1": "invalid_account", "po_d-1": "insufficient_funds"} {
-		o, err := d.Status(ctx, key)
+		o, err := d.Status(ctx, key, "")
 		if err != nil || o.FailureCode != want || (want == "") != (o.Verdict == malipo.VerdictSucceeded) {
 			t.Errorf("%s: %+v, %v; want %q", key, o, err, want)
 		}

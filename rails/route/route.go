@@ -197,8 +197,8 @@ func (w *watchedMobileMoney) Push(ctx context.Context, p rails.Push) (string, er
 	return ref, err
 }
 
-func (w *watchedMobileMoney) Status(ctx context.Context, key string) (rails.Outcome, error) {
-	o, err := w.MobileMoney.Status(ctx, key)
+func (w *watchedMobileMoney) Status(ctx context.Context, key, reference string) (rails.Outcome, error) {
+	o, err := w.MobileMoney.Status(ctx, key, reference)
 	w.r.observe(w.e, "status", err)
 	return o, err
 }
@@ -254,8 +254,8 @@ func (w *watchedPayouts) Send(ctx context.Context, req rails.PayoutRequest) (str
 	return ref, err
 }
 
-func (w *watchedPayouts) Status(ctx context.Context, key string) (rails.Outcome, error) {
-	o, err := w.Payouts.Status(ctx, key)
+func (w *watchedPayouts) Status(ctx context.Context, key, reference string) (rails.Outcome, error) {
+	o, err := w.Payouts.Status(ctx, key, reference)
 	w.r.observe(w.e, "status", err)
 	return o, err
 }

@@ -22,7 +22,7 @@ func (f *fakeRail) Name() string { return f.name }
 func (f *fakeRail) Push(context.Context, rails.Push) (string, error) {
 	return "ref", f.err
 }
-func (f *fakeRail) Status(_ context.Context, key string) (rails.Outcome, error) {
+func (f *fakeRail) Status(_ context.Context, key, _ string) (rails.Outcome, error) {
 	return rails.Unknown(key), f.err
 }
 func (f *fakeRail) Operator(string) string    { return "" }
@@ -112,7 +112,7 @@ func TestCircuitBreaker(t *testing.T) {
 	for range 6 {
 		for _, name := range []string{"first", "second"} {
 			if rail, ok := mm.Named(name); ok {
-				rail.Status(ctx, "k")
+				rail.Status(ctx, "k", "")
 			}
 		}
 	}

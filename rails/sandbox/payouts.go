@@ -65,7 +65,7 @@ func (p *Payouts) Send(ctx context.Context, req rails.PayoutRequest) (string, er
 }
 
 // Status implements rails.Payouts.
-func (p *Payouts) Status(ctx context.Context, key string) (rails.Outcome, error) {
+func (p *Payouts) Status(ctx context.Context, key, reference string) (rails.Outcome, error) {
 	return p.book.status(ctx, key)
 }
 
@@ -90,6 +90,6 @@ func (r *Refunds) Refund(ctx context.Context, req rails.RefundRequest) (string, 
 }
 
 // Status implements rails.Refunds.
-func (r *Refunds) Status(ctx context.Context, key string) (rails.Outcome, error) {
+func (r *Refunds) Status(ctx context.Context, key, reference string) (rails.Outcome, error) {
 	return r.book.status(ctx, key)
 }

@@ -101,7 +101,7 @@ func (m *MobileMoney) Push(ctx context.Context, p rails.Push) (string, error) {
 }
 
 // Status implements rails.MobileMoney.
-func (m *MobileMoney) Status(ctx context.Context, key string) (rails.Outcome, error) {
+func (m *MobileMoney) Status(ctx context.Context, key, reference string) (rails.Outcome, error) {
 	return m.book.status(ctx, key)
 }
 
@@ -259,7 +259,7 @@ func (c *Cards) Void(ctx context.Context, key string) error {
 }
 
 // Status implements rails.Cards.
-func (c *Cards) Status(ctx context.Context, key string) (rails.Outcome, error) {
+func (c *Cards) Status(ctx context.Context, key, reference string) (rails.Outcome, error) {
 	return c.book.status(ctx, key)
 }
 

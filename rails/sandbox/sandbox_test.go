@@ -78,7 +78,7 @@ func TestMobileMoneyOutcomes(t *testing.T) {
 	if got := rec.outcomes(); len(got) != 0 {
 		t.Fatalf("outcomes before the delay: %v", got)
 	}
-	if o, _ := sb.MobileMoney.Status(ctx, "pay_0000-1"); o.Verdict != malipo.VerdictPending {
+	if o, _ := sb.MobileMoney.Status(ctx, "pay_0000-1", ""); o.Verdict != malipo.VerdictPending {
 		t.Errorf("status before the customer answers: %+v", o)
 	}
 	clk.Advance(time.Second)
@@ -87,7 +87,7 @@ func TestMobileMoneyOutcomes(t *testing.T) {
 		t.Fatalf("got outcomes %v, want %v", got, want)
 	}
 	for key, v := range want {
-		o, err := sb.MobileMoney.Status(ctx, key)
+		o, err := sb.MobileMoney.Status(ctx, key, "")
 		if err != nil || o.Verdict != v || o.RailReference == "" || o.Amount == 0 {
 			t.Errorf("status of %s: %+v, %v; want %s", key, o, err, v)
 		}
@@ -95,15 +95,15 @@ func TestMobileMoneyOutcomes(t *testing.T) {
 			t.Errorf("reported %s for %s, want %s", rec.outcomes()[key], key, v)
 		}
 	}
-	if o, _ := sb.MobileMoney.Status(ctx, "pay_0004-1"); o.Verdict != malipo.VerdictFailed || o.FailureCode != "invalid_account" {
+	if o, _ := sb.MobileMoney.Status(ctx, "pay_0004-1", ""); o.Verdict != malipo.VerdictFailed || o.FailureCode != "invalid_account" {
 		t.Errorf("status of a refused push: %+v", o)
 	}
-	if o, _ := sb.MobileMoney.Status(ctx, "pay_never-1"); o.Verdict != malipo.VerdictUnknown {
+	if o, _ := sb.MobileMoney.Status(ctx, "pay_never-1", ""); o.Verdict != malipo.VerdictUnknown {
 		t.Errorf("status of a push never sent: %+v", o)
 	}
 	// The customer who never answers is given up on by the operator.
 	clk.Advance(OperatorTimeout)
-	if o, _ := sb.MobileMoney.Status(ctx, "pay_0003-1"); o.Verdict != malipo.VerdictExpired {
+	if o, _ := sb.MobileMoney.Status(ctx, "pay_0003-1", ""); o.Verdict != malipo.VerdictExpired {
 		t.Errorf("status after the operator gave up: %+v", o)
 	}
 	if rec.outcomes()["pay_0003-1"] != malipo.VerdictExpired {
@@ -165,7 +165,7 @@ func TestAnswersSurviveARestart(t *testing.T) {
 	}
 	// A resent payout with the key it had is the same payout.
 	ref, _ := again.Payouts.Send(ctx, rails.PayoutRequest{Key: "po_1-1", Destination: malipo.Destination{Account: "+250788120001"}, Amount: 50, Currency: "RWF"})
-	if o, _ := again.Payouts.Status(ctx, "po_1-1"); o.RailReference != ref || o.Verdict != malipo.VerdictFailed {
+	if o, _ := again.Payouts.Status(ctx, "po_1-1", ""); o.RailReference != ref || o.Verdict != malipo.VerdictFailed {
 		t.Errorf("resent payout: %s, status %+v", ref, o)
 	}
 }
@@ -240,7 +240,7 @@ func TestAuthorisationsByKey(t *testing.T) {
 	if err != nil || r.Decision != rails.CardChallenge {
 		t.Fatalf("3-D Secure card: %+v, %v", r, err)
 	}
-	if o, _ := c.Status(ctx, "pay_1-1"); o.Verdict != malipo.VerdictPending {
+	if o, _ := c.Status(ctx, "pay_1-1", ""); o.Verdict != malipo.VerdictPending {
 		t.Errorf("status while challenged: %+v", o)
 	}
 	if r, _ := c.Authenticate(ctx, "pay_1-1", true); r.Decision != rails.CardApproved {
@@ -249,7 +249,7 @@ func TestAuthorisationsByKey(t *testing.T) {
 	if r, _ := c.Authenticate(ctx, "pay_1-1", false); r.Decision != rails.CardApproved {
 		t.Errorf("a second answer changed the first: %+v", r)
 	}
-	if o, _ := c.Status(ctx, "pay_1-1"); o.Verdict != malipo.VerdictSucceeded || o.Amount != 500 {
+	if o, _ := c.Status(ctx, "pay_1-1", ""); o.Verdict != malipo.VerdictSucceeded || o.Amount != 500 {
 		t.Errorf("status once approved: %+v", o)
 	}
 	again, _ := c.Authorize(ctx, rails.Charge{Key: "pay_1-1", Card: rails.Card{Number: "4000000000000002", Month: 12, Year: 2030, CVV: "123"}, At: at})
@@ -259,7 +259,7 @@ func TestAuthorisationsByKey(t *testing.T) {
 	if err := c.Void(ctx, "pay_1-1"); err != nil {
 		t.Fatal(err)
 	}
-	if o, _ := c.Status(ctx, "pay_1-1"); o.Verdict != malipo.VerdictFailed || o.FailureCode != "voided" {
+	if o, _ := c.Status(ctx, "pay_1-1", ""); o.Verdict != malipo.VerdictFailed || o.FailureCode != "voided" {
 		t.Errorf("status once voided: %+v", o)
 	}
 	if err := c.Void(ctx, "pay_never-1"); err != nil {
@@ -329,7 +329,7 @@ func TestResentPayoutsAndRefundsPayOnce(t *testing.T) {
 	if x != y || x == z {
 		t.Errorf("refund references %s %s %s", x, y, z)
 	}
-	if o, _ := sb.Refunds.Status(ctx, "re_1-1"); o.Verdict != malipo.VerdictSucceeded {
+	if o, _ := sb.Refunds.Status(ctx, "re_1-1", ""); o.Verdict != malipo.VerdictSucceeded {
 		t.Errorf("refund status: %+v", o)
 	}
 }
