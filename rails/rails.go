@@ -9,10 +9,10 @@
 // what became of it, given also the reference the rail answered the call
 // with, if Malipo has it (Daraja's STK query needs its CheckoutRequestID;
 // rails that find transactions by key ignore it). Errors say how far a
-// call got: a *malipo.Error of kind unavailable means the request never reached the rail (nothing to
-// ask about); any other *malipo.Error is the rail's refusal; anything else
-// (a timeout, a broken connection) leaves the outcome unknown until Status
-// tells it.
+// call got: a *malipo.Error of kind unavailable means the request never
+// reached the rail (nothing to ask about); any other *malipo.Error is the
+// rail's refusal; anything else (a timeout, a broken connection) leaves
+// the outcome unknown until Status tells it.
 package rails
 
 import (
