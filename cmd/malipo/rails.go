@@ -37,7 +37,7 @@ type railsCmd struct {
 }
 
 type railsAddCmd struct {
-	Kind     string `required:"" help:"Connector: mtn-momo or airtel."`
+	Kind     string `required:"" help:"Connector: mtn-momo, mpesa or airtel."`
 	Config   string `required:"" help:"The connector's configuration as JSON, or @file to read it from a file (what malipo simulate prints under \"config\")."`
 	Position int    `default:"0" help:"Order among rails serving the same operator: the lowest healthy one is used."`
 }

@@ -12,14 +12,15 @@ import (
 
 	"github.com/malipo/malipo/rails/airtel/airtelsim"
 	"github.com/malipo/malipo/rails/momo/momosim"
+	"github.com/malipo/malipo/rails/mpesa/mpesasim"
 )
 
 // simulateCmd runs an operator's simulator: the operator's own API, for
 // Malipo's connectors and for anyone's development.
 type simulateCmd struct {
-	Kind          string        `arg:"" enum:"mtn-momo,airtel" help:"Operator to simulate: mtn-momo or airtel."`
+	Kind          string        `arg:"" enum:"mtn-momo,mpesa,airtel" help:"Operator to simulate: mtn-momo, mpesa (Safaricom Daraja, Kenya) or airtel."`
 	Addr          string        `default:"127.0.0.1:0" help:"Listen address."`
-	Country       string        `default:"" help:"ISO 3166 country served (default UG, with its currency)."`
+	Country       string        `default:"" help:"ISO 3166 country served (default UG with its currency; mpesa: KE)."`
 	CallbackURL   string        `name:"callback-url" help:"airtel: the callback URL set on Airtel's developer portal (the base URL plus the callback_path rails add printed); also settable later by PUT /_simulator/callback-url {\"url\":…}."`
 	CallbackDelay time.Duration `name:"callback-delay" default:"3s" help:"How long the simulated customer takes to answer."`
 	DropCallbacks bool          `name:"drop-callbacks" help:"Never call back: only status polling finishes a transaction."`
@@ -45,6 +46,12 @@ func (s simulateCmd) Run(c *cli, e *env) error {
 	case "mtn-momo":
 		sim := momosim.New(momosim.Options{Country: strings.ToUpper(s.Country), CallbackDelay: s.CallbackDelay,
 			DropCallbacks: s.DropCallbacks, FailRate: s.FailRate, Logger: logger})
+		handler, config = sim.Handler(), sim.Config(base)
+	case "mpesa":
+		if s.Country != "" && strings.ToUpper(s.Country) != "KE" {
+			return errors.New("the M-Pesa simulator serves Kenya (KE) only")
+		}
+		sim := mpesasim.New(mpesasim.Options{CallbackDelay: s.CallbackDelay, DropCallbacks: s.DropCallbacks, FailRate: s.FailRate, Logger: logger})
 		handler, config = sim.Handler(), sim.Config(base)
 	case "airtel":
 		sim := airtelsim.New(airtelsim.Options{Country: strings.ToUpper(s.Country), CallbackURL: s.CallbackURL, CallbackDelay: s.CallbackDelay,

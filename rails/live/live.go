@@ -1,5 +1,5 @@
 // Package live turns the gateway's stored live rails into working ones. It
-// knows each kind of connector (mtn-momo and airtel), checks a new rail's
+// knows each kind of connector (mtn-momo, mpesa and airtel), checks a new rail's
 // configuration and seals it with its callback secret under the master
 // key, opens the sealed rails at start, routes between them (package
 // route) and serves the callbacks operators send to each rail's
@@ -28,6 +28,7 @@ import (
 	"github.com/malipo/malipo/rails"
 	"github.com/malipo/malipo/rails/airtel"
 	"github.com/malipo/malipo/rails/momo"
+	"github.com/malipo/malipo/rails/mpesa"
 	"github.com/malipo/malipo/rails/route"
 	"github.com/malipo/malipo/secrets"
 )
@@ -74,6 +75,7 @@ type Kind struct {
 var Kinds = map[string]Kind{
 	momo.Kind:   {Describe: describeMoMo, Build: buildMoMo},
 	airtel.Kind: {Describe: describeAirtel, Build: buildAirtel},
+	mpesa.Kind:  {Describe: describeMpesa, Build: buildMpesa},
 }
 
 // KindNames lists the kinds, sorted.
@@ -137,6 +139,36 @@ func buildMoMo(config []byte, env Env) (Connector, error) {
 	}
 	if c.Disbursement.SubscriptionKey != "" {
 		conn.Payouts = r.Disbursements()
+	}
+	return conn, nil
+}
+
+func describeMpesa(config []byte) (Served, error) {
+	var c mpesa.Config
+	if err := strict(config, &c); err != nil {
+		return Served{}, err
+	}
+	if err := c.Validate(); err != nil {
+		return Served{}, err
+	}
+	curs, err := currencies(c.Currencies)
+	return Served{Name: c.Name, Countries: c.Countries, Operators: c.Operators, Currencies: curs}, err
+}
+
+// buildMpesa makes a Daraja rail: every request names its callback URL,
+// below the rail's, with the attempt's key.
+func buildMpesa(config []byte, env Env) (Connector, error) {
+	var c mpesa.Config
+	if err := strict(config, &c); err != nil {
+		return Connector{}, err
+	}
+	r, err := mpesa.New(c, mpesa.Options{CallbackURL: env.CallbackURL, Client: env.Client, Clock: env.Clock})
+	if err != nil {
+		return Connector{}, err
+	}
+	conn := Connector{MobileMoney: r.Express(), Callback: r.Callback, Acknowledge: mpesa.Acknowledge}
+	if p := r.Payouts(); p != nil {
+		conn.Payouts = p
 	}
 	return conn, nil
 }
