@@ -214,7 +214,9 @@ type apiError struct {
 	code, msg string
 }
 
-func (e *apiError) Error() string { return fmt.Sprintf("Daraja: HTTP %d %s %s", e.status, e.code, e.msg) }
+func (e *apiError) Error() string {
+	return fmt.Sprintf("Daraja: HTTP %d %s %s", e.status, e.code, e.msg)
+}
 
 // darajaError is Daraja's error body.
 type darajaError struct {
