@@ -62,8 +62,16 @@ func (l liveSetup) liveKey(t *testing.T, flavor string, extra ...string) map[str
 	t.Helper()
 	var m map[string]string
 	json.Unmarshal([]byte(runCmd(t, "merchants", "create", "--name", "Duka", "--db", l.db)), &m)
+	creds := l.integration(t, m["id"], flavor, extra...)
+	creds["merchant"] = m["id"]
+	return creds
+}
+
+// integration creates a live integration of flavor for merchant.
+func (l liveSetup) integration(t *testing.T, merchant, flavor string, extra ...string) map[string]string {
+	t.Helper()
 	var creds map[string]string
-	args := append([]string{"integrations", "create", "--merchant", m["id"], "--flavor", flavor, "--mode", "live", "--db", l.db}, extra...)
+	args := append([]string{"integrations", "create", "--merchant", merchant, "--flavor", flavor, "--mode", "live", "--db", l.db}, extra...)
 	if err := json.Unmarshal([]byte(runCmd(t, args...)), &creds); err != nil {
 		t.Fatal(err)
 	}
@@ -586,8 +594,8 @@ func liveAirtel(t *testing.T, db string) {
 // stores: an STK push succeeds through Safaricom's callback (confirmed by
 // the STK query), failures come back as Malipo's codes, a push with cents
 // is refused, a B2C payout is paid and learnt through Daraja's Transaction
-// Status result; an iPay B2B paybill send (Daraja's B2B API is not built)
-// gets iPay's own 503 from its status table; verify is clean.
+// Status result; iPay B2B sends to a paybill and a till are paid by
+// Daraja's B2B; verify is clean.
 func TestLiveMpesa(t *testing.T) {
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {
@@ -606,7 +614,9 @@ func liveMpesa(t *testing.T, db string) {
 	srv := httptest.NewServer(sim.Handler())
 	t.Cleanup(srv.Close)
 	l.addRail(t, "mpesa", sim.Config(srv.URL), 0)
-	key := l.liveKey(t, "native")["secret_key"]
+	native := l.liveKey(t, "native")
+	key := native["secret_key"]
+	ip := l.integration(t, native["merchant"], "ipay", "--allow-ip", "127.0.0.1")
 	s := startServer(t, db, "--master-key-file", l.keyFile, "--reconcile-after", "1s")
 	settle := func(what string, p map[string]any, want, code string) {
 		t.Helper()
@@ -638,16 +648,23 @@ func liveMpesa(t *testing.T, db string) {
 	}
 	settle("M-Pesa B2C payout", call(t, "POST", s.url+"/v1/payouts", key, `{"amount":50000,"currency":"KES","reference":"mpo-1","destination":{"type":"mobile_money","account":"+254712120000"}}`), "succeeded", "")
 	settle("M-Pesa B2C 0004", call(t, "POST", s.url+"/v1/payouts", key, `{"amount":50000,"currency":"KES","reference":"mpo-2","destination":{"type":"mobile_money","account":"+254712120004"}}`), "failed", "invalid_account")
-	ip := l.liveKey(t, "ipay", "--allow-ip", "127.0.0.1")
-	fields := map[string]any{"vid": ip["vid"], "reference": "ip-1", "account": "888880", "amount": "100.00", "narration": "ACC-77", "curr": "KES"}
-	fields["hash"] = ipay.Hash(ip["security_key"], fields)
-	body, _ := json.Marshal(fields)
-	got := postJSON(t, s.url+"/ipay/b2b/v1/external/send/mpesapaybill", nil, string(body))
-	if got["status"] != float64(503) { // iPay's table has one answer for a service it cannot give: 503 "internal server error"
-		t.Errorf("iPay live paybill send: %v", got)
+	// iPay B2B sends to a paybill and a till go through Daraja's B2B.
+	ipay1 := func(path string, fields map[string]any) map[string]any {
+		fields["vid"] = ip["vid"]
+		fields["hash"] = ipay.Hash(ip["security_key"], fields)
+		body, _ := json.Marshal(fields)
+		return postJSON(t, s.url+"/ipay/b2b/v1"+path, nil, string(body))
+	}
+	for _, send := range []struct{ path, ref, account string }{{"/external/send/mpesapaybill", "ip-1", "888880"}, {"/external/send/mpesatill", "ip-2", "5123456"}} {
+		if got := ipay1(send.path, map[string]any{"reference": send.ref, "account": send.account, "amount": "100.00", "narration": "ACC-77", "curr": "KES"}); got["status"] != float64(200) {
+			t.Fatalf("iPay %s: %v", send.path, got)
+		}
+		waitFor(t, 20*time.Second, "iPay "+send.ref, func() map[string]any {
+			return ipay1("/transaction/status", map[string]any{"reference": send.ref})
+		}, func(v map[string]any) bool { return v["text"] == "SUCCESS" })
 	}
 	held := sim.Transactions()
-	if held["stk 0"] != 1 || held["b2c 0"] != 1 {
+	if held["stk 0"] != 1 || held["b2c 0"] != 3 { // one B2C payout, two B2B sends
 		t.Errorf("Daraja holds %v", held)
 	}
 	s.stop()

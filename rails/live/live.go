@@ -54,6 +54,8 @@ type Env struct {
 type Connector struct {
 	MobileMoney rails.MobileMoney // nil when the rail takes no payments
 	Payouts     rails.Payouts     // nil when it sends none
+	// PaysBusinesses says Payouts also pays paybills and tills.
+	PaysBusinesses bool
 	// Callback reads what the operator sent to the callback URL (sub is
 	// the path below it) into the outcome it claims.
 	Callback func(sub string, body []byte) (rails.Outcome, error)
@@ -168,7 +170,7 @@ func buildMpesa(config []byte, env Env) (Connector, error) {
 	}
 	conn := Connector{MobileMoney: r.Express(), Callback: r.Callback, Acknowledge: mpesa.Acknowledge}
 	if p := r.Payouts(); p != nil {
-		conn.Payouts = p
+		conn.Payouts, conn.PaysBusinesses = p, true
 	}
 	return conn, nil
 }
@@ -337,7 +339,7 @@ func Open(list []malipo.Rail, keys *secrets.Keyring, opt Options) (*Rails, error
 			return nil, fmt.Errorf("rail %s: %w", r.Name, err)
 		}
 		out.hooks[r.Name] = hook{secret: s.CallbackSecret, conn: conn}
-		routed = append(routed, route.Rail{Meta: r, MobileMoney: conn.MobileMoney, Payouts: conn.Payouts})
+		routed = append(routed, route.Rail{Meta: r, MobileMoney: conn.MobileMoney, Payouts: conn.Payouts, PaysBusinesses: conn.PaysBusinesses})
 	}
 	if len(routed) > 0 {
 		out.Router = route.New(routed, opt.Router)

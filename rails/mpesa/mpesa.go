@@ -16,6 +16,7 @@ package mpesa
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -413,7 +414,8 @@ func (e *Express) Operators(country string) []string {
 	return e.r.cfg.Operators
 }
 
-// Payouts sends B2C payments: rails.Payouts.
+// Payouts sends B2C payments to wallets and B2B payments to paybills and
+// tills: rails.Payouts.
 type Payouts struct{ r *Rail }
 
 // Name implements rails.Payouts.
@@ -429,9 +431,6 @@ func (r *Rail) securityCredential() (string, error) {
 // Send implements rails.Payouts: a B2C payment request whose
 // OriginatorConversationID is the attempt's key.
 func (p *Payouts) Send(ctx context.Context, req rails.PayoutRequest) (string, error) {
-	if req.Destination.Type != malipo.DestinationMobileMoney {
-		return "", malipo.Invalid("destination", "destination_not_supported", "this M-Pesa rail pays M-Pesa wallets only")
-	}
 	if !slices.Contains(p.r.cfg.Currencies, string(req.Currency)) {
 		return "", malipo.Errorf(malipo.KindUnavailable, "rail_unavailable", "rail %s does not pay %s", p.r.cfg.Name, req.Currency)
 	}
@@ -448,12 +447,32 @@ func (p *Payouts) Send(ctx context.Context, req rails.PayoutRequest) (string, er
 		remarks = "Payout " + req.PayoutID
 	}
 	b2c := p.r.cfg.B2C
-	status, b, err := p.r.post(ctx, "/mpesa/b2c/v3/paymentrequest", map[string]any{
+	path, body := "/mpesa/b2c/v3/paymentrequest", map[string]any{
 		"OriginatorConversationID": req.Key, "InitiatorName": b2c.InitiatorName, "SecurityCredential": cred,
 		"CommandID": b2c.CommandID, "Amount": amount, "PartyA": b2c.ShortCode, "PartyB": msisdn(req.Destination.Account),
 		"Remarks": truncate(remarks, 100), "QueueTimeOutURL": p.r.callback("b2c-timeout", req.Key),
 		"ResultURL": p.r.callback("b2c", req.Key), "Occasion": truncate(req.PayoutID, 100),
-	})
+	}
+	switch req.Destination.Type {
+	case malipo.DestinationMobileMoney:
+	case malipo.DestinationPaybill, malipo.DestinationTill:
+		// B2B: to a paybill (with the account at that business) or a till.
+		// OriginatorConversationID is Malipo's addition, as on B2C v3, so
+		// that the Transaction Status query can name the payment.
+		command, receiver := "BusinessPayBill", "4"
+		if req.Destination.Type == malipo.DestinationTill {
+			command, receiver = "BusinessBuyGoods", "2"
+		}
+		path, body = "/mpesa/b2b/v1/paymentrequest", map[string]any{
+			"OriginatorConversationID": req.Key, "Initiator": b2c.InitiatorName, "SecurityCredential": cred,
+			"CommandID": command, "SenderIdentifierType": "4", "RecieverIdentifierType": receiver, "Amount": amount,
+			"PartyA": b2c.ShortCode, "PartyB": req.Destination.Account, "AccountReference": truncate(cmp.Or(req.Destination.AccountReference, req.PayoutID), 13),
+			"Remarks": truncate(remarks, 100), "QueueTimeOutURL": p.r.callback("b2c-timeout", req.Key), "ResultURL": p.r.callback("b2c", req.Key),
+		}
+	default:
+		return "", malipo.Invalid("destination", "destination_not_supported", "M-Pesa pays wallets, paybills and tills, not %s", req.Destination.Type)
+	}
+	status, b, err := p.r.post(ctx, path, body)
 	if err != nil {
 		return "", err
 	}

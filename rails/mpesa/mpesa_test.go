@@ -175,3 +175,36 @@ func TestB2CSecurityCredentialIsChecked(t *testing.T) {
 		t.Errorf("the simulator took a wrong SecurityCredential: %v", s.sim.Transactions())
 	}
 }
+
+// Paybills and tills are paid by B2B (BusinessPayBill with the account at
+// that business, BusinessBuyGoods), learnt the same way as B2C.
+func TestB2BPaysPaybillsAndTills(t *testing.T) {
+	s := newStack(t, nil)
+	p := s.rail.Payouts()
+	ctx := context.Background()
+	for key, d := range map[string]malipo.Destination{
+		"po_pb-1": {Type: malipo.DestinationPaybill, Account: "888880", AccountReference: "ACC-77"},
+		"po_tl-1": {Type: malipo.DestinationTill, Account: "5123456"},
+	} {
+		if ref, err := p.Send(ctx, rails.PayoutRequest{Key: key, PayoutID: "po_1", Amount: 100000, Currency: "KES", Destination: d}); err != nil || ref == "" {
+			t.Fatalf("%s: %q %v", d.Type, ref, err)
+		}
+	}
+	if _, err := p.Send(ctx, rails.PayoutRequest{Key: "po_x-1", Amount: 100000, Currency: "KES",
+		Destination: malipo.Destination{Type: malipo.DestinationPaybill, Account: "88"}}); malipo.KindOf(err) != malipo.KindInvalid {
+		t.Errorf("a paybill number Daraja refuses: %v", err)
+	}
+	s.clock.Advance(10 * time.Second)
+	s.waitPost(t)
+	s.waitPost(t)
+	for _, key := range []string{"po_pb-1", "po_tl-1"} {
+		p.Status(ctx, key, "")
+		s.waitPost(t)
+		if o, err := p.Status(ctx, key, ""); err != nil || o.Verdict != malipo.VerdictSucceeded {
+			t.Errorf("%s: %+v %v", key, o, err)
+		}
+	}
+	if n := s.sim.Transactions()["b2c 0"]; n != 2 {
+		t.Errorf("%d business payments made, want 2", n)
+	}
+}

@@ -23,7 +23,14 @@ type Rail struct {
 	Meta        malipo.Rail
 	MobileMoney rails.MobileMoney
 	Payouts     rails.Payouts
+	// PaysBusinesses says Payouts also pays paybills and tills (M-Pesa's
+	// B2B) in the rail's countries.
+	PaysBusinesses bool
 }
+
+// countryOfCurrency is where a paybill or till in a currency is: business
+// numbers carry no country code.
+var countryOfCurrency = map[malipo.Currency]string{"KES": "KE", "TZS": "TZ", "UGX": "UG", "RWF": "RW"}
 
 // Options shape a router; zero fields get the defaults in their comments.
 type Options struct {
@@ -209,17 +216,20 @@ func (r *Router) Payouts() rails.PayoutRoutes { return payouts{r} }
 type payouts struct{ r *Router }
 
 func (p payouts) For(d malipo.Destination, c malipo.Currency) (rails.Payouts, error) {
-	if d.Type != malipo.DestinationMobileMoney {
+	business := d.Type == malipo.DestinationPaybill || d.Type == malipo.DestinationTill
+	if d.Type != malipo.DestinationMobileMoney && !business {
 		return nil, unavailable("no live rail pays %s destinations yet", d.Type)
 	}
 	country, operator := malipo.CountryOfMSISDN(d.Account), d.Operator
-	if operator == "" {
+	if business {
+		country, operator = countryOfCurrency[c], ""
+	} else if operator == "" {
 		operator = rails.OperatorOf(d.Account)
 	}
 	now := p.r.opt.Clock.Now()
 	served := false
 	for _, e := range p.r.rails {
-		if e.Payouts == nil || !e.Meta.Serves(country, operator, c) {
+		if e.Payouts == nil || !e.Meta.Serves(country, operator, c) || (business && !e.PaysBusinesses) {
 			continue
 		}
 		served = true
@@ -229,6 +239,9 @@ func (p payouts) For(d malipo.Destination, c malipo.Currency) (rails.Payouts, er
 	}
 	if served {
 		return nil, unavailable("every rail paying %s %s is failing: try again shortly", operator, country)
+	}
+	if business {
+		return nil, unavailable("no live rail pays %s to %s %ss", c, country, d.Type)
 	}
 	return nil, unavailable("no live rail pays %s to %s numbers (operator %s)", c, country, operator)
 }

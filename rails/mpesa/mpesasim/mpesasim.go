@@ -7,8 +7,8 @@
 // on success only), B2C payment requests (v1 as Safaricom's own Node
 // library sends them, v3 with OriginatorConversationID) whose
 // SecurityCredential is really decrypted with the simulator's own key (its
-// certificate is in the printed configuration), B2C results posted to the
-// ResultURL, and Transaction Status queries answered at their ResultURL.
+// certificate is in the printed configuration), B2B payments to paybills
+// and tills, B2C and B2B results posted to the ResultURL, and Transaction Status queries answered at their ResultURL.
 // Daraja's error bodies are {requestId, errorCode, errorMessage}. Outcomes
 // follow Malipo's sandbox convention on a number's last four digits: 0001
 // too little money, 0002 declined, 0003 never answered, 0004 not an M-Pesa
@@ -184,6 +184,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /mpesa/stkpushquery/v1/query", s.api(s.stkQuery))
 	mux.HandleFunc("POST /mpesa/b2c/v1/paymentrequest", s.api(s.b2cRequest))
 	mux.HandleFunc("POST /mpesa/b2c/v3/paymentrequest", s.api(s.b2cRequest))
+	mux.HandleFunc("POST /mpesa/b2b/v1/paymentrequest", s.api(s.b2bRequest))
 	mux.HandleFunc("POST /mpesa/transactionstatus/v1/query", s.api(s.transactionStatus))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, "404.001.01", "Resource not found")
@@ -445,6 +446,44 @@ func (s *Server) b2cRequest(w http.ResponseWriter, body map[string]json.RawMessa
 		fail(w, http.StatusBadRequest, "400.002.02", "Bad Request - Invalid ResultURL")
 		return false
 	}
+	return s.acceptPayout(w, body, party, amount, text(body, "InitiatorName"))
+}
+
+var businessRe = regexp.MustCompile(`^\d{5,7}$`)
+
+// b2bRequest pays a paybill (BusinessPayBill, receiver type 4, with an
+// AccountReference) or a till (BusinessBuyGoods, receiver type 2).
+func (s *Server) b2bRequest(w http.ResponseWriter, body map[string]json.RawMessage) bool {
+	party, amount, command, receiver := text(body, "PartyB"), text(body, "Amount"), text(body, "CommandID"), text(body, "RecieverIdentifierType")
+	switch {
+	case !(command == "BusinessPayBill" && receiver == "4") && !(command == "BusinessBuyGoods" && receiver == "2"):
+		fail(w, http.StatusBadRequest, "400.002.02", "Bad Request - Invalid CommandID")
+		return false
+	case text(body, "SenderIdentifierType") != "4":
+		fail(w, http.StatusBadRequest, "400.002.02", "Bad Request - Invalid SenderIdentifierType")
+		return false
+	case !amountRe.MatchString(amount):
+		fail(w, http.StatusBadRequest, "400.002.02", "Bad Request - Invalid Amount")
+		return false
+	case text(body, "PartyA") != s.B2CShortCode:
+		fail(w, http.StatusBadRequest, "400.002.02", "Bad Request - Invalid PartyA")
+		return false
+	case !businessRe.MatchString(party):
+		fail(w, http.StatusBadRequest, "400.002.02", "Bad Request - Invalid PartyB")
+		return false
+	case command == "BusinessPayBill" && text(body, "AccountReference") == "":
+		fail(w, http.StatusBadRequest, "400.002.02", "Bad Request - Invalid AccountReference")
+		return false
+	case !httpURL(text(body, "ResultURL")) || !httpURL(text(body, "QueueTimeOutURL")):
+		fail(w, http.StatusBadRequest, "400.002.02", "Bad Request - Invalid ResultURL")
+		return false
+	}
+	return s.acceptPayout(w, body, party, amount, text(body, "Initiator"))
+}
+
+// acceptPayout records a B2C or B2B payment and answers; its result is
+// posted to the ResultURL once decided.
+func (s *Server) acceptPayout(w http.ResponseWriter, body map[string]json.RawMessage, party, amount, initiator string) bool {
 	now := s.opt.Clock.Now()
 	var n int64
 	fmt.Sscan(amount, &n)
@@ -463,7 +502,7 @@ func (s *Server) b2cRequest(w http.ResponseWriter, body map[string]json.RawMessa
 		party: party, amount: n, resultURL: text(body, "ResultURL"), decideAt: now.Add(s.opt.CallbackDelay),
 		finalCode: "0", finalDesc: "The service request is processed successfully."}
 	switch {
-	case text(body, "InitiatorName") != s.Initiator || !s.credentialOK(text(body, "SecurityCredential")):
+	case initiator != s.Initiator || !s.credentialOK(text(body, "SecurityCredential")):
 		p.finalCode, p.finalDesc = "2001", "The initiator information is invalid."
 	case strings.HasSuffix(party, "0001"):
 		p.finalCode, p.finalDesc = "1", "The balance is insufficient for the transaction."
