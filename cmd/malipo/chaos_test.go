@@ -127,14 +127,16 @@ func TestChaos(t *testing.T) {
 		name       string
 		nodes      int
 		pg, viaMTN bool
-	}{{"sqlite", 1, false, false}, {"postgres", 1, true, false}, {"postgres-two-nodes", 2, true, false},
-		{"live-mtn-sqlite", 1, false, true}, {"live-mtn-postgres", 1, true, true}} {
+		noCallback bool // MTN never calls back: only Malipo's questions finish anything
+	}{{"sqlite", 1, false, false, false}, {"postgres", 1, true, false, false}, {"postgres-two-nodes", 2, true, false, false},
+		{"live-mtn-sqlite", 1, false, true, false}, {"live-mtn-postgres", 1, true, true, false},
+		{"live-mtn-postgres-no-callbacks", 1, true, true, true}} {
 		t.Run(cfg.name, func(t *testing.T) {
 			db, dbName := filepath.Join(t.TempDir(), "malipo.db"), ""
 			if cfg.pg {
 				db, dbName = pgtest.Database(t)
 			}
-			chaos(t, db, dbName, cfg.nodes, cfg.viaMTN)
+			chaos(t, db, dbName, cfg.nodes, cfg.viaMTN, cfg.noCallback)
 		})
 	}
 }
@@ -142,8 +144,9 @@ func TestChaos(t *testing.T) {
 // chaos runs the clients and the killer against nodes on db: in test mode
 // on the sandbox rails, or (viaMTN) in live mode through an MTN MoMo
 // simulator that fails a fifth of its calls (half of those after acting)
-// and calls back once, whether the node is up or not.
-func chaos(t *testing.T, db, dbName string, nodes int, viaMTN bool) {
+// and calls back once, whether the node is up or not (or, noCallback,
+// never).
+func chaos(t *testing.T, db, dbName string, nodes int, viaMTN, noCallback bool) {
 	c := &chaosRun{t: t, db: db, flags: []string{"--sandbox-delay", "1s", "--rail-timeout", "1s", "--reconcile-after", "1s"},
 		nodes: make([]*process, nodes), client: &http.Client{Timeout: 5 * time.Second}}
 	for range nodes {
@@ -153,7 +156,7 @@ func chaos(t *testing.T, db, dbName string, nodes int, viaMTN bool) {
 	if viaMTN {
 		l := newLiveSetup(t, db)
 		var config map[string]any
-		mtn, config = momoSimulator(t, momosim.Options{Country: "CI", CallbackDelay: 500 * time.Millisecond, FailRate: 0.2})
+		mtn, config = momoSimulator(t, momosim.Options{Country: "CI", CallbackDelay: 500 * time.Millisecond, FailRate: 0.2, DropCallbacks: noCallback})
 		l.addRail(t, "mtn-momo", config, 0)
 		c.key = l.liveKey(t, "native")["secret_key"]
 		c.flags = append(c.flags, "--master-key-file", l.keyFile)
