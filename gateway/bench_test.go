@@ -16,8 +16,12 @@ import (
 	"github.com/malipo/malipo/gateway"
 	"github.com/malipo/malipo/ids"
 	"github.com/malipo/malipo/rails"
+	"github.com/malipo/malipo/rails/airtel"
+	"github.com/malipo/malipo/rails/airtel/airtelsim"
 	mtn "github.com/malipo/malipo/rails/momo"
 	"github.com/malipo/malipo/rails/momo/momosim"
+	"github.com/malipo/malipo/rails/mpesa"
+	"github.com/malipo/malipo/rails/mpesa/mpesasim"
 	"github.com/malipo/malipo/rails/sandbox"
 	"github.com/malipo/malipo/store/postgres/pgtest"
 	"github.com/malipo/malipo/store/sqlite"
@@ -102,11 +106,12 @@ func benchSucceed(b *testing.B, e *env) {
 }
 
 // BenchmarkPush measures payments pushed to a phone as they are created
-// (claim, rail call, record), through the sandbox rail and through the MTN
-// MoMo connector talking HTTP to the MTN simulator on loopback, on SQLite:
-// the connector's overhead is the difference.
+// (claim, rail call, record), through the sandbox rail and through each
+// live connector talking HTTP to its simulator on loopback (MTN MoMo,
+// M-Pesa Daraja, Airtel Money), on SQLite: a connector's overhead is the
+// difference.
 func BenchmarkPush(b *testing.B) {
-	for _, rail := range []string{"sandbox", "mtn-momo"} {
+	for _, rail := range []string{"sandbox", "mtn-momo", "mpesa", "airtel"} {
 		b.Run(rail, func(b *testing.B) {
 			st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
 			if err != nil {
@@ -114,20 +119,44 @@ func BenchmarkPush(b *testing.B) {
 			}
 			defer st.Close()
 			clk := clock.Real{}
-			mode, set := malipo.ModeTest, rails.Set{}
-			sb := sandbox.New(st, clk, time.Hour, nil) // nobody answers during the run
-			if rail == "sandbox" {
-				set = sb.Set()
-			} else {
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 10 * time.Second}
+			mode, set := malipo.ModeLive, rails.Set{}
+			currency, phone, amount := malipo.Currency("XOF"), "+2250505120000", int64(5000)
+			serve := func(h http.Handler) string {
+				srv := httptest.NewServer(h)
+				b.Cleanup(srv.Close)
+				return srv.URL
+			}
+			config := func(m map[string]any, into any) {
+				raw, _ := json.Marshal(m)
+				json.Unmarshal(raw, into)
+			}
+			switch rail {
+			case "sandbox":
+				mode, set = malipo.ModeTest, sandbox.New(st, clk, time.Hour, nil).Set() // nobody answers during the run
+			case "mtn-momo":
 				sim := momosim.New(momosim.Options{Country: "CI", CallbackDelay: time.Hour, DropCallbacks: true})
-				srv := httptest.NewServer(sim.Handler())
-				defer srv.Close()
 				var cfg mtn.Config
-				raw, _ := json.Marshal(sim.Config(srv.URL))
-				json.Unmarshal(raw, &cfg)
-				client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 10 * time.Second}
-				r := mtn.New(cfg, mtn.Options{Client: client, Clock: clk})
-				mode, set = malipo.ModeLive, rails.Set{MobileMoney: rails.OneMobileMoney(r.Collections()), Payouts: rails.OnePayouts(r.Disbursements())}
+				config(sim.Config(serve(sim.Handler())), &cfg)
+				set.MobileMoney = rails.OneMobileMoney(mtn.New(cfg, mtn.Options{Client: client, Clock: clk}).Collections())
+			case "mpesa":
+				sim := mpesasim.New(mpesasim.Options{CallbackDelay: time.Hour, DropCallbacks: true})
+				var cfg mpesa.Config
+				config(sim.Config(serve(sim.Handler())), &cfg)
+				r, err := mpesa.New(cfg, mpesa.Options{CallbackURL: "http://127.0.0.1:1/rails/mpesa-ke/x", Client: client, Clock: clk})
+				if err != nil {
+					b.Fatal(err)
+				}
+				set.MobileMoney, currency, phone, amount = rails.OneMobileMoney(r.Express()), "KES", "+254712120000", 10000
+			case "airtel":
+				sim := airtelsim.New(airtelsim.Options{Country: "UG", CallbackDelay: time.Hour, DropCallbacks: true})
+				var cfg airtel.Config
+				config(sim.Config(serve(sim.Handler())), &cfg)
+				r, err := airtel.New(cfg, airtel.Options{Client: client, Clock: clk})
+				if err != nil {
+					b.Fatal(err)
+				}
+				set.MobileMoney, currency, phone = rails.OneMobileMoney(r.Collections()), "UGX", "+256701120000"
 			}
 			svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, nil), BaseURL: "http://pay.test",
 				Rails: map[malipo.Mode]rails.Set{mode: set}})
@@ -142,8 +171,8 @@ func BenchmarkPush(b *testing.B) {
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					req := gateway.PaymentInput{Amount: 5000, Currency: "XOF", Reference: fmt.Sprintf("p-%d", seq.Add(1)),
-						Method: "mobile_money", Phone: "+2250505120000"}
+					req := gateway.PaymentInput{Amount: amount, Currency: string(currency), Reference: fmt.Sprintf("p-%d", seq.Add(1)),
+						Method: "mobile_money", Phone: phone}
 					p, _, err := svc.CreatePayment(ctx, integ, req, gateway.Idempotency{})
 					if err != nil || p.Status != malipo.PaymentProcessing {
 						b.Errorf("push: %s %v", p.Status, err)
