@@ -53,6 +53,12 @@ func (s *Service) Hint(ctx context.Context, rail string, o rails.Outcome) error 
 		case !a.Status.Final():
 			item.Mode = a.Mode
 			now := s.now()
+			if a.RailReference == "" && o.RailReference != "" {
+				// The rail's answer to the call was lost, so Malipo never
+				// learnt the rail's reference; the callback names it, and the
+				// rail is asked by it (Daraja can be asked no other way).
+				a.RailReference = o.RailReference
+			}
 			a.Checks++
 			a.NextCheckAt = now.Add(s.backoff(a.Checks)) // the lease: the reconciler leaves it to us meanwhile
 			if err := tx.UpdateRailAttempt(a); err != nil {
