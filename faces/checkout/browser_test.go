@@ -35,6 +35,7 @@ import (
 // customer returns to.
 type site struct {
 	url, key string
+	liveKey  string // a live integration's: no live rail is configured
 	svc      *gateway.Service
 	shop     *httptest.Server
 }
@@ -72,7 +73,11 @@ func newSite(t *testing.T) *site {
 		fmt.Fprintf(w, `<!doctype html><meta name="viewport" content="width=device-width"><h1 id="shop">Merci ! Thanks! (%s)</h1>`, r.URL.Path)
 	}))
 	t.Cleanup(shop.Close)
-	return &site{url: base, key: creds["secret_key"], svc: svc, shop: shop}
+	_, live, err := svc.CreateIntegration(context.Background(), gateway.IntegrationInput{MerchantID: m.ID, Flavor: malipo.FlavorNative, Mode: malipo.ModeLive})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &site{url: base, key: creds["secret_key"], liveKey: live["secret_key"], svc: svc, shop: shop}
 }
 
 func (s *site) post(t *testing.T, path, body string) map[string]any {
@@ -305,4 +310,24 @@ func TestBrowserCancelAndFinalPages(t *testing.T) {
 		t.Errorf("unknown link page: %q", got)
 	}
 	screenshot(t, ctx, "not-found-fr")
+}
+
+// A live payment no rail can take (no live rail is configured here) shows
+// the customer a page that says so, with the way back to the merchant and
+// no form to fill in.
+func TestBrowserLivePaymentNoRailTakes(t *testing.T) {
+	s := newSite(t)
+	ctx := browser(t, "fr-FR")
+	key := s.key
+	s.key = s.liveKey
+	p := s.post(t, "/v1/payments", `{"amount":3000,"currency":"XOF","reference":"order-live","cancel_url":"`+s.shop.URL+`/cancelled"}`)
+	s.key = key
+	do(t, ctx, chromedp.Navigate(p["checkout_url"].(string)), chromedp.WaitVisible(chromedp.ID("error")))
+	if got := text(t, ctx, "error"); !strings.Contains(got, "ne peut pas être réglé ici") {
+		t.Errorf("error shown: %q", got)
+	}
+	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('input[name="phone"], input[name="number"]').length`)); n != 0 {
+		t.Errorf("the page offers %d fields to pay with", n)
+	}
+	screenshot(t, ctx, "live-no-rail-fr")
 }
