@@ -424,8 +424,9 @@ func payOnCheckout(t *testing.T, pageURL, phone, operator string) string {
 // Every provider face takes live money through the MTN rail behind it:
 // a PayDunya invoice paid by SoftPay and another on the checkout page, a
 // PayDunya direct-pay, a CinetPay payment paid on the checkout page, a
-// KPay mobile-money request; ClickPay's live card link, with no live card
-// rail, is ClickPay's own 503, never a 500. verify is clean after.
+// KPay mobile-money request; a ClickPay collection from an Airtel
+// Tanzania number; ClickPay's live card link, with no live card rail, is
+// ClickPay's own 503, never a 500. verify is clean after.
 func TestLiveFaces(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "malipo.db")
 	l := newLiveSetup(t, db)
@@ -433,6 +434,10 @@ func TestLiveFaces(t *testing.T) {
 	_, rw := momoSimulator(t, momosim.Options{Country: "RW", CallbackDelay: 200 * time.Millisecond})
 	l.addRail(t, "mtn-momo", ci, 0)
 	l.addRail(t, "mtn-momo", rw, 0)
+	tz := airtelsim.New(airtelsim.Options{Country: "TZ", CallbackDelay: 200 * time.Millisecond})
+	tzSrv := httptest.NewServer(tz.Handler())
+	t.Cleanup(tzSrv.Close)
+	l.addRail(t, "airtel", tz.Config(tzSrv.URL), 0)
 	pd := l.liveKey(t, "paydunya")
 	cp := l.liveKey(t, "cinetpay")
 	cpXAF := l.liveKey(t, "cinetpay", "--currency", "XAF")
@@ -525,6 +530,35 @@ func TestLiveFaces(t *testing.T) {
 		return postJSON(t, s.url+"/kpay/", kpHeader, `{"action":"checkstatus","refid":"live-kp-1"}`)
 	}, func(v map[string]any) bool { return v["statusid"] != "03" }); got["statusid"] != "01" {
 		t.Errorf("KPay checkstatus: %v", got)
+	}
+
+	// ClickPay: a collection from a Tanzanian Airtel number, pushed to the
+	// customer's phone; the transaction query follows it to success.
+	clHeader := map[string]string{"Authorization": cl["api_key"]}
+	got = postJSON(t, s.url+"/clickpay/api/collections", clHeader, `{"msisdn":"255682120000","amount":"5000","currency":"TZS"}`)
+	clID, _ := got["id"].(string)
+	if clID == "" {
+		t.Fatalf("ClickPay live collection: %v", got)
+	}
+	if got := waitFor(t, 15*time.Second, "ClickPay collection", func() map[string]any {
+		req, _ := http.NewRequest("GET", s.url+"/clickpay/api/transactions/"+clID, nil)
+		req.Header.Set("Authorization", cl["api_key"])
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var v map[string]any
+		json.NewDecoder(res.Body).Decode(&v)
+		return v
+	}, func(v map[string]any) bool { return v["status"] != "pending" }); got["status"] != "success" || got["msisdn"] != "255682120000" {
+		t.Errorf("ClickPay live collection: %v", got)
+	}
+	if got := postJSON(t, s.url+"/clickpay/api/sandbox/collections", clHeader, `{"msisdn":"255682120000","amount":"5000"}`); got["status"] != float64(403) {
+		t.Errorf("ClickPay sandbox collection in live mode: %v", got)
+	}
+	if n := tz.Transactions()["collection TS"]; n != 1 {
+		t.Errorf("Airtel Tanzania took %d payments, want 1", n)
 	}
 
 	// ClickPay's live card link: no live card rail takes cards, so

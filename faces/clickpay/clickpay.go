@@ -61,7 +61,8 @@ func (f *Face) Register(mux *http.ServeMux, prefix string) {
 	mux.Handle("GET "+b+"/transactions/{id}", f.endpoint(f.transaction))
 	mux.Handle("POST "+b+"/card/payment-url", f.endpoint(f.cardPaymentURL))
 	mux.Handle("POST "+b+"/sandbox/collections", f.endpoint(f.sandboxCollection))
-	for _, p := range []string{b + "/transactions/{id}", b + "/card/payment-url", b + "/sandbox/collections"} {
+	mux.Handle("POST "+b+"/collections", f.endpoint(f.collection))
+	for _, p := range []string{b + "/transactions/{id}", b + "/card/payment-url", b + "/sandbox/collections", b + "/collections"} {
 		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
 			writeError(w, &apiError{http.StatusMethodNotAllowed, "You tried to access a payment with an invalid method"})
 		})
@@ -288,6 +289,13 @@ func (f *Face) sandboxCollection(req *request) (int, any, error) {
 	if req.in.Mode != malipo.ModeTest {
 		return 0, nil, &apiError{http.StatusForbidden, "sandbox collections exist only in test mode"}
 	}
+	return f.collection(req)
+}
+
+// collection asks the customer's phone to pay the account (a push through
+// the rail serving the number: the sandbox in test mode, a live operator
+// in live mode); the IPN follows when the customer approves.
+func (f *Face) collection(req *request) (int, any, error) {
 	cur := strings.ToUpper(lenient.String(req.body, "currency"))
 	if cur == "" {
 		cur = "TZS"

@@ -301,7 +301,7 @@ func TestNoIPNForFailedCollections(t *testing.T) {
 	}))
 	defer listener.Close()
 	f := newFace(t, listener.URL+"/receive/")
-	a := f.call(t, "POST", "/sandbox/collections", `{"msisdn":"255713450001","amount":34,"currency":"TZS"}`) // too little money: fails
+	a := f.call(t, "POST", "/collections", `{"msisdn":"255713450001","amount":34,"currency":"TZS"}`) // too little money: fails
 	f.clock.Advance(3 * time.Second)
 	if _, err := f.disp.RunDue(context.Background()); err != nil {
 		t.Fatal(err)
