@@ -103,6 +103,25 @@ func waitFor(t *testing.T, d time.Duration, what string, get func() map[string]a
 	}
 }
 
+// settles waits up to within for the payment or payout p (a /v1 answer)
+// to end, and checks it ended as want, with failure code code if given.
+func settles(t *testing.T, url, key, what string, p map[string]any, want, code string, within time.Duration) {
+	t.Helper()
+	id, _ := p["id"].(string)
+	if id == "" {
+		t.Fatalf("%s: %v", what, p)
+	}
+	kind := "payments"
+	if strings.HasPrefix(id, "po_") {
+		kind = "payouts"
+	}
+	got := waitFor(t, within, what, func() map[string]any { return call(t, "GET", url+"/v1/"+kind+"/"+id, key, "") }, final)
+	failure, _ := got["failure"].(map[string]any)
+	if got["status"] != want || (code != "" && (failure == nil || failure["code"] != code)) {
+		t.Errorf("%s: %s %v, want %s %s", what, got["status"], failure, want, code)
+	}
+}
+
 func final(v map[string]any) bool {
 	s, _ := v["status"].(string)
 	return s == "succeeded" || s == "failed" || s == "expired" || s == "cancelled"
@@ -157,22 +176,9 @@ func liveMoMo(t *testing.T, db string) {
 	get := func(kind, id string) func() map[string]any {
 		return func() map[string]any { return call(t, "GET", s.url+"/v1/"+kind+"/"+id, key, "") }
 	}
-	settle := func(what string, p map[string]any, want, code string) map[string]any {
+	settle := func(what string, p map[string]any, want, code string) {
 		t.Helper()
-		id, _ := p["id"].(string)
-		if id == "" {
-			t.Fatalf("%s: %v", what, p)
-		}
-		kind := "payments"
-		if strings.HasPrefix(id, "po_") {
-			kind = "payouts"
-		}
-		got := waitFor(t, 15*time.Second, what, get(kind, id), final)
-		failure, _ := got["failure"].(map[string]any)
-		if got["status"] != want || (code != "" && (failure == nil || failure["code"] != code)) {
-			t.Errorf("%s: %s %v, want %s %s", what, got["status"], failure, want, code)
-		}
-		return got
+		settles(t, s.url, key, what, p, want, code, 15*time.Second)
 	}
 
 	// The callback finishes a payment (after Malipo asks MTN to confirm it).
@@ -609,19 +615,7 @@ func liveAirtel(t *testing.T, db string, drop bool) {
 	}
 	settle := func(what string, p map[string]any, want, code string) {
 		t.Helper()
-		id, _ := p["id"].(string)
-		if id == "" {
-			t.Fatalf("%s: %v", what, p)
-		}
-		kind := "payments"
-		if strings.HasPrefix(id, "po_") {
-			kind = "payouts"
-		}
-		got := waitFor(t, 15*time.Second, what, func() map[string]any { return call(t, "GET", s.url+"/v1/"+kind+"/"+id, key, "") }, final)
-		failure, _ := got["failure"].(map[string]any)
-		if got["status"] != want || (code != "" && (failure == nil || failure["code"] != code)) {
-			t.Errorf("%s: %s %v, want %s %s", what, got["status"], failure, want, code)
-		}
+		settles(t, s.url, key, what, p, want, code, 15*time.Second)
 	}
 	pay := func(ref, phone string) map[string]any {
 		return call(t, "POST", s.url+"/v1/payments", key, fmt.Sprintf(`{"amount":5000,"currency":"UGX","reference":%q,"method":"mobile_money","phone":%q}`, ref, phone))
@@ -685,19 +679,7 @@ func liveMpesa(t *testing.T, db string, drop bool) {
 	s := startServer(t, db, "--master-key-file", l.keyFile, "--reconcile-after", "1s")
 	settle := func(what string, p map[string]any, want, code string) {
 		t.Helper()
-		id, _ := p["id"].(string)
-		if id == "" {
-			t.Fatalf("%s: %v", what, p)
-		}
-		kind := "payments"
-		if strings.HasPrefix(id, "po_") {
-			kind = "payouts"
-		}
-		got := waitFor(t, 20*time.Second, what, func() map[string]any { return call(t, "GET", s.url+"/v1/"+kind+"/"+id, key, "") }, final)
-		failure, _ := got["failure"].(map[string]any)
-		if got["status"] != want || (code != "" && (failure == nil || failure["code"] != code)) {
-			t.Errorf("%s: %s %v, want %s %s", what, got["status"], failure, want, code)
-		}
+		settles(t, s.url, key, what, p, want, code, 20*time.Second)
 	}
 	pay := func(ref, phone string, amount int) map[string]any {
 		return call(t, "POST", s.url+"/v1/payments", key, fmt.Sprintf(`{"amount":%d,"currency":"KES","reference":%q,"method":"mobile_money","phone":%q}`, amount, ref, phone))
