@@ -75,9 +75,15 @@ type Kind struct {
 // Kinds are the connectors Malipo has, by the name `malipo rails add
 // --kind` takes.
 var Kinds = map[string]Kind{
-	momo.Kind:   {Describe: describeMoMo, Build: buildMoMo},
-	airtel.Kind: {Describe: describeAirtel, Build: buildAirtel},
-	mpesa.Kind:  {Describe: describeMpesa, Build: buildMpesa},
+	momo.Kind: kindOf(func(c momo.Config) Served {
+		return Served{Name: c.Name, Countries: c.Countries, Operators: c.Operators, Currencies: asCurrencies(c.Currencies...)}
+	}, buildMoMo),
+	mpesa.Kind: kindOf(func(c mpesa.Config) Served {
+		return Served{Name: c.Name, Countries: c.Countries, Operators: c.Operators, Currencies: asCurrencies(c.Currencies...)}
+	}, buildMpesa),
+	airtel.Kind: kindOf(func(c airtel.Config) Served {
+		return Served{Name: c.Name, Countries: []string{c.Country}, Operators: c.Operators, Currencies: asCurrencies(c.Currency)}
+	}, buildAirtel),
 }
 
 // KindNames lists the kinds, sorted.
@@ -102,39 +108,54 @@ func strict(config []byte, v any) error {
 	return nil
 }
 
-func currencies(list []string) ([]malipo.Currency, error) {
-	var out []malipo.Currency
-	for _, c := range list {
-		cur, err := malipo.ParseCurrency(c)
-		if err != nil {
-			return nil, err
+// kindOf is the Kind whose configuration is a C, decoded strictly and
+// validated the same way for Describe and for Build; serves says what a
+// configuration serves, build makes its connector.
+func kindOf[C interface{ Validate() error }](serves func(C) Served, build func(C, Env) (Connector, error)) Kind {
+	decode := func(config []byte) (C, error) {
+		var c C
+		if err := strict(config, &c); err != nil {
+			return c, err
 		}
-		out = append(out, cur)
+		return c, c.Validate()
 	}
-	return out, nil
+	return Kind{
+		Describe: func(config []byte) (Served, error) {
+			c, err := decode(config)
+			if err != nil {
+				return Served{}, err
+			}
+			s := serves(c)
+			for i, cur := range s.Currencies {
+				if s.Currencies[i], err = malipo.ParseCurrency(string(cur)); err != nil {
+					return Served{}, err
+				}
+			}
+			return s, nil
+		},
+		Build: func(config []byte, env Env) (Connector, error) {
+			c, err := decode(config)
+			if err != nil {
+				return Connector{}, err
+			}
+			return build(c, env)
+		},
+	}
 }
 
-func describeMoMo(config []byte) (Served, error) {
-	var c momo.Config
-	if err := strict(config, &c); err != nil {
-		return Served{}, err
+func asCurrencies(list ...string) []malipo.Currency {
+	out := make([]malipo.Currency, len(list))
+	for i, c := range list {
+		out[i] = malipo.Currency(c)
 	}
-	if err := c.Validate(); err != nil {
-		return Served{}, err
-	}
-	curs, err := currencies(c.Currencies)
-	return Served{Name: c.Name, Countries: c.Countries, Operators: c.Operators, Currencies: curs}, err
+	return out
 }
 
-func buildMoMo(config []byte, env Env) (Connector, error) {
-	var c momo.Config
-	if err := strict(config, &c); err != nil {
-		return Connector{}, err
-	}
+func buildMoMo(c momo.Config, env Env) (Connector, error) {
 	r := momo.New(c, momo.Options{CallbackURL: env.CallbackURL, Client: env.Client, Clock: env.Clock})
 	conn := Connector{
 		Callback:    func(_ string, body []byte) (rails.Outcome, error) { return momo.ParseCallback(body) },
-		Acknowledge: func(w http.ResponseWriter, err error) { acknowledgeStatus(w, err) },
+		Acknowledge: acknowledgeStatus,
 	}
 	if c.Collection.SubscriptionKey != "" {
 		conn.MobileMoney = r.Collections()
@@ -145,25 +166,9 @@ func buildMoMo(config []byte, env Env) (Connector, error) {
 	return conn, nil
 }
 
-func describeMpesa(config []byte) (Served, error) {
-	var c mpesa.Config
-	if err := strict(config, &c); err != nil {
-		return Served{}, err
-	}
-	if err := c.Validate(); err != nil {
-		return Served{}, err
-	}
-	curs, err := currencies(c.Currencies)
-	return Served{Name: c.Name, Countries: c.Countries, Operators: c.Operators, Currencies: curs}, err
-}
-
 // buildMpesa makes a Daraja rail: every request names its callback URL,
 // below the rail's, with the attempt's key.
-func buildMpesa(config []byte, env Env) (Connector, error) {
-	var c mpesa.Config
-	if err := strict(config, &c); err != nil {
-		return Connector{}, err
-	}
+func buildMpesa(c mpesa.Config, env Env) (Connector, error) {
 	r, err := mpesa.New(c, mpesa.Options{CallbackURL: env.CallbackURL, Client: env.Client, Clock: env.Clock})
 	if err != nil {
 		return Connector{}, err
@@ -175,25 +180,9 @@ func buildMpesa(config []byte, env Env) (Connector, error) {
 	return conn, nil
 }
 
-func describeAirtel(config []byte) (Served, error) {
-	var c airtel.Config
-	if err := strict(config, &c); err != nil {
-		return Served{}, err
-	}
-	if err := c.Validate(); err != nil {
-		return Served{}, err
-	}
-	curs, err := currencies([]string{c.Currency})
-	return Served{Name: c.Name, Countries: []string{c.Country}, Operators: c.Operators, Currencies: curs}, err
-}
-
 // buildAirtel makes an Airtel rail. Airtel calls back to the URL set on
 // its developer portal: the rail's callback URL, which `rails add` prints.
-func buildAirtel(config []byte, env Env) (Connector, error) {
-	var c airtel.Config
-	if err := strict(config, &c); err != nil {
-		return Connector{}, err
-	}
+func buildAirtel(c airtel.Config, env Env) (Connector, error) {
 	r, err := airtel.New(c, airtel.Options{Client: env.Client, Clock: env.Clock})
 	if err != nil {
 		return Connector{}, err
@@ -201,7 +190,7 @@ func buildAirtel(config []byte, env Env) (Connector, error) {
 	conn := Connector{
 		MobileMoney: r.Collections(),
 		Callback:    func(_ string, body []byte) (rails.Outcome, error) { return airtel.ParseCallback(body) },
-		Acknowledge: func(w http.ResponseWriter, err error) { acknowledgeStatus(w, err) },
+		Acknowledge: acknowledgeStatus,
 	}
 	if d := r.Disbursements(); d != nil {
 		conn.Payouts = d
