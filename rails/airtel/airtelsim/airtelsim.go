@@ -19,7 +19,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -33,6 +32,7 @@ import (
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/clock"
+	"github.com/malipo/malipo/rails/simnet"
 )
 
 // Options shape a simulator.
@@ -64,7 +64,8 @@ type Server struct {
 	tokens                 map[string]time.Time
 	txs                    map[string]*transaction // kind + "/" + id
 	callback               string
-	rng                    *mrand.Rand
+	rng                    *mrand.Rand // for identifiers, under mu
+	faults                 *simnet.Faults
 }
 
 type transaction struct {
@@ -101,29 +102,15 @@ func New(opt Options) *Server {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	seed := opt.Seed
-	if seed == 0 {
-		var b [8]byte
-		rand.Read(b[:])
-		for _, x := range b {
-			seed = seed<<8 | uint64(x)
-		}
-	}
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		panic(err)
 	}
 	pin := make([]byte, 2)
 	rand.Read(pin)
-	return &Server{opt: opt, ClientID: randomHex(16), ClientSecret: randomHex(16), PIN: fmt.Sprintf("%04d", (int(pin[0])<<8|int(pin[1]))%10000),
+	return &Server{opt: opt, ClientID: simnet.Hex(16), ClientSecret: simnet.Hex(16), PIN: fmt.Sprintf("%04d", (int(pin[0])<<8|int(pin[1]))%10000),
 		key: key, tokens: map[string]time.Time{}, txs: map[string]*transaction{}, callback: opt.CallbackURL,
-		rng: mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
+		rng: simnet.Rand(opt.Seed), faults: simnet.NewFaults(opt.FailRate, opt.Seed)}
 }
 
 // PublicKeyPEM is the key the merchant's PIN is encrypted under.
@@ -205,7 +192,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"error_description":"Invalid client authentication","error":"invalid_client"}`))
 		return
 	}
-	tok := randomHex(20)
+	tok := simnet.Hex(20)
 	s.mu.Lock()
 	s.tokens[tok] = s.opt.Clock.Now().Add(s.opt.TokenTTL)
 	s.mu.Unlock()
@@ -213,15 +200,13 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, `{"access_token":%q,"expires_in":"%d","token_type":"bearer"}`, tok, int(s.opt.TokenTTL.Seconds()))
 }
 
-// api checks the token and headers and decides whether this call fails:
-// lost before acting (500 at once) or after (the handler acts, then 500).
-func (s *Server) api(next func(w http.ResponseWriter, r *http.Request) bool) http.HandlerFunc {
+// api checks the token and headers, then applies the fail rate: a call
+// lost before Airtel acts, or after it acted, is answered 500.
+func (s *Server) api(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		s.mu.Lock()
 		exp, ok := s.tokens[tok]
-		lose := s.opt.FailRate > 0 && s.rng.Float64() < s.opt.FailRate
-		after := s.rng.IntN(2) == 0
 		s.mu.Unlock()
 		switch {
 		case !ok || !s.opt.Clock.Now().Before(exp):
@@ -230,27 +215,13 @@ func (s *Server) api(next func(w http.ResponseWriter, r *http.Request) bool) htt
 		case r.Header.Get("X-Country") != s.opt.Country || r.Header.Get("X-Currency") != s.opt.Currency:
 			envelope(w, http.StatusBadRequest, nil, "400", "X-Country and X-Currency must name this market ("+s.opt.Country+", "+s.opt.Currency+")", "DP00800001004", false)
 			return
-		case lose && !after:
-			envelope(w, http.StatusInternalServerError, nil, "500", "Internal Server Error", "", false)
-			return
 		}
-		rec := &discard{header: http.Header{}}
-		var out http.ResponseWriter = w
-		if lose {
-			out = rec
-		}
-		if next(out, r) && lose {
+		lost := func(w http.ResponseWriter) {
 			envelope(w, http.StatusInternalServerError, nil, "500", "Internal Server Error", "", false)
 		}
+		s.faults.Serve(w, lost, lost, func(w http.ResponseWriter) { next(w, r) })
 	}
 }
-
-// discard swallows an answer the simulator then loses.
-type discard struct{ header http.Header }
-
-func (d *discard) Header() http.Header         { return d.header }
-func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
-func (d *discard) WriteHeader(int)             {}
 
 // national checks a number is written as Airtel wants it: its national
 // digits, without the country code.
@@ -263,8 +234,8 @@ func positive(n json.Number, cur string) bool {
 	return err == nil && v > 0
 }
 
-// collect is POST /merchant/v1/payments/: it reports whether it acted.
-func (s *Server) collect(w http.ResponseWriter, r *http.Request) bool {
+// collect is POST /merchant/v1/payments/.
+func (s *Server) collect(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Reference  string `json:"reference"`
 		Subscriber struct {
@@ -281,19 +252,19 @@ func (s *Server) collect(w http.ResponseWriter, r *http.Request) bool {
 	dec.UseNumber()
 	if err := dec.Decode(&req); err != nil {
 		envelope(w, http.StatusBadRequest, nil, "400", "Malformed JSON", "", false)
-		return false
+		return
 	}
 	t := req.Transaction
 	switch {
 	case t.ID == "":
 		envelope(w, http.StatusBadRequest, nil, "400", "transaction.id is required", "DP00800001005", false)
-		return false
+		return
 	case !positive(t.Amount, s.opt.Currency):
 		envelope(w, http.StatusBadRequest, nil, "400", "Invalid amount", "DP00800001004", false)
-		return false
+		return
 	case !national(req.Subscriber.Msisdn):
 		envelope(w, http.StatusBadRequest, nil, "400", "msisdn must be the subscriber's number without the country code", "DP00800001010", false)
-		return false
+		return
 	}
 	now := s.opt.Clock.Now()
 	tx := &transaction{kind: "collection", id: t.ID, msisdn: req.Subscriber.Msisdn, amount: t.Amount, status: "TIP", code: "DP00800001006",
@@ -307,7 +278,7 @@ func (s *Server) collect(w http.ResponseWriter, r *http.Request) bool {
 		tx.final, tx.finalCode, tx.decideAt = "TE", "DP00800001029", now.Add(s.opt.ApprovalWindow)
 	case strings.HasSuffix(tx.msisdn, "0004"):
 		envelope(w, http.StatusOK, nil, "200", "The payer is not an Airtel Money user", "DP00800001010", false)
-		return false
+		return
 	default:
 		tx.final, tx.finalCode, tx.decideAt = "TS", "DP00800001001", now.Add(s.opt.CallbackDelay)
 	}
@@ -315,13 +286,12 @@ func (s *Server) collect(w http.ResponseWriter, r *http.Request) bool {
 	if _, dup := s.txs["collection/"+t.ID]; dup {
 		s.mu.Unlock()
 		envelope(w, http.StatusOK, nil, "200", "Duplicate transaction id", "DP00800001005", false)
-		return false
+		return
 	}
 	s.txs["collection/"+t.ID] = tx
 	s.mu.Unlock()
 	s.opt.Clock.AfterFunc(tx.decideAt.Sub(now), func() { s.decide(tx) })
 	envelope(w, http.StatusOK, map[string]any{"transaction": map[string]any{"id": t.ID, "status": "SUCCESS"}}, "200", "SUCCESS", "DP00800001006", true)
-	return true
 }
 
 // settle makes a transaction whose time has come final; s.mu is held.
@@ -362,8 +332,8 @@ func (s *Server) decide(t *transaction) {
 	res.Body.Close()
 }
 
-func (s *Server) get(kind string) func(w http.ResponseWriter, r *http.Request) bool {
-	return func(w http.ResponseWriter, r *http.Request) bool {
+func (s *Server) get(kind string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		t, ok := s.txs[kind+"/"+r.PathValue("id")]
 		var view map[string]any
@@ -376,17 +346,16 @@ func (s *Server) get(kind string) func(w http.ResponseWriter, r *http.Request) b
 		s.mu.Unlock()
 		if !ok {
 			envelope(w, http.StatusOK, nil, "200", "Transaction not found", "DP00800001025", false)
-			return false
+			return
 		}
 		envelope(w, http.StatusOK, view, "200", "SUCCESS", code, true)
-		return false
 	}
 }
 
 // disburse is POST /standard/v1/disbursements/: the PIN must decrypt,
 // under the simulator's private key, to the merchant's PIN; the answer is
 // final at once (TS or TF), as Airtel's usually is.
-func (s *Server) disburse(w http.ResponseWriter, r *http.Request) bool {
+func (s *Server) disburse(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Payee struct {
 			Msisdn string `json:"msisdn"`
@@ -402,22 +371,22 @@ func (s *Server) disburse(w http.ResponseWriter, r *http.Request) bool {
 	dec.UseNumber()
 	if err := dec.Decode(&req); err != nil {
 		envelope(w, http.StatusBadRequest, nil, "400", "Malformed JSON", "", false)
-		return false
+		return
 	}
 	t := req.Transaction
 	switch {
 	case t.ID == "":
 		envelope(w, http.StatusBadRequest, nil, "400", "transaction.id is required", "DP00800001005", false)
-		return false
+		return
 	case !positive(t.Amount, s.opt.Currency):
 		envelope(w, http.StatusBadRequest, nil, "400", "Invalid amount", "DP00800001004", false)
-		return false
+		return
 	case !national(req.Payee.Msisdn):
 		envelope(w, http.StatusBadRequest, nil, "400", "msisdn must be the payee's number without the country code", "DP00800001010", false)
-		return false
+		return
 	case !s.pinOK(req.PIN):
 		envelope(w, http.StatusOK, nil, "200", "Incorrect PIN", "DP00800001002", false)
-		return false
+		return
 	}
 	tx := &transaction{kind: "disbursement", id: t.ID, msisdn: req.Payee.Msisdn, amount: t.Amount, status: "TS", code: "DP00900001001",
 		message: "You have deposited " + s.opt.Currency + " " + t.Amount.String()}
@@ -433,14 +402,13 @@ func (s *Server) disburse(w http.ResponseWriter, r *http.Request) bool {
 	if _, dup := s.txs["disbursement/"+t.ID]; dup {
 		s.mu.Unlock()
 		envelope(w, http.StatusOK, nil, "200", "Duplicate transaction id", "DP00800001005", false)
-		return false
+		return
 	}
 	s.txs["disbursement/"+t.ID] = tx
 	s.mu.Unlock()
 	data := map[string]any{"transaction": map[string]any{"reference_id": fmt.Sprint(100000000000 + s.rng.IntN(900000000)),
 		"airtel_money_id": tx.moneyID, "id": t.ID, "status": tx.status}}
 	envelope(w, http.StatusOK, data, "200", tx.message, tx.code, tx.status == "TS")
-	return true
 }
 
 // pinOK decrypts an encrypted PIN (PKCS #1 v1.5 or OAEP-SHA256).

@@ -13,7 +13,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/clock"
+	"github.com/malipo/malipo/rails/simnet"
 )
 
 // Options shape a simulator.
@@ -61,7 +61,8 @@ type Server struct {
 	// tokens by their value
 	tokens map[string]token
 	txs    map[string]*transaction // product + "/" + reference id
-	rng    *mrand.Rand
+	rng    *mrand.Rand             // for identifiers, under mu
+	faults *simnet.Faults          // FailRate
 	// Product subscription keys and the API user this simulator starts with.
 	CollectionKey, DisbursementKey, APIUser, APIKey string
 	balance                                         int64
@@ -127,17 +128,11 @@ func New(opt Options) *Server {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	seed := opt.Seed
-	if seed == 0 {
-		var b [8]byte
-		rand.Read(b[:])
-		seed = uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 | uint64(b[4])<<32
-	}
 	s := &Server{opt: opt, users: map[string]*apiUser{}, keys: map[string]string{}, tokens: map[string]token{},
-		txs: map[string]*transaction{}, rng: mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), balance: opt.Balance}
-	s.CollectionKey, s.DisbursementKey = randomHex(16), randomHex(16)
+		txs: map[string]*transaction{}, rng: simnet.Rand(opt.Seed), faults: simnet.NewFaults(opt.FailRate, opt.Seed), balance: opt.Balance}
+	s.CollectionKey, s.DisbursementKey = simnet.Hex(16), simnet.Hex(16)
 	s.keys[s.CollectionKey], s.keys[s.DisbursementKey] = "collection", "disbursement"
-	s.APIUser, s.APIKey = uuid4(), randomHex(16)
+	s.APIUser, s.APIKey = uuid4(), simnet.Hex(16)
 	s.users[s.APIUser] = &apiUser{key: s.APIKey}
 	return s
 }
@@ -158,12 +153,6 @@ func (s *Server) Config(baseURL string) map[string]any {
 	return map[string]any{"name": "mtn-" + country, "base_url": baseURL, "target_environment": s.opt.TargetEnvironment,
 		"countries": []string{s.opt.Country}, "currencies": []string{s.opt.Currency}, "operators": []string{"mtn-" + country},
 		"collection": product(s.CollectionKey), "disbursement": product(s.DisbursementKey)}
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 func uuid4() string {
@@ -253,7 +242,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, "RESOURCE_NOT_FOUND", "Requested resource was not found.")
 		return
 	}
-	u.key = randomHex(16)
+	u.key = simnet.Hex(16)
 	writeJSON(w, http.StatusCreated, map[string]string{"apiKey": u.key})
 }
 
@@ -289,7 +278,7 @@ func (s *Server) issueToken(product string) http.HandlerFunc {
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "login_failed"})
 			return
 		}
-		t := randomHex(24)
+		t := simnet.Hex(24)
 		s.tokens[t] = token{product: product, expires: s.opt.Clock.Now().Add(s.opt.TokenTTL)}
 		writeJSON(w, http.StatusOK, map[string]any{"access_token": t, "token_type": "access_token",
 			"expires_in": int(s.opt.TokenTTL / time.Second)})
@@ -297,8 +286,9 @@ func (s *Server) issueToken(product string) http.HandlerFunc {
 }
 
 // product checks what every product call needs (subscription key, bearer
-// token of that product, target environment) and applies the fail rate.
-func (s *Server) product(product string, next func(w http.ResponseWriter, r *http.Request, lost bool)) http.HandlerFunc {
+// token of that product, target environment) and applies the fail rate:
+// a call lost before MTN acts is answered 503, one lost after it acted 500.
+func (s *Server) product(product string, next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !s.subscription(w, r, product) {
 			return
@@ -307,7 +297,6 @@ func (s *Server) product(product string, next func(w http.ResponseWriter, r *htt
 		s.mu.Lock()
 		t, ok := s.tokens[bearer]
 		valid := ok && t.product == product && s.opt.Clock.Now().Before(t.expires)
-		roll := s.rng.Float64()
 		s.mu.Unlock()
 		if !valid {
 			writeJSON(w, http.StatusUnauthorized, map[string]any{"statusCode": 401, "message": "Invalid or expired access token"})
@@ -317,36 +306,27 @@ func (s *Server) product(product string, next func(w http.ResponseWriter, r *htt
 			fail(w, http.StatusInternalServerError, "NOT_ALLOWED_TARGET_ENVIRONMENT", "Access to target environment is forbidden.")
 			return
 		}
-		switch {
-		case roll < s.opt.FailRate/2:
-			fail(w, http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE", "Service unavailable")
-			return
-		case roll < s.opt.FailRate:
-			next(w, r, true) // acts, then the answer is lost
-			return
-		}
-		next(w, r, false)
+		s.faults.Serve(w,
+			func(w http.ResponseWriter) {
+				fail(w, http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE", "Service unavailable")
+			},
+			func(w http.ResponseWriter) {
+				fail(w, http.StatusInternalServerError, "INTERNAL_PROCESSING_ERROR", "An internal error occurred while processing.")
+			},
+			func(w http.ResponseWriter) { next(w, r) })
 	}
 }
 
-func (s *Server) getBalance(w http.ResponseWriter, r *http.Request, lost bool) {
+func (s *Server) getBalance(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	b := s.balance
 	s.mu.Unlock()
-	if lost {
-		fail(w, http.StatusInternalServerError, "INTERNAL_PROCESSING_ERROR", "An internal error occurred while processing.")
-		return
-	}
 	writeJSON(w, http.StatusOK, map[string]string{"availableBalance": malipo.FormatDecimal(b, malipo.Currency(s.opt.Currency)),
 		"currency": s.opt.Currency})
 }
 
-func (s *Server) accountHolder(w http.ResponseWriter, r *http.Request, lost bool) {
+func (s *Server) accountHolder(w http.ResponseWriter, r *http.Request) {
 	typ, id := strings.ToLower(r.PathValue("type")), r.PathValue("id")
-	if lost {
-		fail(w, http.StatusInternalServerError, "INTERNAL_PROCESSING_ERROR", "An internal error occurred while processing.")
-		return
-	}
 	if typ != "msisdn" && typ != "email" && typ != "party_code" {
 		fail(w, http.StatusBadRequest, "BAD_REQUEST", "accountHolderIdType must be msisdn, email or party_code")
 		return
@@ -376,8 +356,8 @@ type party struct {
 
 var digits = regexp.MustCompile(`^[0-9]{6,15}$`)
 
-func (s *Server) create(partyField string) func(w http.ResponseWriter, r *http.Request, lost bool) {
-	return func(w http.ResponseWriter, r *http.Request, lost bool) {
+func (s *Server) create(partyField string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		product := "collection"
 		if partyField == "payee" {
 			product = "disbursement"
@@ -442,10 +422,6 @@ func (s *Server) create(partyField string) func(w http.ResponseWriter, r *http.R
 		s.mu.Unlock()
 		if !t.decideAt.IsZero() {
 			s.opt.Clock.AfterFunc(t.decideAt.Sub(now), func() { s.decide(t) })
-		}
-		if lost {
-			fail(w, http.StatusInternalServerError, "INTERNAL_PROCESSING_ERROR", "An internal error occurred while processing.")
-			return
 		}
 		w.WriteHeader(http.StatusAccepted)
 	}
@@ -550,7 +526,7 @@ func (t *transaction) view() map[string]any {
 	return v
 }
 
-func (s *Server) get(w http.ResponseWriter, r *http.Request, lost bool) {
+func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 	product := "collection"
 	if strings.HasPrefix(r.URL.Path, "/disbursement/") {
 		product = "disbursement"
@@ -569,10 +545,6 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, lost bool) {
 	s.mu.Lock()
 	v := t.view()
 	s.mu.Unlock()
-	if lost {
-		fail(w, http.StatusInternalServerError, "INTERNAL_PROCESSING_ERROR", "An internal error occurred while processing.")
-		return
-	}
 	writeJSON(w, http.StatusOK, v)
 }
 

@@ -22,7 +22,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -37,6 +36,7 @@ import (
 	"time"
 
 	"github.com/malipo/malipo/clock"
+	"github.com/malipo/malipo/rails/simnet"
 )
 
 // Options shape a simulator.
@@ -65,7 +65,8 @@ type Server struct {
 	tokens                      map[string]time.Time
 	stk                         map[string]*push   // by CheckoutRequestID
 	b2c                         map[string]*payout // by OriginatorConversationID
-	rng                         *mrand.Rand
+	rng                         *mrand.Rand        // for identifiers, under mu
+	faults                      *simnet.Faults
 }
 
 type push struct {
@@ -107,14 +108,6 @@ func New(opt Options) *Server {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	seed := opt.Seed
-	if seed == 0 {
-		var b [8]byte
-		rand.Read(b[:])
-		for _, x := range b {
-			seed = seed<<8 | uint64(x)
-		}
-	}
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		panic(err)
@@ -125,17 +118,11 @@ func New(opt Options) *Server {
 	if err != nil {
 		panic(err)
 	}
-	return &Server{opt: opt, ConsumerKey: randomHex(16), ConsumerSecret: randomHex(8), ShortCode: "174379", Passkey: randomHex(32),
-		B2CShortCode: "600999", Initiator: "testapi", InitiatorPassword: "Safaricom" + randomHex(4) + "!",
+	return &Server{opt: opt, ConsumerKey: simnet.Hex(16), ConsumerSecret: simnet.Hex(8), ShortCode: "174379", Passkey: simnet.Hex(32),
+		B2CShortCode: "600999", Initiator: "testapi", InitiatorPassword: "Safaricom" + simnet.Hex(4) + "!",
 		key: key, cert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		tokens: map[string]time.Time{}, stk: map[string]*push{}, b2c: map[string]*payout{},
-		rng: mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
+		rng: simnet.Rand(opt.Seed), faults: simnet.NewFaults(opt.FailRate, opt.Seed)}
 }
 
 // CertificatePEM is the certificate whose key encrypts the initiator's
@@ -210,22 +197,20 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, "400.008.01", "Invalid Authentication passed")
 		return
 	}
-	tok := randomHex(14)
+	tok := simnet.Hex(14)
 	s.mu.Lock()
 	s.tokens[tok] = s.opt.Clock.Now().Add(s.opt.TokenTTL)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]string{"access_token": tok, "expires_in": fmt.Sprint(int(s.opt.TokenTTL.Seconds()))})
 }
 
-// api checks the token and the body, and decides whether this call is
-// lost: before acting (500 at once) or after (the handler acts, then 500).
-func (s *Server) api(next func(w http.ResponseWriter, body map[string]json.RawMessage) bool) http.HandlerFunc {
+// api checks the token and the body, then applies the fail rate: a call
+// lost before Safaricom acts, or after it acted, is answered 500.
+func (s *Server) api(next func(w http.ResponseWriter, body map[string]json.RawMessage)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		s.mu.Lock()
 		exp, ok := s.tokens[tok]
-		lose := s.opt.FailRate > 0 && s.rng.Float64() < s.opt.FailRate
-		after := s.rng.IntN(2) == 0
 		s.mu.Unlock()
 		if !ok || !s.opt.Clock.Now().Before(exp) {
 			fail(w, http.StatusNotFound, "404.001.03", "Invalid Access Token")
@@ -236,25 +221,12 @@ func (s *Server) api(next func(w http.ResponseWriter, body map[string]json.RawMe
 			fail(w, http.StatusBadRequest, "400.002.02", "Bad Request - Invalid JSON")
 			return
 		}
-		if lose && !after {
-			fail(w, http.StatusInternalServerError, "500.003.02", "Error occurred while processing the request")
-			return
-		}
-		out := w
-		if lose {
-			out = &discard{header: http.Header{}}
-		}
-		if next(out, body) && lose {
+		lost := func(w http.ResponseWriter) {
 			fail(w, http.StatusInternalServerError, "500.003.02", "Error occurred while processing the request")
 		}
+		s.faults.Serve(w, lost, lost, func(w http.ResponseWriter) { next(w, body) })
 	}
 }
-
-type discard struct{ header http.Header }
-
-func (d *discard) Header() http.Header         { return d.header }
-func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
-func (d *discard) WriteHeader(int)             {}
 
 // text reads a field sent as a JSON string or number.
 func text(body map[string]json.RawMessage, name string) string {
@@ -291,31 +263,31 @@ func httpURL(u string) bool {
 	return strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://")
 }
 
-func (s *Server) stkPush(w http.ResponseWriter, body map[string]json.RawMessage) bool {
+func (s *Server) stkPush(w http.ResponseWriter, body map[string]json.RawMessage) {
 	if !s.checkPassword(w, body) {
-		return false
+		return
 	}
 	phone, amount := text(body, "PhoneNumber"), text(body, "Amount")
 	tt := text(body, "TransactionType")
 	switch {
 	case tt != "CustomerPayBillOnline" && tt != "CustomerBuyGoodsOnline":
 		fail(w, http.StatusBadRequest, "400.002.02", "Bad Request - Invalid TransactionType")
-		return false
+		return
 	case !amountRe.MatchString(amount):
 		fail(w, http.StatusBadRequest, "400.002.02", "Bad Request - Invalid Amount")
-		return false
+		return
 	case !phoneRe.MatchString(phone) || text(body, "PartyA") != phone || strings.HasSuffix(phone, "0004"):
 		fail(w, http.StatusBadRequest, "400.002.02", "Bad Request - Invalid PhoneNumber")
-		return false
+		return
 	case text(body, "PartyB") != s.ShortCode:
 		fail(w, http.StatusBadRequest, "400.002.02", "Bad Request - Invalid PartyB")
-		return false
+		return
 	case !httpURL(text(body, "CallBackURL")):
 		fail(w, http.StatusBadRequest, "400.002.02", "Bad Request - Invalid CallBackURL")
-		return false
+		return
 	case len(text(body, "AccountReference")) == 0 || len(text(body, "AccountReference")) > 12:
 		fail(w, http.StatusBadRequest, "400.002.02", "Bad Request - Invalid AccountReference")
-		return false
+		return
 	}
 	now := s.opt.Clock.Now()
 	var n int64
@@ -338,7 +310,6 @@ func (s *Server) stkPush(w http.ResponseWriter, body map[string]json.RawMessage)
 	s.opt.Clock.AfterFunc(p.decideAt.Sub(now), func() { s.callBack(p) })
 	writeJSON(w, http.StatusOK, map[string]string{"MerchantRequestID": p.merchant, "CheckoutRequestID": p.checkout, "ResponseCode": "0",
 		"ResponseDescription": "Success. Request accepted for processing", "CustomerMessage": "Success. Request accepted for processing"})
-	return true
 }
 
 // settlePush decides a push whose time has come; s.mu is held.
@@ -393,9 +364,9 @@ func (s *Server) post(url string, v any) {
 	res.Body.Close()
 }
 
-func (s *Server) stkQuery(w http.ResponseWriter, body map[string]json.RawMessage) bool {
+func (s *Server) stkQuery(w http.ResponseWriter, body map[string]json.RawMessage) {
 	if !s.checkPassword(w, body) {
-		return false
+		return
 	}
 	s.mu.Lock()
 	p, ok := s.stk[text(body, "CheckoutRequestID")]
@@ -414,7 +385,6 @@ func (s *Server) stkQuery(w http.ResponseWriter, body map[string]json.RawMessage
 		writeJSON(w, http.StatusOK, map[string]string{"ResponseCode": "0", "ResponseDescription": "The service request has been accepted successsfully",
 			"MerchantRequestID": merchant, "CheckoutRequestID": checkout, "ResultCode": code, "ResultDesc": desc})
 	}
-	return false
 }
 
 // credentialOK decrypts a SecurityCredential with the simulator's key.
@@ -427,63 +397,63 @@ func (s *Server) credentialOK(cred string) bool {
 	return err == nil && string(plain) == s.InitiatorPassword
 }
 
-func (s *Server) b2cRequest(w http.ResponseWriter, body map[string]json.RawMessage) bool {
+func (s *Server) b2cRequest(w http.ResponseWriter, body map[string]json.RawMessage) {
 	party, amount, command := text(body, "PartyB"), text(body, "Amount"), text(body, "CommandID")
 	switch {
 	case command != "BusinessPayment" && command != "SalaryPayment" && command != "PromotionPayment":
 		fail(w, http.StatusBadRequest, "400.002.02", "Bad Request - Invalid CommandID")
-		return false
+		return
 	case !amountRe.MatchString(amount):
 		fail(w, http.StatusBadRequest, "400.002.02", "Bad Request - Invalid Amount")
-		return false
+		return
 	case text(body, "PartyA") != s.B2CShortCode:
 		fail(w, http.StatusBadRequest, "400.002.02", "Bad Request - Invalid PartyA")
-		return false
+		return
 	case !phoneRe.MatchString(party):
 		fail(w, http.StatusBadRequest, "400.002.02", "Bad Request - Invalid PartyB")
-		return false
+		return
 	case !httpURL(text(body, "ResultURL")) || !httpURL(text(body, "QueueTimeOutURL")):
 		fail(w, http.StatusBadRequest, "400.002.02", "Bad Request - Invalid ResultURL")
-		return false
+		return
 	}
-	return s.acceptPayout(w, body, party, amount, text(body, "InitiatorName"))
+	s.acceptPayout(w, body, party, amount, text(body, "InitiatorName"))
 }
 
 var businessRe = regexp.MustCompile(`^\d{5,7}$`)
 
 // b2bRequest pays a paybill (BusinessPayBill, receiver type 4, with an
 // AccountReference) or a till (BusinessBuyGoods, receiver type 2).
-func (s *Server) b2bRequest(w http.ResponseWriter, body map[string]json.RawMessage) bool {
+func (s *Server) b2bRequest(w http.ResponseWriter, body map[string]json.RawMessage) {
 	party, amount, command, receiver := text(body, "PartyB"), text(body, "Amount"), text(body, "CommandID"), text(body, "RecieverIdentifierType")
 	switch {
 	case !(command == "BusinessPayBill" && receiver == "4") && !(command == "BusinessBuyGoods" && receiver == "2"):
 		fail(w, http.StatusBadRequest, "400.002.02", "Bad Request - Invalid CommandID")
-		return false
+		return
 	case text(body, "SenderIdentifierType") != "4":
 		fail(w, http.StatusBadRequest, "400.002.02", "Bad Request - Invalid SenderIdentifierType")
-		return false
+		return
 	case !amountRe.MatchString(amount):
 		fail(w, http.StatusBadRequest, "400.002.02", "Bad Request - Invalid Amount")
-		return false
+		return
 	case text(body, "PartyA") != s.B2CShortCode:
 		fail(w, http.StatusBadRequest, "400.002.02", "Bad Request - Invalid PartyA")
-		return false
+		return
 	case !businessRe.MatchString(party):
 		fail(w, http.StatusBadRequest, "400.002.02", "Bad Request - Invalid PartyB")
-		return false
+		return
 	case command == "BusinessPayBill" && text(body, "AccountReference") == "":
 		fail(w, http.StatusBadRequest, "400.002.02", "Bad Request - Invalid AccountReference")
-		return false
+		return
 	case !httpURL(text(body, "ResultURL")) || !httpURL(text(body, "QueueTimeOutURL")):
 		fail(w, http.StatusBadRequest, "400.002.02", "Bad Request - Invalid ResultURL")
-		return false
+		return
 	}
-	return s.acceptPayout(w, body, party, amount, text(body, "Initiator"))
+	s.acceptPayout(w, body, party, amount, text(body, "Initiator"))
 }
 
 // acceptPayout records a B2C or B2B payment and answers; its result is
 // posted to the ResultURL once decided.
-func (s *Server) acceptPayout(w http.ResponseWriter, body map[string]json.RawMessage, party, amount, initiator string) bool {
+func (s *Server) acceptPayout(w http.ResponseWriter, body map[string]json.RawMessage, party, amount, initiator string) {
 	now := s.opt.Clock.Now()
 	var n int64
 	fmt.Sscan(amount, &n)
@@ -496,7 +466,7 @@ func (s *Server) acceptPayout(w http.ResponseWriter, body map[string]json.RawMes
 		s.mu.Unlock()
 		writeJSON(w, http.StatusOK, map[string]string{"ConversationID": p.conversation, "OriginatorConversationID": originator,
 			"ResponseCode": "0", "ResponseDescription": "Accept the service request successfully."})
-		return false
+		return
 	}
 	p := &payout{originator: originator, conversation: fmt.Sprintf("AG_%s_%016x", now.Format("20060102"), s.rng.Uint64()),
 		party: party, amount: n, resultURL: text(body, "ResultURL"), decideAt: now.Add(s.opt.CallbackDelay),
@@ -514,7 +484,6 @@ func (s *Server) acceptPayout(w http.ResponseWriter, body map[string]json.RawMes
 	s.opt.Clock.AfterFunc(p.decideAt.Sub(now), func() { s.sendResult(p) })
 	writeJSON(w, http.StatusOK, map[string]string{"ConversationID": p.conversation, "OriginatorConversationID": originator,
 		"ResponseCode": "0", "ResponseDescription": "Accept the service request successfully."})
-	return true
 }
 
 // settlePayout decides a payout whose time has come; s.mu is held.
@@ -559,18 +528,18 @@ func (s *Server) sendResult(p *payout) {
 // transactionStatus acknowledges at once and posts the result to the
 // query's ResultURL: R000002 for an unknown transaction, else the
 // transaction's status (Completed, Failed, or Pending).
-func (s *Server) transactionStatus(w http.ResponseWriter, body map[string]json.RawMessage) bool {
+func (s *Server) transactionStatus(w http.ResponseWriter, body map[string]json.RawMessage) {
 	resultURL := text(body, "ResultURL")
 	switch {
 	case text(body, "CommandID") != "TransactionStatusQuery":
 		fail(w, http.StatusBadRequest, "400.002.02", "Bad Request - Invalid CommandID")
-		return false
+		return
 	case text(body, "Initiator") != s.Initiator || !s.credentialOK(text(body, "SecurityCredential")):
 		fail(w, http.StatusBadRequest, "400.002.02", "Bad Request - Invalid SecurityCredential")
-		return false
+		return
 	case !httpURL(resultURL):
 		fail(w, http.StatusBadRequest, "400.002.02", "Bad Request - Invalid ResultURL")
-		return false
+		return
 	}
 	originator := text(body, "OriginatorConversationID")
 	s.mu.Lock()
@@ -606,5 +575,4 @@ func (s *Server) transactionStatus(w http.ResponseWriter, body map[string]json.R
 	go s.post(resultURL, map[string]any{"Result": result})
 	writeJSON(w, http.StatusOK, map[string]string{"OriginatorConversationID": originator, "ConversationID": conversation,
 		"ResponseCode": "0", "ResponseDescription": "Accept the service request successfully."})
-	return false
 }
