@@ -27,9 +27,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/malipo/malipo"
@@ -121,12 +119,10 @@ type Options struct {
 
 // Rail is a configured Airtel Money account.
 type Rail struct {
-	cfg     Config
-	opt     Options
-	key     *rsa.PublicKey
-	mu      sync.Mutex
-	token   string
-	renewAt time.Time
+	cfg   Config
+	opt   Options
+	key   *rsa.PublicKey
+	token rails.Token
 }
 
 // New returns a rail of a validated configuration.
@@ -163,40 +159,32 @@ func (r *Rail) Disbursements() *Disbursements {
 	return &Disbursements{r}
 }
 
-// getToken returns a cached token, or a new one. Airtel's tokens live as
+// getToken returns the kept token, or a new one. Airtel's tokens live as
 // little as 180 s, so one is renewed when a quarter of its life is left.
 func (r *Rail) getToken(ctx context.Context) (string, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.token != "" && r.opt.Clock.Now().Before(r.renewAt) {
-		return r.token, nil
-	}
-	body, _ := json.Marshal(map[string]string{"client_id": r.cfg.ClientID, "client_secret": r.cfg.ClientSecret, "grant_type": "client_credentials"})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.cfg.BaseURL+"/auth/oauth2/token", bytes.NewReader(body))
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "*/*")
-	res, err := r.opt.Client.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
-	var t struct {
-		AccessToken string          `json:"access_token"`
-		ExpiresIn   json.RawMessage `json:"expires_in"` // "180" or 180
-	}
-	if res.StatusCode != http.StatusOK || json.Unmarshal(b, &t) != nil || t.AccessToken == "" {
-		return "", fmt.Errorf("Airtel token: HTTP %d", res.StatusCode)
-	}
-	secs, err := strconv.Atoi(strings.Trim(string(t.ExpiresIn), `"`))
-	if err != nil || secs <= 0 {
-		secs = 180
-	}
-	r.token, r.renewAt = t.AccessToken, r.opt.Clock.Now().Add(time.Duration(secs)*time.Second*3/4)
-	return r.token, nil
+	return r.token.Get(r.opt.Clock.Now(), func() (string, time.Time, error) {
+		body, _ := json.Marshal(map[string]string{"client_id": r.cfg.ClientID, "client_secret": r.cfg.ClientSecret, "grant_type": "client_credentials"})
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.cfg.BaseURL+"/auth/oauth2/token", bytes.NewReader(body))
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "*/*")
+		res, err := r.opt.Client.Do(req)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+		var t struct {
+			AccessToken string          `json:"access_token"`
+			ExpiresIn   json.RawMessage `json:"expires_in"` // "180" or 180
+		}
+		if res.StatusCode != http.StatusOK || json.Unmarshal(b, &t) != nil || t.AccessToken == "" {
+			return "", time.Time{}, fmt.Errorf("Airtel token: HTTP %d", res.StatusCode)
+		}
+		return t.AccessToken, r.opt.Clock.Now().Add(rails.ExpiresIn(t.ExpiresIn, 180*time.Second) * 3 / 4), nil
+	})
 }
 
 // envelope is every Airtel answer: data and status.
@@ -254,9 +242,7 @@ func (r *Rail) call(ctx context.Context, method, path string, body any) (int, en
 	defer res.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(res.Body, 256<<10))
 	if res.StatusCode == http.StatusUnauthorized {
-		r.mu.Lock()
-		r.token = "" // asked again next call
-		r.mu.Unlock()
+		r.token.Forget() // asked again next call
 	}
 	var env envelope
 	json.Unmarshal(b, &env)

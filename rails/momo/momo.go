@@ -88,12 +88,7 @@ type Rail struct {
 	cfg    Config
 	opt    Options
 	mu     sync.Mutex
-	tokens map[string]cachedToken
-}
-
-type cachedToken struct {
-	value   string
-	renewAt time.Time
+	tokens map[string]*rails.Token // by product
 }
 
 // New returns a rail.
@@ -105,7 +100,7 @@ func New(cfg Config, opt Options) *Rail {
 		opt.Clock = clock.Real{}
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	return &Rail{cfg: cfg, opt: opt, tokens: map[string]cachedToken{}}
+	return &Rail{cfg: cfg, opt: opt, tokens: map[string]*rails.Token{}}
 }
 
 // Name is the rail's name.
@@ -140,49 +135,43 @@ func (e *apiError) Error() string {
 
 // token returns a bearer token for product, from the cache or MTN.
 func (r *Rail) token(ctx context.Context, product string, creds Product) (string, error) {
-	r.mu.Lock()
-	t, ok := r.tokens[product]
-	r.mu.Unlock()
-	if ok && r.opt.Clock.Now().Before(t.renewAt) {
-		return t.value, nil
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.cfg.BaseURL+"/"+product+"/token/", nil)
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Ocp-Apim-Subscription-Key", creds.SubscriptionKey)
-	req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(creds.APIUser+":"+creds.APIKey)))
-	res, err := r.opt.Client.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
-	if res.StatusCode != http.StatusOK {
-		return "", &apiError{status: res.StatusCode, code: "TOKEN_REFUSED", message: string(body)}
-	}
-	var tok struct {
-		AccessToken string      `json:"access_token"`
-		ExpiresIn   json.Number `json:"expires_in"`
-	}
-	if err := json.Unmarshal(body, &tok); err != nil || tok.AccessToken == "" {
-		return "", fmt.Errorf("MTN MoMo token answer: %q", body)
-	}
-	secs, err := tok.ExpiresIn.Int64()
-	if err != nil || secs <= 0 {
-		secs = 3600
-	}
-	t = cachedToken{value: tok.AccessToken, renewAt: r.opt.Clock.Now().Add(time.Duration(secs)*time.Second - time.Minute)}
-	r.mu.Lock()
-	r.tokens[product] = t
-	r.mu.Unlock()
-	return t.value, nil
+	return r.tokenOf(product).Get(r.opt.Clock.Now(), func() (string, time.Time, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.cfg.BaseURL+"/"+product+"/token/", nil)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		req.Header.Set("Ocp-Apim-Subscription-Key", creds.SubscriptionKey)
+		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(creds.APIUser+":"+creds.APIKey)))
+		res, err := r.opt.Client.Do(req)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+		if res.StatusCode != http.StatusOK {
+			return "", time.Time{}, &apiError{status: res.StatusCode, code: "TOKEN_REFUSED", message: string(body)}
+		}
+		var tok struct {
+			AccessToken string          `json:"access_token"`
+			ExpiresIn   json.RawMessage `json:"expires_in"`
+		}
+		if err := json.Unmarshal(body, &tok); err != nil || tok.AccessToken == "" {
+			return "", time.Time{}, fmt.Errorf("MTN MoMo token answer: %q", body)
+		}
+		return tok.AccessToken, r.opt.Clock.Now().Add(rails.ExpiresIn(tok.ExpiresIn, time.Hour) - time.Minute), nil
+	})
 }
 
-func (r *Rail) forget(product string) {
+// tokenOf is the kept token of product.
+func (r *Rail) tokenOf(product string) *rails.Token {
 	r.mu.Lock()
-	delete(r.tokens, product)
-	r.mu.Unlock()
+	defer r.mu.Unlock()
+	t, ok := r.tokens[product]
+	if !ok {
+		t = &rails.Token{}
+		r.tokens[product] = t
+	}
+	return t
 }
 
 // call makes a product call. A token MTN no longer takes is renewed and the
@@ -221,7 +210,7 @@ func (r *Rail) call(ctx context.Context, product string, creds Product, method, 
 		b, _ := io.ReadAll(io.LimitReader(res.Body, 256<<10))
 		res.Body.Close()
 		if res.StatusCode == http.StatusUnauthorized && try == 0 {
-			r.forget(product)
+			r.tokenOf(product).Forget()
 			continue
 		}
 		return res.StatusCode, b, nil

@@ -30,7 +30,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -130,9 +129,8 @@ type Rail struct {
 	cfg     Config
 	opt     Options
 	key     *rsa.PublicKey
-	mu      sync.Mutex
-	token   string
-	renewAt time.Time
+	mu      sync.Mutex // guards results
+	token   rails.Token
 	results map[string]rails.Outcome // B2C transaction-status results by key, until Status reads them
 }
 
@@ -175,38 +173,31 @@ func (r *Rail) Payouts() *Payouts {
 	return &Payouts{r}
 }
 
-// getToken returns a cached token or a new one (Daraja's live about an
+// getToken returns the kept token or a new one (Daraja's live about an
 // hour; renewed a minute early).
 func (r *Rail) getToken(ctx context.Context) (string, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.token != "" && r.opt.Clock.Now().Before(r.renewAt) {
-		return r.token, nil
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.cfg.BaseURL+"/oauth/v1/generate?grant_type=client_credentials", nil)
-	if err != nil {
-		return "", err
-	}
-	req.SetBasicAuth(r.cfg.ConsumerKey, r.cfg.ConsumerSecret)
-	res, err := r.opt.Client.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
-	var t struct {
-		AccessToken string          `json:"access_token"`
-		ExpiresIn   json.RawMessage `json:"expires_in"`
-	}
-	if res.StatusCode != http.StatusOK || json.Unmarshal(b, &t) != nil || t.AccessToken == "" {
-		return "", fmt.Errorf("Daraja token: HTTP %d", res.StatusCode)
-	}
-	secs, err := strconv.Atoi(strings.Trim(string(t.ExpiresIn), `"`))
-	if err != nil || secs <= 0 {
-		secs = 3599
-	}
-	r.token, r.renewAt = t.AccessToken, r.opt.Clock.Now().Add(time.Duration(max(secs-60, secs/2))*time.Second)
-	return r.token, nil
+	return r.token.Get(r.opt.Clock.Now(), func() (string, time.Time, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.cfg.BaseURL+"/oauth/v1/generate?grant_type=client_credentials", nil)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		req.SetBasicAuth(r.cfg.ConsumerKey, r.cfg.ConsumerSecret)
+		res, err := r.opt.Client.Do(req)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+		var t struct {
+			AccessToken string          `json:"access_token"`
+			ExpiresIn   json.RawMessage `json:"expires_in"`
+		}
+		if res.StatusCode != http.StatusOK || json.Unmarshal(b, &t) != nil || t.AccessToken == "" {
+			return "", time.Time{}, fmt.Errorf("Daraja token: HTTP %d", res.StatusCode)
+		}
+		life := rails.ExpiresIn(t.ExpiresIn, 3599*time.Second)
+		return t.AccessToken, r.opt.Clock.Now().Add(max(life-time.Minute, life/2)), nil
+	})
 }
 
 // apiError is an answer that leaves the outcome unknown.
@@ -246,9 +237,7 @@ func (r *Rail) post(ctx context.Context, path string, body any) (int, []byte, er
 	defer res.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(res.Body, 256<<10))
 	if res.StatusCode == http.StatusNotFound && strings.Contains(string(b), "404.001.03") {
-		r.mu.Lock()
-		r.token = "" // an expired token: a new one next call
-		r.mu.Unlock()
+		r.token.Forget() // an expired token: a new one next call
 	}
 	return res.StatusCode, b, nil
 }
