@@ -378,3 +378,36 @@ func TestManyPaymentsAuditClean(t *testing.T) {
 		}
 	})
 }
+
+// A number written without its country code is dialled in the chosen
+// operator's country, or the currency's when one country uses it, for a
+// push at creation and for a payout as for the checkout page; where
+// neither says (XOF spans eight countries), it is refused.
+func TestNationalNumbersAreReadInTheirCountry(t *testing.T) {
+	forEachStore(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		for _, c := range []struct{ currency, phone, operator, want string }{
+			{"RWF", "0788 12 00 00", "", "+250788120000"},
+			{"XOF", "07 07 12 00 00", "orange-ci", "+2250707120000"},
+			{"XOF", "07 07 12 00 00", "", ""},
+		} {
+			p, _, err := e.svc.CreatePayment(ctx, e.integ, gateway.PaymentInput{Amount: 10000, Currency: c.currency, Reference: "n-" + c.currency + c.operator,
+				Method: "mobile_money", Phone: c.phone, Operator: c.operator}, gateway.Idempotency{})
+			if c.want == "" {
+				wantCode(t, err, "phone_invalid")
+				continue
+			}
+			if err != nil || p.Phone != c.want {
+				t.Errorf("%s %s %s: %q %v, want %s", c.currency, c.phone, c.operator, p.Phone, err, c.want)
+			}
+		}
+		if _, err := e.svc.Topup(ctx, e.integ, 50_000, "RWF"); err != nil {
+			t.Fatal(err)
+		}
+		po, _, err := e.svc.CreatePayout(ctx, e.integ, gateway.PayoutInput{Amount: 1000, Currency: "RWF", Reference: "po-n",
+			Destination: malipo.Destination{Type: malipo.DestinationMobileMoney, Account: "0788120000"}}, gateway.Idempotency{})
+		if err != nil || po.Destination.Account != "+250788120000" {
+			t.Errorf("payout to a national number: %+v %v", po.Destination, err)
+		}
+	})
+}

@@ -174,11 +174,12 @@ func (s *Service) newPayment(in malipo.Integration, req PaymentInput) (malipo.Pa
 		if phone == "" {
 			return p, malipo.Invalid("phone", "parameter_missing", "phone is required to charge mobile money")
 		}
-		e164, err := malipo.ParseMSISDN(phone, s.cfg.DefaultRegion)
+		operator := strings.ToLower(strings.TrimSpace(req.Operator))
+		e164, err := malipo.ParseMSISDN(phone, s.regionFor(operator, p.Currency))
 		if err != nil {
 			return p, err
 		}
-		p.Method, p.Phone, p.Operator = m, e164, strings.ToLower(strings.TrimSpace(req.Operator))
+		p.Method, p.Phone, p.Operator = m, e164, operator
 		set, err := s.rails(p.Mode)
 		if err != nil {
 			return p, err

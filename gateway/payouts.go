@@ -20,7 +20,7 @@ type PayoutInput struct {
 }
 
 // destination checks and normalises where a payout goes.
-func (s *Service) destination(in malipo.Integration, d malipo.Destination) (malipo.Destination, error) {
+func (s *Service) destination(in malipo.Integration, d malipo.Destination, c malipo.Currency) (malipo.Destination, error) {
 	d.Account = strings.TrimSpace(d.Account)
 	if d.Account == "" {
 		return d, malipo.Invalid("destination.account", "parameter_missing", "destination.account is required")
@@ -36,13 +36,14 @@ func (s *Service) destination(in malipo.Integration, d malipo.Destination) (mali
 	}
 	switch d.Type {
 	case malipo.DestinationMobileMoney:
-		e164, err := malipo.ParseMSISDN(d.Account, s.cfg.DefaultRegion)
+		d.Operator = strings.ToLower(strings.TrimSpace(d.Operator))
+		e164, err := malipo.ParseMSISDN(d.Account, s.regionFor(d.Operator, c))
 		if err != nil {
 			e := malipo.AsError(err)
 			e.Param = "destination.account"
 			return d, e
 		}
-		d.Account, d.Operator = e164, strings.ToLower(strings.TrimSpace(d.Operator))
+		d.Account = e164
 		if set, ok := s.cfg.Rails[in.Mode]; ok && set.MobileMoney != nil && d.Operator == "" {
 			d.Operator = set.MobileMoney.Operator(e164)
 		}
@@ -93,7 +94,7 @@ func (s *Service) CreatePayout(ctx context.Context, in malipo.Integration, req P
 	if err := malipo.ValidateNarration("narration", req.Narration); err != nil {
 		return malipo.Payout{}, false, err
 	}
-	dest, err := s.destination(in, req.Destination)
+	dest, err := s.destination(in, req.Destination, cur)
 	if err != nil {
 		return malipo.Payout{}, false, err
 	}
