@@ -400,6 +400,17 @@ var csrfRe = regexp.MustCompile(`name="csrf" value="([0-9a-f]{32})"`)
 // without JavaScript does, and returns the page it ends on.
 func payOnCheckout(t *testing.T, pageURL, phone, operator string) string {
 	t.Helper()
+	status, page := submitOnCheckout(t, pageURL, phone, operator)
+	if status != 200 {
+		t.Fatalf("pay on the checkout page: %d\n%s", status, page)
+	}
+	return page
+}
+
+// submitOnCheckout opens a checkout page, submits its mobile-money form
+// and returns the answer's status and page.
+func submitOnCheckout(t *testing.T, pageURL, phone, operator string) (int, string) {
+	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar}
 	res, err := c.Get(pageURL)
@@ -421,10 +432,7 @@ func payOnCheckout(t *testing.T, pageURL, phone, operator string) string {
 	}
 	b, _ = io.ReadAll(res.Body)
 	res.Body.Close()
-	if res.StatusCode != 200 {
-		t.Fatalf("pay on the checkout page: %d\n%s", res.StatusCode, b)
-	}
-	return string(b)
+	return res.StatusCode, string(b)
 }
 
 // Every provider face takes live money through the MTN rail behind it:
@@ -489,6 +497,12 @@ func TestLiveFaces(t *testing.T) {
 	}
 	if got := waitFor(t, 15*time.Second, "PayDunya checkout invoice", confirm(inv["token"].(string)), completed); got["status"] != "completed" {
 		t.Errorf("PayDunya checkout invoice: %v", got)
+	}
+	// A number no live rail serves: the form again, saying so, with 503.
+	inv = invoice()
+	if status, page := submitOnCheckout(t, inv["response_text"].(string), "+254712120000", ""); status != 503 ||
+		!strings.Contains(page, `id="momo-form"`) || (!strings.Contains(page, "pas disponible pour ce numéro") && !strings.Contains(page, "not available for this number")) {
+		t.Errorf("a number no rail serves: %d\n%s", status, page)
 	}
 	// Direct-pay sends money to a wallet.
 	if got := postJSON(t, pdAPI+"/direct-pay/credit-account", pdHeader, `{"account_alias":"+2250505120000","amount":1000}`); got["response_code"] != "00" {
