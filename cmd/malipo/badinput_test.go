@@ -4,11 +4,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/malipo/malipo/store/postgres/pgtest"
 )
 
 // credentials creates an integration of a flavor for a merchant and
@@ -26,15 +23,7 @@ func credentials(t *testing.T, db, merchant, flavor string, extra ...string) map
 // Bad input gets a clear 4xx in each face's own format, never a 500 and
 // never a guess, on both stores, and changes nothing.
 func TestBadInputIsRefusedByEveryFace(t *testing.T) {
-	for _, engine := range []string{"sqlite", "postgres"} {
-		t.Run(engine, func(t *testing.T) {
-			db := filepath.Join(t.TempDir(), "malipo.db")
-			if engine == "postgres" {
-				db = pgtest.URL(t)
-			}
-			badInput(t, db)
-		})
-	}
+	eachDatabase(t, badInput)
 }
 
 func badInput(t *testing.T, db string) {

@@ -146,16 +146,22 @@ func (rc *slowReceiver) counts() (delivered, interrupted int) {
 	return len(rc.delivered), len(rc.interrupted)
 }
 
-func TestCrashMidDeliveryLosesNothing(t *testing.T) {
+// eachDatabase runs fn as a subtest on a fresh SQLite file and on a fresh
+// PostgreSQL schema (skipped without MALIPO_TEST_DATABASE_URL).
+func eachDatabase(t *testing.T, fn func(t *testing.T, db string)) {
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {
 			db := filepath.Join(t.TempDir(), "malipo.db")
 			if engine == "postgres" {
 				db = pgtest.URL(t)
 			}
-			crashMidDelivery(t, db)
+			fn(t, db)
 		})
 	}
+}
+
+func TestCrashMidDeliveryLosesNothing(t *testing.T) {
+	eachDatabase(t, crashMidDelivery)
 }
 
 func crashMidDelivery(t *testing.T, db string) {

@@ -24,7 +24,6 @@ import (
 	"github.com/malipo/malipo/rails/momo/momosim"
 	"github.com/malipo/malipo/rails/mpesa/mpesasim"
 	"github.com/malipo/malipo/secrets"
-	"github.com/malipo/malipo/store/postgres/pgtest"
 )
 
 // liveSetup is a database with live rails added through `malipo rails
@@ -134,15 +133,7 @@ func final(v map[string]any) bool {
 // operator answers 500 after acting are asked about, never sent twice;
 // routing skips a rail that does not serve a number; verify is clean.
 func TestLiveMoMo(t *testing.T) {
-	for _, engine := range []string{"sqlite", "postgres"} {
-		t.Run(engine, func(t *testing.T) {
-			db := filepath.Join(t.TempDir(), "malipo.db")
-			if engine == "postgres" {
-				db = pgtest.URL(t)
-			}
-			liveMoMo(t, db)
-		})
-	}
+	eachDatabase(t, liveMoMo)
 }
 
 func liveMoMo(t *testing.T, db string) {
@@ -600,15 +591,7 @@ func TestLiveFaces(t *testing.T) {
 // a status query; failures come back as Malipo's codes; a payout is paid
 // with the encrypted PIN; verify is clean.
 func TestLiveAirtel(t *testing.T) {
-	for _, engine := range []string{"sqlite", "postgres"} {
-		t.Run(engine, func(t *testing.T) {
-			db := filepath.Join(t.TempDir(), "malipo.db")
-			if engine == "postgres" {
-				db = pgtest.URL(t)
-			}
-			liveAirtel(t, db, false)
-		})
-	}
+	eachDatabase(t, func(t *testing.T, db string) { liveAirtel(t, db, false) })
 	t.Run("sqlite-no-callbacks", func(t *testing.T) { liveAirtel(t, filepath.Join(t.TempDir(), "malipo.db"), true) })
 }
 
@@ -666,15 +649,7 @@ func liveAirtel(t *testing.T, db string, drop bool) {
 // Status result; iPay B2B sends to a paybill and a till are paid by
 // Daraja's B2B; verify is clean.
 func TestLiveMpesa(t *testing.T) {
-	for _, engine := range []string{"sqlite", "postgres"} {
-		t.Run(engine, func(t *testing.T) {
-			db := filepath.Join(t.TempDir(), "malipo.db")
-			if engine == "postgres" {
-				db = pgtest.URL(t)
-			}
-			liveMpesa(t, db, false)
-		})
-	}
+	eachDatabase(t, func(t *testing.T, db string) { liveMpesa(t, db, false) })
 	t.Run("sqlite-no-callbacks", func(t *testing.T) { liveMpesa(t, filepath.Join(t.TempDir(), "malipo.db"), true) })
 }
 
