@@ -154,13 +154,7 @@ func (s serveCmd) Run(c *cli, e *env) error {
 		dispatcher.Run(workers)
 	}()
 
-	fmt.Fprintf(e.stdout, "Malipo is listening on %s (%s, sandbox rails in test mode, %s)\n", baseURL, describeStore(c.DB), liveRails.Describe())
-	if demo != nil {
-		printDemo(e, baseURL, demo)
-	}
-
 	serveErr := make(chan error, 1+len(own))
-	go func() { serveErr <- srv.Serve(ln) }()
 	registers := map[string]func(*http.ServeMux, string){"PayDunya": pd.Register, "CinetPay": cp.Register, "KPay": kp.Register, "iPay": ip.Register, "ClickPay": cl.Register}
 	for _, o := range own {
 		if o.ln == nil {
@@ -173,6 +167,12 @@ func (s serveCmd) Run(c *cli, e *env) error {
 		defer ownSrv.Close()
 		fmt.Fprintf(e.stdout, "%s's API is also at http://%s%s\n", o.name, displayAddr(o.ln.Addr()), o.path)
 	}
+	if demo != nil {
+		printDemo(e, baseURL, demo)
+	}
+	// Last, so that whoever waits for this line has read all the rest.
+	fmt.Fprintf(e.stdout, "Malipo is listening on %s (%s, sandbox rails in test mode, %s)\n", baseURL, describeStore(c.DB), liveRails.Describe())
+	go func() { serveErr <- srv.Serve(ln) }()
 
 	select {
 	case err = <-serveErr:
