@@ -108,6 +108,9 @@ type Payment struct {
 	Details []Detail
 	// LockPhone stops the customer from changing Customer.Phone at checkout.
 	LockPhone bool
+	// Region is the country (ISO 3166) where numbers written without
+	// their country code are read for this payment: its integration's home.
+	Region string
 	// FaceData is what the face that created the payment keeps to answer
 	// about it in its own wire format (PayDunya's store and custom_data,
 	// say). The gateway never reads it.
@@ -149,10 +152,15 @@ type Item struct {
 	Total       int64  `json:"total"`
 }
 
-// Store is a merchant's shop as a payment names it.
+// Store is a merchant's shop as a payment names it (PayDunya's store),
+// shown on the checkout page and the receipt.
 type Store struct {
-	Name    string `json:"name,omitempty"`
-	LogoURL string `json:"logo_url,omitempty"`
+	Name          string `json:"name,omitempty"`
+	LogoURL       string `json:"logo_url,omitempty"`
+	Tagline       string `json:"tagline,omitempty"`
+	PostalAddress string `json:"postal_address,omitempty"`
+	Phone         string `json:"phone,omitempty"`
+	WebsiteURL    string `json:"website_url,omitempty"`
 }
 
 // Detail is a labelled value shown on the checkout page.

@@ -80,3 +80,9 @@ func SplitMSISDN(e164 string) (code, national string) {
 	}
 	return strconv.Itoa(int(n.GetCountryCode())), phonenumbers.GetNationalSignificantNumber(n)
 }
+
+// KnownRegion reports whether region is an ISO 3166 country code with a
+// telephone numbering plan ("RW", "SN").
+func KnownRegion(region string) bool {
+	return len(region) == 2 && phonenumbers.GetCountryCodeForRegion(region) != 0
+}

@@ -24,7 +24,7 @@ type CardSetupInput struct {
 // CreateCardSetup opens a card-saving page for a customer (KPay's
 // addtoken); CardSetupURL is where to send them.
 func (s *Service) CreateCardSetup(ctx context.Context, in malipo.Integration, req CardSetupInput, idem Idempotency) (malipo.CardSetup, bool, error) {
-	phone, err := malipo.ParseMSISDN(req.Customer.Phone, s.cfg.DefaultRegion)
+	phone, err := malipo.ParseMSISDN(req.Customer.Phone, s.regionFor("", s.Home(in), ""))
 	if err != nil {
 		e := malipo.AsError(err)
 		e.Param = "customer.phone"
@@ -160,7 +160,7 @@ func (s *Service) SaveCard(ctx context.Context, token string, card rails.Card) (
 // ListCards lists the cards a customer (by phone number) saved with the
 // integration's merchant in its mode.
 func (s *Service) ListCards(ctx context.Context, in malipo.Integration, phone string) ([]malipo.CardToken, error) {
-	e164, err := malipo.ParseMSISDN(phone, s.cfg.DefaultRegion)
+	e164, err := malipo.ParseMSISDN(phone, s.regionFor("", s.Home(in), ""))
 	if err != nil {
 		return nil, err
 	}

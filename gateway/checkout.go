@@ -50,7 +50,7 @@ func (s *Service) Checkout(ctx context.Context, token string) (Checkout, error) 
 	if set, ok := s.cfg.Rails[p.Mode]; ok && set.MobileMoney != nil {
 		country := currencyCountry[p.Currency]
 		if p.Customer.Phone != "" {
-			if e164, err := malipo.ParseMSISDN(p.Customer.Phone, s.cfg.DefaultRegion); err == nil {
+			if e164, err := malipo.ParseMSISDN(p.Customer.Phone, s.regionFor("", p.Region, p.Currency)); err == nil {
 				country = malipo.CountryOfMSISDN(e164)
 			}
 		}
@@ -66,12 +66,16 @@ func (s *Service) Checkout(ctx context.Context, token string) (Checkout, error) 
 }
 
 // regionFor is where a number written without its country code is
-// dialled: the chosen operator's country ("mtn-ci": CI), else the country
-// of the payment's currency when one country uses it, else the configured
-// default region.
-func (s *Service) regionFor(operator string, c malipo.Currency) string {
+// dialled, the same in every flow of every face: the chosen operator's
+// country ("mtn-ci": CI), else home (the integration's home country),
+// else the country of the currency when one country uses it, else the
+// configured default region.
+func (s *Service) regionFor(operator, home string, c malipo.Currency) string {
 	if i := strings.LastIndexByte(operator, '-'); i >= 0 && len(operator)-i == 3 {
 		return strings.ToUpper(operator[i+1:])
+	}
+	if home != "" {
+		return home
 	}
 	if country, ok := currencyCountry[c]; ok && c != "XOF" && c != "XAF" {
 		return country
@@ -144,7 +148,7 @@ func (s *Service) PayWithMobileMoney(ctx context.Context, token, phone, operator
 	if p.LockPhone && p.Customer.Phone != "" {
 		phone = p.Customer.Phone
 	}
-	e164, err := malipo.ParseMSISDN(phone, s.regionFor(operator, p.Currency))
+	e164, err := malipo.ParseMSISDN(phone, s.regionFor(operator, p.Region, p.Currency))
 	if err != nil {
 		return p, err
 	}

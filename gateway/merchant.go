@@ -2,10 +2,8 @@ package gateway
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"net/netip"
-	"slices"
 	"strings"
 	"time"
 
@@ -39,6 +37,12 @@ type IntegrationInput struct {
 	NotifyURL  string
 	Fee        malipo.FeeRule
 	Rules      malipo.Rules
+	// Country is the integration's home country (ISO 3166): where numbers
+	// written without their country code are read. Empty: the flavor's.
+	Country string
+	// Payouts, when set, enables or disables sending money out; nil
+	// leaves the flavor's default (off for PayDunya, on for the rest).
+	Payouts *bool
 	// Currency is the account currency of a CinetPay integration (XOF by
 	// default): the only one its payments may use.
 	Currency string
@@ -55,14 +59,13 @@ type IntegrationInput struct {
 type Credentials map[string]string
 
 // CreateIntegration adds an integration to a merchant and returns its
-// credentials, in the flavor's own shape. The secret that identifies the
-// integration (native: the secret key; PayDunya: the private key) is kept
-// only as a hash.
+// credentials, in the flavor's own shape, as the face that registered the
+// flavor mints them. The secrets that identify the integration are kept
+// only as hashes.
 func (s *Service) CreateIntegration(ctx context.Context, in IntegrationInput) (malipo.Integration, Credentials, error) {
-	switch in.Flavor {
-	case malipo.FlavorNative, malipo.FlavorPayDunya, malipo.FlavorCinetPay, malipo.FlavorKPay, malipo.FlavorIPay, malipo.FlavorClickPay:
-	default:
-		return malipo.Integration{}, nil, malipo.Invalid("flavor", "flavor_unsupported", "flavor %q is not supported yet", in.Flavor)
+	flavor, ok := s.flavors.get(in.Flavor)
+	if !ok {
+		return malipo.Integration{}, nil, malipo.Invalid("flavor", "flavor_unsupported", "flavor %q is not supported", in.Flavor)
 	}
 	if _, err := malipo.ParseMode(string(in.Mode)); err != nil {
 		return malipo.Integration{}, nil, err
@@ -92,27 +95,19 @@ func (s *Service) CreateIntegration(ctx context.Context, in IntegrationInput) (m
 	if r := in.Rules; r.SettlementDelay < 0 || r.PayoutsPerDestination < 0 || r.PayoutWindow < 0 || r.MaxPayout < 0 {
 		return malipo.Integration{}, nil, malipo.Invalid("rules", "parameter_invalid", "settlement delay, velocity and maximum payout cannot be negative")
 	}
-	if in.Flavor == malipo.FlavorCinetPay {
-		if in.Currency == "" {
-			in.Currency = "XOF"
-		}
-		if !slices.Contains([]string{"XOF", "XAF", "CDF", "GNF", "USD"}, strings.ToUpper(in.Currency)) {
-			return malipo.Integration{}, nil, malipo.Invalid("currency", "currency_unsupported", "a CinetPay account is in XOF, XAF, CDF, GNF or USD")
-		}
-	}
 	now := s.now()
 	integ := malipo.Integration{
 		ID: s.cfg.IDs.ID("int"), MerchantID: in.MerchantID, Flavor: in.Flavor, Mode: in.Mode,
 		Config: map[string]string{"webhook_secret": s.newSecret()}, NotifyURL: in.NotifyURL, Fee: in.Fee, Rules: in.Rules, CreatedAt: now,
 	}
-	if in.Flavor == malipo.FlavorCinetPay {
-		integ.Config["currency"] = strings.ToUpper(in.Currency)
-	}
-	if in.CardCallbackURL != "" {
-		if err := malipo.ValidateURL("card_callback_url", in.CardCallbackURL); err != nil {
-			return malipo.Integration{}, nil, err
+	if c := normalizeCountry(in.Country); c != "" {
+		if !malipo.KnownRegion(c) {
+			return malipo.Integration{}, nil, malipo.Invalid("country", "country_invalid", "%q is not an ISO 3166 country code with a telephone numbering plan", in.Country)
 		}
-		integ.Config["card_callback_url"] = in.CardCallbackURL
+		integ.Config[configCountry] = c
+	}
+	if in.Payouts != nil {
+		integ.Config[configPayouts] = map[bool]string{true: "on", false: "off"}[*in.Payouts]
 	}
 	if len(in.AllowIPs) > 0 {
 		for _, a := range in.AllowIPs {
@@ -124,73 +119,34 @@ func (s *Service) CreateIntegration(ctx context.Context, in IntegrationInput) (m
 		}
 		integ.Config["allow_ips"] = strings.Join(in.AllowIPs, ",")
 	}
-	key, creds := s.credentials(&integ)
-	apiKey := malipo.APIKey{Hash: HashKey(key), IntegrationID: integ.ID, Hint: key[:8] + "…" + key[len(key)-4:], CreatedAt: now}
-	err := s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
+	keys, creds, err := flavor.Mint(s.cfg.IDs, in, &integ)
+	if err != nil {
+		return malipo.Integration{}, nil, err
+	}
+	err = s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
 		if _, err := tx.GetMerchant(in.MerchantID); err != nil {
 			return err
 		}
 		if err := tx.CreateIntegration(integ); err != nil {
 			return err
 		}
-		return tx.CreateAPIKey(apiKey)
+		for _, key := range keys {
+			hint := key
+			if len(key) >= 16 {
+				hint = key[:8] + "…" + key[len(key)-4:]
+			} else {
+				hint = "…"
+			}
+			if err := tx.CreateAPIKey(malipo.APIKey{Hash: HashKey(key), IntegrationID: integ.ID, Hint: hint, CreatedAt: now}); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return malipo.Integration{}, nil, fmt.Errorf("create integration: %w", err)
 	}
 	return integ, creds, nil
-}
-
-// credentials makes an integration's secrets: the one whose hash finds
-// the integration, and everything its owner is shown. Secrets a flavor
-// must keep in clear to sign or compare go into the integration's Config.
-func (s *Service) credentials(in *malipo.Integration) (string, Credentials) {
-	switch in.Flavor {
-	case malipo.FlavorPayDunya:
-		prefix := "test_"
-		if in.Mode == malipo.ModeLive {
-			prefix = "live_"
-		}
-		h := s.cfg.IDs.Hex(16)
-		master := h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-		private := s.cfg.IDs.Secret(prefix+"private_", 17)
-		public := s.cfg.IDs.Secret(prefix+"public_", 17)
-		token := s.cfg.IDs.Secret("", 12)
-		// The master key signs callbacks, so it is kept; the token is only
-		// compared, so only its hash is.
-		in.Config["master_key"], in.Config["public_key"], in.Config["token_hash"] = master, public, HashKey(token)
-		return private, Credentials{"master_key": master, "private_key": private, "public_key": public, "token": token}
-	case malipo.FlavorClickPay:
-		key := s.cfg.IDs.Secret("cpa", 16)
-		b := s.cfg.IDs.Bytes(2)
-		account := fmt.Sprintf("%d", 1000+(int(b[0])<<8|int(b[1]))%9000)
-		ipnKey := base64.StdEncoding.EncodeToString(s.cfg.IDs.Bytes(16))
-		in.Config["account_id"], in.Config["ipn_key"] = account, ipnKey
-		return key, Credentials{"api_key": key, "account_id": account, "ipn_key": ipnKey}
-	case malipo.FlavorIPay:
-		vid := strings.ToUpper(s.cfg.IDs.Secret("", 6))[:10]
-		key := s.cfg.IDs.Hex(16)
-		in.Config["vid"], in.Config["security_key"] = vid, key
-		return vid, Credentials{"vid": vid, "security_key": key}
-	case malipo.FlavorKPay:
-		user := s.cfg.IDs.Secret("retailer_", 5)
-		password := s.cfg.IDs.Secret("", 15)
-		key := s.cfg.IDs.Hex(16)
-		retailer := fmt.Sprintf("%02d", int(s.cfg.IDs.Bytes(1)[0])%99+1)
-		in.Config["username"], in.Config["password_hash"], in.Config["retailer_id"] = user, HashKey(password), retailer
-		return key, Credentials{"username": user, "password": password, "kpay_key": key, "retailer_id": retailer}
-	case malipo.FlavorCinetPay:
-		apikey := s.cfg.IDs.Hex(16)
-		b := s.cfg.IDs.Bytes(4)
-		site := fmt.Sprintf("%d", 100000+(uint32(b[0])<<24|uint32(b[1])<<16|uint32(b[2])<<8|uint32(b[3]))%900000)
-		secret := s.cfg.IDs.Hex(16)
-		in.Config["site_id"], in.Config["secret_key"] = site, secret
-		return apikey, Credentials{"apikey": apikey, "site_id": site, "secret_key": secret}
-	default:
-		key := s.cfg.IDs.Secret(fmt.Sprintf("sk_%s_", in.Mode), 20)
-		return key, Credentials{"integration_id": in.ID, "secret_key": key, "mode": string(in.Mode),
-			"webhook_secret": in.Config["webhook_secret"]}
-	}
 }
 
 // Demo is the merchant made at first start.

@@ -83,11 +83,16 @@ func (s *Service) newPayment(in malipo.Integration, req PaymentInput) (malipo.Pa
 	if err := malipo.ValidateInvoice(req.Items, req.Taxes); err != nil {
 		return p, err
 	}
-	if len(req.Store.Name) > 200 || len(req.Store.LogoURL) > malipo.MaxURLLen {
-		return p, malipo.Invalid("store", "parameter_invalid", "the store name or logo URL is too long")
+	if st := req.Store; len(st.Name) > 200 || len(st.Tagline) > 200 || len(st.PostalAddress) > 300 || len(st.Phone) > 32 {
+		return p, malipo.Invalid("store", "parameter_invalid", "the store's name, tagline, address or phone is too long")
 	}
-	if !strings.HasPrefix(req.Store.LogoURL, "https://") {
-		req.Store.LogoURL = "" // checkout pages load nothing insecure
+	// A logo or website that is not an http(s) URL is dropped, not
+	// refused: it is decoration, and merchants send "" or "N/A".
+	if malipo.ValidateURL("store.logo_url", req.Store.LogoURL) != nil {
+		req.Store.LogoURL = ""
+	}
+	if malipo.ValidateURL("store.website_url", req.Store.WebsiteURL) != nil {
+		req.Store.WebsiteURL = ""
 	}
 	if len(req.Details) > 10 {
 		return p, malipo.Invalid("invoice_data", "parameter_invalid", "at most 10 details")
@@ -104,7 +109,7 @@ func (s *Service) newPayment(in malipo.Integration, req PaymentInput) (malipo.Pa
 		if req.Customer.Phone == "" {
 			return p, malipo.Invalid("lock_phone", "parameter_invalid", "lock_phone needs customer.phone")
 		}
-		if _, err := malipo.ParseMSISDN(req.Customer.Phone, s.cfg.DefaultRegion); err != nil {
+		if _, err := malipo.ParseMSISDN(req.Customer.Phone, s.regionFor("", p.Region, p.Currency)); err != nil {
 			e := malipo.AsError(err)
 			e.Param = "customer.phone"
 			return p, e
@@ -132,7 +137,7 @@ func (s *Service) newPayment(in malipo.Integration, req PaymentInput) (malipo.Pa
 		Customer: req.Customer, Channels: channels, ReturnURL: req.ReturnURL, CancelURL: req.CancelURL,
 		NotifyURL: req.NotifyURL, Metadata: req.Metadata, Lang: malipo.NormalizeLang(req.Lang),
 		Items: req.Items, Taxes: req.Taxes, LockPhone: req.LockPhone, FaceData: req.FaceData, Details: req.Details, Store: req.Store,
-		Status:    malipo.PaymentPending,
+		Region: s.Home(in), Status: malipo.PaymentPending,
 		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.cfg.PaymentTTL),
 	}
 	p.CheckoutToken = secretToken(p.ID, "pay_", s.cfg.IDs.Secret("", 20))
@@ -175,7 +180,7 @@ func (s *Service) newPayment(in malipo.Integration, req PaymentInput) (malipo.Pa
 			return p, malipo.Invalid("phone", "parameter_missing", "phone is required to charge mobile money")
 		}
 		operator := strings.ToLower(strings.TrimSpace(req.Operator))
-		e164, err := malipo.ParseMSISDN(phone, s.regionFor(operator, p.Currency))
+		e164, err := malipo.ParseMSISDN(phone, s.regionFor(operator, p.Region, p.Currency))
 		if err != nil {
 			return p, err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/rails"
@@ -37,7 +38,7 @@ func (s *Service) destination(in malipo.Integration, d malipo.Destination, c mal
 	switch d.Type {
 	case malipo.DestinationMobileMoney:
 		d.Operator = strings.ToLower(strings.TrimSpace(d.Operator))
-		e164, err := malipo.ParseMSISDN(d.Account, s.regionFor(d.Operator, c))
+		e164, err := malipo.ParseMSISDN(d.Account, s.regionFor(d.Operator, s.Home(in), c))
 		if err != nil {
 			e := malipo.AsError(err)
 			e.Param = "destination.account"
@@ -75,6 +76,10 @@ func (s *Service) destination(in malipo.Integration, d malipo.Destination, c mal
 // balance and the velocity rules, so concurrent payouts can never spend the
 // same money. A payout to another merchant is a transfer, settled at once.
 func (s *Service) CreatePayout(ctx context.Context, in malipo.Integration, req PayoutInput, idem Idempotency) (malipo.Payout, bool, error) {
+	if !s.PayoutsEnabled(in) {
+		return malipo.Payout{}, false, malipo.Errorf(malipo.KindForbidden, CodePayoutsDisabled,
+			"sending money out is not enabled for this integration: enable it in the integration's configuration")
+	}
 	cur, err := malipo.ParseCurrency(req.Currency)
 	if req.Currency == "" {
 		err = malipo.Invalid("currency", "parameter_missing", "currency is required")
@@ -335,6 +340,34 @@ func (s *Service) GetPayout(ctx context.Context, in malipo.Integration, id strin
 	})
 	return p, err
 }
+
+// AwaitPayout waits up to max (on the service's clock) for the payout to
+// be final, for faces whose callers expect to learn at once whether the
+// money moved; it returns the payout as it then stands. The store is
+// polled, so an outcome applied on another node is seen too.
+func (s *Service) AwaitPayout(ctx context.Context, in malipo.Integration, id string, max time.Duration) (malipo.Payout, error) {
+	expired := make(chan struct{})
+	timer := s.cfg.Clock.AfterFunc(max, func() { close(expired) })
+	defer timer.Stop()
+	poll := time.NewTicker(awaitPoll)
+	defer poll.Stop()
+	for {
+		p, err := s.GetPayout(ctx, in, id)
+		if err != nil || p.Status.Final() {
+			return p, err
+		}
+		select {
+		case <-poll.C:
+		case <-expired:
+			return p, nil
+		case <-ctx.Done():
+			return p, nil
+		}
+	}
+}
+
+// awaitPoll is how often AwaitPayout looks again.
+const awaitPoll = 20 * time.Millisecond
 
 // PayoutByReference finds one of the integration's payouts by its reference.
 func (s *Service) PayoutByReference(ctx context.Context, in malipo.Integration, ref string) (malipo.Payout, error) {

@@ -60,6 +60,7 @@ type Service struct {
 	cfg      Config
 	keys     sync.Map // key hash → cachedKey
 	throttle throttle
+	flavors  flavors
 }
 
 type cachedKey struct {
@@ -90,7 +91,9 @@ func New(cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{cfg: cfg}
+	s := &Service{cfg: cfg}
+	s.RegisterFlavor(nativeFlavor())
+	return s
 }
 
 // now is the service's time, at the microsecond precision the stores keep,

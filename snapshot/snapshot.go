@@ -146,8 +146,12 @@ type detail struct {
 }
 
 type shop struct {
-	Name    string `json:"name,omitempty"`
-	LogoURL string `json:"logo_url,omitempty"`
+	Name          string `json:"name,omitempty"`
+	LogoURL       string `json:"logo_url,omitempty"`
+	Tagline       string `json:"tagline,omitempty"`
+	PostalAddress string `json:"postal_address,omitempty"`
+	Phone         string `json:"phone,omitempty"`
+	WebsiteURL    string `json:"website_url,omitempty"`
 }
 
 type payment struct {
@@ -180,6 +184,7 @@ type payment struct {
 	Store          shop              `json:"store,omitzero"`
 	Details        []detail          `json:"details,omitempty"`
 	LockPhone      bool              `json:"lock_phone,omitempty"`
+	Region         string            `json:"region,omitempty"`
 	FaceData       []byte            `json:"face_data,omitempty"`
 	NextAction     string            `json:"next_action,omitempty"`
 	AmountRefunded int64             `json:"amount_refunded,omitempty"`
@@ -200,7 +205,7 @@ func fromPayment(p malipo.Payment) payment {
 		Method: string(p.Method), Phone: p.Phone, Operator: p.Operator, ReturnURL: p.ReturnURL, CancelURL: p.CancelURL,
 		NotifyURL: p.NotifyURL, Metadata: p.Metadata, Lang: p.Lang, Status: string(p.Status), FailureCode: p.FailureCode,
 		FailureReason: p.FailureReason, RailReference: p.RailReference, CheckoutToken: p.CheckoutToken, Store: shop(p.Store),
-		LockPhone: p.LockPhone, FaceData: p.FaceData, NextAction: p.NextAction, AmountRefunded: p.AmountRefunded,
+		LockPhone: p.LockPhone, Region: p.Region, FaceData: p.FaceData, NextAction: p.NextAction, AmountRefunded: p.AmountRefunded,
 		AvailableAt: p.AvailableAt, SettledAt: p.SettledAt, Attempt: p.Attempt, InFlightUntil: p.InFlightUntil, Late: p.Late,
 		CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt, ExpiresAt: p.ExpiresAt, CompletedAt: p.CompletedAt}
 	for _, c := range p.Channels {
@@ -225,7 +230,7 @@ func (s payment) domain() malipo.Payment {
 		ReturnURL: s.ReturnURL, CancelURL: s.CancelURL, NotifyURL: s.NotifyURL, Metadata: s.Metadata, Lang: s.Lang,
 		Status: malipo.PaymentStatus(s.Status), FailureCode: s.FailureCode, FailureReason: s.FailureReason,
 		RailReference: s.RailReference, CheckoutToken: s.CheckoutToken, Store: malipo.Store(s.Store), LockPhone: s.LockPhone,
-		FaceData: s.FaceData, NextAction: s.NextAction, AmountRefunded: s.AmountRefunded, AvailableAt: s.AvailableAt,
+		Region: s.Region, FaceData: s.FaceData, NextAction: s.NextAction, AmountRefunded: s.AmountRefunded, AvailableAt: s.AvailableAt,
 		SettledAt: s.SettledAt, Attempt: s.Attempt, InFlightUntil: s.InFlightUntil, Late: s.Late, CreatedAt: s.CreatedAt,
 		UpdatedAt: s.UpdatedAt, ExpiresAt: s.ExpiresAt, CompletedAt: s.CompletedAt}
 	for _, c := range s.Channels {

@@ -22,7 +22,9 @@ func adminService(e *env, db string) (*gateway.Service, store.Store, error) {
 		return nil, nil, err
 	}
 	clk := clock.Real{}
-	return gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, nil)}), st, nil
+	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, nil)})
+	newFaces(svc, clk, nil)
+	return svc, st, nil
 }
 
 func printJSON(w io.Writer, v any) error {
@@ -92,6 +94,8 @@ type integrationsCreateCmd struct {
 	Currency        string        `help:"CinetPay: the account's currency (XOF, XAF, CDF, GNF, USD; default XOF)."`
 	CardCallbackURL string        `name:"card-callback-url" help:"ClickPay: where card payments' GET callbacks go (default: --notify-url)."`
 	AllowIP         []string      `name:"allow-ip" help:"KPay, iPay: an address or CIDR range calls may come from (repeat it; none: any)."`
+	Country         string        `help:"Home country (ISO 3166, e.g. SN): where numbers written without country code are read (default by flavor: paydunya SN, cinetpay CI, kpay RW, ipay KE, clickpay TZ; native: --default-region)."`
+	Payouts         *bool         `negatable:"" help:"Allow (--payouts) or refuse (--no-payouts) sending money out (default: off for paydunya, whose Payment And Redistribution must be enabled; on for the others)."`
 }
 
 func (i integrationsCreateCmd) Run(c *cli, e *env) error {
@@ -103,6 +107,7 @@ func (i integrationsCreateCmd) Run(c *cli, e *env) error {
 	_, creds, err := svc.CreateIntegration(e.ctx, gateway.IntegrationInput{
 		MerchantID: i.Merchant, Flavor: malipo.Flavor(i.Flavor), Mode: malipo.Mode(i.Mode),
 		NotifyURL: i.NotifyURL, Fee: malipo.FeeRule{BasisPoints: i.FeeBps, Fixed: i.FeeFixed}, Rules: i.rules(), Currency: i.Currency, AllowIPs: i.AllowIP, CardCallbackURL: i.CardCallbackURL,
+		Country: i.Country, Payouts: i.Payouts,
 	})
 	if err != nil {
 		return err

@@ -443,7 +443,7 @@ func TestLiveFaces(t *testing.T) {
 	tzSrv := httptest.NewServer(tz.Handler())
 	t.Cleanup(tzSrv.Close)
 	l.addRail(t, "airtel", tz.Config(tzSrv.URL), 0)
-	pd := l.liveKey(t, "paydunya")
+	pd := l.liveKey(t, "paydunya", "--payouts")
 	cp := l.liveKey(t, "cinetpay")
 	cpXAF := l.liveKey(t, "cinetpay", "--currency", "XAF")
 	kp := l.liveKey(t, "kpay", "--allow-ip", "127.0.0.1")

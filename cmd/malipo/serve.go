@@ -125,12 +125,8 @@ func (s serveCmd) Run(c *cli, e *env) error {
 		RailTimeout: s.RailTimeout, ReconcileAfter: s.ReconcileAfter,
 	})
 	sb.Connect(svc)
-	api := native.New(svc, logger)
-	pd := paydunya.New(svc, logger)
-	cp := cinetpay.New(svc, cinetpay.Config{Clock: clk, Logger: logger})
-	kp := kpay.New(svc, logger)
-	ip := ipay.New(svc, clk, logger)
-	cl := clickpay.New(svc, clk, logger, 0)
+	fs := newFaces(svc, clk, logger)
+	api, pd, cp, kp, ip, cl := fs.native, fs.paydunya, fs.cinetpay, fs.kpay, fs.ipay, fs.clickpay
 	flavors[malipo.FlavorNative], flavors[malipo.FlavorPayDunya] = api.Flavor(), pd.Flavor()
 	flavors[malipo.FlavorCinetPay], flavors[malipo.FlavorKPay], flavors[malipo.FlavorIPay] = cp.Flavor(), kp.Flavor(), ip.Flavor()
 	flavors[malipo.FlavorClickPay] = cl.Flavor()
@@ -279,4 +275,27 @@ func openLiveRails(e *env, c *cli, st store.Store, baseURL string, timeout time.
 	}
 	return live.Open(list, keys, live.Options{BaseURL: baseURL, Client: &http.Client{Timeout: timeout}, Logger: logger,
 		Router: route.Options{OnCall: railMetrics(reg)}})
+}
+
+// faces are the wire protocols Malipo speaks. Making them registers each
+// provider's flavor with the service, which every command that creates
+// integrations needs.
+type faces struct {
+	native   *native.API
+	paydunya *paydunya.Face
+	cinetpay *cinetpay.Face
+	kpay     *kpay.Face
+	ipay     *ipay.Face
+	clickpay *clickpay.Face
+}
+
+func newFaces(svc *gateway.Service, clk clock.Clock, logger *slog.Logger) faces {
+	return faces{
+		native:   native.New(svc, logger),
+		paydunya: paydunya.New(svc, logger),
+		cinetpay: cinetpay.New(svc, cinetpay.Config{Clock: clk, Logger: logger}),
+		kpay:     kpay.New(svc, logger),
+		ipay:     ipay.New(svc, clk, logger),
+		clickpay: clickpay.New(svc, clk, logger, 0),
+	}
 }

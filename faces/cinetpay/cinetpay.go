@@ -54,6 +54,7 @@ func New(svc *gateway.Service, cfg Config) *Face {
 	if cfg.RequestsPerSecond <= 0 {
 		cfg.RequestsPerSecond = 50
 	}
+	svc.RegisterFlavor(integrations())
 	return &Face{svc: svc, clock: cfg.Clock, logger: cfg.Logger, limiter: &ratelimit.PerSecond{Limit: cfg.RequestsPerSecond}}
 }
 
@@ -164,7 +165,7 @@ func (f *Face) auth(r *http.Request, apikey, site string) (malipo.Integration, e
 	switch {
 	case malipo.KindOf(err) == malipo.KindNotFound || (err == nil && in.Flavor != malipo.FlavorCinetPay):
 		err = errAuth
-	case err == nil && subtle.ConstantTimeCompare([]byte(site), []byte(in.Config["site_id"])) != 1:
+	case err == nil && subtle.ConstantTimeCompare([]byte(site), []byte(settings(in).SiteID)) != 1:
 		err = errSite
 	}
 	done(err == errAuth || err == errSite)

@@ -41,7 +41,7 @@ func (f *Face) initPayment(req *request) (int, any, error) {
 	if err != nil {
 		return 0, nil, errFields("currency %s is not supported", lenient.String(b, "currency"))
 	}
-	if account := req.in.Config["currency"]; account != "" && string(cur) != account {
+	if account := settings(req.in).Currency; account != "" && string(cur) != account {
 		return 0, nil, errFields("You cannot create a transaction in a different currency than the one allowed to your account. Transaction currency:'%s' Account currency:'%s'", cur, account)
 	}
 	raw := lenient.String(b, "amount")
@@ -277,7 +277,7 @@ func (flavor) Build(m notify.Message) (notify.Request, error) {
 		message = "PAYMENT_FAILED"
 	}
 	sig := sha256.Sum256([]byte(p.ID + p.Reference))
-	values := []string{m.Integration.Config["site_id"], p.Reference, p.CompletedAt.Format("2006-01-02 15:04:05"),
+	values := []string{settings(m.Integration).SiteID, p.Reference, p.CompletedAt.Format("2006-01-02 15:04:05"),
 		malipo.FormatDecimal(p.Amount, p.Currency), string(p.Currency), hex.EncodeToString(sig[:]), paymentMethod(p), number, prefix,
 		lang, "V4", "SINGLE", "PAYMENT", fd.Metadata, p.Description, message}
 	pairs := make([]string, len(Fields))
@@ -286,7 +286,7 @@ func (flavor) Build(m notify.Message) (notify.Request, error) {
 	}
 	h := http.Header{}
 	h.Set("Content-Type", "application/x-www-form-urlencoded")
-	h.Set("x-token", XToken(m.Integration.Config["secret_key"], values))
+	h.Set("x-token", XToken(settings(m.Integration).SecretKey, values))
 	return notify.Request{Header: h, Body: []byte(strings.Join(pairs, "&"))}, nil
 }
 

@@ -51,6 +51,7 @@ func New(svc *gateway.Service, clk clock.Clock, logger *slog.Logger, perSecond i
 	if perSecond <= 0 {
 		perSecond = 50
 	}
+	svc.RegisterFlavor(integrations())
 	return &Face{svc: svc, clock: clk, logger: logger, limiter: &ratelimit.PerSecond{Limit: perSecond}}
 }
 
@@ -196,7 +197,7 @@ func (f *Face) transactionJSON(in malipo.Integration, p malipo.Payment) lenient.
 	case malipo.PaymentFailed, malipo.PaymentCancelled, malipo.PaymentExpired:
 		st = "failed"
 	}
-	return lenient.Ordered{{Key: "id", Value: p.ID}, {Key: "accountID", Value: in.Config["account_id"]}, {Key: "type", Value: kind},
+	return lenient.Ordered{{Key: "id", Value: p.ID}, {Key: "accountID", Value: settings(in).AccountID}, {Key: "type", Value: kind},
 		{Key: "status", Value: st}, {Key: "amount", Value: json.Number(amountOf(p))},
 		{Key: "currency", Value: string(p.Currency)}, {Key: "msisdn", Value: strings.TrimPrefix(p.Phone, "+")},
 		{Key: "order_info", Value: p.Reference}, {Key: "message", Value: message(p)}, {Key: "reference", Value: p.RailReference},
@@ -261,7 +262,7 @@ func (f *Face) cardPaymentURL(req *request) (int, any, error) {
 			return 0, nil, &apiError{http.StatusBadRequest, "Your request does not satisfy the defined rules: " + k + " is required"}
 		}
 	}
-	if subtle.ConstantTimeCompare([]byte(lenient.String(b, "account_id")), []byte(req.in.Config["account_id"])) != 1 {
+	if subtle.ConstantTimeCompare([]byte(lenient.String(b, "account_id")), []byte(settings(req.in).AccountID)) != 1 {
 		return 0, nil, &apiError{http.StatusForbidden, "The account is not this API key's"}
 	}
 	if !f.svc.Takes(req.in.Mode, malipo.ChannelCard) {
@@ -334,7 +335,7 @@ func (flavor) Build(m notify.Message) (notify.Request, error) {
 		return notify.Request{}, err
 	}
 	if isCard(p) {
-		target := m.Integration.Config["card_callback_url"]
+		target := settings(m.Integration).CardCallbackURL
 		if target == "" {
 			target = m.Delivery.URL
 		}
@@ -358,11 +359,11 @@ func (flavor) Build(m notify.Message) (notify.Request, error) {
 	if p.Status != malipo.PaymentSucceeded {
 		return notify.Request{}, errSkip
 	}
-	key, err := base64.StdEncoding.DecodeString(m.Integration.Config["ipn_key"])
+	key, err := base64.StdEncoding.DecodeString(settings(m.Integration).IPNKey)
 	if err != nil {
 		return notify.Request{}, fmt.Errorf("the integration's IPN key is not base64: %w", err)
 	}
-	account := m.Integration.Config["account_id"]
+	account := settings(m.Integration).AccountID
 	amount := amountOf(p)
 	msisdn := strings.TrimPrefix(p.Phone, "+")
 	sign, err := Seal(key, m.Delivery.URL+account+amount+msisdn, nil)

@@ -43,6 +43,7 @@ func New(svc *gateway.Service, clk clock.Clock, logger *slog.Logger) *Face {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	svc.RegisterFlavor(integrations())
 	return &Face{svc: svc, clock: clk, logger: logger}
 }
 
@@ -137,10 +138,10 @@ func (f *Face) serve(w http.ResponseWriter, r *http.Request, h func(*request) (a
 	if err != nil {
 		return nil, err
 	}
-	if !malipo.CallerAllowed(in.Config["allow_ips"], addr) {
+	if !malipo.CallerAllowed(settings(in).AllowIPs, addr) {
 		return nil, fail(http.StatusBadRequest, "Not allowed")
 	}
-	if !hmac.Equal([]byte(strings.ToLower(lenient.String(body, "hash"))), []byte(Hash(in.Config["security_key"], body))) {
+	if !hmac.Equal([]byte(strings.ToLower(lenient.String(body, "hash"))), []byte(Hash(settings(in).SecurityKey, body))) {
 		return nil, fail(http.StatusBadRequest, "hash mismatch")
 	}
 	failed = false
@@ -294,7 +295,7 @@ func (fl flavor) Build(m notify.Message) (notify.Request, error) {
 	for k, v := range fields {
 		form.Set(k, lenient.Str(v))
 	}
-	form.Set("hash", Hash(m.Integration.Config["security_key"], fields))
+	form.Set("hash", Hash(settings(m.Integration).SecurityKey, fields))
 	h := http.Header{}
 	h.Set("Content-Type", "application/x-www-form-urlencoded")
 	return notify.Request{Header: h, Body: []byte(form.Encode())}, nil

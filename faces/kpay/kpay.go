@@ -33,6 +33,7 @@ func New(svc *gateway.Service, logger *slog.Logger) *Face {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	svc.RegisterFlavor(integrations())
 	return &Face{svc: svc, logger: logger}
 }
 
@@ -191,29 +192,50 @@ func fromDomain(err error) *retError {
 	return &retError{RetProcessing, "Error processing"}
 }
 
-// auth checks Basic auth, the Kpay-Key, the caller's address and the
+// auth checks Basic auth (which alone authenticates, as KPay's document
+// says), the Kpay-Key when one is sent, the caller's address and the
 // retailer.
 func (f *Face) auth(r *http.Request, body lenient.Map) (malipo.Integration, error) {
+	badBasic := fail(RetBadCredentials, "Invalid username / password combination")
 	user, password, ok := r.BasicAuth()
+	if !ok {
+		return malipo.Integration{}, badBasic
+	}
 	key := r.Header.Get("Kpay-Key")
-	if !ok || key == "" {
-		return malipo.Integration{}, fail(RetBadCredentials, "Invalid username / password combination")
-	}
-	in, err := f.svc.IntegrationBySecret(r.Context(), key)
-	if malipo.KindOf(err) == malipo.KindNotFound || (err == nil && in.Flavor != malipo.FlavorKPay) {
-		return malipo.Integration{}, fail(RetRemoteUser, "Invalid remote user")
-	}
-	if err != nil {
+	in, err := f.svc.IntegrationBySecret(r.Context(), basicSecret(user, password))
+	switch {
+	case err == nil && in.Flavor != malipo.FlavorKPay:
+		return malipo.Integration{}, badBasic
+	case err == nil && key != "":
+		byKey, err := f.svc.IntegrationBySecret(r.Context(), key)
+		if malipo.KindOf(err) == malipo.KindNotFound || (err == nil && byKey.ID != in.ID) {
+			return malipo.Integration{}, fail(RetRemoteUser, "Invalid remote user")
+		}
+		if err != nil {
+			return in, err
+		}
+	case malipo.KindOf(err) == malipo.KindNotFound && key != "":
+		// Integrations made before Basic alone was enough are found by
+		// their Kpay-Key.
+		if in, err = f.svc.IntegrationBySecret(r.Context(), key); malipo.KindOf(err) == malipo.KindNotFound || (err == nil && in.Flavor != malipo.FlavorKPay) {
+			return malipo.Integration{}, fail(RetRemoteUser, "Invalid remote user")
+		}
+		if err != nil {
+			return in, err
+		}
+		if subtle.ConstantTimeCompare([]byte(user), []byte(settings(in).Username)) != 1 ||
+			subtle.ConstantTimeCompare([]byte(gateway.HashKey(password)), []byte(settings(in).PasswordHash)) != 1 {
+			return malipo.Integration{}, badBasic
+		}
+	case malipo.KindOf(err) == malipo.KindNotFound:
+		return malipo.Integration{}, badBasic
+	case err != nil:
 		return in, err
 	}
-	if subtle.ConstantTimeCompare([]byte(user), []byte(in.Config["username"])) != 1 ||
-		subtle.ConstantTimeCompare([]byte(gateway.HashKey(password)), []byte(in.Config["password_hash"])) != 1 {
-		return malipo.Integration{}, fail(RetBadCredentials, "Invalid username / password combination")
-	}
-	if !malipo.CallerAllowed(in.Config["allow_ips"], client.Addr(r)) {
+	if !malipo.CallerAllowed(settings(in).AllowIPs, client.Addr(r)) {
 		return malipo.Integration{}, fail(RetIPNotWhitelisted, "Location / IP not whitelisted")
 	}
-	if rid := lenient.String(body, "retailerid"); rid != "" && rid != in.Config["retailer_id"] {
+	if rid := lenient.String(body, "retailerid"); rid != "" && rid != settings(in).RetailerID {
 		return malipo.Integration{}, fail(RetUnknownRetailer, "Unknown retailer")
 	}
 	return in, nil

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/faces/lenient"
@@ -31,13 +32,29 @@ func (f *Face) creditAccount(req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if p.Status == malipo.PayoutFailed {
-		return nil, malipo.Invalid("account_alias", p.FailureCode, "%s", p.FailureReason)
+	// "Transaction completed successfully" only once the money has moved.
+	if p, err = f.svc.AwaitPayout(req.ctx, req.in, p.ID, DirectPayWait); err != nil {
+		return nil, err
 	}
-	return lenient.Ordered{{Key: "response_code", Value: codeOK}, {Key: "response_text", Value: "Transaction completed successfully"},
-		{Key: "description", Value: fmt.Sprintf("Success! Amount of %s FCFA has been transfered to %s", malipo.FormatDecimal(n, "XOF"), alias)},
+	amount := malipo.FormatDecimal(n, "XOF")
+	switch p.Status {
+	case malipo.PayoutSucceeded:
+		return lenient.Ordered{{Key: "response_code", Value: codeOK}, {Key: "response_text", Value: "Transaction completed successfully"},
+			{Key: "description", Value: fmt.Sprintf("Success! Amount of %s FCFA has been transfered to %s", amount, alias)},
+			{Key: "transaction_id", Value: p.ID}}, nil
+	case malipo.PayoutFailed:
+		return lenient.Ordered{{Key: "response_code", Value: codeTransferFailed}, {Key: "response_text", Value: "Transaction failed"},
+			{Key: "description", Value: fmt.Sprintf("The transfer of %s FCFA to %s failed: %s", amount, alias, p.FailureReason)},
+			{Key: "transaction_id", Value: p.ID}}, nil
+	}
+	return lenient.Ordered{{Key: "response_code", Value: codeTransferPending}, {Key: "response_text", Value: "Transaction pending"},
+		{Key: "description", Value: fmt.Sprintf("The transfer of %s FCFA to %s is being processed: its outcome is not known yet", amount, alias)},
 		{Key: "transaction_id", Value: p.ID}}, nil
 }
+
+// DirectPayWait is how long direct-pay waits for the rail's outcome
+// before it answers that the transfer is pending.
+const DirectPayWait = 15 * time.Second
 
 // disburseRequest is what a disburse token stands for until submitted.
 type disburseRequest struct {
@@ -56,7 +73,7 @@ func disburseToken(in malipo.Integration, d disburseRequest) string {
 }
 
 func sign(in malipo.Integration, s string) string {
-	mac := hmac.New(sha256.New, []byte(in.Config["master_key"]))
+	mac := hmac.New(sha256.New, []byte(settings(in).MasterKey))
 	mac.Write([]byte(s))
 	return hex.EncodeToString(mac.Sum(nil))[:24]
 }
@@ -87,7 +104,7 @@ func (f *Face) disburseGetInvoice(req *request) (any, error) {
 	if d.Alias == "" || d.Mode == "" {
 		return nil, malipo.Invalid("account_alias", "parameter_missing", "account_alias and withdraw_mode are required")
 	}
-	if _, err := malipo.ParseMSISDN(d.Alias, "SN"); err != nil {
+	if _, err := f.svc.ParsePhone(req.in, d.Alias, softpayOperators[d.Mode]); err != nil {
 		return nil, malipo.Invalid("account_alias", "account_invalid", "account_alias must be a mobile number")
 	}
 	var err error
@@ -103,7 +120,7 @@ func (f *Face) disburseSubmit(req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	account, err := malipo.ParseMSISDN(d.Alias, "SN")
+	account, err := f.svc.ParsePhone(req.in, d.Alias, softpayOperators[d.Mode])
 	if err != nil {
 		return nil, err
 	}

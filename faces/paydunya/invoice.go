@@ -196,7 +196,7 @@ func invoiceData(svc *gateway.Service, in malipo.Integration, p malipo.Payment) 
 	}
 	out := lenient.Ordered{
 		{Key: "response_code", Value: codeOK}, {Key: "response_text", Value: "Transaction Found"},
-		{Key: "hash", Value: Hash(in.Config["master_key"])},
+		{Key: "hash", Value: Hash(settings(in).MasterKey)},
 		{Key: "invoice", Value: lenient.Ordered{{Key: "items", Value: items}, {Key: "taxes", Value: taxes}, {Key: "token", Value: p.Reference},
 			{Key: "total_amount", Value: p.Amount}, {Key: "description", Value: p.Description}}},
 		{Key: "custom_data", Value: custom}, {Key: "actions", Value: actions}, {Key: "mode", Value: mode},

@@ -41,6 +41,7 @@ func New(svc *gateway.Service, logger *slog.Logger) *Face {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	svc.RegisterFlavor(integrations())
 	return &Face{svc: svc, logger: logger}
 }
 
@@ -86,17 +87,23 @@ type failure struct {
 
 // Response codes. PayDunya documents "00" (success), 1001 (a key or token
 // that does not match) and 4002 (insufficient funds); the others are
-// Malipo's, in the same style, for cases PayDunya documents no code for.
+// Malipo's, in the same style, for cases PayDunya documents no code for
+// (1006 and 1007: a direct-pay transfer still pending after DirectPayWait,
+// or failed).
 const (
-	codeOK           = "00"
-	codeAuth         = "1001"
-	codeInvalid      = "1002"
-	codeNotFound     = "1003"
-	codeConflict     = "1004"
-	codeInsufficient = "4002"
-	codeRateLimited  = "4029"
-	codeUnavailable  = "5003"
-	codeInternal     = "5000"
+	codeOK        = "00"
+	codeAuth      = "1001"
+	codeInvalid   = "1002"
+	codeNotFound  = "1003"
+	codeConflict  = "1004"
+	codeForbidden = "1005"
+
+	codeTransferPending = "1006"
+	codeTransferFailed  = "1007"
+	codeInsufficient    = "4002"
+	codeRateLimited     = "4029"
+	codeUnavailable     = "5003"
+	codeInternal        = "5000"
 )
 
 // errorCodes maps each error kind to a response code and HTTP status: the
@@ -107,7 +114,7 @@ var errorCodes = map[malipo.Kind]struct {
 }{
 	malipo.KindInvalid:           {codeInvalid, http.StatusBadRequest},
 	malipo.KindUnauthorized:      {codeAuth, http.StatusUnauthorized},
-	malipo.KindForbidden:         {codeAuth, http.StatusForbidden},
+	malipo.KindForbidden:         {codeForbidden, http.StatusForbidden},
 	malipo.KindNotFound:          {codeNotFound, http.StatusNotFound},
 	malipo.KindConflict:          {codeConflict, http.StatusConflict},
 	malipo.KindInsufficientFunds: {codeInsufficient, http.StatusPaymentRequired},
@@ -189,10 +196,10 @@ func (f *Face) auth(r *http.Request, mode malipo.Mode) (malipo.Integration, erro
 	if err != nil {
 		return in, err
 	}
-	if subtle.ConstantTimeCompare([]byte(master), []byte(in.Config["master_key"])) != 1 {
+	if subtle.ConstantTimeCompare([]byte(master), []byte(settings(in).MasterKey)) != 1 {
 		return deny("Invalid Masterkey Specified")
 	}
-	if subtle.ConstantTimeCompare([]byte(gateway.HashKey(token)), []byte(in.Config["token_hash"])) != 1 {
+	if subtle.ConstantTimeCompare([]byte(gateway.HashKey(token)), []byte(settings(in).TokenHash)) != 1 {
 		return deny("Invalid Token Specified")
 	}
 	if in.Mode != mode {

@@ -28,11 +28,15 @@ type face struct {
 	live  gateway.Credentials
 }
 
-func newFace(t *testing.T) *face {
+func newFace(t *testing.T) *face { t.Helper(); return newFaceDelay(t, 3*time.Second) }
+
+// newFaceDelay is newFace with a sandbox that answers after delay.
+func newFaceDelay(t *testing.T, delay time.Duration) *face {
 	t.Helper()
-	s := facetest.New(t, 3*time.Second, 2)
+	s := facetest.New(t, delay, 2)
 	paydunya.New(s.Service, nil).Register(s.Mux, "/paydunya")
-	integ, creds := s.Integration(t, "Magasin le Choco", gateway.IntegrationInput{Flavor: malipo.FlavorPayDunya, Mode: malipo.ModeTest})
+	on := true
+	integ, creds := s.Integration(t, "Magasin le Choco", gateway.IntegrationInput{Flavor: malipo.FlavorPayDunya, Mode: malipo.ModeTest, Payouts: &on})
 	_, live, err := s.Service.CreateIntegration(context.Background(), gateway.IntegrationInput{MerchantID: integ.MerchantID, Flavor: malipo.FlavorPayDunya, Mode: malipo.ModeLive})
 	if err != nil {
 		t.Fatal(err)
@@ -253,3 +257,80 @@ func TestDisburse(t *testing.T) {
 func lenientStr(v any) string { s, _ := v.(string); return s }
 
 func storeFilter() store.PaymentFilter { return store.PaymentFilter{Limit: 100} }
+
+// "Payment And Redistribution must be explicitly enabled": an integration
+// made without --payouts cannot pay out, by direct-pay or disburse, and
+// the refusal changes nothing.
+func TestRedistributionIsOffUntilEnabled(t *testing.T) {
+	f := newFace(t)
+	_, off, err := f.svc.CreateIntegration(context.Background(), gateway.IntegrationInput{MerchantID: f.integ.MerchantID, Flavor: malipo.FlavorPayDunya, Mode: malipo.ModeTest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Topup(context.Background(), f.integ, 50_000, "XOF"); err != nil {
+		t.Fatal(err)
+	}
+	a := f.call(t, "POST", sandbox1+"/direct-pay/credit-account", `{"account_alias":"771111111","amount":4500}`, "application/json", off)
+	if a.status != 403 || a.body["response_code"] != "1005" || !strings.Contains(lenientStr(a.body["response_text"]), "not enabled") {
+		t.Errorf("direct-pay with redistribution off: %d %s", a.status, a.raw)
+	}
+	g := f.call(t, "POST", sandbox1+"/disburse/get-invoice", `{"account_alias":"771111111","amount":4500,"withdraw_mode":"orange-money-senegal"}`, "application/json", off)
+	s := f.call(t, "POST", sandbox1+"/disburse/submit-invoice", `{"disburse_invoice":"`+lenientStr(g.body["disburse_token"])+`"}`, "application/json", off)
+	if s.status != 403 || s.body["response_code"] != "1005" {
+		t.Errorf("disburse with redistribution off: %d %s", s.status, s.raw)
+	}
+	if bs, _ := f.svc.Balances(context.Background(), f.integ); len(bs) != 1 || bs[0].Available != 50_000 || bs[0].Reserved != 0 {
+		t.Errorf("balances after refusals: %+v", bs)
+	}
+}
+
+// whileAdvancing sends a request in the background and moves the fake
+// clock a second at a time until it is answered: for endpoints that wait
+// for the rails.
+func (f *face) whileAdvancing(t *testing.T, path, body string) answer {
+	t.Helper()
+	done := make(chan answer, 1)
+	go func() { done <- f.call(t, "POST", path, body, "application/json", f.creds) }()
+	for range 200 {
+		select {
+		case a := <-done:
+			return a
+		case <-time.After(10 * time.Millisecond):
+			f.clock.Advance(time.Second)
+		}
+	}
+	t.Fatalf("POST %s %s was not answered", path, body)
+	return answer{}
+}
+
+// Direct-pay answers "00" only once the money has moved: the seed's own
+// example (a Senegalese number written without its country code) waits
+// for the sandbox network; a transfer that fails, or is still pending
+// after DirectPayWait, is answered so.
+func TestDirectPayWaitsForTheMoney(t *testing.T) {
+	f := newFace(t)
+	if _, err := f.svc.Topup(context.Background(), f.integ, 50_000, "XOF"); err != nil {
+		t.Fatal(err)
+	}
+	a := f.whileAdvancing(t, sandbox1+"/direct-pay/credit-account", `{ "account_alias" : "771111111", "amount" : 4500 }`)
+	if a.status != 200 || a.body["response_code"] != "00" || a.body["response_text"] != "Transaction completed successfully" {
+		t.Fatalf("seed example: %d %s", a.status, a.raw)
+	}
+	p, err := f.svc.GetPayout(context.Background(), f.integ, lenientStr(a.body["transaction_id"]))
+	if err != nil || p.Status != malipo.PayoutSucceeded || p.Destination.Account != "+221771111111" {
+		t.Errorf("payout behind the answer: %+v %v", p, err)
+	}
+	a = f.whileAdvancing(t, sandbox1+"/direct-pay/credit-account", `{"account_alias":"771110001","amount":1000}`)
+	if a.body["response_code"] != "1007" || a.body["response_text"] != "Transaction failed" || a.body["transaction_id"] == "" {
+		t.Errorf("failed transfer: %d %s", a.status, a.raw)
+	}
+
+	slow := newFaceDelay(t, time.Minute)
+	if _, err := slow.svc.Topup(context.Background(), slow.integ, 50_000, "XOF"); err != nil {
+		t.Fatal(err)
+	}
+	a = slow.whileAdvancing(t, sandbox1+"/direct-pay/credit-account", `{"account_alias":"771111111","amount":4500}`)
+	if a.body["response_code"] != "1006" || a.body["response_text"] != "Transaction pending" {
+		t.Errorf("slow transfer: %d %s", a.status, a.raw)
+	}
+}

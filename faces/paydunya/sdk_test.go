@@ -67,7 +67,8 @@ func startLive(t *testing.T) *live {
 	go func() { defer close(done); disp.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 	m, _ := svc.CreateMerchant(context.Background(), "Magasin le Choco", "")
-	integ, creds, err := svc.CreateIntegration(context.Background(), gateway.IntegrationInput{MerchantID: m.ID, Flavor: malipo.FlavorPayDunya, Mode: malipo.ModeTest})
+	on := true
+	integ, creds, err := svc.CreateIntegration(context.Background(), gateway.IntegrationInput{MerchantID: m.ID, Flavor: malipo.FlavorPayDunya, Mode: malipo.ModeTest, Payouts: &on})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -236,6 +236,7 @@ type paymentExtra struct {
 	FaceData  []byte          `json:"face_data,omitempty"`
 	Details   []malipo.Detail `json:"details,omitempty"`
 	Store     malipo.Store    `json:"store,omitzero"`
+	Region    string          `json:"region,omitempty"`
 }
 
 func paymentArgs(p malipo.Payment) ([]any, error) {
@@ -255,7 +256,7 @@ func paymentArgs(p malipo.Payment) ([]any, error) {
 	for i, c := range p.Channels {
 		channels[i] = string(c)
 	}
-	extra, err := json.Marshal(paymentExtra{Items: p.Items, Taxes: p.Taxes, LockPhone: p.LockPhone, FaceData: p.FaceData, Details: p.Details, Store: p.Store})
+	extra, err := json.Marshal(paymentExtra{Items: p.Items, Taxes: p.Taxes, LockPhone: p.LockPhone, FaceData: p.FaceData, Details: p.Details, Store: p.Store, Region: p.Region})
 	if err != nil {
 		return nil, err
 	}
@@ -299,7 +300,7 @@ func scanPayment(r interface{ Scan(...any) error }) (malipo.Payment, error) {
 	if err := json.Unmarshal([]byte(extra), &x); err != nil {
 		return p, fmt.Errorf("payment %s extra: %w", p.ID, err)
 	}
-	p.Items, p.Taxes, p.LockPhone, p.FaceData, p.Details, p.Store = x.Items, x.Taxes, x.LockPhone, x.FaceData, x.Details, x.Store
+	p.Items, p.Taxes, p.LockPhone, p.FaceData, p.Details, p.Store, p.Region = x.Items, x.Taxes, x.LockPhone, x.FaceData, x.Details, x.Store, x.Region
 	return p, nil
 }
 
