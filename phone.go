@@ -86,3 +86,19 @@ func SplitMSISDN(e164 string) (code, national string) {
 func KnownRegion(region string) bool {
 	return len(region) == 2 && phonenumbers.GetCountryCodeForRegion(region) != 0
 }
+
+// NationalMSISDN writes an E.164 number as it is dialled within its
+// country, digits only ("+221774563209" → "774563209", "+2250707120000"
+// → "0707120000"); anything else comes back as it is.
+func NationalMSISDN(e164 string) string {
+	n, err := phonenumbers.Parse(e164, "")
+	if err != nil {
+		return e164
+	}
+	return strings.Map(func(r rune) rune {
+		if r < '0' || r > '9' {
+			return -1
+		}
+		return r
+	}, phonenumbers.Format(n, phonenumbers.NATIONAL))
+}

@@ -47,3 +47,11 @@ func TestSeedNumbers(t *testing.T) {
 		}
 	}
 }
+
+func TestNationalMSISDN(t *testing.T) {
+	for in, want := range map[string]string{"+221774563209": "774563209", "+2250707120000": "0707120000", "+250788312934": "0788312934", "nope": "nope"} {
+		if got := NationalMSISDN(in); got != want {
+			t.Errorf("NationalMSISDN(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"crypto/subtle"
+	"net/mail"
 	"slices"
 	"strings"
 	"time"
@@ -394,4 +395,46 @@ func (s *Service) Takes(mode malipo.Mode, ch malipo.Channel) bool {
 	default:
 		return set.MobileMoney != nil
 	}
+}
+
+// NameCustomer fills in who is paying, as the customer gives it on the
+// checkout page or a face passes it on: only what the merchant left
+// empty, and only while the payment is not final. An email must look like
+// one.
+func (s *Service) NameCustomer(ctx context.Context, token, name, email string) error {
+	name, email = strings.TrimSpace(name), strings.TrimSpace(email)
+	if name == "" && email == "" {
+		return nil
+	}
+	if len(name) > 200 || len(email) > 200 {
+		return malipo.Invalid("name", "parameter_invalid", "the name and the email are at most 200 characters")
+	}
+	if email != "" {
+		if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
+			return malipo.Invalid("email", "email_invalid", "%q is not an email address", email)
+		}
+	}
+	p, err := s.PaymentByCheckoutToken(ctx, token)
+	if err != nil {
+		return err
+	}
+	id := p.ID
+	return s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
+		p, err := tx.GetPayment(id)
+		if err != nil || p.Status.Final() {
+			return err
+		}
+		changed := false
+		if p.Customer.Name == "" && name != "" {
+			p.Customer.Name, changed = name, true
+		}
+		if p.Customer.Email == "" && email != "" {
+			p.Customer.Email, changed = email, true
+		}
+		if !changed {
+			return nil
+		}
+		p.UpdatedAt = s.now()
+		return tx.UpdatePayment(p)
+	})
 }

@@ -92,7 +92,7 @@ func (p *Pages) Register(mux *http.ServeMux) {
 func secure(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; "+
-		"img-src 'self' https: data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+		"img-src 'self' https: http: data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
@@ -104,6 +104,7 @@ type view struct {
 	Lang     string
 	Title    string
 	Merchant malipo.Merchant
+	Store    malipo.Store // tagline and contact lines, when the payment names them
 	Initial  string
 	Test     bool
 	Base     string // the page's own path, for form actions
@@ -126,7 +127,10 @@ type view struct {
 	Method           string
 	Phone            string
 	LockPhone        bool
-	Operators        []operatorView
+	// Who pays, asked (optionally) when the merchant did not say.
+	AskName, AskEmail           bool
+	CustomerName, CustomerEmail string
+	Operators                   []operatorView
 
 	// Message pages.
 	State, Tone, Icon, Heading, Text, Reason, Link, LinkText string
@@ -196,10 +200,14 @@ func (p *Pages) paymentView(r *http.Request, c gateway.Checkout) view {
 	lang := language(r, pay.Lang, pay.Currency)
 	token := r.PathValue("token")
 	merchant := c.Merchant
+	// The payment's store, when it names one, is who is paid.
 	if pay.Store.Name != "" {
-		merchant.Name, merchant.LogoURL = pay.Store.Name, pay.Store.LogoURL
+		merchant.Name = pay.Store.Name
 	}
-	v := view{Lang: lang, Merchant: merchant, Initial: initial(merchant.Name), Test: pay.Mode == malipo.ModeTest,
+	if pay.Store.LogoURL != "" {
+		merchant.LogoURL = pay.Store.LogoURL
+	}
+	v := view{Lang: lang, Merchant: merchant, Store: pay.Store, Initial: initial(merchant.Name), Test: pay.Mode == malipo.ModeTest,
 		Base: "/pay/" + token, Self: "/pay/" + token, Amount: formatMoney(pay.Amount, pay.Currency, lang),
 		Description: pay.Description, Reference: pay.Reference, Status: string(pay.Status), Details: pay.Details}
 	v.Title = v.T("title", merchant.Name)
@@ -259,6 +267,10 @@ func (p *Pages) payForm(w http.ResponseWriter, r *http.Request, c gateway.Checko
 		v.Method = "card"
 	}
 	v.Phone, v.LockPhone = pay.Customer.Phone, pay.LockPhone && pay.Customer.Phone != ""
+	v.AskName, v.AskEmail = pay.Customer.Name == "", pay.Customer.Email == ""
+	if r.Method == http.MethodPost {
+		v.CustomerName, v.CustomerEmail = r.PostForm.Get("customer_name"), r.PostForm.Get("customer_email")
+	}
 	if pay.Phone != "" {
 		v.Phone = pay.Phone
 	}
@@ -443,6 +455,7 @@ func inputError(v view, err error) string {
 		"cvv_invalid":         "Le code de sécurité doit comporter 3 ou 4 chiffres.",
 		"expiry_invalid":      "La date d’expiration n’est pas valide (MM/AA).",
 		"expired_card":        "Cette carte a expiré.",
+		"email_invalid":       "Cette adresse e-mail n’est pas valide.",
 		"rail_unavailable":    "Ce moyen de paiement n’est pas disponible pour ce numéro en ce moment. Essayez un autre numéro ou réessayez plus tard.",
 		"no_method":           "Ce paiement ne peut pas être réglé ici pour le moment. Revenez chez le marchand.",
 	}
@@ -454,6 +467,7 @@ func inputError(v view, err error) string {
 		"cvv_invalid":         "The security code must be 3 or 4 digits.",
 		"expiry_invalid":      "The expiry date is not valid (MM/YY).",
 		"expired_card":        "This card has expired.",
+		"email_invalid":       "This email address is not valid.",
 		"rail_unavailable":    "This way of paying is not available for this number right now. Try another number, or try again later.",
 		"no_method":           "This payment cannot be paid here right now. Please go back to the merchant.",
 	}
@@ -468,7 +482,10 @@ func inputError(v view, err error) string {
 }
 
 func (p *Pages) payMobileMoney(w http.ResponseWriter, r *http.Request) {
-	_, err := p.svc.PayWithMobileMoney(r.Context(), r.PathValue("token"), r.PostForm.Get("phone"), r.PostForm.Get("operator"))
+	err := p.svc.NameCustomer(r.Context(), r.PathValue("token"), r.PostForm.Get("customer_name"), r.PostForm.Get("customer_email"))
+	if err == nil {
+		_, err = p.svc.PayWithMobileMoney(r.Context(), r.PathValue("token"), r.PostForm.Get("phone"), r.PostForm.Get("operator"))
+	}
 	p.afterAttempt(w, r, err)
 }
 
@@ -502,6 +519,10 @@ func cardFromForm(r *http.Request) (rails.Card, error) {
 
 func (p *Pages) payCard(w http.ResponseWriter, r *http.Request) {
 	card, err := cardFromForm(r)
+	if err == nil {
+		// The cardholder is who pays, when the merchant did not say.
+		err = p.svc.NameCustomer(r.Context(), r.PathValue("token"), card.Name, r.PostForm.Get("customer_email"))
+	}
 	if err == nil {
 		_, err = p.svc.PayWithCard(r.Context(), r.PathValue("token"), card)
 	}

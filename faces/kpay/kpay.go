@@ -76,11 +76,12 @@ const (
 type retError struct {
 	code  int
 	reply string
+	tid   string // the transaction's, when one was made (607)
 }
 
 func (e *retError) Error() string { return e.reply }
 
-func fail(code int, reply string) error { return &retError{code, reply} }
+func fail(code int, reply string) error { return &retError{code: code, reply: reply} }
 
 // scalarFields are the body fields KPay takes as values (strings or
 // numbers): anything else in them is refused.
@@ -170,7 +171,7 @@ func (f *Face) answerError(w http.ResponseWriter, body lenient.Map, err error) {
 		status = http.StatusTooManyRequests
 	}
 	write(w, status, lenient.Ordered{{Key: "reply", Value: re.reply}, {Key: "url", Value: ""}, {Key: "success", Value: 0},
-		{Key: "authkey", Value: f.svc.Token("", 16)}, {Key: "tid", Value: ""}, {Key: "refid", Value: lenient.String(body, "refid")},
+		{Key: "authkey", Value: f.svc.Token("", 16)}, {Key: "tid", Value: re.tid}, {Key: "refid", Value: lenient.String(body, "refid")},
 		{Key: "retcode", Value: re.code}, {Key: "message", Value: re.reply}})
 }
 
@@ -179,17 +180,17 @@ func fromDomain(err error) *retError {
 	e := malipo.AsError(err)
 	switch {
 	case e.Code == "too_many_auth_failures":
-		return &retError{RetTooManyFailures, "Too many failed authentications: try again later"}
+		return &retError{code: RetTooManyFailures, reply: "Too many failed authentications: try again later"}
 	case e.Code == "reference_in_use":
-		return &retError{RetRefIDUsed, "Used ref id – error uniqueness"}
+		return &retError{code: RetRefIDUsed, reply: "Used ref id – error uniqueness"}
 	case e.Kind == malipo.KindInvalid:
-		return &retError{RetEmptyParameter, e.Message}
+		return &retError{code: RetEmptyParameter, reply: e.Message}
 	case e.Kind == malipo.KindNotFound:
-		return &retError{RetNotFound, "Transaction not found"}
+		return &retError{code: RetNotFound, reply: "Transaction not found"}
 	case e.Kind == malipo.KindUnavailable:
-		return &retError{RetRetailerDisabled, "Retailer not enabled"}
+		return &retError{code: RetRetailerDisabled, reply: "Retailer not enabled"}
 	}
-	return &retError{RetProcessing, "Error processing"}
+	return &retError{code: RetProcessing, reply: "Error processing"}
 }
 
 // auth checks Basic auth (which alone authenticates, as KPay's document

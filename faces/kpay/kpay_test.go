@@ -13,6 +13,7 @@ import (
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/clock"
+	"github.com/malipo/malipo/faces/checkout/checkouttest"
 	"github.com/malipo/malipo/faces/facetest"
 	"github.com/malipo/malipo/faces/kpay"
 	"github.com/malipo/malipo/gateway"
@@ -92,6 +93,10 @@ func retcode(a answer) float64 { n, _ := a.body["retcode"].(float64); return n }
 func TestRetcodes(t *testing.T) {
 	f := newFace(t, "127.0.0.1", "10.0.0.0/8")
 	other := newFace(t, "192.0.2.1") // allows a caller that is not us
+	_, second, err := f.svc.CreateIntegration(context.Background(), gateway.IntegrationInput{MerchantID: f.integ.MerchantID, Flavor: malipo.FlavorKPay, Mode: malipo.ModeTest})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name   string
 		f      *face
@@ -104,6 +109,14 @@ func TestRetcodes(t *testing.T) {
 		{"600 bad password", f, f.payBody(nil), func(r *http.Request) { r.SetBasicAuth(f.creds["username"], "wrong") }, 401, 600},
 		{"600 no basic auth", f, f.payBody(nil), func(r *http.Request) { r.Header.Del("Authorization") }, 401, 600},
 		{"601 unknown Kpay-Key", f, f.payBody(nil), func(r *http.Request) { r.Header.Set("Kpay-Key", "nope") }, 401, 601},
+		{"601 another retailer's Kpay-Key", f, f.payBody(nil), func(r *http.Request) { r.Header.Set("Kpay-Key", second["kpay_key"]) }, 401, 601},
+		{"0 with Basic alone, as the seed authenticates", f, f.payBody(func(m map[string]any) { m["refid"] = "r-basic" }), func(r *http.Request) { r.Header.Del("Kpay-Key") }, 200, 0},
+		{"600 another retailer's password, Basic alone", f, f.payBody(nil), func(r *http.Request) {
+			r.SetBasicAuth(f.creds["username"], second["password"])
+			r.Header.Del("Kpay-Key")
+		}, 401, 600},
+		{"0 bank 951 (BNR)", f, f.payBody(func(m map[string]any) { m["refid"], m["pmethod"], m["bankid"] = "r-951", "bank", "951" }), nil, 200, 0},
+		{"0 MOBICASH 63501", f, f.payBody(func(m map[string]any) { m["refid"], m["bankid"] = "r-63501", "63501" }), nil, 200, 0},
 		{"602 not whitelisted", other, other.payBody(nil), nil, 403, 602},
 		{"603 missing parameter", f, f.payBody(func(m map[string]any) { delete(m, "email") }), nil, 200, 603},
 		{"604 unknown retailer", f, f.payBody(func(m map[string]any) { m["retailerid"] = "99x" }), nil, 200, 604},
@@ -121,6 +134,13 @@ func TestRetcodes(t *testing.T) {
 		if c.code != 0 && (a.body["success"] != 0.0 || a.body["message"] == "") {
 			t.Errorf("%s: the error lacks success 0 or a message: %s", c.name, a.raw)
 		}
+	}
+	// 607 names the transaction it made: checkstatus finds it by that tid.
+	a607 := f.post(t, f.payBody(func(m map[string]any) { m["refid"], m["msisdn"] = "r-607b", "250788120004" }), nil)
+	if tid, _ := a607.body["tid"].(string); retcode(a607) != 607 || tid == "" {
+		t.Errorf("607 without its tid: %s", a607.raw)
+	} else if c := f.post(t, map[string]any{"tid": tid, "action": "checkstatus"}, nil); c.body["statusid"] != "02" || c.body["refid"] != "r-607b" {
+		t.Errorf("checkstatus of the 607 tid: %s", c.raw)
 	}
 	// 605: a live retailer, which has no rails to take payments with.
 	_, live, err := f.svc.CreateIntegration(context.Background(), gateway.IntegrationInput{MerchantID: f.integ.MerchantID, Flavor: malipo.FlavorKPay, Mode: malipo.ModeLive})
@@ -182,7 +202,7 @@ func TestMobileMoneyPostbackAndStatus(t *testing.T) {
 		t.Fatalf("%d postbacks, want 3: two not acknowledged, then one acknowledged", len(posts))
 	}
 	p := posts[0]
-	if p["tid"] != tid || p["refid"] != "15947234071471114" || p["statusid"] != "01" || p["payaccount"] != "250788312934" || p["momtransactionid"] == "" {
+	if p["tid"] != tid || p["refid"] != "15947234071471114" || p["statusid"] != "01" || p["payaccount"] != "0788312934" || p["momtransactionid"] == "" {
 		t.Errorf("postback: %v", p)
 	}
 	mu.Unlock()
@@ -236,5 +256,20 @@ func TestImmediateSuccess(t *testing.T) {
 	if a.body["statusid"] != "01" || a.body["statusdesc"] != "SUCCESSFUL" || retcode(a) != 0 || a.body["momtransactionid"] == "" ||
 		!strings.HasPrefix(a.raw, `{"tid":`) {
 		t.Errorf("immediate success: %s", a.raw)
+	}
+}
+
+// logourl is shown on the checkout page the payment request answers.
+func TestLogoURLIsShown(t *testing.T) {
+	f := newFace(t)
+	a := f.post(t, f.payBody(func(m map[string]any) {
+		m["pmethod"], m["bankid"], m["logourl"] = "cc", "000", "https://iduka.rw/logo.png"
+	}), nil)
+	url, _ := a.body["url"].(string)
+	if retcode(a) != 0 || url == "" {
+		t.Fatalf("card payment request: %s", a.raw)
+	}
+	if page := checkouttest.Get(t, url); !strings.Contains(page, `src="https://iduka.rw/logo.png"`) {
+		t.Errorf("the checkout page does not show logourl:\n%s", page)
 	}
 }

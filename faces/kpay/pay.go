@@ -20,7 +20,7 @@ var Banks = map[string]string{
 	"63510": "MTN Mobile Money", "63514": "Airtel Money", "63502": "SPENN", "000": "Visa / MasterCard",
 	"010": "IMBANK RWANDA", "040": "BK", "070": "GTBANK RWANDA", "100": "ECOBANK", "115": "ACCESS", "130": "COGEBANQUE",
 	"145": "UOB", "160": "KCB RWANDA", "192": "EQUITY", "400": "BPR", "750": "BRD", "800": "ZIGAMA", "900": "BOA RWANDA",
-	"950": "UNGUKA",
+	"950": "UNGUKA", "951": "BNR", "63501": "MOBICASH",
 }
 
 // bankOperators are the sandbox operators behind KPay's wallet codes.
@@ -30,7 +30,7 @@ var bankOperators = map[string]string{"63510": "mtn-rw", "63514": "airtel-rw"}
 func methodAccepts(pmethod, bankid string) (known bool, ok bool) {
 	switch pmethod {
 	case "momo":
-		return true, bankid == "63510" || bankid == "63514"
+		return true, bankid == "63510" || bankid == "63514" || bankid == "63501"
 	case "spenn":
 		return true, bankid == "63502"
 	case "cc":
@@ -44,14 +44,10 @@ func methodAccepts(pmethod, bankid string) (known bool, ok bool) {
 	return false, false
 }
 
-// msisdn reads a KPay number: international without "+"
-// ("250788312934"), or Rwandan national ("0788312934"). A number that is
-// neither is passed on as sent, for the gateway to refuse.
-func msisdn(s string) string {
-	if e164, err := malipo.ParseMSISDN(s, "RW"); err == nil {
-		return e164
-	}
-	return s
+// faceData is what a KPay payment keeps to answer about it: the number
+// as the merchant sent it, which postbacks echo as payaccount.
+type faceData struct {
+	MSISDN string `json:"msisdn,omitempty"`
 }
 
 var payFields = []string{"msisdn", "email", "details", "refid", "amount", "cname", "cnumber", "pmethod", "retailerid", "returl", "redirecturl", "bankid"}
@@ -105,8 +101,10 @@ func (f *Face) pay(req *request) (any, error) {
 		return nil, err
 	}
 	in := gateway.PaymentInput{Amount: amount, Currency: cur, Reference: lenient.String(b, "refid"), Description: lenient.String(b, "details"),
-		Customer:  malipo.Customer{Name: lenient.String(b, "cname"), Email: lenient.String(b, "email"), Phone: msisdn(lenient.String(b, "msisdn"))},
-		NotifyURL: lenient.String(b, "returl"), ReturnURL: lenient.String(b, "redirecturl"), CancelURL: lenient.String(b, "redirecturl")}
+		Customer:  malipo.Customer{Name: lenient.String(b, "cname"), Email: lenient.String(b, "email"), Phone: lenient.String(b, "msisdn")},
+		NotifyURL: lenient.String(b, "returl"), ReturnURL: lenient.String(b, "redirecturl"), CancelURL: lenient.String(b, "redirecturl"),
+		Store: malipo.Store{LogoURL: lenient.String(b, "logourl")}}
+	in.FaceData, _ = json.Marshal(faceData{MSISDN: lenient.String(b, "msisdn")})
 	switch pmethod {
 	case "momo", "spenn", "smartcash":
 		in.Method, in.Phone, in.Operator = string(malipo.ChannelMobileMoney), in.Customer.Phone, bankOperators[bankid]
@@ -118,7 +116,7 @@ func (f *Face) pay(req *request) (any, error) {
 		return nil, err
 	}
 	if p.Status == malipo.PaymentFailed {
-		return nil, fail(RetMoMoFailed, "Failed mobile money transaction: "+p.FailureReason)
+		return nil, &retError{code: RetMoMoFailed, reply: "Failed mobile money transaction: " + p.FailureReason, tid: p.ID}
 	}
 	if p.Status == malipo.PaymentSucceeded {
 		// Settled before the answer: KPay's immediate success.
@@ -150,9 +148,21 @@ func postback(p malipo.Payment, withAccount bool) lenient.Ordered {
 	id, desc := status(p)
 	out := lenient.Ordered{{Key: "tid", Value: p.ID}, {Key: "refid", Value: p.Reference}, {Key: "momtransactionid", Value: p.RailReference}}
 	if withAccount {
-		out = append(out, lenient.KV{Key: "payaccount", Value: strings.TrimPrefix(p.Phone, "+")})
+		out = append(out, lenient.KV{Key: "payaccount", Value: payAccount(p)})
 	}
 	return append(out, lenient.KV{Key: "statusid", Value: id}, lenient.KV{Key: "statusdesc", Value: desc})
+}
+
+// payAccount is the number a payment was paid from: as the merchant sent
+// it when the customer paid from that number, else as the rail knows it
+// (country code, no "+").
+func payAccount(p malipo.Payment) string {
+	var fd faceData
+	json.Unmarshal(p.FaceData, &fd)
+	if e164, err := malipo.ParseMSISDN(fd.MSISDN, p.Region); err == nil && e164 == p.Phone {
+		return fd.MSISDN
+	}
+	return strings.TrimPrefix(p.Phone, "+")
 }
 
 // checkStatus reads a payment by tid or refid.
@@ -184,7 +194,7 @@ func (f *Face) addToken(req *request) (any, error) {
 		return nil, err
 	}
 	cs, _, err := f.svc.CreateCardSetup(req.ctx, req.in, gateway.CardSetupInput{Customer: malipo.Customer{
-		Name: lenient.String(req.body, "cusname"), Email: lenient.String(req.body, "email"), Phone: msisdn(lenient.String(req.body, "msisdn"))},
+		Name: lenient.String(req.body, "cusname"), Email: lenient.String(req.body, "email"), Phone: lenient.String(req.body, "msisdn")},
 		Reference: lenient.String(req.body, "refid")}, gateway.Idempotency{})
 	if err != nil {
 		return nil, err
@@ -199,7 +209,7 @@ func (f *Face) tokenList(req *request) (any, error) {
 	if err := missing(req.body, []string{"msisdn"}); err != nil {
 		return nil, err
 	}
-	cards, err := f.svc.ListCards(req.ctx, req.in, msisdn(lenient.String(req.body, "msisdn")))
+	cards, err := f.svc.ListCards(req.ctx, req.in, lenient.String(req.body, "msisdn"))
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +233,7 @@ func (f *Face) tokenPay(req *request) (any, error) {
 	}
 	p, _, err := f.svc.CreatePayment(req.ctx, req.in, gateway.PaymentInput{Amount: amount, Currency: cur, Reference: lenient.String(b, "refid"),
 		Description: lenient.String(b, "details"), NotifyURL: lenient.String(b, "returl"), ReturnURL: lenient.String(b, "redirecturl"),
-		Customer:  malipo.Customer{Name: lenient.String(b, "cname"), Email: lenient.String(b, "email"), Phone: msisdn(lenient.String(b, "msisdn"))},
+		Customer:  malipo.Customer{Name: lenient.String(b, "cname"), Email: lenient.String(b, "email"), Phone: lenient.String(b, "msisdn")},
 		CardToken: lenient.String(b, "token"), CVV: lenient.String(b, "cvv")}, gateway.Idempotency{})
 	if err != nil {
 		return nil, err

@@ -78,7 +78,9 @@ func (f *Face) newInvoice(req *request, body lenient.Map, customer malipo.Custom
 		n, _ := wholeNumber(t["amount"])
 		in.Taxes = append(in.Taxes, malipo.Tax{Name: lenient.String(t, "name"), Amount: n})
 	}
-	in.Store = malipo.Store{Name: lenient.String(store, "name"), LogoURL: lenient.String(store, "logo_url")}
+	in.Store = malipo.Store{Name: lenient.String(store, "name"), LogoURL: lenient.String(store, "logo_url"),
+		Tagline: lenient.String(store, "tagline"), PostalAddress: lenient.String(store, "postal_address"),
+		Phone: cmp.Or(lenient.String(store, "phone"), lenient.String(store, "phone_number")), WebsiteURL: lenient.String(store, "website_url")}
 	fd := faceData{Actions: actions, OPRToken: oprToken}
 	if list, ok := inv["channels"].([]any); ok {
 		for _, c := range list {
@@ -186,13 +188,24 @@ func invoiceData(svc *gateway.Service, in malipo.Integration, p malipo.Payment) 
 	if p.Mode == malipo.ModeLive {
 		mode = "live"
 	}
+	// "a failure message is entered in the fail_reason node only for
+	// failed or canceled bank card transactions", and the seed's cancelled
+	// example says "Payment cancelled by customer": mobile-money failures
+	// leave it empty.
 	failReason := ""
-	if p.Status == malipo.PaymentFailed || p.Status == malipo.PaymentCancelled || p.Status == malipo.PaymentExpired {
+	switch {
+	case p.Status == malipo.PaymentCancelled && p.FailureCode == "customer_cancelled":
+		failReason = "Payment cancelled by customer"
+	case p.Method == malipo.ChannelCard:
 		failReason = p.FailureReason
 	}
+	// Phones come back as PayDunya shows them: national, digits only.
 	phone := p.Customer.Phone
 	if p.Phone != "" {
-		phone = strings.TrimPrefix(p.Phone, "+")
+		phone = p.Phone
+	}
+	if e164, err := malipo.ParseMSISDN(phone, p.Region); err == nil {
+		phone = malipo.NationalMSISDN(e164)
 	}
 	out := lenient.Ordered{
 		{Key: "response_code", Value: codeOK}, {Key: "response_text", Value: "Transaction Found"},
@@ -304,6 +317,11 @@ func (f *Face) softpay(req *request) (any, error) {
 	phone := firstKey(req.body, func(k string) bool { return strings.Contains(k, "phone") })
 	if phone == "" {
 		return nil, malipo.Invalid("phone_number", "parameter_missing", "the customer's phone number is required")
+	}
+	name := firstKey(req.body, func(k string) bool { k = strings.ToLower(k); return strings.HasSuffix(k, "name") })
+	email := firstKey(req.body, func(k string) bool { return strings.HasSuffix(strings.ToLower(k), "email") })
+	if err := f.svc.NameCustomer(req.ctx, p.CheckoutToken, name, email); err != nil {
+		return nil, err
 	}
 	if _, err := f.svc.PayWithMobileMoney(req.ctx, p.CheckoutToken, phone, softpayOperators[slug]); err != nil {
 		return nil, err

@@ -6,12 +6,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	neturl "net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/clock"
+	"github.com/malipo/malipo/faces/checkout/checkouttest"
 	"github.com/malipo/malipo/faces/facetest"
 	"github.com/malipo/malipo/faces/paydunya"
 	"github.com/malipo/malipo/gateway"
@@ -132,7 +134,7 @@ func TestConfirmShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	c = f.call(t, "GET", sandbox1+"/checkout-invoice/confirm/"+token, "", "", f.creds)
-	if c.body["status"] != "cancelled" || c.body["fail_reason"] != "The customer cancelled the payment" {
+	if c.body["status"] != "cancelled" || c.body["fail_reason"] != "Payment cancelled by customer" {
 		t.Errorf("cancelled: %s", c.raw)
 	}
 }
@@ -188,7 +190,8 @@ func TestSoftPayAndOPR(t *testing.T) {
 	}
 	f.clock.Advance(3 * time.Second)
 	if c := f.call(t, "GET", sandbox1+"/checkout-invoice/confirm/"+token, "", "", f.creds); c.body["status"] != "completed" ||
-		c.body["customer"].(map[string]any)["phone"] != "2250707120000" {
+		c.body["customer"].(map[string]any)["phone"] != "0707120000" || c.body["customer"].(map[string]any)["name"] != "Awa" ||
+		c.body["customer"].(map[string]any)["email"] != "awa@example.com" || c.body["fail_reason"] != "" {
 		t.Errorf("after softpay: %s", c.raw)
 	}
 	// Wave-style field names are found too; card answers the checkout URL.
@@ -332,5 +335,48 @@ func TestDirectPayWaitsForTheMoney(t *testing.T) {
 	a = slow.whileAdvancing(t, sandbox1+"/direct-pay/credit-account", `{"account_alias":"771111111","amount":4500}`)
 	if a.body["response_code"] != "1006" || a.body["response_text"] != "Transaction pending" {
 		t.Errorf("slow transfer: %d %s", a.status, a.raw)
+	}
+}
+
+// The seed's store (tagline, address, phone, website, and its http logo)
+// is shown on the checkout page; the page asks who pays when the invoice
+// does not say, and confirm returns what the customer gave, the phone as
+// PayDunya writes it. fail_reason is for card transactions: a declined
+// card fills it, a failed mobile-money payment does not.
+func TestCheckoutPageShowsTheStoreAndAsksWhoPays(t *testing.T) {
+	f := newFace(t)
+	a := f.post(t, sandbox1+"/checkout-invoice/create", `{"invoice":{"total_amount":5000,"description":"Chaussure VANS"},
+		"store":{"name":"Magasin le Choco","tagline":"L'élégance n'a pas de prix","postal_address":"Dakar Plateau - Etablissement kheweul",
+		"phone":"336611000","logo_url":"http://www.chocodakar.com/logo.png","website_url":"http://www.chocodakar.com"}}`)
+	url := lenientStr(a.body["response_text"])
+	page := checkouttest.Get(t, url)
+	for _, want := range []string{"L&#39;élégance n&#39;a pas de prix", "Dakar Plateau - Etablissement kheweul", "336611000",
+		`href="http://www.chocodakar.com"`, `src="http://www.chocodakar.com/logo.png"`, `name="customer_name"`, `name="customer_email"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("checkout page lacks %s", want)
+		}
+	}
+	checkouttest.Submit(t, url, "mobile-money", neturl.Values{"phone": {"771230000"}, "customer_name": {"Alioune Faye"}, "customer_email": {"aliounefaye@gmail.com"}})
+	f.clock.Advance(3 * time.Second)
+	c := f.call(t, "GET", sandbox1+"/checkout-invoice/confirm/"+lenientStr(a.body["token"]), "", "", f.creds)
+	if got, _ := json.Marshal(c.body["customer"]); string(got) != `{"email":"aliounefaye@gmail.com","name":"Alioune Faye","phone":"771230000"}` ||
+		c.body["status"] != "completed" {
+		t.Errorf("confirm after paying: %s", c.raw)
+	}
+
+	// A failed mobile-money payment leaves fail_reason empty.
+	a = f.post(t, sandbox1+"/checkout-invoice/create", `{"invoice":{"total_amount":1000},"store":{"name":"Choco"}}`)
+	checkouttest.Submit(t, lenientStr(a.body["response_text"]), "mobile-money", neturl.Values{"phone": {"771230002"}})
+	f.clock.Advance(3 * time.Second)
+	c = f.call(t, "GET", sandbox1+"/checkout-invoice/confirm/"+lenientStr(a.body["token"]), "", "", f.creds)
+	if c.body["status"] != "failed" || c.body["fail_reason"] != "" {
+		t.Errorf("failed mobile money: %s", c.raw)
+	}
+	// A declined card fills it.
+	a = f.post(t, sandbox1+"/checkout-invoice/create", `{"invoice":{"total_amount":1000},"store":{"name":"Choco"}}`)
+	checkouttest.Submit(t, lenientStr(a.body["response_text"]), "card", neturl.Values{"number": {"4000 0000 0000 0002"}, "expiry": {"12/30"}, "cvv": {"123"}, "name": {"Awa Diop"}})
+	c = f.call(t, "GET", sandbox1+"/checkout-invoice/confirm/"+lenientStr(a.body["token"]), "", "", f.creds)
+	if c.body["fail_reason"] != "The card was declined" || c.body["customer"].(map[string]any)["name"] != "Awa Diop" {
+		t.Errorf("declined card: %s", c.raw)
 	}
 }

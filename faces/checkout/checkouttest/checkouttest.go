@@ -20,21 +20,30 @@ var csrfRe = regexp.MustCompile(`name="csrf" value="([0-9a-f]{32})"`)
 // on.
 func PayMobileMoney(t testing.TB, pageURL, phone string) string {
 	t.Helper()
+	return Submit(t, pageURL, "mobile-money", url.Values{"phone": {phone}})
+}
+
+// Submit opens a checkout page and submits one of its forms
+// ("mobile-money" or "card") with values, as a customer would. It returns
+// the page the browser lands on.
+func Submit(t testing.TB, pageURL, form string, values url.Values) string {
+	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Jar: jar}
 	page := get(t, client, pageURL)
 	m := csrfRe.FindStringSubmatch(page)
-	if m == nil || !strings.Contains(page, `id="momo-form"`) {
-		t.Fatalf("no mobile-money form at %s:\n%s", pageURL, page)
+	if m == nil || !strings.Contains(page, `action="`) || !strings.Contains(page, "/"+form+`"`) {
+		t.Fatalf("no %s form at %s:\n%s", form, pageURL, page)
 	}
-	res, err := client.PostForm(pageURL+"/mobile-money", url.Values{"csrf": {m[1]}, "phone": {phone}})
+	values.Set("csrf", m[1])
+	res, err := client.PostForm(pageURL+"/"+form, values)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	if res.StatusCode != 200 {
-		t.Fatalf("mobile-money form: %d\n%s", res.StatusCode, b)
+		t.Fatalf("%s form: %d\n%s", form, res.StatusCode, b)
 	}
 	return string(b)
 }
