@@ -18,6 +18,10 @@ type PayoutInput struct {
 	Reference   string
 	Destination malipo.Destination
 	Narration   string
+	// Receiver, for a transfer to another merchant, is the integration
+	// the sender named it by (iPay's vendor ID): it hears of the money
+	// received on its notify URL, in its flavor.
+	Receiver *malipo.Integration
 }
 
 // destination checks and normalises where a payout goes.
@@ -150,7 +154,7 @@ func (s *Service) CreatePayout(ctx context.Context, in malipo.Integration, req P
 				Message: fmt.Sprintf("too many requests to the same %s: at most %d payouts per %s", destinationNoun(dest.Type), limit, window)}
 		}
 		if transfer {
-			if err := s.transfer(tx, &p, in); err != nil {
+			if err := s.transfer(tx, &p, in, req.Receiver); err != nil {
 				return err
 			}
 		} else {
@@ -187,7 +191,7 @@ func destinationNoun(t malipo.DestinationType) string {
 }
 
 // transfer settles a payout to another merchant inside tx.
-func (s *Service) transfer(tx store.Tx, p *malipo.Payout, in malipo.Integration) error {
+func (s *Service) transfer(tx store.Tx, p *malipo.Payout, in malipo.Integration, receiver *malipo.Integration) error {
 	to, err := tx.GetMerchant(p.Destination.Account)
 	if malipo.KindOf(err) == malipo.KindNotFound {
 		return malipo.Invalid("destination.account", "account_invalid", "no merchant %q", p.Destination.Account)
@@ -210,8 +214,13 @@ func (s *Service) transfer(tx store.Tx, p *malipo.Payout, in malipo.Integration)
 	if err := s.emitEvent(tx, malipo.EventPayoutSucceeded, "payout", p.ID, p.MerchantID, p.Mode, *p, in, ""); err != nil {
 		return err
 	}
-	// The receiving merchant hears of it too, on its own endpoints.
-	return s.emitEvent(tx, malipo.EventTransferReceived, "payout", p.ID, to.ID, p.Mode, *p, malipo.Integration{}, "")
+	// The receiving merchant hears of it too, on its own endpoints and on
+	// the notify URL of the integration it was named by.
+	var named malipo.Integration
+	if receiver != nil && receiver.MerchantID == to.ID && receiver.Mode == p.Mode {
+		named = *receiver
+	}
+	return s.emitEvent(tx, malipo.EventTransferReceived, "payout", p.ID, to.ID, p.Mode, *p, named, "")
 }
 
 // payoutRail is the rail that takes a payout to d in c.

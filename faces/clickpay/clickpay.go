@@ -247,6 +247,11 @@ func (f *Face) transaction(req *request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	if p.IntegrationID != req.in.ID {
+		// The merchant's, but another account's: each ClickPay account
+		// sees its own payments.
+		return 0, nil, &apiError{http.StatusForbidden, "The payment requested is hidden for administrators only"}
+	}
 	if p.Status == malipo.PaymentExpired {
 		return 0, nil, &apiError{http.StatusGone, "The payment requested has been removed from our servers"}
 	}

@@ -233,6 +233,9 @@ func TestErrorTable(t *testing.T) {
 	m, _ := f.svc.CreateMerchant(context.Background(), "Another shop", "")
 	_, other, _ := f.svc.CreateIntegration(context.Background(), gateway.IntegrationInput{MerchantID: m.ID, Flavor: malipo.FlavorClickPay, Mode: malipo.ModeTest})
 	pay := f.call(t, "POST", "/card/payment-url", `{"account_id":"`+other["account_id"]+`","amount":"2","order_info":"O-1","currency":"USD"}`, "Authorization", other["api_key"])
+	// A second account of the same merchant.
+	_, sibling, _ := f.svc.CreateIntegration(context.Background(), gateway.IntegrationInput{MerchantID: f.integ.MerchantID, Flavor: malipo.FlavorClickPay, Mode: malipo.ModeTest})
+	siblings := f.call(t, "POST", "/card/payment-url", `{"account_id":"`+sibling["account_id"]+`","amount":"2","order_info":"S-1","currency":"USD"}`, "Authorization", sibling["api_key"])
 	late := f.call(t, "POST", "/card/payment-url", `{"account_id":"`+f.creds["account_id"]+`","amount":"2","order_info":"L-1","currency":"USD"}`)
 	f.clock.Advance(31 * time.Minute)
 	if _, err := f.svc.ExpireDue(context.Background(), 10); err != nil {
@@ -246,6 +249,7 @@ func TestErrorTable(t *testing.T) {
 		{"400 bad request", "POST", "/card/payment-url", `{"amount":"2"}`, nil, 400},
 		{"401 wrong key", "GET", "/transactions/x", "", []string{"Authorization", "nope"}, 401},
 		{"403 another account's payment", "GET", "/transactions/" + lenientStr(pay.body["transaction_id"]), "", nil, 403},
+		{"403 a sibling account's payment", "GET", "/transactions/" + lenientStr(siblings.body["transaction_id"]), "", nil, 403},
 		{"404 not found", "GET", "/transactions/pay_nope", "", nil, 404},
 		{"405 wrong method", "DELETE", "/transactions/x", "", nil, 405},
 		{"406 not json", "GET", "/transactions/x", "", []string{"Accept", "text/html"}, 406},

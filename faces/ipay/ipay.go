@@ -215,20 +215,34 @@ func (f *Face) send(req *request) (any, error) {
 	if err != nil {
 		return nil, fail(http.StatusBadRequest, "amount is not a valid amount of %s", cur)
 	}
+	var receiver *malipo.Integration
 	if dest.Type == malipo.DestinationMerchant {
 		to, err := f.svc.IntegrationBySecret(req.ctx, dest.Account)
 		if err != nil || to.Flavor != malipo.FlavorIPay || to.Mode != req.in.Mode {
 			return nil, fail(http.StatusBadRequest, "account %s is not an iPay merchant", dest.Account)
 		}
-		dest.Account = to.MerchantID
+		// The vendor ID as sent is kept: callbacks name it in account.
+		dest.Account, dest.AccountReference, receiver = to.MerchantID, dest.Account, &to
 	}
 	p, _, err := f.svc.CreatePayout(req.ctx, req.in, gateway.PayoutInput{Amount: amount, Currency: cur, Reference: lenient.String(req.body, "reference"),
-		Destination: dest, Narration: lenient.String(req.body, "narration")}, gateway.Idempotency{})
+		Destination: dest, Narration: lenient.String(req.body, "narration"), Receiver: receiver}, gateway.Idempotency{})
 	if err != nil {
 		return nil, err
 	}
-	return lenient.Ordered{{Key: "status", Value: 200}, {Key: "text", Value: statusText(p)}, {Key: "reference", Value: p.Reference},
+	// "The transaction is queued in our system for processing. The
+	// callback url will be triggered": the answer is QUEUED even when the
+	// money has already moved (an internal transfer), as the seed shows.
+	return lenient.Ordered{{Key: "status", Value: 200}, {Key: "text", Value: "QUEUED"}, {Key: "reference", Value: p.Reference},
 		{Key: "timestamp", Value: f.timestamp()}}, nil
+}
+
+// account is the account a payout went to as the sender named it: the
+// receiving vendor ID of an internal transfer.
+func account(p malipo.Payout) string {
+	if p.Destination.Type == malipo.DestinationMerchant && p.Destination.AccountReference != "" {
+		return p.Destination.AccountReference
+	}
+	return p.Destination.Account
 }
 
 func statusText(p malipo.Payout) string {
@@ -289,7 +303,7 @@ func (fl flavor) Build(m notify.Message) (notify.Request, error) {
 		status = "400"
 	}
 	fields := map[string]any{"status": status, "text": statusText(p), "reference": p.Reference, "ipay_reference": p.ID,
-		"mmref": p.RailReference, "amount": malipo.FormatDecimal(p.Amount, p.Currency), "account": p.Destination.Account,
+		"mmref": p.RailReference, "amount": malipo.FormatDecimal(p.Amount, p.Currency), "account": account(p),
 		"channel": channelOf(p.Destination), "timestamp": p.CompletedAt.Format("2006-01-02 15:04:05")}
 	form := url.Values{}
 	for k, v := range fields {

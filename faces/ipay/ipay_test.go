@@ -41,7 +41,11 @@ func newFace(t *testing.T, notifyURL string, allow ...string) *face {
 	s.Flavors[malipo.FlavorIPay] = ip.Flavor()
 	ip.Register(s.Mux, "/ipay")
 	integ, creds := s.Integration(t, "Demo Bulk", gateway.IntegrationInput{Flavor: malipo.FlavorIPay, Mode: malipo.ModeTest, AllowIPs: allow, NotifyURL: notifyURL})
-	_, other := s.Integration(t, "Supplier", gateway.IntegrationInput{Flavor: malipo.FlavorIPay, Mode: malipo.ModeTest})
+	otherURL := ""
+	if notifyURL != "" {
+		otherURL = notifyURL + "/supplier"
+	}
+	_, other := s.Integration(t, "Supplier", gateway.IntegrationInput{Flavor: malipo.FlavorIPay, Mode: malipo.ModeTest, NotifyURL: otherURL})
 	if _, err := s.Service.Topup(context.Background(), integ, 10_000_000, "KES"); err != nil {
 		t.Fatal(err)
 	}
@@ -177,6 +181,7 @@ func TestStatusAndCallback(t *testing.T) {
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		v, _ := url.ParseQuery(string(b))
+		v.Set("to", r.URL.Path)
 		mu.Lock()
 		forms = append(forms, v)
 		mu.Unlock()
@@ -200,26 +205,46 @@ func TestStatusAndCallback(t *testing.T) {
 	if a := status("nope"); a.status != 404 {
 		t.Errorf("unknown reference: %d %s", a.status, a.raw)
 	}
-	// Internal transfer to the other iPay merchant: settled at once.
-	if a := f.send(t, "/internal/send/ipay", map[string]string{"vid": f.creds["vid"], "reference": "I-1", "account": f.other["vid"], "amount": "250", "curr": "KES"}, false); a.body["text"] != "SUCCESS" {
+	// Internal transfer to the other iPay merchant: settled at once, but
+	// answered QUEUED as the seed's success example is.
+	if a := f.send(t, "/internal/send/ipay", map[string]string{"vid": f.creds["vid"], "reference": "I-1", "account": f.other["vid"], "amount": "250", "curr": "KES"}, false); a.body["text"] != "QUEUED" {
 		t.Errorf("internal send: %s", a.raw)
+	}
+	if a := status("I-1"); a.body["text"] != "SUCCESS" {
+		t.Errorf("status of the internal transfer: %s", a.raw)
 	}
 	if _, err := f.disp.RunDue(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(forms) != 2 {
-		t.Fatalf("%d callbacks, want 2", len(forms))
+	// The sender hears of both payouts, the receiving vendor of the
+	// transfer, each signed with its own key; account is the vendor ID
+	// the sender named.
+	if len(forms) != 3 {
+		t.Fatalf("%d callbacks, want 3: %v", len(forms), forms)
 	}
+	received := 0
 	for _, form := range forms {
 		fields := map[string]string{}
 		for k := range form {
-			fields[k] = form.Get(k)
+			if k != "to" {
+				fields[k] = form.Get(k)
+			}
 		}
-		if sign(f.creds["security_key"], fields) != form.Get("hash") || form.Get("status") != "200" || form.Get("text") != "SUCCESS" {
+		key := f.creds["security_key"]
+		if form.Get("to") == "/b2b-callback/supplier" {
+			key, received = f.other["security_key"], received+1
+		}
+		if sign(key, fields) != form.Get("hash") || form.Get("status") != "200" || form.Get("text") != "SUCCESS" {
 			t.Errorf("callback does not verify: %v", form)
 		}
+		if form.Get("reference") == "I-1" && form.Get("account") != f.other["vid"] {
+			t.Errorf("transfer callback names account %q, want the vendor ID %q", form.Get("account"), f.other["vid"])
+		}
+	}
+	if received != 1 {
+		t.Errorf("the receiving vendor got %d callbacks, want 1", received)
 	}
 	if r, err := f.svc.Verify(context.Background()); err != nil || !r.Clean() {
 		t.Errorf("ledger: %+v %v", r, err)

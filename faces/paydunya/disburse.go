@@ -111,7 +111,8 @@ func (f *Face) disburseGetInvoice(req *request) (any, error) {
 	if d.Amount, err = amount(req.body["amount"], "amount"); err != nil {
 		return nil, err
 	}
-	return lenient.Ordered{{Key: "response_code", Value: codeOK}, {Key: "disburse_token", Value: disburseToken(req.in, d)}}, nil
+	return lenient.Ordered{{Key: "response_code", Value: codeOK}, {Key: "response_text", Value: "Disburse Invoice Created"},
+		{Key: "disburse_token", Value: disburseToken(req.in, d)}}, nil
 }
 
 func (f *Face) disburseSubmit(req *request) (any, error) {

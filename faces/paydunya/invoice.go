@@ -257,7 +257,7 @@ func (f *Face) oprCreate(req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return lenient.Ordered{{Key: "response_code", Value: codeOK},
+	return lenient.Ordered{{Key: "response_code", Value: codeOK}, {Key: "response_text", Value: "OPR Invoice Created"},
 		{Key: "description", Value: "Une demande de paiement a été envoyée au client. Il doit la confirmer avec le code reçu."},
 		{Key: "token", Value: oprToken(p.Reference)}, {Key: "invoice_token", Value: p.Reference}}, nil
 }
