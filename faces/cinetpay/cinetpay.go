@@ -118,6 +118,7 @@ type request struct {
 	ctx  context.Context
 	in   malipo.Integration
 	body lenient.Map
+	raw  []byte // the body as sent
 }
 
 func (f *Face) endpoint(h func(*request) (int, any, error)) http.Handler {
@@ -173,7 +174,7 @@ func (f *Face) auth(r *http.Request, apikey, site string) (malipo.Integration, e
 }
 
 func (f *Face) serve(r *http.Request, w http.ResponseWriter, h func(*request) (int, any, error)) (int, any, error) {
-	body, err := lenient.Read(w, r, MaxBodyBytes)
+	raw, body, err := lenient.ReadRaw(w, r, MaxBodyBytes)
 	if err != nil {
 		return 0, nil, errFields("the request body could not be read: %v", err)
 	}
@@ -191,7 +192,7 @@ func (f *Face) serve(r *http.Request, w http.ResponseWriter, h func(*request) (i
 	if !f.limiter.Allow(in.ID, f.clock.Now()) {
 		return 0, nil, errTooMany
 	}
-	return h(&request{ctx: r.Context(), in: in, body: body})
+	return h(&request{ctx: r.Context(), in: in, body: body, raw: raw})
 }
 
 func asCinet(err error, target **cinetError) bool {

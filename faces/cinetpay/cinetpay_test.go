@@ -281,3 +281,44 @@ func TestNotificationVerifies(t *testing.T) {
 		t.Errorf("fields in order %v", order)
 	}
 }
+
+// The amount is a multiple of 5 as the merchant writes it (34 CDF is
+// not, though it is 3400 centimes); invoice_data keeps the merchant's
+// order; the sized fields of the seed's table are held to their sizes.
+func TestAmountsDetailsAndSizes(t *testing.T) {
+	s := facetest.New(t, 3*time.Second, 4)
+	cinetpay.New(s.Service, cinetpay.Config{Clock: s.Clock}).Register(s.Mux, "/cinetpay")
+	_, cdf := s.Integration(t, "Kinshasa", gateway.IntegrationInput{Flavor: malipo.FlavorCinetPay, Mode: malipo.ModeTest, Currency: "CDF"})
+	f := &face{srv: s.Server, svc: s.Service, clock: s.Clock, creds: cdf}
+	a := f.init(t, func(m map[string]any) { m["currency"], m["amount"] = "CDF", 34 })
+	if a.body["code"] != "608" {
+		t.Errorf("34 CDF: %s", a.raw)
+	}
+	if a := f.init(t, func(m map[string]any) { m["currency"], m["amount"], m["transaction_id"] = "CDF", 35, "cdf-35" }); a.body["code"] != "201" {
+		t.Errorf("35 CDF: %s", a.raw)
+	}
+	for field, value := range map[string]string{"customer_country": "CIV", "customer_state": "ABC", "customer_zip_code": "065100"} {
+		if a := f.init(t, func(m map[string]any) { m["currency"], m["transaction_id"], m[field] = "CDF", "size-"+field, value }); a.body["code"] != "608" ||
+			!strings.Contains(lenientStr(a.body["description"]), field) {
+			t.Errorf("%s %q: %s", field, value, a.raw)
+		}
+	}
+	body := `{"apikey":"` + cdf["apikey"] + `","site_id":"` + cdf["site_id"] + `","transaction_id":"order-1","amount":2500,"currency":"CDF",
+		"description":"Frais","return_url":"https://www.exemple.com/return","notify_url":"https://www.exemple.com/notify","channels":"ALL",
+		"invoice_data":{"Reste à payer":"25 000fr","Matricule":"24OPO25","Annee-scolaire":"2020-2021"}}`
+	if a := f.post(t, "/v2/payment", body, "application/json"); a.body["code"] != "201" {
+		t.Fatalf("with invoice_data: %s", a.raw)
+	}
+	integ, _ := s.Service.IntegrationBySecret(context.Background(), cdf["apikey"])
+	p, err := s.Service.PaymentByReference(context.Background(), integ, "order-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var labels []string
+	for _, d := range p.Details {
+		labels = append(labels, d.Label)
+	}
+	if strings.Join(labels, "|") != "Reste à payer|Matricule|Annee-scolaire" {
+		t.Errorf("invoice_data order: %v", labels)
+	}
+}

@@ -5,11 +5,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/faces/lenient"
@@ -28,6 +30,15 @@ type faceData struct {
 // cardFields are the customer fields CinetPay needs to offer card payment.
 var cardFields = []string{"customer_name", "customer_surname", "customer_email", "customer_phone_number", "customer_address",
 	"customer_city", "customer_country", "customer_state", "customer_zip_code"}
+
+// fieldSizes are the sizes CinetPay's table gives its sized fields.
+var fieldSizes = map[string]int{"currency": 3, "customer_country": 2, "customer_state": 2, "customer_zip_code": 5}
+
+// multipleOf5 reports whether a whole number written in decimal digits
+// ends in 0 or 5.
+func multipleOf5(digits string) bool {
+	return digits != "" && (strings.HasSuffix(digits, "0") || strings.HasSuffix(digits, "5"))
+}
 
 // initPayment is POST /v2/payment.
 func (f *Face) initPayment(req *request) (int, any, error) {
@@ -49,8 +60,14 @@ func (f *Face) initPayment(req *request) (int, any, error) {
 	if err != nil || amount <= 0 || strings.Contains(raw, ".") && cur != "USD" {
 		return 0, nil, errFields("amount must be a positive integer")
 	}
-	if cur != "USD" && amount%5 != 0 {
+	// A multiple of 5 of the amount as sent (34 CDF, not 3400 centimes).
+	if whole, frac, _ := strings.Cut(raw, "."); cur != "USD" && (strings.Trim(frac, "0") != "" || !multipleOf5(whole)) {
 		return 0, nil, errFields("The amount must be a multiple of 5")
+	}
+	for k, size := range fieldSizes {
+		if v := lenient.String(b, k); utf8.RuneCountInString(v) > size {
+			return 0, nil, errFields("%s is at most %d characters", k, size)
+		}
 	}
 	channels, err := channelsOf(lenient.String(b, "channels"))
 	if err != nil {
@@ -89,11 +106,11 @@ func (f *Face) initPayment(req *request) (int, any, error) {
 			Phone: customer["phone_number"]},
 		LockPhone: truthy(b["lock_phone_number"])}
 	if inv, ok := b["invoice_data"].(lenient.Map); ok {
-		keys := make([]string, 0, len(inv))
-		for k := range inv {
-			keys = append(keys, k)
+		// Shown in the merchant's order.
+		keys := lenient.ObjectKeys(req.raw, "invoice_data")
+		if len(keys) != len(inv) {
+			keys = slices.Sorted(maps.Keys(inv))
 		}
-		sort.Strings(keys)
 		if len(keys) > 3 {
 			return 0, nil, errFields("invoice_data holds at most three values")
 		}

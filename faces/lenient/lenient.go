@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,15 +30,66 @@ var ErrTooLarge = errors.New("the request body is too large")
 // Read parses the body of r, at most max bytes: JSON if it looks like
 // JSON, else a form. An empty body is an empty map.
 func Read(w http.ResponseWriter, r *http.Request, max int64) (Map, error) {
+	_, m, err := ReadRaw(w, r, max)
+	return m, err
+}
+
+// ReadRaw is Read that also returns the body as sent, for faces that
+// need what a map forgets (the order of an object's keys).
+func ReadRaw(w http.ResponseWriter, r *http.Request, max int64) ([]byte, Map, error) {
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		return nil, ErrTooLarge
+		return nil, nil, ErrTooLarge
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return Parse(b)
+	m, err := Parse(b)
+	return b, m, err
+}
+
+// ObjectKeys lists, in the order they were sent, the keys of the JSON
+// object at key in the top-level object of body (nil if body is not JSON
+// or has no such object). A key sent twice is listed once.
+func ObjectKeys(body []byte, key string) []string {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil
+	}
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		if k != key {
+			var skip json.RawMessage
+			if dec.Decode(&skip) != nil {
+				return nil
+			}
+			continue
+		}
+		if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+			return nil
+		}
+		var keys []string
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				return nil
+			}
+			var skip json.RawMessage
+			if dec.Decode(&skip) != nil {
+				return nil
+			}
+			if s := k.(string); !slices.Contains(keys, s) {
+				keys = append(keys, s)
+			}
+		}
+		return keys
+	}
+	return nil
 }
 
 // Parse parses a body: JSON if it starts like a JSON object, else a form.
