@@ -30,7 +30,11 @@ var bankOperators = map[string]string{"63510": "mtn-rw", "63514": "airtel-rw"}
 func methodAccepts(pmethod, bankid string) (known bool, ok bool) {
 	switch pmethod {
 	case "momo":
-		return true, bankid == "63510" || bankid == "63514" || bankid == "63501"
+		// A wallet's code picks the operator; the seed's own example sends
+		// a bank's (130) with momo, and the number decides. Only the card
+		// code is not mobile money.
+		_, inTable := Banks[bankid]
+		return true, inTable && bankid != "000"
 	case "spenn":
 		return true, bankid == "63502"
 	case "cc":
