@@ -194,8 +194,10 @@ func (s *Stack) Actions(in malipo.Integration) map[string]Action {
 
 // Conform sends each example under dir to the server at base, in order,
 // and checks each answer against the document's. vars holds the
-// credentials the examples name; captured values are added to it.
-func Conform(t *testing.T, base, dir string, vars map[string]string, actions map[string]Action) {
+// credentials the examples name; captured values are added to it. sign,
+// if given, finishes each request body (placeholders filled) before it is
+// sent, for providers whose requests carry a signature of their fields.
+func Conform(t *testing.T, base, dir string, vars map[string]string, actions map[string]Action, sign ...func(body string) string) {
 	t.Helper()
 	fill := func(s string) string {
 		return placeholder.ReplaceAllStringFunc(s, func(m string) string {
@@ -222,7 +224,11 @@ func Conform(t *testing.T, base, dir string, vars map[string]string, actions map
 			}
 			var body io.Reader
 			if ex.Body != "" {
-				body = strings.NewReader(fill(ex.Body))
+				b := fill(ex.Body)
+				for _, s := range sign {
+					b = s(b)
+				}
+				body = strings.NewReader(b)
 			}
 			req, err := http.NewRequest(ex.Method, base+fill(ex.Path), body)
 			if err != nil {
@@ -241,6 +247,19 @@ func Conform(t *testing.T, base, dir string, vars map[string]string, actions map
 			res.Body.Close()
 			if res.StatusCode != ex.Status {
 				t.Errorf("HTTP %d, the document's example answers %d: %s", res.StatusCode, ex.Status, got)
+			}
+			if len(ex.Capture) > 0 {
+				have, err := decode(got)
+				if err != nil {
+					t.Fatalf("the answer is not JSON, nothing to capture: %s", got)
+				}
+				for k, path := range ex.Capture {
+					v, ok := lookup(have, path)
+					if !ok {
+						t.Fatalf("no %s in the answer to capture", path)
+					}
+					vars[k] = fmt.Sprint(v)
+				}
 			}
 			if ex.Response == "" {
 				return
@@ -264,13 +283,6 @@ func Conform(t *testing.T, base, dir string, vars map[string]string, actions map
 			}
 			if t.Failed() {
 				t.Logf("answer: %s", got)
-			}
-			for k, path := range ex.Capture {
-				v, ok := lookup(have, path)
-				if !ok {
-					t.Fatalf("no %s in the answer to capture", path)
-				}
-				vars[k] = fmt.Sprint(v)
 			}
 		}) {
 			// Later examples build on earlier ones.
