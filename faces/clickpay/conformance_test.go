@@ -2,6 +2,10 @@ package clickpay_test
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,4 +29,29 @@ func TestSeedConformance(t *testing.T) {
 	facetest.Conform(t, s.Server.URL, "testdata/conformance", map[string]string{
 		"api_key": creds["api_key"], "account_id": creds["account_id"], "sibling_key": sibling["api_key"],
 	}, s.Actions(integ))
+}
+
+// The IPN is in the shape of the document's "IPN Request String".
+func TestSeedIPN(t *testing.T) {
+	var mu sync.Mutex
+	var body []byte
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		body = b
+		mu.Unlock()
+		w.Write([]byte("Success"))
+	}))
+	defer receiver.Close()
+	f := newFace(t, receiver.URL+"/receive/")
+	if a := f.call(t, "POST", "/sandbox/collections", `{"msisdn":"255713450000","amount":34,"currency":"TZS"}`); a.status >= 300 {
+		t.Fatalf("collection: %d %s", a.status, a.raw)
+	}
+	f.clock.Advance(3 * time.Second)
+	if _, err := f.disp.RunDue(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	facetest.ConformJSON(t, "testdata/callbacks/ipn.json", body, []string{"url", "accountID", "transactionid", "msisdn", "verifysign"}, nil)
 }

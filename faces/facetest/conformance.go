@@ -432,3 +432,27 @@ func show(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// ConformJSON checks a body Malipo sends (a callback) against an example
+// of the document kept in file: the same shape as Shape checks.
+func ConformJSON(t *testing.T, file string, body []byte, vary, extra []string) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := decode(b)
+	if err != nil {
+		t.Fatalf("%s is not JSON: %v", file, err)
+	}
+	have, err := decode(body)
+	if err != nil {
+		t.Fatalf("the body is not JSON: %v\n%s", err, body)
+	}
+	for _, problem := range Shape(want, have, vary, extra) {
+		t.Errorf("%s: %s", filepath.Base(file), problem)
+	}
+	if t.Failed() {
+		t.Logf("body: %s", body)
+	}
+}

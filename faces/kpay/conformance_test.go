@@ -3,7 +3,12 @@ package kpay_test
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"path"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,4 +36,36 @@ func TestSeedConformance(t *testing.T) {
 		"basic":       base64.StdEncoding.EncodeToString([]byte(creds["username"] + ":" + creds["password"])),
 		"retailer_id": creds["retailer_id"],
 	}, actions)
+}
+
+// The postbacks are in the shape of the document's two examples: a
+// successful mobile-money payment (payaccount as the merchant sent it)
+// and a failed one.
+func TestSeedPostbacks(t *testing.T) {
+	got := map[string][]byte{}
+	var mu sync.Mutex
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var p struct{ Refid string }
+		json.Unmarshal(b, &p)
+		mu.Lock()
+		got[p.Refid] = b
+		mu.Unlock()
+		w.Write([]byte(`{"reply":"OK"}`))
+	}))
+	defer receiver.Close()
+	f := newFace(t)
+	for refid, msisdn := range map[string]string{"1489693046": "0788312934", "1476293424": "0788310002"} {
+		if a := f.post(t, f.payBody(func(m map[string]any) { m["refid"], m["msisdn"], m["returl"] = refid, msisdn, receiver.URL }), nil); retcode(a) != 0 {
+			t.Fatalf("payment %s: %s", refid, a.raw)
+		}
+	}
+	f.clock.Advance(3 * time.Second)
+	if _, err := f.disp.RunDue(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	facetest.ConformJSON(t, "testdata/callbacks/success-mobile-money.json", got["1489693046"], []string{"tid", "momtransactionid"}, nil)
+	facetest.ConformJSON(t, "testdata/callbacks/failed.json", got["1476293424"], []string{"tid", "statusid", "statusdesc"}, nil)
 }

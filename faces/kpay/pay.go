@@ -147,11 +147,18 @@ func status(p malipo.Payment) (string, string) {
 	return "03", "Pending transaction"
 }
 
-// postback is the status of a payment as KPay posts and checks it.
+// postback is the status of a payment as KPay posts and checks it. As
+// the document's examples show, the operator's transaction ID and the
+// account paid from are given once the payment succeeded.
 func postback(p malipo.Payment, withAccount bool) lenient.Ordered {
 	id, desc := status(p)
-	out := lenient.Ordered{{Key: "tid", Value: p.ID}, {Key: "refid", Value: p.Reference}, {Key: "momtransactionid", Value: p.RailReference}}
-	if withAccount {
+	paid := p.Status == malipo.PaymentSucceeded
+	momID := ""
+	if paid {
+		momID = p.RailReference
+	}
+	out := lenient.Ordered{{Key: "tid", Value: p.ID}, {Key: "refid", Value: p.Reference}, {Key: "momtransactionid", Value: momID}}
+	if withAccount && paid {
 		out = append(out, lenient.KV{Key: "payaccount", Value: payAccount(p)})
 	}
 	return append(out, lenient.KV{Key: "statusid", Value: id}, lenient.KV{Key: "statusdesc", Value: desc})
