@@ -229,6 +229,15 @@ func (s *Service) CheckoutURL(p malipo.Payment) string {
 	return strings.TrimRight(s.cfg.BaseURL, "/") + "/pay/" + p.CheckoutToken
 }
 
+// ReceiptURL is where a succeeded payment's PDF receipt is served (as
+// unguessable as its checkout page); other payments have none ("").
+func (s *Service) ReceiptURL(p malipo.Payment) string {
+	if p.Status != malipo.PaymentSucceeded {
+		return ""
+	}
+	return s.CheckoutURL(p) + "/receipt.pdf"
+}
+
 // CreatePayment creates a payment. With a mobile-money method the push goes
 // to the customer's phone at once; with a card token the card is charged
 // at once. It reports whether the answer was replayed from an earlier

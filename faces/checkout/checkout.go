@@ -72,6 +72,7 @@ func New(svc *gateway.Service, logger *slog.Logger, random io.Reader) *Pages {
 func (p *Pages) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /pay/{token}", p.pay)
 	mux.HandleFunc("GET /pay/{token}/status", p.status)
+	mux.HandleFunc("GET /pay/{token}/receipt.pdf", p.receipt)
 	mux.HandleFunc("POST /pay/{token}/mobile-money", p.form(p.payMobileMoney))
 	mux.HandleFunc("POST /pay/{token}/card", p.form(p.payCard))
 	mux.HandleFunc("GET /pay/{token}/3ds", p.threeDS)
@@ -134,6 +135,7 @@ type view struct {
 
 	// Message pages.
 	State, Tone, Icon, Heading, Text, Reason, Link, LinkText string
+	Receipt                                                  string // a succeeded payment's PDF receipt
 
 	// The waiting page.
 	OperatorName string
@@ -293,6 +295,7 @@ func (p *Pages) final(w http.ResponseWriter, c gateway.Checkout, v view) {
 	case malipo.PaymentSucceeded:
 		v.Tone, v.Icon, v.Heading = "ok", "ok", v.T("paid_title")
 		v.Text = v.T("paid_text", v.Amount, v.Merchant.Name)
+		v.Receipt = v.Base + "/receipt.pdf"
 		if pay.ReturnURL != "" {
 			v.Link, v.LinkText, v.Refresh = pay.ReturnURL, v.T("return"), "3;url="+pay.ReturnURL
 		}

@@ -120,6 +120,7 @@ type paymentResource struct {
 	Phone          *string           `json:"phone"`
 	Operator       *string           `json:"operator"`
 	CheckoutURL    string            `json:"checkout_url"`
+	ReceiptURL     *string           `json:"receipt_url" doc:"the PDF receipt, once succeeded"`
 	ReturnURL      *string           `json:"return_url"`
 	CancelURL      *string           `json:"cancel_url"`
 	NotifyURL      *string           `json:"notify_url"`
@@ -170,7 +171,7 @@ func (a *API) payment(p malipo.Payment) paymentResource {
 		ID: p.ID, Object: "payment", Livemode: p.Mode == malipo.ModeLive, Status: string(p.Status),
 		Amount: p.Amount, Currency: string(p.Currency), Fee: p.Fee, Reference: p.Reference, Description: p.Description,
 		Customer: customerWire(p.Customer), Channels: channels, Method: optional(string(p.Method)), Phone: optional(p.Phone),
-		Operator: optional(p.Operator), CheckoutURL: a.svc.CheckoutURL(p), ReturnURL: optional(p.ReturnURL),
+		Operator: optional(p.Operator), CheckoutURL: a.svc.CheckoutURL(p), ReceiptURL: optional(a.svc.ReceiptURL(p)), ReturnURL: optional(p.ReturnURL),
 		CancelURL: optional(p.CancelURL), NotifyURL: optional(p.NotifyURL), Metadata: meta, Lang: optional(p.Lang),
 		RailReference: optional(p.RailReference), CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt, ExpiresAt: p.ExpiresAt,
 		Items: []itemOut{}, Taxes: []taxOut{}, LockPhone: p.LockPhone, NextAction: optional(p.NextAction),

@@ -216,7 +216,7 @@ func invoiceData(svc *gateway.Service, in malipo.Integration, p malipo.Payment) 
 		{Key: "status", Value: status(p)}, {Key: "fail_reason", Value: failReason},
 		{Key: "customer", Value: lenient.Ordered{{Key: "name", Value: p.Customer.Name}, {Key: "phone", Value: phone},
 			{Key: "email", Value: p.Customer.Email}}},
-		{Key: "receipt_url", Value: svc.CheckoutURL(p)},
+		{Key: "receipt_url", Value: svc.ReceiptURL(p)},
 	}
 	if p.Status == malipo.PaymentSucceeded {
 		out = append(out, lenient.KV{Key: "receipt_identifier", Value: p.ID}, lenient.KV{Key: "provider_reference", Value: p.RailReference})

@@ -363,6 +363,12 @@ func TestCheckoutPageShowsTheStoreAndAsksWhoPays(t *testing.T) {
 		c.body["status"] != "completed" {
 		t.Errorf("confirm after paying: %s", c.raw)
 	}
+	// receipt_url is "the URL of its PayDunya invoice in PDF format".
+	if res, err := http.Get(lenientStr(c.body["receipt_url"])); err != nil || res.StatusCode != 200 || res.Header.Get("Content-Type") != "application/pdf" {
+		t.Errorf("receipt_url %q: %v %v", c.body["receipt_url"], res, err)
+	} else {
+		res.Body.Close()
+	}
 
 	// A failed mobile-money payment leaves fail_reason empty.
 	a = f.post(t, sandbox1+"/checkout-invoice/create", `{"invoice":{"total_amount":1000},"store":{"name":"Choco"}}`)
