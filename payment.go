@@ -108,6 +108,10 @@ type Payment struct {
 	Details []Detail
 	// LockPhone stops the customer from changing Customer.Phone at checkout.
 	LockPhone bool
+	// FrameOrigin, when set, is the one origin whose page may show the
+	// checkout page in a frame (the merchant's page that opened it over
+	// itself).
+	FrameOrigin string
 	// Region is the country (ISO 3166) where numbers written without
 	// their country code are read for this payment: its integration's home.
 	Region string

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"net/url"
 	"time"
 
 	"context"
@@ -38,8 +39,12 @@ type PaymentInput struct {
 	CVV       string
 	// FaceData is kept with the payment for the face that created it.
 	FaceData []byte
-	Details  []malipo.Detail
-	Store    malipo.Store
+	// FrameOrigin, when set, is the origin ("https://shop.example") of
+	// the merchant's page that shows the checkout page in a frame over
+	// itself (CinetPay's Seamless SDK); no other page may frame it.
+	FrameOrigin string
+	Details     []malipo.Detail
+	Store       malipo.Store
 }
 
 // validate turns input into a new pending payment, or explains what is wrong.
@@ -94,6 +99,13 @@ func (s *Service) newPayment(in malipo.Integration, req PaymentInput) (malipo.Pa
 	if malipo.ValidateURL("store.website_url", req.Store.WebsiteURL) != nil {
 		req.Store.WebsiteURL = ""
 	}
+	if req.FrameOrigin != "" {
+		u, err := url.Parse(req.FrameOrigin)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil ||
+			u.Scheme+"://"+u.Host != req.FrameOrigin {
+			return p, malipo.Invalid("frame_origin", "url_invalid", "a frame origin is scheme://host[:port]")
+		}
+	}
 	if len(req.Details) > 10 {
 		return p, malipo.Invalid("invoice_data", "parameter_invalid", "at most 10 details")
 	}
@@ -137,7 +149,7 @@ func (s *Service) newPayment(in malipo.Integration, req PaymentInput) (malipo.Pa
 		Customer: req.Customer, Channels: channels, ReturnURL: req.ReturnURL, CancelURL: req.CancelURL,
 		NotifyURL: req.NotifyURL, Metadata: req.Metadata, Lang: malipo.NormalizeLang(req.Lang),
 		Items: req.Items, Taxes: req.Taxes, LockPhone: req.LockPhone, FaceData: req.FaceData, Details: req.Details, Store: req.Store,
-		Region: s.Home(in), Status: malipo.PaymentPending,
+		Region: s.Home(in), FrameOrigin: req.FrameOrigin, Status: malipo.PaymentPending,
 		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.cfg.PaymentTTL),
 	}
 	p.CheckoutToken = secretToken(p.ID, "pay_", s.cfg.IDs.Secret("", 20))

@@ -9,19 +9,16 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/chromedp/chromedp/device"
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/clock"
 	"github.com/malipo/malipo/faces/checkout"
+	"github.com/malipo/malipo/faces/facetest"
 	"github.com/malipo/malipo/faces/native"
 	"github.com/malipo/malipo/gateway"
 	"github.com/malipo/malipo/ids"
@@ -97,54 +94,13 @@ func (s *site) post(t *testing.T, path, body string) map[string]any {
 	return v
 }
 
-// browser starts headless Chromium as a phone (an iPhone 12's screen) that
-// prefers lang. Without Chromium the test is skipped, unless
-// MALIPO_REQUIRE_BROWSER is set (as .ci/run does), when it fails.
-func browser(t *testing.T, lang string) context.Context {
-	t.Helper()
-	var path string
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			path = p
-			break
-		}
-	}
-	if path == "" {
-		if os.Getenv("MALIPO_REQUIRE_BROWSER") != "" {
-			t.Fatal("Chromium is required (apt-get install -y chromium)")
-		}
-		t.Skip("no Chromium on this machine")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("lang", lang), chromedp.Flag("accept-lang", lang))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	if err := chromedp.Do(ctx, chromedp.Emulate(device.IPhone12)); err != nil {
-		t.Fatal(err)
-	}
-	return ctx
-}
+// browser starts headless Chromium as a phone that prefers lang.
+func browser(t *testing.T, lang string) context.Context { t.Helper(); return facetest.Browser(t, lang) }
 
 // screenshot saves the page as the customer sees it, under test-output.
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
-	}
-	dir := os.Getenv("MALIPO_TEST_OUTPUT")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "test-output")
-	}
-	dir = filepath.Join(dir, "checkout")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	facetest.Screenshot(t, ctx, "checkout", name)
 }
 
 func do(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {

@@ -89,12 +89,19 @@ func (p *Pages) Register(mux *http.ServeMux) {
 	})))
 }
 
-// secure sets the headers every page carries.
-func secure(w http.ResponseWriter) {
+// secure sets the headers every page carries. No page may be framed but
+// by the one origin a payment names (frame, the merchant's page that
+// shows the checkout over itself).
+func secure(w http.ResponseWriter, frame ...string) {
 	h := w.Header()
+	ancestors := "'none'"
+	if len(frame) > 0 && frame[0] != "" {
+		ancestors = frame[0]
+	} else {
+		h.Set("X-Frame-Options", "DENY")
+	}
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; "+
-		"img-src 'self' https: http: data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
-	h.Set("X-Frame-Options", "DENY")
+		"img-src 'self' https: http: data:; form-action 'self'; base-uri 'none'; frame-ancestors "+ancestors)
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -106,13 +113,15 @@ type view struct {
 	Title    string
 	Merchant malipo.Merchant
 	Store    malipo.Store // tagline and contact lines, when the payment names them
-	Initial  string
-	Test     bool
-	Base     string // the page's own path, for form actions
-	Self     string // the page to come back to
-	CSRF     string
-	Refresh  string // a meta refresh ("3" or "3;url=…")
-	Error    string
+	// FrameOrigin is the one origin that may show the page in a frame.
+	FrameOrigin string
+	Initial     string
+	Test        bool
+	Base        string // the page's own path, for form actions
+	Self        string // the page to come back to
+	CSRF        string
+	Refresh     string // a meta refresh ("3" or "3;url=…")
+	Error       string
 
 	// The payment.
 	Amount      string
@@ -172,7 +181,7 @@ func (p *Pages) render(w http.ResponseWriter, status int, page string, v view) {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	secure(w)
+	secure(w, v.FrameOrigin)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
@@ -209,7 +218,7 @@ func (p *Pages) paymentView(r *http.Request, c gateway.Checkout) view {
 	if pay.Store.LogoURL != "" {
 		merchant.LogoURL = pay.Store.LogoURL
 	}
-	v := view{Lang: lang, Merchant: merchant, Store: pay.Store, Initial: initial(merchant.Name), Test: pay.Mode == malipo.ModeTest,
+	v := view{Lang: lang, Merchant: merchant, Store: pay.Store, FrameOrigin: pay.FrameOrigin, Initial: initial(merchant.Name), Test: pay.Mode == malipo.ModeTest,
 		Base: "/pay/" + token, Self: "/pay/" + token, Amount: formatMoney(pay.Amount, pay.Currency, lang),
 		Description: pay.Description, Reference: pay.Reference, Status: string(pay.Status), Details: pay.Details}
 	v.Title = v.T("title", merchant.Name)
@@ -279,7 +288,7 @@ func (p *Pages) payForm(w http.ResponseWriter, r *http.Request, c gateway.Checko
 	for _, op := range c.Operators {
 		v.Operators = append(v.Operators, operatorView{Value: op, Name: operatorName(op)})
 	}
-	v.CSRF = p.csrf(w, r)
+	v.CSRF = p.csrf(w, r, v.FrameOrigin != "")
 	p.render(w, status, "pay", v)
 }
 
@@ -408,7 +417,7 @@ func formToken(page, cookie string) string {
 
 // csrf returns the CSRF field for this page's forms, setting the browser's
 // cookie if it has none.
-func (p *Pages) csrf(w http.ResponseWriter, r *http.Request) string {
+func (p *Pages) csrf(w http.ResponseWriter, r *http.Request, framed bool) string {
 	if c, err := r.Cookie(p.cookieName()); err == nil && len(c.Value) == 32 {
 		return formToken(r.PathValue("token"), c.Value)
 	}
@@ -417,8 +426,14 @@ func (p *Pages) csrf(w http.ResponseWriter, r *http.Request) string {
 		panic(err) // the system's random source failing is not survivable
 	}
 	value := hex.EncodeToString(b)
-	http.SetCookie(w, &http.Cookie{Name: p.cookieName(), Value: value, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: p.secure || r.TLS != nil, MaxAge: int((2 * time.Hour).Seconds())})
+	c := &http.Cookie{Name: p.cookieName(), Value: value, Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: p.secure || r.TLS != nil, MaxAge: int((2 * time.Hour).Seconds())}
+	if framed && c.Secure {
+		// Framed by the merchant's page (another site): a partitioned
+		// cookie, sent only within that site's frames.
+		c.SameSite, c.Partitioned = http.SameSiteNoneMode, true
+	}
+	http.SetCookie(w, c)
 	return formToken(r.PathValue("token"), value)
 }
 
@@ -544,7 +559,7 @@ func (p *Pages) threeDS(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, v.Base, http.StatusSeeOther)
 		return
 	}
-	v.Self, v.CSRF = v.Base+"/3ds", p.csrf(w, r)
+	v.Self, v.CSRF = v.Base+"/3ds", p.csrf(w, r, v.FrameOrigin != "")
 	v.Title = v.T("tds_title")
 	p.render(w, http.StatusOK, "threeds", v)
 }
@@ -583,7 +598,7 @@ func (p *Pages) setup(w http.ResponseWriter, r *http.Request) {
 	v := p.setupView(r, page)
 	switch page.Setup.Status {
 	case malipo.CardSetupPending:
-		v.CSRF = p.csrf(w, r)
+		v.CSRF = p.csrf(w, r, v.FrameOrigin != "")
 		p.render(w, http.StatusOK, "setup", v)
 	case malipo.CardSetupSucceeded:
 		v.State, v.Tone, v.Icon, v.Heading = "saved", "ok", "ok", v.T("saved_title")
@@ -613,7 +628,7 @@ func (p *Pages) saveCard(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		v := p.setupView(r, page)
-		v.Error, v.CSRF = inputError(v, err), p.csrf(w, r)
+		v.Error, v.CSRF = inputError(v, err), p.csrf(w, r, v.FrameOrigin != "")
 		p.render(w, http.StatusUnprocessableEntity, "setup", v)
 		return
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/faces/facetest"
 	"github.com/malipo/malipo/gateway"
 )
 
@@ -41,9 +42,9 @@ func pdfText(t *testing.T, pdf []byte) string {
 func TestReceipt(t *testing.T) {
 	p := newPages(t)
 	pay := p.create(t, gateway.PaymentInput{Amount: 42300, Currency: "XOF", Reference: "CMD-2291", Description: "Chaussures et chemise",
-		Items: []malipo.Item{{Name: "Chaussures Croco", Quantity: 3, UnitPrice: 10000, Total: 30000}, {Name: "Chemise Glacée", Quantity: 1, UnitPrice: 5000}},
-		Taxes: []malipo.Tax{{Name: "TVA (18%)", Amount: 6300}, {Name: "Livraison", Amount: 1000}},
-		Store: malipo.Store{Name: "Magasin le Choco", Tagline: "L'élégance", PostalAddress: "Dakar Plateau"},
+		Items:    []malipo.Item{{Name: "Chaussures Croco", Quantity: 3, UnitPrice: 10000, Total: 30000}, {Name: "Chemise Glacée", Quantity: 1, UnitPrice: 5000}},
+		Taxes:    []malipo.Tax{{Name: "TVA (18%)", Amount: 6300}, {Name: "Livraison", Amount: 1000}},
+		Store:    malipo.Store{Name: "Magasin le Choco", Tagline: "L'élégance", PostalAddress: "Dakar Plateau"},
 		Customer: malipo.Customer{Name: "Alioune Faye", Email: "aliounefaye@gmail.com"}})
 	base := "/pay/" + pay.CheckoutToken
 	if pg := p.get(t, base+"/receipt.pdf"); pg.status != 404 {
@@ -90,15 +91,5 @@ func TestReceipt(t *testing.T) {
 // saveOutput keeps a file the tests made under test-output, to look at.
 func saveOutput(t *testing.T, name string, b []byte) {
 	t.Helper()
-	dir := os.Getenv("MALIPO_TEST_OUTPUT")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "test-output")
-	}
-	dir = filepath.Join(dir, "checkout")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	facetest.SaveOutput(t, "checkout", name, b)
 }

@@ -63,6 +63,7 @@ func New(svc *gateway.Service, cfg Config) *Face {
 func (f *Face) Register(mux *http.ServeMux, prefix string) {
 	mux.Handle("POST "+prefix+"/v2/payment", f.endpoint(f.initPayment))
 	mux.Handle("POST "+prefix+"/v2/payment/check", f.endpoint(f.check))
+	f.registerSeamless(mux, prefix)
 	mux.HandleFunc(prefix+"/v2/", func(w http.ResponseWriter, r *http.Request) {
 		f.write(w, http.StatusNotFound, failure{"404", "NOT_FOUND", "no endpoint " + r.Method + " " + r.URL.Path, f.responseID()})
 	})
@@ -119,10 +120,17 @@ type request struct {
 	in   malipo.Integration
 	body lenient.Map
 	raw  []byte // the body as sent
+	// origin is the merchant page's that sent the request from a
+	// browser (Seamless): that page may show the checkout in a frame.
+	origin string
 }
 
 func (f *Face) endpoint(h func(*request) (int, any, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A merchant's page calls the API from the browser (Seamless).
+		if origin := browserOrigin(r); origin != "" {
+			allowOrigin(w, origin)
+		}
 		// CinetPay sits behind a firewall that refuses clients sending no
 		// User-Agent (its "error code: 1010"); merchant code that works
 		// with CinetPay sends one.
@@ -192,7 +200,7 @@ func (f *Face) serve(r *http.Request, w http.ResponseWriter, h func(*request) (i
 	if !f.limiter.Allow(in.ID, f.clock.Now()) {
 		return 0, nil, errTooMany
 	}
-	return h(&request{ctx: r.Context(), in: in, body: body, raw: raw})
+	return h(&request{ctx: r.Context(), in: in, body: body, raw: raw, origin: browserOrigin(r)})
 }
 
 func asCinet(err error, target **cinetError) bool {

@@ -104,7 +104,7 @@ func (f *Face) initPayment(req *request) (int, any, error) {
 		Channels: channels, Lang: lenient.String(b, "lang"),
 		Customer: malipo.Customer{Name: strings.TrimSpace(customer["surname"] + " " + customer["name"]), Email: customer["email"],
 			Phone: customer["phone_number"]},
-		LockPhone: truthy(b["lock_phone_number"])}
+		LockPhone: truthy(b["lock_phone_number"]), FrameOrigin: req.origin}
 	if inv, ok := b["invoice_data"].(lenient.Map); ok {
 		// Shown in the merchant's order.
 		keys := lenient.ObjectKeys(req.raw, "invoice_data")

@@ -237,6 +237,7 @@ type paymentExtra struct {
 	Details   []malipo.Detail `json:"details,omitempty"`
 	Store     malipo.Store    `json:"store,omitzero"`
 	Region    string          `json:"region,omitempty"`
+	Frame     string          `json:"frame_origin,omitempty"`
 }
 
 func paymentArgs(p malipo.Payment) ([]any, error) {
@@ -256,7 +257,7 @@ func paymentArgs(p malipo.Payment) ([]any, error) {
 	for i, c := range p.Channels {
 		channels[i] = string(c)
 	}
-	extra, err := json.Marshal(paymentExtra{Items: p.Items, Taxes: p.Taxes, LockPhone: p.LockPhone, FaceData: p.FaceData, Details: p.Details, Store: p.Store, Region: p.Region})
+	extra, err := json.Marshal(paymentExtra{Items: p.Items, Taxes: p.Taxes, LockPhone: p.LockPhone, FaceData: p.FaceData, Details: p.Details, Store: p.Store, Region: p.Region, Frame: p.FrameOrigin})
 	if err != nil {
 		return nil, err
 	}
@@ -300,7 +301,7 @@ func scanPayment(r interface{ Scan(...any) error }) (malipo.Payment, error) {
 	if err := json.Unmarshal([]byte(extra), &x); err != nil {
 		return p, fmt.Errorf("payment %s extra: %w", p.ID, err)
 	}
-	p.Items, p.Taxes, p.LockPhone, p.FaceData, p.Details, p.Store, p.Region = x.Items, x.Taxes, x.LockPhone, x.FaceData, x.Details, x.Store, x.Region
+	p.Items, p.Taxes, p.LockPhone, p.FaceData, p.Details, p.Store, p.Region, p.FrameOrigin = x.Items, x.Taxes, x.LockPhone, x.FaceData, x.Details, x.Store, x.Region, x.Frame
 	return p, nil
 }
 
