@@ -52,15 +52,18 @@ type Channel string
 const (
 	ChannelMobileMoney Channel = "mobile_money"
 	ChannelCard        Channel = "card"
+	// ChannelBank is a transfer the customer authorises from a bank
+	// account (KPay's "bank"): its outcome arrives later, as a push's does.
+	ChannelBank Channel = "bank_transfer"
 )
 
 // ParseChannel validates a channel name.
 func ParseChannel(s string) (Channel, error) {
 	switch c := Channel(s); c {
-	case ChannelMobileMoney, ChannelCard:
+	case ChannelMobileMoney, ChannelCard, ChannelBank:
 		return c, nil
 	}
-	return "", Invalid("channels", "channel_invalid", "unknown channel %q: use mobile_money or card", s)
+	return "", Invalid("channels", "channel_invalid", "unknown channel %q: use mobile_money, card or bank_transfer", s)
 }
 
 // Customer is who pays, as the merchant describes them.
@@ -85,6 +88,7 @@ type Payment struct {
 	Channels      []Channel
 	Method        Channel // the channel actually used, once known
 	Phone         string  // E.164 number pushed to, for mobile money
+	Account       string  // the bank account a bank transfer came from
 	Operator      string
 	ReturnURL     string
 	CancelURL     string

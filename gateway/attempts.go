@@ -118,6 +118,10 @@ func (s *Service) railOf(a malipo.RailAttempt) statusOf {
 		if set.Refunds != nil && set.Refunds.Name() == a.Rail {
 			return set.Refunds
 		}
+	case string(malipo.ChannelBank):
+		if set.Banks != nil && set.Banks.Name() == a.Rail {
+			return set.Banks
+		}
 	}
 	return nil
 }
@@ -135,7 +139,7 @@ func (s *Service) modeOfRail(rail string) malipo.Mode {
 				return mode
 			}
 		}
-		for _, r := range []interface{ Name() string }{set.Cards, set.Refunds} {
+		for _, r := range []interface{ Name() string }{set.Cards, set.Refunds, set.Banks} {
 			if r != nil && r.Name() == rail {
 				return mode
 			}

@@ -63,6 +63,9 @@ func (s *Service) Checkout(ctx context.Context, token string) (Checkout, error) 
 	if set, ok := s.cfg.Rails[p.Mode]; ok && set.Cards != nil && p.Offers(malipo.ChannelCard) {
 		c.Methods = append(c.Methods, malipo.ChannelCard)
 	}
+	if set, ok := s.cfg.Rails[p.Mode]; ok && set.Banks != nil && p.Offers(malipo.ChannelBank) {
+		c.Methods = append(c.Methods, malipo.ChannelBank)
+	}
 	return c, err
 }
 
@@ -437,4 +440,45 @@ func (s *Service) NameCustomer(ctx context.Context, token, name, email string) e
 		p.UpdatedAt = s.now()
 		return tx.UpdatePayment(p)
 	})
+}
+
+// PayByBank starts a bank transfer from the checkout page: the customer's
+// bank (the one the payment names in Operator) is asked to debit account,
+// and the customer authorises it with the bank; the outcome arrives later.
+func (s *Service) PayByBank(ctx context.Context, token, account string) (malipo.Payment, error) {
+	p, err := s.PaymentByCheckoutToken(ctx, token)
+	if err != nil {
+		return p, err
+	}
+	if err := s.payable(p, malipo.ChannelBank); err != nil {
+		return p, err
+	}
+	account = strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' {
+			return -1
+		}
+		return r
+	}, strings.TrimSpace(account))
+	if len(account) < 5 || len(account) > 34 || strings.Trim(account, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != "" {
+		return p, malipo.Invalid("account", "account_invalid", "an account number is 5 to 34 letters and digits")
+	}
+	set, err := s.rails(p.Mode)
+	if err != nil {
+		return p, err
+	}
+	if set.Banks == nil {
+		return p, malipo.Errorf(malipo.KindUnavailable, "rail_unavailable", "no bank rail is configured for %s mode", p.Mode)
+	}
+	p, a, err := s.claim(ctx, p.ID, malipo.ChannelBank, set.Banks.Name(), func(p *malipo.Payment) error {
+		p.Account = account
+		return nil
+	})
+	if err != nil {
+		return p, err
+	}
+	rctx, cancel := s.railCall(ctx)
+	ref, debitErr := set.Banks.Debit(rctx, rails.Debit{Key: a.ID, PaymentID: p.ID, Bank: p.Operator, Account: account,
+		Amount: p.Amount, Currency: p.Currency, Description: p.Description})
+	cancel()
+	return s.recordSent(ctx, "", p, a, Idempotency{}, ref, debitErr)
 }

@@ -43,8 +43,12 @@ type PaymentInput struct {
 	// the merchant's page that shows the checkout page in a frame over
 	// itself (CinetPay's Seamless SDK); no other page may frame it.
 	FrameOrigin string
-	Details     []malipo.Detail
-	Store       malipo.Store
+	// Bank, for a payment offering bank transfers, is the bank the
+	// customer pays from, as the merchant names it (shown on the page,
+	// passed to the bank rail; it becomes the payment's Operator).
+	Bank    string
+	Details []malipo.Detail
+	Store   malipo.Store
 }
 
 // validate turns input into a new pending payment, or explains what is wrong.
@@ -151,6 +155,12 @@ func (s *Service) newPayment(in malipo.Integration, req PaymentInput) (malipo.Pa
 		Items: req.Items, Taxes: req.Taxes, LockPhone: req.LockPhone, FaceData: req.FaceData, Details: req.Details, Store: req.Store,
 		Region: s.Home(in), FrameOrigin: req.FrameOrigin, Status: malipo.PaymentPending,
 		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.cfg.PaymentTTL),
+	}
+	if req.Bank != "" {
+		if !p.Offers(malipo.ChannelBank) || len(req.Bank) > 100 {
+			return p, malipo.Invalid("bank", "parameter_invalid", "a bank is named only for a payment that offers bank_transfer (at most 100 characters)")
+		}
+		p.Operator = req.Bank
 	}
 	p.CheckoutToken = secretToken(p.ID, "pay_", s.cfg.IDs.Secret("", 20))
 	if req.CardToken != "" || req.CVV != "" {
@@ -341,9 +351,18 @@ func (s *Service) push(ctx context.Context, scope string, p malipo.Payment, a ma
 	ref, pushErr := mm.Push(rctx, rails.Push{Key: a.ID, PaymentID: p.ID, MSISDN: p.Phone, Operator: p.Operator,
 		Amount: p.Amount, Currency: p.Currency, Description: p.Description})
 	cancel()
+	return s.recordSent(ctx, scope, p, a, idem, ref, pushErr)
+}
+
+// recordSent records what a rail answered a request whose outcome
+// arrives later (a push, a bank debit): accepted, the payment is
+// processing; refused, it failed; not sent, the customer may try again;
+// unknown, the reconciler asks soon.
+func (s *Service) recordSent(ctx context.Context, scope string, p malipo.Payment, a malipo.RailAttempt, idem Idempotency,
+	ref string, pushErr error) (malipo.Payment, error) {
 	res := classify(pushErr)
 	if res == callUnknown || res == callNotSent {
-		s.cfg.Logger.Warn("mobile money push not confirmed", "payment", p.ID, "attempt", a.ID, "err", pushErr)
+		s.cfg.Logger.Warn("rail request not confirmed", "payment", p.ID, "attempt", a.ID, "err", pushErr)
 	}
 	out, _, err := s.recordAttempt(ctx, scope, a.ID, idem, func(tx store.Tx, p *malipo.Payment, a *malipo.RailAttempt, current bool) (bool, error) {
 		now := s.now()

@@ -74,6 +74,27 @@ type MobileMoney interface {
 	Operators(country string) []string
 }
 
+// Debit asks a bank to move money from a customer's account: the customer
+// authorises it with the bank, and the outcome arrives later, as a push's.
+type Debit struct {
+	Key         string
+	PaymentID   string
+	Bank        string // the bank as the merchant named it ("040", "BK")
+	Account     string // the customer's account number
+	Amount      int64
+	Currency    malipo.Currency
+	Description string
+}
+
+// Banks takes bank transfers.
+type Banks interface {
+	Name() string
+	// Debit sends the request; like Push, it returns the bank's reference
+	// once the bank accepted it, or a *malipo.Error if it refused it.
+	Debit(ctx context.Context, d Debit) (reference string, err error)
+	Status(ctx context.Context, key, reference string) (Outcome, error)
+}
+
 // Card is what a customer typed. It lives only in memory for the length of
 // one authorisation: never stored, never logged.
 type Card struct {
@@ -218,6 +239,7 @@ type Set struct {
 	Cards       Cards
 	Payouts     PayoutRoutes
 	Refunds     Refunds
+	Banks       Banks // nil: no bank transfers
 }
 
 // Unknown is the answer of Status for a key the rail never received.

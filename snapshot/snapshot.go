@@ -186,6 +186,7 @@ type payment struct {
 	LockPhone      bool              `json:"lock_phone,omitempty"`
 	Region         string            `json:"region,omitempty"`
 	FrameOrigin    string            `json:"frame_origin,omitempty"`
+	Account        string            `json:"account,omitempty"`
 	FaceData       []byte            `json:"face_data,omitempty"`
 	NextAction     string            `json:"next_action,omitempty"`
 	AmountRefunded int64             `json:"amount_refunded,omitempty"`
@@ -206,7 +207,7 @@ func fromPayment(p malipo.Payment) payment {
 		Method: string(p.Method), Phone: p.Phone, Operator: p.Operator, ReturnURL: p.ReturnURL, CancelURL: p.CancelURL,
 		NotifyURL: p.NotifyURL, Metadata: p.Metadata, Lang: p.Lang, Status: string(p.Status), FailureCode: p.FailureCode,
 		FailureReason: p.FailureReason, RailReference: p.RailReference, CheckoutToken: p.CheckoutToken, Store: shop(p.Store),
-		LockPhone: p.LockPhone, Region: p.Region, FrameOrigin: p.FrameOrigin, FaceData: p.FaceData, NextAction: p.NextAction, AmountRefunded: p.AmountRefunded,
+		LockPhone: p.LockPhone, Region: p.Region, FrameOrigin: p.FrameOrigin, Account: p.Account, FaceData: p.FaceData, NextAction: p.NextAction, AmountRefunded: p.AmountRefunded,
 		AvailableAt: p.AvailableAt, SettledAt: p.SettledAt, Attempt: p.Attempt, InFlightUntil: p.InFlightUntil, Late: p.Late,
 		CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt, ExpiresAt: p.ExpiresAt, CompletedAt: p.CompletedAt}
 	for _, c := range p.Channels {
@@ -231,7 +232,7 @@ func (s payment) domain() malipo.Payment {
 		ReturnURL: s.ReturnURL, CancelURL: s.CancelURL, NotifyURL: s.NotifyURL, Metadata: s.Metadata, Lang: s.Lang,
 		Status: malipo.PaymentStatus(s.Status), FailureCode: s.FailureCode, FailureReason: s.FailureReason,
 		RailReference: s.RailReference, CheckoutToken: s.CheckoutToken, Store: malipo.Store(s.Store), LockPhone: s.LockPhone,
-		Region: s.Region, FrameOrigin: s.FrameOrigin, FaceData: s.FaceData, NextAction: s.NextAction, AmountRefunded: s.AmountRefunded, AvailableAt: s.AvailableAt,
+		Region: s.Region, FrameOrigin: s.FrameOrigin, Account: s.Account, FaceData: s.FaceData, NextAction: s.NextAction, AmountRefunded: s.AmountRefunded, AvailableAt: s.AvailableAt,
 		SettledAt: s.SettledAt, Attempt: s.Attempt, InFlightUntil: s.InFlightUntil, Late: s.Late, CreatedAt: s.CreatedAt,
 		UpdatedAt: s.UpdatedAt, ExpiresAt: s.ExpiresAt, CompletedAt: s.CompletedAt}
 	for _, c := range s.Channels {

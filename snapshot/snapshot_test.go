@@ -33,7 +33,7 @@ var samples = map[string]any{
 		NotifyURL: "https://shop.example/n", Metadata: map[string]string{"order": "42"}, Lang: "fr", Status: malipo.PaymentSucceeded,
 		FailureCode: "insufficient_funds", FailureReason: "too little", RailReference: "MP1", CheckoutToken: "tok",
 		Items: []malipo.Item{{Name: "Chaussures", Description: "VANS", Quantity: 2, UnitPrice: 5000, Total: 10000}},
-		Taxes: []malipo.Tax{{Name: "TVA", Amount: 800}}, Store: malipo.Store{Name: "Choco", LogoURL: "https://choco.example/l.png", Tagline: "Le goût", PostalAddress: "Dakar", Phone: "336611000", WebsiteURL: "https://choco.example"}, Region: "SN", FrameOrigin: "https://shop.example",
+		Taxes: []malipo.Tax{{Name: "TVA", Amount: 800}}, Store: malipo.Store{Name: "Choco", LogoURL: "https://choco.example/l.png", Tagline: "Le goût", PostalAddress: "Dakar", Phone: "336611000", WebsiteURL: "https://choco.example"}, Region: "SN", FrameOrigin: "https://shop.example", Account: "00012345678",
 		Details: []malipo.Detail{{Label: "Matricule", Value: "24OPO25"}}, LockPhone: true, FaceData: []byte(`{"k":"v"}`),
 		NextAction: malipo.NextActionThreeDSecure, AmountRefunded: 1000, AvailableAt: t1, SettledAt: t1, Attempt: 2,
 		InFlightUntil: t1, Late: true, CreatedAt: t0, UpdatedAt: t1, ExpiresAt: t1, CompletedAt: t1},
@@ -147,7 +147,7 @@ func TestLegacy(t *testing.T) {
 				p := sample.(malipo.Payment)
 				p.Attempt, p.InFlightUntil, p.Late = 0, time.Time{}, false
 				p.Store = malipo.Store{Name: p.Store.Name, LogoURL: p.Store.LogoURL} // the store's contact lines and the
-				p.Region, p.FrameOrigin = "", ""                                     // region came later still
+				p.Region, p.FrameOrigin, p.Account = "", "", ""                      // region came later still
 				want = reflect.ValueOf(p)
 			}
 			if name == "deliveries" {

@@ -287,3 +287,29 @@ func TestBrowserLivePaymentNoRailTakes(t *testing.T) {
 	}
 	screenshot(t, ctx, "live-no-rail-fr")
 }
+
+// A bank transfer (KPay's pmethod bank): the customer types an account
+// number, authorises with the bank, and lands back at the shop.
+func TestBrowserBankTransfer(t *testing.T) {
+	s := newSite(t)
+	ctx := browser(t, "fr-FR")
+	m, _ := s.svc.CreateMerchant(context.Background(), "Iduka", "")
+	integ, _, err := s.svc.CreateIntegration(context.Background(), gateway.IntegrationInput{MerchantID: m.ID, Flavor: malipo.FlavorNative, Mode: malipo.ModeTest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := s.svc.CreatePayment(context.Background(), integ, gateway.PaymentInput{Amount: 4200, Currency: "RWF", Reference: "order-bank",
+		Channels: []string{"bank_transfer"}, Bank: "BK", ReturnURL: s.shop.URL + "/paid"}, gateway.Idempotency{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	do(t, ctx, chromedp.Navigate(s.svc.CheckoutURL(p)), chromedp.WaitVisible(chromedp.ID("account")))
+	screenshot(t, ctx, "bank-1-form-fr")
+	do(t, ctx, chromedp.SendKeys(chromedp.ID("account"), "000 1234 5678"), chromedp.Click(chromedp.ID("pay-bank")),
+		chromedp.WaitVisible(chromedp.ID("waiting")))
+	if got := text(t, ctx, "waiting"); !strings.Contains(got, "BK") {
+		t.Errorf("waiting page: %q", got)
+	}
+	screenshot(t, ctx, "bank-2-waiting-fr")
+	waitLocation(t, ctx, s.shop.URL+"/paid", 15*time.Second)
+}

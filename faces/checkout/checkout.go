@@ -75,6 +75,7 @@ func (p *Pages) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /pay/{token}/receipt.pdf", p.receipt)
 	mux.HandleFunc("POST /pay/{token}/mobile-money", p.form(p.payMobileMoney))
 	mux.HandleFunc("POST /pay/{token}/card", p.form(p.payCard))
+	mux.HandleFunc("POST /pay/{token}/bank", p.form(p.payBank))
 	mux.HandleFunc("GET /pay/{token}/3ds", p.threeDS)
 	mux.HandleFunc("POST /pay/{token}/3ds", p.form(p.authenticate))
 	mux.HandleFunc("POST /pay/{token}/cancel", p.form(p.cancel))
@@ -133,7 +134,10 @@ type view struct {
 	Status      string
 
 	// The payment form.
-	Momo, Card, Both bool
+	Momo, Card, Bank bool
+	Both             bool   // more than one way to pay: tabs
+	BankName         string // the bank a transfer comes from
+	ByBank           bool   // waiting for the customer's bank
 	Method           string
 	Phone            string
 	LockPhone        bool
@@ -255,7 +259,10 @@ func (p *Pages) pay(w http.ResponseWriter, r *http.Request) {
 	case pay.Status == malipo.PaymentPending && !c.Expired && pay.NextAction == malipo.NextActionThreeDSecure:
 		http.Redirect(w, r, v.Base+"/3ds", http.StatusSeeOther)
 	case pay.Status == malipo.PaymentPending && !c.Expired:
-		p.payForm(w, r, c, v, declineText(v, pay.FailureCode, pay.FailureReason), http.StatusOK)
+		p.payForm(w, r, c, v, declineText(v, pay.Method, pay.FailureCode, pay.FailureReason), http.StatusOK)
+	case pay.Status == malipo.PaymentProcessing && !c.Expired && pay.Method == malipo.ChannelBank:
+		v.Refresh, v.BankName, v.ByBank = "5", pay.Operator, true
+		p.render(w, http.StatusOK, "waiting", v)
 	case pay.Status == malipo.PaymentProcessing && !c.Expired:
 		v.Phone, v.Refresh, v.OperatorName = malipo.FormatMSISDN(pay.Phone), "5", operatorName(pay.Operator)
 		p.render(w, http.StatusOK, "waiting", v)
@@ -268,14 +275,15 @@ func (p *Pages) pay(w http.ResponseWriter, r *http.Request) {
 func (p *Pages) payForm(w http.ResponseWriter, r *http.Request, c gateway.Checkout, v view, errText string, status int) {
 	pay := c.Payment
 	v.Error = errText
-	v.Momo, v.Card = c.Offers(malipo.ChannelMobileMoney), c.Offers(malipo.ChannelCard)
-	v.Both = v.Momo && v.Card
-	if !v.Momo && !v.Card && v.Error == "" {
+	v.Momo, v.Card, v.Bank = c.Offers(malipo.ChannelMobileMoney), c.Offers(malipo.ChannelCard), c.Offers(malipo.ChannelBank)
+	v.Both = len(c.Methods) > 1
+	v.BankName = pay.Operator
+	if !v.Momo && !v.Card && !v.Bank && v.Error == "" {
 		v.Error = inputError(v, malipo.Errorf(malipo.KindUnavailable, "no_method", "no rail takes this payment"))
 	}
 	v.Method = string(pay.Method)
-	if v.Method == string(malipo.ChannelCard) {
-		v.Method = "card"
+	if !v.Momo && !v.Card && v.Bank {
+		v.Method = string(malipo.ChannelBank)
 	}
 	v.Phone, v.LockPhone = pay.Customer.Phone, pay.LockPhone && pay.Customer.Phone != ""
 	v.AskName, v.AskEmail = pay.Customer.Name == "", pay.Customer.Email == ""
@@ -310,7 +318,7 @@ func (p *Pages) final(w http.ResponseWriter, c gateway.Checkout, v view) {
 		}
 	case malipo.PaymentFailed:
 		v.Tone, v.Icon, v.Heading, v.Text = "bad", "cross", v.T("failed_title"), v.T("failed_text")
-		v.Reason = declineText(v, pay.FailureCode, pay.FailureReason)
+		v.Reason = declineText(v, pay.Method, pay.FailureCode, pay.FailureReason)
 		v.Link, v.LinkText = cmp.Or(pay.CancelURL, pay.ReturnURL), v.T("return")
 	case malipo.PaymentCancelled:
 		v.Tone, v.Icon, v.Heading, v.Text = "bad", "cross", v.T("cancelled_title"), v.T("cancelled_text")
@@ -327,9 +335,12 @@ func (p *Pages) final(w http.ResponseWriter, c gateway.Checkout, v view) {
 
 // declineText explains a failure code in the page's language, falling
 // back to the rail's own words.
-func declineText(v view, code, reason string) string {
+func declineText(v view, method malipo.Channel, code, reason string) string {
 	if code == "" {
 		return ""
+	}
+	if msg, ok := messages[v.Lang]["decline.bank."+code]; ok && method == malipo.ChannelBank {
+		return msg
 	}
 	if msg, ok := messages[v.Lang]["decline."+code]; ok {
 		return msg
@@ -474,6 +485,8 @@ func inputError(v view, err error) string {
 		"expiry_invalid":      "La date d’expiration n’est pas valide (MM/AA).",
 		"expired_card":        "Cette carte a expiré.",
 		"email_invalid":       "Cette adresse e-mail n’est pas valide.",
+		"account_invalid":     "Ce numéro de compte n’est pas valide : 5 à 34 lettres et chiffres.",
+		"invalid_account":     "Votre banque ne connaît pas ce compte. Vérifiez le numéro et réessayez.",
 		"rail_unavailable":    "Ce moyen de paiement n’est pas disponible pour ce numéro en ce moment. Essayez un autre numéro ou réessayez plus tard.",
 		"no_method":           "Ce paiement ne peut pas être réglé ici pour le moment. Revenez chez le marchand.",
 	}
@@ -486,6 +499,8 @@ func inputError(v view, err error) string {
 		"expiry_invalid":      "The expiry date is not valid (MM/YY).",
 		"expired_card":        "This card has expired.",
 		"email_invalid":       "This email address is not valid.",
+		"account_invalid":     "This account number is not valid: 5 to 34 letters and digits.",
+		"invalid_account":     "Your bank has no such account. Check the number and try again.",
 		"rail_unavailable":    "This way of paying is not available for this number right now. Try another number, or try again later.",
 		"no_method":           "This payment cannot be paid here right now. Please go back to the merchant.",
 	}
@@ -503,6 +518,14 @@ func (p *Pages) payMobileMoney(w http.ResponseWriter, r *http.Request) {
 	err := p.svc.NameCustomer(r.Context(), r.PathValue("token"), r.PostForm.Get("customer_name"), r.PostForm.Get("customer_email"))
 	if err == nil {
 		_, err = p.svc.PayWithMobileMoney(r.Context(), r.PathValue("token"), r.PostForm.Get("phone"), r.PostForm.Get("operator"))
+	}
+	p.afterAttempt(w, r, err)
+}
+
+func (p *Pages) payBank(w http.ResponseWriter, r *http.Request) {
+	err := p.svc.NameCustomer(r.Context(), r.PathValue("token"), r.PostForm.Get("customer_name"), r.PostForm.Get("customer_email"))
+	if err == nil {
+		_, err = p.svc.PayByBank(r.Context(), r.PathValue("token"), r.PostForm.Get("account"))
 	}
 	p.afterAttempt(w, r, err)
 }

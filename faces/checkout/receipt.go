@@ -18,14 +18,14 @@ var receiptTexts = map[string]map[string]string{
 	"en": {
 		"title": "Payment receipt", "test": "TEST MODE: no money moved", "paid": "Amount paid", "date": "Date",
 		"reference": "Merchant's reference", "receipt": "Receipt number", "method": "Paid with", "momo": "Mobile money",
-		"card": "Card", "rail": "Operator's reference", "customer": "Customer", "item": "Item", "qty": "Qty",
+		"card": "Card", "bank": "Bank transfer", "rail": "Operator's reference", "customer": "Customer", "item": "Item", "qty": "Qty",
 		"unit": "Unit price", "line": "Total", "total": "Total", "description": "Description",
 		"footer": "Paid to %s through Malipo. Keep this receipt: it proves the payment.", "at": ", ",
 	},
 	"fr": {
 		"title": "Reçu de paiement", "test": "MODE TEST : aucun argent n'a circulé", "paid": "Montant payé", "date": "Date",
 		"reference": "Référence du marchand", "receipt": "Numéro du reçu", "method": "Moyen de paiement", "momo": "Mobile money",
-		"card": "Carte", "rail": "Référence de l'opérateur", "customer": "Client", "item": "Article", "qty": "Qté",
+		"card": "Carte", "bank": "Virement bancaire", "rail": "Référence de l'opérateur", "customer": "Client", "item": "Article", "qty": "Qté",
 		"unit": "Prix unitaire", "line": "Total", "total": "Total", "description": "Description",
 		"footer": "Payé à %s par Malipo. Conservez ce reçu : il prouve le paiement.", "at": " à ",
 	},
@@ -148,6 +148,8 @@ func Receipt(c gateway.Checkout, lang string) ([]byte, error) {
 		row(T("method"), how)
 	case malipo.ChannelCard:
 		row(T("method"), T("card"))
+	case malipo.ChannelBank:
+		row(T("method"), strings.TrimSpace(T("bank")+" "+pay.Operator))
 	}
 	row(T("rail"), pay.RailReference)
 	who := strings.TrimSpace(pay.Customer.Name)

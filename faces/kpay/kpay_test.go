@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	neturl "net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -271,5 +272,63 @@ func TestLogoURLIsShown(t *testing.T) {
 	}
 	if page := checkouttest.Get(t, url); !strings.Contains(page, `src="https://iduka.rw/logo.png"`) {
 		t.Errorf("the checkout page does not show logourl:\n%s", page)
+	}
+}
+
+// pmethod bank: the checkout page offers a transfer from the bank the
+// merchant named; in the sandbox the customer's bank answers like a
+// phone does (the account's last four digits), and the postback names
+// the account paid from.
+func TestBankPayment(t *testing.T) {
+	var mu sync.Mutex
+	var posts []map[string]any
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m map[string]any
+		json.NewDecoder(r.Body).Decode(&m)
+		mu.Lock()
+		posts = append(posts, m)
+		mu.Unlock()
+		w.Write([]byte(`{"reply":"OK"}`))
+	}))
+	defer receiver.Close()
+	f := newFace(t)
+	a := f.post(t, f.payBody(func(m map[string]any) {
+		m["refid"], m["pmethod"], m["bankid"], m["returl"] = "bank-1", "bank", "040", receiver.URL
+	}), nil)
+	url, _ := a.body["url"].(string)
+	if retcode(a) != 0 || url == "" {
+		t.Fatalf("bank payment request: %s", a.raw)
+	}
+	page := checkouttest.Get(t, url)
+	if !strings.Contains(page, `id="bank-form"`) || !strings.Contains(page, "BK") || strings.Contains(page, `id="momo-form"`) {
+		t.Fatalf("the checkout page offers no transfer from BK:\n%s", page)
+	}
+	// An account number that cannot be one is refused on the page.
+	if page := checkouttest.SubmitStatus(t, url, "bank", neturl.Values{"account": {"12"}}, 422); !strings.Contains(page, "5 to 34") && !strings.Contains(page, "5 à 34") {
+		t.Errorf("short account number: %s", page)
+	}
+	if page := checkouttest.Submit(t, url, "bank", neturl.Values{"account": {"000 1234 5678"}}); !strings.Contains(page, "BK") {
+		t.Errorf("waiting page: %s", page)
+	}
+	f.clock.Advance(3 * time.Second)
+	if _, err := f.disp.RunDue(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if len(posts) != 1 || posts[0]["statusid"] != "01" || posts[0]["payaccount"] != "00012345678" || posts[0]["refid"] != "bank-1" {
+		t.Errorf("postbacks: %v", posts)
+	}
+	mu.Unlock()
+	// An account the bank does not know: the bank refuses at once and
+	// the payment fails, saying so (as a number no wallet holds does).
+	a = f.post(t, f.payBody(func(m map[string]any) {
+		m["refid"], m["pmethod"], m["bankid"], m["returl"] = "bank-2", "bank", "951", receiver.URL
+	}), nil)
+	url, _ = a.body["url"].(string)
+	if page := checkouttest.Submit(t, url, "bank", neturl.Values{"account": {"00012340004"}}); !strings.Contains(page, "Your bank has no such account") {
+		t.Errorf("unknown account: %s", page)
+	}
+	if c := f.post(t, map[string]any{"refid": "bank-2", "action": "checkstatus"}, nil); c.body["statusid"] != "02" {
+		t.Errorf("checkstatus after the refusal: %s", c.raw)
 	}
 }

@@ -114,6 +114,8 @@ func (f *Face) pay(req *request) (any, error) {
 		in.Method, in.Phone, in.Operator = string(malipo.ChannelMobileMoney), in.Customer.Phone, bankOperators[bankid]
 	case "cc":
 		in.Channels = []string{string(malipo.ChannelCard)}
+	case "bank":
+		in.Channels, in.Bank = []string{string(malipo.ChannelBank)}, Banks[bankid]
 	}
 	p, _, err := f.svc.CreatePayment(req.ctx, req.in, in, gateway.Idempotency{})
 	if err != nil {
@@ -168,6 +170,9 @@ func postback(p malipo.Payment, withAccount bool) lenient.Ordered {
 // it when the customer paid from that number, else as the rail knows it
 // (country code, no "+").
 func payAccount(p malipo.Payment) string {
+	if p.Method == malipo.ChannelBank {
+		return p.Account
+	}
 	var fd faceData
 	json.Unmarshal(p.FaceData, &fd)
 	if e164, err := malipo.ParseMSISDN(fd.MSISDN, p.Region); err == nil && e164 == p.Phone {

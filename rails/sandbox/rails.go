@@ -45,7 +45,8 @@ func New(st store.Store, clk clock.Clock, delay time.Duration, logger *slog.Logg
 
 // Set is the rails as the gateway takes them.
 func (r *Rails) Set() rails.Set {
-	return rails.Set{MobileMoney: rails.OneMobileMoney(r.MobileMoney), Cards: r.Cards, Payouts: rails.OnePayouts(r.Payouts), Refunds: r.Refunds}
+	return rails.Set{MobileMoney: rails.OneMobileMoney(r.MobileMoney), Cards: r.Cards, Payouts: rails.OnePayouts(r.Payouts), Refunds: r.Refunds,
+		Banks: &Banks{r.MobileMoney}}
 }
 
 // Connect sends the rails' late answers to s.

@@ -238,6 +238,7 @@ type paymentExtra struct {
 	Store     malipo.Store    `json:"store,omitzero"`
 	Region    string          `json:"region,omitempty"`
 	Frame     string          `json:"frame_origin,omitempty"`
+	Account   string          `json:"account,omitempty"`
 }
 
 func paymentArgs(p malipo.Payment) ([]any, error) {
@@ -257,7 +258,7 @@ func paymentArgs(p malipo.Payment) ([]any, error) {
 	for i, c := range p.Channels {
 		channels[i] = string(c)
 	}
-	extra, err := json.Marshal(paymentExtra{Items: p.Items, Taxes: p.Taxes, LockPhone: p.LockPhone, FaceData: p.FaceData, Details: p.Details, Store: p.Store, Region: p.Region, Frame: p.FrameOrigin})
+	extra, err := json.Marshal(paymentExtra{Items: p.Items, Taxes: p.Taxes, LockPhone: p.LockPhone, FaceData: p.FaceData, Details: p.Details, Store: p.Store, Region: p.Region, Frame: p.FrameOrigin, Account: p.Account})
 	if err != nil {
 		return nil, err
 	}
@@ -301,7 +302,7 @@ func scanPayment(r interface{ Scan(...any) error }) (malipo.Payment, error) {
 	if err := json.Unmarshal([]byte(extra), &x); err != nil {
 		return p, fmt.Errorf("payment %s extra: %w", p.ID, err)
 	}
-	p.Items, p.Taxes, p.LockPhone, p.FaceData, p.Details, p.Store, p.Region, p.FrameOrigin = x.Items, x.Taxes, x.LockPhone, x.FaceData, x.Details, x.Store, x.Region, x.Frame
+	p.Items, p.Taxes, p.LockPhone, p.FaceData, p.Details, p.Store, p.Region, p.FrameOrigin, p.Account = x.Items, x.Taxes, x.LockPhone, x.FaceData, x.Details, x.Store, x.Region, x.Frame, x.Account
 	return p, nil
 }
 
@@ -334,11 +335,12 @@ func (t *tx) UpdatePayment(p malipo.Payment) error {
 	// Only the fields that change after creation are written.
 	res, err := t.exec(`UPDATE payments SET fee = ?, method = ?, phone = ?, operator = ?, status = ?, failure_code = ?,
 		failure_reason = ?, rail_reference = ?, updated_at = ?, expires_at = ?, completed_at = ?, lang = ?, customer = ?,
-		next_action = ?, amount_refunded = ?, available_at = ?, settled_at = ?, attempt = ?, in_flight_until = ?, late = ?
-		WHERE id = ?`,
+		next_action = ?, amount_refunded = ?, available_at = ?, settled_at = ?, attempt = ?, in_flight_until = ?, late = ?,
+		extra = ? WHERE id = ?`,
 		p.Fee, string(p.Method), p.Phone, p.Operator, string(p.Status), p.FailureCode, p.FailureReason,
 		p.RailReference, micros(p.UpdatedAt), micros(p.ExpiresAt), micros(p.CompletedAt), p.Lang, args[9], p.NextAction,
-		p.AmountRefunded, micros(p.AvailableAt), micros(p.SettledAt), p.Attempt, micros(p.InFlightUntil), boolInt(p.Late), p.ID)
+		p.AmountRefunded, micros(p.AvailableAt), micros(p.SettledAt), p.Attempt, micros(p.InFlightUntil), boolInt(p.Late),
+		args[28], p.ID)
 	if err != nil {
 		return err
 	}

@@ -179,6 +179,7 @@ func testPayments(t *testing.T, s store.Store) {
 		}
 		got.Method, got.Phone, got.RailReference, got.Fee = malipo.ChannelMobileMoney, "+2250707120000", "rail-1", 75
 		got.NextAction = malipo.NextActionThreeDSecure
+		got.Account, got.Customer.Name = "00012345678", "Awa" // set at checkout: kept by the update too
 		if err := got.Transition(malipo.PaymentSucceeded, epoch.Add(time.Minute)); err != nil {
 			return err
 		}

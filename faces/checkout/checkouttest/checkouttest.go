@@ -28,6 +28,13 @@ func PayMobileMoney(t testing.TB, pageURL, phone string) string {
 // the page the browser lands on.
 func Submit(t testing.TB, pageURL, form string, values url.Values) string {
 	t.Helper()
+	return SubmitStatus(t, pageURL, form, values, 200)
+}
+
+// SubmitStatus is Submit for a form whose answer has the HTTP status want
+// (422 for input the customer must fix).
+func SubmitStatus(t testing.TB, pageURL, form string, values url.Values, want int) string {
+	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Jar: jar}
 	page := get(t, client, pageURL)
@@ -42,8 +49,8 @@ func Submit(t testing.TB, pageURL, form string, values url.Values) string {
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	if res.StatusCode != 200 {
-		t.Fatalf("%s form: %d\n%s", form, res.StatusCode, b)
+	if res.StatusCode != want {
+		t.Fatalf("%s form: %d, want %d\n%s", form, res.StatusCode, want, b)
 	}
 	return string(b)
 }
