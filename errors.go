@@ -55,6 +55,41 @@ func Invalid(param, code, format string, args ...any) *Error {
 // ErrNotFound is returned by lookups that find nothing.
 var ErrNotFound = &Error{Kind: KindNotFound, Code: "resource_missing", Message: "not found"}
 
+// The codes faces and the gateway tell apart, beyond an error's kind.
+const (
+	CodeReferenceInUse       = "reference_in_use"
+	CodeIdempotencyKeyReused = "idempotency_key_reused"
+	CodeTooManyAuthFailures  = "too_many_auth_failures"
+	CodePayoutsDisabled      = "payouts_disabled"
+	// CodeCustomerCancelled is the failure code of a payment the customer
+	// cancelled on the checkout page.
+	CodeCustomerCancelled = "customer_cancelled"
+)
+
+// Errors to match with errors.Is: they match any *Error of their code.
+var (
+	ErrReferenceInUse       = &Error{Kind: KindConflict, Code: CodeReferenceInUse, Message: "the reference is already used"}
+	ErrIdempotencyKeyReused = &Error{Kind: KindConflict, Code: CodeIdempotencyKeyReused, Message: "the idempotency key was used for another request"}
+	ErrTooManyAuthFailures  = &Error{Kind: KindRateLimited, Code: CodeTooManyAuthFailures, Message: "too many failed authentications"}
+	ErrPayoutsDisabled      = &Error{Kind: KindForbidden, Code: CodePayoutsDisabled, Message: "sending money out is not enabled"}
+)
+
+// Is reports whether target is an *Error of e's code (and of its kind,
+// when target names one): errors.Is(err, malipo.ErrReferenceInUse) holds
+// for every reference_in_use error, whatever its message.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code != "" && t.Code == e.Code && (t.Kind == "" || t.Kind == e.Kind)
+}
+
+// WithParam returns a copy of e that names param as the offending
+// parameter; e itself, which others may hold, is left as it is.
+func (e *Error) WithParam(param string) *Error {
+	c := *e
+	c.Param = param
+	return &c
+}
+
 // KindOf returns the kind of err: the kind of the first *Error in its chain,
 // KindInternal otherwise.
 func KindOf(err error) Kind {

@@ -26,9 +26,7 @@ type CardSetupInput struct {
 func (s *Service) CreateCardSetup(ctx context.Context, in malipo.Integration, req CardSetupInput, idem Idempotency) (malipo.CardSetup, bool, error) {
 	phone, err := malipo.ParseMSISDN(req.Customer.Phone, s.regionFor("", s.Home(in), ""))
 	if err != nil {
-		e := malipo.AsError(err)
-		e.Param = "customer.phone"
-		return malipo.CardSetup{}, false, e
+		return malipo.CardSetup{}, false, malipo.AsError(err).WithParam("customer.phone")
 	}
 	if err := malipo.ValidateURL("return_url", req.ReturnURL); err != nil {
 		return malipo.CardSetup{}, false, err

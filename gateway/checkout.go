@@ -354,10 +354,10 @@ func (s *Service) CancelCheckout(ctx context.Context, token string) (malipo.Paym
 		if p.InFlight(s.now()) {
 			return errProcessing(p)
 		}
-		if voidKey, err = s.closeChallenge(tx, &p, "customer_cancelled", "The customer cancelled the payment"); err != nil {
+		if voidKey, err = s.closeChallenge(tx, &p, malipo.CodeCustomerCancelled, "The customer cancelled the payment"); err != nil {
 			return err
 		}
-		p.FailureCode, p.FailureReason = "customer_cancelled", "The customer cancelled the payment"
+		p.FailureCode, p.FailureReason = malipo.CodeCustomerCancelled, "The customer cancelled the payment"
 		return s.finish(tx, &p, malipo.PaymentCancelled, "")
 	})
 	if err == nil {

@@ -93,10 +93,6 @@ const (
 	configPayouts = "payouts"
 )
 
-// CodePayoutsDisabled is the code of the error a payout from an
-// integration whose payouts are off is refused with.
-const CodePayoutsDisabled = "payouts_disabled"
-
 func normalizeCountry(c string) string { return strings.ToUpper(strings.TrimSpace(c)) }
 
 // ParsePhone reads a mobile number the integration's caller sent, the way

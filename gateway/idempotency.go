@@ -41,7 +41,7 @@ func (s *Service) replayed(tx store.Tx, scope string, idem Idempotency, out any)
 		return false, err
 	}
 	if rec.RequestHash != idem.RequestHash {
-		return false, &malipo.Error{Kind: malipo.KindConflict, Code: "idempotency_key_reused",
+		return false, &malipo.Error{Kind: malipo.KindConflict, Code: malipo.CodeIdempotencyKeyReused,
 			Message: "this Idempotency-Key was already used with a different request"}
 	}
 	if err := snapshot.Decode(rec.Result, out); err != nil {

@@ -306,9 +306,7 @@ func (s *Service) ListEvents(ctx context.Context, in malipo.Integration, f store
 	err := s.cfg.Store.Read(ctx, func(tx store.Tx) error {
 		if f.StartingAfter != "" {
 			if _, err := ownedEvent(tx, in, f.StartingAfter); err != nil {
-				e := malipo.AsError(err)
-				e.Param = "starting_after"
-				return e
+				return malipo.AsError(err).WithParam("starting_after")
 			}
 		}
 		var err error

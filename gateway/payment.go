@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"net/url"
 	"time"
 
@@ -126,9 +127,7 @@ func (s *Service) newPayment(in malipo.Integration, req PaymentInput) (malipo.Pa
 			return p, malipo.Invalid("lock_phone", "parameter_invalid", "lock_phone needs customer.phone")
 		}
 		if _, err := malipo.ParseMSISDN(req.Customer.Phone, s.regionFor("", p.Region, p.Currency)); err != nil {
-			e := malipo.AsError(err)
-			e.Param = "customer.phone"
-			return p, e
+			return p, malipo.AsError(err).WithParam("customer.phone")
 		}
 	}
 	channels := []malipo.Channel{malipo.ChannelMobileMoney, malipo.ChannelCard}
@@ -329,7 +328,7 @@ func (s *Service) beginAttempt(p *malipo.Payment, rail string) malipo.RailAttemp
 func (s *Service) transactIdempotent(ctx context.Context, idem Idempotency, fn func(store.Tx) error) error {
 	err := s.cfg.Store.Transact(ctx, fn)
 	if err != nil && idem.Key != "" && malipo.KindOf(err) == malipo.KindConflict {
-		if retry := s.cfg.Store.Transact(ctx, fn); retry == nil || malipo.AsError(retry).Code == "idempotency_key_reused" {
+		if retry := s.cfg.Store.Transact(ctx, fn); retry == nil || errors.Is(retry, malipo.ErrIdempotencyKeyReused) {
 			return retry
 		}
 	}
@@ -609,9 +608,7 @@ func (s *Service) ListPayments(ctx context.Context, in malipo.Integration, f sto
 	err := s.cfg.Store.Read(ctx, func(tx store.Tx) error {
 		if f.StartingAfter != "" {
 			if _, err := owned(tx, in, f.StartingAfter); err != nil {
-				e := malipo.AsError(err)
-				e.Param = "starting_after"
-				return e
+				return malipo.AsError(err).WithParam("starting_after")
 			}
 		}
 		var err error

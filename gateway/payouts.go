@@ -44,9 +44,7 @@ func (s *Service) destination(in malipo.Integration, d malipo.Destination, c mal
 		d.Operator = strings.ToLower(strings.TrimSpace(d.Operator))
 		e164, err := malipo.ParseMSISDN(d.Account, s.regionFor(d.Operator, s.Home(in), c))
 		if err != nil {
-			e := malipo.AsError(err)
-			e.Param = "destination.account"
-			return d, e
+			return d, malipo.AsError(err).WithParam("destination.account")
 		}
 		d.Account = e164
 		if set, ok := s.cfg.Rails[in.Mode]; ok && set.MobileMoney != nil && d.Operator == "" {
@@ -81,7 +79,7 @@ func (s *Service) destination(in malipo.Integration, d malipo.Destination, c mal
 // same money. A payout to another merchant is a transfer, settled at once.
 func (s *Service) CreatePayout(ctx context.Context, in malipo.Integration, req PayoutInput, idem Idempotency) (malipo.Payout, bool, error) {
 	if !s.PayoutsEnabled(in) {
-		return malipo.Payout{}, false, malipo.Errorf(malipo.KindForbidden, CodePayoutsDisabled,
+		return malipo.Payout{}, false, malipo.Errorf(malipo.KindForbidden, malipo.CodePayoutsDisabled,
 			"sending money out is not enabled for this integration: enable it in the integration's configuration")
 	}
 	cur, err := malipo.ParseCurrency(req.Currency)
@@ -137,7 +135,7 @@ func (s *Service) CreatePayout(ctx context.Context, in malipo.Integration, req P
 			return err
 		}
 		if _, err := tx.PayoutByReference(in.ID, p.Reference); err == nil {
-			return &malipo.Error{Kind: malipo.KindConflict, Code: "reference_in_use", Param: "reference",
+			return &malipo.Error{Kind: malipo.KindConflict, Code: malipo.CodeReferenceInUse, Param: "reference",
 				Message: fmt.Sprintf("a payout with reference %q already exists", p.Reference)}
 		}
 		if need := p.Amount + p.Fee; available < need {

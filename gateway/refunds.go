@@ -55,9 +55,7 @@ func (s *Service) CreateRefund(ctx context.Context, in malipo.Integration, req R
 			return err
 		}
 		if pay, err = owned(tx, in, req.PaymentID); err != nil {
-			e := malipo.AsError(err)
-			e.Param = "payment"
-			return e
+			return malipo.AsError(err).WithParam("payment")
 		}
 		if pay.Status != malipo.PaymentSucceeded {
 			return malipo.Errorf(malipo.KindConflict, "payment_not_refundable", "payment %s is %s: only succeeded payments can be refunded", pay.ID, pay.Status)

@@ -64,7 +64,7 @@ func (s *Service) AuthBegin(addr netip.Addr) (done func(failed bool), err error)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if b := t.buckets[k]; b != nil && s.spent(b, now) >= float64(s.cfg.AuthFailures) {
-		return nil, &malipo.Error{Kind: malipo.KindRateLimited, Code: "too_many_auth_failures",
+		return nil, &malipo.Error{Kind: malipo.KindRateLimited, Code: malipo.CodeTooManyAuthFailures,
 			Message: "too many failed authentications from your address: wait a minute before trying again"}
 	}
 	if t.buckets == nil {

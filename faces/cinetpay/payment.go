@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -121,7 +122,7 @@ func (f *Face) initPayment(req *request) (int, any, error) {
 	in.FaceData, _ = json.Marshal(fd)
 	p, _, err := f.svc.CreatePayment(req.ctx, req.in, in, gateway.Idempotency{})
 	if err != nil {
-		if malipo.AsError(err).Code == "reference_in_use" {
+		if errors.Is(err, malipo.ErrReferenceInUse) {
 			return 0, nil, errFields("transaction_id %s is already used", in.Reference)
 		}
 		return 0, nil, err

@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -152,7 +153,7 @@ func (f *Face) serve(w http.ResponseWriter, r *http.Request, h func(*request) (a
 func fromDomain(err error) *apiError {
 	e := malipo.AsError(err)
 	switch {
-	case e.Code == "reference_in_use":
+	case errors.Is(e, malipo.ErrReferenceInUse):
 		return &apiError{http.StatusBadRequest, "transaction reference exists"}
 	case e.Kind == malipo.KindInsufficientFunds:
 		return &apiError{http.StatusBadRequest, e.Message + " please fund your iPay bulkpay Account"}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 
@@ -179,9 +180,9 @@ func (f *Face) answerError(w http.ResponseWriter, body lenient.Map, err error) {
 func fromDomain(err error) *retError {
 	e := malipo.AsError(err)
 	switch {
-	case e.Code == "too_many_auth_failures":
+	case errors.Is(e, malipo.ErrTooManyAuthFailures):
 		return &retError{code: RetTooManyFailures, reply: "Too many failed authentications: try again later"}
-	case e.Code == "reference_in_use":
+	case errors.Is(e, malipo.ErrReferenceInUse):
 		return &retError{code: RetRefIDUsed, reply: "Used ref id – error uniqueness"}
 	case e.Kind == malipo.KindInvalid:
 		return &retError{code: RetEmptyParameter, reply: e.Message}

@@ -242,7 +242,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		m = errorStatus[malipo.KindInternal]
 	}
 	typ := m.typ
-	if e.Code == "idempotency_key_reused" {
+	if errors.Is(e, malipo.ErrIdempotencyKeyReused) {
 		typ = "idempotency_error"
 	}
 	writeJSON(w, m.status, errorBody{Error: errorDetail{Type: typ, Code: e.Code, Message: e.Message, Param: e.Param}})

@@ -99,11 +99,10 @@ func (f *Face) newInvoice(req *request, body lenient.Map, customer malipo.Custom
 	in.FaceData, _ = json.Marshal(fd)
 	p, _, err := f.svc.CreatePayment(req.ctx, req.in, in, gateway.Idempotency{})
 	if err != nil {
-		e := malipo.AsError(err)
-		if e.Param == "customer" || strings.HasPrefix(e.Param, "return_url") || strings.HasPrefix(e.Param, "cancel_url") || strings.HasPrefix(e.Param, "notify_url") {
-			e.Param = "actions"
+		if e := malipo.AsError(err); e.Param == "customer" || strings.HasPrefix(e.Param, "return_url") || strings.HasPrefix(e.Param, "cancel_url") || strings.HasPrefix(e.Param, "notify_url") {
+			return p, e.WithParam("actions")
 		}
-		return p, e
+		return p, err
 	}
 	return p, nil
 }
@@ -194,7 +193,7 @@ func invoiceData(svc *gateway.Service, in malipo.Integration, p malipo.Payment) 
 	// leave it empty.
 	failReason := ""
 	switch {
-	case p.Status == malipo.PaymentCancelled && p.FailureCode == "customer_cancelled":
+	case p.Status == malipo.PaymentCancelled && p.FailureCode == malipo.CodeCustomerCancelled:
 		failReason = "Payment cancelled by customer"
 	case p.Method == malipo.ChannelCard:
 		failReason = p.FailureReason

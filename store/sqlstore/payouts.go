@@ -32,7 +32,7 @@ func (t *tx) CreatePayout(p malipo.Payout) error {
 		p.ID, p.MerchantID, p.IntegrationID, string(p.Mode), p.Amount, p.Fee, string(p.Currency), p.Reference, string(p.Destination.Type),
 		p.Destination.Account, p.Destination.Name, p.Destination.Operator, p.Destination.AccountReference, p.Narration,
 		string(p.Status), p.FailureCode, p.FailureReason, p.RailReference, micros(p.CreatedAt), micros(p.UpdatedAt), micros(p.CompletedAt))
-	return t.conflict(err, "reference_in_use", fmt.Sprintf("a payout with reference %q already exists", p.Reference))
+	return t.conflict(err, malipo.CodeReferenceInUse, fmt.Sprintf("a payout with reference %q already exists", p.Reference))
 }
 
 func (t *tx) GetPayout(id string) (malipo.Payout, error) {

@@ -313,7 +313,7 @@ func (t *tx) CreatePayment(p malipo.Payment) error {
 	}
 	_, err = t.exec(`INSERT INTO payments (`+paymentColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
-	return t.conflict(err, "reference_in_use", fmt.Sprintf("a payment with reference %q already exists", p.Reference))
+	return t.conflict(err, malipo.CodeReferenceInUse, fmt.Sprintf("a payment with reference %q already exists", p.Reference))
 }
 
 func (t *tx) getPayment(where string, args ...any) (malipo.Payment, error) {

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -30,7 +31,7 @@ func testPayouts(t *testing.T, s store.Store) {
 		return nil
 	})
 	err := s.Transact(context.Background(), func(tx store.Tx) error { return tx.CreatePayout(payout(i, "po_9", "pay-1", "1", epoch)) })
-	if e := malipo.AsError(err); e.Kind != malipo.KindConflict || e.Code != "reference_in_use" {
+	if e := malipo.AsError(err); e.Kind != malipo.KindConflict || !errors.Is(err, malipo.ErrReferenceInUse) {
 		t.Errorf("duplicate reference: %v", err)
 	}
 	write(t, s, func(tx store.Tx) error {

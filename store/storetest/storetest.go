@@ -253,8 +253,8 @@ func testReferenceUnique(t *testing.T, s store.Store) {
 	write(t, s, func(tx store.Tx) error { return tx.CreatePayment(payment(i, "pay_1", "same")) })
 	err := s.Transact(context.Background(), func(tx store.Tx) error { return tx.CreatePayment(payment(i, "pay_2", "same")) })
 	wantKind(t, err, malipo.KindConflict)
-	if e := malipo.AsError(err); e.Code != "reference_in_use" {
-		t.Errorf("code = %q, want reference_in_use", e.Code)
+	if !errors.Is(err, malipo.ErrReferenceInUse) {
+		t.Errorf("%v, want reference_in_use", err)
 	}
 	// Another integration may reuse the reference.
 	write(t, s, func(tx store.Tx) error { return tx.CreatePayment(payment(other, "pay_3", "same")) })
