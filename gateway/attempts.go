@@ -163,3 +163,130 @@ func (s *Service) RailAttempts(ctx context.Context, in malipo.Integration, objec
 	})
 	return out, err
 }
+
+// beginAttempt starts the next rail attempt of p: numbered, in flight,
+// and with the last attempt's failure cleared. The caller stores both.
+func (s *Service) beginAttempt(p *malipo.Payment, rail string) malipo.RailAttempt {
+	now := s.now()
+	p.Attempt++
+	p.InFlightUntil, p.UpdatedAt = now.Add(s.inFlightFor()), now
+	p.FailureCode, p.FailureReason = "", ""
+	return s.newAttempt("payment", p.ID, p.Attempt, p.MerchantID, p.Mode, rail, string(p.Method))
+}
+
+// recordSent records what a rail answered a request whose outcome
+// arrives later (a push, a bank debit): accepted, the payment is
+// processing; refused, it failed; not sent, the customer may try again;
+// unknown, the reconciler asks soon.
+func (s *Service) recordSent(ctx context.Context, scope string, p malipo.Payment, a malipo.RailAttempt, idem Idempotency,
+	ref string, pushErr error) (malipo.Payment, error) {
+	res := classify(pushErr)
+	if res == callUnknown || res == callNotSent {
+		s.cfg.Logger.Warn("rail request not confirmed", "payment", p.ID, "attempt", a.ID, "err", pushErr)
+	}
+	out, _, err := s.recordAttempt(ctx, scope, a.ID, idem, func(tx store.Tx, p *malipo.Payment, a *malipo.RailAttempt, current bool) (bool, error) {
+		now := s.now()
+		switch res {
+		case callAccepted:
+			a.Status, a.RailReference, a.UpdatedAt = malipo.AttemptPending, ref, now
+			a.NextCheckAt = now.Add(s.cfg.ReconcileAfter) // the call is over: ask if no callback comes
+			if current && p.Status == malipo.PaymentPending {
+				p.RailReference, p.InFlightUntil = ref, time.Time{}
+				return false, p.Transition(malipo.PaymentProcessing, now)
+			}
+		case callRefused:
+			e := malipo.AsError(pushErr)
+			a.Finish(malipo.AttemptFailed, e.Code, e.Message, now)
+			if current && !p.Status.Final() {
+				p.FailureCode, p.FailureReason = e.Code, e.Message
+				return false, s.finish(tx, p, malipo.PaymentFailed, "")
+			}
+		case callNotSent:
+			a.Finish(malipo.AttemptFailed, "rail_unavailable", malipo.AsError(pushErr).Message, now)
+			if current {
+				p.InFlightUntil = time.Time{} // nothing reached the operator: the customer may try again
+			}
+		case callUnknown:
+			a.NextCheckAt = now.Add(s.cfg.ReconcileAfter) // the call is over: ask soon what became of it
+			if current {
+				p.InFlightUntil = a.NextCheckAt // in flight until the reconciler has asked
+			}
+		}
+		return false, nil
+	})
+	return out, err
+}
+
+// recordAttempt records, in one transaction, what a rail said to one of a
+// payment's attempts: change moves the attempt and the payment on (current
+// says whether the attempt is the payment's latest) and asks for the
+// authorisation to be voided when the payment cannot take it. An attempt
+// already given its verdict (its outcome came first, by callback or by the
+// reconciler) is left as it is.
+func (s *Service) recordAttempt(ctx context.Context, scope, key string, idem Idempotency,
+	change func(tx store.Tx, p *malipo.Payment, a *malipo.RailAttempt, current bool) (void bool, err error)) (malipo.Payment, bool, error) {
+	var out malipo.Payment
+	var void bool
+	err := s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
+		a, err := tx.GetRailAttempt(key)
+		if err != nil {
+			return err
+		}
+		p, err := tx.GetPayment(a.ObjectID)
+		if err != nil {
+			return err
+		}
+		void = false
+		if !a.Status.Final() {
+			wasFinal := p.Status.Final()
+			if void, err = change(tx, &p, &a, p.Attempt == a.Number); err != nil {
+				return err
+			}
+			if err := tx.UpdateRailAttempt(a); err != nil {
+				return err
+			}
+			if !wasFinal && !p.Status.Final() { // a payment that became final was stored by complete
+				p.UpdatedAt = s.now()
+				if err := tx.UpdatePayment(p); err != nil {
+					return err
+				}
+			}
+		}
+		out = p
+		return rememberAgain(tx, scope, idem, p)
+	})
+	if err == nil && out.Status.Final() {
+		s.wake()
+	}
+	return out, void, err
+}
+
+// railFor is the name of the rail that takes a payment by its method:
+// the card network, or the mobile-money rail serving its number.
+func (s *Service) railFor(p malipo.Payment) (string, error) {
+	set := s.cfg.Rails[p.Mode]
+	if p.Method == malipo.ChannelCard {
+		c, err := s.cards(p.Mode)
+		if err != nil {
+			return "", err
+		}
+		return c.Name(), nil
+	}
+	if set.MobileMoney == nil {
+		return "", malipo.Errorf(malipo.KindUnavailable, "rail_unavailable", "no payment rail is configured for %s mode", p.Mode)
+	}
+	mm, err := set.MobileMoney.For(p.Phone, p.Operator, p.Currency)
+	if err != nil {
+		return "", err
+	}
+	return mm.Name(), nil
+}
+
+// railName is the rail a payment's money came through, for its posting.
+func (s *Service) railName(p malipo.Payment) string {
+	name, err := s.railFor(p)
+	if err != nil {
+		return "unknown"
+	}
+	return name
+}

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"context"
+	"errors"
 	"fmt"
 
 	"github.com/malipo/malipo"
@@ -72,4 +74,26 @@ func rememberAgain(tx store.Tx, scope string, idem Idempotency, result any) erro
 		return err
 	}
 	return tx.SetIdempotencyResult(scope, idem.Key, b)
+}
+
+// transactIdempotent runs fn; when a request with a key loses a race to a
+// twin with the same key, it runs again so that it replays the twin's answer.
+func (s *Service) transactIdempotent(ctx context.Context, idem Idempotency, fn func(store.Tx) error) error {
+	err := s.cfg.Store.Transact(ctx, fn)
+	if err != nil && idem.Key != "" && malipo.KindOf(err) == malipo.KindConflict {
+		if retry := s.cfg.Store.Transact(ctx, fn); retry == nil || errors.Is(retry, malipo.ErrIdempotencyKeyReused) {
+			return retry
+		}
+	}
+	return err
+}
+
+// ForgetIdempotencyKeys deletes keys older than the idempotency TTL.
+func (s *Service) ForgetIdempotencyKeys(ctx context.Context) (int, error) {
+	var n int
+	err := s.cfg.Store.Transact(ctx, func(tx store.Tx) (err error) {
+		n, err = tx.DeleteIdempotencyBefore(s.now().Add(-s.cfg.IdempotencyTTL))
+		return err
+	})
+	return n, err
 }

@@ -5,7 +5,6 @@
 package gateway
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"log/slog"
@@ -110,23 +109,6 @@ func HashKey(key string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Verify audits the ledger: every entry balances, stored balances equal
-// their postings, and every succeeded payment is posted exactly once.
-func (s *Service) Verify(ctx context.Context) (malipo.AuditReport, error) {
-	var r malipo.AuditReport
-	err := s.cfg.Store.Read(ctx, func(tx store.Tx) (err error) {
-		r, err = tx.Audit()
-		return err
-	})
-	return r, err
-}
-
-// Balances returns the integration's merchant balances in its mode.
-func (s *Service) Balances(ctx context.Context, in malipo.Integration) ([]malipo.Balance, error) {
-	var bs []malipo.Balance
-	err := s.cfg.Store.Read(ctx, func(tx store.Tx) (err error) {
-		bs, err = tx.Balances(in.MerchantID, in.Mode)
-		return err
-	})
-	return bs, err
-}
+// Token returns a random token of n bytes, base32, after prefix: for
+// faces whose providers name objects by random tokens.
+func (s *Service) Token(prefix string, n int) string { return s.cfg.IDs.Secret(prefix, n) }
