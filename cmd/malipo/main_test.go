@@ -277,6 +277,14 @@ func TestAdminCommands(t *testing.T) {
 		!strings.HasPrefix(pd["public_key"], "test_public_") || pd["master_key"] == "" || pd["token"] == "" {
 		t.Fatalf("paydunya integration: %v %s", err, out)
 	}
+	// A home country must be one; --payouts and --no-payouts are switches.
+	var cOut, cErr syncBuffer
+	if err := run(context.Background(), []string{"integrations", "create", "--merchant", m.ID, "--flavor", "paydunya", "--country", "ZZ", "--db", db},
+		noEnv, &cOut, &cErr); err == nil || !strings.Contains(err.Error()+cErr.String(), "ZZ") {
+		t.Errorf("--country ZZ: %v", err)
+	}
+	runCmd(t, "integrations", "create", "--merchant", m.ID, "--flavor", "paydunya", "--country", "CI", "--payouts", "--db", db)
+	runCmd(t, "integrations", "create", "--merchant", m.ID, "--flavor", "native", "--no-payouts", "--db", db)
 	var cp map[string]string
 	out = runCmd(t, "integrations", "create", "--merchant", m.ID, "--flavor", "cinetpay", "--mode", "test", "--currency", "XAF", "--db", db)
 	if err := json.Unmarshal([]byte(out), &cp); err != nil || len(cp) != 3 || cp["apikey"] == "" || cp["site_id"] == "" || cp["secret_key"] == "" {
