@@ -79,18 +79,28 @@ func (s *Stack) Integration(t testing.TB, name string, in gateway.IntegrationInp
 }
 
 // Seeds adds to a fuzz target the examples of its provider's document kept
-// under the face's testdata/seed, each with every selector below n.
+// under the face's testdata/seed and the request bodies of its seed
+// conformance examples, each with every selector below n.
 func Seeds(f *testing.F, n int) {
 	f.Helper()
 	files, _ := filepath.Glob("testdata/seed/*")
 	if len(files) == 0 {
 		f.Fatal("no seed examples under testdata/seed")
 	}
+	var bodies [][]byte
 	for _, name := range files {
 		b, err := os.ReadFile(name)
 		if err != nil {
 			f.Fatal(err)
 		}
+		bodies = append(bodies, b)
+	}
+	for _, ex := range LoadExamples(f, "testdata/conformance") {
+		if ex.Body != "" {
+			bodies = append(bodies, []byte(ex.Body))
+		}
+	}
+	for _, b := range bodies {
 		for i := range n {
 			f.Add(b, uint8(i))
 		}

@@ -24,6 +24,18 @@ func seedBodies(f *testing.F) {
 		}
 		f.Add(b)
 	}
+	// The request bodies of the documents' examples (seed conformance).
+	examples, _ := filepath.Glob("../*/testdata/conformance/*.txt")
+	for _, name := range examples {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		if _, rest, ok := strings.Cut(string(b), "-- request --\n"); ok {
+			body, _, _ := strings.Cut(rest, "-- response ")
+			f.Add([]byte(body))
+		}
+	}
 	for _, form := range []string{
 		"apikey=k&site_id=1&transaction_id=t1&amount=100&currency=XOF&description=x",
 		"invoice[total_amount]=5000&invoice[description]=x&store[name]=Choco&invoice[items][item_0][name]=a",
@@ -44,8 +56,14 @@ func FuzzParse(f *testing.F) {
 		if hasNUL(m) {
 			t.Fatalf("Parse(%q) let a NUL through", b)
 		}
-		// Whatever was read, every reader copes with it.
+		// Whatever was read, every reader copes with it; an object's keys
+		// in their order are the map's keys.
 		for k, v := range m {
+			if obj, ok := v.(Map); ok {
+				if keys := ObjectKeys(b, k); keys != nil && len(keys) != len(obj) {
+					t.Fatalf("ObjectKeys(%q, %q) = %q, the map has %d keys", b, k, keys, len(obj))
+				}
+			}
 			Str(v)
 			String(m, k)
 			Entries(v)
