@@ -171,11 +171,12 @@ func (f *Face) endpoint(mode malipo.Mode, h func(*request) (any, error)) http.Ha
 		if !ok {
 			m = errorCodes[malipo.KindInternal]
 		}
+		text := e.Message
 		if e.Kind == malipo.KindInternal {
 			client.LogFailure(f.logger, r, "paydunya request failed", err, "route", r.Pattern)
-			e.Message = "Internal error"
+			text = "Internal error"
 		}
-		write(w, m.status, failure{m.code, e.Message})
+		write(w, m.status, failure{m.code, text})
 	})
 }
 
