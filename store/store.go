@@ -32,11 +32,30 @@ type Tx interface {
 	GetMerchant(id string) (malipo.Merchant, error)
 	CountMerchants() (int, error)
 
+	// ListMerchants lists merchants, newest first.
+	ListMerchants(f MerchantFilter) ([]malipo.Merchant, error)
+
 	CreateIntegration(i malipo.Integration) error
 	GetIntegration(id string) (malipo.Integration, error)
+	// ListIntegrations lists a merchant's integrations, oldest first.
+	ListIntegrations(merchantID string) ([]malipo.Integration, error)
 	CreateAPIKey(k malipo.APIKey) error
 	// IntegrationByKeyHash finds the integration a native key belongs to.
 	IntegrationByKeyHash(hash string) (malipo.Integration, error)
+
+	// CreateUser fails with kind conflict, code email_in_use, when the
+	// email is taken.
+	CreateUser(u malipo.User) error
+	GetUser(id string) (malipo.User, error)
+	UserByEmail(email string) (malipo.User, error)
+	UpdateUser(u malipo.User) error
+	// ListUsers lists a merchant's users ("" for operators) by email.
+	ListUsers(merchantID string) ([]malipo.User, error)
+	CreateSession(s malipo.Session) error
+	GetSession(hash string) (malipo.Session, error)
+	UpdateSession(s malipo.Session) error
+	// RevokeSessions ends every session of a user, at (Unix µs).
+	RevokeSessions(userID string, at int64) error
 
 	// CreatePayment fails with kind conflict, code reference_in_use, when
 	// the integration already has a payment with that reference.
@@ -181,7 +200,23 @@ type PaymentFilter struct {
 	IntegrationID string // optional
 	Reference     *string
 	Status        *malipo.PaymentStatus
+	// The optional filters below are the dashboard's and the API's.
+	Method   malipo.Channel
+	Operator string
+	Currency malipo.Currency
+	// CreatedFrom and CreatedTo bound the creation time (inclusive).
+	CreatedFrom, CreatedTo time.Time
+	// Search matches a payment's ID or reference exactly, or part of its
+	// phone number or of its customer's email or name.
+	Search        string
 	StartingAfter string // a payment ID: list only older payments
+	Limit         int
+}
+
+// MerchantFilter selects merchants, newest first.
+type MerchantFilter struct {
+	Search        string // the ID, or part of the name
+	StartingAfter string
 	Limit         int
 }
 

@@ -362,6 +362,26 @@ func (t *tx) ListPayments(f store.PaymentFilter) ([]malipo.Payment, error) {
 	if f.Status != nil {
 		where, args = append(where, "status = ?"), append(args, string(*f.Status))
 	}
+	if f.Method != "" {
+		where, args = append(where, "method = ?"), append(args, string(f.Method))
+	}
+	if f.Operator != "" {
+		where, args = append(where, "operator = ?"), append(args, f.Operator)
+	}
+	if f.Currency != "" {
+		where, args = append(where, "currency = ?"), append(args, string(f.Currency))
+	}
+	if !f.CreatedFrom.IsZero() {
+		where, args = append(where, "created_at >= ?"), append(args, micros(f.CreatedFrom))
+	}
+	if !f.CreatedTo.IsZero() {
+		where, args = append(where, "created_at <= ?"), append(args, micros(f.CreatedTo))
+	}
+	if q := strings.TrimSpace(f.Search); q != "" {
+		like := "%" + escapeLike(strings.ToLower(q)) + "%"
+		where = append(where, `(id = ? OR reference = ? OR phone LIKE ? ESCAPE '\' OR LOWER(customer) LIKE ? ESCAPE '\')`)
+		args = append(args, q, q, "%"+escapeLike(strings.TrimPrefix(q, "+"))+"%", like)
+	}
 	if f.StartingAfter != "" {
 		where, args = append(where, "id < ?"), append(args, f.StartingAfter)
 	}

@@ -52,6 +52,9 @@ func Run(t *testing.T, open Opener) {
 		{"SpendingLock", testSpendingLock},
 		{"NUL", testNUL},
 		{"LiveRails", testLiveRails},
+		{"UsersAndSessions", testUsersAndSessions},
+		{"ListMerchantsAndIntegrations", testListMerchantsAndIntegrations},
+		{"SearchPayments", testSearchPayments},
 		{"Closed", testClosed},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,31 @@
+-- +goose Up
+-- The dashboard's people and their signed-in browsers (only a hash of each
+-- session token).
+CREATE TABLE users (
+    id             TEXT PRIMARY KEY,
+    merchant_id    TEXT NOT NULL,
+    email          TEXT NOT NULL,
+    password_hash  TEXT NOT NULL,
+    role           TEXT NOT NULL,
+    created_at     BIGINT NOT NULL,
+    disabled_at    BIGINT NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX users_email ON users(email);
+CREATE INDEX users_merchant ON users(merchant_id);
+
+CREATE TABLE sessions (
+    hash        TEXT PRIMARY KEY,
+    user_id     TEXT NOT NULL REFERENCES users(id),
+    mode        TEXT NOT NULL,
+    created_at  BIGINT NOT NULL,
+    expires_at  BIGINT NOT NULL,
+    revoked_at  BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX sessions_user ON sessions(user_id);
+
+CREATE INDEX payments_created ON payments(merchant_id, mode, created_at);
+
+-- +goose Down
+DROP INDEX payments_created;
+DROP TABLE sessions;
+DROP TABLE users;

@@ -1,0 +1,158 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/store"
+)
+
+func testUsersAndSessions(t *testing.T, s store.Store) {
+	m, _ := fixture(t, s, "u")
+	u := malipo.User{ID: "usr_1", MerchantID: m.ID, Email: "awa@shop.example", PasswordHash: "$argon2id$v=19$…", Role: malipo.RoleOwner, CreatedAt: epoch}
+	op := malipo.User{ID: "usr_2", Email: "ops@malipo.example", PasswordHash: "x", Role: malipo.RoleOperator, CreatedAt: epoch}
+	write(t, s, func(tx store.Tx) error {
+		if err := tx.CreateUser(u); err != nil {
+			return err
+		}
+		return tx.CreateUser(op)
+	})
+	err := s.Transact(t.Context(), func(tx store.Tx) error {
+		return tx.CreateUser(malipo.User{ID: "usr_3", MerchantID: m.ID, Email: u.Email, PasswordHash: "y", Role: malipo.RoleViewer, CreatedAt: epoch})
+	})
+	wantKind(t, err, malipo.KindConflict)
+	read(t, s, func(tx store.Tx) error {
+		got, err := tx.UserByEmail(u.Email)
+		must(t, err)
+		if diff := cmp.Diff(u, got); diff != "" {
+			t.Errorf("by email (-want +got):\n%s", diff)
+		}
+		if got, err := tx.GetUser(op.ID); err != nil || got.MerchantID != "" || got.Role != malipo.RoleOperator {
+			t.Errorf("operator: %+v %v", got, err)
+		}
+		_, err = tx.UserByEmail("nobody@x.example")
+		wantKind(t, err, malipo.KindNotFound)
+		list, err := tx.ListUsers(m.ID)
+		must(t, err)
+		if len(list) != 1 || list[0].ID != u.ID {
+			t.Errorf("merchant's users: %+v", list)
+		}
+		return nil
+	})
+	u.DisabledAt, u.Role = epoch.Add(time.Hour), malipo.RoleViewer
+	write(t, s, func(tx store.Tx) error { return tx.UpdateUser(u) })
+
+	sess := malipo.Session{Hash: "h1", UserID: u.ID, Mode: malipo.ModeTest, CreatedAt: epoch, ExpiresAt: epoch.Add(12 * time.Hour)}
+	other := malipo.Session{Hash: "h2", UserID: u.ID, Mode: malipo.ModeLive, CreatedAt: epoch, ExpiresAt: epoch.Add(12 * time.Hour)}
+	write(t, s, func(tx store.Tx) error {
+		if err := tx.CreateSession(sess); err != nil {
+			return err
+		}
+		return tx.CreateSession(other)
+	})
+	sess.Mode = malipo.ModeLive
+	write(t, s, func(tx store.Tx) error { return tx.UpdateSession(sess) })
+	write(t, s, func(tx store.Tx) error { return tx.RevokeSessions(u.ID, epoch.Add(time.Minute).UnixMicro()) })
+	read(t, s, func(tx store.Tx) error {
+		got, err := tx.GetUser(u.ID)
+		must(t, err)
+		if diff := cmp.Diff(u, got); diff != "" {
+			t.Errorf("updated user (-want +got):\n%s", diff)
+		}
+		for _, h := range []string{"h1", "h2"} {
+			got, err := tx.GetSession(h)
+			must(t, err)
+			if got.RevokedAt != epoch.Add(time.Minute) || got.Active(epoch.Add(2*time.Minute)) {
+				t.Errorf("session %s after revocation: %+v", h, got)
+			}
+		}
+		if got, _ := tx.GetSession("h1"); got.Mode != malipo.ModeLive {
+			t.Errorf("mode switch not kept: %+v", got)
+		}
+		_, err = tx.GetSession("nope")
+		wantKind(t, err, malipo.KindNotFound)
+		return nil
+	})
+}
+
+func testListMerchantsAndIntegrations(t *testing.T, s store.Store) {
+	a, ia := fixture(t, s, "a")
+	b, _ := fixture(t, s, "b")
+	read(t, s, func(tx store.Tx) error {
+		all, err := tx.ListMerchants(store.MerchantFilter{})
+		must(t, err)
+		if len(all) != 2 || all[0].ID != b.ID || all[1].ID != a.ID {
+			t.Errorf("merchants, newest first: %+v", all)
+		}
+		for q, want := range map[string]int{"shop": 2, "SHOP A": 1, a.ID: 1, "%": 0, "_": 0} {
+			got, err := tx.ListMerchants(store.MerchantFilter{Search: q})
+			must(t, err)
+			if len(got) != want {
+				t.Errorf("search %q: %d merchants, want %d", q, len(got), want)
+			}
+		}
+		page, err := tx.ListMerchants(store.MerchantFilter{StartingAfter: b.ID, Limit: 5})
+		must(t, err)
+		if len(page) != 1 || page[0].ID != a.ID {
+			t.Errorf("after %s: %+v", b.ID, page)
+		}
+		list, err := tx.ListIntegrations(a.ID)
+		must(t, err)
+		if len(list) != 1 || list[0].ID != ia.ID {
+			t.Errorf("integrations of %s: %+v", a.ID, list)
+		}
+		return nil
+	})
+}
+
+func testSearchPayments(t *testing.T, s store.Store) {
+	_, i := fixture(t, s, "s")
+	p1 := payment(i, "pay_01", "order-1")
+	p2 := payment(i, "pay_02", "order-2")
+	p2.Customer = malipo.Customer{Name: "Kofi", Email: "kofi@example.com"}
+	p2.Phone, p2.Method, p2.Operator, p2.Currency = "+233241230000", malipo.ChannelMobileMoney, "mtn-gh", "GHS"
+	p2.CreatedAt = epoch.Add(48 * time.Hour)
+	write(t, s, func(tx store.Tx) error {
+		if err := tx.CreatePayment(p1); err != nil {
+			return err
+		}
+		return tx.CreatePayment(p2)
+	})
+	ids := func(f store.PaymentFilter) string {
+		f.MerchantID, f.Mode = i.MerchantID, i.Mode
+		var out string
+		read(t, s, func(tx store.Tx) error {
+			ps, err := tx.ListPayments(f)
+			must(t, err)
+			for _, p := range ps {
+				out += p.ID + " "
+			}
+			return nil
+		})
+		return out
+	}
+	for name, c := range map[string]struct {
+		f    store.PaymentFilter
+		want string
+	}{
+		"by reference":      {store.PaymentFilter{Search: "order-2"}, "pay_02 "},
+		"by id":             {store.PaymentFilter{Search: "pay_01"}, "pay_01 "},
+		"by email part":     {store.PaymentFilter{Search: "KOFI@"}, "pay_02 "},
+		"by phone part":     {store.PaymentFilter{Search: "+23324123"}, "pay_02 "},
+		"by method":         {store.PaymentFilter{Method: malipo.ChannelMobileMoney}, "pay_02 "},
+		"by operator":       {store.PaymentFilter{Operator: "mtn-gh"}, "pay_02 "},
+		"by currency":       {store.PaymentFilter{Currency: "XOF"}, "pay_01 "},
+		"from a day after":  {store.PaymentFilter{CreatedFrom: epoch.Add(24 * time.Hour)}, "pay_02 "},
+		"to a day after":    {store.PaymentFilter{CreatedTo: epoch.Add(24 * time.Hour)}, "pay_01 "},
+		"a LIKE wildcard":   {store.PaymentFilter{Search: "%"}, ""},
+		"nothing":           {store.PaymentFilter{Search: "nobody"}, ""},
+		"everything, newer": {store.PaymentFilter{}, "pay_02 pay_01 "},
+	} {
+		if got := ids(c.f); got != c.want {
+			t.Errorf("%s: %q, want %q", name, got, c.want)
+		}
+	}
+}
