@@ -170,3 +170,16 @@ func (s *Service) IntegrationBySecret(ctx context.Context, secret string) (malip
 	s.keys.Store(hash, cachedKey{integration: integ, until: now.Add(keyCacheTTL)})
 	return integ, nil
 }
+
+// ListIntegrations lists a merchant's integrations, oldest first.
+func (s *Service) ListIntegrations(ctx context.Context, merchantID string) ([]malipo.Integration, error) {
+	var out []malipo.Integration
+	err := s.cfg.Store.Read(ctx, func(tx store.Tx) (err error) {
+		if _, err := tx.GetMerchant(merchantID); err != nil {
+			return err
+		}
+		out, err = tx.ListIntegrations(merchantID)
+		return err
+	})
+	return out, err
+}

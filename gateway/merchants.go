@@ -53,3 +53,16 @@ func (s *Service) EnsureDemo(ctx context.Context) (*Demo, error) {
 	}
 	return &Demo{Merchant: m, Integration: integ, SecretKey: creds["secret_key"]}, nil
 }
+
+// ListMerchants lists merchants, newest first (the operator's view).
+func (s *Service) ListMerchants(ctx context.Context, f store.MerchantFilter) ([]malipo.Merchant, error) {
+	if err := checkPage(&f.Limit); err != nil {
+		return nil, err
+	}
+	var out []malipo.Merchant
+	err := s.cfg.Store.Read(ctx, func(tx store.Tx) (err error) {
+		out, err = tx.ListMerchants(f)
+		return err
+	})
+	return out, err
+}
