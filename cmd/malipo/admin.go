@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/malipo/malipo"
@@ -51,6 +53,37 @@ func (migrateCmd) Run(c *cli, e *env) error {
 
 type merchantsCmd struct {
 	Create merchantsCreateCmd `cmd:"" help:"Create a merchant; prints {\"id\":…}."`
+	List   merchantsListCmd   `cmd:"" help:"List merchants, newest first; prints {\"data\":[{\"id\",\"name\",\"created_at\"}]}."`
+}
+
+type merchantsListCmd struct {
+	Search string `help:"A merchant ID, or part of a name."`
+	Limit  int    `default:"100" help:"At most this many (1-100)."`
+}
+
+func (m merchantsListCmd) Run(c *cli, e *env) error {
+	svc, st, err := adminService(e, c.DB)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	list, err := svc.ListMerchants(e.ctx, store.MerchantFilter{Search: m.Search, Limit: m.Limit})
+	if err != nil {
+		return err
+	}
+	type merchant struct {
+		ID        string    `json:"id"`
+		Name      string    `json:"name"`
+		LogoURL   string    `json:"logo_url,omitempty"`
+		CreatedAt time.Time `json:"created_at"`
+	}
+	out := struct {
+		Data []merchant `json:"data"`
+	}{Data: []merchant{}}
+	for _, mer := range list {
+		out.Data = append(out.Data, merchant{mer.ID, mer.Name, mer.LogoURL, mer.CreatedAt})
+	}
+	return printJSON(e.stdout, out)
 }
 
 type merchantsCreateCmd struct {
@@ -73,6 +106,70 @@ func (m merchantsCreateCmd) Run(c *cli, e *env) error {
 
 type integrationsCmd struct {
 	Create integrationsCreateCmd `cmd:"" help:"Create an integration; prints its credentials once, as JSON."`
+	List   integrationsListCmd   `cmd:"" help:"List a merchant's integrations, without their credentials."`
+}
+
+type integrationsListCmd struct {
+	Merchant string `required:"" help:"Merchant ID."`
+}
+
+func (i integrationsListCmd) Run(c *cli, e *env) error {
+	svc, st, err := adminService(e, c.DB)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	list, err := svc.ListIntegrations(e.ctx, i.Merchant)
+	if err != nil {
+		return err
+	}
+	type integration struct {
+		ID        string    `json:"id"`
+		Flavor    string    `json:"flavor"`
+		Mode      string    `json:"mode"`
+		Country   string    `json:"country,omitempty"`
+		Payouts   bool      `json:"payouts"`
+		NotifyURL string    `json:"notify_url,omitempty"`
+		CreatedAt time.Time `json:"created_at"`
+	}
+	out := struct {
+		Data []integration `json:"data"`
+	}{Data: []integration{}}
+	for _, in := range list {
+		out.Data = append(out.Data, integration{in.ID, string(in.Flavor), string(in.Mode), svc.Home(in), svc.PayoutsEnabled(in), in.NotifyURL, in.CreatedAt})
+	}
+	return printJSON(e.stdout, out)
+}
+
+type usersCmd struct {
+	Create usersCreateCmd `cmd:"" help:"Create a dashboard user; the password is read from standard input."`
+}
+
+type usersCreateCmd struct {
+	Merchant string `help:"Merchant ID (none for an operator)."`
+	Email    string `required:"" help:"The email the user signs in with."`
+	Role     string `default:"owner" enum:"owner,developer,support,viewer,operator" help:"owner, developer, support, viewer or operator (the gateway's, no merchant)."`
+}
+
+func (u usersCreateCmd) Run(c *cli, e *env) error {
+	line, err := bufio.NewReader(io.LimitReader(e.stdin, 4096)).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return err
+	}
+	password := strings.TrimRight(line, "\r\n")
+	if password == "" {
+		return fmt.Errorf("type the password on standard input (echo \"$PASSWORD\" | malipo users create …)")
+	}
+	svc, st, err := adminService(e, c.DB)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	user, err := svc.CreateUser(e.ctx, gateway.UserInput{MerchantID: u.Merchant, Email: u.Email, Password: password, Role: malipo.Role(u.Role)})
+	if err != nil {
+		return err
+	}
+	return printJSON(e.stdout, map[string]string{"id": user.ID, "email": user.Email, "role": string(user.Role), "merchant_id": user.MerchantID})
 }
 
 type integrationsCreateCmd struct {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -19,7 +20,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := runWith(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "malipo:", err)
 		os.Exit(1)
 	}
@@ -35,6 +36,7 @@ type cli struct {
 	Migrate      migrateCmd      `cmd:"" help:"Bring the database schema up to date, then exit."`
 	Merchants    merchantsCmd    `cmd:"" help:"Manage merchants."`
 	Integrations integrationsCmd `cmd:"" help:"Manage integrations and their credentials."`
+	Users        usersCmd        `cmd:"" help:"Manage dashboard users."`
 	Verify       verifyCmd       `cmd:"" help:"Audit the ledger: every entry balances, balances match postings, every succeeded payment is posted once."`
 	Rails        railsCmd        `cmd:"" help:"Manage live rails: the operator accounts live payments go through."`
 	Simulate     simulateCmd     `cmd:"" help:"Run an operator's simulator (its own API, with callbacks) for connectors and development; prints a ready rail configuration."`
@@ -45,6 +47,7 @@ type cli struct {
 type env struct {
 	ctx    context.Context
 	getenv func(string) string
+	stdin  io.Reader // secrets typed or piped in (a new user's password)
 	stdout io.Writer
 	stderr io.Writer
 }
@@ -53,7 +56,12 @@ type env struct {
 // function and would go on to run the command if that returned.
 type exit int
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
+// run runs the command line with nothing on standard input.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	return runWith(ctx, args, getenv, strings.NewReader(""), stdout, stderr)
+}
+
+func runWith(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			code, ok := r.(exit)
@@ -117,5 +125,5 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if kctx.Command() == "" {
 		return nil
 	}
-	return kctx.Run(&c, &env{ctx: ctx, getenv: getenv, stdout: stdout, stderr: stderr})
+	return kctx.Run(&c, &env{ctx: ctx, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr})
 }

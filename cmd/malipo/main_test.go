@@ -397,6 +397,32 @@ func TestAdminCommands(t *testing.T) {
 	if res.StatusCode != 404 || !strings.Contains(string(b), `"status":404`) {
 		t.Errorf("ClickPay at its own paths: %d %s", res.StatusCode, b)
 	}
+
+	// Lists for scripts, and dashboard users whose password comes on
+	// standard input.
+	var merchants struct {
+		Data []struct{ ID, Name string }
+	}
+	if err := json.Unmarshal([]byte(runCmd(t, "merchants", "list", "--db", db)), &merchants); err != nil || len(merchants.Data) == 0 || merchants.Data[0].ID != m.ID {
+		t.Errorf("merchants list: %v %+v", err, merchants)
+	}
+	out = runCmd(t, "integrations", "list", "--merchant", m.ID, "--db", db)
+	var integrations struct {
+		Data []map[string]any
+	}
+	if err := json.Unmarshal([]byte(out), &integrations); err != nil || len(integrations.Data) < 6 || strings.Contains(out, creds["secret_key"]) ||
+		strings.Contains(out, "secret") || strings.Contains(out, "master_key") {
+		t.Errorf("integrations list: %v %s", err, out)
+	}
+	var uOut, uErr syncBuffer
+	if err := runWith(context.Background(), []string{"users", "create", "--merchant", m.ID, "--email", "mama@duka.example", "--role", "owner", "--db", db},
+		noEnv, strings.NewReader("a long enough password\n"), &uOut, &uErr); err != nil || !strings.Contains(uOut.String(), `"role": "owner"`) {
+		t.Errorf("users create: %v %s %s", err, uOut.String(), uErr.String())
+	}
+	if err := runWith(context.Background(), []string{"users", "create", "--merchant", m.ID, "--email", "short@duka.example", "--db", db},
+		noEnv, strings.NewReader("short\n"), &uOut, &uErr); err == nil {
+		t.Error("users create with a short password succeeded")
+	}
 }
 
 func TestServeOnPostgres(t *testing.T) {
