@@ -66,3 +66,13 @@ func (s *Service) ListMerchants(ctx context.Context, f store.MerchantFilter) ([]
 	})
 	return out, err
 }
+
+// Merchant reads a merchant.
+func (s *Service) Merchant(ctx context.Context, id string) (malipo.Merchant, error) {
+	var m malipo.Merchant
+	err := s.cfg.Store.Read(ctx, func(tx store.Tx) (err error) {
+		m, err = tx.GetMerchant(id)
+		return err
+	})
+	return m, err
+}

@@ -234,6 +234,7 @@ type EventFilter struct {
 	MerchantID    string
 	Mode          malipo.Mode
 	Type          string // optional
+	ObjectID      string // optional: the events of one payment, payout or refund
 	StartingAfter string
 	Limit         int
 }

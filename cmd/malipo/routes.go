@@ -93,6 +93,9 @@ func newHandler(api *native.API, faces []face, pages *checkout.Pages, reg *prome
 		w.Write([]byte(`{"status":"ok"}` + "\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/dashboard/", http.StatusSeeOther) // people who open the root want the dashboard
+	})
 	api.Register(mux)
 	for _, f := range faces {
 		f.face.Register(mux, f.prefix)

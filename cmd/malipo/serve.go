@@ -17,6 +17,7 @@ import (
 	"github.com/malipo/malipo/faces/checkout"
 	"github.com/malipo/malipo/faces/cinetpay"
 	"github.com/malipo/malipo/faces/clickpay"
+	"github.com/malipo/malipo/faces/dashboard"
 	"github.com/malipo/malipo/faces/ipay"
 	"github.com/malipo/malipo/faces/kpay"
 	"github.com/malipo/malipo/faces/native"
@@ -141,7 +142,8 @@ func (s serveCmd) Run(c *cli, e *env) error {
 		return err
 	}
 	srv := s.server(fromProxy(newHandler(api, []face{{pd, "/paydunya"}, {cp, "/cinetpay"}, {kp, "/kpay"}, {ip, "/ipay"}, {cl, "/clickpay"}},
-		checkout.New(svc, logger, nil), reg, logger, func(mux *http.ServeMux) { liveRails.Register(mux, svc) }), trusted), logger)
+		checkout.New(svc, logger, nil), reg, logger, func(mux *http.ServeMux) { liveRails.Register(mux, svc) },
+		dashboard.New(svc, logger).Register), trusted), logger)
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(e.ctx))
 	done := runWorkers(workers, svc, sb, s.ReconcileAfter, logger)
 	sending := make(chan struct{})

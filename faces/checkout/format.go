@@ -66,3 +66,9 @@ func operatorName(op string) string {
 	}
 	return strings.ToUpper(op)
 }
+
+// FormatMoney writes an amount as the checkout pages do, for other pages
+// (the dashboard) to show money the same way.
+func FormatMoney(amount int64, c malipo.Currency, lang string) string {
+	return formatMoney(amount, c, lang)
+}

@@ -40,6 +40,9 @@ func (t *tx) ListEvents(f store.EventFilter) ([]malipo.Event, error) {
 	if f.Type != "" {
 		where, args = append(where, "type = ?"), append(args, f.Type)
 	}
+	if f.ObjectID != "" {
+		where, args = append(where, "object_id = ?"), append(args, f.ObjectID)
+	}
 	if f.StartingAfter != "" {
 		where, args = append(where, "id < ?"), append(args, f.StartingAfter)
 	}

@@ -21,6 +21,9 @@ func testEvents(t *testing.T, s store.Store) {
 	write(t, s, func(tx store.Tx) error {
 		for i := 0; i < 5; i++ {
 			e := event(fmt.Sprintf("evt_%d", i), "mer_a")
+			if i == 2 {
+				e.ObjectID = "pay_evt_2"
+			}
 			if i == 4 {
 				e.Type = malipo.EventPaymentFailed
 			}
@@ -33,7 +36,7 @@ func testEvents(t *testing.T, s store.Store) {
 	read(t, s, func(tx store.Tx) error {
 		got, err := tx.GetEvent("evt_1")
 		must(t, err)
-		if diff := cmp.Diff(event("evt_1", "mer_a"), got); diff != "" {
+		if diff := cmp.Diff(event("evt_1", "mer_a"), got); diff != "" { // evt_1 is as event makes it
 			t.Errorf("event (-want +got):\n%s", diff)
 		}
 		_, err = tx.GetEvent("evt_nope")
@@ -47,6 +50,11 @@ func testEvents(t *testing.T, s store.Store) {
 		must(t, err)
 		if len(failed) != 1 || failed[0].ID != "evt_4" {
 			t.Errorf("type filter = %+v", failed)
+		}
+		one, err := tx.ListEvents(store.EventFilter{MerchantID: "mer_a", Mode: malipo.ModeTest, ObjectID: "pay_evt_2"})
+		must(t, err)
+		if len(one) != 1 || one[0].ID != "evt_2" {
+			t.Errorf("object filter = %+v", one)
 		}
 		return nil
 	})

@@ -24,8 +24,10 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_user ON sessions(user_id);
 
 CREATE INDEX payments_created ON payments(merchant_id, mode, created_at);
+CREATE INDEX events_object ON events(object_id);
 
 -- +goose Down
+DROP INDEX events_object;
 DROP INDEX payments_created;
 DROP TABLE sessions;
 DROP TABLE users;

@@ -1,0 +1,62 @@
+package dashboard_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/device"
+
+	"github.com/malipo/malipo/faces/facetest"
+)
+
+// In Chromium, as a phone and as a desktop: sign in, find a payment by
+// its reference, open its story, switch to live and back. Screenshots of
+// each page go to test-output/dashboard.
+func TestBrowserDashboard(t *testing.T) {
+	sh := newShop(t)
+	for _, size := range []struct {
+		name    string
+		emulate chromedp.Action[chromedp.Void]
+	}{
+		{"phone", chromedp.Emulate(device.IPhone12)},
+		{"desktop", chromedp.EmulateViewport(1280, 900)},
+	} {
+		t.Run(size.name, func(t *testing.T) {
+			ctx := facetest.Browser(t, "en-GB")
+			step := func(name string, steps ...chromedp.Action[chromedp.Void]) {
+				t.Helper()
+				if err := chromedp.Do(ctx, steps...); err != nil {
+					html, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("body")))
+					t.Fatalf("%s: %v\n%s", name, err, html)
+				}
+			}
+			shot := func(name string) { t.Helper(); facetest.Screenshot(t, ctx, "dashboard", size.name+"-"+name) }
+			step("viewport", size.emulate)
+			step("sign-in page", chromedp.Navigate(sh.s.Server.URL+"/dashboard/payments"), chromedp.WaitVisible(chromedp.ID("email")))
+			shot("1-sign-in")
+			step("sign in", chromedp.SendKeys(chromedp.ID("email"), "mama@duka.example"), chromedp.SendKeys(chromedp.ID("password"), sh.password),
+				chromedp.Click(chromedp.ID("signin")), chromedp.WaitVisible(chromedp.ID("filters")))
+			shot("2-payments")
+			step("search", chromedp.SendKeys(chromedp.ID("q"), "order-1042"), chromedp.Click(chromedp.ID("apply")),
+				chromedp.WaitVisible(chromedp.CSS(`a[href="/dashboard/payments/`+sh.paid.ID+`"]`)))
+			if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#payments tbody tr").length`)); n != 1 {
+				t.Errorf("%d payments found by reference, want 1", n)
+			}
+			shot("3-search")
+			step("story", chromedp.Click(chromedp.CSS(`a[href="/dashboard/payments/`+sh.paid.ID+`"]`)), chromedp.WaitVisible(chromedp.ID("attempts")))
+			got, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+			for _, want := range []string{"order-1042", "succeeded", "payment.succeeded", "Awa Diop"} {
+				if !strings.Contains(got, want) {
+					t.Errorf("the story lacks %q", want)
+				}
+			}
+			shot("4-payment")
+			step("home", chromedp.Navigate(sh.s.Server.URL+"/dashboard/"), chromedp.WaitVisible(chromedp.ID("balances")))
+			shot("5-home")
+			step("live", chromedp.Click(chromedp.ID("to-live")), chromedp.WaitVisible(chromedp.ID("to-test")))
+			shot("6-live")
+			step("test", chromedp.Click(chromedp.ID("to-test")), chromedp.WaitVisible(chromedp.ID("to-live")))
+		})
+	}
+}

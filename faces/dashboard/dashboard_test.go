@@ -1,0 +1,285 @@
+package dashboard_test
+
+import (
+	"context"
+	"encoding/csv"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/faces/dashboard"
+	"github.com/malipo/malipo/faces/facetest"
+	"github.com/malipo/malipo/gateway"
+)
+
+// shop is a running Malipo with the dashboard, two merchants with
+// payments, and a user of each.
+type shop struct {
+	s        *facetest.Stack
+	integ    malipo.Integration // Duka's
+	other    malipo.Integration // Soko's
+	paid     malipo.Payment     // Duka's, succeeded
+	theirs   malipo.Payment     // Soko's
+	password string
+}
+
+func newShop(t *testing.T) *shop {
+	t.Helper()
+	s := facetest.New(t, 0, 31)
+	dashboard.New(s.Service, nil).Register(s.Mux)
+	ctx := context.Background()
+	integ, _ := s.Integration(t, "Duka la Mama", gateway.IntegrationInput{Flavor: malipo.FlavorNative, Mode: malipo.ModeTest, Fee: malipo.FeeRule{BasisPoints: 150}})
+	other, _ := s.Integration(t, "Soko", gateway.IntegrationInput{Flavor: malipo.FlavorNative, Mode: malipo.ModeTest})
+	sh := &shop{s: s, integ: integ, other: other, password: "correct horse battery"}
+	create := func(in malipo.Integration, req gateway.PaymentInput) malipo.Payment {
+		p, _, err := s.Service.CreatePayment(ctx, in, req, gateway.Idempotency{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	sh.paid = create(integ, gateway.PaymentInput{Amount: 5000, Currency: "XOF", Reference: "order-1042", Description: "Chaussures",
+		Customer: malipo.Customer{Name: "Awa Diop", Email: "awa@example.com"}, Method: "mobile_money", Phone: "+2250707120000"})
+	create(integ, gateway.PaymentInput{Amount: 2500, Currency: "XOF", Reference: "order-1043", Method: "mobile_money", Phone: "+2250707120002"})
+	create(integ, gateway.PaymentInput{Amount: 1050, Currency: "KES", Reference: "=HYPERLINK(\"x\")", Customer: malipo.Customer{Email: "kofi@example.com"}})
+	sh.theirs = create(other, gateway.PaymentInput{Amount: 9900, Currency: "XOF", Reference: "soko-1", Method: "mobile_money", Phone: "+2250707120000"})
+	for _, u := range []gateway.UserInput{
+		{MerchantID: integ.MerchantID, Email: "mama@duka.example", Password: sh.password, Role: malipo.RoleOwner},
+		{MerchantID: integ.MerchantID, Email: "dev@duka.example", Password: sh.password, Role: malipo.RoleDeveloper},
+		{MerchantID: other.MerchantID, Email: "boss@soko.example", Password: sh.password, Role: malipo.RoleOwner},
+		{Email: "ops@malipo.example", Password: sh.password, Role: malipo.RoleOperator},
+	} {
+		if _, err := s.Service.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p, _ := s.Service.GetPayment(ctx, integ, sh.paid.ID); p.Status != malipo.PaymentSucceeded {
+		t.Fatalf("the sandbox did not pay at once: %s", p.Status)
+	}
+	return sh
+}
+
+// browser is a plain HTTP client with a cookie jar that does not follow
+// redirects: a browser without JavaScript.
+type browser struct {
+	t      *testing.T
+	base   string
+	client *http.Client
+}
+
+func (sh *shop) browser(t *testing.T) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, base: sh.s.Server.URL, client: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+type page struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (b *browser) do(method, path string, form url.Values) page {
+	b.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequest(method, b.base+path, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	res, err := b.client.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	return page{status: res.StatusCode, header: res.Header, body: string(raw)}
+}
+
+func (b *browser) get(path string) page { b.t.Helper(); return b.do("GET", path, nil) }
+
+func (b *browser) signIn(email, password string) page {
+	b.t.Helper()
+	return b.do("POST", "/dashboard/login", url.Values{"email": {email}, "password": {password}, "next": {"/dashboard/payments"}})
+}
+
+var csrfRe = regexp.MustCompile(`name="csrf" value="([0-9a-f]{32})"`)
+
+func (b *browser) csrf(path string) string {
+	b.t.Helper()
+	m := csrfRe.FindStringSubmatch(b.get(path).body)
+	if m == nil {
+		b.t.Fatalf("no CSRF value on %s", path)
+	}
+	return m[1]
+}
+
+func TestSignInAndOut(t *testing.T) {
+	sh := newShop(t)
+	b := sh.browser(t)
+	if pg := b.get("/dashboard/payments?q=x"); pg.status != http.StatusSeeOther || pg.header.Get("Location") != "/dashboard/login?next=%2Fdashboard%2Fpayments%3Fq%3Dx" {
+		t.Errorf("signed out: %d %s", pg.status, pg.header.Get("Location"))
+	}
+	login := b.get("/dashboard/login")
+	if login.status != 200 || !strings.Contains(login.body, `name="email"`) || !strings.Contains(login.body, `name="password"`) ||
+		!strings.Contains(login.header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+		t.Fatalf("login page: %d %s", login.status, login.body)
+	}
+	if pg := b.signIn("mama@duka.example", "wrong password"); pg.status != 401 || !strings.Contains(pg.body, "The email or the password is wrong") {
+		t.Errorf("wrong password: %d", pg.status)
+	}
+	if pg := b.signIn("nobody@duka.example", sh.password); pg.status != 401 {
+		t.Errorf("unknown email: %d", pg.status)
+	}
+	pg := b.signIn("Mama@Duka.example", sh.password)
+	if pg.status != http.StatusSeeOther || pg.header.Get("Location") != "/dashboard/payments" {
+		t.Fatalf("sign in: %d %s", pg.status, pg.header.Get("Location"))
+	}
+	if c := pg.header.Get("Set-Cookie"); !strings.Contains(c, "HttpOnly") || !strings.Contains(c, "SameSite=Lax") {
+		t.Errorf("session cookie: %s", c)
+	}
+	home := b.get("/dashboard/")
+	if home.status != 200 || !strings.Contains(home.body, "Duka la Mama") || !strings.Contains(home.body, `id="balances"`) ||
+		!strings.Contains(home.body, "FCFA") || !strings.Contains(home.body, "order-1042") || strings.Contains(home.body, "soko-1") {
+		t.Errorf("home: %d\n%s", home.status, home.body)
+	}
+	// A sign-in's next is kept inside the dashboard.
+	if pg := b.do("POST", "/dashboard/login", url.Values{"email": {"mama@duka.example"}, "password": {sh.password}, "next": {"//evil.example/x"}}); pg.header.Get("Location") != "/dashboard/" {
+		t.Errorf("next to another site: %s", pg.header.Get("Location"))
+	}
+	// Forms need the session's CSRF value.
+	if pg := b.do("POST", "/dashboard/logout", url.Values{"csrf": {"0123456789abcdef0123456789abcdef"}}); pg.status != 403 {
+		t.Errorf("logout without the CSRF value: %d", pg.status)
+	}
+	if pg := b.do("POST", "/dashboard/logout", url.Values{"csrf": {b.csrf("/dashboard/")}}); pg.status != http.StatusSeeOther {
+		t.Errorf("logout: %d", pg.status)
+	}
+	if pg := b.get("/dashboard/"); pg.status != http.StatusSeeOther {
+		t.Errorf("after logout: %d", pg.status)
+	}
+}
+
+func TestPaymentsSearchStoryAndExport(t *testing.T) {
+	sh := newShop(t)
+	b := sh.browser(t)
+	b.signIn("mama@duka.example", sh.password)
+
+	list := b.get("/dashboard/payments?q=order-1042")
+	if list.status != 200 || !strings.Contains(list.body, "/dashboard/payments/"+sh.paid.ID) || strings.Contains(list.body, "order-1043") {
+		t.Errorf("search by reference: %d\n%s", list.status, list.body)
+	}
+	for q, want := range map[string]string{"awa@": "order-1042", "0707120002": "order-1043", "status=failed": "order-1043", "method=mobile_money&currency=XOF": "order-1042"} {
+		query := "q=" + url.QueryEscape(q)
+		if strings.Contains(q, "=") {
+			query = q
+		}
+		if pg := b.get("/dashboard/payments?" + query); !strings.Contains(pg.body, want) {
+			t.Errorf("payments?%s lacks %s", query, want)
+		}
+	}
+	if pg := b.get("/dashboard/payments?from=yesterday"); pg.status != 400 || !strings.Contains(pg.body, "YYYY-MM-DD") {
+		t.Errorf("a bad date: %d", pg.status)
+	}
+	day := facetest.Start.Format("2006-01-02")
+	if pg := b.get("/dashboard/payments?from=" + day + "&to=" + day); !strings.Contains(pg.body, "order-1042") {
+		t.Errorf("today's payments lack order-1042")
+	}
+	if pg := b.get("/dashboard/payments?to=2020-01-01"); strings.Contains(pg.body, "order-1042") {
+		t.Errorf("payments of 2019 include today's")
+	}
+
+	story := b.get("/dashboard/payments/" + sh.paid.ID)
+	for _, want := range []string{"order-1042", "succeeded", "Awa Diop", "payment.succeeded", "sandbox", "/receipt.pdf", "FCFA\u00a075"} {
+		if !strings.Contains(story.body, want) {
+			t.Errorf("the payment's story lacks %q", want)
+		}
+	}
+
+	export := b.get("/dashboard/payments.csv?currency=XOF")
+	if export.status != 200 || !strings.HasPrefix(export.header.Get("Content-Type"), "text/csv") ||
+		!strings.Contains(export.header.Get("Content-Disposition"), "attachment") {
+		t.Fatalf("export: %d %v", export.status, export.header)
+	}
+	rows, err := csv.NewReader(strings.NewReader(export.body)).ReadAll()
+	if err != nil || len(rows) != 3 || rows[0][0] != "id" || rows[1][7] != "order-1043" || rows[2][7] != "order-1042" || rows[2][3] != "5000" || rows[2][5] != "75" {
+		t.Errorf("export rows: %v %v", rows, err)
+	}
+	all := b.get("/dashboard/payments.csv")
+	if !strings.Contains(all.body, `'=HYPERLINK`) || strings.Contains(all.body, "soko-1") {
+		t.Errorf("a formula-like reference must be quoted, another merchant's payment absent:\n%s", all.body)
+	}
+}
+
+// A user sees their own merchant's data and nothing of another's,
+// through every page and export; the operator sees merchants; a
+// developer sees test data only.
+func TestMerchantsSeeOnlyTheirOwn(t *testing.T) {
+	sh := newShop(t)
+	soko := sh.browser(t)
+	soko.signIn("boss@soko.example", sh.password)
+	for _, path := range []string{"/dashboard/payments/" + sh.paid.ID, "/dashboard/payments/pay_nope", "/dashboard/merchants"} {
+		if pg := soko.get(path); pg.status != 404 || strings.Contains(pg.body, "order-1042") {
+			t.Errorf("%s as another merchant's owner: %d", path, pg.status)
+		}
+	}
+	for _, path := range []string{"/dashboard/", "/dashboard/payments", "/dashboard/payments?q=order-1042", "/dashboard/payments?q=" + sh.paid.ID,
+		"/dashboard/payments.csv", "/dashboard/payments?after=" + sh.paid.ID} {
+		if pg := soko.get(path); strings.Contains(pg.body, `href="/dashboard/payments/`+sh.paid.ID) || strings.Contains(pg.body, "Awa Diop") ||
+			strings.Contains(pg.body, "Duka la Mama") || strings.Contains(pg.body, ",order-104") {
+			t.Errorf("%s shows Duka's data to Soko", path)
+		}
+	}
+	if pg := soko.get("/dashboard/payments/" + sh.theirs.ID); pg.status != 200 || !strings.Contains(pg.body, "soko-1") {
+		t.Errorf("Soko's own payment: %d", pg.status)
+	}
+
+	// Test and live data never mix: in live mode the test payments are
+	// not there.
+	csrf := soko.csrf("/dashboard/")
+	if pg := soko.do("POST", "/dashboard/mode", url.Values{"csrf": {csrf}, "mode": {"live"}, "back": {"/dashboard/payments/" + sh.theirs.ID}}); pg.header.Get("Location") != "/dashboard/payments" {
+		t.Errorf("switch to live goes back to %q", pg.header.Get("Location"))
+	}
+	if pg := soko.get("/dashboard/payments"); !strings.Contains(pg.body, `badge-live`) || strings.Contains(pg.body, "soko-1") {
+		t.Errorf("live mode shows test payments")
+	}
+	if pg := soko.get("/dashboard/payments/" + sh.theirs.ID); pg.status != 404 {
+		t.Errorf("a test payment's page in live mode: %d", pg.status)
+	}
+
+	dev := sh.browser(t)
+	dev.signIn("dev@duka.example", sh.password)
+	dev.do("POST", "/dashboard/mode", url.Values{"csrf": {dev.csrf("/dashboard/")}, "mode": {"live"}, "back": {"/dashboard/"}})
+	if pg := dev.get("/dashboard/"); !strings.Contains(pg.body, "badge-test") || strings.Contains(pg.body, `id="to-live"`) {
+		t.Errorf("a developer went live")
+	}
+
+	ops := sh.browser(t)
+	ops.signIn("ops@malipo.example", sh.password)
+	if pg := ops.get("/dashboard/"); pg.status != http.StatusSeeOther || pg.header.Get("Location") != "/dashboard/merchants" {
+		t.Errorf("operator home: %d %s", pg.status, pg.header.Get("Location"))
+	}
+	if pg := ops.get("/dashboard/merchants?q=soko"); !strings.Contains(pg.body, "Soko") || strings.Contains(pg.body, "Duka la Mama") {
+		t.Errorf("operator's merchant search")
+	}
+	if pg := ops.get("/dashboard/payments/" + sh.paid.ID); pg.status != http.StatusSeeOther {
+		t.Errorf("an operator opening a merchant's payment page: %d", pg.status)
+	}
+}
+
+func TestThrottledSignIn(t *testing.T) {
+	sh := newShop(t)
+	b := sh.browser(t)
+	var last page
+	for range gateway.DefaultAuthFailures + 1 {
+		last = b.signIn("mama@duka.example", "wrong password")
+	}
+	if last.status != http.StatusTooManyRequests {
+		t.Errorf("after %d failures: %d", gateway.DefaultAuthFailures+1, last.status)
+	}
+}

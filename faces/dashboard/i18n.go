@@ -1,0 +1,89 @@
+package dashboard
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/malipo/malipo"
+)
+
+// texts are every word the dashboard shows, in its two languages.
+var texts = map[string]map[string]string{
+	"en": {
+		"brand": "Malipo dashboard", "signin_title": "Sign in", "email": "Email", "password": "Password", "signin": "Sign in",
+		"signin_wrong": "The email or the password is wrong.", "signin_throttled": "Too many failed attempts from here: wait a minute and try again.",
+		"signin_again": "Please try again.", "signout": "Sign out", "test": "Test data", "live": "Live data",
+		"to_live": "Switch to live", "to_test": "Switch to test", "mode_test_note": "You are looking at test data: no real money.",
+		"nav_home": "Home", "nav_payments": "Payments", "nav_merchants": "Merchants", "home_title": "Home",
+		"balances": "Balances", "currency": "Currency", "available": "Available", "pending": "Pending", "reserved": "Reserved",
+		"no_balances": "No money yet.", "recent": "Latest payments", "all_payments": "All payments",
+		"payments_title": "Payments", "search": "Search", "search_hint": "Reference, phone, email or ID", "status": "Status",
+		"method": "Method", "operator": "Operator", "from": "From", "to": "To", "any": "Any", "filter": "Filter",
+		"export": "Export CSV", "amount": "Amount", "reference": "Reference", "created": "Created", "customer": "Customer",
+		"no_payments": "No payment matches.", "older": "Older payments", "payment_title": "Payment",
+		"story": "What happened", "attempts": "Rail attempts", "rail": "Rail", "answer": "Answer", "events": "Events",
+		"deliveries": "Notifications", "refunds": "Refunds", "details": "Details", "fee": "Fee", "net": "Net",
+		"rail_reference": "Rail reference", "failure": "Failure", "checkout": "Checkout page", "receipt": "Receipt (PDF)",
+		"none": "None", "merchants_title": "Merchants", "name": "Name", "notfound_title": "Not found",
+		"notfound_text": "There is nothing here, or it is not yours to see.", "back_home": "Back to the dashboard",
+		"attempt": "attempt %d", "delivered": "delivered", "to_url": "to %s",
+	},
+	"fr": {
+		"brand": "Tableau de bord Malipo", "signin_title": "Connexion", "email": "E-mail", "password": "Mot de passe", "signin": "Se connecter",
+		"signin_wrong": "L’e-mail ou le mot de passe est incorrect.", "signin_throttled": "Trop d’essais manqués depuis ici : attendez une minute et réessayez.",
+		"signin_again": "Veuillez réessayer.", "signout": "Se déconnecter", "test": "Données de test", "live": "Données réelles",
+		"to_live": "Passer en réel", "to_test": "Passer en test", "mode_test_note": "Vous voyez les données de test : pas d’argent réel.",
+		"nav_home": "Accueil", "nav_payments": "Paiements", "nav_merchants": "Marchands", "home_title": "Accueil",
+		"balances": "Soldes", "currency": "Devise", "available": "Disponible", "pending": "En attente", "reserved": "Réservé",
+		"no_balances": "Pas encore d’argent.", "recent": "Derniers paiements", "all_payments": "Tous les paiements",
+		"payments_title": "Paiements", "search": "Rechercher", "search_hint": "Référence, téléphone, e-mail ou ID", "status": "Statut",
+		"method": "Moyen", "operator": "Opérateur", "from": "Du", "to": "Au", "any": "Tous", "filter": "Filtrer",
+		"export": "Exporter en CSV", "amount": "Montant", "reference": "Référence", "created": "Créé", "customer": "Client",
+		"no_payments": "Aucun paiement ne correspond.", "older": "Paiements plus anciens", "payment_title": "Paiement",
+		"story": "Ce qui s’est passé", "attempts": "Tentatives auprès des rails", "rail": "Rail", "answer": "Réponse", "events": "Événements",
+		"deliveries": "Notifications", "refunds": "Remboursements", "details": "Détails", "fee": "Frais", "net": "Net",
+		"rail_reference": "Référence du rail", "failure": "Échec", "checkout": "Page de paiement", "receipt": "Reçu (PDF)",
+		"none": "Aucun", "merchants_title": "Marchands", "name": "Nom", "notfound_title": "Introuvable",
+		"notfound_text": "Il n’y a rien ici, ou ce n’est pas à vous de le voir.", "back_home": "Retour au tableau de bord",
+		"attempt": "tentative %d", "delivered": "livrée", "to_url": "vers %s",
+	},
+}
+
+func t(lang, key string, args ...any) string {
+	s, ok := texts[lang][key]
+	if !ok {
+		s = texts["en"][key]
+	}
+	if len(args) > 0 {
+		return fmt.Sprintf(s, args...)
+	}
+	return s
+}
+
+// rememberLanguage keeps a language chosen with ?lang= for the next pages.
+func rememberLanguage(w http.ResponseWriter, r *http.Request) {
+	if l := malipo.NormalizeLang(r.URL.Query().Get("lang")); l != "" {
+		http.SetCookie(w, &http.Cookie{Name: "malipo_lang", Value: l, Path: "/dashboard/", MaxAge: 365 * 24 * 3600, SameSite: http.SameSiteLaxMode})
+	}
+}
+
+// language is the page's: ?lang=, else the lang cookie, else the
+// browser's preference, else English.
+func language(r *http.Request) string {
+	if l := malipo.NormalizeLang(r.URL.Query().Get("lang")); l != "" {
+		return l
+	}
+	if c, err := r.Cookie("malipo_lang"); err == nil {
+		if l := malipo.NormalizeLang(c.Value); l != "" {
+			return l
+		}
+	}
+	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
+		tag, _, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if l := malipo.NormalizeLang(tag); l != "" {
+			return l
+		}
+	}
+	return "en"
+}

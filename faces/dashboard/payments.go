@@ -1,0 +1,283 @@
+package dashboard
+
+import (
+	"encoding/csv"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/gateway"
+	"github.com/malipo/malipo/store"
+)
+
+// pageSize is how many payments a list page shows.
+const pageSize = 50
+
+// filter is a payments list's selection, as its query string says it:
+// q (search), status, method, operator, currency, from and to (dates,
+// inclusive) and after (the last payment of the previous page).
+type filter struct {
+	Q, Status, Method, Operator, Currency, From, To, After string
+	Query                                                  url.Values // to keep in links
+	Store                                                  store.PaymentFilter
+}
+
+// readFilter reads a filter from the query; a value it cannot read is an
+// error for the user to fix.
+func readFilter(q url.Values) (filter, error) {
+	f := filter{Q: strings.TrimSpace(q.Get("q")), Status: q.Get("status"), Method: q.Get("method"), Operator: q.Get("operator"),
+		Currency: strings.ToUpper(q.Get("currency")), From: q.Get("from"), To: q.Get("to"), After: q.Get("after")}
+	f.Query = url.Values{}
+	for k, v := range map[string]string{"q": f.Q, "status": f.Status, "method": f.Method, "operator": f.Operator, "currency": f.Currency, "from": f.From, "to": f.To} {
+		if v != "" {
+			f.Query.Set(k, v)
+		}
+	}
+	if len(f.Q) > 200 || len(f.Operator) > 40 {
+		return f, malipo.Invalid("q", "parameter_invalid", "the search is too long")
+	}
+	f.Store.Search, f.Store.Operator, f.Store.StartingAfter = f.Q, strings.ToLower(f.Operator), f.After
+	if f.Status != "" {
+		st, err := malipo.ParsePaymentStatus(f.Status)
+		if err != nil {
+			return f, err
+		}
+		f.Store.Status = &st
+	}
+	if f.Method != "" {
+		ch, err := malipo.ParseChannel(f.Method)
+		if err != nil {
+			return f, err
+		}
+		f.Store.Method = ch
+	}
+	if f.Currency != "" {
+		c, err := malipo.ParseCurrency(f.Currency)
+		if err != nil {
+			return f, err
+		}
+		f.Store.Currency = c
+	}
+	for _, d := range []struct {
+		raw string
+		to  *time.Time
+		end bool
+	}{{f.From, &f.Store.CreatedFrom, false}, {f.To, &f.Store.CreatedTo, true}} {
+		if d.raw == "" {
+			continue
+		}
+		day, err := time.Parse("2006-01-02", d.raw)
+		if err != nil {
+			return f, malipo.Invalid("from", "date_invalid", "dates are YYYY-MM-DD, not %q", d.raw)
+		}
+		if d.end {
+			day = day.Add(24*time.Hour - time.Microsecond)
+		}
+		*d.to = day
+	}
+	return f, nil
+}
+
+type paymentsData struct {
+	Filter   filter
+	Payments []malipo.Payment
+	Next     string // the query of the next page, "" on the last
+	Statuses []string
+	Methods  []string
+}
+
+func (p *Pages) payments(w http.ResponseWriter, r *request) {
+	v := p.view(r, "payments", "payments_title")
+	data := paymentsData{Statuses: []string{"pending", "processing", "succeeded", "failed", "cancelled", "expired"},
+		Methods: []string{string(malipo.ChannelMobileMoney), string(malipo.ChannelCard), string(malipo.ChannelBank)}}
+	f, err := readFilter(r.URL.Query())
+	data.Filter = f
+	status := http.StatusOK
+	if err == nil {
+		f.Store.Limit = pageSize + 1
+		var list []malipo.Payment
+		list, err = p.svc.ListPayments(r.Context(), r.scope, f.Store)
+		if len(list) > pageSize {
+			list = list[:pageSize]
+			next := url.Values{}
+			for k, vs := range f.Query {
+				next[k] = vs
+			}
+			next.Set("after", list[pageSize-1].ID)
+			data.Next = next.Encode()
+		}
+		data.Payments = list
+	}
+	if err != nil {
+		if malipo.KindOf(err) != malipo.KindInvalid && malipo.KindOf(err) != malipo.KindNotFound {
+			p.failed(w, r.Request, err)
+			return
+		}
+		v.Error, status = malipo.AsError(err).Message, http.StatusBadRequest
+	}
+	v.Data = data
+	p.render(w, status, "payments", v)
+}
+
+// csvInjection are the first characters that make a spreadsheet read a
+// cell as a formula.
+const csvInjection = "=+-@\t\r"
+
+// cell writes a value a spreadsheet shows as text.
+func cell(s string) string {
+	if s != "" && strings.ContainsRune(csvInjection, rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+// maxExport bounds one CSV export.
+const maxExport = 100_000
+
+// paymentsCSV exports the payments the list's filter selects, all pages.
+func (p *Pages) paymentsCSV(w http.ResponseWriter, r *request) {
+	f, err := readFilter(r.URL.Query())
+	if err != nil {
+		secure(w)
+		http.Error(w, malipo.AsError(err).Message, http.StatusBadRequest)
+		return
+	}
+	f.Store.StartingAfter = ""
+	secure(w)
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="payments-`+string(r.session.Mode)+`-`+time.Now().UTC().Format("20060102")+`.csv"`)
+	out := csv.NewWriter(w)
+	out.Write([]string{"id", "created_at", "status", "amount", "currency", "fee", "amount_refunded", "reference", "description",
+		"method", "operator", "phone", "customer_name", "customer_email", "rail_reference", "completed_at"})
+	for written := 0; written < maxExport; {
+		f.Store.Limit = gateway.MaxPageSize
+		list, err := p.svc.ListPayments(r.Context(), r.scope, f.Store)
+		if err != nil {
+			p.logger.Error("export payments", "err", err)
+			return // the file ends short; the status is already sent
+		}
+		for _, pay := range list {
+			completed := ""
+			if !pay.CompletedAt.IsZero() {
+				completed = pay.CompletedAt.UTC().Format(time.RFC3339)
+			}
+			out.Write([]string{pay.ID, pay.CreatedAt.UTC().Format(time.RFC3339), string(pay.Status),
+				malipo.FormatDecimal(pay.Amount, pay.Currency), string(pay.Currency), malipo.FormatDecimal(pay.Fee, pay.Currency),
+				malipo.FormatDecimal(pay.AmountRefunded, pay.Currency), cell(pay.Reference), cell(pay.Description), string(pay.Method),
+				pay.Operator, pay.Phone, cell(pay.Customer.Name), cell(pay.Customer.Email), cell(pay.RailReference), completed})
+		}
+		written += len(list)
+		if len(list) < gateway.MaxPageSize {
+			break
+		}
+		f.Store.StartingAfter = list[len(list)-1].ID
+	}
+	out.Flush()
+}
+
+// story is everything that happened to a payment, for its page.
+type story struct {
+	Payment   malipo.Payment
+	Net       int64
+	Attempts  []malipo.RailAttempt
+	Events    []eventStory
+	Refunds   []malipo.Refund
+	Checkout  string
+	Receipt   string
+	Failure   string
+	Operators string
+}
+
+type eventStory struct {
+	Event      malipo.Event
+	Deliveries []gateway.DeliveryLog
+}
+
+// payment is a payment's page: its whole story. A payment of another
+// merchant, or of the other mode, is not found.
+func (p *Pages) payment(w http.ResponseWriter, r *request) {
+	pay, err := p.svc.GetPayment(r.Context(), r.scope, r.PathValue("id"))
+	if malipo.KindOf(err) == malipo.KindNotFound {
+		p.notFound(w, r.Request, r)
+		return
+	}
+	if err != nil {
+		p.failed(w, r.Request, err)
+		return
+	}
+	s := story{Payment: pay, Checkout: p.svc.CheckoutURL(pay), Receipt: p.svc.ReceiptURL(pay)}
+	if pay.Status == malipo.PaymentSucceeded {
+		s.Net = pay.Amount - pay.Fee
+	}
+	if pay.FailureCode != "" {
+		s.Failure = pay.FailureCode + ": " + pay.FailureReason
+	}
+	if s.Attempts, err = p.svc.RailAttempts(r.Context(), r.scope, pay.ID); err == nil {
+		var events []malipo.Event
+		if events, err = p.svc.ListEvents(r.Context(), r.scope, store.EventFilter{ObjectID: pay.ID, Limit: gateway.MaxPageSize}); err == nil {
+			for i := len(events) - 1; i >= 0; i-- { // oldest first, as a story reads
+				logs, derr := p.svc.EventDeliveries(r.Context(), r.scope, events[i].ID)
+				if derr != nil {
+					err = derr
+					break
+				}
+				s.Events = append(s.Events, eventStory{Event: events[i], Deliveries: logs})
+			}
+		}
+	}
+	if err == nil {
+		s.Refunds, err = p.svc.PaymentRefunds(r.Context(), r.scope, pay.ID)
+	}
+	if err != nil {
+		p.failed(w, r.Request, err)
+		return
+	}
+	v := p.view(r, "payments", "payment_title")
+	v.Title = v.T("payment_title") + " " + pay.Reference
+	v.Data = s
+	p.render(w, http.StatusOK, "payment", v)
+}
+
+type homeData struct {
+	Balances []malipo.Balance
+	Recent   []malipo.Payment
+}
+
+func (p *Pages) home(w http.ResponseWriter, r *request) {
+	if r.user.MerchantID == "" {
+		http.Redirect(w, r.Request, "/dashboard/merchants", http.StatusSeeOther)
+		return
+	}
+	var data homeData
+	var err error
+	if data.Balances, err = p.svc.Balances(r.Context(), r.scope); err == nil {
+		data.Recent, err = p.svc.ListPayments(r.Context(), r.scope, store.PaymentFilter{Limit: 10})
+	}
+	if err != nil {
+		p.failed(w, r.Request, err)
+		return
+	}
+	v := p.view(r, "home", "home_title")
+	v.Data = data
+	p.render(w, http.StatusOK, "home", v)
+}
+
+type merchantsData struct {
+	Q         string
+	Merchants []malipo.Merchant
+}
+
+// merchants is the operator's list of merchants, searchable.
+func (p *Pages) merchants(w http.ResponseWriter, r *request) {
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	list, err := p.svc.ListMerchants(r.Context(), store.MerchantFilter{Search: q, Limit: gateway.MaxPageSize})
+	if err != nil {
+		p.failed(w, r.Request, err)
+		return
+	}
+	v := p.view(r, "merchants", "merchants_title")
+	v.Data = merchantsData{Q: q, Merchants: list}
+	p.render(w, http.StatusOK, "merchants", v)
+}
