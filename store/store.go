@@ -225,6 +225,8 @@ type PayoutFilter struct {
 	MerchantID    string
 	Mode          malipo.Mode
 	Reference     string // optional
+	// CreatedFrom and CreatedTo bound the creation time (inclusive).
+	CreatedFrom, CreatedTo time.Time
 	StartingAfter string
 	Limit         int
 }
@@ -235,6 +237,8 @@ type EventFilter struct {
 	Mode          malipo.Mode
 	Type          string // optional
 	ObjectID      string // optional: the events of one payment, payout or refund
+	// CreatedFrom and CreatedTo bound the creation time (inclusive).
+	CreatedFrom, CreatedTo time.Time
 	StartingAfter string
 	Limit         int
 }

@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/malipo/malipo"
@@ -68,8 +69,11 @@ func (a *API) routes() []route {
 		{method: "POST", path: "/v1/payments", summary: "Create a payment (and push it to the customer's phone with method mobile_money)",
 			auth: true, request: createPaymentRequest{}, response: paymentResource{}, status: 201, handle: (*API).createPayment},
 		{method: "GET", path: "/v1/payments", summary: "List payments, newest first", auth: true,
-			query: []param{{name: "reference", in: "query"}, {name: "status", in: "query"}, {name: "limit", in: "query", integer: true},
-				{name: "starting_after", in: "query", description: "a payment id: list payments older than it"}},
+			query: append([]param{{name: "reference", in: "query"}, {name: "status", in: "query"},
+				{name: "q", in: "query", description: "a payment id or reference, or part of the phone number or of the customer's email or name"},
+				{name: "method", in: "query", description: "mobile_money, card or bank_transfer"}, {name: "currency", in: "query"},
+				{name: "operator", in: "query"}, {name: "limit", in: "query", integer: true},
+				{name: "starting_after", in: "query", description: "a payment id: list payments older than it"}}, createdParams...),
 			response: paymentList{}, status: 200, handle: (*API).listPayments},
 		{method: "GET", path: "/v1/payments/{id}", summary: "Retrieve a payment", auth: true,
 			query: []param{{name: "id", in: "path"}}, response: paymentResource{}, status: 200, handle: (*API).getPayment},
@@ -83,7 +87,8 @@ func (a *API) routes() []route {
 		{method: "POST", path: "/v1/payouts", summary: "Send money to a phone, a paybill, a till or another merchant, from the available balance",
 			auth: true, request: createPayoutRequest{}, response: payoutResource{}, status: 201, handle: (*API).createPayout},
 		{method: "GET", path: "/v1/payouts", summary: "List payouts, newest first", auth: true,
-			query:    []param{{name: "reference", in: "query"}, {name: "limit", in: "query", integer: true}, {name: "starting_after", in: "query"}},
+			query: append([]param{{name: "reference", in: "query"}, {name: "limit", in: "query", integer: true}, {name: "starting_after", in: "query"}},
+				createdParams...),
 			response: payoutList{}, status: 200, handle: (*API).listPayouts},
 		{method: "GET", path: "/v1/payouts/{id}", summary: "Retrieve a payout", auth: true,
 			query: []param{{name: "id", in: "path"}}, response: payoutResource{}, status: 200, handle: (*API).getPayout},
@@ -118,8 +123,8 @@ func (a *API) routes() []route {
 			auth:    true, query: []param{{name: "id", in: "path"}}, request: rotateSecretRequest{}, response: endpointResource{},
 			status: 200, handle: (*API).rotateSecret},
 		{method: "GET", path: "/v1/events", summary: "List events, newest first", auth: true,
-			query: []param{{name: "type", in: "query"}, {name: "limit", in: "query", integer: true},
-				{name: "starting_after", in: "query", description: "an event id: list events older than it"}},
+			query: append([]param{{name: "type", in: "query"}, {name: "limit", in: "query", integer: true},
+				{name: "starting_after", in: "query", description: "an event id: list events older than it"}}, createdParams...),
 			response: eventList{}, status: 200, handle: (*API).listEvents},
 		{method: "GET", path: "/v1/events/{id}", summary: "Retrieve an event", auth: true,
 			query: []param{{name: "id", in: "path"}}, response: eventResource{}, status: 200, handle: (*API).getEvent},
@@ -402,6 +407,35 @@ func query(r *http.Request, names ...string) (url.Values, error) {
 		}
 	}
 	return q, nil
+}
+
+// created reads a list's created[gte] and created[lte] bounds: RFC 3339
+// times or Unix seconds, both inclusive.
+func created(q url.Values) (from, to time.Time, err error) {
+	read := func(name string) (time.Time, error) {
+		raw := q.Get(name)
+		if raw == "" {
+			return time.Time{}, nil
+		}
+		if n, err := strconv.ParseInt(raw, 10, 64); err == nil && n >= 0 && n < 1<<40 {
+			return time.Unix(n, 0).UTC(), nil
+		}
+		t, err := time.Parse(time.RFC3339, raw)
+		if err != nil {
+			return time.Time{}, malipo.Invalid(name, "parameter_invalid", "%s must be an RFC 3339 time or Unix seconds", name)
+		}
+		return t.UTC(), nil
+	}
+	if from, err = read("created[gte]"); err == nil {
+		to, err = read("created[lte]")
+	}
+	return from, to, err
+}
+
+// createdParams are the creation-time bounds every list takes.
+var createdParams = []param{
+	{name: "created[gte]", in: "query", description: "only what was created at or after this time (RFC 3339 or Unix seconds)"},
+	{name: "created[lte]", in: "query", description: "only what was created at or before this time (RFC 3339 or Unix seconds)"},
 }
 
 // pageSize reads a list's limit: 10 unless set, at most MaxPageSize.

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -223,7 +224,31 @@ func TestListPagination(t *testing.T) {
 	if d := a.body["data"].([]any); len(d) != 0 {
 		t.Errorf("status filter: %s", a.raw)
 	}
-	for _, q := range []string{"limit=0", "limit=101", "limit=x", "status=won", "starting_after=pay_nope", "colour=red"} {
+	// Creation-time bounds (RFC 3339 or Unix seconds, inclusive) and the
+	// dashboard's search, on every list.
+	start := f.clock.Now().Add(-time.Second)
+	for q, n := range map[string]int{
+		"created[gte]=" + start.Format(time.RFC3339):                         7,
+		"created[lte]=" + start.Format(time.RFC3339):                         0,
+		"created[gte]=" + strconv.FormatInt(start.Add(time.Hour).Unix(), 10): 0,
+		"q=rd": 1,
+		"currency=RWF&created[lte]=" + strconv.FormatInt(f.clock.Now().Unix()+1, 10): 7,
+		"currency=KES": 0,
+	} {
+		a := f.do(t, "GET", "/v1/payments?limit=100&"+strings.ReplaceAll(q, "+", "%2B"), f.key, "")
+		if d, _ := a.body["data"].([]any); a.status != 200 || len(d) != n {
+			t.Errorf("payments?%s: %d, %d payments, want %d", q, a.status, len(d), n)
+		}
+	}
+	for _, path := range []string{"/v1/payouts", "/v1/events"} {
+		if a := f.do(t, "GET", path+"?created[gte]="+strconv.FormatInt(start.Add(time.Hour).Unix(), 10), f.key, ""); a.status != 200 || len(a.body["data"].([]any)) != 0 {
+			t.Errorf("%s after an hour from now: %s", path, a.raw)
+		}
+		if a := f.do(t, "GET", path+"?created[lte]=yesterday", f.key, ""); a.status != 400 {
+			t.Errorf("%s with a bad time: %d", path, a.status)
+		}
+	}
+	for _, q := range []string{"limit=0", "limit=101", "limit=x", "status=won", "starting_after=pay_nope", "colour=red", "created[gte]=soon", "method=cash", "currency=XXXX"} {
 		if a := f.do(t, "GET", "/v1/payments?"+q, f.key, ""); a.status != 400 && a.status != 404 {
 			t.Errorf("list ?%s: %d %s", q, a.status, a.raw)
 		}

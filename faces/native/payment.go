@@ -247,11 +247,27 @@ type paymentList struct {
 }
 
 func (a *API) listPayments(w http.ResponseWriter, r *http.Request, in malipo.Integration) error {
-	q, err := query(r, "reference", "status", "limit", "starting_after")
+	q, err := query(r, "reference", "status", "q", "method", "currency", "operator", "limit", "starting_after", "created[gte]", "created[lte]")
 	if err != nil {
 		return err
 	}
-	f := store.PaymentFilter{StartingAfter: q.Get("starting_after")}
+	f := store.PaymentFilter{StartingAfter: q.Get("starting_after"), Search: q.Get("q"), Operator: q.Get("operator")}
+	if f.CreatedFrom, f.CreatedTo, err = created(q); err != nil {
+		return err
+	}
+	if len(f.Search) > 200 {
+		return malipo.Invalid("q", "parameter_invalid", "q is at most 200 characters")
+	}
+	if q.Has("method") {
+		if f.Method, err = malipo.ParseChannel(q.Get("method")); err != nil {
+			return malipo.AsError(err).WithParam("method")
+		}
+	}
+	if q.Has("currency") {
+		if f.Currency, err = malipo.ParseCurrency(q.Get("currency")); err != nil {
+			return err
+		}
+	}
 	if q.Has("reference") {
 		ref := q.Get("reference")
 		f.Reference = &ref

@@ -112,7 +112,7 @@ type payoutList struct {
 }
 
 func (a *API) listPayouts(w http.ResponseWriter, r *http.Request, in malipo.Integration) error {
-	q, err := query(r, "reference", "limit", "starting_after")
+	q, err := query(r, "reference", "limit", "starting_after", "created[gte]", "created[lte]")
 	if err != nil {
 		return err
 	}
@@ -120,7 +120,12 @@ func (a *API) listPayouts(w http.ResponseWriter, r *http.Request, in malipo.Inte
 	if err != nil {
 		return err
 	}
-	ps, err := a.svc.ListPayouts(r.Context(), in, store.PayoutFilter{Reference: q.Get("reference"), StartingAfter: q.Get("starting_after"), Limit: want + 1})
+	from, to, err := created(q)
+	if err != nil {
+		return err
+	}
+	ps, err := a.svc.ListPayouts(r.Context(), in, store.PayoutFilter{Reference: q.Get("reference"), StartingAfter: q.Get("starting_after"),
+		Limit: want + 1, CreatedFrom: from, CreatedTo: to})
 	if err != nil {
 		return err
 	}

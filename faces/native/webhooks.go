@@ -286,7 +286,7 @@ type eventList struct {
 }
 
 func (a *API) listEvents(w http.ResponseWriter, r *http.Request, in malipo.Integration) error {
-	q, err := query(r, "type", "limit", "starting_after")
+	q, err := query(r, "type", "limit", "starting_after", "created[gte]", "created[lte]")
 	if err != nil {
 		return err
 	}
@@ -294,7 +294,12 @@ func (a *API) listEvents(w http.ResponseWriter, r *http.Request, in malipo.Integ
 	if err != nil {
 		return err
 	}
-	evs, err := a.svc.ListEvents(r.Context(), in, store.EventFilter{Type: q.Get("type"), StartingAfter: q.Get("starting_after"), Limit: want + 1})
+	from, to, err := created(q)
+	if err != nil {
+		return err
+	}
+	evs, err := a.svc.ListEvents(r.Context(), in, store.EventFilter{Type: q.Get("type"), StartingAfter: q.Get("starting_after"), Limit: want + 1,
+		CreatedFrom: from, CreatedTo: to})
 	if err != nil {
 		return err
 	}

@@ -43,6 +43,7 @@ func (t *tx) ListEvents(f store.EventFilter) ([]malipo.Event, error) {
 	if f.ObjectID != "" {
 		where, args = append(where, "object_id = ?"), append(args, f.ObjectID)
 	}
+	where, args = createdBetween(where, args, f.CreatedFrom, f.CreatedTo)
 	if f.StartingAfter != "" {
 		where, args = append(where, "id < ?"), append(args, f.StartingAfter)
 	}

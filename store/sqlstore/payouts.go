@@ -58,6 +58,7 @@ func (t *tx) ListPayouts(f store.PayoutFilter) ([]malipo.Payout, error) {
 	if f.Reference != "" {
 		where, args = append(where, "reference = ?"), append(args, f.Reference)
 	}
+	where, args = createdBetween(where, args, f.CreatedFrom, f.CreatedTo)
 	if f.StartingAfter != "" {
 		where, args = append(where, "id < ?"), append(args, f.StartingAfter)
 	}

@@ -371,12 +371,7 @@ func (t *tx) ListPayments(f store.PaymentFilter) ([]malipo.Payment, error) {
 	if f.Currency != "" {
 		where, args = append(where, "currency = ?"), append(args, string(f.Currency))
 	}
-	if !f.CreatedFrom.IsZero() {
-		where, args = append(where, "created_at >= ?"), append(args, micros(f.CreatedFrom))
-	}
-	if !f.CreatedTo.IsZero() {
-		where, args = append(where, "created_at <= ?"), append(args, micros(f.CreatedTo))
-	}
+	where, args = createdBetween(where, args, f.CreatedFrom, f.CreatedTo)
 	if q := strings.TrimSpace(f.Search); q != "" {
 		like := "%" + escapeLike(strings.ToLower(q)) + "%"
 		where = append(where, `(id = ? OR reference = ? OR phone LIKE ? ESCAPE '\' OR LOWER(customer) LIKE ? ESCAPE '\')`)

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"database/sql"
 	"strings"
+	"time"
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/store"
@@ -138,4 +139,16 @@ func mustTouch(res sql.Result, what string) error {
 		return notFound(sql.ErrNoRows, what)
 	}
 	return nil
+}
+
+// createdBetween adds a filter's creation-time bounds (inclusive; zero
+// is no bound) to a query's conditions.
+func createdBetween(where []string, args []any, from, to time.Time) ([]string, []any) {
+	if !from.IsZero() {
+		where, args = append(where, "created_at >= ?"), append(args, micros(from))
+	}
+	if !to.IsZero() {
+		where, args = append(where, "created_at <= ?"), append(args, micros(to))
+	}
+	return where, args
 }
