@@ -619,3 +619,19 @@ func (s *Service) PaymentExists(ctx context.Context, id string) (bool, error) {
 	}
 	return err == nil, err
 }
+
+// PaymentIntegration is the integration one of in's payments was made
+// through: what a person acting on the payment from the dashboard acts
+// as, so that its notifications go where the merchant's code expects.
+func (s *Service) PaymentIntegration(ctx context.Context, in malipo.Integration, paymentID string) (malipo.Integration, error) {
+	var integ malipo.Integration
+	err := s.cfg.Store.Read(ctx, func(tx store.Tx) error {
+		p, err := owned(tx, in, paymentID)
+		if err != nil {
+			return err
+		}
+		integ, err = tx.GetIntegration(p.IntegrationID)
+		return err
+	})
+	return integ, err
+}

@@ -72,6 +72,8 @@ func (p *Pages) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /dashboard/payments", p.signedIn(p.merchantOnly(p.payments)))
 	mux.HandleFunc("GET /dashboard/payments.csv", p.signedIn(p.merchantOnly(p.paymentsCSV)))
 	mux.HandleFunc("GET /dashboard/payments/{id}", p.signedIn(p.merchantOnly(p.payment)))
+	mux.HandleFunc("POST /dashboard/payments/{id}/refund", p.signedIn(p.merchantOnly(p.may(malipo.PermRefund, p.refund))))
+	mux.HandleFunc("POST /dashboard/payments/{id}/cancel", p.signedIn(p.merchantOnly(p.may(malipo.PermRefund, p.cancel))))
 	mux.HandleFunc("GET /dashboard/merchants", p.signedIn(p.operatorOnly(p.merchants)))
 	mux.HandleFunc("/dashboard/", func(w http.ResponseWriter, r *http.Request) { p.notFound(w, r, nil) })
 	assets, _ := fs.Sub(assetFS, "assets")
@@ -154,6 +156,18 @@ func (p *Pages) merchantOnly(next func(w http.ResponseWriter, r *request)) func(
 	return func(w http.ResponseWriter, r *request) {
 		if r.user.MerchantID == "" {
 			http.Redirect(w, r.Request, "/dashboard/merchants", http.StatusSeeOther)
+			return
+		}
+		next(w, r)
+	}
+}
+
+// may keeps an action for roles that grant perm; others are refused.
+func (p *Pages) may(perm malipo.Permission, next func(w http.ResponseWriter, r *request)) func(w http.ResponseWriter, r *request) {
+	return func(w http.ResponseWriter, r *request) {
+		if !r.user.Role.Can(perm) || (r.session.Mode == malipo.ModeLive && !r.user.Role.Can(malipo.PermLive)) {
+			secure(w)
+			http.Error(w, t(r.lang, "forbidden"), http.StatusForbidden)
 			return
 		}
 		next(w, r)

@@ -283,3 +283,66 @@ func TestThrottledSignIn(t *testing.T) {
 		t.Errorf("after %d failures: %d", gateway.DefaultAuthFailures+1, last.status)
 	}
 }
+
+// From a payment's page an owner refunds (once per form, whatever the
+// double clicks) and cancels; a developer may do neither.
+func TestRefundAndCancelFromThePaymentPage(t *testing.T) {
+	sh := newShop(t)
+	owner := sh.browser(t)
+	owner.signIn("mama@duka.example", sh.password)
+	page := owner.get("/dashboard/payments/" + sh.paid.ID)
+	key := regexp.MustCompile(`name="key" value="([0-9a-f]+)"`).FindStringSubmatch(page.body)
+	if key == nil || !strings.Contains(page.body, `id="refund-form"`) {
+		t.Fatalf("no refund form:\n%s", page.body)
+	}
+	csrf := csrfRe.FindStringSubmatch(page.body)[1]
+	form := url.Values{"csrf": {csrf}, "key": {key[1]}, "amount": {"1000"}, "reason": {"damaged"}}
+	for range 2 { // a double click
+		if pg := owner.do("POST", "/dashboard/payments/"+sh.paid.ID+"/refund", form); pg.status != http.StatusSeeOther {
+			t.Fatalf("refund: %d %s", pg.status, pg.body)
+		}
+	}
+	after := owner.get("/dashboard/payments/" + sh.paid.ID)
+	if !strings.Contains(after.body, `id="done"`) || strings.Count(after.body, "damaged") > 1 {
+		t.Errorf("after the refund:\n%s", after.body)
+	}
+	refunds, err := sh.s.Service.PaymentRefunds(context.Background(), sh.integ, sh.paid.ID)
+	if err != nil || len(refunds) != 1 || refunds[0].Amount != 1000 || refunds[0].IntegrationID != sh.integ.ID {
+		t.Errorf("refunds: %+v %v", refunds, err)
+	}
+	// Too much is refused, on the page.
+	form.Set("key", "another")
+	form.Set("amount", "999999")
+	owner.do("POST", "/dashboard/payments/"+sh.paid.ID+"/refund", form)
+	if pg := owner.get("/dashboard/payments/" + sh.paid.ID); !strings.Contains(pg.body, `id="error"`) {
+		t.Errorf("a refund too large says nothing")
+	}
+	// Cancel a pending payment.
+	pending, _, err := sh.s.Service.CreatePayment(context.Background(), sh.integ, gateway.PaymentInput{Amount: 700, Currency: "XOF", Reference: "to-cancel"}, gateway.Idempotency{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pg := owner.do("POST", "/dashboard/payments/"+pending.ID+"/cancel", url.Values{"csrf": {csrf}, "key": {"k1"}}); pg.status != http.StatusSeeOther {
+		t.Errorf("cancel: %d", pg.status)
+	}
+	if p, _ := sh.s.Service.GetPayment(context.Background(), sh.integ, pending.ID); p.Status != malipo.PaymentCancelled {
+		t.Errorf("after cancel: %s", p.Status)
+	}
+	// A developer may not; another merchant's owner finds nothing.
+	dev := sh.browser(t)
+	dev.signIn("dev@duka.example", sh.password)
+	if pg := dev.get("/dashboard/payments/" + sh.paid.ID); strings.Contains(pg.body, `id="refund-form"`) {
+		t.Error("a developer is offered a refund")
+	}
+	if pg := dev.do("POST", "/dashboard/payments/"+sh.paid.ID+"/refund", url.Values{"csrf": {dev.csrf("/dashboard/")}, "key": {"k2"}}); pg.status != 403 {
+		t.Errorf("a developer's refund: %d", pg.status)
+	}
+	soko := sh.browser(t)
+	soko.signIn("boss@soko.example", sh.password)
+	if pg := soko.do("POST", "/dashboard/payments/"+sh.paid.ID+"/refund", url.Values{"csrf": {soko.csrf("/dashboard/")}, "key": {"k3"}}); pg.status != 404 {
+		t.Errorf("another merchant's refund: %d", pg.status)
+	}
+	if refunds, _ := sh.s.Service.PaymentRefunds(context.Background(), sh.integ, sh.paid.ID); len(refunds) != 1 {
+		t.Errorf("%d refunds, want the one", len(refunds))
+	}
+}

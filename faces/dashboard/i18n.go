@@ -28,6 +28,9 @@ var texts = map[string]map[string]string{
 		"none": "None", "merchants_title": "Merchants", "name": "Name", "notfound_title": "Not found",
 		"notfound_text": "There is nothing here, or it is not yours to see.", "back_home": "Back to the dashboard",
 		"attempt": "attempt %d", "delivered": "delivered", "to_url": "to %s",
+		"forbidden": "Your role does not allow this.", "refund": "Refund", "refund_amount": "Amount to refund (%s)",
+		"refund_reason": "Reason (optional)", "refund_all": "Leave empty to refund everything left.", "cancel_payment": "Cancel the payment",
+		"refunded": "Refund asked for: %s.", "cancelled": "The payment is cancelled.", "actions": "Actions",
 	},
 	"fr": {
 		"brand": "Tableau de bord Malipo", "signin_title": "Connexion", "email": "E-mail", "password": "Mot de passe", "signin": "Se connecter",
@@ -47,6 +50,9 @@ var texts = map[string]map[string]string{
 		"none": "Aucun", "merchants_title": "Marchands", "name": "Nom", "notfound_title": "Introuvable",
 		"notfound_text": "Il n’y a rien ici, ou ce n’est pas à vous de le voir.", "back_home": "Retour au tableau de bord",
 		"attempt": "tentative %d", "delivered": "livrée", "to_url": "vers %s",
+		"forbidden": "Votre rôle ne le permet pas.", "refund": "Rembourser", "refund_amount": "Montant à rembourser (%s)",
+		"refund_reason": "Motif (facultatif)", "refund_all": "Laissez vide pour rembourser tout ce qui reste.", "cancel_payment": "Annuler le paiement",
+		"refunded": "Remboursement demandé : %s.", "cancelled": "Le paiement est annulé.", "actions": "Actions",
 	},
 }
 

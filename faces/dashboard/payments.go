@@ -1,13 +1,17 @@
 package dashboard
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/csv"
+	"encoding/hex"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/faces/checkout"
 	"github.com/malipo/malipo/gateway"
 	"github.com/malipo/malipo/store"
 )
@@ -188,6 +192,10 @@ type story struct {
 	Receipt   string
 	Failure   string
 	Operators string
+	// What the user may do, with the form's idempotency key.
+	CanRefund, CanCancel bool
+	Key                  string
+	Done                 string // what the last action did
 }
 
 type eventStory struct {
@@ -234,8 +242,12 @@ func (p *Pages) payment(w http.ResponseWriter, r *request) {
 		p.failed(w, r.Request, err)
 		return
 	}
+	s.CanRefund = r.user.Role.Can(malipo.PermRefund) && pay.Status == malipo.PaymentSucceeded && pay.AmountRefunded < pay.Amount
+	s.CanCancel = r.user.Role.Can(malipo.PermRefund) && pay.Status == malipo.PaymentPending
+	s.Key = newKey()
 	v := p.view(r, "payments", "payment_title")
 	v.Title = v.T("payment_title") + " " + pay.Reference
+	s.Done, v.Error = takeFlash(w, r.Request)
 	v.Data = s
 	p.render(w, http.StatusOK, "payment", v)
 }
@@ -280,4 +292,112 @@ func (p *Pages) merchants(w http.ResponseWriter, r *request) {
 	v := p.view(r, "merchants", "merchants_title")
 	v.Data = merchantsData{Q: q, Merchants: list}
 	p.render(w, http.StatusOK, "merchants", v)
+}
+
+// refund gives a succeeded payment's customer money back, all that is
+// left or the amount typed (in the currency's major units), as the
+// payment's own integration would through the API. The form's key makes
+// a double submit one refund.
+func (p *Pages) refund(w http.ResponseWriter, r *request) {
+	id := r.PathValue("id")
+	integ, err := p.svc.PaymentIntegration(r.Context(), r.scope, id)
+	if err == nil {
+		var pay malipo.Payment
+		if pay, err = p.svc.GetPayment(r.Context(), r.scope, id); err == nil {
+			var amount int64
+			if raw := strings.TrimSpace(r.PostForm.Get("amount")); raw != "" {
+				amount, err = malipo.ParseDecimal(raw, pay.Currency)
+				if err == nil && amount <= 0 {
+					err = malipo.Invalid("amount", "amount_invalid", "the amount must be positive")
+				}
+			}
+			if err == nil {
+				var re malipo.Refund
+				re, _, err = p.svc.CreateRefund(r.Context(), integ, gateway.RefundInput{PaymentID: id, Amount: amount,
+					Reason: r.PostForm.Get("reason")}, gateway.Idempotency{Key: formKey(r, "refund")})
+				if err == nil {
+					p.afterAction(w, r, id, t(r.lang, "refunded", malipoMoney(re.Amount, re.Currency, r.lang)))
+					return
+				}
+			}
+		}
+	}
+	p.actionFailed(w, r, id, err)
+}
+
+// cancel cancels a payment that is not final.
+func (p *Pages) cancel(w http.ResponseWriter, r *request) {
+	id := r.PathValue("id")
+	integ, err := p.svc.PaymentIntegration(r.Context(), r.scope, id)
+	if err == nil {
+		if _, _, err = p.svc.CancelPayment(r.Context(), integ, id, gateway.Idempotency{Key: formKey(r, "cancel")}); err == nil {
+			p.afterAction(w, r, id, t(r.lang, "cancelled"))
+			return
+		}
+	}
+	p.actionFailed(w, r, id, err)
+}
+
+// formKey is an action's idempotency key: the form's own key, so that
+// the same form posted twice acts once.
+func formKey(r *request, action string) string {
+	k := r.PostForm.Get("key")
+	if k == "" || len(k) > 64 {
+		return ""
+	}
+	return "dashboard:" + action + ":" + r.user.ID + ":" + k
+}
+
+func (p *Pages) afterAction(w http.ResponseWriter, r *request, id, done string) {
+	setFlash(w, "done", done)
+	http.Redirect(w, r.Request, "/dashboard/payments/"+id, http.StatusSeeOther)
+}
+
+func (p *Pages) actionFailed(w http.ResponseWriter, r *request, id string, err error) {
+	switch malipo.KindOf(err) {
+	case malipo.KindNotFound:
+		p.notFound(w, r.Request, r)
+	case malipo.KindInternal:
+		p.failed(w, r.Request, err)
+	default:
+		setFlash(w, "error", malipo.AsError(err).Message)
+		http.Redirect(w, r.Request, "/dashboard/payments/"+id, http.StatusSeeOther)
+	}
+}
+
+// newKey is a fresh idempotency key for a form.
+func newKey() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func malipoMoney(amount int64, c malipo.Currency, lang string) string {
+	return checkout.FormatMoney(amount, c, lang)
+}
+
+// setFlash keeps what an action did (kind done or error) for the page the
+// browser is sent to next: in a short-lived cookie, not in the URL, where
+// a crafted link could make the dashboard say anything.
+func setFlash(w http.ResponseWriter, kind, text string) {
+	http.SetCookie(w, &http.Cookie{Name: "malipo_flash", Value: kind + ":" + base64.RawURLEncoding.EncodeToString([]byte(text)),
+		Path: "/dashboard/", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: 60})
+}
+
+// takeFlash reads and clears the flash: what was done, or the error.
+func takeFlash(w http.ResponseWriter, r *http.Request) (done, failed string) {
+	c, err := r.Cookie("malipo_flash")
+	if err != nil {
+		return "", ""
+	}
+	http.SetCookie(w, &http.Cookie{Name: "malipo_flash", Value: "", Path: "/dashboard/", HttpOnly: true, MaxAge: -1})
+	kind, enc, _ := strings.Cut(c.Value, ":")
+	b, err := base64.RawURLEncoding.DecodeString(enc)
+	if err != nil || len(b) > 500 {
+		return "", ""
+	}
+	if kind == "done" {
+		return string(b), ""
+	}
+	return "", string(b)
 }
