@@ -222,25 +222,25 @@ type MerchantFilter struct {
 
 // PayoutFilter selects payouts of one merchant in one mode, newest first.
 type PayoutFilter struct {
-	MerchantID    string
-	Mode          malipo.Mode
-	Reference     string // optional
+	MerchantID string
+	Mode       malipo.Mode
+	Reference  string // optional
 	// CreatedFrom and CreatedTo bound the creation time (inclusive).
 	CreatedFrom, CreatedTo time.Time
-	StartingAfter string
-	Limit         int
+	StartingAfter          string
+	Limit                  int
 }
 
 // EventFilter selects events of one merchant in one mode, newest first.
 type EventFilter struct {
-	MerchantID    string
-	Mode          malipo.Mode
-	Type          string // optional
-	ObjectID      string // optional: the events of one payment, payout or refund
+	MerchantID string
+	Mode       malipo.Mode
+	Type       string // optional
+	ObjectID   string // optional: the events of one payment, payout or refund
 	// CreatedFrom and CreatedTo bound the creation time (inclusive).
 	CreatedFrom, CreatedTo time.Time
-	StartingAfter string
-	Limit         int
+	StartingAfter          string
+	Limit                  int
 }
 
 // SandboxTransaction is what the sandbox rails remember of a transaction
