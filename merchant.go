@@ -68,7 +68,13 @@ type APIKey struct {
 	IntegrationID string
 	Hint          string // e.g. "sk_test_…a1b2", safe to show
 	CreatedAt     time.Time
+	// ExpiresAt, once set, is when the key stops working: a rolled key's
+	// overlap ends, or a revoked one's at once.
+	ExpiresAt time.Time
 }
+
+// Works reports whether the key may be used at now.
+func (k APIKey) Works(now time.Time) bool { return k.ExpiresAt.IsZero() || now.Before(k.ExpiresAt) }
 
 // FeeRule is what Malipo keeps from each successful collection: a share in
 // basis points (1/100 of a percent) plus a fixed amount in minor units.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/gateway"
@@ -75,3 +76,54 @@ func TestFlavorsAndHomeCountries(t *testing.T) {
 		t.Errorf("a national number without a home country: %v", err)
 	}
 }
+
+// A native key rolls: the new one works at once, the old one for the
+// overlap; revoking stops every key of the integration.
+func TestRollAndRevokeKeys(t *testing.T) {
+	e := newEnv(t, storetest.SQLite(t))
+	ctx := context.Background()
+	works := func(key string) bool {
+		_, err := e.svc.Authenticate(ctx, key)
+		return err == nil
+	}
+	if _, err := e.svc.RollKey(ctx, e.integ.ID, 8*24*time.Hour); malipo.KindOf(err) != malipo.KindInvalid {
+		t.Errorf("an overlap of 8 days: %v", err)
+	}
+	fresh, err := e.svc.RollKey(ctx, e.integ.ID, time.Hour)
+	if err != nil || fresh == e.key {
+		t.Fatalf("roll: %q %v", fresh, err)
+	}
+	if !works(fresh) || !works(e.key) {
+		t.Errorf("during the overlap both keys work: new %v, old %v", works(fresh), works(e.key))
+	}
+	e.clock.Advance(time.Hour + keyCacheMargin)
+	if works(e.key) || !works(fresh) {
+		t.Errorf("after the overlap: new %v, old %v", works(fresh), works(e.key))
+	}
+	keys, _ := e.svc.APIKeys(ctx, e.integ.ID)
+	if len(keys) != 2 || keys[1].Hint == "" || keys[0].ExpiresAt.IsZero() {
+		t.Errorf("keys: %+v", keys)
+	}
+	if err := e.svc.RevokeIntegration(ctx, e.integ.ID); err != nil {
+		t.Fatal(err)
+	}
+	if works(fresh) {
+		t.Error("a revoked integration's key works")
+	}
+	if _, err := e.svc.RollKey(ctx, e.integ.ID, 0); malipo.KindOf(err) != malipo.KindConflict {
+		t.Errorf("rolling a revoked integration: %v", err)
+	}
+	e.svc.RegisterFlavor(gateway.Flavor{Name: "set", Mint: func(g *ids.Generator, _ gateway.IntegrationInput, in *malipo.Integration) ([]string, gateway.Credentials, error) {
+		return []string{g.Secret("set_", 16)}, nil, nil
+	}})
+	other, _, err := e.svc.CreateIntegration(ctx, gateway.IntegrationInput{MerchantID: e.integ.MerchantID, Flavor: "set", Mode: malipo.ModeTest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.RollKey(ctx, other.ID, 0); malipo.AsError(err).Code != "roll_unsupported" {
+		t.Errorf("rolling a provider's credentials: %v", err)
+	}
+}
+
+// keyCacheMargin is past the minute a node may remember a key.
+const keyCacheMargin = time.Minute

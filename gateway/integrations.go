@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -160,16 +161,99 @@ func (s *Service) IntegrationBySecret(ctx context.Context, secret string) (malip
 		return c.(cachedKey).integration, nil
 	}
 	var integ malipo.Integration
+	var key malipo.APIKey
 	err := s.cfg.Store.Read(ctx, func(tx store.Tx) (err error) {
-		integ, err = tx.IntegrationByKeyHash(hash)
+		if key, err = tx.GetAPIKey(hash); err != nil {
+			return err
+		}
+		integ, err = tx.GetIntegration(key.IntegrationID)
 		return err
 	})
 	if err != nil {
 		return malipo.Integration{}, err
 	}
-	s.keys.Store(hash, cachedKey{integration: integ, until: now.Add(keyCacheTTL)})
+	if !key.Works(now) {
+		return malipo.Integration{}, &malipo.Error{Kind: malipo.KindNotFound, Code: "resource_missing", Message: "api key not found"}
+	}
+	until := now.Add(keyCacheTTL)
+	if !key.ExpiresAt.IsZero() && key.ExpiresAt.Before(until) {
+		until = key.ExpiresAt
+	}
+	s.keys.Store(hash, cachedKey{integration: integ, until: until})
 	return integ, nil
 }
+
+// MaxKeyOverlap bounds how long a rolled key keeps working.
+const MaxKeyOverlap = 7 * 24 * time.Hour
+
+// RollKey gives a native integration a new secret key, shown once; the
+// keys it had keep working for overlap (0: they stop at once), so that
+// the merchant's servers can move to the new one without an outage.
+func (s *Service) RollKey(ctx context.Context, integrationID string, overlap time.Duration) (string, error) {
+	if overlap < 0 || overlap > MaxKeyOverlap {
+		return "", malipo.Invalid("overlap", "parameter_invalid", "the overlap is between 0 and %s", MaxKeyOverlap)
+	}
+	var key string
+	err := s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
+		in, err := tx.GetIntegration(integrationID)
+		if err != nil {
+			return err
+		}
+		if in.Flavor != malipo.FlavorNative {
+			return malipo.Invalid("integration", "roll_unsupported", "only native keys roll: a %s integration's credentials are a set; create a new integration and revoke this one", in.Flavor)
+		}
+		keys, err := tx.ListAPIKeys(in.ID)
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(keys, func(k malipo.APIKey) bool { return k.Works(s.now()) }) {
+			return malipo.Errorf(malipo.KindConflict, "integration_revoked", "this integration is revoked")
+		}
+		ks, _, err := nativeFlavor().Mint(s.cfg.IDs, IntegrationInput{}, &in)
+		if err != nil {
+			return err
+		}
+		key = ks[0]
+		now := s.now()
+		if err := tx.CreateAPIKey(malipo.APIKey{Hash: HashKey(key), IntegrationID: in.ID, Hint: key[:8] + "…" + key[len(key)-4:], CreatedAt: now}); err != nil {
+			return err
+		}
+		return tx.ExpireAPIKeys(in.ID, now.Add(overlap), HashKey(key))
+	})
+	if err == nil && overlap == 0 {
+		s.forgetKeys()
+	}
+	return key, err
+}
+
+// RevokeIntegration makes every key of an integration stop working now.
+// Nodes that cached a key forget it within a minute; this one at once.
+func (s *Service) RevokeIntegration(ctx context.Context, integrationID string) error {
+	err := s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
+		if _, err := tx.GetIntegration(integrationID); err != nil {
+			return err
+		}
+		return tx.ExpireAPIKeys(integrationID, s.now(), "")
+	})
+	if err == nil {
+		s.forgetKeys()
+	}
+	return err
+}
+
+// APIKeys lists an integration's keys (hints only) with when each stops.
+func (s *Service) APIKeys(ctx context.Context, integrationID string) ([]malipo.APIKey, error) {
+	var keys []malipo.APIKey
+	err := s.cfg.Store.Read(ctx, func(tx store.Tx) (err error) {
+		keys, err = tx.ListAPIKeys(integrationID)
+		return err
+	})
+	return keys, err
+}
+
+// forgetKeys empties this node's cache of keys, after a change that must
+// take effect at once.
+func (s *Service) forgetKeys() { s.keys.Clear() }
 
 // ListIntegrations lists a merchant's integrations, oldest first.
 func (s *Service) ListIntegrations(ctx context.Context, merchantID string) ([]malipo.Integration, error) {

@@ -40,8 +40,13 @@ type Tx interface {
 	// ListIntegrations lists a merchant's integrations, oldest first.
 	ListIntegrations(merchantID string) ([]malipo.Integration, error)
 	CreateAPIKey(k malipo.APIKey) error
-	// IntegrationByKeyHash finds the integration a native key belongs to.
-	IntegrationByKeyHash(hash string) (malipo.Integration, error)
+	GetAPIKey(hash string) (malipo.APIKey, error)
+	// ListAPIKeys lists an integration's keys (expired ones too), oldest
+	// first.
+	ListAPIKeys(integrationID string) ([]malipo.APIKey, error)
+	// ExpireAPIKeys makes every key of the integration but except stop
+	// working at at, unless it stops sooner already.
+	ExpireAPIKeys(integrationID string, at time.Time, except string) error
 
 	// CreateUser fails with kind conflict, code email_in_use, when the
 	// email is taken.

@@ -107,6 +107,43 @@ func (m merchantsCreateCmd) Run(c *cli, e *env) error {
 type integrationsCmd struct {
 	Create integrationsCreateCmd `cmd:"" help:"Create an integration; prints its credentials once, as JSON."`
 	List   integrationsListCmd   `cmd:"" help:"List a merchant's integrations, without their credentials."`
+	Roll   integrationsRollCmd   `cmd:"" help:"Give a native integration a new secret key (printed once); the old one works for --overlap."`
+	Revoke integrationsRevokeCmd `cmd:"" help:"Stop every key of an integration now."`
+}
+
+type integrationsRollCmd struct {
+	ID      string        `arg:"" help:"Integration ID."`
+	Overlap time.Duration `default:"24h" help:"How long the old key keeps working (0 to 168h)."`
+}
+
+func (i integrationsRollCmd) Run(c *cli, e *env) error {
+	svc, st, err := adminService(e, c.DB)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	key, err := svc.RollKey(e.ctx, i.ID, i.Overlap)
+	if err != nil {
+		return err
+	}
+	return printJSON(e.stdout, map[string]string{"integration_id": i.ID, "secret_key": key,
+		"old_keys_expire_at": time.Now().UTC().Add(i.Overlap).Format(time.RFC3339)})
+}
+
+type integrationsRevokeCmd struct {
+	ID string `arg:"" help:"Integration ID."`
+}
+
+func (i integrationsRevokeCmd) Run(c *cli, e *env) error {
+	svc, st, err := adminService(e, c.DB)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := svc.RevokeIntegration(e.ctx, i.ID); err != nil {
+		return err
+	}
+	return printJSON(e.stdout, map[string]any{"integration_id": i.ID, "revoked": true})
 }
 
 type integrationsListCmd struct {

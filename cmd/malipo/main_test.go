@@ -414,6 +414,14 @@ func TestAdminCommands(t *testing.T) {
 		strings.Contains(out, "secret") || strings.Contains(out, "master_key") {
 		t.Errorf("integrations list: %v %s", err, out)
 	}
+	// Roll the native key: the new one works, the old one for the overlap;
+	// revoke stops both.
+	var rolled map[string]string
+	if err := json.Unmarshal([]byte(runCmd(t, "integrations", "roll", creds["integration_id"], "--overlap", "1h", "--db", db)), &rolled); err != nil ||
+		!strings.HasPrefix(rolled["secret_key"], "sk_test_") || rolled["secret_key"] == creds["secret_key"] {
+		t.Errorf("integrations roll: %v %v", err, rolled)
+	}
+	runCmd(t, "integrations", "revoke", creds["integration_id"], "--db", db)
 	var uOut, uErr syncBuffer
 	if err := runWith(context.Background(), []string{"users", "create", "--merchant", m.ID, "--email", "mama@duka.example", "--role", "owner", "--db", db},
 		noEnv, strings.NewReader("a long enough password\n"), &uOut, &uErr); err != nil || !strings.Contains(uOut.String(), `"role": "owner"`) {

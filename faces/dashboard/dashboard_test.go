@@ -14,6 +14,7 @@ import (
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/faces/dashboard"
 	"github.com/malipo/malipo/faces/facetest"
+	"github.com/malipo/malipo/faces/native"
 	"github.com/malipo/malipo/gateway"
 )
 
@@ -344,5 +345,63 @@ func TestRefundAndCancelFromThePaymentPage(t *testing.T) {
 	}
 	if refunds, _ := sh.s.Service.PaymentRefunds(context.Background(), sh.integ, sh.paid.ID); len(refunds) != 1 {
 		t.Errorf("%d refunds, want the one", len(refunds))
+	}
+}
+
+// From the developers page an owner rolls a native key (the new one is
+// shown once and works) and revokes an integration (after typing its ID);
+// a viewer has no such page, and another merchant cannot touch it.
+func TestRollAndRevokeFromTheDevelopersPage(t *testing.T) {
+	sh := newShop(t)
+	native.New(sh.s.Service, nil).Register(sh.s.Mux)
+	if _, err := sh.s.Service.CreateUser(context.Background(), gateway.UserInput{MerchantID: sh.integ.MerchantID, Email: "view@duka.example", Password: sh.password, Role: malipo.RoleViewer}); err != nil {
+		t.Fatal(err)
+	}
+	owner := sh.browser(t)
+	owner.signIn("mama@duka.example", sh.password)
+	page := owner.get("/dashboard/developers")
+	if page.status != 200 || !strings.Contains(page.body, sh.integ.ID) || strings.Contains(page.body, sh.other.ID) || strings.Contains(page.body, "whsec_") {
+		t.Fatalf("developers page: %d\n%s", page.status, page.body)
+	}
+	csrf := csrfRe.FindStringSubmatch(page.body)[1]
+	rolled := owner.do("POST", "/dashboard/developers/"+sh.integ.ID+"/roll", url.Values{"csrf": {csrf}, "overlap": {"0s"}})
+	m := regexp.MustCompile(`<code id="secret">(sk_test_[A-Za-z0-9]+)</code>`).FindStringSubmatch(rolled.body)
+	if rolled.status != 200 || m == nil {
+		t.Fatalf("roll: %d\n%s", rolled.status, rolled.body)
+	}
+	api := func(key string) int {
+		req, _ := http.NewRequest("GET", sh.s.Server.URL+"/v1/payments", nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if got := api(m[1]); got != 200 {
+		t.Errorf("the rolled key: %d", got)
+	}
+	if again := owner.get("/dashboard/developers"); strings.Contains(again.body, m[1]) {
+		t.Error("the new key is shown twice")
+	}
+	// Revoking needs the integration's ID typed; then no key works.
+	owner.do("POST", "/dashboard/developers/"+sh.integ.ID+"/revoke", url.Values{"csrf": {csrf}, "confirm": {"yes"}})
+	if got := api(m[1]); got != 200 {
+		t.Errorf("revoked without the confirmation: %d", got)
+	}
+	owner.do("POST", "/dashboard/developers/"+sh.integ.ID+"/revoke", url.Values{"csrf": {csrf}, "confirm": {sh.integ.ID}})
+	if got := api(m[1]); got != 401 {
+		t.Errorf("a revoked key: %d", got)
+	}
+	viewer := sh.browser(t)
+	viewer.signIn("view@duka.example", sh.password)
+	if pg := viewer.get("/dashboard/developers"); pg.status != 403 {
+		t.Errorf("a viewer's developers page: %d", pg.status)
+	}
+	soko := sh.browser(t)
+	soko.signIn("boss@soko.example", sh.password)
+	if pg := soko.do("POST", "/dashboard/developers/"+sh.integ.ID+"/roll", url.Values{"csrf": {soko.csrf("/dashboard/")}, "overlap": {"0s"}}); pg.status != 404 {
+		t.Errorf("another merchant's roll: %d", pg.status)
 	}
 }

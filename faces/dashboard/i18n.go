@@ -31,6 +31,11 @@ var texts = map[string]map[string]string{
 		"forbidden": "Your role does not allow this.", "refund": "Refund", "refund_amount": "Amount to refund (%s)",
 		"refund_reason": "Reason (optional)", "refund_all": "Leave empty to refund everything left.", "cancel_payment": "Cancel the payment",
 		"refunded": "Refund asked for: %s.", "cancelled": "The payment is cancelled.", "actions": "Actions",
+		"nav_developers": "Developers", "developers_title": "Developers", "new_key": "Your new secret key",
+		"new_key_once": "Copy it now: it is shown only this once. The old key works until the overlap ends.",
+		"revoked": "revoked", "keys": "Keys", "until": "until", "country": "Home country", "payouts": "Payouts", "on": "on", "off": "off",
+		"notify_url": "Notify URL", "overlap": "Old key works for", "roll": "Roll the key", "revoke": "Revoke",
+		"revoke_confirm": "Type %s to revoke", "revoke_confirm_missing": "Type the integration's ID to revoke it.",
 	},
 	"fr": {
 		"brand": "Tableau de bord Malipo", "signin_title": "Connexion", "email": "E-mail", "password": "Mot de passe", "signin": "Se connecter",
@@ -53,6 +58,11 @@ var texts = map[string]map[string]string{
 		"forbidden": "Votre rôle ne le permet pas.", "refund": "Rembourser", "refund_amount": "Montant à rembourser (%s)",
 		"refund_reason": "Motif (facultatif)", "refund_all": "Laissez vide pour rembourser tout ce qui reste.", "cancel_payment": "Annuler le paiement",
 		"refunded": "Remboursement demandé : %s.", "cancelled": "Le paiement est annulé.", "actions": "Actions",
+		"nav_developers": "Développeurs", "developers_title": "Développeurs", "new_key": "Votre nouvelle clé secrète",
+		"new_key_once": "Copiez-la maintenant : elle n’est montrée qu’une fois. L’ancienne clé marche jusqu’à la fin du chevauchement.",
+		"revoked": "révoquée", "keys": "Clés", "until": "jusqu’au", "country": "Pays d’origine", "payouts": "Décaissements", "on": "oui", "off": "non",
+		"notify_url": "URL de notification", "overlap": "L’ancienne clé marche encore", "roll": "Changer la clé", "revoke": "Révoquer",
+		"revoke_confirm": "Tapez %s pour révoquer", "revoke_confirm_missing": "Tapez l’ID de l’intégration pour la révoquer.",
 	},
 }
 

@@ -210,15 +210,37 @@ func (t *tx) GetIntegration(id string) (malipo.Integration, error) {
 }
 
 func (t *tx) CreateAPIKey(k malipo.APIKey) error {
-	_, err := t.exec(`INSERT INTO api_keys (hash, integration_id, hint, created_at) VALUES (?, ?, ?, ?)`,
-		k.Hash, k.IntegrationID, k.Hint, micros(k.CreatedAt))
+	_, err := t.exec(`INSERT INTO api_keys (hash, integration_id, hint, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
+		k.Hash, k.IntegrationID, k.Hint, micros(k.CreatedAt), micros(k.ExpiresAt))
 	return t.conflict(err, "api_key_exists", "api key already exists")
 }
 
-func (t *tx) IntegrationByKeyHash(hash string) (malipo.Integration, error) {
-	i, err := scanIntegration(t.row(`SELECT `+integrationColumns+`
-		FROM api_keys k JOIN integrations i ON i.id = k.integration_id WHERE k.hash = ?`, hash))
-	return i, notFound(err, "api key")
+func scanAPIKey(r interface{ Scan(...any) error }) (malipo.APIKey, error) {
+	var k malipo.APIKey
+	var created, expires int64
+	err := r.Scan(&k.Hash, &k.IntegrationID, &k.Hint, &created, &expires)
+	k.CreatedAt, k.ExpiresAt = fromMicros(created), fromMicros(expires)
+	return k, err
+}
+
+func (t *tx) GetAPIKey(hash string) (malipo.APIKey, error) {
+	k, err := scanAPIKey(t.row(`SELECT hash, integration_id, hint, created_at, expires_at FROM api_keys WHERE hash = ?`, hash))
+	return k, notFound(err, "api key")
+}
+
+func (t *tx) ListAPIKeys(integrationID string) ([]malipo.APIKey, error) {
+	rows, err := t.query(`SELECT hash, integration_id, hint, created_at, expires_at FROM api_keys WHERE integration_id = ?
+		ORDER BY created_at, hash`, integrationID)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanAPIKey)
+}
+
+func (t *tx) ExpireAPIKeys(integrationID string, at time.Time, except string) error {
+	_, err := t.exec(`UPDATE api_keys SET expires_at = ? WHERE integration_id = ? AND hash <> ? AND (expires_at = 0 OR expires_at > ?)`,
+		micros(at), integrationID, except, micros(at))
+	return err
 }
 
 // Payments.

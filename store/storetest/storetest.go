@@ -133,19 +133,47 @@ func testMerchantsAndIntegrations(t *testing.T, s store.Store) {
 		if diff := cmp.Diff(m, got); diff != "" {
 			t.Errorf("merchant (-want +got):\n%s", diff)
 		}
-		gi, err := tx.IntegrationByKeyHash("abc123")
+		gk, err := tx.GetAPIKey("abc123")
+		must(t, err)
+		if diff := cmp.Diff(key, gk); diff != "" {
+			t.Errorf("api key (-want +got):\n%s", diff)
+		}
+		gi, err := tx.GetIntegration(gk.IntegrationID)
 		must(t, err)
 		if gi.ID != i.ID || gi.Fee.BasisPoints != 150 || gi.Flavor != malipo.FlavorNative || !gi.CreatedAt.Equal(epoch) ||
 			!cmp.Equal(gi.Rules, i.Rules) {
-			t.Errorf("IntegrationByKeyHash = %+v", gi)
+			t.Errorf("GetIntegration = %+v", gi)
 		}
 		n, err := tx.CountMerchants()
 		must(t, err)
 		if n != 1 {
 			t.Errorf("CountMerchants = %d, want 1", n)
 		}
-		_, err = tx.IntegrationByKeyHash("nope")
+		_, err = tx.GetAPIKey("nope")
 		wantKind(t, err, malipo.KindNotFound)
+		return nil
+	})
+	// Rolling: a new key, the others expire at a time (never later than
+	// they already would).
+	newKey := malipo.APIKey{Hash: "def456", IntegrationID: i.ID, Hint: "sk_test_…5678", CreatedAt: epoch.Add(time.Hour)}
+	write(t, s, func(tx store.Tx) error {
+		if err := tx.CreateAPIKey(newKey); err != nil {
+			return err
+		}
+		if err := tx.ExpireAPIKeys(i.ID, epoch.Add(2*time.Hour), "def456"); err != nil {
+			return err
+		}
+		return tx.ExpireAPIKeys(i.ID, epoch.Add(3*time.Hour), "def456")
+	})
+	read(t, s, func(tx store.Tx) error {
+		keys, err := tx.ListAPIKeys(i.ID)
+		must(t, err)
+		if len(keys) != 2 || keys[0].Hash != "abc123" || !keys[0].ExpiresAt.Equal(epoch.Add(2*time.Hour)) || !keys[1].ExpiresAt.IsZero() {
+			t.Errorf("keys after a roll: %+v", keys)
+		}
+		if keys[0].Works(epoch.Add(2*time.Hour)) || !keys[0].Works(epoch.Add(time.Hour)) {
+			t.Errorf("Works: %+v", keys[0])
+		}
 		_, err = tx.GetMerchant("mer_nope")
 		wantKind(t, err, malipo.KindNotFound)
 		_, err = tx.GetIntegration("int_nope")
