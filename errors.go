@@ -61,6 +61,7 @@ const (
 	CodeIdempotencyKeyReused = "idempotency_key_reused"
 	CodeTooManyAuthFailures  = "too_many_auth_failures"
 	CodePayoutsDisabled      = "payouts_disabled"
+	CodeMerchantSuspended    = "merchant_suspended"
 	// CodeCustomerCancelled is the failure code of a payment the customer
 	// cancelled on the checkout page.
 	CodeCustomerCancelled = "customer_cancelled"
@@ -72,6 +73,8 @@ var (
 	ErrIdempotencyKeyReused = &Error{Kind: KindConflict, Code: CodeIdempotencyKeyReused, Message: "the idempotency key was used for another request"}
 	ErrTooManyAuthFailures  = &Error{Kind: KindRateLimited, Code: CodeTooManyAuthFailures, Message: "too many failed authentications"}
 	ErrPayoutsDisabled      = &Error{Kind: KindForbidden, Code: CodePayoutsDisabled, Message: "sending money out is not enabled"}
+	ErrMerchantSuspended    = &Error{Kind: KindForbidden, Code: CodeMerchantSuspended,
+		Message: "this merchant is suspended: its keys do not work; contact the gateway's operator"}
 )
 
 // Is reports whether target is an *Error of e's code (and of its kind,

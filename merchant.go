@@ -43,6 +43,9 @@ type Merchant struct {
 	// merchant's initial instead.
 	LogoURL   string
 	CreatedAt time.Time
+	// SuspendedAt, once set, is when the gateway's operator suspended the
+	// merchant: its keys stop working and its users cannot sign in.
+	SuspendedAt time.Time
 }
 
 // Integration is one set of credentials of one flavor in one mode, with the

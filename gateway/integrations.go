@@ -162,11 +162,15 @@ func (s *Service) IntegrationBySecret(ctx context.Context, secret string) (malip
 	}
 	var integ malipo.Integration
 	var key malipo.APIKey
+	var merchant malipo.Merchant
 	err := s.cfg.Store.Read(ctx, func(tx store.Tx) (err error) {
 		if key, err = tx.GetAPIKey(hash); err != nil {
 			return err
 		}
-		integ, err = tx.GetIntegration(key.IntegrationID)
+		if integ, err = tx.GetIntegration(key.IntegrationID); err != nil {
+			return err
+		}
+		merchant, err = tx.GetMerchant(integ.MerchantID)
 		return err
 	})
 	if err != nil {
@@ -174,6 +178,9 @@ func (s *Service) IntegrationBySecret(ctx context.Context, secret string) (malip
 	}
 	if !key.Works(now) {
 		return malipo.Integration{}, &malipo.Error{Kind: malipo.KindNotFound, Code: "resource_missing", Message: "api key not found"}
+	}
+	if !merchant.SuspendedAt.IsZero() {
+		return malipo.Integration{}, malipo.ErrMerchantSuspended
 	}
 	until := now.Add(keyCacheTTL)
 	if !key.ExpiresAt.IsZero() && key.ExpiresAt.Before(until) {

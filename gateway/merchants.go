@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/store"
@@ -74,5 +75,28 @@ func (s *Service) Merchant(ctx context.Context, id string) (malipo.Merchant, err
 		m, err = tx.GetMerchant(id)
 		return err
 	})
+	return m, err
+}
+
+// SuspendMerchant suspends a merchant (its keys stop working, its users
+// cannot sign in, with an error that says why) or lifts the suspension.
+// Other nodes see it within a minute; this one at once.
+func (s *Service) SuspendMerchant(ctx context.Context, id string, suspend bool) (malipo.Merchant, error) {
+	var m malipo.Merchant
+	err := s.cfg.Store.Transact(ctx, func(tx store.Tx) (err error) {
+		if m, err = tx.GetMerchant(id); err != nil {
+			return err
+		}
+		switch {
+		case suspend && m.SuspendedAt.IsZero():
+			m.SuspendedAt = s.now()
+		case !suspend:
+			m.SuspendedAt = time.Time{}
+		}
+		return tx.UpdateMerchant(m)
+	})
+	if err == nil {
+		s.forgetKeys()
+	}
 	return m, err
 }

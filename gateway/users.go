@@ -135,6 +135,9 @@ func (s *Service) SignIn(ctx context.Context, email, password string, addr netip
 	if !checkPassword(u.PasswordHash, password) || !u.DisabledAt.IsZero() {
 		return "", malipo.User{}, errSignIn
 	}
+	if err := s.merchantActive(ctx, u); err != nil {
+		return "", malipo.User{}, err
+	}
 	token := s.cfg.IDs.Secret("ses_", 24)
 	now := s.now()
 	sess := malipo.Session{Hash: HashKey(token), UserID: u.ID, Mode: malipo.ModeTest, CreatedAt: now, ExpiresAt: now.Add(SessionTTL)}
@@ -168,7 +171,25 @@ func (s *Service) Session(ctx context.Context, token string) (malipo.User, malip
 	case !sess.Active(s.now()) || !u.DisabledAt.IsZero():
 		return u, sess, errSignedOut
 	}
+	if err := s.merchantActive(ctx, u); err != nil {
+		return u, sess, errSignedOut
+	}
 	return u, sess, nil
+}
+
+// merchantActive refuses the users of a suspended merchant.
+func (s *Service) merchantActive(ctx context.Context, u malipo.User) error {
+	if u.MerchantID == "" {
+		return nil
+	}
+	m, err := s.Merchant(ctx, u.MerchantID)
+	if err != nil {
+		return err
+	}
+	if !m.SuspendedAt.IsZero() {
+		return malipo.ErrMerchantSuspended
+	}
+	return nil
 }
 
 // SignOut ends a session.

@@ -31,6 +31,7 @@ type Tx interface {
 	CreateMerchant(m malipo.Merchant) error
 	GetMerchant(id string) (malipo.Merchant, error)
 	CountMerchants() (int, error)
+	UpdateMerchant(m malipo.Merchant) error
 
 	// ListMerchants lists merchants, newest first.
 	ListMerchants(f MerchantFilter) ([]malipo.Merchant, error)

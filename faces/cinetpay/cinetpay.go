@@ -224,6 +224,8 @@ func fromDomain(err error) *cinetError {
 		return errTooMany
 	case malipo.KindUnavailable:
 		return &cinetError{http.StatusServiceUnavailable, "503", "SERVICE_UNAVAILABLE", e.Message}
+	case malipo.KindForbidden:
+		return &cinetError{http.StatusForbidden, "403", "FORBIDDEN", e.Message}
 	}
 	return &cinetError{http.StatusInternalServerError, "500", "INTERNAL_ERROR", "an internal error occurred"}
 }

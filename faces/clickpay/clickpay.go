@@ -180,6 +180,8 @@ func fromDomain(err error) *apiError {
 		return &apiError{http.StatusServiceUnavailable, "We're temporarily offline for maintenance. Please try again later."}
 	case malipo.KindRateLimited:
 		return &apiError{http.StatusTooManyRequests, "You're requesting too many payments!"}
+	case malipo.KindForbidden:
+		return &apiError{http.StatusForbidden, e.Message}
 	}
 	return &apiError{http.StatusInternalServerError, "We had a problem with our server. Try again later."}
 }

@@ -75,6 +75,7 @@ func (p *Pages) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /dashboard/payments/{id}/refund", p.signedIn(p.merchantOnly(p.may(malipo.PermRefund, p.refund))))
 	mux.HandleFunc("POST /dashboard/payments/{id}/cancel", p.signedIn(p.merchantOnly(p.may(malipo.PermRefund, p.cancel))))
 	mux.HandleFunc("GET /dashboard/merchants", p.signedIn(p.operatorOnly(p.merchants)))
+	mux.HandleFunc("POST /dashboard/merchants/{id}/suspend", p.signedIn(p.operatorOnly(p.suspend)))
 	mux.HandleFunc("GET /dashboard/developers", p.signedIn(p.merchantOnly(p.may(malipo.PermKeys, p.developers))))
 	mux.HandleFunc("POST /dashboard/developers/{id}/roll", p.signedIn(p.merchantOnly(p.may(malipo.PermKeys, p.roll))))
 	mux.HandleFunc("POST /dashboard/developers/{id}/revoke", p.signedIn(p.merchantOnly(p.may(malipo.PermKeys, p.revoke))))
@@ -287,6 +288,10 @@ func (p *Pages) login(w http.ResponseWriter, r *http.Request) {
 	case kind == malipo.KindRateLimited:
 		v.Error = v.T("signin_throttled")
 		p.render(w, http.StatusTooManyRequests, "login", v)
+		return
+	case errors.Is(err, malipo.ErrMerchantSuspended):
+		v.Error = v.T("signin_suspended")
+		p.render(w, http.StatusForbidden, "login", v)
 		return
 	default:
 		p.failed(w, r, err)

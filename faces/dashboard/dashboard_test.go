@@ -405,3 +405,60 @@ func TestRollAndRevokeFromTheDevelopersPage(t *testing.T) {
 		t.Errorf("another merchant's roll: %d", pg.status)
 	}
 }
+
+// The operator suspends a merchant: its API keys are refused with an
+// error that says so, its users cannot sign in, and signed-in ones are
+// out; reactivated, all works again.
+func TestOperatorSuspendsAMerchant(t *testing.T) {
+	sh := newShop(t)
+	native.New(sh.s.Service, nil).Register(sh.s.Mux)
+	ctx := context.Background()
+	_, creds, err := sh.s.Service.CreateIntegration(ctx, gateway.IntegrationInput{MerchantID: sh.other.MerchantID, Flavor: malipo.FlavorNative, Mode: malipo.ModeTest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := func() (int, string) {
+		req, _ := http.NewRequest("GET", sh.s.Server.URL+"/v1/payments", nil)
+		req.Header.Set("Authorization", "Bearer "+creds["secret_key"])
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	soko := sh.browser(t)
+	soko.signIn("boss@soko.example", sh.password)
+	ops := sh.browser(t)
+	ops.signIn("ops@malipo.example", sh.password)
+	csrf := ops.csrf("/dashboard/merchants")
+	if pg := ops.do("POST", "/dashboard/merchants/"+sh.other.MerchantID+"/suspend", url.Values{"csrf": {csrf}, "action": {"suspend"}}); pg.status != http.StatusSeeOther {
+		t.Fatalf("suspend: %d", pg.status)
+	}
+	if status, body := api(); status != 403 || !strings.Contains(body, "merchant_suspended") {
+		t.Errorf("a suspended merchant's key: %d %s", status, body)
+	}
+	if pg := soko.get("/dashboard/"); pg.status != http.StatusSeeOther {
+		t.Errorf("a suspended merchant's signed-in owner: %d", pg.status)
+	}
+	if pg := sh.browser(t).signIn("boss@soko.example", sh.password); pg.status != 403 || !strings.Contains(pg.body, "suspended") {
+		t.Errorf("a suspended merchant's owner signing in: %d", pg.status)
+	}
+	if pg := ops.get("/dashboard/merchants"); !strings.Contains(pg.body, `value="resume"`) {
+		t.Error("the merchants page does not show the suspension")
+	}
+	// Duka is untouched.
+	duka := sh.browser(t)
+	if pg := duka.signIn("mama@duka.example", sh.password); pg.status != http.StatusSeeOther {
+		t.Errorf("another merchant's owner: %d", pg.status)
+	}
+	ops.do("POST", "/dashboard/merchants/"+sh.other.MerchantID+"/suspend", url.Values{"csrf": {csrf}, "action": {"resume"}})
+	if status, body := api(); status != 200 {
+		t.Errorf("after reactivation: %d %s", status, body)
+	}
+	// Only an operator may.
+	if pg := duka.do("POST", "/dashboard/merchants/"+sh.other.MerchantID+"/suspend", url.Values{"csrf": {duka.csrf("/dashboard/")}, "action": {"suspend"}}); pg.status != 404 {
+		t.Errorf("a merchant's owner suspending another: %d", pg.status)
+	}
+}

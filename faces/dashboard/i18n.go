@@ -36,6 +36,8 @@ var texts = map[string]map[string]string{
 		"revoked":      "revoked", "keys": "Keys", "until": "until", "country": "Home country", "payouts": "Payouts", "on": "on", "off": "off",
 		"notify_url": "Notify URL", "overlap": "Old key works for", "roll": "Roll the key", "revoke": "Revoke",
 		"revoke_confirm": "Type %s to revoke", "revoke_confirm_missing": "Type the integration's ID to revoke it.",
+		"signin_suspended": "This merchant is suspended: contact the gateway's operator.", "suspend": "Suspend",
+		"suspended": "suspended", "resume": "Reactivate",
 	},
 	"fr": {
 		"brand": "Tableau de bord Malipo", "signin_title": "Connexion", "email": "E-mail", "password": "Mot de passe", "signin": "Se connecter",
@@ -63,6 +65,8 @@ var texts = map[string]map[string]string{
 		"revoked":      "révoquée", "keys": "Clés", "until": "jusqu’au", "country": "Pays d’origine", "payouts": "Décaissements", "on": "oui", "off": "non",
 		"notify_url": "URL de notification", "overlap": "L’ancienne clé marche encore", "roll": "Changer la clé", "revoke": "Révoquer",
 		"revoke_confirm": "Tapez %s pour révoquer", "revoke_confirm_missing": "Tapez l’ID de l’intégration pour la révoquer.",
+		"signin_suspended": "Ce marchand est suspendu : contactez l’opérateur de la passerelle.", "suspend": "Suspendre",
+		"suspended": "suspendu", "resume": "Réactiver",
 	},
 }
 

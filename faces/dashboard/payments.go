@@ -401,3 +401,17 @@ func takeFlash(w http.ResponseWriter, r *http.Request) (done, failed string) {
 	}
 	return "", string(b)
 }
+
+// suspend suspends a merchant (action suspend) or lifts it (resume).
+func (p *Pages) suspend(w http.ResponseWriter, r *request) {
+	_, err := p.svc.SuspendMerchant(r.Context(), r.PathValue("id"), r.PostForm.Get("action") == "suspend")
+	switch {
+	case malipo.KindOf(err) == malipo.KindNotFound:
+		p.notFound(w, r.Request, r)
+		return
+	case err != nil:
+		p.failed(w, r.Request, err)
+		return
+	}
+	http.Redirect(w, r.Request, "/dashboard/merchants", http.StatusSeeOther)
+}

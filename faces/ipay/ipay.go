@@ -161,6 +161,8 @@ func fromDomain(err error) *apiError {
 		return &apiError{http.StatusForbidden, "too many requests to the same phone within specified period"}
 	case e.Kind == malipo.KindInvalid:
 		return &apiError{http.StatusBadRequest, e.Message}
+	case e.Kind == malipo.KindForbidden:
+		return &apiError{http.StatusBadRequest, "Not allowed: " + e.Message}
 	case e.Kind == malipo.KindNotFound:
 		return &apiError{http.StatusNotFound, "transaction not found"}
 	}

@@ -190,6 +190,8 @@ func fromDomain(err error) *retError {
 		return &retError{code: RetNotFound, reply: "Transaction not found"}
 	case e.Kind == malipo.KindUnavailable:
 		return &retError{code: RetRetailerDisabled, reply: "Retailer not enabled"}
+	case errors.Is(e, malipo.ErrMerchantSuspended):
+		return &retError{code: RetRetailerDisabled, reply: "Retailer not enabled: " + e.Message}
 	}
 	return &retError{code: RetProcessing, reply: "Error processing"}
 }

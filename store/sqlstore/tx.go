@@ -150,16 +150,32 @@ func (t *tx) conflict(err error, code, msg string) error {
 // Merchants and integrations.
 
 func (t *tx) CreateMerchant(m malipo.Merchant) error {
-	_, err := t.exec(`INSERT INTO merchants (id, name, logo_url, created_at) VALUES (?, ?, ?, ?)`, m.ID, m.Name, m.LogoURL, micros(m.CreatedAt))
+	_, err := t.exec(`INSERT INTO merchants (id, name, logo_url, created_at, suspended_at) VALUES (?, ?, ?, ?, ?)`, m.ID, m.Name, m.LogoURL,
+		micros(m.CreatedAt), micros(m.SuspendedAt))
 	return t.conflict(err, "merchant_exists", "merchant already exists")
 }
 
 func (t *tx) GetMerchant(id string) (malipo.Merchant, error) {
-	var m malipo.Merchant
-	var created int64
-	err := t.row(`SELECT id, name, logo_url, created_at FROM merchants WHERE id = ?`, id).Scan(&m.ID, &m.Name, &m.LogoURL, &created)
-	m.CreatedAt = fromMicros(created)
+	m, err := scanMerchant(t.row(`SELECT `+merchantColumns+` FROM merchants WHERE id = ?`, id))
 	return m, notFound(err, "merchant")
+}
+
+const merchantColumns = `id, name, logo_url, created_at, suspended_at`
+
+func scanMerchant(r interface{ Scan(...any) error }) (malipo.Merchant, error) {
+	var m malipo.Merchant
+	var created, suspended int64
+	err := r.Scan(&m.ID, &m.Name, &m.LogoURL, &created, &suspended)
+	m.CreatedAt, m.SuspendedAt = fromMicros(created), fromMicros(suspended)
+	return m, err
+}
+
+func (t *tx) UpdateMerchant(m malipo.Merchant) error {
+	res, err := t.exec(`UPDATE merchants SET name = ?, logo_url = ?, suspended_at = ? WHERE id = ?`, m.Name, m.LogoURL, micros(m.SuspendedAt), m.ID)
+	if err != nil {
+		return err
+	}
+	return mustTouch(res, "merchant")
 }
 
 func (t *tx) CountMerchants() (int, error) {

@@ -105,18 +105,12 @@ func (t *tx) ListMerchants(f store.MerchantFilter) ([]malipo.Merchant, error) {
 		limit = 100
 	}
 	args = append(args, limit)
-	rows, err := t.query(`SELECT id, name, logo_url, created_at FROM merchants WHERE `+strings.Join(where, " AND ")+
+	rows, err := t.query(`SELECT `+merchantColumns+` FROM merchants WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY id DESC LIMIT ?`, args...)
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows, func(r interface{ Scan(...any) error }) (malipo.Merchant, error) {
-		var m malipo.Merchant
-		var created int64
-		err := r.Scan(&m.ID, &m.Name, &m.LogoURL, &created)
-		m.CreatedAt = fromMicros(created)
-		return m, err
-	})
+	return collect(rows, scanMerchant)
 }
 
 func (t *tx) ListIntegrations(merchantID string) ([]malipo.Integration, error) {

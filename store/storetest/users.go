@@ -81,6 +81,18 @@ func testUsersAndSessions(t *testing.T, s store.Store) {
 func testListMerchantsAndIntegrations(t *testing.T, s store.Store) {
 	a, ia := fixture(t, s, "a")
 	b, _ := fixture(t, s, "b")
+	b.SuspendedAt, b.Name = epoch.Add(time.Hour), "Shop b, renamed"
+	write(t, s, func(tx store.Tx) error { return tx.UpdateMerchant(b) })
+	read(t, s, func(tx store.Tx) error {
+		got, err := tx.GetMerchant(b.ID)
+		must(t, err)
+		if diff := cmp.Diff(b, got); diff != "" {
+			t.Errorf("updated merchant (-want +got):\n%s", diff)
+		}
+		return nil
+	})
+	err := s.Transact(t.Context(), func(tx store.Tx) error { return tx.UpdateMerchant(malipo.Merchant{ID: "mer_nope", Name: "x"}) })
+	wantKind(t, err, malipo.KindNotFound)
 	read(t, s, func(tx store.Tx) error {
 		all, err := tx.ListMerchants(store.MerchantFilter{})
 		must(t, err)

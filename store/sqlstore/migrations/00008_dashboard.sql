@@ -26,6 +26,9 @@ CREATE INDEX sessions_user ON sessions(user_id);
 CREATE INDEX payments_created ON payments(merchant_id, mode, created_at);
 CREATE INDEX events_object ON events(object_id);
 
+-- The operator may suspend a merchant.
+ALTER TABLE merchants ADD COLUMN suspended_at BIGINT NOT NULL DEFAULT 0;
+
 -- Keys can be rolled (the old one works for an overlap) and revoked.
 ALTER TABLE api_keys ADD COLUMN expires_at BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX api_keys_integration ON api_keys(integration_id);
@@ -33,6 +36,7 @@ CREATE INDEX api_keys_integration ON api_keys(integration_id);
 -- +goose Down
 DROP INDEX api_keys_integration;
 ALTER TABLE api_keys DROP COLUMN expires_at;
+ALTER TABLE merchants DROP COLUMN suspended_at;
 DROP INDEX events_object;
 DROP INDEX payments_created;
 DROP TABLE sessions;
