@@ -33,7 +33,11 @@ func TestBrowserDashboard(t *testing.T) {
 					t.Fatalf("%s: %v\n%s", name, err, html)
 				}
 			}
-			shot := func(name string) { t.Helper(); facetest.Screenshot(t, ctx, "dashboard", size.name+"-"+name) }
+			shot := func(name string) {
+				t.Helper()
+				facetest.Screenshot(t, ctx, "dashboard", size.name+"-"+name)
+				facetest.Accessible(t, ctx, name)
+			}
 			step("viewport", size.emulate)
 			step("sign-in page", chromedp.Navigate(sh.s.Server.URL+"/dashboard/payments"), chromedp.WaitVisible(chromedp.ID("email")))
 			shot("1-sign-in")
@@ -53,11 +57,23 @@ func TestBrowserDashboard(t *testing.T) {
 			shot("4-payment")
 			step("home", chromedp.Navigate(sh.s.Server.URL+"/dashboard/"), chromedp.WaitVisible(chromedp.ID("balances")))
 			shot("5-home")
-			step("live", chromedp.Click(chromedp.ID("to-live")), chromedp.WaitVisible(chromedp.ID("to-test")))
-			shot("6-live")
+			step("developers", chromedp.Navigate(sh.s.Server.URL+"/dashboard/developers"), chromedp.WaitVisible(chromedp.CSS(".integration")))
+			shot("6-developers")
+			step("live", chromedp.Navigate(sh.s.Server.URL+"/dashboard/"), chromedp.WaitVisible(chromedp.ID("to-live")),
+				chromedp.Click(chromedp.ID("to-live")), chromedp.WaitVisible(chromedp.ID("to-test")))
+			shot("7-live")
 			step("test", chromedp.Click(chromedp.ID("to-test")), chromedp.WaitVisible(chromedp.ID("to-live")))
 		})
 	}
+	// The operator's merchants page.
+	ctx := facetest.Browser(t, "fr-FR")
+	if err := chromedp.Do(ctx, chromedp.Navigate(sh.s.Server.URL+"/dashboard/login"), chromedp.WaitVisible(chromedp.ID("email")),
+		chromedp.SendKeys(chromedp.ID("email"), "ops@malipo.example"), chromedp.SendKeys(chromedp.ID("password"), sh.password),
+		chromedp.Click(chromedp.ID("signin")), chromedp.WaitVisible(chromedp.ID("merchants"))); err != nil {
+		t.Fatal(err)
+	}
+	facetest.Screenshot(t, ctx, "dashboard", "phone-8-operator-merchants-fr")
+	facetest.Accessible(t, ctx, "operator-merchants")
 }
 
 // waitFor waits until a JavaScript condition holds on the page.

@@ -2,8 +2,12 @@ package facetest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,5 +69,54 @@ func SaveOutput(t *testing.T, dir, name string, b []byte) {
 	}
 	if err := os.WriteFile(root+"/"+dir+"/"+name, b, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// axeSource is axe-core's script, from the npm package pinned under this
+// package's testdata/axe (npm ci there; .ci/run does).
+func axeSource(t *testing.T) string {
+	t.Helper()
+	_, here, _, _ := runtime.Caller(0)
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(here), "testdata", "axe", "node_modules", "axe-core", "axe.min.js"))
+	if err != nil {
+		if os.Getenv("MALIPO_REQUIRE_NODE") != "" {
+			t.Fatalf("axe-core is required (npm ci in faces/facetest/testdata/axe): %v", err)
+		}
+		t.Skipf("axe-core is not installed (npm ci in faces/facetest/testdata/axe): %v", err)
+	}
+	return string(b)
+}
+
+// Violation is an accessibility rule a page breaks, as axe-core reports it.
+type Violation struct {
+	ID     string `json:"id"`
+	Impact string `json:"impact"`
+	Help   string `json:"help"`
+	Nodes  []struct {
+		Target []any `json:"target"`
+	} `json:"nodes"`
+}
+
+// Accessible runs axe-core on the page the browser shows and fails the
+// test for every serious or critical violation (WCAG 2 A and AA rules).
+func Accessible(t *testing.T, ctx context.Context, page string) {
+	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](axeSource(t)+";true")); err != nil {
+		t.Fatalf("inject axe-core on %s: %v", page, err)
+	}
+	found, err := chromedp.Run(ctx, chromedp.Evaluate[[]Violation](
+		`axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}, resultTypes: ["violations"]}).then(r => r.violations)`,
+		chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("axe-core on %s: %v", page, err)
+	}
+	for _, v := range found {
+		if v.Impact == "serious" || v.Impact == "critical" {
+			var where []string
+			for _, n := range v.Nodes {
+				where = append(where, fmt.Sprint(n.Target...))
+			}
+			t.Errorf("%s: %s (%s): %s at %s", page, v.ID, v.Impact, v.Help, strings.Join(where, ", "))
+		}
 	}
 }
