@@ -277,3 +277,17 @@ func (a Account) Owner() (merchantID string, mode Mode, bucket string) {
 	}
 	return "", "", ""
 }
+
+// Movement is one posting to an account, as a statement shows it: which
+// entry moved the money, for what, and the account's balance after it.
+type Movement struct {
+	EntryID      string
+	Kind         string // the entry's kind: "payment", "payout", "refund", "topup" …
+	RefType      string
+	RefID        string
+	Account      Account
+	Currency     Currency
+	Amount       int64 // positive: in, negative: out
+	BalanceAfter int64
+	CreatedAt    time.Time
+}

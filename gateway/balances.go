@@ -76,3 +76,60 @@ func (s *Service) SettleDue(ctx context.Context, limit int) (int, error) {
 	})
 	return n, err
 }
+
+// Buckets a merchant's money sits in, per currency.
+const (
+	BucketAvailable = "available"
+	BucketPending   = "pending"
+	BucketReserved  = "reserved"
+)
+
+// BalanceTransactions is a statement of one of the merchant's balances:
+// every movement of the bucket (available unless named) in currency,
+// newest first, each with the balance after it, startingAfter an entry ID
+// for the next page.
+func (s *Service) BalanceTransactions(ctx context.Context, in malipo.Integration, currency, bucket, startingAfter string, limit int) ([]malipo.Movement, error) {
+	if err := checkPage(&limit); err != nil {
+		return nil, err
+	}
+	cur, err := malipo.ParseCurrency(currency)
+	if err != nil {
+		return nil, err
+	}
+	var account malipo.Account
+	switch bucket {
+	case "", BucketAvailable:
+		account = malipo.MerchantAvailable(in.MerchantID, in.Mode, cur)
+	case BucketPending:
+		account = malipo.MerchantPending(in.MerchantID, in.Mode, cur)
+	case BucketReserved:
+		account = malipo.MerchantReserved(in.MerchantID, in.Mode, cur)
+	default:
+		return nil, malipo.Invalid("bucket", "parameter_invalid", "bucket is available, pending or reserved")
+	}
+	var out []malipo.Movement
+	err = s.cfg.Store.Read(ctx, func(tx store.Tx) error {
+		balance, err := tx.AccountBalance(account)
+		if err != nil {
+			return err
+		}
+		if startingAfter != "" {
+			// The balance after the page's first movement is today's less
+			// everything posted since: the cursor's entry and newer ones.
+			newer, err := tx.SumMovementsSince(account, startingAfter)
+			if err != nil {
+				return err
+			}
+			balance -= newer
+		}
+		if out, err = tx.ListMovements(store.MovementFilter{Account: account, StartingAfter: startingAfter, Limit: limit}); err != nil {
+			return err
+		}
+		for i := range out {
+			out[i].BalanceAfter = balance
+			balance -= out[i].Amount
+		}
+		return nil
+	})
+	return out, err
+}

@@ -217,3 +217,18 @@ func (s *Service) PaymentRefunds(ctx context.Context, in malipo.Integration, pay
 	})
 	return rs, err
 }
+
+// ListRefunds lists the merchant's refunds in the integration's mode,
+// newest first.
+func (s *Service) ListRefunds(ctx context.Context, in malipo.Integration, f store.RefundFilter) ([]malipo.Refund, error) {
+	if err := checkPage(&f.Limit); err != nil {
+		return nil, err
+	}
+	f.MerchantID, f.Mode = in.MerchantID, in.Mode
+	var out []malipo.Refund
+	err := s.cfg.Store.Read(ctx, func(tx store.Tx) (err error) {
+		out, err = tx.ListMerchantRefunds(f)
+		return err
+	})
+	return out, err
+}

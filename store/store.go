@@ -88,6 +88,12 @@ type Tx interface {
 	// AccountBalance reads an account's balance, including what this
 	// transaction posted. It locks nothing: see LockSpending.
 	AccountBalance(a malipo.Account) (int64, error)
+	// ListMovements lists an account's postings, newest first (by
+	// entry), BalanceAfter left zero.
+	ListMovements(f MovementFilter) ([]malipo.Movement, error)
+	// SumMovementsSince sums an account's postings in entryID and every
+	// entry after it.
+	SumMovementsSince(account malipo.Account, entryID string) (int64, error)
 	// LockSpending keeps every other transaction from spending the
 	// merchant's money in mode until this one ends. A transaction that
 	// checks a balance before taking money out of it calls LockSpending
@@ -112,6 +118,9 @@ type Tx interface {
 	// GetRefund reads a refund; in a write transaction it also locks it.
 	GetRefund(id string) (malipo.Refund, error)
 	UpdateRefund(r malipo.Refund) error
+	// ListMerchantRefunds lists a merchant's refunds in a mode, newest
+	// first.
+	ListMerchantRefunds(f RefundFilter) ([]malipo.Refund, error)
 	// ListRefunds lists a payment's refunds, oldest first.
 	ListRefunds(paymentID string) ([]malipo.Refund, error)
 	// ClaimUnsettledPayments locks up to limit succeeded payments still
@@ -217,6 +226,22 @@ type PaymentFilter struct {
 	Search        string
 	StartingAfter string // a payment ID: list only older payments
 	Limit         int
+}
+
+// MovementFilter selects an account's postings, newest first.
+type MovementFilter struct {
+	Account       malipo.Account
+	StartingAfter string // an entry ID: only older postings
+	Limit         int
+}
+
+// RefundFilter selects refunds of one merchant in one mode, newest first.
+type RefundFilter struct {
+	MerchantID             string
+	Mode                   malipo.Mode
+	CreatedFrom, CreatedTo time.Time
+	StartingAfter          string
+	Limit                  int
 }
 
 // MerchantFilter selects merchants, newest first.

@@ -255,3 +255,76 @@ func (a *API) topup(w http.ResponseWriter, r *http.Request, in malipo.Integratio
 	writeJSON(w, http.StatusOK, balances(in, bs))
 	return nil
 }
+
+func (a *API) listRefunds(w http.ResponseWriter, r *http.Request, in malipo.Integration) error {
+	q, err := query(r, "limit", "starting_after", "created[gte]", "created[lte]")
+	if err != nil {
+		return err
+	}
+	want, err := pageSize(q)
+	if err != nil {
+		return err
+	}
+	from, to, err := created(q)
+	if err != nil {
+		return err
+	}
+	rs, err := a.svc.ListRefunds(r.Context(), in, store.RefundFilter{StartingAfter: q.Get("starting_after"), Limit: want + 1,
+		CreatedFrom: from, CreatedTo: to})
+	if err != nil {
+		return err
+	}
+	list := refundList{Object: "list", Data: []refundResource{}, URL: "/v1/refunds"}
+	rs, list.HasMore = nextPage(rs, want)
+	for _, f := range rs {
+		list.Data = append(list.Data, refundOf(f))
+	}
+	writeJSON(w, http.StatusOK, list)
+	return nil
+}
+
+// balanceTransaction is one movement of a balance, with the balance after.
+type balanceTransaction struct {
+	ID           string    `json:"id" doc:"the ledger entry"`
+	Object       string    `json:"object"`
+	Type         string    `json:"type" doc:"payment, settlement, payout, refund, transfer, topup … : what moved the money"`
+	Source       string    `json:"source" doc:"the payment, payout or refund that moved it"`
+	SourceType   string    `json:"source_type"`
+	Amount       int64     `json:"amount" doc:"positive: in; negative: out"`
+	Currency     string    `json:"currency"`
+	BalanceAfter int64     `json:"balance_after"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+type balanceTransactionList struct {
+	Object  string               `json:"object"`
+	Data    []balanceTransaction `json:"data"`
+	HasMore bool                 `json:"has_more"`
+	URL     string               `json:"url"`
+}
+
+func (a *API) listBalanceTransactions(w http.ResponseWriter, r *http.Request, in malipo.Integration) error {
+	q, err := query(r, "currency", "bucket", "limit", "starting_after")
+	if err != nil {
+		return err
+	}
+	if q.Get("currency") == "" {
+		return malipo.Invalid("currency", "parameter_missing", "currency is required")
+	}
+	want, err := pageSize(q)
+	if err != nil {
+		return err
+	}
+	ms, err := a.svc.BalanceTransactions(r.Context(), in, q.Get("currency"), q.Get("bucket"), q.Get("starting_after"), want+1)
+	if err != nil {
+		return err
+	}
+	list := balanceTransactionList{Object: "list", Data: []balanceTransaction{}, URL: "/v1/balance_transactions"}
+	ms, list.HasMore = nextPage(ms, want)
+	for _, m := range ms {
+		list.Data = append(list.Data, balanceTransaction{ID: m.EntryID, Object: "balance_transaction", Type: m.Kind, Source: m.RefID,
+			SourceType: m.RefType, Amount: m.Amount, Currency: string(m.Currency), BalanceAfter: m.BalanceAfter, CreatedAt: m.CreatedAt})
+	}
+	writeJSON(w, http.StatusOK, list)
+	return nil
+}

@@ -84,6 +84,49 @@ func TestPayoutsRefundsAndTopups(t *testing.T) {
 	if g := f.do(t, "GET", "/v1/refunds/"+r.body["id"].(string), f.key, ""); g.body["payment"] != p.body["id"] {
 		t.Errorf("get refund: %s", g.raw)
 	}
+	if l := f.do(t, "GET", "/v1/refunds?limit=5", f.key, ""); len(l.body["data"].([]any)) != 1 || !strings.Contains(l.raw, r.body["id"].(string)) {
+		t.Errorf("every refund: %s", l.raw)
+	}
+	// The statement of the available balance: newest first, each
+	// movement with the balance after it, the first one today's balance;
+	// page by page it reads the same.
+	cur := p.body["currency"].(string)
+	st := f.do(t, "GET", "/v1/balance_transactions?limit=100&currency="+cur, f.key, "")
+	rows, _ := st.body["data"].([]any)
+	bal := f.do(t, "GET", "/v1/balance", f.key, "")
+	var available float64
+	for _, b := range bal.body["balances"].([]any) {
+		if b.(map[string]any)["currency"] == cur {
+			available = b.(map[string]any)["available"].(float64)
+		}
+	}
+	if st.status != 200 || len(rows) < 2 || rows[0].(map[string]any)["balance_after"] != available {
+		t.Fatalf("statement: %s (available %v)", st.raw, available)
+	}
+	for i := 1; i < len(rows); i++ {
+		prev, this := rows[i-1].(map[string]any), rows[i].(map[string]any)
+		if this["balance_after"].(float64) != prev["balance_after"].(float64)-prev["amount"].(float64) {
+			t.Errorf("statement row %d does not follow: %v then %v", i, prev, this)
+		}
+	}
+	after := ""
+	for i := range rows {
+		path := "/v1/balance_transactions?limit=1&currency=" + cur
+		if after != "" {
+			path += "&starting_after=" + after
+		}
+		page := f.do(t, "GET", path, f.key, "")
+		d := page.body["data"].([]any)
+		if len(d) != 1 || d[0].(map[string]any)["id"] != rows[i].(map[string]any)["id"] || d[0].(map[string]any)["balance_after"] != rows[i].(map[string]any)["balance_after"] {
+			t.Fatalf("page %d: %s, want %v", i, page.raw, rows[i])
+		}
+		after = d[0].(map[string]any)["id"].(string)
+	}
+	for _, q := range []string{"", "currency=XX", "currency=" + cur + "&bucket=gold"} {
+		if a := f.do(t, "GET", "/v1/balance_transactions?"+q, f.key, ""); a.status != 400 {
+			t.Errorf("statement ?%s: %d", q, a.status)
+		}
+	}
 	for _, c := range []struct {
 		body string
 		code string

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/store"
 )
 
 // How balances are kept without deadlocks.
@@ -287,4 +288,35 @@ func (t *tx) Audit() (malipo.AuditReport, error) {
 	})
 	r.Suspense = suspense
 	return r, err
+}
+
+func (t *tx) ListMovements(f store.MovementFilter) ([]malipo.Movement, error) {
+	where, args := []string{"p.account = ?"}, []any{string(f.Account)}
+	if f.StartingAfter != "" {
+		where, args = append(where, "e.id < ?"), append(args, f.StartingAfter)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 10
+	}
+	rows, err := t.query(`SELECT e.id, e.kind, e.ref_type, e.ref_id, p.account, p.currency, p.amount, e.created_at
+		FROM postings p JOIN ledger_entries e ON e.id = p.entry_id WHERE `+strings.Join(where, " AND ")+`
+		ORDER BY e.id DESC, p.seq DESC LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(r interface{ Scan(...any) error }) (malipo.Movement, error) {
+		var m malipo.Movement
+		var account, currency string
+		var created int64
+		err := r.Scan(&m.EntryID, &m.Kind, &m.RefType, &m.RefID, &account, &currency, &m.Amount, &created)
+		m.Account, m.Currency, m.CreatedAt = malipo.Account(account), malipo.Currency(currency), fromMicros(created)
+		return m, err
+	})
+}
+
+func (t *tx) SumMovementsSince(account malipo.Account, entryID string) (int64, error) {
+	var n sql.NullInt64
+	err := t.row(`SELECT SUM(p.amount) FROM postings p WHERE p.account = ? AND p.entry_id >= ?`, string(account), entryID).Scan(&n)
+	return n.Int64, err
 }

@@ -132,3 +132,22 @@ func (t *tx) ClaimUnsettledPayments(now time.Time, limit int) ([]malipo.Payment,
 	}
 	return collect(rows, scanPayment)
 }
+
+func (t *tx) ListMerchantRefunds(f store.RefundFilter) ([]malipo.Refund, error) {
+	where := []string{"merchant_id = ?", "mode = ?"}
+	args := []any{f.MerchantID, string(f.Mode)}
+	where, args = createdBetween(where, args, f.CreatedFrom, f.CreatedTo)
+	if f.StartingAfter != "" {
+		where, args = append(where, "id < ?"), append(args, f.StartingAfter)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 10
+	}
+	rows, err := t.query(`SELECT `+refundColumns+` FROM refunds WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT ?`,
+		append(args, limit)...)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanRefund)
+}

@@ -55,6 +55,7 @@ func Run(t *testing.T, open Opener) {
 		{"UsersAndSessions", testUsersAndSessions},
 		{"ListMerchantsAndIntegrations", testListMerchantsAndIntegrations},
 		{"SearchPayments", testSearchPayments},
+		{"MovementsAndRefunds", testMovementsAndRefunds},
 		{"Closed", testClosed},
 	}
 	for _, tt := range tests {

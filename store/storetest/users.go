@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -167,4 +168,84 @@ func testSearchPayments(t *testing.T, s store.Store) {
 			t.Errorf("%s: %q, want %q", name, got, c.want)
 		}
 	}
+}
+
+func testMovementsAndRefunds(t *testing.T, s store.Store) {
+	m, i := fixture(t, s, "mv")
+	avail := malipo.MerchantAvailable(m.ID, malipo.ModeTest, "XOF")
+	funding := malipo.SandboxFunding("XOF")
+	write(t, s, func(tx store.Tx) error {
+		for n, amount := range []int64{1000, 2000, -500} {
+			e := malipo.NewEntry(fmt.Sprintf("led_%d", n+1), "topup", "topup", fmt.Sprintf("top_%d", n+1), epoch.Add(time.Duration(n)*time.Minute),
+				malipo.Posting{Account: avail, Currency: "XOF", Amount: amount}, malipo.Posting{Account: funding, Currency: "XOF", Amount: -amount})
+			if err := tx.PostEntry(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	read(t, s, func(tx store.Tx) error {
+		all, err := tx.ListMovements(store.MovementFilter{Account: avail, Limit: 10})
+		must(t, err)
+		if len(all) != 3 || all[0].EntryID != "led_3" || all[0].Amount != -500 || all[2].Amount != 1000 || all[0].Kind != "topup" ||
+			!all[1].CreatedAt.Equal(epoch.Add(time.Minute)) {
+			t.Errorf("movements: %+v", all)
+		}
+		older, err := tx.ListMovements(store.MovementFilter{Account: avail, StartingAfter: "led_2", Limit: 10})
+		must(t, err)
+		if len(older) != 1 || older[0].EntryID != "led_1" {
+			t.Errorf("movements before led_2: %+v", older)
+		}
+		for since, want := range map[string]int64{"led_1": 2500, "led_2": 1500, "led_3": -500, "led_4": 0} {
+			got, err := tx.SumMovementsSince(avail, since)
+			must(t, err)
+			if got != want {
+				t.Errorf("sum since %q = %d, want %d", since, got, want)
+			}
+		}
+		return nil
+	})
+	p := payment(i, "pay_mv", "mv-1")
+	p.Status = malipo.PaymentSucceeded
+	r1 := malipo.Refund{ID: "re_1", PaymentID: p.ID, MerchantID: m.ID, IntegrationID: i.ID, Mode: malipo.ModeTest, Amount: 100, Currency: "XOF",
+		Status: malipo.RefundPending, CreatedAt: epoch, UpdatedAt: epoch}
+	r2 := r1
+	r2.ID, r2.CreatedAt = "re_2", epoch.Add(time.Hour)
+	write(t, s, func(tx store.Tx) error {
+		if err := tx.CreatePayment(p); err != nil {
+			return err
+		}
+		if err := tx.CreateRefund(r1); err != nil {
+			return err
+		}
+		return tx.CreateRefund(r2)
+	})
+	read(t, s, func(tx store.Tx) error {
+		for name, c := range map[string]struct {
+			f    store.RefundFilter
+			want string
+		}{
+			"all":       {store.RefundFilter{}, "re_2 re_1 "},
+			"older":     {store.RefundFilter{StartingAfter: "re_2"}, "re_1 "},
+			"from":      {store.RefundFilter{CreatedFrom: epoch.Add(time.Minute)}, "re_2 "},
+			"to":        {store.RefundFilter{CreatedTo: epoch}, "re_1 "},
+			"live mode": {store.RefundFilter{Mode: malipo.ModeLive}, ""},
+		} {
+			f := c.f
+			f.MerchantID = m.ID
+			if f.Mode == "" {
+				f.Mode = malipo.ModeTest
+			}
+			rs, err := tx.ListMerchantRefunds(f)
+			must(t, err)
+			got := ""
+			for _, r := range rs {
+				got += r.ID + " "
+			}
+			if got != c.want {
+				t.Errorf("refunds %s: %q, want %q", name, got, c.want)
+			}
+		}
+		return nil
+	})
 }
