@@ -95,7 +95,7 @@ func (a *API) routes() []route {
 		{method: "POST", path: "/v1/refunds", summary: "Refund all or part of a succeeded payment", auth: true,
 			request: createRefundRequest{}, response: refundResource{}, status: 201, handle: (*API).createRefund},
 		{method: "GET", path: "/v1/refunds", summary: "List refunds, newest first", auth: true,
-			query: append([]param{{name: "limit", in: "query", integer: true}, {name: "starting_after", in: "query"}}, createdParams...),
+			query:    append([]param{{name: "limit", in: "query", integer: true}, {name: "starting_after", in: "query"}}, createdParams...),
 			response: refundList{}, status: 200, handle: (*API).listRefunds},
 		{method: "GET", path: "/v1/balance_transactions", summary: "A statement of one balance: its movements, newest first, with the balance after each",
 			auth: true, query: []param{{name: "currency", in: "query", description: "required"},
