@@ -59,6 +59,10 @@ func TestBrowserDashboard(t *testing.T) {
 			shot("5-home")
 			step("developers", chromedp.Navigate(sh.s.Server.URL+"/dashboard/developers"), chromedp.WaitVisible(chromedp.CSS(".integration")))
 			shot("6-developers")
+			step("statement", chromedp.Navigate(sh.s.Server.URL+"/dashboard/balance"), chromedp.WaitVisible(chromedp.ID("statement")))
+			shot("6b-statement")
+			step("refunds", chromedp.Navigate(sh.s.Server.URL+"/dashboard/refunds"), chromedp.WaitVisible(chromedp.CSS("main h1")))
+			shot("6c-refunds")
 			step("live", chromedp.Navigate(sh.s.Server.URL+"/dashboard/"), chromedp.WaitVisible(chromedp.ID("to-live")),
 				chromedp.Click(chromedp.ID("to-live")), chromedp.WaitVisible(chromedp.ID("to-test")))
 			shot("7-live")

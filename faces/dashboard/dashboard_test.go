@@ -462,3 +462,37 @@ func TestOperatorSuspendsAMerchant(t *testing.T) {
 		t.Errorf("a merchant's owner suspending another: %d", pg.status)
 	}
 }
+
+// The balance statement shows every movement with the balance after it,
+// exports as CSV, and is the merchant's own; refunds are listed.
+func TestStatementAndRefunds(t *testing.T) {
+	sh := newShop(t)
+	ctx := context.Background()
+	if _, _, err := sh.s.Service.CreateRefund(ctx, sh.integ, gateway.RefundInput{PaymentID: sh.paid.ID, Amount: 500, Reason: "one shoe"}, gateway.Idempotency{}); err != nil {
+		t.Fatal(err)
+	}
+	owner := sh.browser(t)
+	owner.signIn("mama@duka.example", sh.password)
+	st := owner.get("/dashboard/balance?currency=XOF")
+	if st.status != 200 || !strings.Contains(st.body, `id="statement"`) || !strings.Contains(st.body, sh.paid.ID) || !strings.Contains(st.body, "FCFA\u00a04,425") {
+		t.Errorf("statement: %d\n%s", st.status, st.body)
+	}
+	export := owner.get("/dashboard/balance.csv?currency=XOF")
+	rows, err := csv.NewReader(strings.NewReader(export.body)).ReadAll()
+	if err != nil || len(rows) < 3 || rows[0][0] != "entry" || rows[1][7] != "4425" {
+		t.Errorf("statement export: %v %v", rows, err)
+	}
+	if pg := owner.get("/dashboard/balance?currency=XOF&bucket=gold"); pg.status != 400 {
+		t.Errorf("a bucket that is none: %d", pg.status)
+	}
+	if pg := owner.get("/dashboard/refunds"); !strings.Contains(pg.body, "one shoe") || !strings.Contains(pg.body, sh.paid.ID) {
+		t.Errorf("refunds page:\n%s", pg.body)
+	}
+	soko := sh.browser(t)
+	soko.signIn("boss@soko.example", sh.password)
+	for _, path := range []string{"/dashboard/balance?currency=XOF", "/dashboard/balance.csv?currency=XOF", "/dashboard/refunds"} {
+		if pg := soko.get(path); strings.Contains(pg.body, sh.paid.ID) || strings.Contains(pg.body, "one shoe") {
+			t.Errorf("%s shows Duka's money to Soko", path)
+		}
+	}
+}

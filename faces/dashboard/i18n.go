@@ -38,6 +38,8 @@ var texts = map[string]map[string]string{
 		"revoke_confirm": "Type %s to revoke", "revoke_confirm_missing": "Type the integration's ID to revoke it.",
 		"signin_suspended": "This merchant is suspended: contact the gateway's operator.", "suspend": "Suspend",
 		"suspended": "suspended", "resume": "Reactivate",
+		"nav_balance": "Statement", "balance_title": "Balance statement", "bucket": "Balance", "type": "Type", "source": "Source",
+		"balance_after": "Balance after",
 	},
 	"fr": {
 		"brand": "Tableau de bord Malipo", "signin_title": "Connexion", "email": "E-mail", "password": "Mot de passe", "signin": "Se connecter",
@@ -67,6 +69,8 @@ var texts = map[string]map[string]string{
 		"revoke_confirm": "Tapez %s pour révoquer", "revoke_confirm_missing": "Tapez l’ID de l’intégration pour la révoquer.",
 		"signin_suspended": "Ce marchand est suspendu : contactez l’opérateur de la passerelle.", "suspend": "Suspendre",
 		"suspended": "suspendu", "resume": "Réactiver",
+		"nav_balance": "Relevé", "balance_title": "Relevé du solde", "bucket": "Solde", "type": "Type", "source": "Origine",
+		"balance_after": "Solde après",
 	},
 }
 

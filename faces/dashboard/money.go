@@ -1,0 +1,117 @@
+package dashboard
+
+import (
+	"encoding/csv"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/gateway"
+	"github.com/malipo/malipo/store"
+)
+
+type statementData struct {
+	Currency, Bucket string
+	Currencies       []string
+	Buckets          []string
+	Movements        []malipo.Movement
+	Next             string
+}
+
+// balance is the statement of one balance: every movement with the
+// balance after it, newest first.
+func (p *Pages) balance(w http.ResponseWriter, r *request) {
+	v := p.view(r, "balance", "balance_title")
+	data := statementData{Currency: strings.ToUpper(r.URL.Query().Get("currency")), Bucket: r.URL.Query().Get("bucket"),
+		Buckets: []string{gateway.BucketAvailable, gateway.BucketPending, gateway.BucketReserved}}
+	bs, err := p.svc.Balances(r.Context(), r.scope)
+	if err != nil {
+		p.failed(w, r.Request, err)
+		return
+	}
+	for _, b := range bs {
+		data.Currencies = append(data.Currencies, string(b.Currency))
+	}
+	if data.Currency == "" && len(data.Currencies) > 0 {
+		data.Currency = data.Currencies[0]
+	}
+	if data.Bucket == "" {
+		data.Bucket = gateway.BucketAvailable
+	}
+	status := http.StatusOK
+	if data.Currency != "" {
+		ms, err := p.svc.BalanceTransactions(r.Context(), r.scope, data.Currency, data.Bucket, r.URL.Query().Get("after"), pageSize+1)
+		switch {
+		case malipo.KindOf(err) == malipo.KindInvalid:
+			v.Error, status = malipo.AsError(err).Message, http.StatusBadRequest
+		case err != nil:
+			p.failed(w, r.Request, err)
+			return
+		}
+		if len(ms) > pageSize {
+			ms = ms[:pageSize]
+			data.Next = url.Values{"currency": {data.Currency}, "bucket": {data.Bucket}, "after": {ms[pageSize-1].EntryID}}.Encode()
+		}
+		data.Movements = ms
+	}
+	v.Data = data
+	p.render(w, status, "balance", v)
+}
+
+// balanceCSV exports a balance's whole statement.
+func (p *Pages) balanceCSV(w http.ResponseWriter, r *request) {
+	currency, bucket := r.URL.Query().Get("currency"), r.URL.Query().Get("bucket")
+	var rows []malipo.Movement
+	after := ""
+	for len(rows) < maxExport {
+		ms, err := p.svc.BalanceTransactions(r.Context(), r.scope, currency, bucket, after, gateway.MaxPageSize)
+		if err != nil {
+			if malipo.KindOf(err) == malipo.KindInvalid {
+				secure(w)
+				http.Error(w, malipo.AsError(err).Message, http.StatusBadRequest)
+				return
+			}
+			p.failed(w, r.Request, err)
+			return
+		}
+		rows = append(rows, ms...)
+		if len(ms) < gateway.MaxPageSize {
+			break
+		}
+		after = ms[len(ms)-1].EntryID
+	}
+	secure(w)
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="statement-`+string(r.session.Mode)+`-`+strings.ToUpper(currency)+`.csv"`)
+	out := csv.NewWriter(w)
+	out.Write([]string{"entry", "created_at", "type", "source_type", "source", "amount", "currency", "balance_after"})
+	for _, m := range rows {
+		out.Write([]string{m.EntryID, m.CreatedAt.UTC().Format(time.RFC3339), m.Kind, m.RefType, m.RefID,
+			malipo.FormatDecimal(m.Amount, m.Currency), string(m.Currency), malipo.FormatDecimal(m.BalanceAfter, m.Currency)})
+	}
+	out.Flush()
+}
+
+type refundsData struct {
+	Refunds []malipo.Refund
+	Next    string
+}
+
+// refunds lists the merchant's refunds.
+func (p *Pages) refunds(w http.ResponseWriter, r *request) {
+	rs, err := p.svc.ListRefunds(r.Context(), r.scope, store.RefundFilter{StartingAfter: r.URL.Query().Get("after"), Limit: pageSize + 1})
+	if err != nil && malipo.KindOf(err) != malipo.KindInvalid {
+		p.failed(w, r.Request, err)
+		return
+	}
+	data := refundsData{Refunds: rs}
+	if len(rs) > pageSize {
+		data.Refunds = rs[:pageSize]
+		data.Next = "after=" + url.QueryEscape(rs[pageSize-1].ID)
+	}
+	v := p.view(r, "refunds", "refunds")
+	v.Data = data
+	p.render(w, http.StatusOK, "refunds", v)
+}
