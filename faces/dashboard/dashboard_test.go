@@ -16,6 +16,7 @@ import (
 	"github.com/malipo/malipo/faces/facetest"
 	"github.com/malipo/malipo/faces/native"
 	"github.com/malipo/malipo/gateway"
+	"github.com/malipo/malipo/store"
 )
 
 // shop is a running Malipo with the dashboard, two merchants with
@@ -494,5 +495,63 @@ func TestStatementAndRefunds(t *testing.T) {
 		if pg := soko.get(path); strings.Contains(pg.body, sh.paid.ID) || strings.Contains(pg.body, "one shoe") {
 			t.Errorf("%s shows Duka's money to Soko", path)
 		}
+	}
+}
+
+// A payout takes two steps: the form, then a confirmation that sends it;
+// sending the confirmation twice pays once; only an owner may.
+func TestPayoutWithConfirmation(t *testing.T) {
+	sh := newShop(t)
+	ctx := context.Background()
+	if _, err := sh.s.Service.Topup(ctx, sh.integ, 100_000, "XOF"); err != nil {
+		t.Fatal(err)
+	}
+	owner := sh.browser(t)
+	owner.signIn("mama@duka.example", sh.password)
+	form := owner.get("/dashboard/payouts/new")
+	key := regexp.MustCompile(`name="key" value="([0-9a-f]+)"`).FindStringSubmatch(form.body)
+	if form.status != 200 || key == nil || !strings.Contains(form.body, sh.integ.ID) {
+		t.Fatalf("payout form: %d\n%s", form.status, form.body)
+	}
+	csrf := csrfRe.FindStringSubmatch(form.body)[1]
+	values := url.Values{"csrf": {csrf}, "key": {key[1]}, "integration": {sh.integ.ID}, "account": {"+2250707120000"},
+		"amount": {"2500"}, "currency": {"XOF"}, "narration": {"Supplier"}}
+	confirm := owner.do("POST", "/dashboard/payouts/new", values)
+	if !strings.Contains(confirm.body, `id="confirm"`) || !strings.Contains(confirm.body, `id="send"`) {
+		t.Fatalf("no confirmation step:\n%s", confirm.body)
+	}
+	if ps, _ := sh.s.Service.ListPayouts(ctx, sh.integ, store.PayoutFilter{}); len(ps) != 0 {
+		t.Fatalf("money left before the confirmation: %+v", ps)
+	}
+	var where string
+	for range 2 { // a double click on "Send"
+		sent := owner.do("POST", "/dashboard/payouts", values)
+		if sent.status != http.StatusSeeOther || !strings.HasPrefix(sent.header.Get("Location"), "/dashboard/payouts/po_") {
+			t.Fatalf("send: %d %s\n%s", sent.status, sent.header.Get("Location"), sent.body)
+		}
+		if where != "" && sent.header.Get("Location") != where {
+			t.Errorf("the second send went to %s, the first to %s", sent.header.Get("Location"), where)
+		}
+		where = sent.header.Get("Location")
+	}
+	ps, _ := sh.s.Service.ListPayouts(ctx, sh.integ, store.PayoutFilter{})
+	if len(ps) != 1 || ps[0].Amount != 2500 || ps[0].Destination.Account != "+2250707120000" {
+		t.Errorf("payouts: %+v", ps)
+	}
+	if pg := owner.get(where); pg.status != 200 || !strings.Contains(pg.body, "2250707120000") {
+		t.Errorf("payout page: %d", pg.status)
+	}
+	if pg := owner.get("/dashboard/payouts"); !strings.Contains(pg.body, where) {
+		t.Errorf("payouts list lacks the payout")
+	}
+	dev := sh.browser(t)
+	dev.signIn("dev@duka.example", sh.password)
+	if pg := dev.get("/dashboard/payouts/new"); pg.status != 403 {
+		t.Errorf("a developer's payout form: %d", pg.status)
+	}
+	soko := sh.browser(t)
+	soko.signIn("boss@soko.example", sh.password)
+	if pg := soko.get(where); pg.status != 404 {
+		t.Errorf("another merchant's payout page: %d", pg.status)
 	}
 }

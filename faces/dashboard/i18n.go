@@ -40,6 +40,10 @@ var texts = map[string]map[string]string{
 		"suspended": "suspended", "resume": "Reactivate",
 		"nav_balance": "Statement", "balance_title": "Balance statement", "bucket": "Balance", "type": "Type", "source": "Source",
 		"balance_after": "Balance after",
+		"payouts_title": "Payouts", "payout_title": "Payout", "payout_new": "New payout", "destination": "Destination",
+		"payout_confirm": "Check, then send", "payout_send": "Send the money", "payout_change": "Change", "narration": "Narration",
+		"payout_through": "Through the integration", "payout_phone": "Mobile money number", "payout_review": "Review",
+		"payout_incomplete": "Give a number and an amount.", "payout_no_integration": "choose an integration that may pay out",
 	},
 	"fr": {
 		"brand": "Tableau de bord Malipo", "signin_title": "Connexion", "email": "E-mail", "password": "Mot de passe", "signin": "Se connecter",
@@ -71,6 +75,10 @@ var texts = map[string]map[string]string{
 		"suspended": "suspendu", "resume": "Réactiver",
 		"nav_balance": "Relevé", "balance_title": "Relevé du solde", "bucket": "Solde", "type": "Type", "source": "Origine",
 		"balance_after": "Solde après",
+		"payouts_title": "Décaissements", "payout_title": "Décaissement", "payout_new": "Nouveau décaissement", "destination": "Destination",
+		"payout_confirm": "Vérifiez, puis envoyez", "payout_send": "Envoyer l’argent", "payout_change": "Modifier", "narration": "Libellé",
+		"payout_through": "Par l’intégration", "payout_phone": "Numéro mobile money", "payout_review": "Vérifier",
+		"payout_incomplete": "Indiquez un numéro et un montant.", "payout_no_integration": "choisissez une intégration qui peut décaisser",
 	},
 }
 
