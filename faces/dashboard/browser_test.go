@@ -63,6 +63,10 @@ func TestBrowserDashboard(t *testing.T) {
 			shot("6b-statement")
 			step("refunds", chromedp.Navigate(sh.s.Server.URL+"/dashboard/refunds"), chromedp.WaitVisible(chromedp.CSS("main h1")))
 			shot("6c-refunds")
+			step("payouts", chromedp.Navigate(sh.s.Server.URL+"/dashboard/payouts/new"), chromedp.WaitVisible(chromedp.ID("payout-form")))
+			shot("6d-new-payout")
+			step("webhooks", chromedp.Navigate(sh.s.Server.URL+"/dashboard/webhooks"), chromedp.WaitVisible(chromedp.ID("endpoint-form")))
+			shot("6e-webhooks")
 			step("live", chromedp.Navigate(sh.s.Server.URL+"/dashboard/"), chromedp.WaitVisible(chromedp.ID("to-live")),
 				chromedp.Click(chromedp.ID("to-live")), chromedp.WaitVisible(chromedp.ID("to-test")))
 			shot("7-live")

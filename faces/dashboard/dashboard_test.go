@@ -6,9 +6,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/malipo/malipo"
@@ -553,5 +555,73 @@ func TestPayoutWithConfirmation(t *testing.T) {
 	soko.signIn("boss@soko.example", sh.password)
 	if pg := soko.get(where); pg.status != 404 {
 		t.Errorf("another merchant's payout page: %d", pg.status)
+	}
+}
+
+// Webhooks: add an endpoint (its secret shown once), see a delivery and
+// its attempts, send the event again; disable; another merchant cannot.
+func TestWebhooksPage(t *testing.T) {
+	sh := newShop(t)
+	ctx := context.Background()
+	var got int
+	var mu sync.Mutex
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got++
+		mu.Unlock()
+	}))
+	defer receiver.Close()
+	sh.s.Flavors[malipo.FlavorNative] = native.New(sh.s.Service, nil).Flavor()
+	owner := sh.browser(t)
+	owner.signIn("mama@duka.example", sh.password)
+	page := owner.get("/dashboard/webhooks")
+	csrf := csrfRe.FindStringSubmatch(page.body)[1]
+	key := regexp.MustCompile(`name="key" value="([0-9a-f]+)"`).FindStringSubmatch(page.body)[1]
+	added := owner.do("POST", "/dashboard/webhooks/new", url.Values{"csrf": {csrf}, "key": {key}, "action": {"create"}, "url": {receiver.URL + "/hooks"}, "events": {"payment.succeeded"}})
+	if added.status != 200 || !regexp.MustCompile(`<code id="secret">whsec_`).MatchString(added.body) {
+		t.Fatalf("add endpoint: %d\n%s", added.status, added.body)
+	}
+	if again := owner.get("/dashboard/webhooks"); strings.Contains(again.body, `id="secret"`) {
+		t.Error("the secret is shown twice")
+	}
+	p, _, err := sh.s.Service.CreatePayment(ctx, sh.integ, gateway.PaymentInput{Amount: 1000, Currency: "XOF", Reference: "hooked", Method: "mobile_money", Phone: "+2250707120000"}, gateway.Idempotency{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sh.s.Dispatcher.RunDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	log := owner.get("/dashboard/webhooks")
+	evs, _ := sh.s.Service.ListEvents(ctx, sh.integ, store.EventFilter{ObjectID: p.ID, Limit: 10})
+	if len(evs) != 1 || !strings.Contains(log.body, receiver.URL+"/hooks") || !strings.Contains(log.body, "HTTP 200") {
+		t.Fatalf("delivery log (%d events):\n%s", len(evs), log.body)
+	}
+	if pg := owner.do("POST", "/dashboard/webhooks/events/"+evs[0].ID+"/replay", url.Values{"csrf": {csrf}, "key": {"r1"}}); pg.status != http.StatusSeeOther {
+		t.Errorf("replay: %d", pg.status)
+	}
+	if _, err := sh.s.Dispatcher.RunDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if got != 2 {
+		t.Errorf("the receiver got %d deliveries, want 2 (the event, then its replay)", got)
+	}
+	mu.Unlock()
+	eps, _ := sh.s.Service.ListEndpoints(ctx, sh.integ)
+	if len(eps) != 1 {
+		t.Fatalf("endpoints: %+v", eps)
+	}
+	owner.do("POST", "/dashboard/webhooks/"+eps[0].ID, url.Values{"csrf": {csrf}, "action": {"disable"}})
+	if eps, _ := sh.s.Service.ListEndpoints(ctx, sh.integ); !eps[0].Disabled {
+		t.Error("the endpoint is still enabled")
+	}
+	soko := sh.browser(t)
+	soko.signIn("boss@soko.example", sh.password)
+	sokoCSRF := soko.csrf("/dashboard/webhooks")
+	if pg := soko.do("POST", "/dashboard/webhooks/"+eps[0].ID, url.Values{"csrf": {sokoCSRF}, "action": {"delete"}}); pg.status != 404 {
+		t.Errorf("another merchant deleting the endpoint: %d", pg.status)
+	}
+	if pg := soko.do("POST", "/dashboard/webhooks/events/"+evs[0].ID+"/replay", url.Values{"csrf": {sokoCSRF}, "key": {"r2"}}); pg.status != 404 {
+		t.Errorf("another merchant replaying the event: %d", pg.status)
 	}
 }

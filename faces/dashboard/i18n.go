@@ -43,7 +43,11 @@ var texts = map[string]map[string]string{
 		"payouts_title": "Payouts", "payout_title": "Payout", "payout_new": "New payout", "destination": "Destination",
 		"payout_confirm": "Check, then send", "payout_send": "Send the money", "payout_change": "Change", "narration": "Narration",
 		"payout_through": "Through the integration", "payout_phone": "Mobile money number", "payout_review": "Review",
-		"payout_incomplete": "Give a number and an amount.", "payout_no_integration": "choose an integration that may pay out",
+		"payout_incomplete": "Give a number and an amount.",
+		"webhooks_title":    "Webhooks", "signing_secret": "Signing secret", "secret_once": "Copy it now: it is shown only this once.",
+		"endpoints": "Endpoints", "disabled": "disabled", "enabled": "enabled", "all_events": "every event", "enable": "Enable",
+		"disable": "Disable", "rotate": "Rotate the secret", "delete": "Delete", "events_hint": "Event types, comma-separated; empty: every event.",
+		"add_endpoint": "Add the endpoint", "replay": "Send again", "payout_no_integration": "choose an integration that may pay out",
 	},
 	"fr": {
 		"brand": "Tableau de bord Malipo", "signin_title": "Connexion", "email": "E-mail", "password": "Mot de passe", "signin": "Se connecter",
@@ -78,7 +82,11 @@ var texts = map[string]map[string]string{
 		"payouts_title": "Décaissements", "payout_title": "Décaissement", "payout_new": "Nouveau décaissement", "destination": "Destination",
 		"payout_confirm": "Vérifiez, puis envoyez", "payout_send": "Envoyer l’argent", "payout_change": "Modifier", "narration": "Libellé",
 		"payout_through": "Par l’intégration", "payout_phone": "Numéro mobile money", "payout_review": "Vérifier",
-		"payout_incomplete": "Indiquez un numéro et un montant.", "payout_no_integration": "choisissez une intégration qui peut décaisser",
+		"payout_incomplete": "Indiquez un numéro et un montant.",
+		"webhooks_title":    "Webhooks", "signing_secret": "Secret de signature", "secret_once": "Copiez-le maintenant : il n’est montré qu’une fois.",
+		"endpoints": "Points de réception", "disabled": "désactivé", "enabled": "actif", "all_events": "tous les événements", "enable": "Activer",
+		"disable": "Désactiver", "rotate": "Changer le secret", "delete": "Supprimer", "events_hint": "Types d’événements, séparés par des virgules ; vide : tous.",
+		"add_endpoint": "Ajouter", "replay": "Renvoyer", "payout_no_integration": "choisissez une intégration qui peut décaisser",
 	},
 }
 
