@@ -47,7 +47,7 @@ var texts = map[string]map[string]string{
 		"webhooks_title":    "Webhooks", "signing_secret": "Signing secret", "secret_once": "Copy it now: it is shown only this once.",
 		"endpoints": "Endpoints", "disabled": "disabled", "enabled": "enabled", "all_events": "every event", "enable": "Enable",
 		"disable": "Disable", "rotate": "Rotate the secret", "delete": "Delete", "events_hint": "Event types, comma-separated; empty: every event.",
-		"add_endpoint": "Add the endpoint", "replay": "Send again", "payout_no_integration": "choose an integration that may pay out",
+		"add_endpoint": "Add the endpoint", "replay": "Send again", "replayed": "The event is sent again.", "payout_no_integration": "choose an integration that may pay out",
 	},
 	"fr": {
 		"brand": "Tableau de bord Malipo", "signin_title": "Connexion", "email": "E-mail", "password": "Mot de passe", "signin": "Se connecter",
@@ -86,7 +86,7 @@ var texts = map[string]map[string]string{
 		"webhooks_title":    "Webhooks", "signing_secret": "Secret de signature", "secret_once": "Copiez-le maintenant : il n’est montré qu’une fois.",
 		"endpoints": "Points de réception", "disabled": "désactivé", "enabled": "actif", "all_events": "tous les événements", "enable": "Activer",
 		"disable": "Désactiver", "rotate": "Changer le secret", "delete": "Supprimer", "events_hint": "Types d’événements, séparés par des virgules ; vide : tous.",
-		"add_endpoint": "Ajouter", "replay": "Renvoyer", "payout_no_integration": "choisissez une intégration qui peut décaisser",
+		"add_endpoint": "Ajouter", "replay": "Renvoyer", "replayed": "L’événement est renvoyé.", "payout_no_integration": "choisissez une intégration qui peut décaisser",
 	},
 }
 

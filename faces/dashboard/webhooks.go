@@ -15,6 +15,7 @@ type webhooksData struct {
 	Events    []eventStory
 	Secret    string // a new endpoint's or rotated secret, shown once
 	Key       string
+	Done      string
 }
 
 // webhooks shows the merchant's endpoints and the latest events with
@@ -46,7 +47,7 @@ func (p *Pages) renderWebhooks(w http.ResponseWriter, r *request, secret string,
 	v := p.view(r, "webhooks", "webhooks_title")
 	done, failed := takeFlash(w, r.Request)
 	if done != "" {
-		data.Secret = ""
+		data.Done = v.T("replayed")
 	}
 	v.Error = failed
 	v.Data = data
