@@ -335,3 +335,19 @@ func NormalizeLang(s string) string {
 	}
 	return ""
 }
+
+// DayStats are one day's payments in one currency: how many were made,
+// how many succeeded, and the money they brought.
+type DayStats struct {
+	Day       time.Time // midnight UTC
+	Payments  int
+	Succeeded int
+	Volume    int64 // succeeded amounts, minor units
+}
+
+// FailureStats counts failed payments by failure code and operator.
+type FailureStats struct {
+	Code     string
+	Operator string
+	Count    int
+}

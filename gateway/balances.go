@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"time"
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/store"
@@ -132,4 +133,46 @@ func (s *Service) BalanceTransactions(ctx context.Context, in malipo.Integration
 		return nil
 	})
 	return out, err
+}
+
+// Stats are a merchant's last days of payments in one currency, every day
+// present (oldest first), and its failures by code and operator.
+type Stats struct {
+	Currency  malipo.Currency
+	Days      []malipo.DayStats
+	Failures  []malipo.FailureStats
+	Payments  int
+	Succeeded int
+	Volume    int64
+}
+
+// PaymentStats counts the integration's merchant's payments in currency
+// over the days days up to today (UTC), in the integration's mode.
+func (s *Service) PaymentStats(ctx context.Context, in malipo.Integration, currency string, days int) (Stats, error) {
+	cur, err := malipo.ParseCurrency(currency)
+	if err != nil {
+		return Stats{}, err
+	}
+	if days < 1 || days > 366 {
+		return Stats{}, malipo.Invalid("days", "parameter_invalid", "between 1 and 366 days")
+	}
+	today := s.now().UTC().Truncate(24 * time.Hour)
+	from := today.AddDate(0, 0, 1-days)
+	st := Stats{Currency: cur}
+	var got []malipo.DayStats
+	err = s.cfg.Store.Read(ctx, func(tx store.Tx) (err error) {
+		got, st.Failures, err = tx.PaymentStats(in.MerchantID, in.Mode, cur, from)
+		return err
+	})
+	byDay := map[time.Time]malipo.DayStats{}
+	for _, d := range got {
+		byDay[d.Day] = d
+	}
+	for d := from; !d.After(today); d = d.AddDate(0, 0, 1) {
+		day := byDay[d]
+		day.Day = d
+		st.Days = append(st.Days, day)
+		st.Payments, st.Succeeded, st.Volume = st.Payments+day.Payments, st.Succeeded+day.Succeeded, st.Volume+day.Volume
+	}
+	return st, err
 }

@@ -153,6 +153,13 @@ func TestSignInAndOut(t *testing.T) {
 		!strings.Contains(home.body, "FCFA") || !strings.Contains(home.body, "order-1042") || strings.Contains(home.body, "soko-1") {
 		t.Errorf("home: %d\n%s", home.status, home.body)
 	}
+	// The last 30 days: a chart, the success rate (1 of 2 XOF payments),
+	// and the failures by reason and operator.
+	for _, want := range []string{`<svg class="chart"`, `role="img"`, `<span><strong id="rate">50%</strong>`, `id="failures"`, "customer_declined", "orange-ci"} {
+		if !strings.Contains(home.body, want) {
+			t.Errorf("home lacks %s", want)
+		}
+	}
 	// A sign-in's next is kept inside the dashboard.
 	if pg := b.do("POST", "/dashboard/login", url.Values{"email": {"mama@duka.example"}, "password": {sh.password}, "next": {"//evil.example/x"}}); pg.header.Get("Location") != "/dashboard/" {
 		t.Errorf("next to another site: %s", pg.header.Get("Location"))

@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/csv"
 	"encoding/hex"
+	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strings"
@@ -255,6 +257,9 @@ func (p *Pages) payment(w http.ResponseWriter, r *request) {
 type homeData struct {
 	Balances []malipo.Balance
 	Recent   []malipo.Payment
+	Stats    gateway.Stats
+	Chart    template.HTML
+	Rate     string
 }
 
 func (p *Pages) home(w http.ResponseWriter, r *request) {
@@ -266,6 +271,20 @@ func (p *Pages) home(w http.ResponseWriter, r *request) {
 	var err error
 	if data.Balances, err = p.svc.Balances(r.Context(), r.scope); err == nil {
 		data.Recent, err = p.svc.ListPayments(r.Context(), r.scope, store.PaymentFilter{Limit: 10})
+	}
+	currency := r.URL.Query().Get("currency")
+	if currency == "" && len(data.Balances) > 0 {
+		currency = string(data.Balances[0].Currency)
+	}
+	if err == nil && currency != "" {
+		data.Stats, err = p.svc.PaymentStats(r.Context(), r.scope, currency, 30)
+		if malipo.KindOf(err) == malipo.KindInvalid {
+			err = nil
+		}
+		data.Chart = chart(data.Stats, r.lang)
+		if data.Stats.Payments > 0 {
+			data.Rate = fmt.Sprintf("%d%%", data.Stats.Succeeded*100/data.Stats.Payments)
+		}
 	}
 	if err != nil {
 		p.failed(w, r.Request, err)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -490,4 +491,39 @@ func (t *tx) DeleteIdempotencyBefore(before time.Time) (int, error) {
 	}
 	n, err := res.RowsAffected()
 	return int(n), err
+}
+
+// dayMicros is a day in the stores' time unit.
+const dayMicros = int64(24 * time.Hour / time.Microsecond)
+
+func (t *tx) PaymentStats(merchantID string, mode malipo.Mode, c malipo.Currency, from time.Time) ([]malipo.DayStats, []malipo.FailureStats, error) {
+	args := []any{merchantID, string(mode), string(c), micros(from)}
+	rows, err := t.query(`SELECT created_at / `+strconv.FormatInt(dayMicros, 10)+` AS day, COUNT(*),
+		SUM(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END), SUM(CASE WHEN status = 'succeeded' THEN amount ELSE 0 END)
+		FROM payments WHERE merchant_id = ? AND mode = ? AND currency = ? AND created_at >= ? GROUP BY day ORDER BY day`, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	days, err := collect(rows, func(r interface{ Scan(...any) error }) (malipo.DayStats, error) {
+		var d malipo.DayStats
+		var day int64
+		err := r.Scan(&day, &d.Payments, &d.Succeeded, &d.Volume)
+		d.Day = time.UnixMicro(day * dayMicros).UTC()
+		return d, err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err = t.query(`SELECT failure_code, operator, COUNT(*) AS n FROM payments
+		WHERE merchant_id = ? AND mode = ? AND currency = ? AND created_at >= ? AND status = 'failed'
+		GROUP BY failure_code, operator ORDER BY n DESC, failure_code, operator LIMIT 20`, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	failures, err := collect(rows, func(r interface{ Scan(...any) error }) (malipo.FailureStats, error) {
+		var f malipo.FailureStats
+		err := r.Scan(&f.Code, &f.Operator, &f.Count)
+		return f, err
+	})
+	return days, failures, err
 }

@@ -56,6 +56,7 @@ func Run(t *testing.T, open Opener) {
 		{"ListMerchantsAndIntegrations", testListMerchantsAndIntegrations},
 		{"SearchPayments", testSearchPayments},
 		{"MovementsAndRefunds", testMovementsAndRefunds},
+		{"PaymentStats", testPaymentStats},
 		{"Closed", testClosed},
 	}
 	for _, tt := range tests {

@@ -249,3 +249,44 @@ func testMovementsAndRefunds(t *testing.T, s store.Store) {
 		return nil
 	})
 }
+
+func testPaymentStats(t *testing.T, s store.Store) {
+	_, i := fixture(t, s, "st")
+	day := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	write(t, s, func(tx store.Tx) error {
+		for n, c := range []struct {
+			at       time.Time
+			status   malipo.PaymentStatus
+			code, op string
+			cur      malipo.Currency
+		}{
+			{day.Add(time.Hour), malipo.PaymentSucceeded, "", "orange-ci", "XOF"},
+			{day.Add(2 * time.Hour), malipo.PaymentFailed, "insufficient_funds", "orange-ci", "XOF"},
+			{day.Add(26 * time.Hour), malipo.PaymentSucceeded, "", "mtn-ci", "XOF"},
+			{day.Add(27 * time.Hour), malipo.PaymentFailed, "insufficient_funds", "orange-ci", "XOF"},
+			{day.Add(28 * time.Hour), malipo.PaymentFailed, "customer_declined", "mtn-ci", "XOF"},
+			{day.Add(29 * time.Hour), malipo.PaymentSucceeded, "", "mpesa-ke", "KES"},
+			{day.Add(-48 * time.Hour), malipo.PaymentSucceeded, "", "orange-ci", "XOF"},
+		} {
+			p := payment(i, fmt.Sprintf("pay_st%d", n), fmt.Sprintf("st-%d", n))
+			p.CreatedAt, p.Status, p.FailureCode, p.Operator, p.Currency = c.at, c.status, c.code, c.op, c.cur
+			if err := tx.CreatePayment(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	read(t, s, func(tx store.Tx) error {
+		days, failures, err := tx.PaymentStats(i.MerchantID, malipo.ModeTest, "XOF", day)
+		must(t, err)
+		want := []malipo.DayStats{{Day: day, Payments: 2, Succeeded: 1, Volume: 5000}, {Day: day.Add(24 * time.Hour), Payments: 3, Succeeded: 1, Volume: 5000}}
+		if diff := cmp.Diff(want, days); diff != "" {
+			t.Errorf("days (-want +got):\n%s", diff)
+		}
+		wantF := []malipo.FailureStats{{Code: "insufficient_funds", Operator: "orange-ci", Count: 2}, {Code: "customer_declined", Operator: "mtn-ci", Count: 1}}
+		if diff := cmp.Diff(wantF, failures); diff != "" {
+			t.Errorf("failures (-want +got):\n%s", diff)
+		}
+		return nil
+	})
+}
