@@ -69,6 +69,10 @@ type User struct {
 	Role         Role
 	CreatedAt    time.Time
 	DisabledAt   time.Time // zero while the user may sign in
+	// TOTPSecret is the user's authenticator secret (base32); a sign-in
+	// needs its code once TOTPEnabled, after the user proved it works.
+	TOTPSecret  string
+	TOTPEnabled bool
 }
 
 // NormalizeEmail checks an email address and writes it in lower case.

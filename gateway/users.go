@@ -13,6 +13,8 @@ import (
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/store"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 )
 
 // UserInput describes a new dashboard user.
@@ -109,10 +111,11 @@ var errSignIn = malipo.Errorf(malipo.KindUnauthorized, "invalid_credentials", "t
 // failed sign-in takes as long whether or not the user exists.
 var dummyHash = "$argon2id$v=19$m=65536,t=3,p=2$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 
-// SignIn checks a user's email and password, counted against the
+// SignIn checks a user's email and password (and the authenticator's
+// code, once the user turned two-factor sign-in on), counted against the
 // caller's address by the login throttle, and opens a session in test
 // mode. It returns the session's token, shown to the browser only.
-func (s *Service) SignIn(ctx context.Context, email, password string, addr netip.Addr) (string, malipo.User, error) {
+func (s *Service) SignIn(ctx context.Context, email, password, code string, addr netip.Addr) (string, malipo.User, error) {
 	done, err := s.AuthBegin(addr)
 	if err != nil {
 		return "", malipo.User{}, err
@@ -133,6 +136,13 @@ func (s *Service) SignIn(ctx context.Context, email, password string, addr netip
 		return "", malipo.User{}, err
 	}
 	if !checkPassword(u.PasswordHash, password) || !u.DisabledAt.IsZero() {
+		return "", malipo.User{}, errSignIn
+	}
+	if u.TOTPEnabled && code == "" {
+		failed = false // the password was right: only the code is missing
+		return "", malipo.User{}, errTOTPRequired
+	}
+	if u.TOTPEnabled && !s.checkTOTP(u, code) {
 		return "", malipo.User{}, errSignIn
 	}
 	if err := s.merchantActive(ctx, u); err != nil {
@@ -227,3 +237,57 @@ func (s *Service) SwitchMode(ctx context.Context, token string, mode malipo.Mode
 func Scope(u malipo.User, sess malipo.Session) malipo.Integration {
 	return malipo.Integration{MerchantID: u.MerchantID, Mode: sess.Mode}
 }
+
+// totpOptions are the authenticator apps' defaults: 6 digits every 30
+// seconds, a step of clock drift either way.
+var totpOptions = totp.ValidateOpts{Period: 30, Skew: 1, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
+
+// EnrollTOTP gives a signed-in user a new authenticator secret, not yet
+// required: ConfirmTOTP turns it on once the user shows a code from it.
+// It returns the secret's otpauth:// key (for a QR code).
+func (s *Service) EnrollTOTP(ctx context.Context, token string) (*otp.Key, error) {
+	u, _, err := s.Session(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if u.TOTPEnabled {
+		return nil, malipo.Errorf(malipo.KindConflict, "totp_enabled", "two-factor sign-in is on already")
+	}
+	key, err := totp.Generate(totp.GenerateOpts{Issuer: "Malipo", AccountName: u.Email, Rand: bytesReader{s}})
+	if err != nil {
+		return nil, err
+	}
+	u.TOTPSecret = key.Secret()
+	return key, s.cfg.Store.Transact(ctx, func(tx store.Tx) error { return tx.UpdateUser(u) })
+}
+
+// bytesReader reads the service's injected randomness.
+type bytesReader struct{ s *Service }
+
+func (b bytesReader) Read(p []byte) (int, error) { return copy(p, b.s.cfg.IDs.Bytes(len(p))), nil }
+
+// ConfirmTOTP turns two-factor sign-in on, given a code from the
+// enrolled secret.
+func (s *Service) ConfirmTOTP(ctx context.Context, token, code string) error {
+	u, _, err := s.Session(ctx, token)
+	if err != nil {
+		return err
+	}
+	if u.TOTPSecret == "" || u.TOTPEnabled {
+		return malipo.Errorf(malipo.KindConflict, "totp_not_enrolled", "start two-factor sign-in again")
+	}
+	if !s.checkTOTP(u, code) {
+		return malipo.Invalid("code", "totp_invalid", "the code is wrong or too old")
+	}
+	u.TOTPEnabled = true
+	return s.cfg.Store.Transact(ctx, func(tx store.Tx) error { return tx.UpdateUser(u) })
+}
+
+func (s *Service) checkTOTP(u malipo.User, code string) bool {
+	ok, err := totp.ValidateCustom(strings.TrimSpace(code), u.TOTPSecret, s.now(), totpOptions)
+	return err == nil && ok
+}
+
+// errTOTPRequired asks for the authenticator's code, the password being
+// right (it is said only then).
+var errTOTPRequired = malipo.Errorf(malipo.KindUnauthorized, "totp_required", "enter the code from your authenticator app")

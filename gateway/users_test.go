@@ -4,8 +4,11 @@ import (
 	"context"
 	"math/rand"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/pquerna/otp/totp"
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/clock"
@@ -43,13 +46,13 @@ func TestUsersSignInAndSessions(t *testing.T) {
 	}
 	dev, _ := svc.CreateUser(ctx, gateway.UserInput{MerchantID: m.ID, Email: "dev@duka.example", Password: "developer pass", Role: malipo.RoleDeveloper})
 
-	if _, _, err := svc.SignIn(ctx, "awa@duka.example", "wrong password", addr); malipo.AsError(err).Code != "invalid_credentials" {
+	if _, _, err := svc.SignIn(ctx, "awa@duka.example", "wrong password", "", addr); malipo.AsError(err).Code != "invalid_credentials" {
 		t.Errorf("wrong password: %v", err)
 	}
-	if _, _, err := svc.SignIn(ctx, "nobody@duka.example", "correct horse battery", addr); malipo.AsError(err).Code != "invalid_credentials" {
+	if _, _, err := svc.SignIn(ctx, "nobody@duka.example", "correct horse battery", "", addr); malipo.AsError(err).Code != "invalid_credentials" {
 		t.Errorf("unknown email: %v", err)
 	}
-	token, u, err := svc.SignIn(ctx, "AWA@duka.example", "correct horse battery", addr)
+	token, u, err := svc.SignIn(ctx, "AWA@duka.example", "correct horse battery", "", addr)
 	if err != nil || u.ID != owner.ID {
 		t.Fatalf("sign in: %v", err)
 	}
@@ -66,7 +69,7 @@ func TestUsersSignInAndSessions(t *testing.T) {
 	if _, sess, _ := svc.Session(ctx, token); sess.Mode != malipo.ModeLive {
 		t.Errorf("mode after the switch: %s", sess.Mode)
 	}
-	devToken, _, err := svc.SignIn(ctx, dev.Email, "developer pass", addr)
+	devToken, _, err := svc.SignIn(ctx, dev.Email, "developer pass", "", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,13 +93,60 @@ func TestUsersSignInAndSessions(t *testing.T) {
 	}
 	// Failed sign-ins from one address are throttled, right password or not.
 	for range 4 {
-		svc.SignIn(ctx, "awa@duka.example", "wrong password", addr)
+		svc.SignIn(ctx, "awa@duka.example", "wrong password", "", addr)
 	}
-	if _, _, err := svc.SignIn(ctx, "awa@duka.example", "correct horse battery", addr); malipo.KindOf(err) != malipo.KindRateLimited {
+	if _, _, err := svc.SignIn(ctx, "awa@duka.example", "correct horse battery", "", addr); malipo.KindOf(err) != malipo.KindRateLimited {
 		t.Errorf("after 4 failures: %v", err)
 	}
 	op, err := svc.CreateUser(ctx, gateway.UserInput{Email: "ops@malipo.example", Password: "operator pass", Role: malipo.RoleOperator})
 	if err != nil || op.MerchantID != "" {
 		t.Errorf("operator: %+v %v", op, err)
+	}
+}
+
+// Two-factor sign-in: enrolled, confirmed with a code, then every sign-in
+// needs the authenticator's current code.
+func TestTwoFactorSignIn(t *testing.T) {
+	st := storetest.SQLite(t)
+	clk := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, rand.New(rand.NewSource(4)))})
+	ctx := context.Background()
+	m, _ := svc.CreateMerchant(ctx, "Duka", "")
+	addr := netip.MustParseAddr("192.0.2.11")
+	if _, err := svc.CreateUser(ctx, gateway.UserInput{MerchantID: m.ID, Email: "awa@duka.example", Password: "correct horse battery", Role: malipo.RoleOwner}); err != nil {
+		t.Fatal(err)
+	}
+	token, _, err := svc.SignIn(ctx, "awa@duka.example", "correct horse battery", "", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := svc.EnrollTOTP(ctx, token)
+	if err != nil || key.Secret() == "" || !strings.HasPrefix(key.URL(), "otpauth://totp/Malipo:awa@duka.example") {
+		t.Fatalf("enroll: %v %v", key, err)
+	}
+	// Not yet required: enrolling alone changes nothing.
+	if _, _, err := svc.SignIn(ctx, "awa@duka.example", "correct horse battery", "", addr); err != nil {
+		t.Errorf("before confirmation: %v", err)
+	}
+	if err := svc.ConfirmTOTP(ctx, token, "000000"); malipo.AsError(err).Code != "totp_invalid" {
+		t.Errorf("a wrong confirmation code: %v", err)
+	}
+	code, _ := totp.GenerateCode(key.Secret(), clk.Now())
+	if err := svc.ConfirmTOTP(ctx, token, code); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.SignIn(ctx, "awa@duka.example", "correct horse battery", "", addr); malipo.AsError(err).Code != "totp_required" {
+		t.Errorf("without a code: %v", err)
+	}
+	if _, _, err := svc.SignIn(ctx, "awa@duka.example", "wrong password", "", addr); malipo.AsError(err).Code != "invalid_credentials" {
+		t.Errorf("a wrong password says nothing of the code: %v", err)
+	}
+	if _, _, err := svc.SignIn(ctx, "awa@duka.example", "correct horse battery", "123456", addr); malipo.AsError(err).Code != "invalid_credentials" {
+		t.Errorf("a wrong code: %v", err)
+	}
+	clk.Advance(2 * time.Minute)
+	code, _ = totp.GenerateCode(key.Secret(), clk.Now())
+	if _, _, err := svc.SignIn(ctx, "awa@duka.example", "correct horse battery", code, addr); err != nil {
+		t.Errorf("with the current code: %v", err)
 	}
 }

@@ -75,6 +75,9 @@ func TestBrowserDashboard(t *testing.T) {
 			shot("6d-new-payout")
 			step("webhooks", chromedp.Navigate(sh.s.Server.URL+"/dashboard/webhooks"), chromedp.WaitVisible(chromedp.ID("endpoint-form")))
 			shot("6e-webhooks")
+			step("account", chromedp.Navigate(sh.s.Server.URL+"/dashboard/account"), chromedp.WaitVisible(chromedp.ID("totp-start")),
+				chromedp.Click(chromedp.ID("totp-start")), chromedp.WaitVisible(chromedp.ID("qr")))
+			shot("6f-two-factor")
 			step("live", chromedp.Navigate(sh.s.Server.URL+"/dashboard/"), chromedp.WaitVisible(chromedp.ID("to-live")),
 				chromedp.Click(chromedp.ID("to-live")), chromedp.WaitVisible(chromedp.ID("to-test")))
 			shot("7-live")

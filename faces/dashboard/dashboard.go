@@ -86,6 +86,9 @@ func (p *Pages) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /dashboard/payouts", p.signedIn(p.merchantOnly(p.may(malipo.PermPayout, p.createPayout))))
 	mux.HandleFunc("GET /dashboard/payouts/{id}", p.signedIn(p.merchantOnly(p.payout)))
 	mux.HandleFunc("GET /dashboard/merchants", p.signedIn(p.operatorOnly(p.merchants)))
+	mux.HandleFunc("GET /dashboard/account", p.signedIn(p.account))
+	mux.HandleFunc("POST /dashboard/account/totp", p.signedIn(p.enrollTOTP))
+	mux.HandleFunc("POST /dashboard/account/totp/confirm", p.signedIn(p.confirmTOTP))
 	mux.HandleFunc("POST /dashboard/merchants/{id}/suspend", p.signedIn(p.operatorOnly(p.suspend)))
 	mux.HandleFunc("GET /dashboard/developers", p.signedIn(p.merchantOnly(p.may(malipo.PermKeys, p.developers))))
 	mux.HandleFunc("POST /dashboard/developers/{id}/roll", p.signedIn(p.merchantOnly(p.may(malipo.PermKeys, p.roll))))
@@ -289,9 +292,13 @@ func (p *Pages) login(w http.ResponseWriter, r *http.Request) {
 	}
 	next := safeNext(r.PostForm.Get("next"))
 	v.Data = next
-	token, _, err := p.svc.SignIn(r.Context(), r.PostForm.Get("email"), r.PostForm.Get("password"), client.Addr(r))
+	token, _, err := p.svc.SignIn(r.Context(), r.PostForm.Get("email"), r.PostForm.Get("password"), r.PostForm.Get("code"), client.Addr(r))
 	switch kind := malipo.KindOf(err); {
 	case err == nil:
+	case malipo.AsError(err).Code == "totp_required":
+		v.Error = v.T("signin_code")
+		p.render(w, http.StatusUnauthorized, "login", v)
+		return
 	case kind == malipo.KindUnauthorized:
 		v.Error = v.T("signin_wrong")
 		p.render(w, http.StatusUnauthorized, "login", v)

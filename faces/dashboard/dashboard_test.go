@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/pquerna/otp/totp"
+
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/faces/dashboard"
 	"github.com/malipo/malipo/faces/facetest"
@@ -630,5 +632,34 @@ func TestWebhooksPage(t *testing.T) {
 	}
 	if pg := soko.do("POST", "/dashboard/webhooks/events/"+evs[0].ID+"/replay", url.Values{"csrf": {sokoCSRF}, "key": {"r2"}}); pg.status != 404 {
 		t.Errorf("another merchant replaying the event: %d", pg.status)
+	}
+}
+
+// Two-factor sign-in from the account page: the key is shown (as a QR
+// code and as text), a code confirms it, and then signing in asks for the
+// code.
+func TestTwoFactorFromTheAccountPage(t *testing.T) {
+	sh := newShop(t)
+	b := sh.browser(t)
+	b.signIn("mama@duka.example", sh.password)
+	csrf := b.csrf("/dashboard/account")
+	enrolled := b.do("POST", "/dashboard/account/totp", url.Values{"csrf": {csrf}})
+	m := regexp.MustCompile(`<code id="totp-secret">([A-Z2-7]+)</code>`).FindStringSubmatch(enrolled.body)
+	if enrolled.status != 200 || m == nil || !strings.Contains(enrolled.body, `src="data:image/png;base64,`) {
+		t.Fatalf("enroll: %d\n%s", enrolled.status, enrolled.body)
+	}
+	code, _ := totp.GenerateCode(m[1], sh.s.Clock.Now())
+	if pg := b.do("POST", "/dashboard/account/totp/confirm", url.Values{"csrf": {csrf}, "code": {code}}); pg.status != http.StatusSeeOther {
+		t.Fatalf("confirm: %d\n%s", pg.status, pg.body)
+	}
+	if pg := b.get("/dashboard/account"); !strings.Contains(pg.body, `id="totp-on"`) {
+		t.Error("the account page does not say two-factor sign-in is on")
+	}
+	other := sh.browser(t)
+	if pg := other.signIn("mama@duka.example", sh.password); pg.status != 401 || !strings.Contains(pg.body, "authenticator") {
+		t.Errorf("sign-in without the code: %d", pg.status)
+	}
+	if pg := other.do("POST", "/dashboard/login", url.Values{"email": {"mama@duka.example"}, "password": {sh.password}, "code": {code}}); pg.status != http.StatusSeeOther {
+		t.Errorf("sign-in with the code: %d", pg.status)
 	}
 }

@@ -11,20 +11,21 @@ import (
 
 // Dashboard users and sessions, merchant and integration lists.
 
-const userColumns = `id, merchant_id, email, password_hash, role, created_at, disabled_at`
+const userColumns = `id, merchant_id, email, password_hash, role, created_at, disabled_at, totp_secret, totp_enabled`
 
 func scanUser(r interface{ Scan(...any) error }) (malipo.User, error) {
 	var u malipo.User
 	var role string
 	var created, disabled int64
-	err := r.Scan(&u.ID, &u.MerchantID, &u.Email, &u.PasswordHash, &role, &created, &disabled)
-	u.Role, u.CreatedAt, u.DisabledAt = malipo.Role(role), fromMicros(created), fromMicros(disabled)
+	var totp int
+	err := r.Scan(&u.ID, &u.MerchantID, &u.Email, &u.PasswordHash, &role, &created, &disabled, &u.TOTPSecret, &totp)
+	u.Role, u.CreatedAt, u.DisabledAt, u.TOTPEnabled = malipo.Role(role), fromMicros(created), fromMicros(disabled), totp == 1
 	return u, err
 }
 
 func (t *tx) CreateUser(u malipo.User) error {
-	_, err := t.exec(`INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.MerchantID, u.Email, u.PasswordHash, string(u.Role), micros(u.CreatedAt), micros(u.DisabledAt))
+	_, err := t.exec(`INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.MerchantID, u.Email, u.PasswordHash, string(u.Role), micros(u.CreatedAt), micros(u.DisabledAt), u.TOTPSecret, boolInt(u.TOTPEnabled))
 	return t.conflict(err, "email_in_use", "a user with this email already exists")
 }
 
@@ -39,8 +40,8 @@ func (t *tx) UserByEmail(email string) (malipo.User, error) {
 }
 
 func (t *tx) UpdateUser(u malipo.User) error {
-	res, err := t.exec(`UPDATE users SET password_hash = ?, role = ?, disabled_at = ? WHERE id = ?`,
-		u.PasswordHash, string(u.Role), micros(u.DisabledAt), u.ID)
+	res, err := t.exec(`UPDATE users SET password_hash = ?, role = ?, disabled_at = ?, totp_secret = ?, totp_enabled = ? WHERE id = ?`,
+		u.PasswordHash, string(u.Role), micros(u.DisabledAt), u.TOTPSecret, boolInt(u.TOTPEnabled), u.ID)
 	if err != nil {
 		return err
 	}

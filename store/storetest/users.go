@@ -43,7 +43,7 @@ func testUsersAndSessions(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
-	u.DisabledAt, u.Role = epoch.Add(time.Hour), malipo.RoleViewer
+	u.DisabledAt, u.Role, u.TOTPSecret, u.TOTPEnabled = epoch.Add(time.Hour), malipo.RoleViewer, "JBSWY3DPEHPK3PXP", true
 	write(t, s, func(tx store.Tx) error { return tx.UpdateUser(u) })
 
 	sess := malipo.Session{Hash: "h1", UserID: u.ID, Mode: malipo.ModeTest, CreatedAt: epoch, ExpiresAt: epoch.Add(12 * time.Hour)}

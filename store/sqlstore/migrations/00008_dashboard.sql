@@ -8,7 +8,9 @@ CREATE TABLE users (
     password_hash  TEXT NOT NULL,
     role           TEXT NOT NULL,
     created_at     BIGINT NOT NULL,
-    disabled_at    BIGINT NOT NULL DEFAULT 0
+    disabled_at    BIGINT NOT NULL DEFAULT 0,
+    totp_secret    TEXT NOT NULL DEFAULT '',
+    totp_enabled   INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX users_email ON users(email);
 CREATE INDEX users_merchant ON users(merchant_id);
