@@ -343,6 +343,7 @@ type DayStats struct {
 	Payments  int
 	Succeeded int
 	Volume    int64 // succeeded amounts, minor units
+	Fees      int64 // the fees kept on them
 }
 
 // FailureStats counts failed payments by failure code and operator.

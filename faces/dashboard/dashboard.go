@@ -76,6 +76,7 @@ func (p *Pages) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /dashboard/payments/{id}/cancel", p.signedIn(p.merchantOnly(p.may(malipo.PermRefund, p.cancel))))
 	mux.HandleFunc("GET /dashboard/balance", p.signedIn(p.merchantOnly(p.balance)))
 	mux.HandleFunc("GET /dashboard/balance.csv", p.signedIn(p.merchantOnly(p.balanceCSV)))
+	mux.HandleFunc("GET /dashboard/settlements.csv", p.signedIn(p.merchantOnly(p.settlements)))
 	mux.HandleFunc("GET /dashboard/refunds", p.signedIn(p.merchantOnly(p.refunds)))
 	mux.HandleFunc("GET /dashboard/webhooks", p.signedIn(p.merchantOnly(p.may(malipo.PermWebhooks, p.webhooks))))
 	mux.HandleFunc("POST /dashboard/webhooks/{id}", p.signedIn(p.merchantOnly(p.may(malipo.PermWebhooks, p.endpointAction))))

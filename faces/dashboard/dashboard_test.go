@@ -663,3 +663,21 @@ func TestTwoFactorFromTheAccountPage(t *testing.T) {
 		t.Errorf("sign-in with the code: %d", pg.status)
 	}
 }
+
+// The daily settlement report: per day, payments, gross, fees and net.
+func TestSettlementReport(t *testing.T) {
+	sh := newShop(t)
+	b := sh.browser(t)
+	b.signIn("mama@duka.example", sh.password)
+	pg := b.get("/dashboard/settlements.csv?currency=XOF&days=3")
+	rows, err := csv.NewReader(strings.NewReader(pg.body)).ReadAll()
+	if err != nil || pg.status != 200 || len(rows) != 4 || rows[0][4] != "gross" {
+		t.Fatalf("report: %d %v %v", pg.status, rows, err)
+	}
+	if today := rows[3]; today[0] != "2026-03-01" || today[2] != "2" || today[3] != "1" || today[4] != "5000" || today[5] != "75" || today[6] != "4925" {
+		t.Errorf("today's row: %v", today)
+	}
+	if pg := b.get("/dashboard/settlements.csv?currency=XOF&days=9999"); pg.status != 400 {
+		t.Errorf("9999 days: %d", pg.status)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -114,4 +115,34 @@ func (p *Pages) refunds(w http.ResponseWriter, r *request) {
 	v := p.view(r, "refunds", "refunds")
 	v.Data = data
 	p.render(w, http.StatusOK, "refunds", v)
+}
+
+// settlements is the daily settlement report of one currency, as CSV: per
+// UTC day over the last days (90 unless ?days=), the payments made and
+// succeeded, the money received, the fees kept and what is the merchant's.
+func (p *Pages) settlements(w http.ResponseWriter, r *request) {
+	days := 90
+	if n, err := strconv.Atoi(r.URL.Query().Get("days")); err == nil {
+		days = n
+	}
+	st, err := p.svc.PaymentStats(r.Context(), r.scope, r.URL.Query().Get("currency"), days)
+	if err != nil {
+		if malipo.KindOf(err) == malipo.KindInvalid {
+			secure(w)
+			http.Error(w, malipo.AsError(err).Message, http.StatusBadRequest)
+			return
+		}
+		p.failed(w, r.Request, err)
+		return
+	}
+	secure(w)
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="settlements-`+string(r.session.Mode)+`-`+string(st.Currency)+`.csv"`)
+	out := csv.NewWriter(w)
+	out.Write([]string{"day", "currency", "payments", "succeeded", "gross", "fees", "net"})
+	for _, d := range st.Days {
+		out.Write([]string{d.Day.Format("2006-01-02"), string(st.Currency), strconv.Itoa(d.Payments), strconv.Itoa(d.Succeeded),
+			malipo.FormatDecimal(d.Volume, st.Currency), malipo.FormatDecimal(d.Fees, st.Currency), malipo.FormatDecimal(d.Volume-d.Fees, st.Currency)})
+	}
+	out.Flush()
 }

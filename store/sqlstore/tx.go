@@ -499,7 +499,8 @@ const dayMicros = int64(24 * time.Hour / time.Microsecond)
 func (t *tx) PaymentStats(merchantID string, mode malipo.Mode, c malipo.Currency, from time.Time) ([]malipo.DayStats, []malipo.FailureStats, error) {
 	args := []any{merchantID, string(mode), string(c), micros(from)}
 	rows, err := t.query(`SELECT created_at / `+strconv.FormatInt(dayMicros, 10)+` AS day, COUNT(*),
-		SUM(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END), SUM(CASE WHEN status = 'succeeded' THEN amount ELSE 0 END)
+		SUM(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END), SUM(CASE WHEN status = 'succeeded' THEN amount ELSE 0 END),
+		SUM(CASE WHEN status = 'succeeded' THEN fee ELSE 0 END)
 		FROM payments WHERE merchant_id = ? AND mode = ? AND currency = ? AND created_at >= ? GROUP BY day ORDER BY day`, args...)
 	if err != nil {
 		return nil, nil, err
@@ -507,7 +508,7 @@ func (t *tx) PaymentStats(merchantID string, mode malipo.Mode, c malipo.Currency
 	days, err := collect(rows, func(r interface{ Scan(...any) error }) (malipo.DayStats, error) {
 		var d malipo.DayStats
 		var day int64
-		err := r.Scan(&day, &d.Payments, &d.Succeeded, &d.Volume)
+		err := r.Scan(&day, &d.Payments, &d.Succeeded, &d.Volume, &d.Fees)
 		d.Day = time.UnixMicro(day * dayMicros).UTC()
 		return d, err
 	})

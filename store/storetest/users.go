@@ -270,6 +270,9 @@ func testPaymentStats(t *testing.T, s store.Store) {
 		} {
 			p := payment(i, fmt.Sprintf("pay_st%d", n), fmt.Sprintf("st-%d", n))
 			p.CreatedAt, p.Status, p.FailureCode, p.Operator, p.Currency = c.at, c.status, c.code, c.op, c.cur
+			if c.status == malipo.PaymentSucceeded {
+				p.Fee = 75
+			}
 			if err := tx.CreatePayment(p); err != nil {
 				return err
 			}
@@ -279,7 +282,7 @@ func testPaymentStats(t *testing.T, s store.Store) {
 	read(t, s, func(tx store.Tx) error {
 		days, failures, err := tx.PaymentStats(i.MerchantID, malipo.ModeTest, "XOF", day)
 		must(t, err)
-		want := []malipo.DayStats{{Day: day, Payments: 2, Succeeded: 1, Volume: 5000}, {Day: day.Add(24 * time.Hour), Payments: 3, Succeeded: 1, Volume: 5000}}
+		want := []malipo.DayStats{{Day: day, Payments: 2, Succeeded: 1, Volume: 5000, Fees: 75}, {Day: day.Add(24 * time.Hour), Payments: 3, Succeeded: 1, Volume: 5000, Fees: 75}}
 		if diff := cmp.Diff(want, days); diff != "" {
 			t.Errorf("days (-want +got):\n%s", diff)
 		}
