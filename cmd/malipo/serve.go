@@ -143,7 +143,7 @@ func (s serveCmd) Run(c *cli, e *env) error {
 	}
 	srv := s.server(fromProxy(newHandler(api, []face{{pd, "/paydunya"}, {cp, "/cinetpay"}, {kp, "/kpay"}, {ip, "/ipay"}, {cl, "/clickpay"}},
 		checkout.New(svc, logger, nil), reg, logger, func(mux *http.ServeMux) { liveRails.Register(mux, svc) },
-		dashboard.New(svc, logger).Register), trusted), logger)
+		dashboardPages(svc, logger, liveRails).Register), trusted), logger)
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(e.ctx))
 	done := runWorkers(workers, svc, sb, s.ReconcileAfter, logger)
 	sending := make(chan struct{})
@@ -300,4 +300,14 @@ func newFaces(svc *gateway.Service, clk clock.Clock, logger *slog.Logger) faces 
 		ipay:     ipay.New(svc, clk, logger),
 		clickpay: clickpay.New(svc, clk, logger, 0),
 	}
+}
+
+// dashboardPages is the dashboard, showing the operator the live rails'
+// circuits.
+func dashboardPages(svc *gateway.Service, logger *slog.Logger, live *live.Rails) *dashboard.Pages {
+	d := dashboard.New(svc, logger)
+	if live != nil && live.Router != nil {
+		d.RailHealth = live.Router.Health
+	}
+	return d
 }

@@ -93,6 +93,13 @@ func TestBrowserDashboard(t *testing.T) {
 	}
 	facetest.Screenshot(t, ctx, "dashboard", "phone-8-operator-merchants-fr")
 	facetest.Accessible(t, ctx, "operator-merchants")
+	for name, path := range map[string]string{"9-operator-platform-fr": "/dashboard/platform", "9-operator-merchant-fr": "/dashboard/merchants/" + sh.integ.MerchantID} {
+		if err := chromedp.Do(ctx, chromedp.Navigate(sh.s.Server.URL+path), chromedp.WaitVisible(chromedp.CSS("main h1"))); err != nil {
+			t.Fatal(err)
+		}
+		facetest.Screenshot(t, ctx, "dashboard", "phone-"+name)
+		facetest.Accessible(t, ctx, name)
+	}
 }
 
 // waitFor waits until a JavaScript condition holds on the page.

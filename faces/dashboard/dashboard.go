@@ -24,6 +24,7 @@ import (
 	"github.com/malipo/malipo/faces/checkout"
 	"github.com/malipo/malipo/faces/client"
 	"github.com/malipo/malipo/gateway"
+	"github.com/malipo/malipo/rails/route"
 )
 
 //go:embed templates
@@ -38,6 +39,9 @@ type Pages struct {
 	logger *slog.Logger
 	pages  map[string]*template.Template
 	secure bool // served over https: the cookie is Secure and __Host-
+	// RailHealth, when set, tells the live rails' circuits (the
+	// operator's platform page shows them).
+	RailHealth func() []route.Health
 }
 
 // New returns the dashboard over svc.
@@ -91,6 +95,8 @@ func (p *Pages) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /dashboard/account/totp", p.signedIn(p.enrollTOTP))
 	mux.HandleFunc("POST /dashboard/account/totp/confirm", p.signedIn(p.confirmTOTP))
 	mux.HandleFunc("POST /dashboard/merchants/{id}/suspend", p.signedIn(p.operatorOnly(p.suspend)))
+	mux.HandleFunc("GET /dashboard/merchants/{id}", p.signedIn(p.operatorOnly(p.merchant)))
+	mux.HandleFunc("GET /dashboard/platform", p.signedIn(p.operatorOnly(p.platform)))
 	mux.HandleFunc("GET /dashboard/developers", p.signedIn(p.merchantOnly(p.may(malipo.PermKeys, p.developers))))
 	mux.HandleFunc("POST /dashboard/developers/{id}/roll", p.signedIn(p.merchantOnly(p.may(malipo.PermKeys, p.roll))))
 	mux.HandleFunc("POST /dashboard/developers/{id}/revoke", p.signedIn(p.merchantOnly(p.may(malipo.PermKeys, p.revoke))))

@@ -681,3 +681,28 @@ func TestSettlementReport(t *testing.T) {
 		t.Errorf("9999 days: %d", pg.status)
 	}
 }
+
+// The operator's views: the ledger audit and the rails' circuits, and a
+// merchant's balances and last 30 days in both modes.
+func TestOperatorViews(t *testing.T) {
+	sh := newShop(t)
+	ops := sh.browser(t)
+	ops.signIn("ops@malipo.example", sh.password)
+	if pg := ops.get("/dashboard/platform"); pg.status != 200 || !strings.Contains(pg.body, `id="audit-clean"`) || !strings.Contains(pg.body, "No live rail") {
+		t.Errorf("platform: %d\n%s", pg.status, pg.body)
+	}
+	pg := ops.get("/dashboard/merchants/" + sh.integ.MerchantID)
+	if pg.status != 200 || !strings.Contains(pg.body, "Duka la Mama") || !strings.Contains(pg.body, "FCFA\u00a04,925") || !strings.Contains(pg.body, `id="mode-live"`) {
+		t.Errorf("a merchant's page: %d\n%s", pg.status, pg.body)
+	}
+	if pg := ops.get("/dashboard/merchants/mer_nope"); pg.status != 404 {
+		t.Errorf("an unknown merchant: %d", pg.status)
+	}
+	owner := sh.browser(t)
+	owner.signIn("mama@duka.example", sh.password)
+	for _, path := range []string{"/dashboard/platform", "/dashboard/merchants/" + sh.integ.MerchantID} {
+		if pg := owner.get(path); pg.status != 404 {
+			t.Errorf("%s as a merchant's owner: %d", path, pg.status)
+		}
+	}
+}

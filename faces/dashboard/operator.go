@@ -1,0 +1,87 @@
+package dashboard
+
+import (
+	"net/http"
+
+	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/gateway"
+	"github.com/malipo/malipo/rails/route"
+)
+
+type platformData struct {
+	Audit    malipo.AuditReport
+	Clean    bool
+	Problems []string
+	Rails    []route.Health
+}
+
+// platform is the operator's view of the gateway: the ledger audit (what
+// malipo verify says) and the live rails' circuits.
+func (p *Pages) platform(w http.ResponseWriter, r *request) {
+	report, err := p.svc.Verify(r.Context())
+	if err != nil {
+		p.failed(w, r.Request, err)
+		return
+	}
+	data := platformData{Audit: report, Clean: report.Clean()}
+	for label, list := range map[string][]string{"unbalanced entry": report.UnbalancedEntry, "balance mismatch": report.BalanceMismatch,
+		"payment not posted": report.PaymentNotPosted, "posted, not paid": report.PostedNotPaid, "negative balance": report.NegativeBalance,
+		"payout not posted": report.PayoutNotPosted, "refund not posted": report.RefundNotPosted, "outcome not applied": report.InboxUnapplied} {
+		for _, x := range list {
+			data.Problems = append(data.Problems, label+": "+x)
+		}
+	}
+	if p.RailHealth != nil {
+		data.Rails = p.RailHealth()
+	}
+	v := p.view(r, "platform", "platform_title")
+	v.Data = data
+	p.render(w, http.StatusOK, "platform", v)
+}
+
+type merchantData struct {
+	Merchant malipo.Merchant
+	Modes    []modeData
+}
+
+type modeData struct {
+	Mode     malipo.Mode
+	Balances []malipo.Balance
+	Stats    []gateway.Stats // the last 30 days, per currency
+}
+
+// merchant is the operator's view of one merchant: its balances and its
+// last 30 days, in both modes.
+func (p *Pages) merchant(w http.ResponseWriter, r *request) {
+	m, err := p.svc.Merchant(r.Context(), r.PathValue("id"))
+	if malipo.KindOf(err) == malipo.KindNotFound {
+		p.notFound(w, r.Request, r)
+		return
+	}
+	if err != nil {
+		p.failed(w, r.Request, err)
+		return
+	}
+	data := merchantData{Merchant: m}
+	for _, mode := range []malipo.Mode{malipo.ModeLive, malipo.ModeTest} {
+		scope := malipo.Integration{MerchantID: m.ID, Mode: mode}
+		md := modeData{Mode: mode}
+		if md.Balances, err = p.svc.Balances(r.Context(), scope); err != nil {
+			p.failed(w, r.Request, err)
+			return
+		}
+		for _, b := range md.Balances {
+			st, err := p.svc.PaymentStats(r.Context(), scope, string(b.Currency), 30)
+			if err != nil {
+				p.failed(w, r.Request, err)
+				return
+			}
+			md.Stats = append(md.Stats, st)
+		}
+		data.Modes = append(data.Modes, md)
+	}
+	v := p.view(r, "merchants", "merchants_title")
+	v.Title = m.Name
+	v.Data = data
+	p.render(w, http.StatusOK, "merchant", v)
+}
