@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -273,4 +274,80 @@ func (s *Service) ListIntegrations(ctx context.Context, merchantID string) ([]ma
 		return err
 	})
 	return out, err
+}
+
+// IntegrationSettings are what may change in an integration after it is
+// made; nil leaves a setting as it is.
+type IntegrationSettings struct {
+	NotifyURL             *string
+	AllowIPs              *[]string
+	Country               *string
+	Payouts               *bool
+	PayoutsPerDestination *int
+	MaxPayout             *int64
+}
+
+// UpdateIntegration changes an integration's settings, checked as at its
+// creation. This node forgets its cached keys so the change applies at
+// once; others within a minute.
+func (s *Service) UpdateIntegration(ctx context.Context, id string, set IntegrationSettings) (malipo.Integration, error) {
+	var in malipo.Integration
+	err := s.cfg.Store.Transact(ctx, func(tx store.Tx) (err error) {
+		if in, err = tx.GetIntegration(id); err != nil {
+			return err
+		}
+		cfg := maps.Clone(in.Config)
+		if cfg == nil {
+			cfg = map[string]string{}
+		}
+		if set.NotifyURL != nil {
+			if err := malipo.ValidateURL("notify_url", *set.NotifyURL); err != nil {
+				return err
+			}
+			if *set.NotifyURL != "" {
+				if err := checkNotifyHost("notify_url", in.Mode, *set.NotifyURL); err != nil {
+					return err
+				}
+			}
+			in.NotifyURL = *set.NotifyURL
+		}
+		if set.AllowIPs != nil {
+			for _, a := range *set.AllowIPs {
+				if _, err := netip.ParsePrefix(a); err != nil {
+					if _, err := netip.ParseAddr(a); err != nil {
+						return malipo.Invalid("allow_ip", "parameter_invalid", "%q is neither an IP address nor a CIDR range", a)
+					}
+				}
+			}
+			cfg["allow_ips"] = strings.Join(*set.AllowIPs, ",")
+		}
+		if set.Country != nil {
+			c := normalizeCountry(*set.Country)
+			if c != "" && !malipo.KnownRegion(c) {
+				return malipo.Invalid("country", "country_invalid", "%q is not an ISO 3166 country code with a telephone numbering plan", *set.Country)
+			}
+			cfg[configCountry] = c
+		}
+		if set.Payouts != nil {
+			cfg[configPayouts] = map[bool]string{true: "on", false: "off"}[*set.Payouts]
+		}
+		if set.PayoutsPerDestination != nil {
+			if *set.PayoutsPerDestination < 0 {
+				return malipo.Invalid("payouts_per_destination", "parameter_invalid", "cannot be negative")
+			}
+			in.Rules.PayoutsPerDestination = *set.PayoutsPerDestination
+		}
+		if set.MaxPayout != nil {
+			if *set.MaxPayout < 0 {
+				return malipo.Invalid("max_payout", "parameter_invalid", "cannot be negative")
+			}
+			in.Rules.MaxPayout = *set.MaxPayout
+		}
+		in.Config = cfg
+		return tx.UpdateIntegration(in)
+	})
+	if err == nil {
+		s.forgetKeys()
+	}
+	return in, err
 }

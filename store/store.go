@@ -38,6 +38,9 @@ type Tx interface {
 
 	CreateIntegration(i malipo.Integration) error
 	GetIntegration(id string) (malipo.Integration, error)
+	// UpdateIntegration writes an integration's settings: its config,
+	// notify URL and rules.
+	UpdateIntegration(i malipo.Integration) error
 	// ListIntegrations lists a merchant's integrations, oldest first.
 	ListIntegrations(merchantID string) ([]malipo.Integration, error)
 	CreateAPIKey(k malipo.APIKey) error

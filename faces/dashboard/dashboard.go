@@ -100,6 +100,8 @@ func (p *Pages) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /dashboard/developers", p.signedIn(p.merchantOnly(p.may(malipo.PermKeys, p.developers))))
 	mux.HandleFunc("POST /dashboard/developers/{id}/roll", p.signedIn(p.merchantOnly(p.may(malipo.PermKeys, p.roll))))
 	mux.HandleFunc("POST /dashboard/developers/{id}/revoke", p.signedIn(p.merchantOnly(p.may(malipo.PermKeys, p.revoke))))
+	mux.HandleFunc("POST /dashboard/developers/{id}/settings", p.signedIn(p.merchantOnly(p.may(malipo.PermKeys, p.settings))))
+	mux.HandleFunc("POST /dashboard/developers/new", p.signedIn(p.merchantOnly(p.may(malipo.PermKeys, p.createIntegration))))
 	mux.HandleFunc("/dashboard/", func(w http.ResponseWriter, r *http.Request) { p.notFound(w, r, nil) })
 	assets, _ := fs.Sub(assetFS, "assets")
 	files := http.FileServerFS(assets)

@@ -706,3 +706,46 @@ func TestOperatorViews(t *testing.T) {
 		}
 	}
 }
+
+// From the developers page: create an integration (its credentials shown
+// once, and working), and change an integration's settings.
+func TestCreateIntegrationAndSettings(t *testing.T) {
+	sh := newShop(t)
+	native.New(sh.s.Service, nil).Register(sh.s.Mux)
+	owner := sh.browser(t)
+	owner.signIn("mama@duka.example", sh.password)
+	csrf := owner.csrf("/dashboard/developers")
+	made := owner.do("POST", "/dashboard/developers/new", url.Values{"csrf": {csrf}, "flavor": {"native"}, "payouts": {"off"}, "country": {"ke"}})
+	m := regexp.MustCompile(`data-name="secret_key">(sk_test_[A-Za-z0-9]+)<`).FindStringSubmatch(made.body)
+	if made.status != 200 || m == nil {
+		t.Fatalf("create: %d\n%s", made.status, made.body)
+	}
+	in, err := sh.s.Service.Authenticate(context.Background(), m[1])
+	if err != nil || in.Mode != malipo.ModeTest || sh.s.Service.Home(in) != "KE" || sh.s.Service.PayoutsEnabled(in) {
+		t.Errorf("the new integration: %+v %v", in, err)
+	}
+	if pg := owner.do("POST", "/dashboard/developers/"+sh.integ.ID+"/settings", url.Values{"csrf": {csrf}, "notify_url": {"https://duka.example/ipn"},
+		"allow_ips": {"192.0.2.0/24, 10.0.0.1"}, "country": {"RW"}, "payouts": {"off"}, "payouts_per_destination": {"5"}, "max_payout": {"100000"}}); pg.status != http.StatusSeeOther {
+		t.Fatalf("settings: %d", pg.status)
+	}
+	list, _ := sh.s.Service.ListIntegrations(context.Background(), sh.integ.MerchantID)
+	var got malipo.Integration
+	for _, x := range list {
+		if x.ID == sh.integ.ID {
+			got = x
+		}
+	}
+	if got.NotifyURL != "https://duka.example/ipn" || got.Config["allow_ips"] != "192.0.2.0/24,10.0.0.1" || sh.s.Service.Home(got) != "RW" ||
+		sh.s.Service.PayoutsEnabled(got) || got.Rules.PayoutsPerDestination != 5 || got.Rules.MaxPayout != 100000 {
+		t.Errorf("after the settings: %+v", got)
+	}
+	owner.do("POST", "/dashboard/developers/"+sh.integ.ID+"/settings", url.Values{"csrf": {csrf}, "country": {"ZZ"}})
+	if pg := owner.get("/dashboard/developers"); !strings.Contains(pg.body, `id="error"`) {
+		t.Error("a country that is none says nothing")
+	}
+	soko := sh.browser(t)
+	soko.signIn("boss@soko.example", sh.password)
+	if pg := soko.do("POST", "/dashboard/developers/"+sh.integ.ID+"/settings", url.Values{"csrf": {soko.csrf("/dashboard/")}, "country": {"SN"}}); pg.status != 404 {
+		t.Errorf("another merchant's settings: %d", pg.status)
+	}
+}

@@ -2,9 +2,13 @@ package dashboard
 
 import (
 	"net/http"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/gateway"
 )
 
 // integrationView is one integration as the developers page shows it:
@@ -20,8 +24,10 @@ type integrationView struct {
 
 type developersData struct {
 	Integrations []integrationView
-	NewKey       string // a rolled key, shown once
+	NewKey       string       // a rolled key, shown once
+	Credentials  []credential // a new integration's, shown once
 	Overlaps     []string
+	Flavors      []string
 }
 
 // developers lists the merchant's integrations in the session's mode.
@@ -30,12 +36,18 @@ func (p *Pages) developers(w http.ResponseWriter, r *request) {
 }
 
 func (p *Pages) renderDevelopers(w http.ResponseWriter, r *request, newKey string, status int) {
+	p.renderDevelopersWith(w, r, developersData{NewKey: newKey})
+}
+
+func (p *Pages) renderDevelopersWith(w http.ResponseWriter, r *request, data developersData) {
+	status := http.StatusOK
 	list, err := p.svc.ListIntegrations(r.Context(), r.user.MerchantID)
 	if err != nil {
 		p.failed(w, r.Request, err)
 		return
 	}
-	data := developersData{NewKey: newKey, Overlaps: []string{"0s", "1h", "24h", "168h"}}
+	data.Overlaps = []string{"0s", "1h", "24h", "168h"}
+	data.Flavors = []string{"native", "paydunya", "cinetpay", "kpay", "ipay", "clickpay"}
 	now := time.Now()
 	for _, in := range list {
 		if in.Mode != r.session.Mode {
@@ -114,4 +126,61 @@ func (p *Pages) revoke(w http.ResponseWriter, r *request) {
 		return
 	}
 	http.Redirect(w, r.Request, "/dashboard/developers", http.StatusSeeOther)
+}
+
+// createIntegration adds an integration in the session's mode and shows
+// its credentials, once.
+func (p *Pages) createIntegration(w http.ResponseWriter, r *request) {
+	f := r.PostForm
+	payouts := f.Get("payouts") == "on"
+	_, creds, err := p.svc.CreateIntegration(r.Context(), gateway.IntegrationInput{MerchantID: r.user.MerchantID,
+		Flavor: malipo.Flavor(f.Get("flavor")), Mode: r.session.Mode, NotifyURL: strings.TrimSpace(f.Get("notify_url")),
+		Country: f.Get("country"), Payouts: &payouts})
+	if err != nil {
+		if malipo.KindOf(err) == malipo.KindInternal {
+			p.failed(w, r.Request, err)
+			return
+		}
+		setFlash(w, "error", malipo.AsError(err).Message)
+		http.Redirect(w, r.Request, "/dashboard/developers", http.StatusSeeOther)
+		return
+	}
+	var shown []credential
+	for k, v := range creds {
+		shown = append(shown, credential{k, v})
+	}
+	slices.SortFunc(shown, func(a, b credential) int { return strings.Compare(a.Name, b.Name) })
+	p.renderDevelopersWith(w, r, developersData{Credentials: shown})
+}
+
+type credential struct{ Name, Value string }
+
+// settings changes an integration's settings.
+func (p *Pages) settings(w http.ResponseWriter, r *request) {
+	in, ok := p.owned(r, r.PathValue("id"))
+	if !ok {
+		p.notFound(w, r.Request, r)
+		return
+	}
+	f := r.PostForm
+	notify, country, payouts := strings.TrimSpace(f.Get("notify_url")), f.Get("country"), f.Get("payouts") == "on"
+	var ips []string
+	for _, a := range strings.FieldsFunc(f.Get("allow_ips"), func(c rune) bool { return c == ',' || c == ' ' }) {
+		ips = append(ips, a)
+	}
+	set := gateway.IntegrationSettings{NotifyURL: &notify, AllowIPs: &ips, Country: &country, Payouts: &payouts}
+	if n, err := strconv.Atoi(f.Get("payouts_per_destination")); err == nil {
+		set.PayoutsPerDestination = &n
+	}
+	if n, err := strconv.ParseInt(f.Get("max_payout"), 10, 64); err == nil {
+		set.MaxPayout = &n
+	}
+	if _, err := p.svc.UpdateIntegration(r.Context(), in.ID, set); err != nil {
+		if malipo.KindOf(err) == malipo.KindInternal {
+			p.failed(w, r.Request, err)
+			return
+		}
+		setFlash(w, "error", malipo.AsError(err).Message)
+	}
+	http.Redirect(w, r.Request, "/dashboard/developers#"+in.ID, http.StatusSeeOther)
 }

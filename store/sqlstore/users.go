@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"database/sql"
+	"encoding/json"
 	"strings"
 	"time"
 
@@ -146,4 +147,20 @@ func createdBetween(where []string, args []any, from, to time.Time) ([]string, [
 		where, args = append(where, "created_at <= ?"), append(args, micros(to))
 	}
 	return where, args
+}
+
+func (t *tx) UpdateIntegration(i malipo.Integration) error {
+	cfg, err := json.Marshal(i.Config)
+	if err != nil {
+		return err
+	}
+	rules, err := json.Marshal(i.Rules)
+	if err != nil {
+		return err
+	}
+	res, err := t.exec(`UPDATE integrations SET config = ?, notify_url = ?, rules = ? WHERE id = ?`, string(cfg), i.NotifyURL, string(rules), i.ID)
+	if err != nil {
+		return err
+	}
+	return mustTouch(res, "integration")
 }

@@ -119,6 +119,16 @@ func testListMerchantsAndIntegrations(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+	ia.Config, ia.NotifyURL, ia.Rules.MaxPayout = map[string]string{"country": "RW"}, "https://shop.example/ipn", 9000
+	write(t, s, func(tx store.Tx) error { return tx.UpdateIntegration(ia) })
+	read(t, s, func(tx store.Tx) error {
+		got, err := tx.GetIntegration(ia.ID)
+		must(t, err)
+		if got.Config["country"] != "RW" || got.NotifyURL != "https://shop.example/ipn" || got.Rules.MaxPayout != 9000 {
+			t.Errorf("updated integration: %+v", got)
+		}
+		return nil
+	})
 }
 
 func testSearchPayments(t *testing.T, s store.Store) {
