@@ -52,7 +52,8 @@ func BenchmarkPages(b *testing.B) {
 	}
 	res.Body.Close()
 	for _, page := range []string{"/dashboard/", "/dashboard/payments", "/dashboard/payments?q=order-04242", "/dashboard/payments?q=c4242%40",
-		"/dashboard/payments?status=succeeded&from=2026-03-01&to=2026-03-01", "/dashboard/payments/" + last.ID, "/dashboard/developers"} {
+		"/dashboard/payments?status=succeeded&from=2026-03-01&to=2026-03-01", "/dashboard/payments/" + last.ID, "/dashboard/developers",
+		"/dashboard/balance?currency=XOF", "/dashboard/refunds", "/dashboard/payouts", "/dashboard/webhooks", "/dashboard/account"} {
 		b.Run(page, func(b *testing.B) {
 			var took []time.Duration
 			size := 0

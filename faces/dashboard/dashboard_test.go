@@ -749,3 +749,81 @@ func TestCreateIntegrationAndSettings(t *testing.T) {
 		t.Errorf("another merchant's settings: %d", pg.status)
 	}
 }
+
+// Every route, as another merchant's owner aimed at Duka's objects: not
+// found (or nothing of Duka's shown), and nothing changes.
+func TestEveryRouteKeepsMerchantsApart(t *testing.T) {
+	sh := newShop(t)
+	ctx := context.Background()
+	if _, err := sh.s.Service.Topup(ctx, sh.integ, 50_000, "XOF"); err != nil {
+		t.Fatal(err)
+	}
+	po, _, err := sh.s.Service.CreatePayout(ctx, sh.integ, gateway.PayoutInput{Amount: 100, Currency: "XOF", Reference: "duka-po",
+		Destination: malipo.Destination{Type: malipo.DestinationMobileMoney, Account: "+2250707120000"}}, gateway.Idempotency{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url1 := "https://duka.example/hooks"
+	ep, _, _, err := sh.s.Service.CreateEndpoint(ctx, sh.integ, gateway.EndpointInput{URL: &url1}, gateway.Idempotency{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, _ := sh.s.Service.ListEvents(ctx, sh.integ, store.EventFilter{Limit: 1})
+	soko := sh.browser(t)
+	soko.signIn("boss@soko.example", sh.password)
+	csrf := soko.csrf("/dashboard/")
+	secret := []string{sh.paid.ID, po.ID, ep.ID, "order-1042", "Awa Diop", "duka.example/hooks", sh.integ.ID}
+	for _, path := range []string{"/dashboard/", "/dashboard/payments", "/dashboard/payments.csv", "/dashboard/payments?q=" + sh.paid.ID,
+		"/dashboard/refunds", "/dashboard/payouts", "/dashboard/balance?currency=XOF", "/dashboard/balance.csv?currency=XOF",
+		"/dashboard/settlements.csv?currency=XOF", "/dashboard/webhooks", "/dashboard/developers", "/dashboard/account"} {
+		pg := soko.get(path)
+		for _, s := range secret {
+			if strings.Contains(pg.body, s) && !strings.Contains(path, s) {
+				t.Errorf("GET %s shows Duka's %s", path, s)
+			}
+		}
+	}
+	for _, path := range []string{"/dashboard/payments/" + sh.paid.ID, "/dashboard/payouts/" + po.ID, "/dashboard/merchants", "/dashboard/platform",
+		"/dashboard/merchants/" + sh.integ.MerchantID} {
+		if pg := soko.get(path); pg.status != 404 {
+			t.Errorf("GET %s: %d, want 404", path, pg.status)
+		}
+	}
+	for path, form := range map[string]url.Values{
+		"/dashboard/payments/" + sh.paid.ID + "/refund":            {"key": {"x1"}},
+		"/dashboard/payments/" + sh.paid.ID + "/cancel":            {"key": {"x2"}},
+		"/dashboard/developers/" + sh.integ.ID + "/roll":           {"overlap": {"0s"}},
+		"/dashboard/developers/" + sh.integ.ID + "/revoke":         {"confirm": {sh.integ.ID}},
+		"/dashboard/developers/" + sh.integ.ID + "/settings":       {"country": {"SN"}},
+		"/dashboard/webhooks/" + ep.ID:                             {"action": {"delete"}},
+		"/dashboard/webhooks/events/" + evs[0].ID + "/replay":      {"key": {"x3"}},
+		"/dashboard/merchants/" + sh.integ.MerchantID + "/suspend": {"action": {"suspend"}},
+	} {
+		form.Set("csrf", csrf)
+		if pg := soko.do("POST", path, form); pg.status != 404 {
+			t.Errorf("POST %s: %d, want 404", path, pg.status)
+		}
+	}
+	// Nothing of Duka's changed.
+	if rs, _ := sh.s.Service.PaymentRefunds(ctx, sh.integ, sh.paid.ID); len(rs) != 0 {
+		t.Errorf("refunds: %+v", rs)
+	}
+	if _, err := sh.s.Service.GetEndpoint(ctx, sh.integ, ep.ID); err != nil {
+		t.Errorf("endpoint: %v", err)
+	}
+	if logs, _ := sh.s.Service.EventDeliveries(ctx, sh.integ, evs[0].ID); len(logs) > 1 {
+		t.Errorf("deliveries: %d", len(logs))
+	}
+	list, _ := sh.s.Service.ListIntegrations(ctx, sh.integ.MerchantID)
+	for _, in := range list {
+		if in.ID == sh.integ.ID && in.Config["country"] != "" {
+			t.Errorf("settings changed: %+v", in.Config)
+		}
+	}
+	if m, _ := sh.s.Service.Merchant(ctx, sh.integ.MerchantID); !m.SuspendedAt.IsZero() {
+		t.Error("Duka suspended")
+	}
+	if keys, _ := sh.s.Service.APIKeys(ctx, sh.integ.ID); len(keys) != 1 || !keys[0].ExpiresAt.IsZero() {
+		t.Errorf("keys: %+v", keys)
+	}
+}
