@@ -96,6 +96,7 @@ func (p *Pages) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /dashboard/account/totp/confirm", p.signedIn(p.confirmTOTP))
 	mux.HandleFunc("POST /dashboard/merchants/{id}/suspend", p.signedIn(p.operatorOnly(p.suspend)))
 	mux.HandleFunc("GET /dashboard/merchants/{id}", p.signedIn(p.operatorOnly(p.merchant)))
+	mux.HandleFunc("POST /dashboard/merchants", p.signedIn(p.operatorOnly(p.createMerchant)))
 	mux.HandleFunc("GET /dashboard/platform", p.signedIn(p.operatorOnly(p.platform)))
 	mux.HandleFunc("GET /dashboard/developers", p.signedIn(p.merchantOnly(p.may(malipo.PermKeys, p.developers))))
 	mux.HandleFunc("POST /dashboard/developers/{id}/roll", p.signedIn(p.merchantOnly(p.may(malipo.PermKeys, p.roll))))

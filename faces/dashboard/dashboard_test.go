@@ -827,3 +827,27 @@ func TestEveryRouteKeepsMerchantsApart(t *testing.T) {
 		t.Errorf("keys: %+v", keys)
 	}
 }
+
+// The operator creates a merchant and its first owner, who can sign in.
+func TestOperatorCreatesAMerchant(t *testing.T) {
+	sh := newShop(t)
+	ops := sh.browser(t)
+	ops.signIn("ops@malipo.example", sh.password)
+	csrf := ops.csrf("/dashboard/merchants")
+	pg := ops.do("POST", "/dashboard/merchants", url.Values{"csrf": {csrf}, "name": {"Kiosk Kofi"}, "email": {"kofi@kiosk.example"}, "password": {"a long first password"}})
+	if pg.status != http.StatusSeeOther || !strings.HasPrefix(pg.header.Get("Location"), "/dashboard/merchants/mer_") {
+		t.Fatalf("create: %d %s", pg.status, pg.header.Get("Location"))
+	}
+	if pg := sh.browser(t).signIn("kofi@kiosk.example", "a long first password"); pg.status != http.StatusSeeOther {
+		t.Errorf("the new owner signs in: %d", pg.status)
+	}
+	ops.do("POST", "/dashboard/merchants", url.Values{"csrf": {csrf}, "name": {""}})
+	if pg := ops.get("/dashboard/merchants"); !strings.Contains(pg.body, `id="error"`) {
+		t.Error("a merchant without a name says nothing")
+	}
+	owner := sh.browser(t)
+	owner.signIn("mama@duka.example", sh.password)
+	if pg := owner.do("POST", "/dashboard/merchants", url.Values{"csrf": {owner.csrf("/dashboard/")}, "name": {"Mine"}}); pg.status != 404 {
+		t.Errorf("a merchant's owner creating merchants: %d", pg.status)
+	}
+}

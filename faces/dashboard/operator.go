@@ -85,3 +85,22 @@ func (p *Pages) merchant(w http.ResponseWriter, r *request) {
 	v.Data = data
 	p.render(w, http.StatusOK, "merchant", v)
 }
+
+// createMerchant makes a merchant and, when an email is given, its first
+// owner (the password typed by the operator, to hand over).
+func (p *Pages) createMerchant(w http.ResponseWriter, r *request) {
+	f := r.PostForm
+	m, err := p.svc.CreateMerchant(r.Context(), f.Get("name"), "")
+	if err == nil && f.Get("email") != "" {
+		_, err = p.svc.CreateUser(r.Context(), gateway.UserInput{MerchantID: m.ID, Email: f.Get("email"), Password: f.Get("password"), Role: malipo.RoleOwner})
+	}
+	switch {
+	case err == nil:
+		http.Redirect(w, r.Request, "/dashboard/merchants/"+m.ID, http.StatusSeeOther)
+	case malipo.KindOf(err) == malipo.KindInternal:
+		p.failed(w, r.Request, err)
+	default:
+		setFlash(w, "error", malipo.AsError(err).Message)
+		http.Redirect(w, r.Request, "/dashboard/merchants", http.StatusSeeOther)
+	}
+}

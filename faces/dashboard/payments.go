@@ -309,6 +309,7 @@ func (p *Pages) merchants(w http.ResponseWriter, r *request) {
 		return
 	}
 	v := p.view(r, "merchants", "merchants_title")
+	_, v.Error = takeFlash(w, r.Request)
 	v.Data = merchantsData{Q: q, Merchants: list}
 	p.render(w, http.StatusOK, "merchants", v)
 }
