@@ -86,6 +86,7 @@ func (p *Pages) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /dashboard/webhooks/{id}", p.signedIn(p.merchantOnly(p.may(malipo.PermWebhooks, p.endpointAction))))
 	mux.HandleFunc("POST /dashboard/webhooks/events/{id}/replay", p.signedIn(p.merchantOnly(p.may(malipo.PermWebhooks, p.replay))))
 	mux.HandleFunc("GET /dashboard/payouts", p.signedIn(p.merchantOnly(p.payouts)))
+	mux.HandleFunc("GET /dashboard/payouts.csv", p.signedIn(p.merchantOnly(p.payoutsCSV)))
 	mux.HandleFunc("GET /dashboard/payouts/new", p.signedIn(p.merchantOnly(p.may(malipo.PermPayout, p.newPayout))))
 	mux.HandleFunc("POST /dashboard/payouts/new", p.signedIn(p.merchantOnly(p.may(malipo.PermPayout, p.newPayout))))
 	mux.HandleFunc("POST /dashboard/payouts", p.signedIn(p.merchantOnly(p.may(malipo.PermPayout, p.createPayout))))

@@ -555,6 +555,10 @@ func TestPayoutWithConfirmation(t *testing.T) {
 	if pg := owner.get("/dashboard/payouts"); !strings.Contains(pg.body, where) {
 		t.Errorf("payouts list lacks the payout")
 	}
+	export := owner.get("/dashboard/payouts.csv")
+	if rows, err := csv.NewReader(strings.NewReader(export.body)).ReadAll(); err != nil || len(rows) != 2 || rows[1][3] != "2500" || rows[1][8] != "+2250707120000" {
+		t.Errorf("payouts export: %v %v", rows, err)
+	}
 	dev := sh.browser(t)
 	dev.signIn("dev@duka.example", sh.password)
 	if pg := dev.get("/dashboard/payouts/new"); pg.status != 403 {
@@ -619,6 +623,10 @@ func TestWebhooksPage(t *testing.T) {
 	eps, _ := sh.s.Service.ListEndpoints(ctx, sh.integ)
 	if len(eps) != 1 {
 		t.Fatalf("endpoints: %+v", eps)
+	}
+	owner.do("POST", "/dashboard/webhooks/"+eps[0].ID, url.Values{"csrf": {csrf}, "action": {"edit"}, "url": {receiver.URL + "/v2"}, "events": {"payment.*, payout.succeeded"}})
+	if eps, _ := sh.s.Service.ListEndpoints(ctx, sh.integ); eps[0].URL != receiver.URL+"/v2" || len(eps[0].Events) != 2 {
+		t.Errorf("after the edit: %+v", eps[0])
 	}
 	owner.do("POST", "/dashboard/webhooks/"+eps[0].ID, url.Values{"csrf": {csrf}, "action": {"disable"}})
 	if eps, _ := sh.s.Service.ListEndpoints(ctx, sh.integ); !eps[0].Disabled {

@@ -1,9 +1,11 @@
 package dashboard
 
 import (
+	"encoding/csv"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/gateway"
@@ -153,4 +155,38 @@ func (p *Pages) payout(w http.ResponseWriter, r *request) {
 		Attempts []malipo.RailAttempt
 	}{po, attempts}
 	p.render(w, http.StatusOK, "payout", v)
+}
+
+// payoutsCSV exports every payout of the mode.
+func (p *Pages) payoutsCSV(w http.ResponseWriter, r *request) {
+	secure(w)
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="payouts-`+string(r.session.Mode)+`.csv"`)
+	out := csv.NewWriter(w)
+	out.Write([]string{"id", "created_at", "status", "amount", "currency", "fee", "reference", "destination_type", "destination_account",
+		"operator", "narration", "rail_reference", "failure_code", "completed_at"})
+	f := store.PayoutFilter{Limit: gateway.MaxPageSize}
+	for written := 0; written < maxExport; {
+		list, err := p.svc.ListPayouts(r.Context(), r.scope, f)
+		if err != nil {
+			p.logger.Error("export payouts", "err", err)
+			return
+		}
+		for _, po := range list {
+			completed := ""
+			if !po.CompletedAt.IsZero() {
+				completed = po.CompletedAt.UTC().Format(time.RFC3339)
+			}
+			out.Write([]string{po.ID, po.CreatedAt.UTC().Format(time.RFC3339), string(po.Status), malipo.FormatDecimal(po.Amount, po.Currency),
+				string(po.Currency), malipo.FormatDecimal(po.Fee, po.Currency), cell(po.Reference), string(po.Destination.Type),
+				po.Destination.Account, po.Destination.Operator, // the account is validated: E.164 or digits
+				cell(po.Narration), cell(po.RailReference), po.FailureCode, completed})
+		}
+		written += len(list)
+		if len(list) < gateway.MaxPageSize {
+			break
+		}
+		f.StartingAfter = list[len(list)-1].ID
+	}
+	out.Flush()
 }

@@ -63,12 +63,13 @@ func (p *Pages) endpointAction(w http.ResponseWriter, r *request) {
 	switch action := r.PostForm.Get("action"); action {
 	case "create":
 		url := strings.TrimSpace(r.PostForm.Get("url"))
-		var events []string
-		for _, e := range strings.FieldsFunc(r.PostForm.Get("events"), func(c rune) bool { return c == ',' || c == ' ' }) {
-			events = append(events, e)
-		}
+		events := splitList(r.PostForm.Get("events"))
 		_, secret, _, err = p.svc.CreateEndpoint(r.Context(), r.scope, gateway.EndpointInput{URL: &url, Events: &events},
 			gateway.Idempotency{Key: formKey(r, "endpoint")})
+	case "edit":
+		url := strings.TrimSpace(r.PostForm.Get("url"))
+		events := splitList(r.PostForm.Get("events"))
+		_, err = p.svc.UpdateEndpoint(r.Context(), r.scope, id, gateway.EndpointInput{URL: &url, Events: &events})
 	case "disable", "enable":
 		off := action == "disable"
 		_, err = p.svc.UpdateEndpoint(r.Context(), r.scope, id, gateway.EndpointInput{Disabled: &off})
@@ -117,4 +118,9 @@ func (p *Pages) replay(w http.ResponseWriter, r *request) {
 		setFlash(w, "done", "replayed")
 	}
 	http.Redirect(w, r.Request, "/dashboard/webhooks", http.StatusSeeOther)
+}
+
+// splitList reads a list typed with commas or spaces.
+func splitList(s string) []string {
+	return strings.FieldsFunc(s, func(c rune) bool { return c == ',' || c == ' ' })
 }
