@@ -261,6 +261,9 @@ func TestBrowserCancelAndFinalPages(t *testing.T) {
 		t.Errorf("the cancelled page has %d forms", n)
 	}
 	screenshot(t, ctx, "cancelled-fr")
+	// Just cancelled, the page sends the customer back to the shop after a
+	// second: let it, so that the next navigation is not cut short by it.
+	waitLocation(t, ctx, s.shop.URL+"/cancelled", 10*time.Second)
 	do(t, ctx, chromedp.Navigate(s.url+"/pay/00000000000000000000000000notarealtokenatall"), chromedp.WaitVisible(chromedp.ID("state")))
 	if got := text(t, ctx, "state"); !strings.Contains(got, "introuvable") {
 		t.Errorf("unknown link page: %q", got)
