@@ -40,10 +40,11 @@ const (
 	PermWebhooks Permission = "webhooks" // endpoints and deliveries
 	PermLive     Permission = "live"     // see and act in live mode
 	PermOperate  Permission = "operate"  // every merchant, the rails, the audit
+	PermUsers    Permission = "users"    // the merchant's users and their roles
 )
 
 var grants = map[Role][]Permission{
-	RoleOwner:     {PermRead, PermRefund, PermPayout, PermKeys, PermWebhooks, PermLive},
+	RoleOwner:     {PermRead, PermRefund, PermPayout, PermKeys, PermWebhooks, PermLive, PermUsers},
 	RoleDeveloper: {PermRead, PermKeys, PermWebhooks},
 	RoleSupport:   {PermRead, PermRefund, PermLive},
 	RoleViewer:    {PermRead, PermLive},

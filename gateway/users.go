@@ -291,3 +291,67 @@ func (s *Service) checkTOTP(u malipo.User, code string) bool {
 // errTOTPRequired asks for the authenticator's code, the password being
 // right (it is said only then).
 var errTOTPRequired = malipo.Errorf(malipo.KindUnauthorized, "totp_required", "enter the code from your authenticator app")
+
+// ListUsers lists a merchant's users ("" : the operators), by email.
+func (s *Service) ListUsers(ctx context.Context, merchantID string) ([]malipo.User, error) {
+	var out []malipo.User
+	err := s.cfg.Store.Read(ctx, func(tx store.Tx) (err error) {
+		out, err = tx.ListUsers(merchantID)
+		return err
+	})
+	return out, err
+}
+
+// UserChange is what an owner may change of one of the merchant's users;
+// nil leaves it.
+type UserChange struct {
+	Role     *malipo.Role
+	Disabled *bool
+}
+
+// ChangeUser changes the role of one of a merchant's users, or disables
+// (signing them out everywhere) or re-enables them. A merchant keeps at
+// least one enabled owner.
+func (s *Service) ChangeUser(ctx context.Context, merchantID, userID string, c UserChange) (malipo.User, error) {
+	var u malipo.User
+	err := s.cfg.Store.Transact(ctx, func(tx store.Tx) (err error) {
+		if u, err = tx.GetUser(userID); err != nil {
+			return err
+		}
+		if u.MerchantID != merchantID || merchantID == "" {
+			return &malipo.Error{Kind: malipo.KindNotFound, Code: "resource_missing", Message: "user not found"}
+		}
+		if c.Role != nil {
+			role, err := malipo.ParseRole(string(*c.Role))
+			if err != nil || role == malipo.RoleOperator {
+				return malipo.Invalid("role", "role_invalid", "a merchant's user is an owner, developer, support or viewer")
+			}
+			u.Role = role
+		}
+		if c.Disabled != nil {
+			switch {
+			case *c.Disabled && u.DisabledAt.IsZero():
+				u.DisabledAt = s.now()
+				if err := tx.RevokeSessions(u.ID, s.now().UnixMicro()); err != nil {
+					return err
+				}
+			case !*c.Disabled:
+				u.DisabledAt = time.Time{}
+			}
+		}
+		if err := tx.UpdateUser(u); err != nil {
+			return err
+		}
+		users, err := tx.ListUsers(merchantID)
+		if err != nil {
+			return err
+		}
+		for _, o := range users {
+			if o.Role == malipo.RoleOwner && o.DisabledAt.IsZero() {
+				return nil
+			}
+		}
+		return malipo.Errorf(malipo.KindConflict, "last_owner", "a merchant keeps at least one owner who can sign in")
+	})
+	return u, err
+}

@@ -78,6 +78,8 @@ func TestBrowserDashboard(t *testing.T) {
 			step("account", chromedp.Navigate(sh.s.Server.URL+"/dashboard/account"), chromedp.WaitVisible(chromedp.ID("totp-start")),
 				chromedp.Click(chromedp.ID("totp-start")), chromedp.WaitVisible(chromedp.ID("qr")))
 			shot("6f-two-factor")
+			step("users", chromedp.Navigate(sh.s.Server.URL+"/dashboard/users"), chromedp.WaitVisible(chromedp.ID("users")))
+			shot("6g-users")
 			step("live", chromedp.Navigate(sh.s.Server.URL+"/dashboard/"), chromedp.WaitVisible(chromedp.ID("to-live")),
 				chromedp.Click(chromedp.ID("to-live")), chromedp.WaitVisible(chromedp.ID("to-test")))
 			shot("7-live")

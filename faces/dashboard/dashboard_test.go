@@ -859,3 +859,64 @@ func TestOperatorCreatesAMerchant(t *testing.T) {
 		t.Errorf("a merchant's owner creating merchants: %d", pg.status)
 	}
 }
+
+// An owner manages the merchant's users: adds one, changes a role,
+// disables (which signs them out) and re-enables; the last owner stays;
+// another merchant's users are out of reach.
+func TestOwnerManagesUsers(t *testing.T) {
+	sh := newShop(t)
+	ctx := context.Background()
+	owner := sh.browser(t)
+	owner.signIn("mama@duka.example", sh.password)
+	csrf := owner.csrf("/dashboard/users")
+	if pg := owner.do("POST", "/dashboard/users", url.Values{"csrf": {csrf}, "email": {"help@duka.example"}, "role": {"support"}, "password": {"a first password"}}); pg.status != http.StatusSeeOther {
+		t.Fatalf("add: %d", pg.status)
+	}
+	support := sh.browser(t)
+	if pg := support.signIn("help@duka.example", "a first password"); pg.status != http.StatusSeeOther {
+		t.Fatalf("the new user signs in: %d", pg.status)
+	}
+	users, _ := sh.s.Service.ListUsers(ctx, sh.integ.MerchantID)
+	var help, mama malipo.User
+	for _, u := range users {
+		switch u.Email {
+		case "help@duka.example":
+			help = u
+		case "mama@duka.example":
+			mama = u
+		}
+	}
+	owner.do("POST", "/dashboard/users/"+help.ID, url.Values{"csrf": {csrf}, "action": {"role"}, "role": {"viewer"}})
+	owner.do("POST", "/dashboard/users/"+help.ID, url.Values{"csrf": {csrf}, "action": {"disable"}})
+	if pg := support.get("/dashboard/"); pg.status != http.StatusSeeOther {
+		t.Errorf("a disabled user's session: %d", pg.status)
+	}
+	if pg := sh.browser(t).signIn("help@duka.example", "a first password"); pg.status != 401 {
+		t.Errorf("a disabled user signs in: %d", pg.status)
+	}
+	users, _ = sh.s.Service.ListUsers(ctx, sh.integ.MerchantID)
+	for _, u := range users {
+		if u.ID == help.ID && (u.Role != malipo.RoleViewer || u.DisabledAt.IsZero()) {
+			t.Errorf("after the changes: %+v", u)
+		}
+	}
+	// The last owner cannot be disabled or demoted.
+	owner.do("POST", "/dashboard/users/"+mama.ID, url.Values{"csrf": {csrf}, "action": {"role"}, "role": {"viewer"}})
+	if pg := owner.get("/dashboard/users"); !strings.Contains(pg.body, `id="error"`) {
+		t.Error("demoting the last owner says nothing")
+	}
+	// Developers have no such page; another merchant cannot touch Duka's users.
+	dev := sh.browser(t)
+	dev.signIn("dev@duka.example", sh.password)
+	if pg := dev.get("/dashboard/users"); pg.status != 403 {
+		t.Errorf("a developer's users page: %d", pg.status)
+	}
+	soko := sh.browser(t)
+	soko.signIn("boss@soko.example", sh.password)
+	if pg := soko.do("POST", "/dashboard/users/"+mama.ID, url.Values{"csrf": {soko.csrf("/dashboard/")}, "action": {"disable"}}); pg.status != 404 {
+		t.Errorf("another merchant disabling Duka's owner: %d", pg.status)
+	}
+	if pg := soko.get("/dashboard/users"); strings.Contains(pg.body, "mama@duka.example") {
+		t.Error("another merchant sees Duka's users")
+	}
+}
