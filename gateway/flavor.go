@@ -28,6 +28,11 @@ type Flavor struct {
 	// Secrets the face must keep in clear to sign, or hashes it compares,
 	// go into integ.Config.
 	Mint func(g *ids.Generator, in IntegrationInput, integ *malipo.Integration) (keys []string, shown Credentials, err error)
+	// Roll, when set, gives an integration new secrets: the new keys
+	// whose hashes find it (the old ones keep working for the roll's
+	// overlap) and what its owner is shown once; it may change integ's
+	// Config. Nil: the flavor's credentials do not roll.
+	Roll func(g *ids.Generator, integ *malipo.Integration) (keys []string, shown Credentials, err error)
 }
 
 // flavors is the registry of flavors, written at start-up and read on
@@ -61,6 +66,9 @@ func nativeFlavor() Flavor {
 		key := g.Secret("sk_"+string(in.Mode)+"_", 20)
 		return []string{key}, Credentials{"integration_id": in.ID, "secret_key": key, "mode": string(in.Mode),
 			"webhook_secret": in.Config["webhook_secret"]}, nil
+	}, Roll: func(g *ids.Generator, in *malipo.Integration) ([]string, Credentials, error) {
+		key := g.Secret("sk_"+string(in.Mode)+"_", 20)
+		return []string{key}, Credentials{"secret_key": key}, nil
 	}}
 }
 
@@ -100,4 +108,10 @@ func normalizeCountry(c string) string { return strings.ToUpper(strings.TrimSpac
 // national in the operator's country, else the integration's home.
 func (s *Service) ParsePhone(in malipo.Integration, raw, operator string) (string, error) {
 	return malipo.ParseMSISDN(raw, s.regionFor(strings.ToLower(operator), s.Home(in), ""))
+}
+
+// Rolls reports whether the integration's credentials can be rolled.
+func (s *Service) Rolls(in malipo.Integration) bool {
+	f, _ := s.flavors.get(in.Flavor)
+	return f.Roll != nil
 }

@@ -89,8 +89,9 @@ func TestRollAndRevokeKeys(t *testing.T) {
 	if _, err := e.svc.RollKey(ctx, e.integ.ID, 8*24*time.Hour); malipo.KindOf(err) != malipo.KindInvalid {
 		t.Errorf("an overlap of 8 days: %v", err)
 	}
-	fresh, err := e.svc.RollKey(ctx, e.integ.ID, time.Hour)
-	if err != nil || fresh == e.key {
+	rolled, err := e.svc.RollKey(ctx, e.integ.ID, time.Hour)
+	fresh := rolled["secret_key"]
+	if err != nil || fresh == "" || fresh == e.key {
 		t.Fatalf("roll: %q %v", fresh, err)
 	}
 	if !works(fresh) || !works(e.key) {

@@ -115,13 +115,7 @@ func (s *Service) CreateIntegration(ctx context.Context, in IntegrationInput) (m
 			return err
 		}
 		for _, key := range keys {
-			hint := key
-			if len(key) >= 16 {
-				hint = key[:8] + "…" + key[len(key)-4:]
-			} else {
-				hint = "…"
-			}
-			if err := tx.CreateAPIKey(malipo.APIKey{Hash: HashKey(key), IntegrationID: integ.ID, Hint: hint, CreatedAt: now}); err != nil {
+			if err := tx.CreateAPIKey(malipo.APIKey{Hash: HashKey(key), IntegrationID: integ.ID, Hint: keyHint(key), CreatedAt: now}); err != nil {
 				return err
 			}
 		}
@@ -194,44 +188,67 @@ func (s *Service) IntegrationBySecret(ctx context.Context, secret string) (malip
 // MaxKeyOverlap bounds how long a rolled key keeps working.
 const MaxKeyOverlap = 7 * 24 * time.Hour
 
-// RollKey gives a native integration a new secret key, shown once; the
-// keys it had keep working for overlap (0: they stop at once), so that
-// the merchant's servers can move to the new one without an outage.
-func (s *Service) RollKey(ctx context.Context, integrationID string, overlap time.Duration) (string, error) {
+// RollKey gives an integration new secrets, as its flavor rolls them,
+// shown once; the keys it had keep working for overlap (0: they stop at
+// once), so that the merchant's servers can move to the new ones without
+// an outage.
+func (s *Service) RollKey(ctx context.Context, integrationID string, overlap time.Duration) (Credentials, error) {
 	if overlap < 0 || overlap > MaxKeyOverlap {
-		return "", malipo.Invalid("overlap", "parameter_invalid", "the overlap is between 0 and %s", MaxKeyOverlap)
+		return nil, malipo.Invalid("overlap", "parameter_invalid", "the overlap is between 0 and %s", MaxKeyOverlap)
 	}
-	var key string
+	var shown Credentials
 	err := s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
 		in, err := tx.GetIntegration(integrationID)
 		if err != nil {
 			return err
 		}
-		if in.Flavor != malipo.FlavorNative {
-			return malipo.Invalid("integration", "roll_unsupported", "only native keys roll: a %s integration's credentials are a set; create a new integration and revoke this one", in.Flavor)
+		flavor, _ := s.flavors.get(in.Flavor)
+		if flavor.Roll == nil {
+			return malipo.Invalid("integration", "roll_unsupported", "a %s integration's credentials do not roll: create a new integration and revoke this one", in.Flavor)
 		}
-		keys, err := tx.ListAPIKeys(in.ID)
+		had, err := tx.ListAPIKeys(in.ID)
 		if err != nil {
 			return err
 		}
-		if !slices.ContainsFunc(keys, func(k malipo.APIKey) bool { return k.Works(s.now()) }) {
+		if !slices.ContainsFunc(had, func(k malipo.APIKey) bool { return k.Works(s.now()) }) {
 			return malipo.Errorf(malipo.KindConflict, "integration_revoked", "this integration is revoked")
 		}
-		ks, _, err := nativeFlavor().Mint(s.cfg.IDs, IntegrationInput{}, &in)
+		in.Config = maps.Clone(in.Config)
+		keys, creds, err := flavor.Roll(s.cfg.IDs, &in)
 		if err != nil {
 			return err
 		}
-		key = ks[0]
 		now := s.now()
-		if err := tx.CreateAPIKey(malipo.APIKey{Hash: HashKey(key), IntegrationID: in.ID, Hint: key[:8] + "…" + key[len(key)-4:], CreatedAt: now}); err != nil {
-			return err
+		keep := map[string]bool{}
+		for _, key := range keys {
+			if err := tx.CreateAPIKey(malipo.APIKey{Hash: HashKey(key), IntegrationID: in.ID, Hint: keyHint(key), CreatedAt: now}); err != nil {
+				return err
+			}
+			keep[HashKey(key)] = true
 		}
-		return tx.ExpireAPIKeys(in.ID, now.Add(overlap), HashKey(key))
+		for _, k := range had {
+			if !keep[k.Hash] && (k.ExpiresAt.IsZero() || k.ExpiresAt.After(now.Add(overlap))) {
+				k.ExpiresAt = now.Add(overlap)
+				if err := tx.ExpireAPIKey(k.Hash, k.ExpiresAt); err != nil {
+					return err
+				}
+			}
+		}
+		shown = creds
+		return tx.UpdateIntegration(in)
 	})
 	if err == nil && overlap == 0 {
 		s.forgetKeys()
 	}
-	return key, err
+	return shown, err
+}
+
+// keyHint is what may be shown of a key: its ends, or nothing of a short one.
+func keyHint(key string) string {
+	if len(key) >= 16 {
+		return key[:8] + "…" + key[len(key)-4:]
+	}
+	return "…"
 }
 
 // RevokeIntegration makes every key of an integration stop working now.

@@ -51,6 +51,8 @@ type Tx interface {
 	// ExpireAPIKeys makes every key of the integration but except stop
 	// working at at, unless it stops sooner already.
 	ExpireAPIKeys(integrationID string, at time.Time, except string) error
+	// ExpireAPIKey makes one key stop working at at.
+	ExpireAPIKey(hash string, at time.Time) error
 
 	// CreateUser fails with kind conflict, code email_in_use, when the
 	// email is taken.

@@ -107,7 +107,7 @@ func (m merchantsCreateCmd) Run(c *cli, e *env) error {
 type integrationsCmd struct {
 	Create integrationsCreateCmd `cmd:"" help:"Create an integration; prints its credentials once, as JSON."`
 	List   integrationsListCmd   `cmd:"" help:"List a merchant's integrations, without their credentials."`
-	Roll   integrationsRollCmd   `cmd:"" help:"Give a native integration a new secret key (printed once); the old one works for --overlap."`
+	Roll   integrationsRollCmd   `cmd:"" help:"Give an integration new secrets (printed once); the old ones work for --overlap."`
 	Revoke integrationsRevokeCmd `cmd:"" help:"Stop every key of an integration now."`
 }
 
@@ -122,12 +122,15 @@ func (i integrationsRollCmd) Run(c *cli, e *env) error {
 		return err
 	}
 	defer st.Close()
-	key, err := svc.RollKey(e.ctx, i.ID, i.Overlap)
+	creds, err := svc.RollKey(e.ctx, i.ID, i.Overlap)
 	if err != nil {
 		return err
 	}
-	return printJSON(e.stdout, map[string]string{"integration_id": i.ID, "secret_key": key,
-		"old_keys_expire_at": time.Now().UTC().Add(i.Overlap).Format(time.RFC3339)})
+	out := map[string]string{"integration_id": i.ID, "old_keys_expire_at": time.Now().UTC().Add(i.Overlap).Format(time.RFC3339)}
+	for k, v := range creds {
+		out[k] = v
+	}
+	return printJSON(e.stdout, out)
 }
 
 type integrationsRevokeCmd struct {

@@ -28,7 +28,13 @@ var currencies = []string{"XOF", "XAF", "CDF", "GNF", "USD"}
 // d'Ivoire, an account currency (XOF unless told), an apikey that finds
 // the integration, a numeric site ID and a secret key.
 func integrations() gateway.Flavor {
-	return gateway.Flavor{Name: malipo.FlavorCinetPay, Country: "CI", Payouts: true, Mint: mint}
+	return gateway.Flavor{Name: malipo.FlavorCinetPay, Country: "CI", Payouts: true, Mint: mint, Roll: roll}
+}
+
+// roll gives a new apikey; the site ID and the secret key stay.
+func roll(g *ids.Generator, _ *malipo.Integration) ([]string, gateway.Credentials, error) {
+	apikey := g.Hex(16)
+	return []string{apikey}, gateway.Credentials{"apikey": apikey}, nil
 }
 
 func mint(g *ids.Generator, req gateway.IntegrationInput, in *malipo.Integration) ([]string, gateway.Credentials, error) {

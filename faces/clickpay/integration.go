@@ -24,7 +24,13 @@ func settings(in malipo.Integration) integration {
 // Tanzania, an API key (cpa…) that finds the integration, a numeric
 // account ID and a pre-shared IPN key.
 func integrations() gateway.Flavor {
-	return gateway.Flavor{Name: malipo.FlavorClickPay, Country: "TZ", Payouts: true, Mint: mint}
+	return gateway.Flavor{Name: malipo.FlavorClickPay, Country: "TZ", Payouts: true, Mint: mint, Roll: roll}
+}
+
+// roll gives a new API key; the account ID and the IPN key stay.
+func roll(g *ids.Generator, _ *malipo.Integration) ([]string, gateway.Credentials, error) {
+	key := g.Secret("cpa", 16)
+	return []string{key}, gateway.Credentials{"api_key": key}, nil
 }
 
 func mint(g *ids.Generator, req gateway.IntegrationInput, in *malipo.Integration) ([]string, gateway.Credentials, error) {

@@ -59,7 +59,7 @@ func (p *Pages) renderDevelopersWith(w http.ResponseWriter, r *request, data dev
 			return
 		}
 		iv := integrationView{Integration: in, Country: p.svc.Home(in), Payouts: p.svc.PayoutsEnabled(in), Keys: keys,
-			Rolls: in.Flavor == malipo.FlavorNative, Revoked: true}
+			Rolls: p.svc.Rolls(in), Revoked: true}
 		for _, k := range keys {
 			if k.Works(now) {
 				iv.Revoked = false
@@ -99,7 +99,7 @@ func (p *Pages) roll(w http.ResponseWriter, r *request) {
 	if err != nil {
 		overlap = 24 * time.Hour
 	}
-	key, err := p.svc.RollKey(r.Context(), in.ID, overlap)
+	creds, err := p.svc.RollKey(r.Context(), in.ID, overlap)
 	if err != nil {
 		if malipo.KindOf(err) == malipo.KindInternal {
 			p.failed(w, r.Request, err)
@@ -109,7 +109,20 @@ func (p *Pages) roll(w http.ResponseWriter, r *request) {
 		http.Redirect(w, r.Request, "/dashboard/developers", http.StatusSeeOther)
 		return
 	}
-	p.renderDevelopers(w, r, key, http.StatusOK)
+	if key, ok := creds["secret_key"]; ok && len(creds) == 1 {
+		p.renderDevelopers(w, r, key, http.StatusOK)
+		return
+	}
+	p.renderDevelopersWith(w, r, developersData{Credentials: sortedCredentials(creds)})
+}
+
+func sortedCredentials(creds gateway.Credentials) []credential {
+	var shown []credential
+	for k, v := range creds {
+		shown = append(shown, credential{k, v})
+	}
+	slices.SortFunc(shown, func(a, b credential) int { return strings.Compare(a.Name, b.Name) })
+	return shown
 }
 
 // revoke stops every key of an integration, once the user confirmed it.
@@ -145,12 +158,7 @@ func (p *Pages) createIntegration(w http.ResponseWriter, r *request) {
 		http.Redirect(w, r.Request, "/dashboard/developers", http.StatusSeeOther)
 		return
 	}
-	var shown []credential
-	for k, v := range creds {
-		shown = append(shown, credential{k, v})
-	}
-	slices.SortFunc(shown, func(a, b credential) int { return strings.Compare(a.Name, b.Name) })
-	p.renderDevelopersWith(w, r, developersData{Credentials: shown})
+	p.renderDevelopersWith(w, r, developersData{Credentials: sortedCredentials(creds)})
 }
 
 type credential struct{ Name, Value string }

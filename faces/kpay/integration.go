@@ -29,7 +29,16 @@ func basicSecret(user, password string) string { return "kpay-basic:" + user + "
 // Basic username and password, a retailer ID, and a Kpay-Key that clients
 // may send too (it is checked when sent).
 func integrations() gateway.Flavor {
-	return gateway.Flavor{Name: malipo.FlavorKPay, Country: "RW", Payouts: true, Mint: mint}
+	return gateway.Flavor{Name: malipo.FlavorKPay, Country: "RW", Payouts: true, Mint: mint, Roll: roll}
+}
+
+// roll gives a new Basic password and a new Kpay-Key; the username and
+// the retailer stay. The old password keeps working for the overlap.
+func roll(g *ids.Generator, in *malipo.Integration) ([]string, gateway.Credentials, error) {
+	password, key := g.Secret("", 15), g.Hex(16)
+	user := settings(*in).Username
+	in.Config["password_hash"] = gateway.HashKey(password)
+	return []string{basicSecret(user, password), key}, gateway.Credentials{"password": password, "kpay_key": key}, nil
 }
 
 func mint(g *ids.Generator, _ gateway.IntegrationInput, in *malipo.Integration) ([]string, gateway.Credentials, error) {

@@ -332,3 +332,44 @@ func TestBankPayment(t *testing.T) {
 		t.Errorf("checkstatus after the refusal: %s", c.raw)
 	}
 }
+
+// Rolled credentials: the new password and Kpay-Key work at once, the old
+// ones until the overlap ends.
+func TestRolledCredentials(t *testing.T) {
+	f := newFace(t)
+	rolled, err := f.svc.RollKey(context.Background(), f.integ.ID, time.Hour)
+	if err != nil || rolled["password"] == "" || rolled["kpay_key"] == "" {
+		t.Fatalf("roll: %v %v", rolled, err)
+	}
+	status := func(user, password, key string) float64 {
+		a := f.post(t, map[string]any{"refid": "nope", "action": "checkstatus"}, func(r *http.Request) {
+			r.SetBasicAuth(user, password)
+			if key == "" {
+				r.Header.Del("Kpay-Key")
+			} else {
+				r.Header.Set("Kpay-Key", key)
+			}
+		})
+		if a.status == 200 {
+			return 0
+		}
+		return retcode(a)
+	}
+	user := f.creds["username"]
+	if got := status(user, rolled["password"], rolled["kpay_key"]); got != 0 {
+		t.Errorf("the new credentials: %v", got)
+	}
+	if got := status(user, f.creds["password"], ""); got != 0 {
+		t.Errorf("the old password during the overlap: %v", got)
+	}
+	f.clock.Advance(time.Hour + time.Minute)
+	if got := status(user, f.creds["password"], ""); got != 600 {
+		t.Errorf("the old password after the overlap: %v", got)
+	}
+	if got := status(user, rolled["password"], f.creds["kpay_key"]); got != 601 {
+		t.Errorf("the old Kpay-Key after the overlap: %v", got)
+	}
+	if got := status(user, rolled["password"], ""); got != 0 {
+		t.Errorf("the new password after the overlap: %v", got)
+	}
+}

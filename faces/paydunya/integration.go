@@ -22,7 +22,18 @@ func settings(in malipo.Integration) integration {
 // shapes (a dashed master key, test_/live_ private and public keys, a
 // token). The private key finds the integration.
 func integrations() gateway.Flavor {
-	return gateway.Flavor{Name: malipo.FlavorPayDunya, Country: "SN", Payouts: false, Mint: mint}
+	return gateway.Flavor{Name: malipo.FlavorPayDunya, Country: "SN", Payouts: false, Mint: mint, Roll: roll}
+}
+
+// roll gives a new private key, the secret that finds the integration;
+// the master key and the token stay (the master key signs callbacks).
+func roll(g *ids.Generator, in *malipo.Integration) ([]string, gateway.Credentials, error) {
+	prefix := "test_"
+	if in.Mode == malipo.ModeLive {
+		prefix = "live_"
+	}
+	private := g.Secret(prefix+"private_", 17)
+	return []string{private}, gateway.Credentials{"private_key": private}, nil
 }
 
 func mint(g *ids.Generator, _ gateway.IntegrationInput, in *malipo.Integration) ([]string, gateway.Credentials, error) {

@@ -386,3 +386,27 @@ func TestCheckoutPageShowsTheStoreAndAsksWhoPays(t *testing.T) {
 		t.Errorf("declined card: %s", c.raw)
 	}
 }
+
+// A rolled private key works at once; the old one until the overlap ends;
+// the master key and the token stay.
+func TestRolledPrivateKey(t *testing.T) {
+	f := newFace(t)
+	rolled, err := f.svc.RollKey(context.Background(), f.integ.ID, time.Hour)
+	if err != nil || !strings.HasPrefix(rolled["private_key"], "test_private_") || len(rolled) != 1 {
+		t.Fatalf("roll: %v %v", rolled, err)
+	}
+	fresh := gateway.Credentials{"master_key": f.creds["master_key"], "private_key": rolled["private_key"], "token": f.creds["token"]}
+	create := `{"invoice":{"total_amount":1000},"store":{"name":"Choco"}}`
+	for name, creds := range map[string]gateway.Credentials{"new": fresh, "old, during the overlap": f.creds} {
+		if a := f.call(t, "POST", sandbox1+"/checkout-invoice/create", create, "application/json", creds); a.body["response_code"] != "00" {
+			t.Errorf("%s key: %s", name, a.raw)
+		}
+	}
+	f.clock.Advance(time.Hour + time.Minute)
+	if a := f.call(t, "POST", sandbox1+"/checkout-invoice/create", create, "application/json", f.creds); a.status != 401 {
+		t.Errorf("the old key after the overlap: %d %s", a.status, a.raw)
+	}
+	if a := f.call(t, "POST", sandbox1+"/checkout-invoice/create", create, "application/json", fresh); a.body["response_code"] != "00" {
+		t.Errorf("the new key after the overlap: %s", a.raw)
+	}
+}

@@ -528,3 +528,11 @@ func (t *tx) PaymentStats(merchantID string, mode malipo.Mode, c malipo.Currency
 	})
 	return days, failures, err
 }
+
+func (t *tx) ExpireAPIKey(hash string, at time.Time) error {
+	res, err := t.exec(`UPDATE api_keys SET expires_at = ? WHERE hash = ?`, micros(at), hash)
+	if err != nil {
+		return err
+	}
+	return mustTouch(res, "api key")
+}
