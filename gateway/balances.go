@@ -90,6 +90,13 @@ const (
 // newest first, each with the balance after it, startingAfter an entry ID
 // for the next page.
 func (s *Service) BalanceTransactions(ctx context.Context, in malipo.Integration, currency, bucket, startingAfter string, limit int) ([]malipo.Movement, error) {
+	return s.Statement(ctx, in, currency, bucket, store.MovementFilter{StartingAfter: startingAfter, Limit: limit})
+}
+
+// Statement is BalanceTransactions with every filter: creation-time bounds
+// too.
+func (s *Service) Statement(ctx context.Context, in malipo.Integration, currency, bucket string, f store.MovementFilter) ([]malipo.Movement, error) {
+	limit := f.Limit
 	if err := checkPage(&limit); err != nil {
 		return nil, err
 	}
@@ -110,22 +117,21 @@ func (s *Service) BalanceTransactions(ctx context.Context, in malipo.Integration
 	}
 	var out []malipo.Movement
 	err = s.cfg.Store.Read(ctx, func(tx store.Tx) error {
+		f.Account, f.Limit = account, limit
+		if out, err = tx.ListMovements(f); err != nil || len(out) == 0 {
+			return err
+		}
 		balance, err := tx.AccountBalance(account)
 		if err != nil {
 			return err
 		}
-		if startingAfter != "" {
-			// The balance after the page's first movement is today's less
-			// everything posted since: the cursor's entry and newer ones.
-			newer, err := tx.SumMovementsSince(account, startingAfter)
-			if err != nil {
-				return err
-			}
-			balance -= newer
-		}
-		if out, err = tx.ListMovements(store.MovementFilter{Account: account, StartingAfter: startingAfter, Limit: limit}); err != nil {
+		// The balance after the page's first movement is today's less
+		// everything posted after it.
+		since, err := tx.SumMovementsSince(account, out[0].EntryID)
+		if err != nil {
 			return err
 		}
+		balance -= since - out[0].Amount
 		for i := range out {
 			out[i].BalanceAfter = balance
 			balance -= out[i].Amount

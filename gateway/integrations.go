@@ -301,6 +301,7 @@ type IntegrationSettings struct {
 	Country               *string
 	Payouts               *bool
 	PayoutsPerDestination *int
+	PayoutWindow          *time.Duration
 	MaxPayout             *int64
 }
 
@@ -353,6 +354,12 @@ func (s *Service) UpdateIntegration(ctx context.Context, id string, set Integrat
 				return malipo.Invalid("payouts_per_destination", "parameter_invalid", "cannot be negative")
 			}
 			in.Rules.PayoutsPerDestination = *set.PayoutsPerDestination
+		}
+		if set.PayoutWindow != nil {
+			if *set.PayoutWindow < 0 || *set.PayoutWindow > 31*24*time.Hour {
+				return malipo.Invalid("payout_window", "parameter_invalid", "the window is between 0 and 744h")
+			}
+			in.Rules.PayoutWindow = *set.PayoutWindow
 		}
 		if set.MaxPayout != nil {
 			if *set.MaxPayout < 0 {

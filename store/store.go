@@ -239,9 +239,10 @@ type PaymentFilter struct {
 
 // MovementFilter selects an account's postings, newest first.
 type MovementFilter struct {
-	Account       malipo.Account
-	StartingAfter string // an entry ID: only older postings
-	Limit         int
+	Account                malipo.Account
+	CreatedFrom, CreatedTo time.Time // inclusive bounds of the entries' times
+	StartingAfter          string    // an entry ID: only older postings
+	Limit                  int
 }
 
 // RefundFilter selects refunds of one merchant in one mode, newest first.

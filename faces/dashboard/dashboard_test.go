@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pquerna/otp/totp"
 
@@ -733,7 +734,7 @@ func TestCreateIntegrationAndSettings(t *testing.T) {
 		t.Errorf("the new integration: %+v %v", in, err)
 	}
 	if pg := owner.do("POST", "/dashboard/developers/"+sh.integ.ID+"/settings", url.Values{"csrf": {csrf}, "notify_url": {"https://duka.example/ipn"},
-		"allow_ips": {"192.0.2.0/24, 10.0.0.1"}, "country": {"RW"}, "payouts": {"off"}, "payouts_per_destination": {"5"}, "max_payout": {"100000"}}); pg.status != http.StatusSeeOther {
+		"allow_ips": {"192.0.2.0/24, 10.0.0.1"}, "country": {"RW"}, "payouts": {"off"}, "payouts_per_destination": {"5"}, "payout_window": {"12h"}, "max_payout": {"100000"}}); pg.status != http.StatusSeeOther {
 		t.Fatalf("settings: %d", pg.status)
 	}
 	list, _ := sh.s.Service.ListIntegrations(context.Background(), sh.integ.MerchantID)
@@ -744,7 +745,7 @@ func TestCreateIntegrationAndSettings(t *testing.T) {
 		}
 	}
 	if got.NotifyURL != "https://duka.example/ipn" || got.Config["allow_ips"] != "192.0.2.0/24,10.0.0.1" || sh.s.Service.Home(got) != "RW" ||
-		sh.s.Service.PayoutsEnabled(got) || got.Rules.PayoutsPerDestination != 5 || got.Rules.MaxPayout != 100000 {
+		sh.s.Service.PayoutsEnabled(got) || got.Rules.PayoutsPerDestination != 5 || got.Rules.PayoutWindow != 12*time.Hour || got.Rules.MaxPayout != 100000 {
 		t.Errorf("after the settings: %+v", got)
 	}
 	owner.do("POST", "/dashboard/developers/"+sh.integ.ID+"/settings", url.Values{"csrf": {csrf}, "country": {"ZZ"}})

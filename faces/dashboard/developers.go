@@ -180,6 +180,9 @@ func (p *Pages) settings(w http.ResponseWriter, r *request) {
 	if n, err := strconv.Atoi(f.Get("payouts_per_destination")); err == nil {
 		set.PayoutsPerDestination = &n
 	}
+	if d, err := time.ParseDuration(f.Get("payout_window")); err == nil {
+		set.PayoutWindow = &d
+	}
 	if n, err := strconv.ParseInt(f.Get("max_payout"), 10, 64); err == nil {
 		set.MaxPayout = &n
 	}

@@ -100,7 +100,7 @@ func (a *API) routes() []route {
 		{method: "GET", path: "/v1/balance_transactions", summary: "A statement of one balance: its movements, newest first, with the balance after each",
 			auth: true, query: []param{{name: "currency", in: "query", description: "required"},
 				{name: "bucket", in: "query", description: "available (default), pending or reserved"}, {name: "limit", in: "query", integer: true},
-				{name: "starting_after", in: "query", description: "a balance transaction id: list older ones"}},
+				{name: "starting_after", in: "query", description: "a balance transaction id: list older ones"}, createdParams[0], createdParams[1]},
 			response: balanceTransactionList{}, status: 200, handle: (*API).listBalanceTransactions},
 		{method: "GET", path: "/v1/refunds/{id}", summary: "Retrieve a refund", auth: true,
 			query: []param{{name: "id", in: "path"}}, response: refundResource{}, status: 200, handle: (*API).getRefund},

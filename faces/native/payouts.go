@@ -304,7 +304,7 @@ type balanceTransactionList struct {
 }
 
 func (a *API) listBalanceTransactions(w http.ResponseWriter, r *http.Request, in malipo.Integration) error {
-	q, err := query(r, "currency", "bucket", "limit", "starting_after")
+	q, err := query(r, "currency", "bucket", "limit", "starting_after", "created[gte]", "created[lte]")
 	if err != nil {
 		return err
 	}
@@ -315,7 +315,12 @@ func (a *API) listBalanceTransactions(w http.ResponseWriter, r *http.Request, in
 	if err != nil {
 		return err
 	}
-	ms, err := a.svc.BalanceTransactions(r.Context(), in, q.Get("currency"), q.Get("bucket"), q.Get("starting_after"), want+1)
+	from, to, err := created(q)
+	if err != nil {
+		return err
+	}
+	ms, err := a.svc.Statement(r.Context(), in, q.Get("currency"), q.Get("bucket"),
+		store.MovementFilter{StartingAfter: q.Get("starting_after"), Limit: want + 1, CreatedFrom: from, CreatedTo: to})
 	if err != nil {
 		return err
 	}

@@ -122,7 +122,14 @@ func TestPayoutsRefundsAndTopups(t *testing.T) {
 		}
 		after = d[0].(map[string]any)["id"].(string)
 	}
-	for _, q := range []string{"", "currency=XX", "currency=" + cur + "&bucket=gold"} {
+	if early := f.do(t, "GET", "/v1/balance_transactions?currency="+cur+"&created[lte]=1000", f.key, ""); early.status != 200 || len(early.body["data"].([]any)) != 0 {
+		t.Errorf("statement up to 1970: %s", early.raw)
+	}
+	if all := f.do(t, "GET", "/v1/balance_transactions?limit=100&currency="+cur+"&created[gte]=1000", f.key, ""); len(all.body["data"].([]any)) != len(rows) ||
+		all.body["data"].([]any)[0].(map[string]any)["balance_after"] != available {
+		t.Errorf("statement since 1970: %s", all.raw)
+	}
+	for _, q := range []string{"", "currency=XX", "currency=" + cur + "&bucket=gold", "currency=" + cur + "&created[gte]=soon"} {
 		if a := f.do(t, "GET", "/v1/balance_transactions?"+q, f.key, ""); a.status != 400 {
 			t.Errorf("statement ?%s: %d", q, a.status)
 		}

@@ -295,6 +295,12 @@ func (t *tx) ListMovements(f store.MovementFilter) ([]malipo.Movement, error) {
 	if f.StartingAfter != "" {
 		where, args = append(where, "e.id < ?"), append(args, f.StartingAfter)
 	}
+	if !f.CreatedFrom.IsZero() {
+		where, args = append(where, "e.created_at >= ?"), append(args, micros(f.CreatedFrom))
+	}
+	if !f.CreatedTo.IsZero() {
+		where, args = append(where, "e.created_at <= ?"), append(args, micros(f.CreatedTo))
+	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 10

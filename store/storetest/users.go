@@ -201,6 +201,11 @@ func testMovementsAndRefunds(t *testing.T, s store.Store) {
 			!all[1].CreatedAt.Equal(epoch.Add(time.Minute)) {
 			t.Errorf("movements: %+v", all)
 		}
+		mid, err := tx.ListMovements(store.MovementFilter{Account: avail, CreatedFrom: epoch.Add(time.Minute), CreatedTo: epoch.Add(time.Minute), Limit: 10})
+		must(t, err)
+		if len(mid) != 1 || mid[0].EntryID != "led_2" {
+			t.Errorf("movements of the second minute: %+v", mid)
+		}
 		older, err := tx.ListMovements(store.MovementFilter{Account: avail, StartingAfter: "led_2", Limit: 10})
 		must(t, err)
 		if len(older) != 1 || older[0].EntryID != "led_1" {
