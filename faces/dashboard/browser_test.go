@@ -93,14 +93,21 @@ func TestBrowserDashboard(t *testing.T) {
 		chromedp.Click(chromedp.ID("signin")), chromedp.WaitVisible(chromedp.ID("merchants"))); err != nil {
 		t.Fatal(err)
 	}
-	facetest.Screenshot(t, ctx, "dashboard", "phone-8-operator-merchants-fr")
-	facetest.Accessible(t, ctx, "operator-merchants")
-	for name, path := range map[string]string{"9-operator-platform-fr": "/dashboard/platform", "9-operator-merchant-fr": "/dashboard/merchants/" + sh.integ.MerchantID} {
-		if err := chromedp.Do(ctx, chromedp.Navigate(sh.s.Server.URL+path), chromedp.WaitVisible(chromedp.CSS("main h1"))); err != nil {
+	for _, size := range []struct {
+		name    string
+		emulate chromedp.Action[chromedp.Void]
+	}{{"phone", chromedp.Emulate(device.IPhone12)}, {"desktop", chromedp.EmulateViewport(1280, 900)}} {
+		if err := chromedp.Do(ctx, size.emulate); err != nil {
 			t.Fatal(err)
 		}
-		facetest.Screenshot(t, ctx, "dashboard", "phone-"+name)
-		facetest.Accessible(t, ctx, name)
+		for name, path := range map[string]string{"8-operator-merchants-fr": "/dashboard/merchants", "9-operator-platform-fr": "/dashboard/platform",
+			"9-operator-merchant-fr": "/dashboard/merchants/" + sh.integ.MerchantID} {
+			if err := chromedp.Do(ctx, chromedp.Navigate(sh.s.Server.URL+path), chromedp.WaitVisible(chromedp.CSS("main h1"))); err != nil {
+				t.Fatal(err)
+			}
+			facetest.Screenshot(t, ctx, "dashboard", size.name+"-"+name)
+			facetest.Accessible(t, ctx, name)
+		}
 	}
 }
 
