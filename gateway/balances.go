@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/malipo/malipo"
@@ -181,4 +182,28 @@ func (s *Service) PaymentStats(ctx context.Context, in malipo.Integration, curre
 		st.Payments, st.Succeeded, st.Volume = st.Payments+day.Payments, st.Succeeded+day.Succeeded, st.Volume+day.Volume
 	}
 	return st, err
+}
+
+// Entries lists the ledger entries of one of the merchant's payments,
+// payouts or refunds (in the integration's mode), oldest first.
+func (s *Service) Entries(ctx context.Context, in malipo.Integration, refID string) ([]malipo.Entry, error) {
+	var out []malipo.Entry
+	err := s.cfg.Store.Read(ctx, func(tx store.Tx) error {
+		if strings.HasPrefix(refID, "pay_") {
+			if _, err := owned(tx, in, refID); err != nil {
+				return err
+			}
+		} else if strings.HasPrefix(refID, "po_") {
+			p, err := tx.GetPayout(refID)
+			if err := ownedBy(in, p.MerchantID, p.Mode, err, "payout", refID); err != nil {
+				return err
+			}
+		} else {
+			return malipo.ErrNotFound
+		}
+		var err error
+		out, err = tx.ListEntries(refID)
+		return err
+	})
+	return out, err
 }

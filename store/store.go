@@ -100,6 +100,9 @@ type Tx interface {
 	// ListMovements lists an account's postings, newest first (by
 	// entry), BalanceAfter left zero.
 	ListMovements(f MovementFilter) ([]malipo.Movement, error)
+	// ListEntries lists the ledger entries that refer to one object (a
+	// payment, payout or refund), oldest first, with their postings.
+	ListEntries(refID string) ([]malipo.Entry, error)
 	// SumMovementsSince sums an account's postings in entryID and every
 	// entry after it.
 	SumMovementsSince(account malipo.Account, entryID string) (int64, error)

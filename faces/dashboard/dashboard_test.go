@@ -209,7 +209,8 @@ func TestPaymentsSearchStoryAndExport(t *testing.T) {
 	}
 
 	story := b.get("/dashboard/payments/" + sh.paid.ID)
-	for _, want := range []string{"order-1042", "succeeded", "Awa Diop", "payment.succeeded", "sandbox", "/receipt.pdf", "FCFA\u00a075"} {
+	for _, want := range []string{"order-1042", "succeeded", "Awa Diop", "payment.succeeded", "sandbox", "/receipt.pdf", "FCFA\u00a075",
+		`id="ledger"`, "rail:sandbox:test:clearing:XOF", "FCFA\u00a04,925", "fees:test:fees:XOF"} {
 		if !strings.Contains(story.body, want) {
 			t.Errorf("the payment's story lacks %q", want)
 		}

@@ -194,6 +194,7 @@ type story struct {
 	Receipt   string
 	Failure   string
 	Operators string
+	Entries   []malipo.Entry // the ledger's postings of the payment
 	// What the user may do, with the form's idempotency key.
 	CanRefund, CanCancel bool
 	Key                  string
@@ -239,6 +240,9 @@ func (p *Pages) payment(w http.ResponseWriter, r *request) {
 	}
 	if err == nil {
 		s.Refunds, err = p.svc.PaymentRefunds(r.Context(), r.scope, pay.ID)
+	}
+	if err == nil {
+		s.Entries, err = p.svc.Entries(r.Context(), r.scope, pay.ID)
 	}
 	if err != nil {
 		p.failed(w, r.Request, err)

@@ -326,3 +326,30 @@ func (t *tx) SumMovementsSince(account malipo.Account, entryID string) (int64, e
 	err := t.row(`SELECT SUM(p.amount) FROM postings p WHERE p.account = ? AND p.entry_id >= ?`, string(account), entryID).Scan(&n)
 	return n.Int64, err
 }
+
+func (t *tx) ListEntries(refID string) ([]malipo.Entry, error) {
+	rows, err := t.query(`SELECT e.id, e.kind, e.ref_type, e.ref_id, e.created_at, p.account, p.currency, p.amount
+		FROM ledger_entries e JOIN postings p ON p.entry_id = e.id WHERE e.ref_id = ? ORDER BY e.id, p.seq`, refID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []malipo.Entry
+	for rows.Next() {
+		var e malipo.Entry
+		var p malipo.Posting
+		var account, currency string
+		var created int64
+		if err := rows.Scan(&e.ID, &e.Kind, &e.RefType, &e.RefID, &created, &account, &currency, &p.Amount); err != nil {
+			return nil, err
+		}
+		p.Account, p.Currency = malipo.Account(account), malipo.Currency(currency)
+		if n := len(out); n > 0 && out[n-1].ID == e.ID {
+			out[n-1].Postings = append(out[n-1].Postings, p)
+			continue
+		}
+		e.CreatedAt, e.Postings = fromMicros(created), []malipo.Posting{p}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

@@ -206,6 +206,12 @@ func testMovementsAndRefunds(t *testing.T, s store.Store) {
 		if len(mid) != 1 || mid[0].EntryID != "led_2" {
 			t.Errorf("movements of the second minute: %+v", mid)
 		}
+		entries, err := tx.ListEntries("top_2")
+		must(t, err)
+		if len(entries) != 1 || entries[0].ID != "led_2" || len(entries[0].Postings) != 2 || entries[0].Postings[0].Amount != 2000 ||
+			entries[0].Postings[1].Account != funding {
+			t.Errorf("entries of top_2: %+v", entries)
+		}
 		older, err := tx.ListMovements(store.MovementFilter{Account: avail, StartingAfter: "led_2", Limit: 10})
 		must(t, err)
 		if len(older) != 1 || older[0].EntryID != "led_1" {
