@@ -94,7 +94,12 @@ type cardList struct {
 }
 
 func (a *API) listCards(w http.ResponseWriter, r *http.Request, in malipo.Integration) error {
-	if _, err := query(r); err != nil {
+	q, err := query(r, "created[gte]", "created[lte]")
+	if err != nil {
+		return err
+	}
+	from, to, err := created(q)
+	if err != nil {
 		return err
 	}
 	cards, err := a.svc.ListCards(r.Context(), in, r.PathValue("phone"))
@@ -103,6 +108,9 @@ func (a *API) listCards(w http.ResponseWriter, r *http.Request, in malipo.Integr
 	}
 	list := cardList{Object: "list", Data: []cardResource{}, URL: r.URL.Path}
 	for _, c := range cards {
+		if !within(c.CreatedAt, from, to) {
+			continue
+		}
 		list.Data = append(list.Data, cardOf(c))
 	}
 	writeJSON(w, http.StatusOK, list)

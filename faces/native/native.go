@@ -105,7 +105,7 @@ func (a *API) routes() []route {
 		{method: "GET", path: "/v1/refunds/{id}", summary: "Retrieve a refund", auth: true,
 			query: []param{{name: "id", in: "path"}}, response: refundResource{}, status: 200, handle: (*API).getRefund},
 		{method: "GET", path: "/v1/payments/{id}/refunds", summary: "A payment's refunds", auth: true,
-			query: []param{{name: "id", in: "path"}}, response: refundList{}, status: 200, handle: (*API).paymentRefunds},
+			query: append([]param{{name: "id", in: "path"}}, createdParams...), response: refundList{}, status: 200, handle: (*API).paymentRefunds},
 		{method: "POST", path: "/v1/sandbox/topup", summary: "Test mode: credit the available balance", auth: true,
 			request: topupRequest{}, response: balanceResource{}, status: 200, handle: (*API).topup},
 		{method: "POST", path: "/v1/card_setup", summary: "Open a page where a customer saves a card for later payments by card_token",
@@ -113,12 +113,12 @@ func (a *API) routes() []route {
 		{method: "GET", path: "/v1/card_setup/{id}", summary: "Retrieve a card setup, with the saved card once there is one", auth: true,
 			query: []param{{name: "id", in: "path"}}, response: cardSetupResource{}, status: 200, handle: (*API).getCardSetup},
 		{method: "GET", path: "/v1/customers/{phone}/cards", summary: "A customer's saved cards (masked), oldest first", auth: true,
-			query:    []param{{name: "phone", in: "path", description: "the customer's number, +250788312934 or 250788312934"}},
+			query:    append([]param{{name: "phone", in: "path", description: "the customer's number, +250788312934 or 250788312934"}}, createdParams...),
 			response: cardList{}, status: 200, handle: (*API).listCards},
 		{method: "POST", path: "/v1/webhook_endpoints", summary: "Register a URL for native notifications; the answer shows its signing secret once",
 			auth: true, request: createEndpointRequest{}, response: endpointResource{}, status: 201, handle: (*API).createEndpoint},
 		{method: "GET", path: "/v1/webhook_endpoints", summary: "List webhook endpoints", auth: true,
-			response: endpointList{}, status: 200, handle: (*API).listEndpoints},
+			query: createdParams, response: endpointList{}, status: 200, handle: (*API).listEndpoints},
 		{method: "GET", path: "/v1/webhook_endpoints/{id}", summary: "Retrieve a webhook endpoint", auth: true,
 			query: []param{{name: "id", in: "path"}}, response: endpointResource{}, status: 200, handle: (*API).getEndpoint},
 		{method: "POST", path: "/v1/webhook_endpoints/{id}", summary: "Change a webhook endpoint's URL or events, or disable or re-enable it",
@@ -137,7 +137,7 @@ func (a *API) routes() []route {
 		{method: "GET", path: "/v1/events/{id}", summary: "Retrieve an event", auth: true,
 			query: []param{{name: "id", in: "path"}}, response: eventResource{}, status: 200, handle: (*API).getEvent},
 		{method: "GET", path: "/v1/events/{id}/deliveries", summary: "An event's deliveries, with every attempt", auth: true,
-			query: []param{{name: "id", in: "path"}}, response: deliveryList{}, status: 200, handle: (*API).eventDeliveries},
+			query: append([]param{{name: "id", in: "path"}}, createdParams...), response: deliveryList{}, status: 200, handle: (*API).eventDeliveries},
 		{method: "POST", path: "/v1/events/{id}/redeliver", summary: "Send an event again to every enabled destination it went to",
 			auth: true, query: []param{{name: "id", in: "path"}}, response: deliveryList{}, status: 200, handle: (*API).redeliver},
 	}
@@ -438,6 +438,12 @@ func created(q url.Values) (from, to time.Time, err error) {
 		to, err = read("created[lte]")
 	}
 	return from, to, err
+}
+
+// within reports whether t is inside a list's creation-time bounds (zero:
+// no bound).
+func within(t, from, to time.Time) bool {
+	return (from.IsZero() || !t.Before(from)) && (to.IsZero() || !t.After(to))
 }
 
 // createdParams are the creation-time bounds every list takes.

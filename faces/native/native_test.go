@@ -240,7 +240,7 @@ func TestListPagination(t *testing.T) {
 			t.Errorf("payments?%s: %d, %d payments, want %d", q, a.status, len(d), n)
 		}
 	}
-	for _, path := range []string{"/v1/payouts", "/v1/events"} {
+	for _, path := range []string{"/v1/payouts", "/v1/events", "/v1/webhook_endpoints", "/v1/refunds", "/v1/customers/250788312934/cards"} {
 		if a := f.do(t, "GET", path+"?created[gte]="+strconv.FormatInt(start.Add(time.Hour).Unix(), 10), f.key, ""); a.status != 200 || len(a.body["data"].([]any)) != 0 {
 			t.Errorf("%s after an hour from now: %s", path, a.raw)
 		}

@@ -215,7 +215,12 @@ type refundList struct {
 }
 
 func (a *API) paymentRefunds(w http.ResponseWriter, r *http.Request, in malipo.Integration) error {
-	if _, err := query(r); err != nil {
+	q, err := query(r, "created[gte]", "created[lte]")
+	if err != nil {
+		return err
+	}
+	from, to, err := created(q)
+	if err != nil {
 		return err
 	}
 	rs, err := a.svc.PaymentRefunds(r.Context(), in, r.PathValue("id"))
@@ -224,6 +229,9 @@ func (a *API) paymentRefunds(w http.ResponseWriter, r *http.Request, in malipo.I
 	}
 	list := refundList{Object: "list", Data: []refundResource{}, URL: r.URL.Path}
 	for _, f := range rs {
+		if !within(f.CreatedAt, from, to) {
+			continue
+		}
 		list.Data = append(list.Data, refundOf(f))
 	}
 	writeJSON(w, http.StatusOK, list)

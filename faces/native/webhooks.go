@@ -203,7 +203,12 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request, in malipo.I
 }
 
 func (a *API) listEndpoints(w http.ResponseWriter, r *http.Request, in malipo.Integration) error {
-	if _, err := query(r); err != nil {
+	q, err := query(r, "created[gte]", "created[lte]")
+	if err != nil {
+		return err
+	}
+	from, to, err := created(q)
+	if err != nil {
 		return err
 	}
 	eps, err := a.svc.ListEndpoints(r.Context(), in)
@@ -212,6 +217,9 @@ func (a *API) listEndpoints(w http.ResponseWriter, r *http.Request, in malipo.In
 	}
 	list := endpointList{Object: "list", Data: []endpointResource{}, URL: "/v1/webhook_endpoints"}
 	for _, ep := range eps {
+		if !within(ep.CreatedAt, from, to) {
+			continue
+		}
 		list.Data = append(list.Data, endpoint(ep, ""))
 	}
 	writeJSON(w, http.StatusOK, list)
@@ -379,7 +387,12 @@ type deliveryList struct {
 }
 
 func (a *API) eventDeliveries(w http.ResponseWriter, r *http.Request, in malipo.Integration) error {
-	if _, err := query(r); err != nil {
+	q, err := query(r, "created[gte]", "created[lte]")
+	if err != nil {
+		return err
+	}
+	from, to, err := created(q)
+	if err != nil {
 		return err
 	}
 	logs, err := a.svc.EventDeliveries(r.Context(), in, r.PathValue("id"))
@@ -388,6 +401,9 @@ func (a *API) eventDeliveries(w http.ResponseWriter, r *http.Request, in malipo.
 	}
 	list := deliveryList{Object: "list", Data: []deliveryResource{}, URL: r.URL.Path}
 	for _, l := range logs {
+		if !within(l.Delivery.CreatedAt, from, to) {
+			continue
+		}
 		list.Data = append(list.Data, delivery(l.Delivery, l.Attempts))
 	}
 	writeJSON(w, http.StatusOK, list)
