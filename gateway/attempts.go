@@ -182,7 +182,7 @@ func (s *Service) recordSent(ctx context.Context, scope string, p malipo.Payment
 	ref string, pushErr error) (malipo.Payment, error) {
 	res := classify(pushErr)
 	if res == callUnknown || res == callNotSent {
-		s.cfg.Logger.Warn("rail request not confirmed", "payment", p.ID, "attempt", a.ID, "err", pushErr)
+		s.cfg.Logger.WarnContext(ctx, "rail request not confirmed", "payment", p.ID, "attempt", a.ID, "err", pushErr)
 	}
 	out, _, err := s.recordAttempt(ctx, scope, a.ID, idem, func(tx store.Tx, p *malipo.Payment, a *malipo.RailAttempt, current bool) (bool, error) {
 		now := s.now()

@@ -271,7 +271,7 @@ func (s *Service) cardResult(ctx context.Context, scope string, mode malipo.Mode
 	callErr error, final bool, idem Idempotency) (malipo.Payment, error) {
 	call := classify(callErr)
 	if call == callUnknown || call == callNotSent {
-		s.cfg.Logger.Warn("card authorisation not confirmed", "attempt", key, "err", callErr)
+		s.cfg.Logger.WarnContext(ctx, "card authorisation not confirmed", "attempt", key, "err", callErr)
 	}
 	p, void, err := s.recordAttempt(ctx, scope, key, idem, func(tx store.Tx, p *malipo.Payment, a *malipo.RailAttempt, current bool) (bool, error) {
 		now := s.now()

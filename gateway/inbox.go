@@ -45,11 +45,11 @@ func (s *Service) Hint(ctx context.Context, rail string, o rails.Outcome) error 
 		a, err := tx.GetRailAttempt(o.Key)
 		switch {
 		case malipo.KindOf(err) == malipo.KindNotFound:
-			s.cfg.Logger.Warn("a rail called back about a transaction Malipo never sent", "rail", rail, "key", truncate(o.Key, 80))
+			s.cfg.Logger.WarnContext(ctx, "a rail called back about a transaction Malipo never sent", "rail", rail, "key", truncate(o.Key, 80))
 		case err != nil:
 			return err
 		case a.Rail != rail:
-			s.cfg.Logger.Warn("a rail called back about another rail's transaction", "rail", rail, "attempt", a.ID, "of", a.Rail)
+			s.cfg.Logger.WarnContext(ctx, "a rail called back about another rail's transaction", "rail", rail, "attempt", a.ID, "of", a.Rail)
 		case !a.Status.Final():
 			item.Mode = a.Mode
 			now := s.now()
@@ -74,7 +74,7 @@ func (s *Service) Hint(ctx context.Context, rail string, o rails.Outcome) error 
 		return err
 	}
 	if err := s.reconcile(ctx, *claimed); err != nil {
-		s.cfg.Logger.Warn("confirm a rail's callback; the reconciler will ask again", "attempt", claimed.ID, "rail", rail, "err", err)
+		s.cfg.Logger.WarnContext(ctx, "confirm a rail's callback; the reconciler will ask again", "attempt", claimed.ID, "rail", rail, "err", err)
 		s.askAgainSoon(ctx, *claimed)
 	}
 	return nil
@@ -102,7 +102,7 @@ func (s *Service) receive(ctx context.Context, item malipo.InboxItem) error {
 		return tx.CreateInboxItem(it)
 	})
 	if err != nil {
-		s.cfg.Logger.Error("rail outcome not applied; kept for a retry", "rail", item.Rail, "attempt", item.AttemptID, "err", err)
+		s.cfg.Logger.ErrorContext(ctx, "rail outcome not applied; kept for a retry", "rail", item.Rail, "attempt", item.AttemptID, "err", err)
 		item.Error = truncate(err.Error(), 500)
 		if err := s.cfg.Store.Transact(ctx, func(tx store.Tx) error { return tx.CreateInboxItem(item) }); err != nil {
 			return fmt.Errorf("record rail outcome for %s: %w", item.AttemptID, err)

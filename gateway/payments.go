@@ -451,7 +451,7 @@ func (s *Service) void(ctx context.Context, mode malipo.Mode, keys ...string) {
 		}
 		rctx, cancel := s.railCall(ctx)
 		if verr := cards.Void(rctx, key); verr != nil {
-			s.cfg.Logger.Error("void card authorisation", "attempt", key, "err", verr)
+			s.cfg.Logger.ErrorContext(ctx, "void card authorisation", "attempt", key, "err", verr)
 		}
 		cancel()
 	}

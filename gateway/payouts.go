@@ -257,7 +257,7 @@ func (s *Service) sendPayout(ctx context.Context, scope string, p malipo.Payout,
 	cancel()
 	call := classify(sendErr)
 	if call == callUnknown || call == callNotSent {
-		s.cfg.Logger.Warn("payout not confirmed by its rail", "payout", p.ID, "attempt", key, "err", sendErr)
+		s.cfg.Logger.WarnContext(ctx, "payout not confirmed by its rail", "payout", p.ID, "attempt", key, "err", sendErr)
 	}
 	var out malipo.Payout
 	err = s.cfg.Store.Transact(ctx, func(tx store.Tx) error {

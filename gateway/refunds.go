@@ -115,7 +115,7 @@ func (s *Service) sendRefund(ctx context.Context, scope string, pay malipo.Payme
 	cancel()
 	call := classify(refundErr)
 	if call == callUnknown || call == callNotSent {
-		s.cfg.Logger.Warn("refund not confirmed by its rail", "refund", r.ID, "attempt", key, "err", refundErr)
+		s.cfg.Logger.WarnContext(ctx, "refund not confirmed by its rail", "refund", r.ID, "attempt", key, "err", refundErr)
 		return r, nil
 	}
 	err = s.cfg.Store.Transact(ctx, func(tx store.Tx) error {

@@ -126,8 +126,14 @@ func observe(next http.Handler, logger *slog.Logger, reg *prometheus.Registry) h
 		}
 		requests.WithLabelValues(route, strconv.Itoa(rec.status)).Observe(d.Seconds())
 		// The route, not the path: checkout and card-saving URLs carry
-		// their secret token in the path.
-		logger.Debug("request", "method", r.Method, "route", route, "status", rec.status, "duration", d)
+		// their secret token in the path. A failure of Malipo's own is
+		// worth an operator's eye; the request ID ties it to the client's
+		// report.
+		level := slog.LevelDebug
+		if rec.status == http.StatusInternalServerError {
+			level = slog.LevelError
+		}
+		logger.Log(r.Context(), level, "request", "method", r.Method, "route", route, "status", rec.status, "duration", d)
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"github.com/malipo/malipo/faces/kpay"
 	"github.com/malipo/malipo/faces/native"
 	"github.com/malipo/malipo/faces/paydunya"
+	"github.com/malipo/malipo/faces/requestid"
 	"github.com/malipo/malipo/gateway"
 	"github.com/malipo/malipo/ids"
 	"github.com/malipo/malipo/notify"
@@ -48,6 +50,7 @@ type serveCmd struct {
 	IPayAddr       string        `name:"ipay-addr" envvar:"MALIPO_IPAY_ADDR" default:"${ipay_addr}" help:"Also serve iPay's B2B API at its original paths (/b2b/v1) on this address (env MALIPO_IPAY_ADDR)."`
 	ClickPayAddr   string        `name:"clickpay-addr" envvar:"MALIPO_CLICKPAY_ADDR" default:"${clickpay_addr}" help:"Also serve ClickPay's API at its original paths (/api) on this address (env MALIPO_CLICKPAY_ADDR)."`
 	LogLevel       string        `name:"log-level" envvar:"MALIPO_LOG_LEVEL" default:"${log_level}" enum:"debug,info,warn,error" help:"Log level (env MALIPO_LOG_LEVEL)."`
+	LogFormat      string        `name:"log-format" envvar:"MALIPO_LOG_FORMAT" default:"text" enum:"text,json" help:"Log lines as text (key=value) or JSON, one object a line (env MALIPO_LOG_FORMAT)."`
 	ReadTimeout    time.Duration `name:"read-timeout" envvar:"MALIPO_READ_TIMEOUT" default:"${read_timeout}" help:"How long a client may take to send a whole request, headers and body (env MALIPO_READ_TIMEOUT)."`
 	TrustedProxies []string      `name:"trusted-proxy" envvar:"MALIPO_TRUSTED_PROXIES" sep:"," help:"Addresses or CIDR ranges of proxies (load balancers) whose X-Forwarded-For names the client (env MALIPO_TRUSTED_PROXIES, comma-separated)."`
 }
@@ -62,10 +65,21 @@ func (s serveCmd) server(h http.Handler, logger *slog.Logger) *http.Server {
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug)}
 }
 
-func (s serveCmd) Run(c *cli, e *env) error {
+// logger writes --log-format lines at --log-level, each tagged with the
+// ID of the request that caused it, if any.
+func (s serveCmd) logger(w io.Writer) *slog.Logger {
 	var level slog.Level
 	level.UnmarshalText([]byte(s.LogLevel))
-	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if s.LogFormat == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	return slog.New(requestid.LogHandler(h))
+}
+
+func (s serveCmd) Run(c *cli, e *env) error {
+	logger := s.logger(e.stderr)
 
 	st, err := openStore(e.ctx, c.DB)
 	if err != nil {
@@ -141,9 +155,13 @@ func (s serveCmd) Run(c *cli, e *env) error {
 	if err != nil {
 		return err
 	}
-	srv := s.server(fromProxy(newHandler(api, []face{{pd, "/paydunya"}, {cp, "/cinetpay"}, {kp, "/kpay"}, {ip, "/ipay"}, {cl, "/clickpay"}},
+	requestIDs := ids.New(clk.Now, nil)
+	withID := func(h http.Handler) http.Handler {
+		return requestid.Handler(h, func() string { return requestIDs.ID("req") })
+	}
+	srv := s.server(withID(fromProxy(newHandler(api, []face{{pd, "/paydunya"}, {cp, "/cinetpay"}, {kp, "/kpay"}, {ip, "/ipay"}, {cl, "/clickpay"}},
 		checkout.New(svc, logger, nil), reg, logger, func(mux *http.ServeMux) { liveRails.Register(mux, svc) },
-		dashboardPages(svc, logger, liveRails).Register), trusted), logger)
+		dashboardPages(svc, logger, liveRails).Register), trusted)), logger)
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(e.ctx))
 	done := runWorkers(workers, svc, sb, s.ReconcileAfter, logger)
 	sending := make(chan struct{})
@@ -160,7 +178,7 @@ func (s serveCmd) Run(c *cli, e *env) error {
 		}
 		mux := http.NewServeMux()
 		registers[o.name](mux, "")
-		ownSrv := s.server(fromProxy(mux, trusted), logger)
+		ownSrv := s.server(withID(fromProxy(mux, trusted)), logger)
 		go func() { serveErr <- ownSrv.Serve(o.ln) }()
 		defer ownSrv.Close()
 		fmt.Fprintf(e.stdout, "%s's API is also at http://%s%s\n", o.name, displayAddr(o.ln.Addr()), o.path)

@@ -161,7 +161,7 @@ func (p *Pages) paymentsCSV(w http.ResponseWriter, r *request) {
 		f.Store.Limit = gateway.MaxPageSize
 		list, err := p.svc.ListPayments(r.Context(), r.scope, f.Store)
 		if err != nil {
-			p.logger.Error("export payments", "err", err)
+			p.logger.ErrorContext(r.Context(), "export payments", "err", err)
 			return // the file ends short; the status is already sent
 		}
 		for _, pay := range list {

@@ -169,7 +169,7 @@ func (p *Pages) payoutsCSV(w http.ResponseWriter, r *request) {
 	for written := 0; written < maxExport; {
 		list, err := p.svc.ListPayouts(r.Context(), r.scope, f)
 		if err != nil {
-			p.logger.Error("export payouts", "err", err)
+			p.logger.ErrorContext(r.Context(), "export payouts", "err", err)
 			return
 		}
 		for _, po := range list {

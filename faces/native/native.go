@@ -25,6 +25,7 @@ import (
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/faces/client"
+	"github.com/malipo/malipo/faces/requestid"
 	"github.com/malipo/malipo/gateway"
 )
 
@@ -246,6 +247,9 @@ type errorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Param   string `json:"param,omitempty"`
+	// RequestID is the request's X-Request-Id: what a merchant quotes to
+	// support, and what finds the request in the gateway's logs.
+	RequestID string `json:"request_id,omitempty"`
 }
 
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
@@ -258,7 +262,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(e, malipo.ErrIdempotencyKeyReused) {
 		typ = "idempotency_error"
 	}
-	writeJSON(w, m.status, errorBody{Error: errorDetail{Type: typ, Code: e.Code, Message: e.Message, Param: e.Param}})
+	writeJSON(w, m.status, errorBody{Error: errorDetail{Type: typ, Code: e.Code, Message: e.Message, Param: e.Param, RequestID: requestid.From(r.Context())}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -383,14 +383,14 @@ func (l *Rails) Register(mux *http.ServeMux, h Hinter) {
 		}
 		o, err := hk.conn.Callback(r.PathValue("sub"), body)
 		if err != nil {
-			l.logger.Warn("a rail's callback could not be read", "rail", name, "err", err)
+			l.logger.WarnContext(r.Context(), "a rail's callback could not be read", "rail", name, "err", err)
 			http.Error(w, "unreadable callback", http.StatusBadRequest)
 			return
 		}
 		o.Raw = body
 		err = h.Hint(r.Context(), name, o)
 		if err != nil {
-			l.logger.Error("a rail's callback could not be recorded; the reconciler will ask", "rail", name, "err", err)
+			l.logger.ErrorContext(r.Context(), "a rail's callback could not be recorded; the reconciler will ask", "rail", name, "err", err)
 		}
 		hk.conn.Acknowledge(w, err)
 	}
