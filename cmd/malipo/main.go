@@ -38,6 +38,7 @@ type cli struct {
 	Integrations integrationsCmd `cmd:"" help:"Manage integrations and their credentials."`
 	Users        usersCmd        `cmd:"" help:"Manage dashboard users."`
 	Verify       verifyCmd       `cmd:"" help:"Audit the ledger: every entry balances, balances match postings, every succeeded payment is posted once."`
+	Backup       backupCmd       `cmd:"" help:"Copy a running SQLite store to a new file, consistently and without stopping it."`
 	Rails        railsCmd        `cmd:"" help:"Manage live rails: the operator accounts live payments go through."`
 	Simulate     simulateCmd     `cmd:"" help:"Run an operator's simulator (its own API, with callbacks) for connectors and development; prints a ready rail configuration."`
 	Bench        benchCmd        `cmd:"" help:"Load-test POST /v1/payments against a no-op ceiling."`

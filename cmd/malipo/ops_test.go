@@ -2,11 +2,17 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -75,4 +81,72 @@ func TestRequestIDsFollowARequest(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Errorf("request lines with IDs %v in:\n%s", want, s.log.String())
+}
+
+// A backup taken while payments are being created and paid is a store of
+// its own: the ledger audit passes on the copy, and it holds the payments
+// paid before it began.
+func TestBackupUnderLoad(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "malipo.db")
+	s := startServer(t, db, "--sandbox-delay", "10ms")
+	paid := func() int {
+		v := call(t, "GET", s.url+"/v1/payments?status=succeeded&limit=100", s.key, "")
+		return len(v["data"].([]any))
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var created atomic.Int64
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				body := fmt.Sprintf(`{"amount":5000,"currency":"XOF","reference":"load-%d-%d","method":"mobile_money","phone":"+2250707120000"}`, w, i)
+				req, _ := http.NewRequest("POST", s.url+"/v1/payments", strings.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+s.key)
+				if res, err := http.DefaultClient.Do(req); err == nil {
+					io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					if res.StatusCode == 201 {
+						created.Add(1)
+					}
+				}
+			}
+		})
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for paid() < 5 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	before := paid()
+	backup := filepath.Join(dir, "copy.db")
+	runCmd(t, "backup", "--db", db, "--to", backup)
+	time.Sleep(200 * time.Millisecond) // the load goes on after the copy
+	close(stop)
+	wg.Wait()
+	if created.Load() == 0 || before == 0 {
+		t.Fatalf("no load: %d created, %d paid", created.Load(), before)
+	}
+
+	out := runCmd(t, "verify", "--db", backup)
+	m := regexp.MustCompile(`(\d+) succeeded payments`).FindStringSubmatch(out)
+	if !strings.Contains(out, "ok: the ledger balances") || m == nil {
+		t.Fatalf("verify on the copy:\n%s", out)
+	}
+	if n, _ := strconv.Atoi(m[1]); n < before {
+		t.Errorf("the copy has %d succeeded payments; %d had succeeded before the backup began", n, before)
+	}
+	var out2, errOut syncBuffer
+	if err := run(context.Background(), []string{"backup", "--db", db, "--to", backup}, noEnv, &out2, &errOut); err == nil ||
+		!strings.Contains(err.Error(), "exists") {
+		t.Errorf("backup over an existing file: %v", err)
+	}
+	if err := run(context.Background(), []string{"backup", "--db", "postgres://x@127.0.0.1/none", "--to", filepath.Join(dir, "pg")}, noEnv, &out2, &errOut); err == nil ||
+		!strings.Contains(err.Error(), "pg_dump") {
+		t.Errorf("backup of PostgreSQL: %v", err)
+	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/malipo/malipo/store"
@@ -30,4 +31,20 @@ func describeStore(url string) string {
 		return url
 	}
 	return "sqlite " + url
+}
+
+type backupCmd struct {
+	To string `name:"to" required:"" type:"path" help:"The file to write; it must not exist."`
+}
+
+// Run copies the SQLite store at --db to --to while it serves. PostgreSQL
+// has its own tools for this, and the error names them.
+func (b backupCmd) Run(c *cli, e *env) error {
+	if isPostgres(c.DB) {
+		return fmt.Errorf("backup copies SQLite stores; back up PostgreSQL with pg_dump (or pg_basebackup and WAL archiving): see the README")
+	}
+	if err := sqlite.Backup(e.ctx, c.DB, b.To); err != nil {
+		return err
+	}
+	return printJSON(e.stdout, map[string]string{"backup": b.To, "of": c.DB})
 }

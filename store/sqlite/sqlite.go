@@ -35,9 +35,13 @@ var Dialect = sqlstore.Dialect{
 	},
 }
 
+// trimScheme turns a --db value into a file path.
+func trimScheme(path string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(path, "sqlite://"), "file:")
+}
+
 func dsn(path string, readOnly bool) string {
-	path = strings.TrimPrefix(path, "sqlite://")
-	path = strings.TrimPrefix(path, "file:")
+	path = trimScheme(path)
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
