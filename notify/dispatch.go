@@ -42,6 +42,10 @@ type Config struct {
 	Jitter float64
 	// Rand returns uniform numbers in [0, 1) for the jitter.
 	Rand func() float64
+	// Grace is how long attempts under way may go on once Run is told to
+	// stop; default Timeout. Those still unanswered then are cut and
+	// their deliveries released, due at once, for another node.
+	Grace time.Duration
 	// OnAttempt, if set, is told of every recorded attempt (for metrics).
 	OnAttempt func(d malipo.Delivery, a malipo.Attempt, acknowledged bool)
 	Logger    *slog.Logger
@@ -81,6 +85,9 @@ func New(cfg Config) *Dispatcher {
 	if cfg.Poll <= 0 {
 		cfg.Poll = time.Second
 	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = cfg.Timeout
+	}
 	if cfg.Jitter == 0 {
 		cfg.Jitter = 0.1
 	}
@@ -119,12 +126,28 @@ const recordTime = time.Second
 
 func (d *Dispatcher) now() time.Time { return d.cfg.Clock.Now().Truncate(time.Microsecond) }
 
-// Run sends deliveries as they fall due until ctx ends, then waits for the
-// attempts under way. It claims only as many deliveries as it has free
-// workers, so nothing it holds waits out its lease in a queue.
+// Run sends deliveries as they fall due until ctx ends. Then it claims no
+// more and gives the attempts under way Config.Grace to finish and be
+// recorded; those it cuts short it releases, so another node sends them at
+// once instead of waiting out their leases. It claims only as many
+// deliveries as it has free workers, so nothing it holds waits out its
+// lease in a queue.
 func (d *Dispatcher) Run(ctx context.Context) {
+	attempts, cut := context.WithCancel(context.WithoutCancel(ctx))
+	defer cut()
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer func() {
+		finished := make(chan struct{})
+		go func() { wg.Wait(); close(finished) }()
+		grace := time.NewTimer(d.cfg.Grace)
+		defer grace.Stop()
+		select {
+		case <-finished:
+		case <-grace.C:
+			cut()
+			<-finished
+		}
+	}()
 	poll := time.NewTicker(d.cfg.Poll)
 	defer poll.Stop()
 	for {
@@ -153,7 +176,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		for _, j := range jobs {
 			wg.Go(func() {
 				defer func() { <-d.slots }()
-				d.attempt(ctx, j)
+				d.attempt(attempts, j)
 			})
 		}
 		if err == nil && len(jobs) == n {
@@ -279,8 +302,8 @@ type result struct {
 }
 
 // attempt sends one delivery and records what happened. An attempt cut
-// short because the node is stopping is not recorded: its lease runs out
-// and the delivery is tried again.
+// short because the node is stopping is not recorded: its delivery is
+// released, due again at once.
 func (d *Dispatcher) attempt(ctx context.Context, j job) {
 	// An attempt must end, recorded, within its lease: with less lease
 	// left than an attempt may take (the claim's commit was slow), another
@@ -291,6 +314,9 @@ func (d *Dispatcher) attempt(ctx context.Context, j job) {
 	}
 	r := d.send(ctx, j)
 	if ctx.Err() != nil {
+		if err := d.release(j.msg.Delivery); err != nil {
+			d.cfg.Logger.Warn("delivery not released; it waits out its lease", "delivery", j.msg.Delivery.ID, "err", err)
+		}
 		return
 	}
 	a, err := d.record(ctx, j.msg.Delivery, r)
@@ -388,6 +414,25 @@ func retryAfter(h string, now time.Time) time.Duration {
 		d = t.Sub(now)
 	}
 	return min(max(d, 0), maxRetryAfter)
+}
+
+// release gives up a claimed delivery whose attempt was cut short: due
+// now, under a new lease number so that nothing this node still does can
+// move it. A delivery another node holds by now, or that is done, is left
+// alone.
+func (d *Dispatcher) release(claimed malipo.Delivery) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return d.cfg.Store.Transact(ctx, func(tx store.Tx) error {
+		cur, err := tx.GetDelivery(claimed.ID)
+		if err != nil || cur.Lease != claimed.Lease || cur.Status != malipo.DeliveryPending {
+			return err
+		}
+		cur.Lease++
+		cur.NextAttemptAt = d.now()
+		cur.UpdatedAt = cur.NextAttemptAt
+		return tx.UpdateDelivery(cur)
+	})
 }
 
 // record stores the attempt and moves the delivery on: done, failed, or

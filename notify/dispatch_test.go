@@ -723,3 +723,82 @@ func TestAStaleAttemptDoesNotRescheduleTheDelivery(t *testing.T) {
 		}
 	})
 }
+
+// runUntilFirstRequest runs the dispatcher until the receiver has the first
+// request, then tells it to stop, and returns once Run has returned.
+func runUntilFirstRequest(t *testing.T, f *fixture, arrived <-chan struct{}) time.Duration {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.disp.Run(ctx)
+	}()
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no request reached the receiver")
+	}
+	stopped := time.Now()
+	cancel()
+	<-done
+	return time.Since(stopped)
+}
+
+// A node told to stop finishes the attempts under way within its grace,
+// and records them.
+func TestStopFinishesAttemptsUnderWay(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st store.Store) {
+		f := newFixture(t, st, func(c *notify.Config) { c.Grace = 5 * time.Second })
+		arrived := make(chan struct{}, 1)
+		rc := newReceiver(t, f.clk, func(time.Time, *http.Request) (int, http.Header, string) {
+			arrived <- struct{}{}
+			time.Sleep(300 * time.Millisecond) // still answering when the stop comes
+			return 200, nil, ""
+		})
+		f.endpoint(t, rc.URL)
+		ev := f.pay(t, "o-1", malipo.PaymentSucceeded, "")
+		runUntilFirstRequest(t, f, arrived)
+		logs := f.deliveries(t, ev.ID)
+		if len(logs) != 1 || logs[0].Delivery.Status != malipo.DeliverySucceeded || len(logs[0].Attempts) != 1 {
+			t.Errorf("after the stop: %+v", logs)
+		}
+	})
+}
+
+// An attempt still unanswered when the grace ends is cut, and its delivery
+// released: another node sends it at once, not after the lease.
+func TestStopReleasesWhatItCannotFinish(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st store.Store) {
+		f := newFixture(t, st, func(c *notify.Config) { c.Grace = 100 * time.Millisecond; c.Timeout = 10 * time.Second })
+		arrived := make(chan struct{}, 1)
+		var hang atomic.Bool
+		hang.Store(true)
+		rc := newReceiver(t, f.clk, func(_ time.Time, r *http.Request) (int, http.Header, string) {
+			if hang.Load() {
+				arrived <- struct{}{}
+				<-r.Context().Done() // until the sender gives up
+			}
+			return 200, nil, ""
+		})
+		f.endpoint(t, rc.URL)
+		ev := f.pay(t, "o-1", malipo.PaymentSucceeded, "")
+		if took := runUntilFirstRequest(t, f, arrived); took > 3*time.Second {
+			t.Errorf("stopping took %s with a grace of 100ms", took)
+		}
+		logs := f.deliveries(t, ev.ID)
+		if len(logs) != 1 || logs[0].Delivery.Status != malipo.DeliveryPending || len(logs[0].Attempts) != 0 ||
+			logs[0].Delivery.NextAttemptAt.After(f.clk.Now()) {
+			t.Fatalf("after the stop: %+v", logs)
+		}
+		hang.Store(false)
+		other := notify.New(notify.Config{Store: st, Clock: f.clk, Jitter: -1, Timeout: 2 * time.Second,
+			Flavors: map[malipo.Flavor]notify.Flavor{malipo.FlavorNative: native.New(f.svc, nil).Flavor()}})
+		if n, err := other.RunDue(context.Background()); n != 1 || err != nil {
+			t.Fatalf("another node, at once: RunDue = %d, %v", n, err)
+		}
+		if logs := f.deliveries(t, ev.ID); logs[0].Delivery.Status != malipo.DeliverySucceeded || len(logs[0].Attempts) != 1 {
+			t.Errorf("after the other node: %+v", logs[0])
+		}
+	})
+}

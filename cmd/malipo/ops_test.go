@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -148,5 +150,71 @@ func TestBackupUnderLoad(t *testing.T) {
 	if err := run(context.Background(), []string{"backup", "--db", "postgres://x@127.0.0.1/none", "--to", filepath.Join(dir, "pg")}, noEnv, &out2, &errOut); err == nil ||
 		!strings.Contains(err.Error(), "pg_dump") {
 		t.Errorf("backup of PostgreSQL: %v", err)
+	}
+}
+
+// SIGTERM stops the listener but lets a request under way finish, and a
+// notification attempt under way be answered and recorded, before exiting.
+func TestSIGTERMFinishesWhatIsUnderWay(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "malipo.db")
+	p := startProcess(t, db, "--sandbox-delay", "10ms", "--shutdown-timeout", "10s")
+	arrived := make(chan struct{}, 1)
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+		time.Sleep(700 * time.Millisecond) // answering when the signal comes
+	}))
+	defer rc.Close()
+	call(t, "POST", p.url+"/v1/webhook_endpoints", p.key, `{"url":"`+rc.URL+`","events":["payment.succeeded"]}`)
+
+	// A request whose body is still coming when the signal is sent.
+	body, feed := io.Pipe()
+	slow := make(chan *http.Response, 1)
+	go func() {
+		req, _ := http.NewRequest("POST", p.url+"/v1/payments", body)
+		req.Header.Set("Authorization", "Bearer "+p.key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+		}
+		slow <- res
+	}()
+	io.WriteString(feed, `{"amount":5000,"currency":"XOF",`)
+
+	call(t, "POST", p.url+"/v1/payments", p.key, `{"amount":5000,"currency":"XOF","reference":"o-1","method":"mobile_money","phone":"+2250707120000"}`)
+	select {
+	case <-arrived:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the notification never came")
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(100 * time.Millisecond)
+	if _, err := http.Get(p.url + "/healthz"); err == nil {
+		t.Error("still accepting connections after SIGTERM")
+	}
+	io.WriteString(feed, `"reference":"sent-slowly"}`)
+	feed.Close()
+	if res := <-slow; res == nil || res.StatusCode != 201 {
+		t.Errorf("the request under way: %v", res)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- p.cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("exit: %v\n%s", err, p.out.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("still running 15 s after SIGTERM")
+	}
+
+	conn := lookInto(t, db)
+	defer conn.Close()
+	var status string
+	var attempts int
+	if err := conn.QueryRow(`SELECT status, attempts FROM deliveries`).Scan(&status, &attempts); err != nil || status != "succeeded" || attempts != 1 {
+		t.Errorf("the delivery under way: %s after %d attempts (%v)", status, attempts, err)
 	}
 }

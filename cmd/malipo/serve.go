@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -52,6 +53,7 @@ type serveCmd struct {
 	LogLevel       string        `name:"log-level" envvar:"MALIPO_LOG_LEVEL" default:"${log_level}" enum:"debug,info,warn,error" help:"Log level (env MALIPO_LOG_LEVEL)."`
 	LogFormat      string        `name:"log-format" envvar:"MALIPO_LOG_FORMAT" default:"text" enum:"text,json" help:"Log lines as text (key=value) or JSON, one object a line (env MALIPO_LOG_FORMAT)."`
 	ReadTimeout    time.Duration `name:"read-timeout" envvar:"MALIPO_READ_TIMEOUT" default:"${read_timeout}" help:"How long a client may take to send a whole request, headers and body (env MALIPO_READ_TIMEOUT)."`
+	StopTimeout    time.Duration `name:"shutdown-timeout" envvar:"MALIPO_SHUTDOWN_TIMEOUT" default:"15s" help:"On SIGTERM, how long requests and notification attempts under way may take to finish; attempts still unanswered then are released to other nodes at once (env MALIPO_SHUTDOWN_TIMEOUT)."`
 	TrustedProxies []string      `name:"trusted-proxy" envvar:"MALIPO_TRUSTED_PROXIES" sep:"," help:"Addresses or CIDR ranges of proxies (load balancers) whose X-Forwarded-For names the client (env MALIPO_TRUSTED_PROXIES, comma-separated)."`
 }
 
@@ -131,7 +133,7 @@ func (s serveCmd) Run(c *cli, e *env) error {
 		return err
 	}
 	dispatcher := notify.New(notify.Config{Store: st, Clock: clk, Flavors: flavors, Timeout: s.WebhookTimeout,
-		Workers: s.WebhookWorkers, Logger: logger, OnAttempt: attemptMetrics(reg)})
+		Workers: s.WebhookWorkers, Grace: s.StopTimeout, Logger: logger, OnAttempt: attemptMetrics(reg)})
 	sb := sandbox.New(st, clk, s.SandboxDelay, logger)
 	svc := gateway.New(gateway.Config{
 		Store: st, Clock: clk, IDs: ids.New(clk.Now, nil), Logger: logger, BaseURL: baseURL,
@@ -171,6 +173,7 @@ func (s serveCmd) Run(c *cli, e *env) error {
 	}()
 
 	serveErr := make(chan error, 1+len(own))
+	servers := []*http.Server{srv}
 	registers := map[string]func(*http.ServeMux, string){"PayDunya": pd.Register, "CinetPay": cp.Register, "KPay": kp.Register, "iPay": ip.Register, "ClickPay": cl.Register}
 	for _, o := range own {
 		if o.ln == nil {
@@ -180,7 +183,7 @@ func (s serveCmd) Run(c *cli, e *env) error {
 		registers[o.name](mux, "")
 		ownSrv := s.server(withID(fromProxy(mux, trusted)), logger)
 		go func() { serveErr <- ownSrv.Serve(o.ln) }()
-		defer ownSrv.Close()
+		servers = append(servers, ownSrv)
 		fmt.Fprintf(e.stdout, "%s's API is also at http://%s%s\n", o.name, displayAddr(o.ln.Addr()), o.path)
 	}
 	if demo != nil {
@@ -193,12 +196,23 @@ func (s serveCmd) Run(c *cli, e *env) error {
 	select {
 	case err = <-serveErr:
 	case <-e.ctx.Done():
-		logger.Info("shutting down")
-		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		err = srv.Shutdown(shutdown)
+		logger.Info("shutting down", "within", s.StopTimeout)
 	}
+	// Stop accepting, let requests and notification attempts under way
+	// finish within the bound, and release what is cut short.
 	stopWorkers()
+	shutdown, cancel := context.WithTimeout(context.Background(), s.StopTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, hs := range servers {
+		wg.Go(func() {
+			if err := hs.Shutdown(shutdown); err != nil {
+				logger.Warn("requests still under way at the shutdown timeout were cut", "err", err)
+				hs.Close()
+			}
+		})
+	}
+	wg.Wait()
 	<-done
 	<-sending
 	if errors.Is(err, http.ErrServerClosed) {
