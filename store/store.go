@@ -199,6 +199,8 @@ type Tx interface {
 	// ClaimDueDeliveries locks up to limit pending deliveries due at or
 	// before now, oldest first, skipping rows another node holds.
 	ClaimDueDeliveries(now time.Time, limit int) ([]malipo.Delivery, error)
+	// Backlog reports what is waiting at now, for an operator's alerts.
+	Backlog(now time.Time) (Backlog, error)
 	AddAttempt(a malipo.Attempt) error
 	ListAttempts(deliveryID string) ([]malipo.Attempt, error)
 
@@ -317,4 +319,14 @@ type Idempotency struct {
 	RequestHash string
 	Result      []byte // the result as first returned, encoded by the gateway
 	CreatedAt   time.Time
+}
+
+// Backlog is what waits in a store: notifications due and not sent (their
+// leases run out count as due), and rail attempts without a verdict. The
+// oldest times are zero when nothing waits.
+type Backlog struct {
+	DeliveriesDue       int
+	OldestDeliveryDue   time.Time
+	AttemptsInFlight    int
+	OldestAttemptSentAt time.Time
 }

@@ -218,3 +218,40 @@ func TestSIGTERMFinishesWhatIsUnderWay(t *testing.T) {
 		t.Errorf("the delivery under way: %s after %d attempts (%v)", status, attempts, err)
 	}
 }
+
+// /metrics shows what an operator's alerts watch: the notification backlog,
+// rail attempts without a verdict, and the latest ledger audit.
+func TestMetricsForAlerts(t *testing.T) {
+	s := startServer(t, filepath.Join(t.TempDir(), "malipo.db"), "--sandbox-delay", "1h")
+	call(t, "POST", s.url+"/v1/payments", s.key, `{"amount":5000,"currency":"XOF","reference":"o-1","method":"mobile_money","phone":"+2250707120000"}`)
+	want := []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^malipo_notification_backlog 0$`),
+		regexp.MustCompile(`(?m)^malipo_notification_backlog_age_seconds 0$`),
+		regexp.MustCompile(`(?m)^malipo_rail_attempts_in_flight 1$`),
+		regexp.MustCompile(`(?m)^malipo_rail_attempt_oldest_age_seconds [0-9.e-]+$`),
+		regexp.MustCompile(`(?m)^malipo_ledger_audit_failed 0$`),
+		regexp.MustCompile(`(?m)^malipo_ledger_audit_timestamp_seconds [1-9][0-9.e+]+$`),
+	}
+	var text string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		res, err := http.Get(s.url + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		text = string(b)
+		missing := false
+		for _, re := range want {
+			missing = missing || !re.MatchString(text)
+		}
+		if !missing {
+			return
+		}
+	}
+	for _, re := range want {
+		if !re.MatchString(text) {
+			t.Errorf("no %s in /metrics", re)
+		}
+	}
+}

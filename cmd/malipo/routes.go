@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"github.com/malipo/malipo/faces/checkout"
 	"github.com/malipo/malipo/faces/client"
 	"github.com/malipo/malipo/faces/native"
+	"github.com/malipo/malipo/store"
 )
 
 // fromProxy makes the client a trusted proxy forwarded for the request's
@@ -194,5 +196,68 @@ func railMetrics(reg *prometheus.Registry) func(rail, op string, failed, open bo
 		}
 		calls.WithLabelValues(rail, op, result).Inc()
 		circuit.WithLabelValues(rail).Set(isOpen)
+	}
+}
+
+// backlogMetrics shows, at each scrape, what waits in the store: the
+// notification backlog and its age, and rail attempts without a verdict
+// and the oldest one's age. Every node reports the same store, so alerts
+// take the max over nodes.
+type backlogMetrics struct {
+	read                             func(context.Context) (store.Backlog, error)
+	now                              func() time.Time
+	due, dueAge, inFlight, flightAge *prometheus.Desc
+}
+
+func newBacklogMetrics(read func(context.Context) (store.Backlog, error), now func() time.Time) *backlogMetrics {
+	return &backlogMetrics{read: read, now: now,
+		due:       prometheus.NewDesc("malipo_notification_backlog", "Notifications due and not yet sent.", nil, nil),
+		dueAge:    prometheus.NewDesc("malipo_notification_backlog_age_seconds", "How long the oldest notification due has waited (0 when none).", nil, nil),
+		inFlight:  prometheus.NewDesc("malipo_rail_attempts_in_flight", "Rail attempts (payments, payouts, refunds) without a verdict yet.", nil, nil),
+		flightAge: prometheus.NewDesc("malipo_rail_attempt_oldest_age_seconds", "How long ago the oldest rail attempt without a verdict was made (0 when none).", nil, nil),
+	}
+}
+
+func (m *backlogMetrics) Describe(ch chan<- *prometheus.Desc) {
+	ch <- m.due
+	ch <- m.dueAge
+	ch <- m.inFlight
+	ch <- m.flightAge
+}
+
+func (m *backlogMetrics) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	b, err := m.read(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(m.due, err)
+		return
+	}
+	age := func(t time.Time) float64 {
+		if t.IsZero() {
+			return 0
+		}
+		return max(m.now().Sub(t).Seconds(), 0)
+	}
+	ch <- prometheus.MustNewConstMetric(m.due, prometheus.GaugeValue, float64(b.DeliveriesDue))
+	ch <- prometheus.MustNewConstMetric(m.dueAge, prometheus.GaugeValue, age(b.OldestDeliveryDue))
+	ch <- prometheus.MustNewConstMetric(m.inFlight, prometheus.GaugeValue, float64(b.AttemptsInFlight))
+	ch <- prometheus.MustNewConstMetric(m.flightAge, prometheus.GaugeValue, age(b.OldestAttemptSentAt))
+}
+
+// auditMetrics shows the result of the latest ledger audit this node ran.
+func auditMetrics(reg *prometheus.Registry) func(malipo.AuditReport, error) {
+	failed := prometheus.NewGauge(prometheus.GaugeOpts{Name: "malipo_ledger_audit_failed",
+		Help: "1 if the latest ledger audit (malipo verify) found a problem or could not run, else 0."})
+	last := prometheus.NewGauge(prometheus.GaugeOpts{Name: "malipo_ledger_audit_timestamp_seconds",
+		Help: "When this node last ran the ledger audit (Unix time)."})
+	reg.MustRegister(failed, last)
+	return func(r malipo.AuditReport, err error) {
+		v := 0.0
+		if err != nil || !r.Clean() {
+			v = 1
+		}
+		failed.Set(v)
+		last.SetToCurrentTime()
 	}
 }

@@ -53,6 +53,7 @@ type serveCmd struct {
 	LogLevel       string        `name:"log-level" envvar:"MALIPO_LOG_LEVEL" default:"${log_level}" enum:"debug,info,warn,error" help:"Log level (env MALIPO_LOG_LEVEL)."`
 	LogFormat      string        `name:"log-format" envvar:"MALIPO_LOG_FORMAT" default:"text" enum:"text,json" help:"Log lines as text (key=value) or JSON, one object a line (env MALIPO_LOG_FORMAT)."`
 	ReadTimeout    time.Duration `name:"read-timeout" envvar:"MALIPO_READ_TIMEOUT" default:"${read_timeout}" help:"How long a client may take to send a whole request, headers and body (env MALIPO_READ_TIMEOUT)."`
+	AuditEvery     time.Duration `name:"audit-every" envvar:"MALIPO_AUDIT_EVERY" default:"1h" help:"How often this node audits the ledger (as malipo verify does) for the malipo_ledger_audit_failed metric; 0 never (env MALIPO_AUDIT_EVERY)."`
 	StopTimeout    time.Duration `name:"shutdown-timeout" envvar:"MALIPO_SHUTDOWN_TIMEOUT" default:"15s" help:"On SIGTERM, how long requests and notification attempts under way may take to finish; attempts still unanswered then are released to other nodes at once (env MALIPO_SHUTDOWN_TIMEOUT)."`
 	TrustedProxies []string      `name:"trusted-proxy" envvar:"MALIPO_TRUSTED_PROXIES" sep:"," help:"Addresses or CIDR ranges of proxies (load balancers) whose X-Forwarded-For names the client (env MALIPO_TRUSTED_PROXIES, comma-separated)."`
 }
@@ -165,7 +166,13 @@ func (s serveCmd) Run(c *cli, e *env) error {
 		checkout.New(svc, logger, nil), reg, logger, func(mux *http.ServeMux) { liveRails.Register(mux, svc) },
 		dashboardPages(svc, logger, liveRails).Register), trusted)), logger)
 	workers, stopWorkers := context.WithCancel(context.WithoutCancel(e.ctx))
+	reg.MustRegister(newBacklogMetrics(svc.Backlog, clk.Now))
 	done := runWorkers(workers, svc, sb, s.ReconcileAfter, logger)
+	audited := make(chan struct{})
+	go func() {
+		defer close(audited)
+		runAudits(workers, svc, s.AuditEvery, auditMetrics(reg), logger)
+	}()
 	sending := make(chan struct{})
 	go func() {
 		defer close(sending)
@@ -215,6 +222,7 @@ func (s serveCmd) Run(c *cli, e *env) error {
 	wg.Wait()
 	<-done
 	<-sending
+	<-audited
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -291,6 +299,29 @@ func runWorkers(ctx context.Context, svc *gateway.Service, sb *sandbox.Rails, re
 		}
 	}()
 	return done
+}
+
+// runAudits audits the ledger now and then every interval until ctx ends,
+// telling report each result; interval 0 means never.
+func runAudits(ctx context.Context, svc *gateway.Service, interval time.Duration, report func(malipo.AuditReport, error), logger *slog.Logger) {
+	if interval <= 0 {
+		return
+	}
+	for {
+		r, err := svc.Verify(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		report(r, err)
+		if err != nil || !r.Clean() {
+			logger.Error("the ledger audit failed; run malipo verify for the details", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+	}
 }
 
 // openLiveRails opens the gateway's live rails, which must all open: a

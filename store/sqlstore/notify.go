@@ -191,6 +191,21 @@ func (t *tx) ClaimDueDeliveries(now time.Time, limit int) ([]malipo.Delivery, er
 	return collect(rows, scanDelivery)
 }
 
+func (t *tx) Backlog(now time.Time) (store.Backlog, error) {
+	var b store.Backlog
+	var oldestDue, oldestSent int64
+	if err := t.row(`SELECT COUNT(*), COALESCE(MIN(next_attempt_at), 0) FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?`,
+		micros(now)).Scan(&b.DeliveriesDue, &oldestDue); err != nil {
+		return b, err
+	}
+	if err := t.row(`SELECT COUNT(*), COALESCE(MIN(created_at), 0) FROM rail_attempts WHERE status IN ('sending', 'pending')`).
+		Scan(&b.AttemptsInFlight, &oldestSent); err != nil {
+		return b, err
+	}
+	b.OldestDeliveryDue, b.OldestAttemptSentAt = fromMicros(oldestDue), fromMicros(oldestSent)
+	return b, nil
+}
+
 func (t *tx) AddAttempt(a malipo.Attempt) error {
 	_, err := t.exec(`INSERT INTO delivery_attempts (delivery_id, number, at, status_code, latency_us, response, error)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, a.DeliveryID, a.Number, micros(a.At), a.StatusCode, a.Latency.Microseconds(), a.Response, a.Error)

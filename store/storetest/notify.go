@@ -160,3 +160,43 @@ func testDeliveries(t *testing.T, s store.Store) {
 		return nil
 	})
 }
+
+func testBacklog(t *testing.T, s store.Store) {
+	now := epoch.Add(time.Hour)
+	read(t, s, func(tx store.Tx) error {
+		b, err := tx.Backlog(now)
+		must(t, err)
+		if b != (store.Backlog{}) {
+			t.Errorf("empty store: %+v", b)
+		}
+		return nil
+	})
+	write(t, s, func(tx store.Tx) error {
+		must(t, tx.CreateEvent(event("evt_1", "mer_a")))
+		done := delivery("dlv_done", epoch)
+		done.Status = malipo.DeliverySucceeded
+		for _, d := range []malipo.Delivery{done, delivery("dlv_old", epoch.Add(time.Minute)),
+			delivery("dlv_due", now), delivery("dlv_later", now.Add(time.Second))} {
+			must(t, tx.CreateDelivery(d))
+		}
+		sending := attempt("pay_1", 1, malipo.AttemptSending, now)
+		sending.CreatedAt = epoch.Add(2 * time.Minute)
+		pending := attempt("pay_2", 1, malipo.AttemptPending, now)
+		pending.CreatedAt = epoch.Add(3 * time.Minute)
+		finished := attempt("pay_3", 1, malipo.AttemptSucceeded, now)
+		for _, a := range []malipo.RailAttempt{sending, pending, finished} {
+			must(t, tx.CreateRailAttempt(a))
+		}
+		return nil
+	})
+	read(t, s, func(tx store.Tx) error {
+		b, err := tx.Backlog(now)
+		must(t, err)
+		want := store.Backlog{DeliveriesDue: 2, OldestDeliveryDue: epoch.Add(time.Minute),
+			AttemptsInFlight: 2, OldestAttemptSentAt: epoch.Add(2 * time.Minute)}
+		if diff := cmp.Diff(want, b); diff != "" {
+			t.Errorf("backlog (-want +got):\n%s", diff)
+		}
+		return nil
+	})
+}

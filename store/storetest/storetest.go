@@ -42,6 +42,7 @@ func Run(t *testing.T, open Opener) {
 		{"Events", testEvents},
 		{"Endpoints", testEndpoints},
 		{"Deliveries", testDeliveries},
+		{"Backlog", testBacklog},
 		{"CardSetupsAndTokens", testCards},
 		{"Payouts", testPayouts},
 		{"Refunds", testRefunds},
