@@ -1,65 +1,88 @@
-// Package bench is Malipo's load command: it starts a real server on a
-// fresh store, drives POST /v1/payments over loopback with vegeta at rising
-// rates, does the same to a no-op handler that decodes the same JSON (the
-// ceiling), and reports both and their ratio. Every 201 it counts was
-// committed durably first (SQLite synchronous=FULL, PostgreSQL
-// synchronous_commit=on).
+// Package bench is Malipo's load command. It starts real servers on fresh
+// stores, drives them over loopback with vegeta at rising rates, and
+// reports each target beside the no-op ceiling measured in the same run
+// (a handler that decodes the same JSON and writes nothing): the highest
+// rate it sustained with every request answered and p99 within the bound
+// (50 ms), the best it reached at all, and what happened at twice the
+// sustained rate. Every success it counts was committed durably first
+// (SQLite synchronous=FULL, PostgreSQL synchronous_commit=on).
 package bench
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
-	"net/http"
-	"net/url"
 	"os"
-	"path/filepath"
 	"runtime/pprof"
-	"strconv"
-	"sync/atomic"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
-
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the pgx driver
-	vegeta "github.com/tsenart/vegeta/v12/lib"
-
-	"github.com/malipo/malipo"
-	"github.com/malipo/malipo/clock"
-	"github.com/malipo/malipo/faces/native"
-	"github.com/malipo/malipo/gateway"
-	"github.com/malipo/malipo/ids"
-	"github.com/malipo/malipo/rails"
-	"github.com/malipo/malipo/rails/sandbox"
-	"github.com/malipo/malipo/store"
-	"github.com/malipo/malipo/store/postgres"
-	"github.com/malipo/malipo/store/sqlite"
 )
 
 // Options configure a run.
 type Options struct {
-	Postgres           string        // optional postgres:// URL
+	Postgres           string        // optional postgres:// URL; postgres-* targets need it
+	Targets            []string      // which targets; default all that can run
 	Step               time.Duration // how long each rate is held
 	StartRate, MaxRate int
-	Out                io.Writer
-	CPUProfile         string // write a CPU profile of the whole run here
+	// Bound is the p99 a step must stay within to count as sustained.
+	Bound time.Duration
+	// NotifyEvents is how many notifications the notify targets drain.
+	NotifyEvents int
+	// NotifyRate is the pace of state changes for the notify targets'
+	// latency figure.
+	NotifyRate int
+	Out        io.Writer
+	JSON       bool   // print the report as JSON instead of a table
+	CPUProfile string // write a CPU profile of the whole run here
+	// Overload also offers each HTTP target twice its sustained rate.
+	Overload bool
 }
 
-// Result is the best rate a target sustained.
+// Targets are every target's name, in the order they run.
+var Targets = []string{"sqlite-create", "postgres-create", "sqlite-succeed", "postgres-succeed", "sqlite-notify", "postgres-notify"}
+
+// Report is a run's result.
+type Report struct {
+	CeilingRPS float64  `json:"ceiling_rps"`
+	Targets    []Result `json:"targets"`
+}
+
+// Result is one target's figures. For the HTTP targets the rates are
+// successful requests per second; for the notify targets, notifications
+// acknowledged per second while draining a backlog, and the latencies are
+// from a state change to its notification's first attempt arriving, at
+// NotifyRate changes a second.
 type Result struct {
-	Target     string
-	Throughput float64 // successful requests per second
-	P50, P99   time.Duration
-	Requests   uint64
+	Name           string  `json:"name"`
+	SustainedRPS   float64 `json:"sustained_rps"`
+	SustainedRatio float64 `json:"sustained_ratio"`
+	BestRPS        float64 `json:"best_rps"`
+	BestRatio      float64 `json:"best_ratio"`
+	P50ms          float64 `json:"p50_ms"`
+	P99ms          float64 `json:"p99_ms"`
+	// PacedRate is the notify targets' pace of state changes (achieved).
+	PacedRate float64 `json:"paced_rate,omitempty"`
+	// RSSMB is the peak resident memory of the whole bench process (the
+	// server and the load generator) during the target's steps.
+	RSSMB    float64   `json:"rss_mb"`
+	Overload *Overload `json:"overload,omitempty"`
 }
 
-// Run measures the ceiling, SQLite and (with a URL) PostgreSQL, and prints
-// a table.
-func Run(ctx context.Context, o Options) error {
+// Overload is what a target did at twice its sustained rate.
+type Overload struct {
+	OfferedRPS  float64 `json:"offered_rps"`
+	AcceptedRPS float64 `json:"accepted_rps"`
+	AcceptedP99 float64 `json:"accepted_p99_ms"`
+	Refused     int     `json:"refused"` // answered 503 (busy)
+	RefusedP99  float64 `json:"refused_p99_ms"`
+	Failed      int     `json:"failed"` // timeouts, resets, other statuses
+	RSSMB       float64 `json:"rss_mb"`
+}
+
+func (o *Options) defaults() error {
 	if o.Step == 0 {
 		o.Step = 3 * time.Second
 	}
@@ -68,6 +91,38 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if o.MaxRate == 0 {
 		o.MaxRate = 40000
+	}
+	if o.Bound == 0 {
+		o.Bound = 50 * time.Millisecond
+	}
+	if o.NotifyEvents == 0 {
+		o.NotifyEvents = 10_000
+	}
+	if o.NotifyRate == 0 {
+		o.NotifyRate = 1000
+	}
+	if len(o.Targets) == 0 {
+		for _, t := range Targets {
+			if o.Postgres != "" || !strings.HasPrefix(t, "postgres-") {
+				o.Targets = append(o.Targets, t)
+			}
+		}
+	}
+	for _, t := range o.Targets {
+		if !slices.Contains(Targets, t) {
+			return fmt.Errorf("no target %q; the targets are %s", t, strings.Join(Targets, ", "))
+		}
+		if strings.HasPrefix(t, "postgres-") && o.Postgres == "" {
+			return fmt.Errorf("target %s needs --postgres URL", t)
+		}
+	}
+	return nil
+}
+
+// Run measures the ceiling and the chosen targets and prints the report.
+func Run(ctx context.Context, o Options) error {
+	if err := o.defaults(); err != nil {
+		return err
 	}
 	if o.CPUProfile != "" {
 		f, err := os.Create(o.CPUProfile)
@@ -80,173 +135,59 @@ func Run(ctx context.Context, o Options) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	fmt.Fprintf(o.Out, "Ramping each target from %d req/s by ×1.5 per %s step until it stops keeping up.\n", o.StartRate, o.Step)
+	progress := o.Out
+	if o.JSON {
+		progress = io.Discard
+	}
+	fmt.Fprintf(progress, "Ramping each target from %d req/s by ×1.5 per %s step; sustained means every request answered and p99 ≤ %s.\n",
+		o.StartRate, o.Step, o.Bound)
 
-	var results []Result
-	ceiling, err := measure(ctx, o, "no-op ceiling (decode only)", func() (http.Handler, string, func(), error) {
-		return native.NoopHandler(), "", func() {}, nil
-	})
+	r := &runner{o: o, progress: progress}
+	ceiling, err := r.ceiling(ctx)
 	if err != nil {
 		return err
 	}
-	results = append(results, ceiling)
-
-	dir, err := os.MkdirTemp("", "malipo-bench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	r, err := measure(ctx, o, "create payment, SQLite (synchronous=FULL)", func() (http.Handler, string, func(), error) {
-		st, err := sqlite.Open(ctx, filepath.Join(dir, "bench.db"))
+	rep := Report{CeilingRPS: ceiling.BestRPS}
+	for _, name := range o.Targets {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		res, err := r.target(ctx, name)
 		if err != nil {
-			return nil, "", nil, err
+			return fmt.Errorf("%s: %w", name, err)
 		}
-		return gatewayHandler(ctx, st)
-	})
-	if err != nil {
+		res.SustainedRatio = res.SustainedRPS / ceiling.BestRPS
+		res.BestRatio = res.BestRPS / ceiling.BestRPS
+		rep.Targets = append(rep.Targets, res)
+	}
+	if o.JSON {
+		enc := json.NewEncoder(o.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	return rep.print(o.Out, ceiling)
+}
+
+func (rep Report) print(w io.Writer, ceiling Result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "\ntarget\tsustained/s\tratio\tp50\tp99\tbest/s\tratio\tpeak RSS")
+	fmt.Fprintf(tw, "no-op ceiling\t%.0f\t1.00\t%.2fms\t%.2fms\t%.0f\t1.00\t%.0f MB\n", ceiling.SustainedRPS, ceiling.P50ms, ceiling.P99ms, ceiling.BestRPS, ceiling.RSSMB)
+	for _, r := range rep.Targets {
+		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2fms\t%.2fms\t%.0f\t%.2f\t%.0f MB\n", r.Name, r.SustainedRPS, r.SustainedRatio, r.P50ms, r.P99ms,
+			r.BestRPS, r.BestRatio, r.RSSMB)
+	}
+	if err := tw.Flush(); err != nil {
 		return err
 	}
-	results = append(results, r)
-
-	if o.Postgres != "" {
-		r, err := measure(ctx, o, "create payment, PostgreSQL (synchronous_commit=on)", func() (http.Handler, string, func(), error) {
-			u, drop, err := freshSchema(o.Postgres)
-			if err != nil {
-				return nil, "", nil, err
-			}
-			st, err := postgres.Open(ctx, u)
-			if err != nil {
-				drop()
-				return nil, "", nil, err
-			}
-			h, key, closeFn, err := gatewayHandler(ctx, st)
-			return h, key, func() { closeFn(); drop() }, err
-		})
-		if err != nil {
-			return err
+	for _, r := range rep.Targets {
+		if r.PacedRate > 0 {
+			fmt.Fprintf(w, "%s: drained %.0f notifications/s; at %.0f changes/s, change → first attempt p50 %.1f ms, p99 %.1f ms\n",
+				r.Name, r.BestRPS, r.PacedRate, r.P50ms, r.P99ms)
 		}
-		results = append(results, r)
-	}
-
-	tw := tabwriter.NewWriter(o.Out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "\ntarget\tbest req/s, all 201\tp50\tp99\tratio to ceiling")
-	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%.2f\n", r.Target, r.Throughput, r.P50.Round(10*time.Microsecond),
-			r.P99.Round(10*time.Microsecond), r.Throughput/ceiling.Throughput)
-	}
-	return tw.Flush()
-}
-
-// gatewayHandler wires a real service and native API over st, with a
-// fresh merchant and test key.
-func gatewayHandler(ctx context.Context, st store.Store) (http.Handler, string, func(), error) {
-	clk := clock.Real{}
-	sb := sandbox.New(st, clk, time.Second, nil)
-	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, nil), BaseURL: "http://bench",
-		Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()}})
-	sb.Connect(svc)
-	demo, err := svc.EnsureDemo(ctx)
-	if err != nil || demo == nil {
-		st.Close()
-		return nil, "", nil, fmt.Errorf("bench merchant: %v", err)
-	}
-	mux := http.NewServeMux()
-	native.New(svc, slog.New(slog.DiscardHandler)).Register(mux)
-	return mux, demo.SecretKey, func() { st.Close() }, nil
-}
-
-// freshSchema makes a schema for one run on the server at base.
-func freshSchema(base string) (string, func(), error) {
-	b := make([]byte, 4)
-	rand.Read(b)
-	schema := "bench_" + hex.EncodeToString(b)
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		return "", nil, err
-	}
-	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		admin.Close()
-		return "", nil, err
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		admin.Close()
-		return "", nil, err
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String(), func() { admin.Exec("DROP SCHEMA " + schema + " CASCADE"); admin.Close() }, nil
-}
-
-// measure serves the handler on loopback and ramps the rate until the
-// target fails to keep up; it returns the best step it sustained.
-func measure(ctx context.Context, o Options, name string, setup func() (http.Handler, string, func(), error)) (Result, error) {
-	h, key, teardown, err := setup()
-	if err != nil {
-		return Result{}, fmt.Errorf("%s: %w", name, err)
-	}
-	defer teardown()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return Result{}, err
-	}
-	srv := &http.Server{Handler: h}
-	go srv.Serve(ln)
-	defer srv.Close()
-
-	target := "http://" + ln.Addr().String() + "/v1/payments"
-	header := http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + key}}
-	var seq atomic.Int64
-	targeter := func(t *vegeta.Target) error {
-		n := seq.Add(1)
-		t.Method, t.URL, t.Header = "POST", target, header
-		t.Body = []byte(`{"amount":5000,"currency":"XOF","reference":"bench-` + strconv.FormatInt(n, 10) +
-			`","description":"Load test","customer":{"name":"Awa Diallo","email":"awa@example.com"},"metadata":{"order":"` +
-			strconv.FormatInt(n, 10) + `"}}`)
-		return nil
-	}
-	best := Result{Target: name}
-	// step offers rate for o.Step and reports whether the target kept up:
-	// every request got its 201, p99 under a second, and throughput within
-	// 10% of the offer. A clean step's throughput counts even when the
-	// target fell behind: that is its capacity.
-	step := func(rate int) bool {
-		var m vegeta.Metrics
-		attacker := vegeta.NewAttacker(vegeta.Workers(64), vegeta.MaxWorkers(1024), vegeta.KeepAlive(true), vegeta.Timeout(5*time.Second))
-		for res := range attacker.Attack(targeter, vegeta.Rate{Freq: rate, Per: time.Second}, o.Step, name) {
-			m.Add(res)
-		}
-		m.Close()
-		created := m.StatusCodes["201"]
-		fmt.Fprintf(o.Out, "  %-48s rate %6d  throughput %8.0f  201s %6d/%-6d p50 %-9s p99 %s\n", name, rate, m.Throughput,
-			created, m.Requests, m.Latencies.P50.Round(10*time.Microsecond), m.Latencies.P99.Round(10*time.Microsecond))
-		clean := uint64(created) == m.Requests && m.Latencies.P99 < time.Second
-		if clean && m.Throughput > best.Throughput {
-			best.Throughput, best.P50, best.P99, best.Requests = m.Throughput, m.Latencies.P50, m.Latencies.P99, m.Requests
-		}
-		return clean && m.Throughput >= 0.9*float64(rate)
-	}
-	// Ramp by half again each step; once the target falls behind, bisect
-	// twice between the last rate it kept up with and the first it did not.
-	low, high := 0, 0
-	for rate := o.StartRate; rate <= o.MaxRate && ctx.Err() == nil; rate = rate * 3 / 2 {
-		if !step(rate) {
-			high = rate
-			break
-		}
-		low = rate
-	}
-	for i := 0; i < 2 && low > 0 && high > 0 && ctx.Err() == nil; i++ {
-		mid := (low + high) / 2
-		if step(mid) {
-			low = mid
-		} else {
-			high = mid
+		if o := r.Overload; o != nil {
+			fmt.Fprintf(w, "%s at 2× sustained (%.0f/s offered): %.0f/s accepted at p99 %.1f ms, %d refused (p99 %.1f ms), %d failed, peak RSS %.0f MB\n",
+				r.Name, o.OfferedRPS, o.AcceptedRPS, o.AcceptedP99, o.Refused, o.RefusedP99, o.Failed, o.RSSMB)
 		}
 	}
-	if best.Throughput == 0 {
-		return best, fmt.Errorf("%s did not sustain even %d req/s", name, o.StartRate)
-	}
-	return best, nil
+	return nil
 }

@@ -1,0 +1,170 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/malipo/malipo/gateway"
+)
+
+// receiver acknowledges every notification and notes, for the first
+// arrival of each event, when it came and how long after the event.
+type receiver struct {
+	mu      sync.Mutex
+	first   map[string]time.Duration
+	last    time.Time
+	want    int
+	all     chan struct{}
+	badBody int
+}
+
+func newReceiver(want int) *receiver {
+	return &receiver{first: map[string]time.Duration{}, want: want, all: make(chan struct{})}
+}
+
+func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	now := time.Now()
+	var ev struct {
+		ID        string    `json:"id"`
+		CreatedAt time.Time `json:"created_at"`
+	}
+	body, _ := io.ReadAll(r.Body)
+	err := json.Unmarshal(body, &ev)
+	w.WriteHeader(http.StatusNoContent)
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if err != nil || ev.ID == "" {
+		rc.badBody++
+		return
+	}
+	if _, seen := rc.first[ev.ID]; !seen {
+		rc.first[ev.ID] = now.Sub(ev.CreatedAt)
+		rc.last = now
+		if len(rc.first) == rc.want {
+			close(rc.all)
+		}
+	}
+}
+
+// wait waits for every notification, at most limit.
+func (rc *receiver) wait(limit time.Duration) error {
+	select {
+	case <-rc.all:
+	case <-time.After(limit):
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		return fmt.Errorf("only %d of %d notifications arrived in %s", len(rc.first), rc.want, limit)
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.badBody > 0 {
+		return fmt.Errorf("%d notifications had unreadable bodies", rc.badBody)
+	}
+	return nil
+}
+
+// notify measures the dispatcher sending payment.succeeded events, signed,
+// to a receiver on loopback, each attempt recorded durably:
+//   - drain: NotifyEvents payments have succeeded before the dispatcher
+//     starts; notifications acknowledged per second until the last;
+//   - paced: payments succeed at NotifyRate a second while it runs; the
+//     time from each state change to its notification's first arrival.
+func (r *runner) notify(ctx context.Context, name string, e *env) (res Result, err error) {
+	res = Result{Name: name}
+	peak := sampleRSS()
+	defer func() { res.RSSMB = peak() }()
+	var target *receiver
+	var mu sync.Mutex
+	base, stop, err := serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		rc := target
+		mu.Unlock()
+		rc.ServeHTTP(w, r)
+	}))
+	if err != nil {
+		return res, err
+	}
+	defer stop()
+	if _, _, _, err := e.svc.CreateEndpoint(ctx, e.integ, gateway.EndpointInput{URL: &base}, gateway.Idempotency{}); err != nil {
+		return res, err
+	}
+	succeed := func(ids []string) func(int) error {
+		return func(i int) error {
+			_, _, err := e.svc.ForceOutcome(ctx, e.integ, ids[i], "succeeded", gateway.Idempotency{})
+			return err
+		}
+	}
+	run := func() func() {
+		ctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); e.disp.Run(ctx) }()
+		return func() { cancel(); <-done }
+	}
+
+	// Drain.
+	n := r.o.NotifyEvents
+	ids, err := e.pending(ctx, 0, n)
+	if err != nil {
+		return res, err
+	}
+	if err := parallel(64, n, nil, succeed(ids)); err != nil {
+		return res, err
+	}
+	rc := newReceiver(n)
+	mu.Lock()
+	target = rc
+	mu.Unlock()
+	start := time.Now()
+	halt := run()
+	err = rc.wait(5 * time.Minute)
+	halt()
+	if err != nil {
+		return res, err
+	}
+	res.BestRPS = float64(n) / rc.last.Sub(start).Seconds()
+	res.SustainedRPS = res.BestRPS
+	fmt.Fprintf(r.progress, "  %-18s drained %d notifications at %.0f/s\n", name, n, res.BestRPS)
+
+	// Paced.
+	m := int(float64(r.o.NotifyRate) * max(2*r.o.Step, 2*time.Second).Seconds())
+	if ids, err = e.pending(ctx, n, m); err != nil {
+		return res, err
+	}
+	rc = newReceiver(m)
+	mu.Lock()
+	target = rc
+	mu.Unlock()
+	halt = run()
+	defer halt()
+	tick := make(chan struct{})
+	pace := time.NewTicker(time.Second / time.Duration(r.o.NotifyRate))
+	go func() {
+		defer pace.Stop()
+		for range m {
+			<-pace.C
+			tick <- struct{}{}
+		}
+	}()
+	start = time.Now()
+	if err := parallel(64, m, tick, succeed(ids)); err != nil {
+		return res, err
+	}
+	res.PacedRate = float64(m) / time.Since(start).Seconds()
+	if err := rc.wait(5 * time.Minute); err != nil {
+		return res, err
+	}
+	rc.mu.Lock()
+	lat := make([]time.Duration, 0, len(rc.first))
+	for _, d := range rc.first {
+		lat = append(lat, d)
+	}
+	rc.mu.Unlock()
+	res.P50ms, res.P99ms = ms(quantile(lat, 0.50)), ms(quantile(lat, 0.99))
+	fmt.Fprintf(r.progress, "  %-18s at %.0f changes/s: change → first attempt p50 %.1f ms, p99 %.1f ms\n", name, res.PacedRate, res.P50ms, res.P99ms)
+	return res, nil
+}

@@ -1,0 +1,256 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/malipo/malipo/faces/native"
+)
+
+// runner runs targets and writes their progress.
+type runner struct {
+	o        Options
+	progress io.Writer
+}
+
+// httpTarget is a handler and the requests to drive it with.
+type httpTarget struct {
+	name    string
+	handler http.Handler
+	// next fills in request n (from 1, counted across the target's
+	// steps), for a server at base.
+	next func(base string, n int64, t *vegeta.Target) error
+	seq  *atomic.Int64
+	want int // the status of a success
+	// prepare, if set, readies what the next count requests need; it runs
+	// before the step, outside the measurement.
+	prepare func(ctx context.Context, count int) error
+}
+
+// step is one rate held for Options.Step.
+type step struct {
+	rate                   int
+	throughput             float64 // successes per second
+	ok, refused, failed    int
+	p50, p99, refusedP99   time.Duration
+	rssMB                  float64
+	sustained, clean, kept bool
+}
+
+// offer holds rate against the server at base for one step.
+func (r *runner) offer(ctx context.Context, base string, t httpTarget, rate int) (step, error) {
+	if t.prepare != nil {
+		if err := t.prepare(ctx, int(float64(rate)*r.o.Step.Seconds()*1.2)+100); err != nil {
+			return step{}, err
+		}
+	}
+	targeter := func(tgt *vegeta.Target) error { return t.next(base, t.seq.Add(1), tgt) }
+	peak := sampleRSS()
+	attacker := vegeta.NewAttacker(vegeta.Workers(64), vegeta.MaxWorkers(1024), vegeta.KeepAlive(true), vegeta.Timeout(5*time.Second))
+	s := step{rate: rate}
+	var okLat, refusedLat []time.Duration
+	var first, last time.Time
+	for res := range attacker.Attack(targeter, vegeta.Rate{Freq: rate, Per: time.Second}, r.o.Step, t.name) {
+		if first.IsZero() || res.Timestamp.Before(first) {
+			first = res.Timestamp
+		}
+		if end := res.Timestamp.Add(res.Latency); end.After(last) {
+			last = end
+		}
+		switch {
+		case int(res.Code) == t.want:
+			okLat = append(okLat, res.Latency)
+		case res.Code == http.StatusServiceUnavailable:
+			refusedLat = append(refusedLat, res.Latency)
+		default:
+			s.failed++
+		}
+	}
+	s.rssMB = peak()
+	s.ok, s.refused = len(okLat), len(refusedLat)
+	if d := last.Sub(first).Seconds(); d > 0 {
+		s.throughput = float64(s.ok) / d
+	}
+	s.p50, s.p99 = quantile(okLat, 0.50), quantile(okLat, 0.99)
+	s.refusedP99 = quantile(refusedLat, 0.99)
+	s.clean = s.refused == 0 && s.failed == 0 && s.ok > 0 && s.p99 < time.Second
+	s.kept = s.throughput >= 0.9*float64(rate)
+	s.sustained = s.clean && s.kept && s.p99 <= r.o.Bound
+	mark := ""
+	if s.sustained {
+		mark = "  sustained"
+	}
+	fmt.Fprintf(r.progress, "  %-18s rate %6d  ok/s %8.0f  ok %6d  busy %5d  failed %5d  p50 %-9s p99 %-9s RSS %4.0f MB%s\n", t.name, rate,
+		s.throughput, s.ok, s.refused, s.failed, s.p50.Round(10*time.Microsecond), s.p99.Round(10*time.Microsecond), s.rssMB, mark)
+	return s, ctx.Err()
+}
+
+// ramp raises the rate by half each step until the target stops keeping
+// up, then bisects twice between the highest sustained rate and the next
+// rate tried. With Options.Overload it then offers twice the sustained
+// rate.
+func (r *runner) ramp(ctx context.Context, t httpTarget) (Result, error) {
+	base, stop, err := serve(t.handler)
+	if err != nil {
+		return Result{}, err
+	}
+	defer stop()
+	t.seq = new(atomic.Int64)
+	res := Result{Name: t.name}
+	var steps []step
+	try := func(rate int) (step, error) {
+		s, err := r.offer(ctx, base, t, rate)
+		steps = append(steps, s)
+		return s, err
+	}
+	for rate := r.o.StartRate; rate <= r.o.MaxRate; rate = rate * 3 / 2 {
+		s, err := try(rate)
+		if err != nil {
+			return res, err
+		}
+		if !s.clean || !s.kept {
+			break
+		}
+	}
+	// Bisect where sustained ends: between the highest sustained rate and
+	// the lowest rate above it that was not.
+	for range 2 {
+		low, high := 0, 0
+		for _, s := range steps {
+			if s.sustained && s.rate > low {
+				low = s.rate
+			}
+		}
+		for _, s := range steps {
+			if !s.sustained && s.rate > low && (high == 0 || s.rate < high) {
+				high = s.rate
+			}
+		}
+		if low == 0 || high == 0 || high-low < max(low/20, 50) {
+			break
+		}
+		if _, err := try((low + high) / 2); err != nil {
+			return res, err
+		}
+	}
+	var sustained step
+	for _, s := range steps {
+		if s.clean && s.throughput > res.BestRPS {
+			res.BestRPS = s.throughput
+		}
+		if s.sustained && s.throughput > res.SustainedRPS {
+			res.SustainedRPS, sustained = s.throughput, s
+		}
+		res.RSSMB = max(res.RSSMB, s.rssMB)
+	}
+	res.P50ms, res.P99ms = ms(sustained.p50), ms(sustained.p99)
+	if res.BestRPS == 0 {
+		return res, fmt.Errorf("did not serve even %d req/s cleanly", r.o.StartRate)
+	}
+	if r.o.Overload && sustained.rate > 0 {
+		s, err := r.offer(ctx, base, t, 2*sustained.rate)
+		if err != nil {
+			return res, err
+		}
+		res.Overload = &Overload{OfferedRPS: float64(2 * sustained.rate), AcceptedRPS: s.throughput, AcceptedP99: ms(s.p99),
+			Refused: s.refused, RefusedP99: ms(s.refusedP99), Failed: s.failed, RSSMB: s.rssMB}
+	}
+	return res, nil
+}
+
+// ceiling measures the no-op handler: the most this machine serves of
+// the same requests when the target does no work.
+func (r *runner) ceiling(ctx context.Context) (Result, error) {
+	res, err := r.ramp(ctx, httpTarget{name: "no-op ceiling", handler: native.NoopHandler(), next: createRequest(""), want: http.StatusCreated})
+	if err == nil && res.SustainedRPS == 0 {
+		err = fmt.Errorf("the no-op ceiling sustained nothing: the machine is too busy to measure")
+	}
+	return res, err
+}
+
+// createRequest is POST /v1/payments with a new reference each time, a
+// customer and metadata in the body.
+func createRequest(key string) func(base string, n int64, t *vegeta.Target) error {
+	header := http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + key}}
+	return func(base string, n int64, t *vegeta.Target) error {
+		t.Method, t.URL, t.Header = "POST", base+"/v1/payments", header
+		ref := strconv.FormatInt(n, 10)
+		t.Body = []byte(`{"amount":5000,"currency":"XOF","reference":"bench-` + ref +
+			`","description":"Load test","customer":{"name":"Awa Diallo","email":"awa@example.com"},"metadata":{"order":"` + ref + `"}}`)
+		return nil
+	}
+}
+
+// serve serves h on a loopback port until stop.
+func serve(h http.Handler) (base string, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+}
+
+func quantile(d []time.Duration, q float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	slices.Sort(d)
+	return d[int(q*float64(len(d)-1))]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// sampleRSS samples this process's resident memory every 50 ms until the
+// returned function is called, which reports the peak in MB.
+func sampleRSS() func() float64 {
+	done := make(chan struct{})
+	peak := make(chan float64, 1)
+	go func() {
+		high := rssMB()
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				peak <- max(high, rssMB())
+				return
+			case <-tick.C:
+				high = max(high, rssMB())
+			}
+		}
+	}()
+	return func() float64 {
+		close(done)
+		return <-peak
+	}
+}
+
+// rssMB reads VmRSS from /proc (Linux); 0 elsewhere.
+func rssMB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		if rest, ok := bytes.CutPrefix(sc.Bytes(), []byte("VmRSS:")); ok {
+			kb, _ := strconv.ParseFloat(string(bytes.TrimSpace(bytes.TrimSuffix(bytes.TrimSpace(rest), []byte("kB")))), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
