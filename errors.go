@@ -62,6 +62,10 @@ const (
 	CodeTooManyAuthFailures  = "too_many_auth_failures"
 	CodePayoutsDisabled      = "payouts_disabled"
 	CodeMerchantSuspended    = "merchant_suspended"
+	// CodeBusy is the code of a request refused because the gateway has
+	// more work queued than it can do promptly: nothing was done, and the
+	// same request may be sent again shortly.
+	CodeBusy = "busy"
 	// CodeCustomerCancelled is the failure code of a payment the customer
 	// cancelled on the checkout page.
 	CodeCustomerCancelled = "customer_cancelled"
@@ -73,6 +77,7 @@ var (
 	ErrIdempotencyKeyReused = &Error{Kind: KindConflict, Code: CodeIdempotencyKeyReused, Message: "the idempotency key was used for another request"}
 	ErrTooManyAuthFailures  = &Error{Kind: KindRateLimited, Code: CodeTooManyAuthFailures, Message: "too many failed authentications"}
 	ErrPayoutsDisabled      = &Error{Kind: KindForbidden, Code: CodePayoutsDisabled, Message: "sending money out is not enabled"}
+	ErrBusy                 = &Error{Kind: KindUnavailable, Code: CodeBusy, Message: "the gateway is busy and did nothing: send the same request again in a moment"}
 	ErrMerchantSuspended    = &Error{Kind: KindForbidden, Code: CodeMerchantSuspended,
 		Message: "this merchant is suspended: its keys do not work; contact the gateway's operator"}
 )

@@ -23,6 +23,9 @@ import (
 
 // Options configure a run.
 type Options struct {
+	// Exe is the malipo binary that serves each HTTP target (and the
+	// ceiling) in a process of its own.
+	Exe                string
 	Postgres           string        // optional postgres:// URL; postgres-* targets need it
 	Targets            []string      // which targets; default all that can run
 	Step               time.Duration // how long each rate is held
@@ -65,8 +68,9 @@ type Result struct {
 	P99ms          float64 `json:"p99_ms"`
 	// PacedRate is the notify targets' pace of state changes (achieved).
 	PacedRate float64 `json:"paced_rate,omitempty"`
-	// RSSMB is the peak resident memory of the whole bench process (the
-	// server and the load generator) during the target's steps.
+	// RSSMB is the peak resident memory of the server process during the
+	// target's steps; for the notify targets, which run in the bench's
+	// own process, of the whole bench (dispatcher, store and receiver).
 	RSSMB    float64   `json:"rss_mb"`
 	Overload *Overload `json:"overload,omitempty"`
 }

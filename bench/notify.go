@@ -76,7 +76,7 @@ func (rc *receiver) wait(limit time.Duration) error {
 //     time from each state change to its notification's first arrival.
 func (r *runner) notify(ctx context.Context, name string, e *env) (res Result, err error) {
 	res = Result{Name: name}
-	peak := sampleRSS()
+	peak := sampleRSS(0)
 	defer func() { res.RSSMB = peak() }()
 	var target *receiver
 	var mu sync.Mutex

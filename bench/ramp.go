@@ -1,22 +1,17 @@
 package bench
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
-
-	"github.com/malipo/malipo/faces/native"
 )
 
 // runner runs targets and writes their progress.
@@ -25,18 +20,18 @@ type runner struct {
 	progress io.Writer
 }
 
-// httpTarget is a handler and the requests to drive it with.
+// httpTarget is a server process and the requests to drive it with.
 type httpTarget struct {
-	name    string
-	handler http.Handler
+	name string
+	args []string // the malipo command line that serves it
 	// next fills in request n (from 1, counted across the target's
-	// steps), for a server at base.
-	next func(base string, n int64, t *vegeta.Target) error
+	// steps) for the server s.
+	next func(s *server, n int64, t *vegeta.Target) error
 	seq  *atomic.Int64
 	want int // the status of a success
 	// prepare, if set, readies what the next count requests need; it runs
 	// before the step, outside the measurement.
-	prepare func(ctx context.Context, count int) error
+	prepare func(ctx context.Context, s *server, count int) error
 }
 
 // step is one rate held for Options.Step.
@@ -49,15 +44,15 @@ type step struct {
 	sustained, clean, kept bool
 }
 
-// offer holds rate against the server at base for one step.
-func (r *runner) offer(ctx context.Context, base string, t httpTarget, rate int) (step, error) {
+// offer holds rate against the server s for one step.
+func (r *runner) offer(ctx context.Context, s0 *server, t httpTarget, rate int) (step, error) {
 	if t.prepare != nil {
-		if err := t.prepare(ctx, int(float64(rate)*r.o.Step.Seconds()*1.2)+100); err != nil {
+		if err := t.prepare(ctx, s0, int(float64(rate)*r.o.Step.Seconds()*1.2)+100); err != nil {
 			return step{}, err
 		}
 	}
-	targeter := func(tgt *vegeta.Target) error { return t.next(base, t.seq.Add(1), tgt) }
-	peak := sampleRSS()
+	targeter := func(tgt *vegeta.Target) error { return t.next(s0, t.seq.Add(1), tgt) }
+	peak := sampleRSS(s0.cmd.Process.Pid)
 	attacker := vegeta.NewAttacker(vegeta.Workers(64), vegeta.MaxWorkers(1024), vegeta.KeepAlive(true), vegeta.Timeout(5*time.Second))
 	s := step{rate: rate}
 	var okLat, refusedLat []time.Duration
@@ -102,16 +97,16 @@ func (r *runner) offer(ctx context.Context, base string, t httpTarget, rate int)
 // rate tried. With Options.Overload it then offers twice the sustained
 // rate.
 func (r *runner) ramp(ctx context.Context, t httpTarget) (Result, error) {
-	base, stop, err := serve(t.handler)
+	srv, err := startServer(ctx, r.o.Exe, t.args...)
 	if err != nil {
 		return Result{}, err
 	}
-	defer stop()
+	defer srv.stop()
 	t.seq = new(atomic.Int64)
 	res := Result{Name: t.name}
 	var steps []step
 	try := func(rate int) (step, error) {
-		s, err := r.offer(ctx, base, t, rate)
+		s, err := r.offer(ctx, srv, t, rate)
 		steps = append(steps, s)
 		return s, err
 	}
@@ -160,7 +155,7 @@ func (r *runner) ramp(ctx context.Context, t httpTarget) (Result, error) {
 		return res, fmt.Errorf("did not serve even %d req/s cleanly", r.o.StartRate)
 	}
 	if r.o.Overload && sustained.rate > 0 {
-		s, err := r.offer(ctx, base, t, 2*sustained.rate)
+		s, err := r.offer(ctx, srv, t, 2*sustained.rate)
 		if err != nil {
 			return res, err
 		}
@@ -173,7 +168,8 @@ func (r *runner) ramp(ctx context.Context, t httpTarget) (Result, error) {
 // ceiling measures the no-op handler: the most this machine serves of
 // the same requests when the target does no work.
 func (r *runner) ceiling(ctx context.Context) (Result, error) {
-	res, err := r.ramp(ctx, httpTarget{name: "no-op ceiling", handler: native.NoopHandler(), next: createRequest(""), want: http.StatusCreated})
+	res, err := r.ramp(ctx, httpTarget{name: "no-op ceiling", args: []string{"bench-ceiling", "--addr", "127.0.0.1:0"},
+		next: createRequest, want: http.StatusCreated})
 	if err == nil && res.SustainedRPS == 0 {
 		err = fmt.Errorf("the no-op ceiling sustained nothing: the machine is too busy to measure")
 	}
@@ -182,15 +178,13 @@ func (r *runner) ceiling(ctx context.Context) (Result, error) {
 
 // createRequest is POST /v1/payments with a new reference each time, a
 // customer and metadata in the body.
-func createRequest(key string) func(base string, n int64, t *vegeta.Target) error {
-	header := http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + key}}
-	return func(base string, n int64, t *vegeta.Target) error {
-		t.Method, t.URL, t.Header = "POST", base+"/v1/payments", header
-		ref := strconv.FormatInt(n, 10)
-		t.Body = []byte(`{"amount":5000,"currency":"XOF","reference":"bench-` + ref +
-			`","description":"Load test","customer":{"name":"Awa Diallo","email":"awa@example.com"},"metadata":{"order":"` + ref + `"}}`)
-		return nil
-	}
+func createRequest(s *server, n int64, t *vegeta.Target) error {
+	t.Method, t.URL = "POST", s.base+"/v1/payments"
+	t.Header = http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + s.key}}
+	ref := strconv.FormatInt(n, 10)
+	t.Body = []byte(`{"amount":5000,"currency":"XOF","reference":"bench-` + ref +
+		`","description":"Load test","customer":{"name":"Awa Diallo","email":"awa@example.com"},"metadata":{"order":"` + ref + `"}}`)
+	return nil
 }
 
 // serve serves h on a loopback port until stop.
@@ -213,44 +207,3 @@ func quantile(d []time.Duration, q float64) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-// sampleRSS samples this process's resident memory every 50 ms until the
-// returned function is called, which reports the peak in MB.
-func sampleRSS() func() float64 {
-	done := make(chan struct{})
-	peak := make(chan float64, 1)
-	go func() {
-		high := rssMB()
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				peak <- max(high, rssMB())
-				return
-			case <-tick.C:
-				high = max(high, rssMB())
-			}
-		}
-	}()
-	return func() float64 {
-		close(done)
-		return <-peak
-	}
-}
-
-// rssMB reads VmRSS from /proc (Linux); 0 elsewhere.
-func rssMB() float64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		if rest, ok := bytes.CutPrefix(sc.Bytes(), []byte("VmRSS:")); ok {
-			kb, _ := strconv.ParseFloat(string(bytes.TrimSpace(bytes.TrimSuffix(bytes.TrimSpace(rest), []byte("kB")))), 64)
-			return kb / 1024
-		}
-	}
-	return 0
-}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -30,16 +31,14 @@ import (
 	"github.com/malipo/malipo/store/sqlite"
 )
 
-// env is a gateway over a fresh store, with one merchant (so every
-// success moves the same balances), its native API and a dispatcher that
-// is not running yet.
+// env is a gateway over a fresh store, in this process, with one merchant
+// and a dispatcher that is not running yet: the notify targets need to
+// fill a backlog before the dispatcher starts.
 type env struct {
 	st       store.Store
 	svc      *gateway.Service
 	disp     *notify.Dispatcher
 	integ    malipo.Integration
-	key      string
-	api      http.Handler
 	teardown func()
 }
 
@@ -47,29 +46,19 @@ func (e *env) close() { e.st.Close(); e.teardown() }
 
 // open makes an env on a fresh SQLite file or PostgreSQL schema.
 func (r *runner) open(ctx context.Context, engine string) (*env, error) {
+	db, teardown, err := r.fresh(engine)
+	if err != nil {
+		return nil, err
+	}
 	var st store.Store
-	var teardown func()
-	switch engine {
-	case "sqlite":
-		dir, err := os.MkdirTemp("", "malipo-bench-")
-		if err != nil {
-			return nil, err
-		}
-		teardown = func() { os.RemoveAll(dir) }
-		if st, err = sqlite.Open(ctx, filepath.Join(dir, "bench.db")); err != nil {
-			teardown()
-			return nil, err
-		}
-	case "postgres":
-		u, drop, err := freshSchema(r.o.Postgres)
-		if err != nil {
-			return nil, err
-		}
-		teardown = drop
-		if st, err = postgres.Open(ctx, u); err != nil {
-			drop()
-			return nil, err
-		}
+	if engine == "postgres" {
+		st, err = postgres.Open(ctx, db)
+	} else {
+		st, err = sqlite.Open(ctx, db)
+	}
+	if err != nil {
+		teardown()
+		return nil, err
 	}
 	e := &env{st: st, teardown: teardown}
 	clk := clock.Real{}
@@ -79,63 +68,93 @@ func (r *runner) open(ctx context.Context, engine string) (*env, error) {
 	e.svc = gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, nil), BaseURL: "http://bench",
 		Wake: e.disp.Wake, Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()}})
 	sb.Connect(e.svc)
-	api := native.New(e.svc, slog.New(slog.DiscardHandler))
-	flavors[malipo.FlavorNative] = api.Flavor()
-	mux := http.NewServeMux()
-	api.Register(mux)
-	e.api = mux
+	flavors[malipo.FlavorNative] = native.New(e.svc, slog.New(slog.DiscardHandler)).Flavor()
 	demo, err := e.svc.EnsureDemo(ctx)
 	if err != nil || demo == nil {
 		e.close()
 		return nil, fmt.Errorf("bench merchant: %v", err)
 	}
-	e.integ, e.key = demo.Integration, demo.SecretKey
+	e.integ = demo.Integration
 	return e, nil
 }
 
 // target runs one named target on a fresh store.
 func (r *runner) target(ctx context.Context, name string) (Result, error) {
 	engine, kind, _ := strings.Cut(name, "-")
-	e, err := r.open(ctx, engine)
+	if kind == "notify" {
+		e, err := r.open(ctx, engine)
+		if err != nil {
+			return Result{}, err
+		}
+		defer e.close()
+		return r.notify(ctx, name, e)
+	}
+	db, drop, err := r.fresh(engine)
 	if err != nil {
 		return Result{}, err
 	}
-	defer e.close()
-	switch kind {
-	case "create":
-		return r.ramp(ctx, httpTarget{name: name, handler: e.api, next: createRequest(e.key), want: http.StatusCreated})
-	case "succeed":
-		return r.ramp(ctx, e.succeedTarget(name))
-	default:
-		return r.notify(ctx, name, e)
+	defer drop()
+	args := []string{"serve", "--db", db, "--addr", "127.0.0.1:0", "--log-level", "error", "--sandbox-delay", "0", "--audit-every", "0"}
+	if kind == "create" {
+		return r.ramp(ctx, httpTarget{name: name, args: args, next: createRequest, want: http.StatusCreated})
 	}
+	return r.ramp(ctx, succeedTarget(name, args))
+}
+
+// fresh makes an empty store: a file in a new directory, or a new
+// PostgreSQL schema; drop removes it.
+func (r *runner) fresh(engine string) (db string, drop func(), err error) {
+	if engine == "postgres" {
+		return freshSchema(r.o.Postgres)
+	}
+	dir, err := os.MkdirTemp("", "malipo-bench-")
+	if err != nil {
+		return "", nil, err
+	}
+	return filepath.Join(dir, "bench.db"), func() { os.RemoveAll(dir) }, nil
 }
 
 // succeedTarget makes pending payments succeed through
 // POST /v1/sandbox/payments/{id}/outcome: each success locks its payment,
 // posts a ledger entry to the merchant's, the rail's and the fees'
 // accounts (the same three for every request), and writes an event.
-func (e *env) succeedTarget(name string) httpTarget {
+func succeedTarget(name string, args []string) httpTarget {
 	var pool []string
 	var mu sync.Mutex
 	used := 0
-	header := http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + e.key}}
 	body := []byte(`{"outcome":"succeeded"}`)
-	return httpTarget{name: name, handler: e.api, want: http.StatusOK,
-		prepare: func(ctx context.Context, count int) error {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	return httpTarget{name: name, args: args, want: http.StatusOK,
+		prepare: func(ctx context.Context, s *server, count int) error {
 			mu.Lock()
-			need := used + count - len(pool)
+			need, offset := used+count-len(pool), len(pool)
 			mu.Unlock()
 			if need <= 0 {
 				return nil
 			}
-			made, err := e.pending(ctx, len(pool), need)
+			made := make([]string, need)
+			err := parallel(64, need, nil, func(i int) error {
+				req, _ := http.NewRequestWithContext(ctx, "POST", s.base+"/v1/payments",
+					strings.NewReader(fmt.Sprintf(`{"amount":5000,"currency":"XOF","reference":"pool-%d"}`, offset+i)))
+				req.Header.Set("Authorization", "Bearer "+s.key)
+				res, err := client.Do(req)
+				if err != nil {
+					return err
+				}
+				defer res.Body.Close()
+				var p struct{ ID string }
+				if err := json.NewDecoder(res.Body).Decode(&p); err != nil || res.StatusCode != http.StatusCreated {
+					return fmt.Errorf("create a pending payment: %d %v", res.StatusCode, err)
+				}
+				made[i] = p.ID
+				return nil
+			})
 			mu.Lock()
 			pool = append(pool, made...)
 			mu.Unlock()
 			return err
 		},
-		next: func(base string, _ int64, t *vegeta.Target) error {
+		next: func(s *server, _ int64, t *vegeta.Target) error {
 			mu.Lock()
 			defer mu.Unlock()
 			if used == len(pool) {
@@ -143,7 +162,8 @@ func (e *env) succeedTarget(name string) httpTarget {
 			}
 			id := pool[used]
 			used++
-			t.Method, t.URL, t.Header, t.Body = "POST", base+"/v1/sandbox/payments/"+id+"/outcome", header, body
+			t.Method, t.URL, t.Body = "POST", s.base+"/v1/sandbox/payments/"+id+"/outcome", body
+			t.Header = http.Header{"Content-Type": {"application/json"}, "Authorization": {"Bearer " + s.key}}
 			return nil
 		}}
 }

@@ -6,6 +6,7 @@ package store
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/malipo/malipo"
@@ -22,6 +23,35 @@ type Store interface {
 	// Read runs fn in a read-only snapshot.
 	Read(ctx context.Context, fn func(tx Tx) error) error
 	Close() error
+}
+
+// Shedding marks ctx as a request's that may be refused while the store is
+// overloaded: its first Transact fails at once with malipo.ErrBusy when
+// writes are queueing beyond what commits promptly, or without running
+// when it waited in the queue past deadline. Later Transacts of the same
+// request always run, so work that follows a rail call is never refused.
+// Background work, and requests that report money (rails' callbacks),
+// are not marked.
+func Shedding(ctx context.Context, deadline time.Time) context.Context {
+	return context.WithValue(ctx, sheddingKey{}, &Shed{Deadline: deadline})
+}
+
+// Shed is a request's mark from Shedding.
+type Shed struct {
+	Deadline time.Time
+	used     atomic.Bool
+}
+
+type sheddingKey struct{}
+
+// TakeShed returns the mark ctx carries if this is its first Transact,
+// else nil.
+func TakeShed(ctx context.Context) *Shed {
+	s, _ := ctx.Value(sheddingKey{}).(*Shed)
+	if s == nil || !s.used.CompareAndSwap(false, true) {
+		return nil
+	}
+	return s
 }
 
 // Tx is the work a transaction can do. Lookups that find nothing return an

@@ -1,9 +1,15 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
 	"time"
 
 	"github.com/malipo/malipo/bench"
+	"github.com/malipo/malipo/faces/native"
 )
 
 type benchCmd struct {
@@ -20,6 +26,34 @@ type benchCmd struct {
 }
 
 func (b benchCmd) Run(c *cli, e *env) error {
-	return bench.Run(e.ctx, bench.Options{Postgres: b.Postgres, Targets: b.Targets, Step: b.Step, MaxRate: b.MaxRate, Bound: b.Bound,
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	return bench.Run(e.ctx, bench.Options{Exe: exe, Postgres: b.Postgres, Targets: b.Targets, Step: b.Step, MaxRate: b.MaxRate, Bound: b.Bound,
 		Overload: b.Overload, NotifyEvents: b.NotifyEvents, NotifyRate: b.NotifyRate, JSON: b.JSON, Out: e.stdout, CPUProfile: b.CPU})
+}
+
+// benchCeilingCmd serves the no-op ceiling in a process of its own, as
+// malipo serve serves the targets: the handler decodes and checks the same
+// JSON as POST /v1/payments and answers a fixed body.
+type benchCeilingCmd struct {
+	Addr string `default:"127.0.0.1:0" help:"Listen address."`
+}
+
+func (b benchCeilingCmd) Run(c *cli, e *env) error {
+	ln, err := net.Listen("tcp", b.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: native.NoopHandler()}
+	fmt.Fprintf(e.stdout, "Malipo's no-op ceiling is listening on http://%s\n", ln.Addr())
+	go func() {
+		<-e.ctx.Done()
+		srv.Close()
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }

@@ -41,7 +41,8 @@ type cli struct {
 	Backup       backupCmd       `cmd:"" help:"Copy a running SQLite store to a new file, consistently and without stopping it."`
 	Rails        railsCmd        `cmd:"" help:"Manage live rails: the operator accounts live payments go through."`
 	Simulate     simulateCmd     `cmd:"" help:"Run an operator's simulator (its own API, with callbacks) for connectors and development; prints a ready rail configuration."`
-	Bench        benchCmd        `cmd:"" help:"Load-test POST /v1/payments against a no-op ceiling."`
+	Bench        benchCmd        `cmd:"" help:"Load-test Malipo against a no-op ceiling: creating payments, making them succeed, notifying (see BENCHMARKS.md)."`
+	BenchCeiling benchCeilingCmd `cmd:"" name:"bench-ceiling" hidden:"" help:"Serve the bench's no-op ceiling (used by malipo bench)."`
 }
 
 // env is what a command needs from the process around it.

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/malipo/malipo/faces/ipay"
 )
 
 // Every request has an ID: the client's X-Request-Id when it sent one, else
@@ -253,5 +255,68 @@ func TestMetricsForAlerts(t *testing.T) {
 		if !re.MatchString(text) {
 			t.Errorf("no %s in /metrics", re)
 		}
+	}
+}
+
+// A node that cannot commit promptly refuses new work at once, in each
+// face's own format, with 503 and Retry-After, and does nothing: here every
+// request's first write is past its deadline (--queue-wait 1ns).
+func TestOverloadedNodeRefusesInEachFacesFormat(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "malipo.db")
+	s := startServer(t, db, "--queue-wait", "1ns")
+	var m struct{ ID string }
+	json.Unmarshal([]byte(runCmd(t, "merchants", "create", "--name", "Duka", "--db", db)), &m)
+	pd := credentials(t, db, m.ID, "paydunya")
+	cp := credentials(t, db, m.ID, "cinetpay", "--currency", "XOF")
+	kp := credentials(t, db, m.ID, "kpay")
+	cl := credentials(t, db, m.ID, "clickpay")
+	ip := credentials(t, db, m.ID, "ipay", "--payouts")
+	ipayFields := map[string]any{"vid": ip["vid"], "reference": "ip-1", "account": "888880", "amount": "100.00", "narration": "ACC-77", "curr": "KES"}
+	ipayFields["hash"] = ipay.Hash(ip["security_key"], ipayFields)
+	ipayBody, _ := json.Marshal(ipayFields)
+
+	for _, c := range []struct {
+		name, path, body string
+		auth             func(*http.Request)
+		want             string
+	}{
+		{"native", "/v1/payments", `{"amount":5000,"currency":"XOF","reference":"o-1"}`,
+			func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+s.key) }, `"code":"busy"`},
+		{"PayDunya", "/paydunya/sandbox-api/v1/checkout-invoice/create", `{"invoice":{"total_amount":5000,"description":"x"},"store":{"name":"Choco"}}`,
+			func(r *http.Request) {
+				r.Header.Set("PAYDUNYA-MASTER-KEY", pd["master_key"])
+				r.Header.Set("PAYDUNYA-PRIVATE-KEY", pd["private_key"])
+				r.Header.Set("PAYDUNYA-TOKEN", pd["token"])
+			}, `"response_code":"5003"`},
+		{"CinetPay", "/cinetpay/v2/payment", `{"apikey":"` + cp["apikey"] + `","site_id":"` + cp["site_id"] + `","transaction_id":"t-1","amount":100,"currency":"XOF","description":"x","notify_url":"https://shop.example/n","return_url":"https://shop.example/r"}`,
+			func(*http.Request) {}, `"code":"503"`},
+		{"KPay", "/kpay/", `{"action":"pay","msisdn":"0788312934","details":"x","refid":"r-1","amount":100,"currency":"RWF","email":"i@example.rw","cname":"KANEZA","cnumber":"0788123457","pmethod":"momo","retailerid":"` + kp["retailer_id"] + `","bankid":"63510","returl":"https://s.example/r","redirecturl":"https://s.example/d"}`,
+			func(r *http.Request) { r.SetBasicAuth(kp["username"], kp["password"]) }, `"retcode":606`},
+		{"ClickPay", "/clickpay/api/card/payment-url", `{"account_id":"` + cl["account_id"] + `","amount":"100","currency":"TZS","order_info":"o-1"}`,
+			func(r *http.Request) { r.Header.Set("Authorization", cl["api_key"]) }, `temporarily offline`},
+		{"iPay", "/ipay/b2b/v1/external/send/mpesapaybill", string(ipayBody), func(*http.Request) {}, `"status":503`},
+	} {
+		req, _ := http.NewRequest("POST", s.url+c.path, strings.NewReader(c.body))
+		req.Header.Set("Content-Type", "application/json")
+		c.auth(req)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 503 || res.Header.Get("Retry-After") != "1" || !strings.Contains(string(b), c.want) {
+			t.Errorf("%s: %d Retry-After %q %s", c.name, res.StatusCode, res.Header.Get("Retry-After"), b)
+		}
+	}
+	// Reads are served, and nothing was made.
+	if list := call(t, "GET", s.url+"/v1/payments", s.key, ""); len(list["data"].([]any)) != 0 {
+		t.Errorf("payments after refusals: %v", list)
+	}
+	conn := lookInto(t, db)
+	defer conn.Close()
+	var n int
+	if err := conn.QueryRow(`SELECT (SELECT COUNT(*) FROM payments) + (SELECT COUNT(*) FROM payouts)`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("%d payments and payouts in the store (%v)", n, err)
 	}
 }

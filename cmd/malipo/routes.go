@@ -261,3 +261,31 @@ func auditMetrics(reg *prometheus.Registry) func(malipo.AuditReport, error) {
 		last.SetToCurrentTime()
 	}
 }
+
+// admission marks each request that may start new work as one the store
+// may refuse while overloaded (store.Shedding): its first write is refused
+// at once while writes are queueing, or without running once it has
+// waited past start+deadline. Reads (GET, HEAD) and rails' callbacks,
+// which report money already moved, are never marked. Every 503 answer
+// gets Retry-After, whatever face wrote it.
+func admission(next http.Handler, deadline time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && !strings.HasPrefix(r.URL.Path, "/rails/") {
+			r = r.WithContext(store.Shedding(r.Context(), time.Now().Add(deadline)))
+		}
+		next.ServeHTTP(retryAfter{w}, r)
+	})
+}
+
+// retryAfter adds "Retry-After: 1" to a 503 that names no time itself.
+type retryAfter struct{ http.ResponseWriter }
+
+func (w retryAfter) WriteHeader(code int) {
+	if code == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", "1")
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w retryAfter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

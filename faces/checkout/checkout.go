@@ -489,6 +489,7 @@ func inputError(v view, err error) string {
 		"invalid_account":     "Votre banque ne connaît pas ce compte. Vérifiez le numéro et réessayez.",
 		"rail_unavailable":    "Ce moyen de paiement n’est pas disponible pour ce numéro en ce moment. Essayez un autre numéro ou réessayez plus tard.",
 		"no_method":           "Ce paiement ne peut pas être réglé ici pour le moment. Revenez chez le marchand.",
+		malipo.CodeBusy:       "Le service est très sollicité en ce moment et rien n’a été débité. Réessayez dans un instant.",
 	}
 	en := map[string]string{
 		"phone_invalid":       "This is not a valid mobile number. Write it with the country code.",
@@ -503,6 +504,7 @@ func inputError(v view, err error) string {
 		"invalid_account":     "Your bank has no such account. Check the number and try again.",
 		"rail_unavailable":    "This way of paying is not available for this number right now. Try another number, or try again later.",
 		"no_method":           "This payment cannot be paid here right now. Please go back to the merchant.",
+		malipo.CodeBusy:       "We are very busy right now and nothing was charged. Please try again in a moment.",
 	}
 	table := en
 	if v.Lang == "fr" {

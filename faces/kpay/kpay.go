@@ -78,6 +78,7 @@ type retError struct {
 	code  int
 	reply string
 	tid   string // the transaction's, when one was made (607)
+	busy  bool   // refused for load: answered 503, not logged as a failure
 }
 
 func (e *retError) Error() string { return e.reply }
@@ -158,7 +159,7 @@ func (f *Face) answerError(w http.ResponseWriter, body lenient.Map, err error) {
 	re, ok := err.(*retError)
 	if !ok {
 		re = fromDomain(err)
-		if re.code == RetProcessing {
+		if re.code == RetProcessing && !re.busy {
 			f.logger.Error("kpay request failed", "err", err)
 		}
 	}
@@ -170,6 +171,9 @@ func (f *Face) answerError(w http.ResponseWriter, body lenient.Map, err error) {
 		status = http.StatusForbidden
 	case RetTooManyFailures:
 		status = http.StatusTooManyRequests
+	}
+	if re.busy {
+		status = http.StatusServiceUnavailable // so that clients and proxies back off
 	}
 	write(w, status, lenient.Ordered{{Key: "reply", Value: re.reply}, {Key: "url", Value: ""}, {Key: "success", Value: 0},
 		{Key: "authkey", Value: f.svc.Token("", 16)}, {Key: "tid", Value: re.tid}, {Key: "refid", Value: lenient.String(body, "refid")},
@@ -184,6 +188,8 @@ func fromDomain(err error) *retError {
 		return &retError{code: RetTooManyFailures, reply: "Too many failed authentications: try again later"}
 	case errors.Is(e, malipo.ErrReferenceInUse):
 		return &retError{code: RetRefIDUsed, reply: "Used ref id – error uniqueness"}
+	case errors.Is(e, malipo.ErrBusy):
+		return &retError{code: RetProcessing, reply: "Error processing: the gateway is busy and did nothing; send the same request again in a moment", busy: true}
 	case e.Kind == malipo.KindInvalid:
 		return &retError{code: RetEmptyParameter, reply: e.Message}
 	case e.Kind == malipo.KindNotFound:

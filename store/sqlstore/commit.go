@@ -6,15 +6,34 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/store"
 )
 
 // unit is one caller's transaction function waiting for a commit.
 type unit struct {
-	ctx  context.Context
-	fn   func(store.Tx) error
-	done chan error
+	ctx      context.Context
+	fn       func(store.Tx) error
+	done     chan error
+	queuedAt time.Time
+	// deadline, if set, is when a request's first write stops being worth
+	// making: a unit still queued then is refused without running.
+	deadline time.Time
 }
+
+// DefaultQueueTarget is the longest wait in the committer's queue that
+// counts as prompt, unless SetQueueTarget says otherwise. Once units taken
+// from the queue have waited longer and the queue holds more than
+// minStanding, the queue is standing: requests' first writes are refused
+// at once (see store.Shedding) until it drains. A bounded queue keeps the
+// answers of the requests taken fast and the memory of a node under
+// overload small.
+const DefaultQueueTarget = 25 * time.Millisecond
+
+const minStanding = 64
+
+// SetQueueTarget sets the wait beyond which the queue counts as standing.
+func (db *DB) SetQueueTarget(d time.Duration) { db.queueTarget.Store(int64(d)) }
 
 // ErrClosed is returned by Transact once the store is closing.
 var ErrClosed = errors.New("store is closed")
@@ -31,7 +50,14 @@ const BatchTimeout = 30 * time.Second
 // transaction, each inside its own savepoint, pays that fsync once for all
 // of them while keeping each caller's all-or-nothing semantics.
 func (db *DB) Transact(ctx context.Context, fn func(store.Tx) error) error {
-	u := &unit{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	u := &unit{ctx: ctx, fn: fn, done: make(chan error, 1), queuedAt: time.Now()}
+	if shed := store.TakeShed(ctx); shed != nil {
+		if db.Overloaded() {
+			db.shed.Add(1)
+			return malipo.ErrBusy
+		}
+		u.deadline = shed.Deadline
+	}
 	// The read lock keeps Close from closing the queue while a unit is on
 	// its way in.
 	db.closeMu.RLock()
@@ -39,16 +65,39 @@ func (db *DB) Transact(ctx context.Context, fn func(store.Tx) error) error {
 		db.closeMu.RUnlock()
 		return ErrClosed
 	}
+	db.queued.Add(1)
 	select {
 	case db.units <- u:
 		db.closeMu.RUnlock()
 	case <-ctx.Done():
+		db.queued.Add(-1)
 		db.closeMu.RUnlock()
 		return ctx.Err()
 	}
 	// Once queued the unit will run or fail; wait for it even if ctx ends,
 	// so the caller never reports failure for work that commits.
 	return <-u.done
+}
+
+// Overloaded reports whether writes are queueing beyond what commits
+// promptly: the queue is three-quarters full, or it is standing (see
+// DefaultQueueTarget).
+func (db *DB) Overloaded() bool {
+	q := db.queued.Load()
+	if q >= int64(cap(db.units))*3/4 {
+		return true
+	}
+	return q >= minStanding && db.lastWait.Load() > db.queueTarget.Load()
+}
+
+// Shed reports how many requests' writes the store refused as overloaded
+// since it opened.
+func (db *DB) Shed() int64 { return db.shed.Load() }
+
+// took notes a unit leaving the queue for a batch, and how long it waited.
+func (db *DB) took(u *unit) {
+	db.queued.Add(-1)
+	db.lastWait.Store(int64(time.Since(u.queuedAt)))
 }
 
 // noteAbort counts a transaction the database aborted (a deadlock, a
@@ -74,6 +123,7 @@ func (db *DB) retryable(err error) bool {
 func (db *DB) commitLoop() {
 	defer db.wg.Done()
 	for first := range db.units {
+		db.took(first)
 		batch := db.gather([]*unit{first})
 		db.commitBatch(batch)
 		db.stmts.preparePending(context.Background())
@@ -107,6 +157,7 @@ func (db *DB) gather(batch []*unit) []*unit {
 			if !ok {
 				return batch
 			}
+			db.took(u)
 			batch = append(batch, u)
 			gap.Reset(gatherGap)
 		case <-gap.C:
@@ -126,6 +177,7 @@ func (db *DB) drain(batch []*unit) []*unit {
 			if !ok {
 				return batch
 			}
+			db.took(u)
 			batch = append(batch, u)
 		default:
 			return batch
@@ -138,9 +190,15 @@ func (db *DB) drain(batch []*unit) []*unit {
 // with a retryable error, each unit is run again alone.
 func (db *DB) commitBatch(batch []*unit) {
 	live := batch[:0]
+	now := time.Now()
 	for _, u := range batch {
 		if err := u.ctx.Err(); err != nil {
 			u.done <- err
+			continue
+		}
+		if !u.deadline.IsZero() && now.After(u.deadline) {
+			db.shed.Add(1)
+			u.done <- malipo.ErrBusy
 			continue
 		}
 		live = append(live, u)

@@ -64,6 +64,10 @@ type DB struct {
 	closeMu     sync.RWMutex // Transact holds it to queue; Close to stop the queueing
 	closed      bool
 	aborts      atomic.Int64
+	queued      atomic.Int64 // units waiting for a committer
+	lastWait    atomic.Int64 // how long the latest unit taken had waited (ns)
+	shed        atomic.Int64
+	queueTarget atomic.Int64 // ns; see SetQueueTarget
 	closers     []func() error
 	maxBatch    int
 }
@@ -71,6 +75,7 @@ type DB struct {
 // Open wraps the pools (read may equal write) and starts the committers.
 func Open(write, read *sql.DB, d Dialect) *DB {
 	db := &DB{write: write, read: read, dialect: d, units: make(chan *unit, 4096), maxBatch: 1024, stmts: &stmtCache{pool: write}}
+	db.queueTarget.Store(int64(DefaultQueueTarget))
 	if d.Committers < 1 {
 		d.Committers = 1
 	}

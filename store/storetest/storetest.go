@@ -37,6 +37,7 @@ func Run(t *testing.T, open Opener) {
 		{"Audit", testAudit},
 		{"Idempotency", testIdempotency},
 		{"RollbackOnError", testRollbackOnError},
+		{"Shedding", testShedding},
 		{"GroupCommit", testGroupCommit},
 		{"PanicIsolated", testPanicIsolated},
 		{"Events", testEvents},
@@ -612,4 +613,35 @@ func claimRace(t *testing.T, s store.Store, claim func(tx store.Tx) ([]string, e
 	}
 	wg.Wait()
 	return claimed
+}
+
+// testShedding: a request's first write that waited past its deadline is
+// refused without running; its later writes, and unmarked work, always
+// run.
+func testShedding(t *testing.T, s store.Store) {
+	_, i := fixture(t, s, "a")
+	ctx := store.Shedding(context.Background(), time.Now().Add(-time.Millisecond))
+	ran := false
+	err := s.Transact(ctx, func(tx store.Tx) error {
+		ran = true
+		return tx.CreatePayment(payment(i, "pay_1", "r1"))
+	})
+	if !errors.Is(err, malipo.ErrBusy) || malipo.KindOf(err) != malipo.KindUnavailable {
+		t.Fatalf("first write past its deadline: %v", err)
+	}
+	read(t, s, func(tx store.Tx) error {
+		_, err := tx.GetPayment("pay_1")
+		wantKind(t, err, malipo.KindNotFound)
+		return nil
+	})
+	if ran {
+		t.Error("the refused write ran")
+	}
+	// Unmarked work runs, and so does the same request's next write: it
+	// may follow a rail call.
+	write(t, s, func(tx store.Tx) error { return tx.CreatePayment(payment(i, "pay_2", "r2")) })
+	must(t, s.Transact(ctx, func(tx store.Tx) error { return tx.CreatePayment(payment(i, "pay_3", "r3")) }))
+	// A request within its deadline runs.
+	ok := store.Shedding(context.Background(), time.Now().Add(time.Minute))
+	must(t, s.Transact(ok, func(tx store.Tx) error { return tx.CreatePayment(payment(i, "pay_4", "r4")) }))
 }
