@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -38,8 +37,10 @@ type Options struct {
 	// latency figure.
 	NotifyRate int
 	Out        io.Writer
-	JSON       bool   // print the report as JSON instead of a table
-	CPUProfile string // write a CPU profile of the whole run here
+	JSON       bool // print the report as JSON instead of a table
+	// ProfileDir, if set, gets a CPU profile of each target:
+	// DIR/<target>.pprof.
+	ProfileDir string
 	// Overload also offers each HTTP target twice its sustained rate.
 	Overload bool
 }
@@ -128,16 +129,10 @@ func Run(ctx context.Context, o Options) error {
 	if err := o.defaults(); err != nil {
 		return err
 	}
-	if o.CPUProfile != "" {
-		f, err := os.Create(o.CPUProfile)
-		if err != nil {
+	if o.ProfileDir != "" {
+		if err := os.MkdirAll(o.ProfileDir, 0o755); err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
 	}
 	progress := o.Out
 	if o.JSON {

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -76,6 +79,17 @@ func (rc *receiver) wait(limit time.Duration) error {
 //     time from each state change to its notification's first arrival.
 func (r *runner) notify(ctx context.Context, name string, e *env) (res Result, err error) {
 	res = Result{Name: name}
+	if r.o.ProfileDir != "" {
+		f, err := os.Create(filepath.Join(r.o.ProfileDir, name+".pprof"))
+		if err != nil {
+			return res, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return res, err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	peak := sampleRSS(0)
 	defer func() { res.RSSMB = peak() }()
 	var target *receiver

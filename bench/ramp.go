@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -97,7 +98,11 @@ func (r *runner) offer(ctx context.Context, s0 *server, t httpTarget, rate int) 
 // rate tried. With Options.Overload it then offers twice the sustained
 // rate.
 func (r *runner) ramp(ctx context.Context, t httpTarget) (Result, error) {
-	srv, err := startServer(ctx, r.o.Exe, t.args...)
+	args := t.args
+	if r.o.ProfileDir != "" {
+		args = append(args[:len(args):len(args)], "--cpuprofile", filepath.Join(r.o.ProfileDir, t.name+".pprof"))
+	}
+	srv, err := startServer(ctx, r.o.Exe, args...)
 	if err != nil {
 		return Result{}, err
 	}
@@ -168,7 +173,7 @@ func (r *runner) ramp(ctx context.Context, t httpTarget) (Result, error) {
 // ceiling measures the no-op handler: the most this machine serves of
 // the same requests when the target does no work.
 func (r *runner) ceiling(ctx context.Context) (Result, error) {
-	res, err := r.ramp(ctx, httpTarget{name: "no-op ceiling", args: []string{"bench-ceiling", "--addr", "127.0.0.1:0"},
+	res, err := r.ramp(ctx, httpTarget{name: "ceiling", args: []string{"bench-ceiling", "--addr", "127.0.0.1:0"},
 		next: createRequest, want: http.StatusCreated})
 	if err == nil && res.SustainedRPS == 0 {
 		err = fmt.Errorf("the no-op ceiling sustained nothing: the machine is too busy to measure")

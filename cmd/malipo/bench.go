@@ -22,7 +22,7 @@ type benchCmd struct {
 	NotifyEvents int           `name:"notify-events" default:"10000" help:"How many notifications the notify targets drain."`
 	NotifyRate   int           `name:"notify-rate" default:"1000" help:"State changes per second while the notify targets measure latency."`
 	JSON         bool          `name:"json" help:"Print the report as JSON."`
-	CPU          string        `name:"cpuprofile" help:"Write a CPU profile of the run to this file."`
+	Profile      string        `name:"profile" type:"path" help:"Write a CPU profile of each target to DIR/<target>.pprof (its server process's, or the bench's own for notify targets)."`
 }
 
 func (b benchCmd) Run(c *cli, e *env) error {
@@ -31,17 +31,25 @@ func (b benchCmd) Run(c *cli, e *env) error {
 		return err
 	}
 	return bench.Run(e.ctx, bench.Options{Exe: exe, Postgres: b.Postgres, Targets: b.Targets, Step: b.Step, MaxRate: b.MaxRate, Bound: b.Bound,
-		Overload: b.Overload, NotifyEvents: b.NotifyEvents, NotifyRate: b.NotifyRate, JSON: b.JSON, Out: e.stdout, CPUProfile: b.CPU})
+		Overload: b.Overload, NotifyEvents: b.NotifyEvents, NotifyRate: b.NotifyRate, JSON: b.JSON, Out: e.stdout, ProfileDir: b.Profile})
 }
 
 // benchCeilingCmd serves the no-op ceiling in a process of its own, as
 // malipo serve serves the targets: the handler decodes and checks the same
 // JSON as POST /v1/payments and answers a fixed body.
 type benchCeilingCmd struct {
-	Addr string `default:"127.0.0.1:0" help:"Listen address."`
+	Addr       string `default:"127.0.0.1:0" help:"Listen address."`
+	CPUProfile string `name:"cpuprofile" help:"Write a CPU profile of this run to the file."`
 }
 
 func (b benchCeilingCmd) Run(c *cli, e *env) error {
+	if b.CPUProfile != "" {
+		stop, err := startCPUProfile(b.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	ln, err := net.Listen("tcp", b.Addr)
 	if err != nil {
 		return err

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -56,6 +58,7 @@ type serveCmd struct {
 	AuditEvery     time.Duration `name:"audit-every" envvar:"MALIPO_AUDIT_EVERY" default:"1h" help:"How often this node audits the ledger (as malipo verify does) for the malipo_ledger_audit_failed metric; 0 never (env MALIPO_AUDIT_EVERY)."`
 	QueueWait      time.Duration `name:"queue-wait" envvar:"MALIPO_QUEUE_WAIT" default:"25ms" help:"Writes waiting longer than this for a commit mean the node is overloaded: new requests are refused with 503 and Retry-After until the queue drains, and a request whose first write has waited 4× this is refused without running (env MALIPO_QUEUE_WAIT)."`
 	StopTimeout    time.Duration `name:"shutdown-timeout" envvar:"MALIPO_SHUTDOWN_TIMEOUT" default:"15s" help:"On SIGTERM, how long requests and notification attempts under way may take to finish; attempts still unanswered then are released to other nodes at once (env MALIPO_SHUTDOWN_TIMEOUT)."`
+	CPUProfile     string        `name:"cpuprofile" hidden:"" help:"Write a CPU profile of this run to the file (for malipo bench --profile)."`
 	TrustedProxies []string      `name:"trusted-proxy" envvar:"MALIPO_TRUSTED_PROXIES" sep:"," help:"Addresses or CIDR ranges of proxies (load balancers) whose X-Forwarded-For names the client (env MALIPO_TRUSTED_PROXIES, comma-separated)."`
 }
 
@@ -84,6 +87,13 @@ func (s serveCmd) logger(w io.Writer) *slog.Logger {
 
 func (s serveCmd) Run(c *cli, e *env) error {
 	logger := s.logger(e.stderr)
+	if s.CPUProfile != "" {
+		stop, err := startCPUProfile(s.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 
 	st, err := openStore(e.ctx, c.DB)
 	if err != nil {
@@ -377,4 +387,17 @@ func dashboardPages(svc *gateway.Service, logger *slog.Logger, live *live.Rails)
 		d.RailHealth = live.Router.Health
 	}
 	return d
+}
+
+// startCPUProfile profiles the process into file until stop.
+func startCPUProfile(file string) (stop func(), err error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
