@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the pgx driver
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -134,20 +135,27 @@ func succeedTarget(name string, args []string) httpTarget {
 			}
 			made := make([]string, need)
 			err := parallel(64, need, nil, func(i int) error {
-				req, _ := http.NewRequestWithContext(ctx, "POST", s.base+"/v1/payments",
-					strings.NewReader(fmt.Sprintf(`{"amount":5000,"currency":"XOF","reference":"pool-%d"}`, offset+i)))
-				req.Header.Set("Authorization", "Bearer "+s.key)
-				res, err := client.Do(req)
-				if err != nil {
-					return err
+				body := fmt.Sprintf(`{"amount":5000,"currency":"XOF","reference":"pool-%d"}`, offset+i)
+				for {
+					req, _ := http.NewRequestWithContext(ctx, "POST", s.base+"/v1/payments", strings.NewReader(body))
+					req.Header.Set("Authorization", "Bearer "+s.key)
+					res, err := client.Do(req)
+					if err != nil {
+						return err
+					}
+					var p struct{ ID string }
+					err = json.NewDecoder(res.Body).Decode(&p)
+					res.Body.Close()
+					switch {
+					case res.StatusCode == http.StatusServiceUnavailable: // busy: as a client should, wait and send it again
+						time.Sleep(100 * time.Millisecond)
+						continue
+					case err != nil || res.StatusCode != http.StatusCreated:
+						return fmt.Errorf("create a pending payment: %d %v", res.StatusCode, err)
+					}
+					made[i] = p.ID
+					return nil
 				}
-				defer res.Body.Close()
-				var p struct{ ID string }
-				if err := json.NewDecoder(res.Body).Decode(&p); err != nil || res.StatusCode != http.StatusCreated {
-					return fmt.Errorf("create a pending payment: %d %v", res.StatusCode, err)
-				}
-				made[i] = p.ID
-				return nil
 			})
 			mu.Lock()
 			pool = append(pool, made...)

@@ -116,7 +116,7 @@ var dummyHash = "$argon2id$v=19$m=65536,t=3,p=2$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAA
 // caller's address by the login throttle, and opens a session in test
 // mode. It returns the session's token, shown to the browser only.
 func (s *Service) SignIn(ctx context.Context, email, password, code string, addr netip.Addr) (string, malipo.User, error) {
-	done, err := s.AuthBegin(addr)
+	done, err := s.authBegin(addr, false)
 	if err != nil {
 		return "", malipo.User{}, err
 	}

@@ -65,7 +65,7 @@ func countInFlight(t *testing.T, db string) inFlight {
 		(SELECT COUNT(*) FROM payments WHERE status = 'processing' OR (status = 'pending' AND in_flight_until <> 0)),
 		(SELECT COUNT(*) FROM payouts WHERE status IN ('queued', 'processing')),
 		(SELECT COUNT(*) FROM refunds WHERE status = 'pending'),
-		(SELECT COALESCE(SUM(balance), 0) FROM accounts WHERE bucket = 'reserved')`).
+		(SELECT COALESCE(SUM(amount), 0) FROM balances WHERE bucket = 'reserved')`).
 		Scan(&f.attempts, &f.payments, &f.payouts, &f.refunds, &f.reserved)
 	if err != nil {
 		t.Fatal(err)

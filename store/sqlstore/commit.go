@@ -120,12 +120,18 @@ func (db *DB) retryable(err error) bool {
 	return errors.Is(err, errBusy) || (db.dialect.IsBusy != nil && db.dialect.IsBusy(err)) || db.dialect.IsRetryable(err)
 }
 
-func (db *DB) commitLoop() {
+// balanceShards is how many rows an account's balance is spread over.
+// Each committer adds to its own (see migration 9), so committers of one
+// node never wait on each other's balance rows; nodes sharing a database
+// start at random shards, so theirs seldom meet.
+const balanceShards = 16
+
+func (db *DB) commitLoop(shard int) {
 	defer db.wg.Done()
 	for first := range db.units {
 		db.took(first)
 		batch := db.gather([]*unit{first})
-		db.commitBatch(batch)
+		db.commitBatch(batch, shard)
 		db.stmts.preparePending(context.Background())
 	}
 }
@@ -188,7 +194,7 @@ func (db *DB) drain(batch []*unit) []*unit {
 
 // commitBatch runs a batch in one transaction. If the commit itself fails
 // with a retryable error, each unit is run again alone.
-func (db *DB) commitBatch(batch []*unit) {
+func (db *DB) commitBatch(batch []*unit, shard int) {
 	live := batch[:0]
 	now := time.Now()
 	for _, u := range batch {
@@ -206,10 +212,10 @@ func (db *DB) commitBatch(batch []*unit) {
 	if len(live) == 0 {
 		return
 	}
-	results, err := db.runBatch(live)
+	results, err := db.runBatch(live, shard)
 	if err != nil && len(live) > 1 && db.retryable(err) {
 		for _, u := range live {
-			db.commitBatch([]*unit{u})
+			db.commitBatch([]*unit{u}, shard)
 		}
 		return
 	}
@@ -220,7 +226,7 @@ func (db *DB) commitBatch(batch []*unit) {
 		case results[i] != nil && len(live) > 1 && db.retryable(results[i]):
 			// A deadlock or a busy balance inside one unit's savepoint:
 			// run it again alone.
-			db.commitBatch([]*unit{u})
+			db.commitBatch([]*unit{u}, shard)
 		default:
 			u.done <- results[i]
 		}
@@ -228,12 +234,12 @@ func (db *DB) commitBatch(batch []*unit) {
 }
 
 // runBatch returns each unit's own result, or an error that failed them all.
-func (db *DB) runBatch(batch []*unit) ([]error, error) {
+func (db *DB) runBatch(batch []*unit, shard int) ([]error, error) {
 	const attempts = 5
 	var err error
 	for range attempts {
 		var results []error
-		results, err = db.tryBatch(batch)
+		results, err = db.tryBatch(batch, shard)
 		if err == nil || !db.retryable(err) || len(batch) > 1 {
 			return results, err
 		}
@@ -245,18 +251,18 @@ func (db *DB) runBatch(batch []*unit) ([]error, error) {
 // succeed, and a savepoint costs two statements each. If any unit fails,
 // the transaction is rolled back and the batch runs again with a savepoint
 // around each unit, so that only the failing ones are undone.
-func (db *DB) tryBatch(batch []*unit) ([]error, error) {
-	results, failed, err := db.runInTx(batch, false)
+func (db *DB) tryBatch(batch []*unit, shard int) ([]error, error) {
+	results, failed, err := db.runInTx(batch, false, shard)
 	if err != nil || !failed || len(batch) == 1 {
 		return results, err
 	}
-	results, _, err = db.runInTx(batch, true)
+	results, _, err = db.runInTx(batch, true, shard)
 	return results, err
 }
 
 // runInTx runs the units in one transaction. Without savepoints it stops
 // at the first failing unit and rolls everything back, reporting failed.
-func (db *DB) runInTx(batch []*unit, savepoints bool) (results []error, failed bool, err error) {
+func (db *DB) runInTx(batch []*unit, savepoints bool, shard int) (results []error, failed bool, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), BatchTimeout)
 	defer cancel()
 	sqlTx, err := db.write.BeginTx(ctx, nil)
@@ -268,7 +274,7 @@ func (db *DB) runInTx(batch []*unit, savepoints bool) (results []error, failed b
 			sqlTx.Rollback()
 		}
 	}()
-	t := &tx{db: db, tx: sqlTx, ctx: ctx, write: true, stmts: db.stmts, alone: len(batch) == 1}
+	t := &tx{db: db, tx: sqlTx, ctx: ctx, write: true, stmts: db.stmts, alone: len(batch) == 1, shard: shard}
 	results = make([]error, len(batch))
 	for i, u := range batch {
 		if savepoints {

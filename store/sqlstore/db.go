@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
@@ -79,9 +80,10 @@ func Open(write, read *sql.DB, d Dialect) *DB {
 	if d.Committers < 1 {
 		d.Committers = 1
 	}
+	first := rand.IntN(balanceShards)
 	for i := 0; i < d.Committers; i++ {
 		db.wg.Add(1)
-		go db.commitLoop()
+		go db.commitLoop((first + i) % balanceShards)
 	}
 	return db
 }

@@ -104,14 +104,14 @@ func (t *tx) flushBalances() error {
 	for len(names) > 0 {
 		n := min(chunk, len(names))
 		rows := make([]string, n)
-		args := make([]any, 0, 6*n)
+		args := make([]any, 0, 7*n)
 		for i, a := range names[:n] {
 			merchant, mode, bucket := a.Owner()
-			rows[i] = "(?, ?, ?, ?, ?, ?)"
-			args = append(args, string(a), merchant, string(mode), bucket, a.Currency(), t.posted[a])
+			rows[i] = "(?, ?, ?, ?, ?, ?, ?)"
+			args = append(args, string(a), t.shard, merchant, string(mode), bucket, a.Currency(), t.posted[a])
 		}
-		if _, err := t.exec(`INSERT INTO accounts (name, merchant_id, mode, bucket, currency, balance) VALUES `+strings.Join(rows, ", ")+`
-			ON CONFLICT (name) DO UPDATE SET balance = accounts.balance + excluded.balance`, args...); err != nil {
+		if _, err := t.exec(`INSERT INTO balances (account, shard, merchant_id, mode, bucket, currency, amount) VALUES `+strings.Join(rows, ", ")+`
+			ON CONFLICT (account, shard) DO UPDATE SET amount = balances.amount + excluded.amount`, args...); err != nil {
 			return fmt.Errorf("write balances: %w", err)
 		}
 		names = names[n:]
@@ -143,7 +143,7 @@ func (t *tx) LockSpending(merchantID string, mode malipo.Mode) error {
 }
 
 func (t *tx) Balances(merchantID string, mode malipo.Mode) ([]malipo.Balance, error) {
-	rows, err := t.query(`SELECT name, balance FROM accounts WHERE merchant_id = ? AND mode = ?`, merchantID, string(mode))
+	rows, err := t.query(`SELECT account, SUM(amount) FROM balances WHERE merchant_id = ? AND mode = ? GROUP BY account`, merchantID, string(mode))
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +194,7 @@ func (t *tx) Balances(merchantID string, mode malipo.Mode) ([]malipo.Balance, er
 
 func (t *tx) AccountBalance(a malipo.Account) (int64, error) {
 	var n int64
-	err := t.row(`SELECT balance FROM accounts WHERE name = ?`, string(a)).Scan(&n)
+	err := t.row(`SELECT COALESCE(SUM(amount), 0) FROM balances WHERE account = ?`, string(a)).Scan(&n)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, err
 	}
@@ -218,7 +218,7 @@ func (t *tx) Audit() (malipo.AuditReport, error) {
 	if err := t.row(`SELECT COUNT(*) FROM ledger_entries`).Scan(&r.Entries); err != nil {
 		return r, err
 	}
-	if err := t.row(`SELECT COUNT(*) FROM accounts`).Scan(&r.Accounts); err != nil {
+	if err := t.row(`SELECT COUNT(DISTINCT account) FROM balances`).Scan(&r.Accounts); err != nil {
 		return r, err
 	}
 	if err := t.row(`SELECT COUNT(*) FROM payments WHERE status = 'succeeded'`).Scan(&r.Payments); err != nil {
@@ -235,10 +235,10 @@ func (t *tx) Audit() (malipo.AuditReport, error) {
 		{&r.UnbalancedEntry, `SELECT DISTINCT entry_id FROM postings GROUP BY entry_id, currency HAVING SUM(amount) <> 0
 			UNION SELECT e.id FROM ledger_entries e LEFT JOIN postings p ON p.entry_id = e.id
 			GROUP BY e.id HAVING COUNT(p.entry_id) < 2`},
-		{&r.BalanceMismatch, `SELECT a.name FROM accounts a
-			LEFT JOIN (SELECT account, SUM(amount) AS total FROM postings GROUP BY account) s ON s.account = a.name
+		{&r.BalanceMismatch, `SELECT a.account FROM (SELECT account, SUM(amount) AS balance FROM balances GROUP BY account) a
+			LEFT JOIN (SELECT account, SUM(amount) AS total FROM postings GROUP BY account) s ON s.account = a.account
 			WHERE a.balance <> COALESCE(s.total, 0)
-			UNION SELECT DISTINCT p.account FROM postings p LEFT JOIN accounts a ON a.name = p.account WHERE a.name IS NULL`},
+			UNION SELECT DISTINCT p.account FROM postings p LEFT JOIN balances a ON a.account = p.account WHERE a.account IS NULL`},
 		{&r.PaymentNotPosted, `SELECT p.id FROM payments p
 			LEFT JOIN ledger_entries e ON e.kind = 'payment' AND e.ref_type = 'payment' AND e.ref_id = p.id
 			WHERE p.status = 'succeeded' GROUP BY p.id HAVING COUNT(e.id) <> 1`},
@@ -250,7 +250,7 @@ func (t *tx) Audit() (malipo.AuditReport, error) {
 			UNION SELECT p.id FROM payments p LEFT JOIN ledger_entries e ON e.kind = 'settlement' AND e.ref_id = p.id
 			GROUP BY p.id, p.settled_at, p.available_at, p.completed_at
 			HAVING COUNT(e.id) <> CASE WHEN p.settled_at <> 0 AND p.available_at > p.completed_at THEN 1 ELSE 0 END`},
-		{&r.NegativeBalance, `SELECT name FROM accounts WHERE merchant_id <> '' AND balance < 0`},
+		{&r.NegativeBalance, `SELECT account FROM balances WHERE merchant_id <> '' GROUP BY account HAVING SUM(amount) < 0`},
 		{&r.InboxUnapplied, `SELECT id FROM inbox WHERE applied_at = 0 ORDER BY id`},
 		{&r.InboxConflicting, `SELECT id FROM inbox WHERE result = 'conflicting' ORDER BY id`},
 		// Each payout has its reservation, and then exactly the entry its
@@ -276,7 +276,7 @@ func (t *tx) Audit() (malipo.AuditReport, error) {
 		}
 		*c.into = got
 	}
-	rows, err := t.query(`SELECT name, balance FROM accounts WHERE bucket = 'suspense' AND balance <> 0 ORDER BY name`)
+	rows, err := t.query(`SELECT account, SUM(amount) FROM balances WHERE bucket = 'suspense' GROUP BY account HAVING SUM(amount) <> 0 ORDER BY account`)
 	if err != nil {
 		return r, fmt.Errorf("audit: %w", err)
 	}

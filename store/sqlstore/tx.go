@@ -28,6 +28,8 @@ type tx struct {
 	// posted holds the balance changes of the callers whose work stands,
 	// unit those of the caller running now (see ledger.go).
 	posted, unit balanceDeltas
+	// shard is the balance shard this transaction's committer adds to.
+	shard int
 }
 
 // rowScanner is a query's single row, or the error that kept it from

@@ -38,6 +38,7 @@ func Run(t *testing.T, open Opener) {
 		{"Idempotency", testIdempotency},
 		{"RollbackOnError", testRollbackOnError},
 		{"Shedding", testShedding},
+		{"HotBalances", testHotBalances},
 		{"GroupCommit", testGroupCommit},
 		{"PanicIsolated", testPanicIsolated},
 		{"Events", testEvents},
@@ -644,4 +645,49 @@ func testShedding(t *testing.T, s store.Store) {
 	// A request within its deadline runs.
 	ok := store.Shedding(context.Background(), time.Now().Add(time.Minute))
 	must(t, s.Transact(ok, func(tx store.Tx) error { return tx.CreatePayment(payment(i, "pay_4", "r4")) }))
+}
+
+// testHotBalances: many payments of one merchant succeed at once, from as
+// many committers as the store runs, all posting to the same accounts.
+// Balances are exact however they are spread, and the audit agrees.
+func testHotBalances(t *testing.T, s store.Store) {
+	m, i := fixture(t, s, "a")
+	const n = 200
+	var wg sync.WaitGroup
+	for k := range n {
+		wg.Go(func() {
+			p := payment(i, fmt.Sprintf("pay_%03d", k), fmt.Sprintf("r%d", k))
+			p.Fee, p.Status = 10, malipo.PaymentSucceeded
+			err := s.Transact(context.Background(), func(tx store.Tx) error {
+				if err := tx.CreatePayment(p); err != nil {
+					return err
+				}
+				return tx.PostEntry(malipo.PaymentEntry(fmt.Sprintf("led_%03d", k), p, "sandbox", false, epoch))
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	read(t, s, func(tx store.Tx) error {
+		bs, err := tx.Balances(m.ID, malipo.ModeTest)
+		must(t, err)
+		if want := []malipo.Balance{{Currency: "XOF", Available: n * 4990}}; !cmp.Equal(want, bs) {
+			t.Errorf("balances = %v, want %v", bs, want)
+		}
+		for acct, want := range map[malipo.Account]int64{
+			malipo.Fees(malipo.ModeTest, "XOF"): n * 10, malipo.RailClearing("sandbox", malipo.ModeTest, "XOF"): -n * 5000,
+		} {
+			if got, err := tx.AccountBalance(acct); err != nil || got != want {
+				t.Errorf("balance of %s = %d, %v; want %d", acct, got, err, want)
+			}
+		}
+		r, err := tx.Audit()
+		must(t, err)
+		if !r.Clean() || r.Accounts != 3 {
+			t.Errorf("audit: %+v", r)
+		}
+		return nil
+	})
 }
