@@ -98,7 +98,7 @@ func deliverMany(b *testing.B, st store.Store, events, rate int) {
 	defer cancel()
 	clk := clock.Real{}
 	flavors := map[malipo.Flavor]notify.Flavor{}
-	disp := notify.New(notify.Config{Store: st, Clock: clk, Flavors: flavors, Workers: 32})
+	disp := notify.New(notify.Config{Store: st, Clock: clk, Flavors: flavors, Workers: 64})
 	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, nil), BaseURL: "http://pay.test",
 		Wake: disp.Wake, PaymentTTL: time.Hour})
 	flavors[malipo.FlavorNative] = native.New(svc, nil).Flavor()

@@ -31,7 +31,9 @@ type Config struct {
 	Schedule []time.Duration
 	// Timeout of one attempt; default 15 s.
 	Timeout time.Duration
-	// Workers is how many attempts run at once on this node; default 16.
+	// Workers is how many attempts run at once on this node; default 64.
+	// An attempt spends most of its time waiting (for the receiver, then
+	// for its record's commit), so many run on few cores.
 	Workers int
 	// Poll is how often Run looks for due deliveries when nothing wakes
 	// it (deliveries written by other nodes, retries); default 1 s.
@@ -59,6 +61,13 @@ type Dispatcher struct {
 	cfg   Config
 	wake  chan struct{}
 	slots chan struct{}
+	// A worker hands its answer to be recorded and takes the next
+	// delivery at once: its slot is not held through the record's commit,
+	// which the group committer shares among many. recording bounds the
+	// records under way; records is waited for before Run or RunDue
+	// returns.
+	recording chan struct{}
+	records   sync.WaitGroup
 }
 
 // MaxResponseBytes caps how much of an answer is read; ResponseKeepBytes
@@ -80,7 +89,7 @@ func New(cfg Config) *Dispatcher {
 		cfg.Timeout = 15 * time.Second
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = 16
+		cfg.Workers = 64
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = time.Second
@@ -105,7 +114,8 @@ func New(cfg Config) *Dispatcher {
 		}
 	}
 	cfg.Clients = clients
-	return &Dispatcher{cfg: cfg, wake: make(chan struct{}, 1), slots: make(chan struct{}, cfg.Workers)}
+	return &Dispatcher{cfg: cfg, wake: make(chan struct{}, 1), slots: make(chan struct{}, cfg.Workers),
+		recording: make(chan struct{}, 4*cfg.Workers)}
 }
 
 // Wake tells Run that deliveries may be due now. It never blocks.
@@ -138,7 +148,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer func() {
 		finished := make(chan struct{})
-		go func() { wg.Wait(); close(finished) }()
+		go func() { wg.Wait(); d.records.Wait(); close(finished) }()
 		grace := time.NewTimer(d.cfg.Grace)
 		defer grace.Stop()
 		select {
@@ -148,6 +158,20 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			<-finished
 		}
 	}()
+	// Two claim loops, so that one claims while the other waits for its
+	// claim's commit.
+	var loops sync.WaitGroup
+	for range claimLoops {
+		loops.Go(func() { d.claimLoop(ctx, attempts, &wg) })
+	}
+	loops.Wait()
+}
+
+const claimLoops = 2
+
+// claimLoop claims due deliveries for free workers and starts their
+// attempts under attempts, until ctx ends.
+func (d *Dispatcher) claimLoop(ctx, attempts context.Context, wg *sync.WaitGroup) {
 	poll := time.NewTicker(d.cfg.Poll)
 	defer poll.Stop()
 	for {
@@ -206,6 +230,7 @@ func (d *Dispatcher) RunDue(ctx context.Context) (int, error) {
 			wg.Go(func() { d.attempt(ctx, j) })
 		}
 		wg.Wait()
+		d.records.Wait()
 		total += len(jobs)
 	}
 }
@@ -227,19 +252,9 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) ([]job, error) {
 		// queued: a claim that waited for its commit must not hand out a
 		// lease that has already run out.
 		now := d.now()
-		ds, err := tx.ClaimDueDeliveries(now, limit)
-		if err != nil {
-			return err
-		}
-		for i := range ds {
-			ds[i].NextAttemptAt = now.Add(d.lease())
-			ds[i].Lease++
-			if err := tx.UpdateDelivery(ds[i]); err != nil {
-				return err
-			}
-		}
+		ds, err := tx.LeaseDueDeliveries(now, now.Add(d.lease()), limit)
 		claimed = ds
-		return nil
+		return err
 	})
 	if err != nil || len(claimed) == 0 {
 		return nil, err
@@ -247,6 +262,11 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) ([]job, error) {
 	jobs := make([]job, len(claimed))
 	err = d.cfg.Store.Read(ctx, func(tx store.Tx) error {
 		events := map[string]malipo.Event{}
+		type endpointState struct {
+			ep   malipo.Endpoint
+			gone string
+		}
+		endpoints := map[string]endpointState{}
 		integrations := map[string]malipo.Integration{}
 		for i, del := range claimed {
 			j := job{msg: Message{Delivery: del}}
@@ -260,16 +280,22 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) ([]job, error) {
 			}
 			j.msg.Event = ev
 			if del.EndpointID != "" {
-				ep, err := tx.GetEndpoint(del.EndpointID)
-				switch {
-				case malipo.KindOf(err) == malipo.KindNotFound:
-					j.gone = "not sent: the webhook endpoint was deleted"
-				case err != nil:
-					return err
-				case ep.Disabled:
-					j.gone = "not sent: the webhook endpoint is disabled"
+				st, ok := endpoints[del.EndpointID]
+				if !ok {
+					ep, err := tx.GetEndpoint(del.EndpointID)
+					switch {
+					case malipo.KindOf(err) == malipo.KindNotFound:
+						st.gone = "not sent: the webhook endpoint was deleted"
+					case err != nil:
+						return err
+					case ep.Disabled:
+						st.gone = "not sent: the webhook endpoint is disabled"
+					}
+					st.ep = ep
+					endpoints[del.EndpointID] = st
 				}
-				j.msg.Endpoint = &ep
+				ep := st.ep
+				j.gone, j.msg.Endpoint = st.gone, &ep
 			}
 			if del.IntegrationID != "" {
 				in, ok := integrations[del.IntegrationID]
@@ -319,6 +345,15 @@ func (d *Dispatcher) attempt(ctx context.Context, j job) {
 		}
 		return
 	}
+	d.recording <- struct{}{}
+	d.records.Go(func() {
+		defer func() { <-d.recording }()
+		d.recordAttempt(ctx, j, r)
+	})
+}
+
+// recordAttempt records an attempt's answer and tells of it.
+func (d *Dispatcher) recordAttempt(ctx context.Context, j job, r result) {
 	a, err := d.record(ctx, j.msg.Delivery, r)
 	if err != nil {
 		d.cfg.Logger.Error("record delivery attempt", "delivery", j.msg.Delivery.ID, "err", err)

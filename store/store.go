@@ -28,19 +28,16 @@ type Store interface {
 // Shedding marks ctx as a request's that may be refused while the store is
 // overloaded: its first Transact fails at once with malipo.ErrBusy when
 // writes are queueing beyond what commits promptly, or without running
-// when it waited in the queue past deadline. Later Transacts of the same
-// request always run, so work that follows a rail call is never refused.
-// Background work, and requests that report money (rails' callbacks),
-// are not marked.
-func Shedding(ctx context.Context, deadline time.Time) context.Context {
-	return context.WithValue(ctx, sheddingKey{}, &Shed{Deadline: deadline})
+// when it waited in the queue too long to be worth making. Later
+// Transacts of the same request always run, so work that follows a rail
+// call is never refused. Background work, and requests that report money
+// (rails' callbacks), are not marked.
+func Shedding(ctx context.Context) context.Context {
+	return context.WithValue(ctx, sheddingKey{}, &Shed{})
 }
 
 // Shed is a request's mark from Shedding.
-type Shed struct {
-	Deadline time.Time
-	used     atomic.Bool
-}
+type Shed struct{ used atomic.Bool }
 
 type sheddingKey struct{}
 
@@ -226,9 +223,12 @@ type Tx interface {
 	GetDelivery(id string) (malipo.Delivery, error)
 	UpdateDelivery(d malipo.Delivery) error
 	ListDeliveries(eventID string) ([]malipo.Delivery, error)
-	// ClaimDueDeliveries locks up to limit pending deliveries due at or
-	// before now, oldest first, skipping rows another node holds.
-	ClaimDueDeliveries(now time.Time, limit int) ([]malipo.Delivery, error)
+	// LeaseDueDeliveries takes up to limit pending deliveries due at or
+	// before now, oldest first, skipping rows another node holds, and
+	// leases them in the same statement: each is due again at until (if
+	// its holder records nothing by then) under the next lease number. It
+	// returns them as leased, in no particular order.
+	LeaseDueDeliveries(now, until time.Time, limit int) ([]malipo.Delivery, error)
 	// Backlog reports what is waiting at now, for an operator's alerts.
 	Backlog(now time.Time) (Backlog, error)
 	AddAttempt(a malipo.Attempt) error

@@ -265,13 +265,13 @@ func auditMetrics(reg *prometheus.Registry) func(malipo.AuditReport, error) {
 // admission marks each request that may start new work as one the store
 // may refuse while overloaded (store.Shedding): its first write is refused
 // at once while writes are queueing, or without running once it has
-// waited past start+deadline. Reads (GET, HEAD) and rails' callbacks,
+// waited in the queue too long. Reads (GET, HEAD) and rails' callbacks,
 // which report money already moved, are never marked. Every 503 answer
 // gets Retry-After, whatever face wrote it.
-func admission(next http.Handler, deadline time.Duration) http.Handler {
+func admission(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead && !strings.HasPrefix(r.URL.Path, "/rails/") {
-			r = r.WithContext(store.Shedding(r.Context(), time.Now().Add(deadline)))
+			r = r.WithContext(store.Shedding(r.Context()))
 		}
 		next.ServeHTTP(retryAfter{w}, r)
 	})

@@ -56,7 +56,7 @@ type serveCmd struct {
 	LogFormat      string        `name:"log-format" envvar:"MALIPO_LOG_FORMAT" default:"text" enum:"text,json" help:"Log lines as text (key=value) or JSON, one object a line (env MALIPO_LOG_FORMAT)."`
 	ReadTimeout    time.Duration `name:"read-timeout" envvar:"MALIPO_READ_TIMEOUT" default:"${read_timeout}" help:"How long a client may take to send a whole request, headers and body (env MALIPO_READ_TIMEOUT)."`
 	AuditEvery     time.Duration `name:"audit-every" envvar:"MALIPO_AUDIT_EVERY" default:"1h" help:"How often this node audits the ledger (as malipo verify does) for the malipo_ledger_audit_failed metric; 0 never (env MALIPO_AUDIT_EVERY)."`
-	QueueWait      time.Duration `name:"queue-wait" envvar:"MALIPO_QUEUE_WAIT" default:"25ms" help:"Writes waiting longer than this for a commit mean the node is overloaded: new requests are refused with 503 and Retry-After until the queue drains, and a request whose first write has waited 4× this is refused without running (env MALIPO_QUEUE_WAIT)."`
+	QueueWait      time.Duration `name:"queue-wait" envvar:"MALIPO_QUEUE_WAIT" default:"25ms" help:"Writes waiting longer than this for a commit mean the node is overloaded: new requests are refused with 503 and Retry-After until the queue drains, and a request whose first write waits 4× this is refused without running (env MALIPO_QUEUE_WAIT)."`
 	StopTimeout    time.Duration `name:"shutdown-timeout" envvar:"MALIPO_SHUTDOWN_TIMEOUT" default:"15s" help:"On SIGTERM, how long requests and notification attempts under way may take to finish; attempts still unanswered then are released to other nodes at once (env MALIPO_SHUTDOWN_TIMEOUT)."`
 	CPUProfile     string        `name:"cpuprofile" hidden:"" help:"Write a CPU profile of this run to the file (for malipo bench --profile)."`
 	TrustedProxies []string      `name:"trusted-proxy" envvar:"MALIPO_TRUSTED_PROXIES" sep:"," help:"Addresses or CIDR ranges of proxies (load balancers) whose X-Forwarded-For names the client (env MALIPO_TRUSTED_PROXIES, comma-separated)."`
@@ -174,7 +174,7 @@ func (s serveCmd) Run(c *cli, e *env) error {
 		q.SetQueueTarget(s.QueueWait)
 	}
 	withID := func(h http.Handler) http.Handler {
-		return requestid.Handler(admission(h, 4*s.QueueWait), func() string { return requestIDs.ID("req") })
+		return requestid.Handler(admission(h), func() string { return requestIDs.ID("req") })
 	}
 	srv := s.server(withID(fromProxy(newHandler(api, []face{{pd, "/paydunya"}, {cp, "/cinetpay"}, {kp, "/kpay"}, {ip, "/ipay"}, {cl, "/clickpay"}},
 		checkout.New(svc, logger, nil), reg, logger, func(mux *http.ServeMux) { liveRails.Register(mux, svc) },

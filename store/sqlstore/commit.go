@@ -17,7 +17,8 @@ type unit struct {
 	done     chan error
 	queuedAt time.Time
 	// deadline, if set, is when a request's first write stops being worth
-	// making: a unit still queued then is refused without running.
+	// making (queued for 4× the queue target): a unit still queued then is
+	// refused without running.
 	deadline time.Time
 }
 
@@ -51,12 +52,12 @@ const BatchTimeout = 30 * time.Second
 // of them while keeping each caller's all-or-nothing semantics.
 func (db *DB) Transact(ctx context.Context, fn func(store.Tx) error) error {
 	u := &unit{ctx: ctx, fn: fn, done: make(chan error, 1), queuedAt: time.Now()}
-	if shed := store.TakeShed(ctx); shed != nil {
+	if store.TakeShed(ctx) != nil {
 		if db.Overloaded() {
 			db.shed.Add(1)
 			return malipo.ErrBusy
 		}
-		u.deadline = shed.Deadline
+		u.deadline = u.queuedAt.Add(4 * time.Duration(db.queueTarget.Load()))
 	}
 	// The read lock keeps Close from closing the queue while a unit is on
 	// its way in.

@@ -182,9 +182,10 @@ func (t *tx) ListDeliveries(eventID string) ([]malipo.Delivery, error) {
 	return collect(rows, scanDelivery)
 }
 
-func (t *tx) ClaimDueDeliveries(now time.Time, limit int) ([]malipo.Delivery, error) {
-	rows, err := t.query(`SELECT `+deliveryColumns+` FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?
-		ORDER BY next_attempt_at LIMIT ?`+t.db.dialect.ClaimSuffix, micros(now), limit)
+func (t *tx) LeaseDueDeliveries(now, until time.Time, limit int) ([]malipo.Delivery, error) {
+	rows, err := t.query(`UPDATE deliveries SET next_attempt_at = ?, lease = lease + 1 WHERE id IN (
+		SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?`+t.db.dialect.ClaimSuffix+`)
+		RETURNING `+deliveryColumns, micros(until), micros(now), limit)
 	if err != nil {
 		return nil, err
 	}
