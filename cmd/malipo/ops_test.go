@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -18,7 +19,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/malipo/malipo/clock"
 	"github.com/malipo/malipo/faces/ipay"
+	"github.com/malipo/malipo/gateway"
+	"github.com/malipo/malipo/ids"
+	"github.com/malipo/malipo/store/storetest"
 )
 
 // Every request has an ID: the client's X-Request-Id when it sent one, else
@@ -318,5 +323,31 @@ func TestOverloadedNodeRefusesInEachFacesFormat(t *testing.T) {
 	var n int
 	if err := conn.QueryRow(`SELECT (SELECT COUNT(*) FROM payments) + (SELECT COUNT(*) FROM payouts)`).Scan(&n); err != nil || n != 0 {
 		t.Errorf("%d payments and payouts in the store (%v)", n, err)
+	}
+}
+
+// A request the shedder refuses is answered at once as its face answers a
+// busy gateway; pages get a page.
+func TestBusyAnswersSpeakEachFace(t *testing.T) {
+	st := storetest.SQLite(t)
+	clk := clock.Real{}
+	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, nil)})
+	fs := newFaces(svc, clk, slog.New(slog.DiscardHandler))
+	refuse := busyAnswers(fs.native, map[string]refuser{"/paydunya/": fs.paydunya, "/cinetpay/": fs.cinetpay, "/kpay/": fs.kpay, "/ipay/": fs.ipay, "/clickpay/": fs.clickpay})
+	for path, want := range map[string]string{
+		"/v1/payments": `"code":"busy"`,
+		"/paydunya/sandbox-api/v1/checkout-invoice/create": `"response_code":"5003"`,
+		"/cinetpay/v2/payment":                             `"code":"503"`,
+		"/kpay/":                                           `"retcode":606`,
+		"/ipay/b2b/v1/external/send/mpesapaybill":          `internal server error`,
+		"/clickpay/api/card/payment-url":                   `"status":503`,
+		"/pay/pay_x.tok/mobile_money":                      `Nothing was done or charged`,
+		"/dashboard/payments":                              `Rien n’a été fait ni débité`,
+	} {
+		rec := httptest.NewRecorder()
+		refuse(rec, httptest.NewRequest("POST", path, nil))
+		if rec.Code != 503 || !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("%s: %d %s", path, rec.Code, rec.Body)
+		}
 	}
 }

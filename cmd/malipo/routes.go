@@ -18,6 +18,7 @@ import (
 	"github.com/malipo/malipo/faces/checkout"
 	"github.com/malipo/malipo/faces/client"
 	"github.com/malipo/malipo/faces/native"
+	"github.com/malipo/malipo/faces/shed"
 	"github.com/malipo/malipo/store"
 )
 
@@ -289,3 +290,59 @@ func (w retryAfter) WriteHeader(code int) {
 
 // Unwrap lets http.ResponseController reach the connection.
 func (w retryAfter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// refuser answers, in its face's format, a request the node will not serve.
+type refuser interface {
+	Refuse(w http.ResponseWriter, r *http.Request, err error)
+}
+
+// busyAnswers answers a request refused for load as the face it was for
+// would: provider faces by their path prefixes, the checkout and the
+// dashboard with a page, anything else as the native API does.
+func busyAnswers(native refuser, faces map[string]refuser) func(http.ResponseWriter, *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
+		for prefix, f := range faces {
+			if strings.HasPrefix(r.URL.Path, prefix) {
+				f.Refuse(w, r, malipo.ErrBusy)
+				return
+			}
+		}
+		if strings.HasPrefix(r.URL.Path, "/pay/") || strings.HasPrefix(r.URL.Path, "/dashboard/") {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(busyPage))
+			return
+		}
+		native.Refuse(w, r, malipo.ErrBusy)
+	}
+}
+
+// busyPage is what a customer or a merchant sees when the node refuses a
+// page for load: nothing happened, try again.
+const busyPage = `<!doctype html><html lang="fr"><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">` +
+	`<title>Un instant… / One moment…</title><body style="font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;line-height:1.5">` +
+	`<h1>Un instant…</h1><p>Le service est très sollicité. Rien n’a été fait ni débité : revenez en arrière et réessayez dans quelques secondes.</p>` +
+	`<h1 lang="en">One moment…</h1><p lang="en">We are very busy. Nothing was done or charged: go back and try again in a few seconds.</p></body></html>`
+
+// exemptFromShedding: health checks and metrics must answer while the node
+// is busy (a balancer would take a busy node out of rotation; an operator
+// needs to see it), and rails' callbacks report money already moved.
+func exemptFromShedding(r *http.Request) bool {
+	return r.URL.Path == "/healthz" || r.URL.Path == "/metrics" || strings.HasPrefix(r.URL.Path, "/rails/")
+}
+
+// shedMetric counts requests refused for load, by the shedder and by the
+// store's admission.
+func shedMetric(s *shed.Shedder, st store.Store) prometheus.Collector {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "malipo_requests_shed_total",
+		Help: "Requests refused with 503 because the node was overloaded (processors or store)."}, func() float64 {
+		var n int64
+		if s != nil {
+			n += s.Refused()
+		}
+		if q, ok := st.(interface{ Shed() int64 }); ok {
+			n += q.Shed()
+		}
+		return float64(n)
+	})
+}

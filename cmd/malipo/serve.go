@@ -9,7 +9,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +29,7 @@ import (
 	"github.com/malipo/malipo/faces/native"
 	"github.com/malipo/malipo/faces/paydunya"
 	"github.com/malipo/malipo/faces/requestid"
+	"github.com/malipo/malipo/faces/shed"
 	"github.com/malipo/malipo/gateway"
 	"github.com/malipo/malipo/ids"
 	"github.com/malipo/malipo/notify"
@@ -56,6 +59,8 @@ type serveCmd struct {
 	LogFormat      string        `name:"log-format" envvar:"MALIPO_LOG_FORMAT" default:"text" enum:"text,json" help:"Log lines as text (key=value) or JSON, one object a line (env MALIPO_LOG_FORMAT)."`
 	ReadTimeout    time.Duration `name:"read-timeout" envvar:"MALIPO_READ_TIMEOUT" default:"${read_timeout}" help:"How long a client may take to send a whole request, headers and body (env MALIPO_READ_TIMEOUT)."`
 	AuditEvery     time.Duration `name:"audit-every" envvar:"MALIPO_AUDIT_EVERY" default:"1h" help:"How often this node audits the ledger (as malipo verify does) for the malipo_ledger_audit_failed metric; 0 never (env MALIPO_AUDIT_EVERY)."`
+	OverloadAfter  time.Duration `name:"overload-latency" envvar:"MALIPO_OVERLOAD_LATENCY" default:"10ms" help:"When goroutines wait longer than this for a processor (p99 per 100 ms), the node refuses a growing share of new requests at once with 503 and Retry-After until they do not; 0 turns this off (env MALIPO_OVERLOAD_LATENCY)."`
+	MemoryLimit    string        `name:"memory-limit" envvar:"MALIPO_MEMORY_LIMIT" default:"128MiB" help:"Soft limit on the Go heap (as GOMEMLIMIT; e.g. 128MiB, 1GiB, 0 for none): the collector works harder near it, so a node under load stays small; it never refuses to allocate (env MALIPO_MEMORY_LIMIT)."`
 	QueueWait      time.Duration `name:"queue-wait" envvar:"MALIPO_QUEUE_WAIT" default:"25ms" help:"Writes waiting longer than this for a commit mean the node is overloaded: new requests are refused with 503 and Retry-After until the queue drains, and a request whose first write waits 4× this is refused without running (env MALIPO_QUEUE_WAIT)."`
 	StopTimeout    time.Duration `name:"shutdown-timeout" envvar:"MALIPO_SHUTDOWN_TIMEOUT" default:"15s" help:"On SIGTERM, how long requests and notification attempts under way may take to finish; attempts still unanswered then are released to other nodes at once (env MALIPO_SHUTDOWN_TIMEOUT)."`
 	CPUProfile     string        `name:"cpuprofile" hidden:"" help:"Write a CPU profile of this run to the file (for malipo bench --profile)."`
@@ -87,6 +92,13 @@ func (s serveCmd) logger(w io.Writer) *slog.Logger {
 
 func (s serveCmd) Run(c *cli, e *env) error {
 	logger := s.logger(e.stderr)
+	limit, err := parseBytes(s.MemoryLimit)
+	if err != nil {
+		return fmt.Errorf("--memory-limit: %w", err)
+	}
+	if limit > 0 {
+		debug.SetMemoryLimit(limit)
+	}
 	if s.CPUProfile != "" {
 		stop, err := startCPUProfile(s.CPUProfile)
 		if err != nil {
@@ -173,13 +185,26 @@ func (s serveCmd) Run(c *cli, e *env) error {
 	if q, ok := st.(interface{ SetQueueTarget(time.Duration) }); ok {
 		q.SetQueueTarget(s.QueueWait)
 	}
-	withID := func(h http.Handler) http.Handler {
-		return requestid.Handler(admission(h), func() string { return requestIDs.ID("req") })
+	workers, stopWorkers := context.WithCancel(context.WithoutCancel(e.ctx))
+	var shedder *shed.Shedder
+	if s.OverloadAfter > 0 {
+		shedder = shed.New(shed.Config{Threshold: s.OverloadAfter})
+		go shedder.Run(workers)
 	}
+	reg.MustRegister(shedMetric(shedder, st))
+	// Every listener: a request ID first, then the shedder (refusing costs
+	// least before anything else is done), then the store's admission.
+	withID := func(h http.Handler, refuse func(http.ResponseWriter, *http.Request)) http.Handler {
+		h = admission(h)
+		if shedder != nil {
+			h = shedder.Handler(h, refuse, exemptFromShedding)
+		}
+		return requestid.Handler(h, func() string { return requestIDs.ID("req") })
+	}
+	refuseByPath := busyAnswers(api, map[string]refuser{"/paydunya/": pd, "/cinetpay/": cp, "/kpay/": kp, "/ipay/": ip, "/clickpay/": cl})
 	srv := s.server(withID(fromProxy(newHandler(api, []face{{pd, "/paydunya"}, {cp, "/cinetpay"}, {kp, "/kpay"}, {ip, "/ipay"}, {cl, "/clickpay"}},
 		checkout.New(svc, logger, nil), reg, logger, func(mux *http.ServeMux) { liveRails.Register(mux, svc) },
-		dashboardPages(svc, logger, liveRails).Register), trusted)), logger)
-	workers, stopWorkers := context.WithCancel(context.WithoutCancel(e.ctx))
+		dashboardPages(svc, logger, liveRails).Register), trusted), refuseByPath), logger)
 	reg.MustRegister(newBacklogMetrics(svc.Backlog, clk.Now))
 	done := runWorkers(workers, svc, sb, s.ReconcileAfter, logger)
 	audited := make(chan struct{})
@@ -195,14 +220,18 @@ func (s serveCmd) Run(c *cli, e *env) error {
 
 	serveErr := make(chan error, 1+len(own))
 	servers := []*http.Server{srv}
-	registers := map[string]func(*http.ServeMux, string){"PayDunya": pd.Register, "CinetPay": cp.Register, "KPay": kp.Register, "iPay": ip.Register, "ClickPay": cl.Register}
+	providers := map[string]interface {
+		refuser
+		Register(*http.ServeMux, string)
+	}{"PayDunya": pd, "CinetPay": cp, "KPay": kp, "iPay": ip, "ClickPay": cl}
 	for _, o := range own {
 		if o.ln == nil {
 			continue
 		}
 		mux := http.NewServeMux()
-		registers[o.name](mux, "")
-		ownSrv := s.server(withID(fromProxy(mux, trusted)), logger)
+		p := providers[o.name]
+		p.Register(mux, "")
+		ownSrv := s.server(withID(fromProxy(mux, trusted), func(w http.ResponseWriter, r *http.Request) { p.Refuse(w, r, malipo.ErrBusy) }), logger)
 		go func() { serveErr <- ownSrv.Serve(o.ln) }()
 		servers = append(servers, ownSrv)
 		fmt.Fprintf(e.stdout, "%s's API is also at http://%s%s\n", o.name, displayAddr(o.ln.Addr()), o.path)
@@ -400,4 +429,25 @@ func startCPUProfile(file string) (stop func(), err error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// parseBytes reads a size: a number of bytes with an optional KiB, MiB or
+// GiB suffix; 0 means none.
+func parseBytes(v string) (int64, error) {
+	v = strings.TrimSpace(v)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		n      int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
+		if strings.HasSuffix(v, u.suffix) {
+			v, mult = strings.TrimSpace(strings.TrimSuffix(v, u.suffix)), u.n
+			break
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%q is not a size such as 128MiB", v)
+	}
+	return n * mult, nil
 }

@@ -238,3 +238,10 @@ func XToken(secretKey string, values []string) string {
 	mac.Write([]byte(strings.Join(values, "")))
 	return hex.EncodeToString(mac.Sum(nil))
 }
+
+// Refuse answers a request the node will not serve (busy, say) with err,
+// as CinetPay answers errors.
+func (f *Face) Refuse(w http.ResponseWriter, r *http.Request, err error) {
+	ce := fromDomain(err)
+	f.write(w, ce.status, failure{ce.code, ce.message, ce.description, f.responseID()})
+}

@@ -395,3 +395,9 @@ var errSkip = fmt.Errorf("%w: ClickPay sends mobile-money IPNs only for money re
 func (flavor) Acknowledged(status int, body []byte) bool {
 	return notify.Acknowledged2xx(status) && strings.TrimSpace(string(body)) == "Success"
 }
+
+// Refuse answers a request the node will not serve (busy, say) with err,
+// as ClickPay answers errors.
+func (f *Face) Refuse(w http.ResponseWriter, r *http.Request, err error) {
+	writeError(w, fromDomain(err))
+}

@@ -319,3 +319,10 @@ func (fl flavor) Build(m notify.Message) (notify.Request, error) {
 }
 
 func (flavor) Acknowledged(status int, _ []byte) bool { return notify.Acknowledged2xx(status) }
+
+// Refuse answers a request the node will not serve (busy, say) with err,
+// as iPay answers errors.
+func (f *Face) Refuse(w http.ResponseWriter, r *http.Request, err error) {
+	ae := fromDomain(err)
+	write(w, ae.status, ae.text)
+}

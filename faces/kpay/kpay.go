@@ -250,3 +250,7 @@ func (f *Face) auth(r *http.Request, body lenient.Map) (malipo.Integration, erro
 	}
 	return in, nil
 }
+
+// Refuse answers a request the node will not serve (busy, say) with err,
+// as KPay answers errors.
+func (f *Face) Refuse(w http.ResponseWriter, r *http.Request, err error) { f.answerError(w, nil, err) }

@@ -476,3 +476,7 @@ func nextPage[T any](items []T, want int) ([]T, bool) {
 	}
 	return items, false
 }
+
+// Refuse answers a request the node will not serve (busy, say) with err,
+// as the API answers errors.
+func (a *API) Refuse(w http.ResponseWriter, r *http.Request, err error) { writeError(w, r, err) }

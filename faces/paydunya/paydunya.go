@@ -274,3 +274,14 @@ func firstKey(m lenient.Map, match func(string) bool) string {
 	}
 	return val
 }
+
+// Refuse answers a request the node will not serve (busy, say) with err,
+// as PayDunya answers errors.
+func (f *Face) Refuse(w http.ResponseWriter, r *http.Request, err error) {
+	e := malipo.AsError(err)
+	m, ok := errorCodes[e.Kind]
+	if !ok {
+		m = errorCodes[malipo.KindInternal]
+	}
+	write(w, m.status, failure{m.code, e.Message})
+}

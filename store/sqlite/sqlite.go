@@ -47,13 +47,18 @@ func dsn(path string, readOnly bool) string {
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(1)")
-	// A 64 MiB page cache and memory-mapped reads keep the hot b-tree
-	// pages of the indexes out of pread calls on every insert.
-	q.Add("_pragma", "cache_size(-65536)")
+	// Memory-mapped reads, and a page cache for the writer (16 MiB) that
+	// keeps the hot b-tree pages of the indexes out of pread calls on
+	// every insert; readers, which look up a row or a page of rows, keep
+	// 4 MiB each. The cache is outside the Go heap and its memory limit;
+	// 64 MiB for every connection, as before, let a busy node's memory
+	// grow with its database (BENCHMARKS.md, issue #15).
 	q.Add("_pragma", "mmap_size(268435456)")
 	if readOnly {
+		q.Add("_pragma", "cache_size(-4096)")
 		q.Add("_pragma", "query_only(1)")
 	} else {
+		q.Add("_pragma", "cache_size(-16384)")
 		q.Set("_txlock", "immediate")
 		// Checkpoints run on their own connection (see checkpointer),
 		// not inside the commit of some unlucky batch.
