@@ -21,7 +21,7 @@ import (
 // Config tunes a Shedder. Zero fields get the defaults in their comments.
 type Config struct {
 	// Threshold is the scheduling latency (p99 over a window) beyond
-	// which the processors count as overloaded; default 10 ms.
+	// which the processors count as overloaded; default 20 ms.
 	Threshold time.Duration
 	// Window is how often the latency is read and the share of requests
 	// refused adjusted; default 100 ms.
@@ -38,13 +38,19 @@ type Config struct {
 // Shedder decides which requests to take.
 type Shedder struct {
 	cfg      Config
+	over     int           // consecutive windows over the threshold (Adjust's own)
 	refuse   atomic.Uint64 // the share of new requests refused, as float64 bits
 	inFlight atomic.Int64
 	refused  atomic.Int64
 }
 
-// Raised by step while overloaded, lowered by half a step after.
-const step = 0.1
+// Raised by step each window while overloaded, lowered by half a step
+// each window after. Overloaded means over the threshold for persist
+// windows in a row: a collection or a burst that passes is not overload.
+const (
+	step    = 0.1
+	persist = 3
+)
 
 // maxShare keeps a trickle of requests going through while overloaded, so
 // the node can tell when it has recovered.
@@ -53,7 +59,7 @@ const maxShare = 0.95
 // New returns a Shedder; Run must run for it to adapt.
 func New(cfg Config) *Shedder {
 	if cfg.Threshold <= 0 {
-		cfg.Threshold = 10 * time.Millisecond
+		cfg.Threshold = 20 * time.Millisecond
 	}
 	if cfg.Window <= 0 {
 		cfg.Window = 100 * time.Millisecond
@@ -86,9 +92,15 @@ func (s *Shedder) Run(ctx context.Context) {
 
 // Adjust reads the latency of the window just ended and moves the share
 // of requests refused: up while the processors are overloaded, down after.
+// One goroutine calls it (Run).
 func (s *Shedder) Adjust() {
 	share := s.Share()
 	if s.cfg.Sample() > s.cfg.Threshold {
+		s.over++
+	} else {
+		s.over = 0
+	}
+	if s.over >= persist {
 		share = min(maxShare, share+step)
 	} else {
 		share = max(0, share-step/2)

@@ -17,18 +17,23 @@ func TestShareFollowsSchedulingLatency(t *testing.T) {
 	if s.Share() != 0 {
 		t.Fatalf("share %v with no latency", s.Share())
 	}
-	latency.Store(int64(20 * time.Millisecond))
+	latency.Store(int64(50 * time.Millisecond))
+	s.Adjust()
+	s.Adjust()
+	if got := s.Share(); got != 0 {
+		t.Errorf("after 2 slow windows (a collection, a burst): share %v, want 0", got)
+	}
 	for range 3 {
 		s.Adjust()
 	}
 	if got := s.Share(); got < 0.29 || got > 0.31 {
-		t.Errorf("after 3 overloaded windows: share %v, want 0.3", got)
+		t.Errorf("after 5 overloaded windows: share %v, want 0.3", got)
 	}
 	for range 20 {
 		s.Adjust()
 	}
 	if got := s.Share(); got != maxShare {
-		t.Errorf("after 23 overloaded windows: share %v, want %v", got, maxShare)
+		t.Errorf("after 25 overloaded windows: share %v, want %v", got, maxShare)
 	}
 	latency.Store(int64(time.Millisecond))
 	for range 30 {
@@ -61,8 +66,8 @@ func TestHandlerRefusesTheShareAndBeyondTheBound(t *testing.T) {
 		t.Fatalf("no load: %d", rec.Code)
 	}
 	latency.Store(int64(time.Second))
-	for range 6 {
-		s.Adjust() // share 0.6
+	for range 8 {
+		s.Adjust() // share 0.6 (the first two windows do not count)
 	}
 	if rec := do("/v1/payments"); rec.Code != 503 || rec.Header().Get("Retry-After") != "1" {
 		t.Errorf("overloaded, drawn 0.5 < 0.6: %d %v", rec.Code, rec.Header())
