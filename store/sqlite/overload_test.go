@@ -70,3 +70,51 @@ func TestStandingQueueRefusesNewRequests(t *testing.T) {
 		t.Errorf("a request once the queue drained: %v", err)
 	}
 }
+
+// The committer empties its queue into one large batch, so a node whose
+// writes wait in slow batches can have a short queue: many writes pending
+// while the latest batch's newest write took longer than the target to
+// commit counts as overload too.
+func TestSlowBatchesRefuseNewRequests(t *testing.T) {
+	st := storetest.SQLite(t).(*sqlstore.DB)
+	st.SetQueueTarget(20 * time.Millisecond)
+	ctx := context.Background()
+	runningA, releaseA := make(chan struct{}), make(chan struct{})
+	doneA := make(chan error, 1)
+	go func() {
+		doneA <- st.Transact(ctx, func(store.Tx) error { close(runningA); <-releaseA; return nil })
+	}()
+	<-runningA
+	// C heads the next batch and holds it; 99 more wait in the queue.
+	runningC, releaseC := make(chan struct{}), make(chan struct{})
+	doneC := make(chan error, 1)
+	go func() {
+		doneC <- st.Transact(ctx, func(store.Tx) error { close(runningC); <-releaseC; return nil })
+	}()
+	time.Sleep(10 * time.Millisecond)
+	var wg sync.WaitGroup
+	for range 99 {
+		wg.Go(func() {
+			if err := st.Transact(ctx, func(store.Tx) error { return nil }); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	time.Sleep(40 * time.Millisecond) // A's batch takes longer than the target
+	close(releaseA)
+	<-runningC // the committer took the whole queue into C's batch
+	if !st.Overloaded() {
+		t.Fatal("100 writes pending behind a batch slower than the target do not count as overloaded")
+	}
+	if err := st.Transact(store.Shedding(ctx), func(store.Tx) error { return nil }); !errors.Is(err, malipo.ErrBusy) {
+		t.Fatalf("a new request while batches are slow: %v", err)
+	}
+	close(releaseC)
+	wg.Wait()
+	if err := errors.Join(<-doneA, <-doneC); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Transact(store.Shedding(ctx), func(store.Tx) error { return nil }); err != nil {
+		t.Errorf("a request once the writes are done: %v", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/malipo/malipo"
@@ -67,6 +68,8 @@ func (db *DB) Transact(ctx context.Context, fn func(store.Tx) error) error {
 		return ErrClosed
 	}
 	db.queued.Add(1)
+	db.pending.Add(1)
+	defer db.pending.Add(-1)
 	select {
 	case db.units <- u:
 		db.closeMu.RUnlock()
@@ -83,12 +86,44 @@ func (db *DB) Transact(ctx context.Context, fn func(store.Tx) error) error {
 // Overloaded reports whether writes are queueing beyond what commits
 // promptly: the queue is three-quarters full, or it is standing (see
 // DefaultQueueTarget).
+//
+// Committers empty the queue into large batches, so under overload the
+// queue itself may be short while writes wait inside slow batches: when
+// even the newest write of every batch for a while took longer than the
+// target from queueing to commit (see noteCommit), and many writes are
+// pending, that is a standing queue too.
 func (db *DB) Overloaded() bool {
 	q := db.queued.Load()
 	if q >= int64(cap(db.units))*3/4 {
 		return true
 	}
-	return q >= minStanding && db.lastWait.Load() > db.queueTarget.Load()
+	target := db.queueTarget.Load()
+	if q >= minStanding && db.lastWait.Load() > target {
+		return true
+	}
+	return db.pending.Load() >= minStanding && db.lastCommit.Load() > target
+}
+
+// commitWindow is how long commits must stay slow to count as a standing
+// queue: one slow batch (a checkpoint, a collection) is not overload.
+const commitWindow = 100 * time.Millisecond
+
+// noteCommit notes how long a batch's newest unit, queued at queuedAt,
+// took to commit. Each commitWindow publishes the quickest such commit of
+// the window ended (CoDel's measure: the best case staying over the target
+// means a queue that does not drain).
+func (db *DB) noteCommit(queuedAt time.Time) {
+	now := time.Now()
+	took := now.Sub(queuedAt)
+	db.commitMu.Lock()
+	defer db.commitMu.Unlock()
+	if db.windowStart.IsZero() || took < db.windowBest {
+		db.windowBest = took
+	}
+	if now.Sub(db.windowStart) >= commitWindow {
+		db.lastCommit.Store(int64(db.windowBest))
+		db.windowStart, db.windowBest = now, time.Duration(math.MaxInt64)
+	}
 }
 
 // Shed reports how many requests' writes the store refused as overloaded
@@ -220,6 +255,7 @@ func (db *DB) commitBatch(batch []*unit, shard int) {
 		}
 		return
 	}
+	db.noteCommit(live[len(live)-1].queuedAt)
 	for i, u := range live {
 		switch {
 		case err != nil:

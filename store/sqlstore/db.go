@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pressly/goose/v3"
 
@@ -67,6 +68,11 @@ type DB struct {
 	aborts      atomic.Int64
 	queued      atomic.Int64 // units waiting for a committer
 	lastWait    atomic.Int64 // how long the latest unit taken had waited (ns)
+	pending     atomic.Int64 // units queued or in a batch, not yet answered
+	lastCommit  atomic.Int64 // see noteCommit (ns)
+	commitMu    sync.Mutex   // guards the window below
+	windowStart time.Time
+	windowBest  time.Duration
 	shed        atomic.Int64
 	queueTarget atomic.Int64 // ns; see SetQueueTarget
 	closers     []func() error
