@@ -155,16 +155,20 @@ func (r *runner) notify(ctx context.Context, name string, e *env) (res Result, e
 	mu.Unlock()
 	halt = run()
 	defer halt()
+	// Each change has its due time; a late one goes at once, so the rate
+	// asked is the rate offered on average (a ticker would drop the ticks
+	// of a busy moment).
 	tick := make(chan struct{})
-	pace := time.NewTicker(time.Second / time.Duration(r.o.NotifyRate))
+	start = time.Now()
 	go func() {
-		defer pace.Stop()
-		for range m {
-			<-pace.C
+		interval := time.Second / time.Duration(r.o.NotifyRate)
+		for i := range m {
+			if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+				time.Sleep(d)
+			}
 			tick <- struct{}{}
 		}
 	}()
-	start = time.Now()
 	if err := parallel(64, m, tick, succeed(ids)); err != nil {
 		return res, err
 	}
