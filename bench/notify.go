@@ -15,9 +15,10 @@ import (
 	"github.com/malipo/malipo/gateway"
 )
 
-// receiver acknowledges every notification and notes, for the first
-// arrival of each event, when it came and how long after the event.
-type receiver struct {
+// Receiver acknowledges every notification and notes, for the first
+// arrival of each event, when it came and how long after the event (its
+// created_at). The notify targets and notify's BenchmarkDeliveries use it.
+type Receiver struct {
 	mu      sync.Mutex
 	first   map[string]time.Duration
 	last    time.Time
@@ -26,11 +27,13 @@ type receiver struct {
 	badBody int
 }
 
-func newReceiver(want int) *receiver {
-	return &receiver{first: map[string]time.Duration{}, want: want, all: make(chan struct{})}
+// NewReceiver returns a Receiver waiting for want distinct events.
+func NewReceiver(want int) *Receiver {
+	return &Receiver{first: map[string]time.Duration{}, want: want, all: make(chan struct{})}
 }
 
-func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP acknowledges a notification with 204.
+func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	var ev struct {
 		ID        string    `json:"id"`
@@ -54,8 +57,9 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// wait waits for every notification, at most limit.
-func (rc *receiver) wait(limit time.Duration) error {
+// Wait waits for every notification, at most limit; a body that was not
+// an event is an error too.
+func (rc *Receiver) Wait(limit time.Duration) error {
 	select {
 	case <-rc.all:
 	case <-time.After(limit):
@@ -69,6 +73,25 @@ func (rc *receiver) wait(limit time.Duration) error {
 		return fmt.Errorf("%d notifications had unreadable bodies", rc.badBody)
 	}
 	return nil
+}
+
+// Last is when the latest first arrival came.
+func (rc *Receiver) Last() time.Time {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.last
+}
+
+// Latencies are, for each event, how long after it its first arrival
+// came.
+func (rc *Receiver) Latencies() []time.Duration {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	lat := make([]time.Duration, 0, len(rc.first))
+	for _, d := range rc.first {
+		lat = append(lat, d)
+	}
+	return lat
 }
 
 // notify measures the dispatcher sending payment.succeeded events, signed,
@@ -92,7 +115,7 @@ func (r *runner) notify(ctx context.Context, name string, e *env) (res Result, e
 	}
 	peak := sampleRSS(0)
 	defer func() { res.RSSMB = peak() }()
-	var target *receiver
+	var target *Receiver
 	var mu sync.Mutex
 	base, stop, err := serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
@@ -126,21 +149,21 @@ func (r *runner) notify(ctx context.Context, name string, e *env) (res Result, e
 	if err != nil {
 		return res, err
 	}
-	if err := parallel(64, n, nil, succeed(ids)); err != nil {
+	if err := Parallel(64, n, nil, succeed(ids)); err != nil {
 		return res, err
 	}
-	rc := newReceiver(n)
+	rc := NewReceiver(n)
 	mu.Lock()
 	target = rc
 	mu.Unlock()
 	start := time.Now()
 	halt := run()
-	err = rc.wait(5 * time.Minute)
+	err = rc.Wait(5 * time.Minute)
 	halt()
 	if err != nil {
 		return res, err
 	}
-	res.BestRPS = float64(n) / rc.last.Sub(start).Seconds()
+	res.BestRPS = float64(n) / rc.Last().Sub(start).Seconds()
 	res.SustainedRPS = res.BestRPS
 	fmt.Fprintf(r.progress, "  %-18s drained %d notifications at %.0f/s\n", name, n, res.BestRPS)
 
@@ -149,39 +172,21 @@ func (r *runner) notify(ctx context.Context, name string, e *env) (res Result, e
 	if ids, err = e.pending(ctx, n, m); err != nil {
 		return res, err
 	}
-	rc = newReceiver(m)
+	rc = NewReceiver(m)
 	mu.Lock()
 	target = rc
 	mu.Unlock()
 	halt = run()
 	defer halt()
-	// Each change has its due time; a late one goes at once, so the rate
-	// asked is the rate offered on average (a ticker would drop the ticks
-	// of a busy moment).
-	tick := make(chan struct{})
 	start = time.Now()
-	go func() {
-		interval := time.Second / time.Duration(r.o.NotifyRate)
-		for i := range m {
-			if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
-				time.Sleep(d)
-			}
-			tick <- struct{}{}
-		}
-	}()
-	if err := parallel(64, m, tick, succeed(ids)); err != nil {
+	if err := Parallel(64, m, Pace(start, r.o.NotifyRate, m), succeed(ids)); err != nil {
 		return res, err
 	}
 	res.PacedRate = float64(m) / time.Since(start).Seconds()
-	if err := rc.wait(5 * time.Minute); err != nil {
+	if err := rc.Wait(5 * time.Minute); err != nil {
 		return res, err
 	}
-	rc.mu.Lock()
-	lat := make([]time.Duration, 0, len(rc.first))
-	for _, d := range rc.first {
-		lat = append(lat, d)
-	}
-	rc.mu.Unlock()
+	lat := rc.Latencies()
 	res.P50ms, res.P99ms = ms(quantile(lat, 0.50)), ms(quantile(lat, 0.99))
 	fmt.Fprintf(r.progress, "  %-18s at %.0f changes/s: change → first attempt p50 %.1f ms, p99 %.1f ms\n", name, res.PacedRate, res.P50ms, res.P99ms)
 	return res, nil

@@ -134,7 +134,7 @@ func succeedTarget(name string, args []string) httpTarget {
 				return nil
 			}
 			made := make([]string, need)
-			err := parallel(64, need, nil, func(i int) error {
+			err := Parallel(64, need, nil, func(i int) error {
 				body := fmt.Sprintf(`{"amount":5000,"currency":"XOF","reference":"pool-%d"}`, offset+i)
 				for {
 					req, _ := http.NewRequestWithContext(ctx, "POST", s.base+"/v1/payments", strings.NewReader(body))
@@ -180,7 +180,7 @@ func succeedTarget(name string, args []string) httpTarget {
 // time, and returns their IDs.
 func (e *env) pending(ctx context.Context, offset, n int) ([]string, error) {
 	made := make([]string, n)
-	err := parallel(64, n, nil, func(i int) error {
+	err := Parallel(64, n, nil, func(i int) error {
 		p, _, err := e.svc.CreatePayment(ctx, e.integ, gateway.PaymentInput{Amount: 5000, Currency: "XOF",
 			Reference: fmt.Sprintf("pool-%d", offset+i)}, gateway.Idempotency{})
 		made[i] = p.ID
@@ -213,9 +213,9 @@ func freshSchema(base string) (string, func(), error) {
 	return u.String(), func() { admin.Exec("DROP SCHEMA " + schema + " CASCADE"); admin.Close() }, nil
 }
 
-// parallel runs fn(0..n-1) on workers goroutines; with tick, each call
+// Parallel runs fn(0..n-1) on workers goroutines; with tick, each call
 // waits for a tick first. It returns the first error.
-func parallel(workers, n int, tick <-chan struct{}, fn func(i int) error) error {
+func Parallel(workers, n int, tick <-chan struct{}, fn func(i int) error) error {
 	next := make(chan int)
 	var wg sync.WaitGroup
 	var once sync.Once
@@ -238,4 +238,21 @@ func parallel(workers, n int, tick <-chan struct{}, fn func(i int) error) error 
 	close(next)
 	wg.Wait()
 	return first
+}
+
+// Pace ticks n times at rate a second from start, each tick at its due
+// time; a late one goes at once, so the rate asked is the rate offered on
+// average (a time.Ticker would drop the ticks of a busy moment).
+func Pace(start time.Time, rate, n int) <-chan struct{} {
+	tick := make(chan struct{})
+	go func() {
+		interval := time.Second / time.Duration(rate)
+		for i := range n {
+			if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+				time.Sleep(d)
+			}
+			tick <- struct{}{}
+		}
+	}()
+	return tick
 }

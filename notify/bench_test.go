@@ -2,17 +2,14 @@ package notify_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/bench"
 	"github.com/malipo/malipo/clock"
 	"github.com/malipo/malipo/faces/native"
 	"github.com/malipo/malipo/gateway"
@@ -57,41 +54,6 @@ func BenchmarkDeliveries(b *testing.B) {
 	}
 }
 
-// benchReceiver acknowledges everything and notes, for the first arrival
-// of each event, how long after the event it came.
-type benchReceiver struct {
-	mu      sync.Mutex
-	first   map[string]time.Duration
-	last    time.Time
-	all     chan struct{}
-	want    int
-	badBody int
-}
-
-func (rc *benchReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	now := time.Now()
-	var ev struct {
-		ID        string    `json:"id"`
-		CreatedAt time.Time `json:"created_at"`
-	}
-	body, _ := io.ReadAll(r.Body)
-	err := json.Unmarshal(body, &ev)
-	w.WriteHeader(http.StatusNoContent)
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	if err != nil || ev.ID == "" {
-		rc.badBody++
-		return
-	}
-	if _, seen := rc.first[ev.ID]; !seen {
-		rc.first[ev.ID] = now.Sub(ev.CreatedAt)
-		rc.last = now
-		if len(rc.first) == rc.want {
-			close(rc.all)
-		}
-	}
-}
-
 func deliverMany(b *testing.B, st store.Store, events, rate int) {
 	b.StopTimer()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -110,7 +72,7 @@ func deliverMany(b *testing.B, st store.Store, events, rate int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	rc := &benchReceiver{first: map[string]time.Duration{}, all: make(chan struct{}), want: events}
+	rc := bench.NewReceiver(events)
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
 	url := srv.URL
@@ -118,11 +80,13 @@ func deliverMany(b *testing.B, st store.Store, events, rate int) {
 		b.Fatal(err)
 	}
 	payments := make([]string, events)
-	parallel(b, 64, events, nil, func(i int) error {
+	if err := bench.Parallel(64, events, nil, func(i int) error {
 		p, _, err := svc.CreatePayment(ctx, integ, gateway.PaymentInput{Amount: 1000, Currency: "XOF", Reference: fmt.Sprintf("bench-%d", i)}, gateway.Idempotency{})
 		payments[i] = p.ID
 		return err
-	})
+	}); err != nil {
+		b.Fatal(err)
+	}
 	succeed := func(i int) error {
 		_, _, err := svc.ForceOutcome(ctx, integ, payments[i], "succeeded", gateway.Idempotency{})
 		return err
@@ -130,64 +94,34 @@ func deliverMany(b *testing.B, st store.Store, events, rate int) {
 
 	var start time.Time
 	if rate == 0 {
-		parallel(b, 64, events, nil, succeed)
+		if err := bench.Parallel(64, events, nil, succeed); err != nil {
+			b.Fatal(err)
+		}
 		b.StartTimer()
 		start = time.Now()
 		go disp.Run(ctx)
 	} else {
 		go disp.Run(ctx)
-		ticker := time.NewTicker(time.Second / time.Duration(rate))
-		defer ticker.Stop()
 		b.StartTimer()
 		start = time.Now()
-		go parallel(b, 64, events, ticker.C, succeed)
+		go func() {
+			if err := bench.Parallel(64, events, bench.Pace(start, rate, events), succeed); err != nil {
+				b.Error(err)
+			}
+		}()
 	}
-	select {
-	case <-rc.all:
-	case <-time.After(5 * time.Minute):
-		rc.mu.Lock()
-		b.Fatalf("only %d of %d notifications arrived in 5 minutes", len(rc.first), events)
-	}
+	err = rc.Wait(5 * time.Minute)
 	b.StopTimer()
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	if rc.badBody > 0 {
-		b.Fatalf("%d notifications had unreadable bodies", rc.badBody)
+	if err != nil {
+		b.Fatal(err)
 	}
 	if rate == 0 {
-		b.ReportMetric(float64(events)/rc.last.Sub(start).Seconds(), "deliveries/s")
+		b.ReportMetric(float64(events)/rc.Last().Sub(start).Seconds(), "deliveries/s")
 		return
 	}
-	lat := make([]time.Duration, 0, len(rc.first))
-	for _, d := range rc.first {
-		lat = append(lat, d)
-	}
+	lat := rc.Latencies()
 	slices.Sort(lat)
 	q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))]) / float64(time.Millisecond) }
 	b.ReportMetric(q(0.50), "p50-ms")
 	b.ReportMetric(q(0.99), "p99-ms")
-}
-
-// parallel runs fn(0..n-1) on workers goroutines; with tick, each call
-// waits for a tick first.
-func parallel(b *testing.B, workers, n int, tick <-chan time.Time, fn func(i int) error) {
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for i := range next {
-				if err := fn(i); err != nil {
-					b.Error(err)
-				}
-			}
-		})
-	}
-	for i := range n {
-		if tick != nil {
-			<-tick
-		}
-		next <- i
-	}
-	close(next)
-	wg.Wait()
 }
