@@ -44,15 +44,7 @@ func (t *tx) ListEvents(f store.EventFilter) ([]malipo.Event, error) {
 		where, args = append(where, "object_id = ?"), append(args, f.ObjectID)
 	}
 	where, args = createdBetween(where, args, f.CreatedFrom, f.CreatedTo)
-	if f.StartingAfter != "" {
-		where, args = append(where, "id < ?"), append(args, f.StartingAfter)
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 10
-	}
-	rows, err := t.query(`SELECT `+eventColumns+` FROM events WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT ?`,
-		append(args, limit)...)
+	rows, err := t.newestFirst(eventColumns, "events", where, args, f.StartingAfter, f.Limit, 10)
 	if err != nil {
 		return nil, err
 	}

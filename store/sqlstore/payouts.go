@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/malipo/malipo"
@@ -59,15 +58,7 @@ func (t *tx) ListPayouts(f store.PayoutFilter) ([]malipo.Payout, error) {
 		where, args = append(where, "reference = ?"), append(args, f.Reference)
 	}
 	where, args = createdBetween(where, args, f.CreatedFrom, f.CreatedTo)
-	if f.StartingAfter != "" {
-		where, args = append(where, "id < ?"), append(args, f.StartingAfter)
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 10
-	}
-	rows, err := t.query(`SELECT `+payoutColumns+` FROM payouts WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT ?`,
-		append(args, limit)...)
+	rows, err := t.newestFirst(payoutColumns, "payouts", where, args, f.StartingAfter, f.Limit, 10)
 	if err != nil {
 		return nil, err
 	}
@@ -137,15 +128,7 @@ func (t *tx) ListMerchantRefunds(f store.RefundFilter) ([]malipo.Refund, error) 
 	where := []string{"merchant_id = ?", "mode = ?"}
 	args := []any{f.MerchantID, string(f.Mode)}
 	where, args = createdBetween(where, args, f.CreatedFrom, f.CreatedTo)
-	if f.StartingAfter != "" {
-		where, args = append(where, "id < ?"), append(args, f.StartingAfter)
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 10
-	}
-	rows, err := t.query(`SELECT `+refundColumns+` FROM refunds WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT ?`,
-		append(args, limit)...)
+	rows, err := t.newestFirst(refundColumns, "refunds", where, args, f.StartingAfter, f.Limit, 10)
 	if err != nil {
 		return nil, err
 	}

@@ -100,6 +100,31 @@ func (t *tx) row(query string, args ...any) rowScanner {
 	return t.tx.QueryRowContext(t.ctx, query, args...)
 }
 
+// newestFirst reads a page of a list, newest first: the rows of table
+// meeting where, only those with IDs before startingAfter when it is set,
+// at most limit of them (fallback when limit is unset).
+func (t *tx) newestFirst(columns, table string, where []string, args []any, startingAfter string, limit, fallback int) (*sql.Rows, error) {
+	if startingAfter != "" {
+		where, args = append(where, "id < ?"), append(args, startingAfter)
+	}
+	if limit <= 0 {
+		limit = fallback
+	}
+	return t.query(`SELECT `+columns+` FROM `+table+` WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT ?`, append(args, limit)...)
+}
+
+// createdBetween adds a filter's creation-time bounds (inclusive; zero
+// is no bound) to a query's conditions.
+func createdBetween(where []string, args []any, from, to time.Time) ([]string, []any) {
+	if !from.IsZero() {
+		where, args = append(where, "created_at >= ?"), append(args, micros(from))
+	}
+	if !to.IsZero() {
+		where, args = append(where, "created_at <= ?"), append(args, micros(to))
+	}
+	return where, args
+}
+
 // lock is appended to reads that must hold the row until commit. In a
 // batch of several callers it does not wait for a row another transaction
 // holds (see ledger.go): the caller is run again on its own.
@@ -418,16 +443,7 @@ func (t *tx) ListPayments(f store.PaymentFilter) ([]malipo.Payment, error) {
 		where = append(where, `(id = ? OR reference = ? OR phone LIKE ? ESCAPE '\' OR LOWER(customer) LIKE ? ESCAPE '\')`)
 		args = append(args, q, q, "%"+escapeLike(strings.TrimPrefix(q, "+"))+"%", like)
 	}
-	if f.StartingAfter != "" {
-		where, args = append(where, "id < ?"), append(args, f.StartingAfter)
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 10
-	}
-	args = append(args, limit)
-	rows, err := t.query(`SELECT `+paymentColumns+` FROM payments WHERE `+strings.Join(where, " AND ")+
-		` ORDER BY id DESC LIMIT ?`, args...)
+	rows, err := t.newestFirst(paymentColumns, "payments", where, args, f.StartingAfter, f.Limit, 10)
 	if err != nil {
 		return nil, err
 	}

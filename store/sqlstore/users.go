@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"strings"
-	"time"
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/store"
@@ -99,16 +98,7 @@ func (t *tx) ListMerchants(f store.MerchantFilter) ([]malipo.Merchant, error) {
 		where = append(where, `(id = ? OR LOWER(name) LIKE ? ESCAPE '\')`)
 		args = append(args, f.Search, "%"+escapeLike(strings.ToLower(f.Search))+"%")
 	}
-	if f.StartingAfter != "" {
-		where, args = append(where, "id < ?"), append(args, f.StartingAfter)
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 100
-	}
-	args = append(args, limit)
-	rows, err := t.query(`SELECT `+merchantColumns+` FROM merchants WHERE `+strings.Join(where, " AND ")+
-		` ORDER BY id DESC LIMIT ?`, args...)
+	rows, err := t.newestFirst(merchantColumns, "merchants", where, args, f.StartingAfter, f.Limit, 100)
 	if err != nil {
 		return nil, err
 	}
@@ -135,18 +125,6 @@ func mustTouch(res sql.Result, what string) error {
 		return notFound(sql.ErrNoRows, what)
 	}
 	return nil
-}
-
-// createdBetween adds a filter's creation-time bounds (inclusive; zero
-// is no bound) to a query's conditions.
-func createdBetween(where []string, args []any, from, to time.Time) ([]string, []any) {
-	if !from.IsZero() {
-		where, args = append(where, "created_at >= ?"), append(args, micros(from))
-	}
-	if !to.IsZero() {
-		where, args = append(where, "created_at <= ?"), append(args, micros(to))
-	}
-	return where, args
 }
 
 func (t *tx) UpdateIntegration(i malipo.Integration) error {
