@@ -281,6 +281,21 @@ func (p *Pages) notFound(w http.ResponseWriter, r *http.Request, req *request) {
 	p.render(w, http.StatusNotFound, "notfound", v)
 }
 
+// lookupFailed answers a page whose object could not be read: not found
+// (also another merchant's or mode's) or failed. It reports whether it
+// answered, that is whether err was not nil.
+func (p *Pages) lookupFailed(w http.ResponseWriter, r *request, err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case malipo.KindOf(err) == malipo.KindNotFound:
+		p.notFound(w, r.Request, r)
+	default:
+		p.failed(w, r.Request, err)
+	}
+	return true
+}
+
 func (p *Pages) failed(w http.ResponseWriter, r *http.Request, err error) {
 	client.LogFailure(p.logger, r, "dashboard request failed", err, "route", r.Pattern)
 	secure(w)

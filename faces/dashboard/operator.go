@@ -54,12 +54,7 @@ type modeData struct {
 // last 30 days, in both modes.
 func (p *Pages) merchant(w http.ResponseWriter, r *request) {
 	m, err := p.svc.Merchant(r.Context(), r.PathValue("id"))
-	if malipo.KindOf(err) == malipo.KindNotFound {
-		p.notFound(w, r.Request, r)
-		return
-	}
-	if err != nil {
-		p.failed(w, r.Request, err)
+	if p.lookupFailed(w, r, err) {
 		return
 	}
 	data := merchantData{Merchant: m}

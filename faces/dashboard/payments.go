@@ -210,12 +210,7 @@ type eventStory struct {
 // merchant, or of the other mode, is not found.
 func (p *Pages) payment(w http.ResponseWriter, r *request) {
 	pay, err := p.svc.GetPayment(r.Context(), r.scope, r.PathValue("id"))
-	if malipo.KindOf(err) == malipo.KindNotFound {
-		p.notFound(w, r.Request, r)
-		return
-	}
-	if err != nil {
-		p.failed(w, r.Request, err)
+	if p.lookupFailed(w, r, err) {
 		return
 	}
 	s := story{Payment: pay, Checkout: p.svc.CheckoutURL(pay), Receipt: p.svc.ReceiptURL(pay)}

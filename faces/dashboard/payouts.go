@@ -136,12 +136,7 @@ func (p *Pages) createPayout(w http.ResponseWriter, r *request) {
 // payout is one payout's page.
 func (p *Pages) payout(w http.ResponseWriter, r *request) {
 	po, err := p.svc.GetPayout(r.Context(), r.scope, r.PathValue("id"))
-	if malipo.KindOf(err) == malipo.KindNotFound {
-		p.notFound(w, r.Request, r)
-		return
-	}
-	if err != nil {
-		p.failed(w, r.Request, err)
+	if p.lookupFailed(w, r, err) {
 		return
 	}
 	attempts, err := p.svc.RailAttempts(r.Context(), r.scope, po.ID)
