@@ -10,6 +10,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"embed"
+	"encoding/csv"
 	"encoding/hex"
 	"errors"
 	"html/template"
@@ -279,6 +280,32 @@ func (p *Pages) notFound(w http.ResponseWriter, r *http.Request, req *request) {
 	}
 	v.Title = v.T("notfound_title")
 	p.render(w, http.StatusNotFound, "notfound", v)
+}
+
+// csvFile starts a CSV download, name.csv, and writes its header row.
+func csvFile(w http.ResponseWriter, name string, header ...string) *csv.Writer {
+	secure(w)
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.csv"`)
+	out := csv.NewWriter(w)
+	out.Write(header)
+	return out
+}
+
+// exportFailed answers an export whose rows could not be read: 400 with
+// the reason for bad input, 500 otherwise. It reports whether it
+// answered, that is whether err was not nil.
+func (p *Pages) exportFailed(w http.ResponseWriter, r *request, err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case malipo.KindOf(err) == malipo.KindInvalid:
+		secure(w)
+		http.Error(w, malipo.AsError(err).Message, http.StatusBadRequest)
+	default:
+		p.failed(w, r.Request, err)
+	}
+	return true
 }
 
 // lookupFailed answers a page whose object could not be read: not found

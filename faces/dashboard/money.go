@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"encoding/csv"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -68,13 +67,7 @@ func (p *Pages) balanceCSV(w http.ResponseWriter, r *request) {
 	after := ""
 	for len(rows) < maxExport {
 		ms, err := p.svc.BalanceTransactions(r.Context(), r.scope, currency, bucket, after, gateway.MaxPageSize)
-		if err != nil {
-			if malipo.KindOf(err) == malipo.KindInvalid {
-				secure(w)
-				http.Error(w, malipo.AsError(err).Message, http.StatusBadRequest)
-				return
-			}
-			p.failed(w, r.Request, err)
+		if p.exportFailed(w, r, err) {
 			return
 		}
 		rows = append(rows, ms...)
@@ -83,11 +76,8 @@ func (p *Pages) balanceCSV(w http.ResponseWriter, r *request) {
 		}
 		after = ms[len(ms)-1].EntryID
 	}
-	secure(w)
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="statement-`+string(r.session.Mode)+`-`+strings.ToUpper(currency)+`.csv"`)
-	out := csv.NewWriter(w)
-	out.Write([]string{"entry", "created_at", "type", "source_type", "source", "amount", "currency", "balance_after"})
+	out := csvFile(w, "statement-"+string(r.session.Mode)+"-"+strings.ToUpper(currency),
+		"entry", "created_at", "type", "source_type", "source", "amount", "currency", "balance_after")
 	for _, m := range rows {
 		out.Write([]string{m.EntryID, m.CreatedAt.UTC().Format(time.RFC3339), m.Kind, m.RefType, m.RefID,
 			malipo.FormatDecimal(m.Amount, m.Currency), string(m.Currency), malipo.FormatDecimal(m.BalanceAfter, m.Currency)})
@@ -126,20 +116,11 @@ func (p *Pages) settlements(w http.ResponseWriter, r *request) {
 		days = n
 	}
 	st, err := p.svc.PaymentStats(r.Context(), r.scope, r.URL.Query().Get("currency"), days)
-	if err != nil {
-		if malipo.KindOf(err) == malipo.KindInvalid {
-			secure(w)
-			http.Error(w, malipo.AsError(err).Message, http.StatusBadRequest)
-			return
-		}
-		p.failed(w, r.Request, err)
+	if p.exportFailed(w, r, err) {
 		return
 	}
-	secure(w)
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="settlements-`+string(r.session.Mode)+`-`+string(st.Currency)+`.csv"`)
-	out := csv.NewWriter(w)
-	out.Write([]string{"day", "currency", "payments", "succeeded", "gross", "fees", "net"})
+	out := csvFile(w, "settlements-"+string(r.session.Mode)+"-"+string(st.Currency),
+		"day", "currency", "payments", "succeeded", "gross", "fees", "net")
 	for _, d := range st.Days {
 		out.Write([]string{d.Day.Format("2006-01-02"), string(st.Currency), strconv.Itoa(d.Payments), strconv.Itoa(d.Succeeded),
 			malipo.FormatDecimal(d.Volume, st.Currency), malipo.FormatDecimal(d.Fees, st.Currency), malipo.FormatDecimal(d.Volume-d.Fees, st.Currency)})

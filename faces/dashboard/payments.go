@@ -3,7 +3,6 @@ package dashboard
 import (
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/csv"
 	"encoding/hex"
 	"fmt"
 	"html/template"
@@ -151,12 +150,9 @@ func (p *Pages) paymentsCSV(w http.ResponseWriter, r *request) {
 		return
 	}
 	f.Store.StartingAfter = ""
-	secure(w)
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="payments-`+string(r.session.Mode)+`-`+time.Now().UTC().Format("20060102")+`.csv"`)
-	out := csv.NewWriter(w)
-	out.Write([]string{"id", "created_at", "status", "amount", "currency", "fee", "amount_refunded", "reference", "description",
-		"method", "operator", "phone", "customer_name", "customer_email", "rail_reference", "completed_at"})
+	out := csvFile(w, "payments-"+string(r.session.Mode)+"-"+time.Now().UTC().Format("20060102"),
+		"id", "created_at", "status", "amount", "currency", "fee", "amount_refunded", "reference", "description",
+		"method", "operator", "phone", "customer_name", "customer_email", "rail_reference", "completed_at")
 	for written := 0; written < maxExport; {
 		f.Store.Limit = gateway.MaxPageSize
 		list, err := p.svc.ListPayments(r.Context(), r.scope, f.Store)

@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"encoding/csv"
 	"net/http"
 	"net/url"
 	"strings"
@@ -154,12 +153,9 @@ func (p *Pages) payout(w http.ResponseWriter, r *request) {
 
 // payoutsCSV exports every payout of the mode.
 func (p *Pages) payoutsCSV(w http.ResponseWriter, r *request) {
-	secure(w)
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="payouts-`+string(r.session.Mode)+`.csv"`)
-	out := csv.NewWriter(w)
-	out.Write([]string{"id", "created_at", "status", "amount", "currency", "fee", "reference", "destination_type", "destination_account",
-		"operator", "narration", "rail_reference", "failure_code", "completed_at"})
+	out := csvFile(w, "payouts-"+string(r.session.Mode),
+		"id", "created_at", "status", "amount", "currency", "fee", "reference", "destination_type", "destination_account",
+		"operator", "narration", "rail_reference", "failure_code", "completed_at")
 	f := store.PayoutFilter{Limit: gateway.MaxPageSize}
 	for written := 0; written < maxExport; {
 		list, err := p.svc.ListPayouts(r.Context(), r.scope, f)
