@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -56,12 +55,5 @@ func (b benchCeilingCmd) Run(c *cli, e *env) error {
 	}
 	srv := &http.Server{Handler: native.NoopHandler()}
 	fmt.Fprintf(e.stdout, "Malipo's no-op ceiling is listening on http://%s\n", ln.Addr())
-	go func() {
-		<-e.ctx.Done()
-		srv.Close()
-	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return serveUntil(e.ctx, srv, ln)
 }

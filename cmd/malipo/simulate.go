@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,8 +65,13 @@ func (s simulateCmd) Run(c *cli, e *env) error {
 	}{s.Kind, config})
 	fmt.Fprintf(e.stdout, "%s\n", line)
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	return serveUntil(e.ctx, srv, ln)
+}
+
+// serveUntil serves ln with srv until ctx ends, then closes it.
+func serveUntil(ctx context.Context, srv *http.Server, ln net.Listener) error {
 	go func() {
-		<-e.ctx.Done()
+		<-ctx.Done()
 		srv.Close()
 	}()
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
