@@ -320,6 +320,10 @@ func (db *DB) runInTx(batch []*unit, savepoints bool, shard int) (results []erro
 			}
 		}
 		results[i] = runUnit(t, u.fn)
+		if savepoints && results[i] == nil {
+			// Inside the caller's savepoint, so that a failure is its own.
+			results[i] = t.writeHeld()
+		}
 		t.unitDone(results[i] == nil)
 		db.noteAbort(results[i])
 		if results[i] != nil && !savepoints {
@@ -338,6 +342,17 @@ func (db *DB) runInTx(batch []*unit, savepoints bool, shard int) (results []erro
 				return nil, false, fmt.Errorf("release savepoint: %w", err)
 			}
 		}
+	}
+	if err := t.writeHeld(); err != nil {
+		// Whose rows failed is not known here: each caller's are written
+		// inside its own savepoint when the batch runs again.
+		db.noteAbort(err)
+		if len(batch) == 1 && !db.retryable(err) {
+			results[0] = err
+		} else if len(batch) == 1 {
+			return nil, true, err
+		}
+		return results, true, nil
 	}
 	if err := t.flushBalances(); err != nil {
 		db.noteAbort(err)

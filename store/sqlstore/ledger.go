@@ -49,18 +49,13 @@ func (t *tx) PostEntry(e malipo.Entry) error {
 	if err := e.Validate(); err != nil {
 		return err
 	}
-	if _, err := t.exec(`INSERT INTO ledger_entries (id, kind, ref_type, ref_id, created_at) VALUES (?, ?, ?, ?, ?)`,
-		e.ID, e.Kind, e.RefType, e.RefID, micros(e.CreatedAt)); err != nil {
-		return t.conflict(err, "already_posted", fmt.Sprintf("%s %s is already posted", e.RefType, e.RefID))
-	}
-	rows := make([]string, len(e.Postings))
-	args := make([]any, 0, 5*len(e.Postings))
-	for i, p := range e.Postings {
-		rows[i] = "(?, ?, ?, ?, ?)"
-		args = append(args, e.ID, i, string(p.Account), string(p.Currency), p.Amount)
-	}
-	if _, err := t.exec(`INSERT INTO postings (entry_id, seq, account, currency, amount) VALUES `+strings.Join(rows, ", "), args...); err != nil {
+	if err := t.insertLater(laterEntries, t.conflict(errExists, "already_posted", fmt.Sprintf("%s %s is already posted", e.RefType, e.RefID)), e.ID, e.Kind, e.RefType, e.RefID, micros(e.CreatedAt)); err != nil {
 		return err
+	}
+	for i, p := range e.Postings {
+		if err := t.insertLater(laterPostings, nil, e.ID, i, string(p.Account), string(p.Currency), p.Amount); err != nil {
+			return err
+		}
 	}
 	if t.unit == nil {
 		t.unit = balanceDeltas{}
@@ -71,9 +66,14 @@ func (t *tx) PostEntry(e malipo.Entry) error {
 	return nil
 }
 
-// unitDone keeps the balance changes of a caller whose work stands, or
-// drops those of one whose work was undone.
+// unitDone keeps the balance changes and held rows of a caller whose work
+// stands, or drops those of one whose work was undone, with the cached
+// reads it may have made after writing.
 func (t *tx) unitDone(ok bool) {
+	t.keepRows(ok)
+	if !ok {
+		t.cache = readCache{}
+	}
 	if ok && len(t.unit) > 0 {
 		if t.posted == nil {
 			t.posted = balanceDeltas{}
@@ -100,21 +100,14 @@ func (t *tx) flushBalances() error {
 		names = append(names, a)
 	}
 	slices.Sort(names)
-	const chunk = 256 // rows per statement, well under both engines' parameter limits
-	for len(names) > 0 {
-		n := min(chunk, len(names))
-		rows := make([]string, n)
-		args := make([]any, 0, 7*n)
-		for i, a := range names[:n] {
-			merchant, mode, bucket := a.Owner()
-			rows[i] = "(?, ?, ?, ?, ?, ?, ?)"
-			args = append(args, string(a), t.shard, merchant, string(mode), bucket, a.Currency(), t.posted[a])
-		}
-		if _, err := t.exec(`INSERT INTO balances (account, shard, merchant_id, mode, bucket, currency, amount) VALUES `+strings.Join(rows, ", ")+`
-			ON CONFLICT (account, shard) DO UPDATE SET amount = balances.amount + excluded.amount`, args...); err != nil {
-			return fmt.Errorf("write balances: %w", err)
-		}
-		names = names[n:]
+	rows := make([][]any, len(names))
+	for i, a := range names {
+		merchant, mode, bucket := a.Owner()
+		rows[i] = []any{string(a), t.shard, merchant, string(mode), bucket, a.Currency(), t.posted[a]}
+	}
+	if err := t.insertRows(`INSERT INTO balances (account, shard, merchant_id, mode, bucket, currency, amount) VALUES `,
+		` ON CONFLICT (account, shard) DO UPDATE SET amount = balances.amount + excluded.amount`, rows); err != nil {
+		return fmt.Errorf("write balances: %w", err)
 	}
 	t.posted = nil
 	return nil

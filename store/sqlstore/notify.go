@@ -24,9 +24,7 @@ func scanEvent(r interface{ Scan(...any) error }) (malipo.Event, error) {
 }
 
 func (t *tx) CreateEvent(e malipo.Event) error {
-	_, err := t.exec(`INSERT INTO events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.ID, e.MerchantID, string(e.Mode), e.Type, e.ObjectType, e.ObjectID, string(e.Data), micros(e.CreatedAt))
-	return t.conflict(err, "event_exists", "event already exists")
+	return t.insertLater(laterEvents, nil, e.ID, e.MerchantID, string(e.Mode), e.Type, e.ObjectType, e.ObjectID, string(e.Data), micros(e.CreatedAt))
 }
 
 func (t *tx) GetEvent(id string) (malipo.Event, error) {
@@ -124,12 +122,19 @@ func affected(res sql.Result, err error, what string) error {
 }
 
 func (t *tx) ListEndpoints(merchantID string, mode malipo.Mode) ([]malipo.Endpoint, error) {
+	if eps, ok := t.cache.endpointsOf(merchantID, mode); ok {
+		return eps, nil
+	}
 	rows, err := t.query(`SELECT `+endpointColumns+` FROM webhook_endpoints WHERE merchant_id = ? AND mode = ? ORDER BY id`,
 		merchantID, string(mode))
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows, scanEndpoint)
+	eps, err := collect(rows, scanEndpoint)
+	if err == nil && t.write {
+		t.cache.keepEndpoints(merchantID, mode, eps)
+	}
+	return eps, err
 }
 
 // Deliveries and attempts.
@@ -149,10 +154,8 @@ func scanDelivery(r interface{ Scan(...any) error }) (malipo.Delivery, error) {
 }
 
 func (t *tx) CreateDelivery(d malipo.Delivery) error {
-	_, err := t.exec(`INSERT INTO deliveries (`+deliveryColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		d.ID, d.EventID, d.MerchantID, string(d.Mode), d.EndpointID, d.IntegrationID, string(d.Flavor), d.URL,
+	return t.insertLater(laterDeliveries, nil, d.ID, d.EventID, d.MerchantID, string(d.Mode), d.EndpointID, d.IntegrationID, string(d.Flavor), d.URL,
 		string(d.Status), d.Attempts, micros(d.NextAttemptAt), micros(d.CreatedAt), micros(d.UpdatedAt), d.Lease)
-	return t.conflict(err, "delivery_exists", "delivery already exists")
 }
 
 func (t *tx) GetDelivery(id string) (malipo.Delivery, error) {

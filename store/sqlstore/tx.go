@@ -30,6 +30,11 @@ type tx struct {
 	posted, unit balanceDeltas
 	// shard is the balance shard this transaction's committer adds to.
 	shard int
+	// rows are the standing callers' rows to write later, unitRows the
+	// running caller's (see later.go).
+	rows, unitRows heldRows
+	// cache holds reads the callers of a batch repeat (see cache.go).
+	cache readCache
 }
 
 // rowScanner is a query's single row, or the error that kept it from
@@ -71,6 +76,9 @@ func (t *tx) exec(query string, args ...any) (sql.Result, error) {
 	if err := checkArgs(args); err != nil {
 		return nil, err
 	}
+	if err := t.beforeStatement(query); err != nil {
+		return nil, err
+	}
 	query = t.db.q(query)
 	if s := t.stmt(query); s != nil {
 		return s.ExecContext(t.ctx, args...)
@@ -82,6 +90,9 @@ func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
 	if err := checkArgs(args); err != nil {
 		return nil, err
 	}
+	if err := t.beforeStatement(query); err != nil {
+		return nil, err
+	}
 	query = t.db.q(query)
 	if s := t.stmt(query); s != nil {
 		return s.QueryContext(t.ctx, args...)
@@ -91,6 +102,9 @@ func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
 
 func (t *tx) row(query string, args ...any) rowScanner {
 	if err := checkArgs(args); err != nil {
+		return errRow{err}
+	}
+	if err := t.beforeStatement(query); err != nil {
 		return errRow{err}
 	}
 	query = t.db.q(query)
@@ -168,8 +182,11 @@ func notFound(err error, what string) error {
 }
 
 // conflict turns a unique violation into the domain's conflict error.
+// errExists stands for the unique-key violation of a row written later.
+var errExists = errors.New("the row exists already")
+
 func (t *tx) conflict(err error, code, msg string) error {
-	if err != nil && t.db.dialect.IsUnique(err) {
+	if err != nil && (err == errExists || t.db.dialect.IsUnique(err)) {
 		return &malipo.Error{Kind: malipo.KindConflict, Code: code, Message: msg, Err: err}
 	}
 	return err
@@ -249,7 +266,13 @@ func scanIntegration(r interface{ Scan(...any) error }) (malipo.Integration, err
 }
 
 func (t *tx) GetIntegration(id string) (malipo.Integration, error) {
+	if i, ok := t.cache.integration(id); ok {
+		return i, nil
+	}
 	i, err := scanIntegration(t.row(`SELECT `+integrationColumns+` FROM integrations i WHERE i.id = ?`, id))
+	if err == nil && t.write {
+		t.cache.keepIntegration(i)
+	}
 	return i, notFound(err, "integration")
 }
 
@@ -377,9 +400,7 @@ func (t *tx) CreatePayment(p malipo.Payment) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.exec(`INSERT INTO payments (`+paymentColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
-	return t.conflict(err, malipo.CodeReferenceInUse, fmt.Sprintf("a payment with reference %q already exists", p.Reference))
+	return t.insertLater(laterPayments, t.conflict(errExists, malipo.CodeReferenceInUse, fmt.Sprintf("a payment with reference %q already exists", p.Reference)), args...)
 }
 
 func (t *tx) getPayment(where string, args ...any) (malipo.Payment, error) {

@@ -1,0 +1,242 @@
+package sqlstore
+
+import (
+	"strings"
+	"sync"
+
+	"github.com/malipo/malipo"
+)
+
+// Rows written later: why and how.
+//
+// A payment succeeding writes a ledger entry, its postings, an event and
+// its deliveries; a payment created writes its row. On PostgreSQL each
+// insert is a round trip that wakes the database, and the round trips,
+// not the rows, are most of the cost. So rows of these tables are held in
+// the transaction and written together, a multi-row insert per table for
+// the whole batch of the group committer: at commit, or as soon as any
+// statement names one of those tables or a table whose rows refer to them
+// (so a transaction always sees its own rows, and foreign keys hold).
+//
+// Only where an insert fails is the difference visible, and there it is
+// kept invisible: a failed write of held rows fails the batch, which runs
+// again with a savepoint around each caller and each caller's rows
+// written before its savepoint is released, so the failure is that
+// caller's alone, with the error its insert would have returned.
+
+// laterTable is a table whose rows may be written later.
+type laterTable struct {
+	name, columns string
+	// referredBy are the tables whose rows refer to this one's: a
+	// statement naming one writes the held rows first.
+	referredBy []string
+	// code and message name a unique-key violation (the row exists) when
+	// the row held gave none of its own.
+	code, message string
+}
+
+// laterTables in the order their rows are written: an entry before its
+// postings, an event before its deliveries.
+var laterTables = [...]laterTable{
+	{name: "payments", columns: paymentColumns, referredBy: []string{"refunds"}, code: malipo.CodeReferenceInUse, message: "a payment with this reference already exists"},
+	{name: "ledger_entries", columns: "id, kind, ref_type, ref_id, created_at", code: "already_posted", message: "the ledger entry is already posted"},
+	{name: "postings", columns: "entry_id, seq, account, currency, amount"},
+	{name: "events", columns: eventColumns, code: "event_exists", message: "event already exists"},
+	{name: "deliveries", columns: deliveryColumns, referredBy: []string{"delivery_attempts"}, code: "delivery_exists", message: "delivery already exists"},
+}
+
+const (
+	laterPayments = iota
+	laterEntries
+	laterPostings
+	laterEvents
+	laterDeliveries
+)
+
+// heldRow is a row's arguments, and the error its insert returns should
+// the row exist already.
+type heldRow struct {
+	args   []any
+	exists error
+}
+
+// heldRows are rows not yet written, by table (index into laterTables).
+type heldRows [len(laterTables)][]heldRow
+
+func (h *heldRows) empty() bool {
+	for _, rows := range h {
+		if len(rows) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// insertLater holds a row of table for writing later; exists, if not nil,
+// is the error should the row exist already. Its text is checked now, so
+// bad input is refused by the call that brings it.
+func (t *tx) insertLater(table int, exists error, args ...any) error {
+	if err := checkArgs(args); err != nil {
+		return err
+	}
+	if !t.write {
+		// Not through the committer, so nothing would write it later.
+		return t.writeRows(table, []heldRow{{args, exists}})
+	}
+	t.unitRows[table] = append(t.unitRows[table], heldRow{args, exists})
+	return nil
+}
+
+// keepRows keeps the held rows of a caller whose work stands, or drops
+// those of one whose work was undone.
+func (t *tx) keepRows(ok bool) {
+	if ok {
+		for i, rows := range t.unitRows {
+			t.rows[i] = append(t.rows[i], rows...)
+		}
+	}
+	t.unitRows = heldRows{}
+}
+
+// writeHeld writes every held row, the standing callers' and the running
+// caller's. A unique-key violation comes back as the conflict its insert
+// would have returned.
+func (t *tx) writeHeld() error {
+	if t.rows.empty() && t.unitRows.empty() {
+		return nil
+	}
+	// Taken out first: the inserts below name these tables themselves. Rows
+	// that fail to be written are dropped with the work that failed.
+	held, unit := t.rows, t.unitRows
+	t.rows, t.unitRows = heldRows{}, heldRows{}
+	for i := range laterTables {
+		if err := t.writeRows(i, append(held[i], unit[i]...)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeRows inserts rows of laterTables[table]. A unique-key violation
+// comes back as the conflict its insert would have returned: the row's
+// own when it was the only row, else the table's.
+func (t *tx) writeRows(table int, rows []heldRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	args := make([][]any, len(rows))
+	for i, r := range rows {
+		args[i] = r.args
+	}
+	lt := laterTables[table]
+	err := t.insertRows(`INSERT INTO `+lt.name+` (`+lt.columns+`) VALUES `, "", args)
+	switch {
+	case err == nil || !t.db.dialect.IsUnique(err):
+		return err
+	case len(rows) == 1 && rows[0].exists != nil:
+		return rows[0].exists
+	case lt.code != "":
+		return t.conflict(err, lt.code, lt.message)
+	}
+	return err
+}
+
+// beforeStatement writes the held rows before query runs if query reads
+// or writes a table they belong to, and forgets the cached reads of a
+// table it may write.
+func (t *tx) beforeStatement(query string) error {
+	if !t.write {
+		return nil
+	}
+	tables := tablesOf(query)
+	if tables&tableWritten != 0 && tables&(tableIntegrations|tableEndpoints) != 0 {
+		t.cache = readCache{}
+	}
+	if tables&laterSet == 0 || (t.rows.empty() && t.unitRows.empty()) {
+		return nil
+	}
+	return t.writeHeld()
+}
+
+// tableSet is a set of the tables a statement names, as bits.
+type tableSet uint32
+
+const (
+	// The first bits are laterTables' (bit i for laterTables[i]).
+	tableIntegrations tableSet = 1 << (len(laterTables) + iota)
+	tableEndpoints
+	// tableWritten: the statement is not a SELECT.
+	tableWritten
+	laterSet = 1<<len(laterTables) - 1
+)
+
+var tablesByName = func() map[string]tableSet {
+	m := map[string]tableSet{"integrations": tableIntegrations, "webhook_endpoints": tableEndpoints}
+	for i, table := range laterTables {
+		m[table.name] |= 1 << i
+		for _, other := range table.referredBy {
+			m[other] |= 1 << i
+		}
+	}
+	return m
+}()
+
+var statementTables sync.Map // query text → tableSet
+
+// tablesOf returns those of the tables Malipo keeps track of (tablesByName)
+// that query names where a table goes (after FROM, JOIN, INTO, UPDATE or
+// TABLE), not merely a column of the same name (webhook_endpoints.events),
+// and tableWritten unless it is a SELECT.
+func tablesOf(query string) tableSet {
+	if v, ok := statementTables.Load(query); ok {
+		return v.(tableSet)
+	}
+	words := strings.FieldsFunc(strings.ToLower(query), func(r rune) bool {
+		return !(r == '_' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9')
+	})
+	var set tableSet
+	if len(words) > 0 && words[0] != "select" {
+		set |= tableWritten
+	}
+	for i := 1; i < len(words); i++ {
+		switch words[i-1] {
+		case "from", "join", "into", "update", "table":
+			set |= tablesByName[words[i]]
+		}
+	}
+	statementTables.Store(query, set)
+	return set
+}
+
+// insertRows inserts rows (each a row's arguments, all of one width) with
+// the statement prefix ("INSERT INTO t (a, b) VALUES ") and suffix: up to
+// exactRows in one statement, more in chunks whose sizes are powers of two
+// up to 256. Few statements per batch, few distinct statement texts to
+// prepare, and far under both engines' limits on parameters.
+const exactRows = 32
+
+func (t *tx) insertRows(prefix, suffix string, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	width := len(rows[0])
+	tuple := "(" + strings.Repeat("?, ", width-1) + "?)"
+	for len(rows) > 0 {
+		n := len(rows)
+		if n > exactRows {
+			n = 256
+			for n > len(rows) {
+				n /= 2
+			}
+		}
+		args := make([]any, 0, n*width)
+		for _, r := range rows[:n] {
+			args = append(args, r...)
+		}
+		if _, err := t.exec(prefix+strings.Repeat(tuple+", ", n-1)+tuple+suffix, args...); err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	return nil
+}

@@ -1,0 +1,280 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/store"
+)
+
+// inOneBatch runs fns as concurrent transactions that queue up while
+// every committer is held busy, so that a store which groups commits
+// takes them into one batch, in the order given. It returns each one's
+// error.
+func inOneBatch(t *testing.T, s store.Store, fns ...func(tx store.Tx) error) []error {
+	t.Helper()
+	release := make(chan struct{})
+	var holders sync.WaitGroup
+	// More holders than any store has committers, queued one after
+	// another so that each committer takes one alone.
+	for range 16 {
+		holders.Add(1)
+		go func() {
+			defer holders.Done()
+			s.Transact(context.Background(), func(store.Tx) error { <-release; return nil })
+		}()
+		time.Sleep(2 * time.Millisecond)
+	}
+	errs := make([]error, len(fns))
+	var wg sync.WaitGroup
+	for k, fn := range fns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[k] = s.Transact(context.Background(), fn)
+		}()
+		time.Sleep(time.Millisecond) // queued in order
+	}
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	wg.Wait()
+	holders.Wait()
+	return errs
+}
+
+// testBatchFailuresStayTheirs: callers of one batch whose rows collide
+// with rows already stored (a ledger entry posted twice, a payment
+// reference in use) fail alone, with the error their insert would have
+// given, and nothing they wrote is kept; everyone else's work is.
+func testBatchFailuresStayTheirs(t *testing.T, s store.Store) {
+	m, i := fixture(t, s, "a")
+	first := payment(i, "pay_first", "taken")
+	first.Status = malipo.PaymentSucceeded
+	write(t, s, func(tx store.Tx) error {
+		if err := tx.CreatePayment(first); err != nil {
+			return err
+		}
+		return tx.PostEntry(malipo.PaymentEntry("led_first", first, "sandbox", false, epoch))
+	})
+	good := func(k int) func(tx store.Tx) error {
+		return func(tx store.Tx) error {
+			p := payment(i, fmt.Sprintf("pay_%02d", k), fmt.Sprintf("r%02d", k))
+			p.Status = malipo.PaymentSucceeded
+			if err := tx.CreatePayment(p); err != nil {
+				return err
+			}
+			if err := tx.PostEntry(malipo.PaymentEntry(fmt.Sprintf("led_%02d", k), p, "sandbox", false, epoch)); err != nil {
+				return err
+			}
+			e := event(fmt.Sprintf("evt_%02d", k), m.ID)
+			if err := tx.CreateEvent(e); err != nil {
+				return err
+			}
+			d := delivery(fmt.Sprintf("dlv_%02d", k), epoch)
+			d.EventID = e.ID
+			return tx.CreateDelivery(d)
+		}
+	}
+	postedTwice := func(tx store.Tx) error {
+		if err := tx.CreateEvent(event("evt_twice", m.ID)); err != nil {
+			return err
+		}
+		return tx.PostEntry(malipo.PaymentEntry("led_twice", first, "sandbox", false, epoch))
+	}
+	referenceTaken := func(tx store.Tx) error {
+		if err := tx.CreateEvent(event("evt_taken", m.ID)); err != nil {
+			return err
+		}
+		return tx.CreatePayment(payment(i, "pay_taken", "taken"))
+	}
+	var fns []func(tx store.Tx) error
+	for k := range 20 {
+		fns = append(fns, good(k))
+		switch k {
+		case 6:
+			fns = append(fns, postedTwice)
+		case 13:
+			fns = append(fns, referenceTaken)
+		}
+	}
+	errs := inOneBatch(t, s, fns...)
+	k := 0
+	for n, err := range errs {
+		switch n {
+		case 7:
+			wantKind(t, err, malipo.KindConflict)
+		case 15:
+			if !errors.Is(err, malipo.ErrReferenceInUse) {
+				t.Errorf("reused reference: %v, want reference_in_use", err)
+			}
+		default:
+			if err != nil {
+				t.Errorf("caller %d (good %d): %v", n, k, err)
+			}
+			k++
+		}
+	}
+	read(t, s, func(tx store.Tx) error {
+		for _, id := range []string{"evt_twice", "evt_taken"} {
+			_, err := tx.GetEvent(id)
+			wantKind(t, err, malipo.KindNotFound)
+		}
+		_, err := tx.GetPayment("pay_taken")
+		wantKind(t, err, malipo.KindNotFound)
+		for k := range 20 {
+			ds, err := tx.ListDeliveries(fmt.Sprintf("evt_%02d", k))
+			must(t, err)
+			if len(ds) != 1 || ds[0].ID != fmt.Sprintf("dlv_%02d", k) {
+				t.Errorf("deliveries of evt_%02d = %+v", k, ds)
+			}
+		}
+		bs, err := tx.Balances(m.ID, malipo.ModeTest)
+		must(t, err)
+		// The first payment and the twenty good ones, 5000 each, no fee.
+		if len(bs) != 1 || bs[0].Available != 21*5000 {
+			t.Errorf("balances = %+v, want 21 × 5000 available", bs)
+		}
+		r, err := tx.Audit()
+		must(t, err)
+		if r.Entries != 21 || !r.Clean() {
+			t.Errorf("audit = %+v", r)
+		}
+		return nil
+	})
+}
+
+// testOwnWritesSeen: a transaction sees what it wrote, and rows that
+// refer to rows it wrote can be written after them, alone or in a batch.
+func testOwnWritesSeen(t *testing.T, s store.Store) {
+	m, i := fixture(t, s, "a")
+	fn := func(k int) func(tx store.Tx) error {
+		return func(tx store.Tx) error {
+			p := payment(i, fmt.Sprintf("pay_%d", k), fmt.Sprintf("r%d", k))
+			p.Status = malipo.PaymentSucceeded
+			if err := tx.CreatePayment(p); err != nil {
+				return err
+			}
+			if got, err := tx.PaymentByReference(i.ID, p.Reference); err != nil || got.ID != p.ID {
+				return fmt.Errorf("payment by reference = %v, %v", got.ID, err)
+			}
+			if err := tx.CreateRefund(malipo.Refund{ID: fmt.Sprintf("re_%d", k), PaymentID: p.ID, MerchantID: m.ID, IntegrationID: i.ID,
+				Mode: i.Mode, Amount: 1000, Currency: "XOF", Status: malipo.RefundPending, CreatedAt: epoch, UpdatedAt: epoch}); err != nil {
+				return err
+			}
+			ledger := fmt.Sprintf("led_%d", k)
+			if err := tx.PostEntry(malipo.PaymentEntry(ledger, p, "sandbox", false, epoch)); err != nil {
+				return err
+			}
+			if es, err := tx.ListEntries(p.ID); err != nil || len(es) != 1 || es[0].ID != ledger {
+				return fmt.Errorf("entries = %+v, %v", es, err)
+			}
+			e := event(fmt.Sprintf("evt_%d", k), m.ID)
+			if err := tx.CreateEvent(e); err != nil {
+				return err
+			}
+			if _, err := tx.GetEvent(e.ID); err != nil {
+				return err
+			}
+			d := delivery(fmt.Sprintf("dlv_%d", k), epoch)
+			d.EventID = e.ID
+			if err := tx.CreateDelivery(d); err != nil {
+				return err
+			}
+			return tx.AddAttempt(malipo.Attempt{DeliveryID: d.ID, Number: 1, At: epoch, StatusCode: 200})
+		}
+	}
+	write(t, s, fn(0))
+	for n, err := range inOneBatch(t, s, fn(1), fn(2), fn(3)) {
+		if err != nil {
+			t.Errorf("caller %d: %v", n, err)
+		}
+	}
+	read(t, s, func(tx store.Tx) error {
+		for k := range 4 {
+			as, err := tx.ListAttempts(fmt.Sprintf("dlv_%d", k))
+			must(t, err)
+			rs, err := tx.ListRefunds(fmt.Sprintf("pay_%d", k))
+			must(t, err)
+			if len(as) != 1 || len(rs) != 1 {
+				t.Errorf("payment %d: attempts %+v, refunds %+v", k, as, rs)
+			}
+		}
+		return nil
+	})
+}
+
+// testRepeatedReads: what a transaction reads of integrations and
+// endpoints follows its own writes, is not changed by a caller changing
+// what it got, and forgets what a caller whose work was undone wrote.
+func testRepeatedReads(t *testing.T, s store.Store) {
+	m, i := fixture(t, s, "a")
+	ep := malipo.Endpoint{ID: "we_1", MerchantID: m.ID, Mode: malipo.ModeTest, URL: "https://shop.example/hooks",
+		Secrets: []malipo.EndpointSecret{{Secret: "whsec_a"}}, CreatedAt: epoch}
+	write(t, s, func(tx store.Tx) error {
+		got, err := tx.GetIntegration(i.ID)
+		must(t, err)
+		got.Config["changed"] = "by the caller"
+		got.Rules.Fees["card"] = malipo.FeeRule{BasisPoints: 1}
+		again, err := tx.GetIntegration(i.ID)
+		must(t, err)
+		if diff := cmp.Diff(i, again); diff != "" {
+			t.Errorf("integration read again (-want +got):\n%s", diff)
+		}
+		again.NotifyURL = "https://shop.example/notify"
+		must(t, tx.UpdateIntegration(again))
+		if got, err := tx.GetIntegration(i.ID); err != nil || got.NotifyURL != again.NotifyURL {
+			t.Errorf("after update: %+v, %v", got, err)
+		}
+		eps, err := tx.ListEndpoints(m.ID, malipo.ModeTest)
+		must(t, err)
+		if len(eps) != 0 {
+			t.Errorf("endpoints = %+v", eps)
+		}
+		must(t, tx.CreateEndpoint(ep))
+		eps, err = tx.ListEndpoints(m.ID, malipo.ModeTest)
+		must(t, err)
+		if len(eps) != 1 {
+			t.Fatalf("endpoints after create = %+v", eps)
+		}
+		eps[0].Secrets[0].Secret = "changed by the caller"
+		eps, err = tx.ListEndpoints(m.ID, malipo.ModeTest)
+		must(t, err)
+		if diff := cmp.Diff([]malipo.Endpoint{ep}, eps); diff != "" {
+			t.Errorf("endpoints read again (-want +got):\n%s", diff)
+		}
+		return nil
+	})
+	boom := errors.New("boom")
+	var seen [][]malipo.Endpoint
+	look := func(tx store.Tx) error {
+		eps, err := tx.ListEndpoints(m.ID, malipo.ModeTest)
+		seen = append(seen, eps)
+		return err
+	}
+	undone := func(tx store.Tx) error {
+		if err := tx.CreateEndpoint(malipo.Endpoint{ID: "we_2", MerchantID: m.ID, Mode: malipo.ModeTest, URL: "https://shop.example/undone",
+			CreatedAt: epoch}); err != nil {
+			return err
+		}
+		if _, err := tx.ListEndpoints(m.ID, malipo.ModeTest); err != nil {
+			return err
+		}
+		return boom
+	}
+	errs := inOneBatch(t, s, look, undone, look)
+	if errs[0] != nil || !errors.Is(errs[1], boom) || errs[2] != nil {
+		t.Fatalf("errors = %v", errs)
+	}
+	for _, eps := range seen {
+		if len(eps) != 1 || eps[0].ID != "we_1" {
+			t.Errorf("a caller saw endpoints %+v, want only we_1", eps)
+		}
+	}
+}
