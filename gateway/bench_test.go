@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/bench"
 	"github.com/malipo/malipo/clock"
 	"github.com/malipo/malipo/gateway"
 	"github.com/malipo/malipo/ids"
@@ -49,6 +50,8 @@ func benchCreate(b *testing.B, e *env) {
 	var seq atomic.Int64
 	b.SetParallelism(32)
 	b.ReportAllocs()
+	cpu := bench.ReadCPU()
+	defer func() { cpu.Report(b, b.N) }()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -93,6 +96,8 @@ func benchSucceed(b *testing.B, e *env) {
 	}
 	var next atomic.Int64
 	b.SetParallelism(32)
+	cpu := bench.ReadCPU()
+	defer func() { cpu.Report(b, b.N) }()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

@@ -322,7 +322,7 @@ func (db *DB) runInTx(batch []*unit, savepoints bool, shard int) (results []erro
 		results[i] = runUnit(t, u.fn)
 		if savepoints && results[i] == nil {
 			// Inside the caller's savepoint, so that a failure is its own.
-			results[i] = t.writeHeld()
+			results[i] = t.writeHeld(laterSet)
 		}
 		t.unitDone(results[i] == nil)
 		db.noteAbort(results[i])
@@ -343,7 +343,7 @@ func (db *DB) runInTx(batch []*unit, savepoints bool, shard int) (results []erro
 			}
 		}
 	}
-	if err := t.writeHeld(); err != nil {
+	if err := t.writeHeld(laterSet); err != nil {
 		// Whose rows failed is not known here: each caller's are written
 		// inside its own savepoint when the batch runs again.
 		db.noteAbort(err)

@@ -10,7 +10,8 @@ import (
 // Rows written later: why and how.
 //
 // A payment succeeding writes a ledger entry, its postings, an event and
-// its deliveries; a payment created writes its row. On PostgreSQL each
+// its deliveries; a payment created writes its row; a notification sent
+// writes its attempt. On PostgreSQL each
 // insert is a round trip that wakes the database, and the round trips,
 // not the rows, are most of the cost. So rows of these tables are held in
 // the transaction and written together, a multi-row insert per table for
@@ -27,6 +28,9 @@ import (
 // laterTable is a table whose rows may be written later.
 type laterTable struct {
 	name, columns string
+	// refersTo is the held table (index into laterTables) whose rows this
+	// one's refer to, or -1: written first.
+	refersTo int
 	// referredBy are the tables whose rows refer to this one's: a
 	// statement naming one writes the held rows first.
 	referredBy []string
@@ -36,13 +40,16 @@ type laterTable struct {
 }
 
 // laterTables in the order their rows are written: an entry before its
-// postings, an event before its deliveries.
+// postings, an event before its deliveries and a delivery before its
+// attempts.
 var laterTables = [...]laterTable{
-	{name: "payments", columns: paymentColumns, referredBy: []string{"refunds"}, code: malipo.CodeReferenceInUse, message: "a payment with this reference already exists"},
-	{name: "ledger_entries", columns: "id, kind, ref_type, ref_id, created_at", code: "already_posted", message: "the ledger entry is already posted"},
-	{name: "postings", columns: "entry_id, seq, account, currency, amount"},
-	{name: "events", columns: eventColumns, code: "event_exists", message: "event already exists"},
-	{name: "deliveries", columns: deliveryColumns, referredBy: []string{"delivery_attempts"}, code: "delivery_exists", message: "delivery already exists"},
+	{name: "payments", columns: paymentColumns, refersTo: -1, referredBy: []string{"refunds"}, code: malipo.CodeReferenceInUse, message: "a payment with this reference already exists"},
+	{name: "ledger_entries", columns: "id, kind, ref_type, ref_id, created_at", refersTo: -1, code: "already_posted", message: "the ledger entry is already posted"},
+	{name: "postings", columns: "entry_id, seq, account, currency, amount", refersTo: laterEntries},
+	{name: "events", columns: eventColumns, refersTo: -1, code: "event_exists", message: "event already exists"},
+	{name: "deliveries", columns: deliveryColumns, refersTo: laterEvents, code: "delivery_exists", message: "delivery already exists"},
+	{name: "delivery_attempts", columns: "delivery_id, number, at, status_code, latency_us, response, error", refersTo: laterDeliveries,
+		code: "attempt_exists", message: "attempt already recorded"},
 }
 
 const (
@@ -51,6 +58,7 @@ const (
 	laterPostings
 	laterEvents
 	laterDeliveries
+	laterAttempts
 )
 
 // heldRow is a row's arguments, and the error its insert returns should
@@ -98,19 +106,19 @@ func (t *tx) keepRows(ok bool) {
 	t.unitRows = heldRows{}
 }
 
-// writeHeld writes every held row, the standing callers' and the running
-// caller's. A unique-key violation comes back as the conflict its insert
-// would have returned.
-func (t *tx) writeHeld() error {
-	if t.rows.empty() && t.unitRows.empty() {
-		return nil
-	}
-	// Taken out first: the inserts below name these tables themselves. Rows
-	// that fail to be written are dropped with the work that failed.
-	held, unit := t.rows, t.unitRows
-	t.rows, t.unitRows = heldRows{}, heldRows{}
+// writeHeld writes the held rows of the tables in set, the standing
+// callers' and the running caller's. A unique-key violation comes back as
+// the conflict its insert would have returned.
+func (t *tx) writeHeld(set tableSet) error {
 	for i := range laterTables {
-		if err := t.writeRows(i, append(held[i], unit[i]...)); err != nil {
+		if set&(1<<i) == 0 {
+			continue
+		}
+		// Taken out first: the insert names the table itself. Rows that
+		// fail to be written are dropped with the work that failed.
+		rows := append(t.rows[i], t.unitRows[i]...)
+		t.rows[i], t.unitRows[i] = nil, nil
+		if err := t.writeRows(i, rows); err != nil {
 			return err
 		}
 	}
@@ -141,8 +149,8 @@ func (t *tx) writeRows(table int, rows []heldRow) error {
 	return err
 }
 
-// beforeStatement writes the held rows before query runs if query reads
-// or writes a table they belong to, and forgets the cached reads of a
+// beforeStatement writes the held rows of the tables query names (and of
+// the tables those refer to) before it runs, and forgets the cached reads of a
 // table it may write.
 func (t *tx) beforeStatement(query string) error {
 	if !t.write {
@@ -155,7 +163,7 @@ func (t *tx) beforeStatement(query string) error {
 	if tables&laterSet == 0 || (t.rows.empty() && t.unitRows.empty()) {
 		return nil
 	}
-	return t.writeHeld()
+	return t.writeHeld(tables & laterSet)
 }
 
 // tableSet is a set of the tables a statement names, as bits.
@@ -173,9 +181,14 @@ const (
 var tablesByName = func() map[string]tableSet {
 	m := map[string]tableSet{"integrations": tableIntegrations, "webhook_endpoints": tableEndpoints}
 	for i, table := range laterTables {
-		m[table.name] |= 1 << i
+		// A table's held rows, and those of the tables they refer to.
+		var set tableSet
+		for j := i; j >= 0; j = laterTables[j].refersTo {
+			set |= 1 << j
+		}
+		m[table.name] |= set
 		for _, other := range table.referredBy {
-			m[other] |= 1 << i
+			m[other] |= set
 		}
 	}
 	return m

@@ -203,9 +203,7 @@ func (t *tx) Backlog(now time.Time) (store.Backlog, error) {
 }
 
 func (t *tx) AddAttempt(a malipo.Attempt) error {
-	_, err := t.exec(`INSERT INTO delivery_attempts (delivery_id, number, at, status_code, latency_us, response, error)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, a.DeliveryID, a.Number, micros(a.At), a.StatusCode, a.Latency.Microseconds(), a.Response, a.Error)
-	return t.conflict(err, "attempt_exists", "attempt already recorded")
+	return t.insertLater(laterAttempts, nil, a.DeliveryID, a.Number, micros(a.At), a.StatusCode, a.Latency.Microseconds(), a.Response, a.Error)
 }
 
 func (t *tx) ListAttempts(deliveryID string) ([]malipo.Attempt, error) {

@@ -1,0 +1,64 @@
+package bench
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// CPU is a reading of the CPU time used so far: by this process, and by
+// the whole machine (every process, the database's included).
+type CPU struct {
+	Process, Machine time.Duration
+	ok               bool
+}
+
+// ReadCPU reads the CPU time used so far. Machine time comes from
+// /proc/stat; where that cannot be read (not Linux) the reading is marked
+// so and Report says nothing of it.
+func ReadCPU() CPU {
+	var c CPU
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		c.Process = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return c
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	fields := strings.Fields(line)
+	if len(fields) < 9 || fields[0] != "cpu" {
+		return c
+	}
+	// user nice system idle iowait irq softirq steal: all but idle and
+	// iowait, in clock ticks (USER_HZ, 100 a second on Linux).
+	var ticks int64
+	for i, f := range fields[1:9] {
+		if i == 3 || i == 4 {
+			continue
+		}
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return c
+		}
+		ticks += n
+	}
+	c.Machine, c.ok = time.Duration(ticks)*10*time.Millisecond, true
+	return c
+}
+
+// Report reports to a benchmark (a *testing.B) the CPU used per operation
+// since start, n operations, the process's and the machine's: where a
+// benchmark's time goes when the database is another process on the same
+// cores.
+func (start CPU) Report(b interface{ ReportMetric(float64, string) }, ops int) {
+	end := ReadCPU()
+	n := float64(ops)
+	b.ReportMetric(float64((end.Process-start.Process).Microseconds())/n, "proc-cpu-µs/op")
+	if start.ok && end.ok {
+		b.ReportMetric(float64((end.Machine-start.Machine).Microseconds())/n, "machine-cpu-µs/op")
+	}
+}
