@@ -10,20 +10,24 @@ import (
 // Rows written later: why and how.
 //
 // A payment succeeding writes a ledger entry, its postings, an event and
-// its deliveries; a payment created writes its row; a notification sent
-// writes its attempt. On PostgreSQL each
-// insert is a round trip that wakes the database, and the round trips,
-// not the rows, are most of the cost. So rows of these tables are held in
-// the transaction and written together, a multi-row insert per table for
-// the whole batch of the group committer: at commit, or as soon as any
-// statement names one of those tables or a table whose rows refer to them
-// (so a transaction always sees its own rows, and foreign keys hold).
+// its deliveries, and updates the payment; a payment created writes its
+// row; a notification sent writes its attempt. On PostgreSQL each
+// statement is a round trip that wakes the database, and the round trips,
+// not the rows, are most of the cost. So these rows are held in the
+// transaction and written together, one statement per table for the whole
+// batch of the group committer (multi-row inserts; the payments' updates
+// through a table of values): at commit, or as soon as any statement names
+// one of those tables or a table whose rows refer to them (so a
+// transaction always sees its own rows, and foreign keys hold). The one
+// exception is a payment read by ID that the transaction holds nothing
+// for: it reads the same before the held rows are written as after, so
+// the next caller's locking read of its own payment writes nothing early.
 //
-// Only where an insert fails is the difference visible, and there it is
+// Only where a held write fails is the difference visible, and there it is
 // kept invisible: a failed write of held rows fails the batch, which runs
 // again with a savepoint around each caller and each caller's rows
 // written before its savepoint is released, so the failure is that
-// caller's alone, with the error its insert would have returned.
+// caller's alone, with the error its statement would have returned.
 
 // laterTable is a table whose rows may be written later.
 type laterTable struct {
@@ -37,13 +41,17 @@ type laterTable struct {
 	// code and message name a unique-key violation (the row exists) when
 	// the row held gave none of its own.
 	code, message string
+	// update: the rows are payments' updates, not new rows (see
+	// writePaymentUpdates).
+	update bool
 }
 
-// laterTables in the order their rows are written: an entry before its
-// postings, an event before its deliveries and a delivery before its
-// attempts.
+// laterTables in the order their rows are written: a payment before its
+// updates, an entry before its postings, an event before its deliveries
+// and a delivery before its attempts.
 var laterTables = [...]laterTable{
 	{name: "payments", columns: paymentColumns, refersTo: -1, referredBy: []string{"refunds"}, code: malipo.CodeReferenceInUse, message: "a payment with this reference already exists"},
+	{name: "payments", refersTo: laterPayments, update: true},
 	{name: "ledger_entries", columns: "id, kind, ref_type, ref_id, created_at", refersTo: -1, code: "already_posted", message: "the ledger entry is already posted"},
 	{name: "postings", columns: "entry_id, seq, account, currency, amount", refersTo: laterEntries},
 	{name: "events", columns: eventColumns, refersTo: -1, code: "event_exists", message: "event already exists"},
@@ -54,6 +62,7 @@ var laterTables = [...]laterTable{
 
 const (
 	laterPayments = iota
+	laterPaymentUpdates
 	laterEntries
 	laterPostings
 	laterEvents
@@ -91,6 +100,12 @@ func (t *tx) insertLater(table int, exists error, args ...any) error {
 		// Not through the committer, so nothing would write it later.
 		return t.writeRows(table, []heldRow{{args, exists}})
 	}
+	if table == laterPayments || table == laterPaymentUpdates {
+		if t.heldPayments == nil {
+			t.heldPayments = map[string]bool{}
+		}
+		t.heldPayments[args[0].(string)] = true
+	}
 	t.unitRows[table] = append(t.unitRows[table], heldRow{args, exists})
 	return nil
 }
@@ -122,6 +137,10 @@ func (t *tx) writeHeld(set tableSet) error {
 			return err
 		}
 	}
+	if t.heldPayments != nil && set&(1<<laterPayments|1<<laterPaymentUpdates) != 0 &&
+		len(t.rows[laterPayments])+len(t.unitRows[laterPayments])+len(t.rows[laterPaymentUpdates])+len(t.unitRows[laterPaymentUpdates]) == 0 {
+		t.heldPayments = nil
+	}
 	return nil
 }
 
@@ -132,11 +151,14 @@ func (t *tx) writeRows(table int, rows []heldRow) error {
 	if len(rows) == 0 {
 		return nil
 	}
+	lt := laterTables[table]
+	if lt.update {
+		return t.writePaymentUpdates(rows)
+	}
 	args := make([][]any, len(rows))
 	for i, r := range rows {
 		args[i] = r.args
 	}
-	lt := laterTables[table]
 	err := t.insertRows(`INSERT INTO `+lt.name+` (`+lt.columns+`) VALUES `, "", args)
 	switch {
 	case err == nil || !t.db.dialect.IsUnique(err):
@@ -160,7 +182,7 @@ func (t *tx) beforeStatement(query string) error {
 	if tables&tableWritten != 0 && tables&(tableIntegrations|tableEndpoints) != 0 {
 		t.cache = readCache{}
 	}
-	if tables&laterSet == 0 || (t.rows.empty() && t.unitRows.empty()) {
+	if tables&laterSet == 0 || t.readUnheld || (t.rows.empty() && t.unitRows.empty()) {
 		return nil
 	}
 	return t.writeHeld(tables & laterSet)
@@ -222,18 +244,27 @@ func tablesOf(query string) tableSet {
 }
 
 // insertRows inserts rows (each a row's arguments, all of one width) with
-// the statement prefix ("INSERT INTO t (a, b) VALUES ") and suffix: up to
-// exactRows in one statement, more in chunks whose sizes are powers of two
-// up to 256. Few statements per batch, few distinct statement texts to
-// prepare, and far under both engines' limits on parameters.
-const exactRows = 32
-
+// the statement prefix ("INSERT INTO t (a, b) VALUES ") and suffix.
 func (t *tx) insertRows(prefix, suffix string, rows [][]any) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	width := len(rows[0])
-	tuple := "(" + strings.Repeat("?, ", width-1) + "?)"
+	tuple := "(" + strings.Repeat("?, ", len(rows[0])-1) + "?)"
+	_, err := t.writeChunks(rows, func(n int) string {
+		return prefix + strings.Repeat(tuple+", ", n-1) + tuple + suffix
+	})
+	return err
+}
+
+// writeChunks runs statement(n), a statement taking n rows' arguments, for
+// rows: up to exactRows in one statement, more in chunks whose sizes are
+// powers of two up to 256. Few statements per batch, few distinct
+// statement texts to prepare, and far under both engines' limits on
+// parameters. It returns the rows affected.
+const exactRows = 32
+
+func (t *tx) writeChunks(rows [][]any, statement func(n int) string) (int64, error) {
+	var affected int64
 	for len(rows) > 0 {
 		n := len(rows)
 		if n > exactRows {
@@ -242,14 +273,18 @@ func (t *tx) insertRows(prefix, suffix string, rows [][]any) error {
 				n /= 2
 			}
 		}
-		args := make([]any, 0, n*width)
+		args := make([]any, 0, n*len(rows[0]))
 		for _, r := range rows[:n] {
 			args = append(args, r...)
 		}
-		if _, err := t.exec(prefix+strings.Repeat(tuple+", ", n-1)+tuple+suffix, args...); err != nil {
-			return err
+		res, err := t.exec(statement(n), args...)
+		if err != nil {
+			return affected, err
+		}
+		if k, err := res.RowsAffected(); err == nil {
+			affected += k
 		}
 		rows = rows[n:]
 	}
-	return nil
+	return affected, nil
 }

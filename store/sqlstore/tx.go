@@ -35,6 +35,10 @@ type tx struct {
 	rows, unitRows heldRows
 	// cache holds reads the callers of a batch repeat (see cache.go).
 	cache readCache
+	// heldPayments are the payments with held rows (created or updated);
+	// readUnheld is set while one not among them is read by ID.
+	heldPayments map[string]bool
+	readUnheld   bool
 }
 
 // rowScanner is a query's single row, or the error that kept it from
@@ -408,7 +412,13 @@ func (t *tx) getPayment(where string, args ...any) (malipo.Payment, error) {
 	return p, notFound(err, "payment")
 }
 
-func (t *tx) GetPayment(id string) (malipo.Payment, error) { return t.getPayment(`id = ?`, id) }
+func (t *tx) GetPayment(id string) (malipo.Payment, error) {
+	// A payment this transaction holds no write for reads the same before
+	// the held writes as after them: they need not be written first.
+	t.readUnheld = t.write && !t.heldPayments[id]
+	defer func() { t.readUnheld = false }()
+	return t.getPayment(`id = ?`, id)
+}
 
 func (t *tx) PaymentByReference(integrationID, reference string) (malipo.Payment, error) {
 	return t.getPayment(`integration_id = ? AND reference = ?`, integrationID, reference)
@@ -419,19 +429,60 @@ func (t *tx) UpdatePayment(p malipo.Payment) error {
 	if err != nil {
 		return err
 	}
-	// Only the fields that change after creation are written.
-	res, err := t.exec(`UPDATE payments SET fee = ?, method = ?, phone = ?, operator = ?, status = ?, failure_code = ?,
-		failure_reason = ?, rail_reference = ?, updated_at = ?, expires_at = ?, completed_at = ?, lang = ?, customer = ?,
-		next_action = ?, amount_refunded = ?, available_at = ?, settled_at = ?, attempt = ?, in_flight_until = ?, late = ?,
-		extra = ? WHERE id = ?`,
-		p.Fee, string(p.Method), p.Phone, p.Operator, string(p.Status), p.FailureCode, p.FailureReason,
-		p.RailReference, micros(p.UpdatedAt), micros(p.ExpiresAt), micros(p.CompletedAt), p.Lang, args[9], p.NextAction,
-		p.AmountRefunded, micros(p.AvailableAt), micros(p.SettledAt), p.Attempt, micros(p.InFlightUntil), boolInt(p.Late),
-		args[28], p.ID)
+	// Only the fields that change after creation are written; the ID first.
+	return t.insertLater(laterPaymentUpdates, nil, p.ID, p.Fee, string(p.Method), p.Phone, p.Operator, string(p.Status), p.FailureCode,
+		p.FailureReason, p.RailReference, micros(p.UpdatedAt), micros(p.ExpiresAt), micros(p.CompletedAt), p.Lang, args[9],
+		p.NextAction, p.AmountRefunded, micros(p.AvailableAt), micros(p.SettledAt), p.Attempt, micros(p.InFlightUntil),
+		boolInt(p.Late), args[28])
+}
+
+// paymentUpdates are the columns UpdatePayment writes, in its order, with
+// their types: the rows of one batch go in one statement, through a table
+// of values whose types must be given (PostgreSQL cannot infer them).
+var paymentUpdates = [...]struct{ name, typ string }{
+	{"id", "TEXT"}, {"fee", "BIGINT"}, {"method", "TEXT"}, {"phone", "TEXT"}, {"operator", "TEXT"}, {"status", "TEXT"},
+	{"failure_code", "TEXT"}, {"failure_reason", "TEXT"}, {"rail_reference", "TEXT"}, {"updated_at", "BIGINT"},
+	{"expires_at", "BIGINT"}, {"completed_at", "BIGINT"}, {"lang", "TEXT"}, {"customer", "TEXT"}, {"next_action", "TEXT"},
+	{"amount_refunded", "BIGINT"}, {"available_at", "BIGINT"}, {"settled_at", "BIGINT"}, {"attempt", "INTEGER"},
+	{"in_flight_until", "BIGINT"}, {"late", "INTEGER"}, {"extra", "TEXT"},
+}
+
+// updatePaymentsStatement returns the statement that writes n payments'
+// updates at once.
+var updatePaymentsStatement = func() func(n int) string {
+	var names, sets, casts []string
+	for i, c := range paymentUpdates {
+		names = append(names, c.name)
+		casts = append(casts, "CAST(? AS "+c.typ+")")
+		if i > 0 {
+			sets = append(sets, c.name+" = v."+c.name)
+		}
+	}
+	tuple := "(" + strings.Join(casts, ", ") + ")"
+	return func(n int) string {
+		return `WITH v (` + strings.Join(names, ", ") + `) AS (VALUES ` + strings.Repeat(tuple+", ", n-1) + tuple + `)
+			UPDATE payments SET ` + strings.Join(sets, ", ") + ` FROM v WHERE payments.id = v.id`
+	}
+}()
+
+// writePaymentUpdates writes held updates of payments, the last of each
+// payment's, and fails as UpdatePayment did if a payment is not there.
+func (t *tx) writePaymentUpdates(rows []heldRow) error {
+	last := map[string]int{}
+	for i, r := range rows {
+		last[r.args[0].(string)] = i
+	}
+	args := make([][]any, 0, len(last))
+	for i, r := range rows {
+		if last[r.args[0].(string)] == i {
+			args = append(args, r.args)
+		}
+	}
+	n, err := t.writeChunks(args, updatePaymentsStatement)
 	if err != nil {
 		return err
 	}
-	if n, err := res.RowsAffected(); err == nil && n == 0 {
+	if n != int64(len(args)) {
 		return notFound(sql.ErrNoRows, "payment")
 	}
 	return nil

@@ -278,3 +278,95 @@ func testRepeatedReads(t *testing.T, s store.Store) {
 		}
 	}
 }
+
+// testPaymentUpdatesInABatch: a payment's update is seen by every later
+// read in its batch (by ID, by list, by the expiry claim, which must not
+// take a payment that has just succeeded), the last of two updates
+// stands, and an update of a payment that is not there fails its caller
+// alone.
+func testPaymentUpdatesInABatch(t *testing.T, s store.Store) {
+	_, i := fixture(t, s, "a")
+	write(t, s, func(tx store.Tx) error {
+		for _, id := range []string{"pay_a", "pay_b", "pay_late"} {
+			p := payment(i, id, "r_"+id)
+			if id == "pay_late" {
+				p.ExpiresAt = epoch.Add(-time.Minute) // due for expiry
+			}
+			if err := tx.CreatePayment(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	succeed := func(id string) func(tx store.Tx) error {
+		return func(tx store.Tx) error {
+			p, err := tx.GetPayment(id)
+			if err != nil {
+				return err
+			}
+			p.Status, p.UpdatedAt = malipo.PaymentProcessing, epoch.Add(time.Second)
+			if err := tx.UpdatePayment(p); err != nil {
+				return err
+			}
+			p.Status, p.CompletedAt, p.UpdatedAt = malipo.PaymentSucceeded, epoch.Add(2*time.Second), epoch.Add(2*time.Second)
+			return tx.UpdatePayment(p)
+		}
+	}
+	var seen malipo.PaymentStatus
+	var listed []malipo.PaymentStatus
+	var claimed []malipo.Payment
+	// A batch in which every caller's work stands: one transaction, no
+	// savepoints, so each read below runs after the held updates.
+	errs := inOneBatch(t, s,
+		succeed("pay_late"),
+		func(tx store.Tx) (err error) { // right after, before anything else writes what is held
+			claimed, err = tx.ClaimExpiredPayments(epoch, 10)
+			return err
+		},
+		succeed("pay_a"),
+		func(tx store.Tx) error { // reads by ID what an earlier caller updated
+			p, err := tx.GetPayment("pay_a")
+			seen = p.Status
+			return err
+		},
+		func(tx store.Tx) error {
+			ps, err := tx.ListPayments(store.PaymentFilter{MerchantID: i.MerchantID, Mode: i.Mode, Limit: 10})
+			for _, p := range ps {
+				listed = append(listed, p.Status)
+			}
+			return err
+		},
+	)
+	// A batch in which one caller updates a payment that is not there.
+	errs = append(errs, inOneBatch(t, s,
+		func(tx store.Tx) error { return tx.UpdatePayment(payment(i, "pay_missing", "r_missing")) },
+		succeed("pay_b"),
+	)...)
+	for n, err := range errs {
+		if n == 5 {
+			wantKind(t, err, malipo.KindNotFound)
+		} else if err != nil {
+			t.Errorf("caller %d: %v", n, err)
+		}
+	}
+	if seen != malipo.PaymentSucceeded {
+		t.Errorf("a later caller read pay_a as %s, want succeeded", seen)
+	}
+	// Newest first: pay_late, pay_b (not yet succeeded), pay_a.
+	if diff := cmp.Diff([]malipo.PaymentStatus{malipo.PaymentSucceeded, malipo.PaymentPending, malipo.PaymentSucceeded}, listed); diff != "" {
+		t.Errorf("statuses listed after two successes (-want +got):\n%s", diff)
+	}
+	if len(claimed) != 0 {
+		t.Errorf("the expiry claim took %+v, which had just succeeded", claimed)
+	}
+	read(t, s, func(tx store.Tx) error {
+		for _, id := range []string{"pay_a", "pay_b", "pay_late"} {
+			p, err := tx.GetPayment(id)
+			must(t, err)
+			if p.Status != malipo.PaymentSucceeded || !p.CompletedAt.Equal(epoch.Add(2*time.Second)) {
+				t.Errorf("%s is %s, completed %s", id, p.Status, p.CompletedAt)
+			}
+		}
+		return nil
+	})
+}

@@ -43,6 +43,7 @@ func Run(t *testing.T, open Opener) {
 		{"BatchFailuresStayTheirs", testBatchFailuresStayTheirs},
 		{"OwnWritesSeen", testOwnWritesSeen},
 		{"RepeatedReads", testRepeatedReads},
+		{"PaymentUpdatesInABatch", testPaymentUpdatesInABatch},
 		{"PanicIsolated", testPanicIsolated},
 		{"Events", testEvents},
 		{"Endpoints", testEndpoints},
