@@ -347,11 +347,13 @@ func (db *DB) runInTx(batch []*unit, savepoints bool, shard int) (results []erro
 		// Whose rows failed is not known here: each caller's are written
 		// inside its own savepoint when the batch runs again.
 		db.noteAbort(err)
-		if len(batch) == 1 && !db.retryable(err) {
-			results[0] = err
-		} else if len(batch) == 1 {
+		switch {
+		case len(batch) > 1:
+			return results, true, nil // run again with savepoints
+		case db.retryable(err):
 			return nil, true, err
 		}
+		results[0] = err
 		return results, true, nil
 	}
 	if err := t.flushBalances(); err != nil {

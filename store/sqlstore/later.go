@@ -137,9 +137,8 @@ func (t *tx) writeHeld(set tableSet) error {
 			return err
 		}
 	}
-	if t.heldPayments != nil && set&(1<<laterPayments|1<<laterPaymentUpdates) != 0 &&
-		len(t.rows[laterPayments])+len(t.unitRows[laterPayments])+len(t.rows[laterPaymentUpdates])+len(t.unitRows[laterPaymentUpdates]) == 0 {
-		t.heldPayments = nil
+	if set&paymentTables == paymentTables {
+		t.heldPayments = nil // every payment row held is written
 	}
 	return nil
 }
@@ -198,6 +197,8 @@ const (
 	// tableWritten: the statement is not a SELECT.
 	tableWritten
 	laterSet = 1<<len(laterTables) - 1
+	// paymentTables: the payments created and updated.
+	paymentTables tableSet = 1<<laterPayments | 1<<laterPaymentUpdates
 )
 
 var tablesByName = func() map[string]tableSet {

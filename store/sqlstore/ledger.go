@@ -49,7 +49,7 @@ func (t *tx) PostEntry(e malipo.Entry) error {
 	if err := e.Validate(); err != nil {
 		return err
 	}
-	if err := t.insertLater(laterEntries, t.conflict(errExists, "already_posted", fmt.Sprintf("%s %s is already posted", e.RefType, e.RefID)), e.ID, e.Kind, e.RefType, e.RefID, micros(e.CreatedAt)); err != nil {
+	if err := t.insertLater(laterEntries, rowExists("already_posted", fmt.Sprintf("%s %s is already posted", e.RefType, e.RefID)), e.ID, e.Kind, e.RefType, e.RefID, micros(e.CreatedAt)); err != nil {
 		return err
 	}
 	for i, p := range e.Postings {

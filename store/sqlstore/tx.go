@@ -186,14 +186,17 @@ func notFound(err error, what string) error {
 }
 
 // conflict turns a unique violation into the domain's conflict error.
-// errExists stands for the unique-key violation of a row written later.
-var errExists = errors.New("the row exists already")
-
 func (t *tx) conflict(err error, code, msg string) error {
-	if err != nil && (err == errExists || t.db.dialect.IsUnique(err)) {
+	if err != nil && t.db.dialect.IsUnique(err) {
 		return &malipo.Error{Kind: malipo.KindConflict, Code: code, Message: msg, Err: err}
 	}
 	return err
+}
+
+// rowExists is the conflict error a row written later returns should it
+// exist already (see later.go).
+func rowExists(code, msg string) error {
+	return &malipo.Error{Kind: malipo.KindConflict, Code: code, Message: msg}
 }
 
 // Merchants and integrations.
@@ -404,7 +407,7 @@ func (t *tx) CreatePayment(p malipo.Payment) error {
 	if err != nil {
 		return err
 	}
-	return t.insertLater(laterPayments, t.conflict(errExists, malipo.CodeReferenceInUse, fmt.Sprintf("a payment with reference %q already exists", p.Reference)), args...)
+	return t.insertLater(laterPayments, rowExists(malipo.CodeReferenceInUse, fmt.Sprintf("a payment with reference %q already exists", p.Reference)), args...)
 }
 
 func (t *tx) getPayment(where string, args ...any) (malipo.Payment, error) {
