@@ -244,41 +244,36 @@ type job struct {
 }
 
 // claim leases up to limit due deliveries and loads their events,
-// endpoints and integrations.
+// endpoints and integrations in the same transaction: the writer has the
+// pages it just wrote at hand (on SQLite a read connection would fetch
+// them again after every commit), the events come in one statement, and
+// a load that fails undoes the lease instead of leaving the deliveries to
+// wait it out.
 func (d *Dispatcher) claim(ctx context.Context, limit int) ([]job, error) {
-	var claimed []malipo.Delivery
+	var jobs []job
 	err := d.cfg.Store.Transact(ctx, func(tx store.Tx) error {
+		jobs = nil
 		// The time is read here, as the batch runs, not when the claim was
 		// queued: a claim that waited for its commit must not hand out a
 		// lease that has already run out.
 		now := d.now()
-		ds, err := tx.LeaseDueDeliveries(now, now.Add(d.lease()), limit)
-		claimed = ds
-		return err
-	})
-	if err != nil || len(claimed) == 0 {
-		return nil, err
-	}
-	jobs := make([]job, len(claimed))
-	err = d.cfg.Store.Read(ctx, func(tx store.Tx) error {
-		events := map[string]malipo.Event{}
+		claimed, err := tx.LeaseDueDeliveries(now, now.Add(d.lease()), limit)
+		if err != nil || len(claimed) == 0 {
+			return err
+		}
+		events, err := loadEvents(tx, claimed)
+		if err != nil {
+			return err
+		}
 		type endpointState struct {
 			ep   malipo.Endpoint
 			gone string
 		}
 		endpoints := map[string]endpointState{}
 		integrations := map[string]malipo.Integration{}
+		jobs = make([]job, len(claimed))
 		for i, del := range claimed {
-			j := job{msg: Message{Delivery: del}}
-			ev, ok := events[del.EventID]
-			if !ok {
-				var err error
-				if ev, err = tx.GetEvent(del.EventID); err != nil {
-					return err
-				}
-				events[del.EventID] = ev
-			}
-			j.msg.Event = ev
+			j := job{msg: Message{Delivery: del, Event: events[del.EventID]}}
 			if del.EndpointID != "" {
 				st, ok := endpoints[del.EndpointID]
 				if !ok {
@@ -300,7 +295,6 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) ([]job, error) {
 			if del.IntegrationID != "" {
 				in, ok := integrations[del.IntegrationID]
 				if !ok {
-					var err error
 					if in, err = tx.GetIntegration(del.IntegrationID); err != nil {
 						return err
 					}
@@ -312,7 +306,33 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) ([]job, error) {
 		}
 		return nil
 	})
-	return jobs, err
+	if err != nil {
+		return nil, err
+	}
+	return jobs, nil
+}
+
+// loadEvents reads the events of deliveries, by ID.
+func loadEvents(tx store.Tx, deliveries []malipo.Delivery) (map[string]malipo.Event, error) {
+	events := map[string]malipo.Event{}
+	var ids []string
+	for _, del := range deliveries {
+		if _, ok := events[del.EventID]; !ok {
+			events[del.EventID] = malipo.Event{}
+			ids = append(ids, del.EventID)
+		}
+	}
+	found, err := tx.GetEvents(ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, ev := range found {
+		events[ev.ID] = ev
+	}
+	if len(found) != len(ids) {
+		return nil, fmt.Errorf("%d of %d events of leased deliveries not found", len(ids)-len(found), len(ids))
+	}
+	return events, nil
 }
 
 // result is what one attempt found out.
@@ -470,57 +490,90 @@ func (d *Dispatcher) release(claimed malipo.Delivery) error {
 	})
 }
 
-// record stores the attempt and moves the delivery on: done, failed, or
-// due again after the schedule's next delay.
+// record records an attempt's answer and moves its delivery on. Almost
+// always the delivery is as this node leased it, and the attempt is
+// settled without reading it again (SettleDelivery checks that at
+// commit); if another node claimed it or recorded an attempt since, it is
+// read and recorded as it now stands.
 func (d *Dispatcher) record(ctx context.Context, claimed malipo.Delivery, r result) (malipo.Attempt, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	var a malipo.Attempt
 	err := d.cfg.Store.Transact(ctx, func(tx store.Tx) error {
+		cur := claimed
+		a = d.attemptOf(cur, r)
+		if err := tx.AddAttempt(a); err != nil {
+			return err
+		}
+		if err := d.moveOn(tx, &cur, r); err != nil {
+			return err
+		}
+		return tx.SettleDelivery(cur)
+	})
+	if !errors.Is(err, store.ErrLeaseLost) {
+		return a, err
+	}
+	err = d.cfg.Store.Transact(ctx, func(tx store.Tx) error {
 		cur, err := tx.GetDelivery(claimed.ID)
 		if err != nil {
 			return err
 		}
-		now := d.now()
-		a = malipo.Attempt{DeliveryID: cur.ID, Number: cur.Attempts + 1, At: r.at, StatusCode: r.status,
-			Latency: r.latency, Response: keep(r.body)}
-		if r.err != nil {
-			a.Error = r.err.Error()
-		}
+		a = d.attemptOf(cur, r)
 		if err := tx.AddAttempt(a); err != nil {
 			return err
 		}
-		cur.Attempts++
-		cur.UpdatedAt = now
 		if cur.Lease != claimed.Lease || cur.Status != malipo.DeliveryPending {
 			// Another node claimed it since (our lease ran out) or finished
 			// it: the attempt is logged, but the delivery is its holder's to
 			// move on; only an acknowledgement is good news for everyone.
+			cur.Attempts++
+			cur.UpdatedAt = d.now()
 			if r.acked && cur.Status == malipo.DeliveryPending {
 				cur.Status = malipo.DeliverySucceeded
 			}
 			return tx.UpdateDelivery(cur)
 		}
-		switch {
-		case r.acked:
-			cur.Status = malipo.DeliverySucceeded
-		case r.abandon:
-			cur.Status = malipo.DeliveryFailed
-		case r.status == http.StatusGone:
-			cur.Status = malipo.DeliveryFailed
-			if cur.EndpointID != "" {
-				if err := disable(tx, cur.EndpointID, "the endpoint answered 410 Gone"); err != nil {
-					return err
-				}
-			}
-		case cur.Attempts >= len(d.cfg.Schedule):
-			cur.Status = malipo.DeliveryFailed
-		default:
-			cur.NextAttemptAt = now.Add(max(d.jitter(d.cfg.Schedule[cur.Attempts]), r.retryAfter))
+		if err := d.moveOn(tx, &cur, r); err != nil {
+			return err
 		}
 		return tx.UpdateDelivery(cur)
 	})
 	return a, err
+}
+
+// attemptOf is the record of an attempt r at cur.
+func (d *Dispatcher) attemptOf(cur malipo.Delivery, r result) malipo.Attempt {
+	a := malipo.Attempt{DeliveryID: cur.ID, Number: cur.Attempts + 1, At: r.at, StatusCode: r.status,
+		Latency: r.latency, Response: keep(r.body)}
+	if r.err != nil {
+		a.Error = r.err.Error()
+	}
+	return a
+}
+
+// moveOn moves cur, pending under this node's lease, on after attempt r:
+// delivered, failed for good (disabling an endpoint that answered 410
+// Gone), or due again on the schedule.
+func (d *Dispatcher) moveOn(tx store.Tx, cur *malipo.Delivery, r result) error {
+	now := d.now()
+	cur.Attempts++
+	cur.UpdatedAt = now
+	switch {
+	case r.acked:
+		cur.Status = malipo.DeliverySucceeded
+	case r.abandon:
+		cur.Status = malipo.DeliveryFailed
+	case r.status == http.StatusGone:
+		cur.Status = malipo.DeliveryFailed
+		if cur.EndpointID != "" {
+			return disable(tx, cur.EndpointID, "the endpoint answered 410 Gone")
+		}
+	case cur.Attempts >= len(d.cfg.Schedule):
+		cur.Status = malipo.DeliveryFailed
+	default:
+		cur.NextAttemptAt = now.Add(max(d.jitter(d.cfg.Schedule[cur.Attempts]), r.retryAfter))
+	}
+	return nil
 }
 
 func disable(tx store.Tx, endpointID, reason string) error {

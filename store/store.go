@@ -51,6 +51,12 @@ func TakeShed(ctx context.Context) *Shed {
 	return s
 }
 
+// ErrLeaseLost is SettleDelivery's answer when the delivery moved on
+// since it was leased: another node claimed it, or an attempt was
+// recorded.
+var ErrLeaseLost = &malipo.Error{Kind: malipo.KindConflict, Code: "lease_lost",
+	Message: "the delivery was claimed or attempted by another since it was leased"}
+
 // Tx is the work a transaction can do. Lookups that find nothing return an
 // error of kind not_found; writes that break a uniqueness rule return kind
 // conflict.
@@ -210,6 +216,9 @@ type Tx interface {
 
 	CreateEvent(e malipo.Event) error
 	GetEvent(id string) (malipo.Event, error)
+	// GetEvents reads the events with these IDs, in no particular order,
+	// in as few statements as it can; an ID of no event is left out.
+	GetEvents(ids []string) ([]malipo.Event, error)
 	ListEvents(f EventFilter) ([]malipo.Event, error)
 
 	CreateEndpoint(e malipo.Endpoint) error
@@ -222,6 +231,13 @@ type Tx interface {
 	CreateDelivery(d malipo.Delivery) error
 	GetDelivery(id string) (malipo.Delivery, error)
 	UpdateDelivery(d malipo.Delivery) error
+	// SettleDelivery writes an attempt's outcome to a leased delivery (its
+	// status, attempts, next attempt and update time) only if it is still
+	// pending under d.Lease with one attempt fewer than d.Attempts: nobody
+	// has claimed it or recorded an attempt since. Otherwise it fails
+	// with ErrLeaseLost. It may be written as the transaction commits, so
+	// that error may come from Transact instead.
+	SettleDelivery(d malipo.Delivery) error
 	ListDeliveries(eventID string) ([]malipo.Delivery, error)
 	// LeaseDueDeliveries takes up to limit pending deliveries due at or
 	// before now, oldest first, skipping rows another node holds, and

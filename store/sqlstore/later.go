@@ -11,23 +11,26 @@ import (
 //
 // A payment succeeding writes a ledger entry, its postings, an event and
 // its deliveries, and updates the payment; a payment created writes its
-// row; a notification sent writes its attempt. On PostgreSQL each
+// row; a notification sent writes its attempt and settles its delivery
+// (the settlement checks that nobody claimed it since). On PostgreSQL each
 // statement is a round trip that wakes the database, and the round trips,
 // not the rows, are most of the cost. So these rows are held in the
 // transaction and written together, one statement per table for the whole
 // batch of the group committer (multi-row inserts; the payments' updates
-// through a table of values): at commit, or as soon as any statement names
-// one of those tables or a table whose rows refer to them (so a
-// transaction always sees its own rows, and foreign keys hold). The one
-// exception is a payment read by ID that the transaction holds nothing
-// for: it reads the same before the held rows are written as after, so
-// the next caller's locking read of its own payment writes nothing early.
+// and the deliveries' settlements through a table of values): at commit,
+// or as soon as any statement names one of those tables or a table whose
+// rows refer to them (so a transaction always sees its own rows, and
+// foreign keys hold). The one exception is a payment read by ID that the
+// transaction holds nothing for: it reads the same before the held rows
+// are written as after, so the next caller's locking read of its own
+// payment writes nothing early.
 //
 // Only where a held write fails is the difference visible, and there it is
 // kept invisible: a failed write of held rows fails the batch, which runs
 // again with a savepoint around each caller and each caller's rows
 // written before its savepoint is released, so the failure is that
-// caller's alone, with the error its statement would have returned.
+// caller's alone, with the error its statement would have returned (a
+// settlement whose delivery moved on: store.ErrLeaseLost).
 
 // laterTable is a table whose rows may be written later.
 type laterTable struct {
@@ -41,21 +44,20 @@ type laterTable struct {
 	// code and message name a unique-key violation (the row exists) when
 	// the row held gave none of its own.
 	code, message string
-	// update: the rows are payments' updates, not new rows (see
-	// writePaymentUpdates).
-	update bool
 }
 
 // laterTables in the order their rows are written: a payment before its
-// updates, an entry before its postings, an event before its deliveries
-// and a delivery before its attempts.
+// updates, an entry before its postings, an event before its deliveries,
+// a delivery before its settlement, and a settlement (which checks that
+// nobody else recorded an attempt) before its attempt.
 var laterTables = [...]laterTable{
 	{name: "payments", columns: paymentColumns, refersTo: -1, referredBy: []string{"refunds"}, code: malipo.CodeReferenceInUse, message: "a payment with this reference already exists"},
-	{name: "payments", refersTo: laterPayments, update: true},
+	{name: "payments", refersTo: laterPayments}, // updates: writePaymentUpdates
 	{name: "ledger_entries", columns: "id, kind, ref_type, ref_id, created_at", refersTo: -1, code: "already_posted", message: "the ledger entry is already posted"},
 	{name: "postings", columns: "entry_id, seq, account, currency, amount", refersTo: laterEntries},
 	{name: "events", columns: eventColumns, refersTo: -1, code: "event_exists", message: "event already exists"},
 	{name: "deliveries", columns: deliveryColumns, refersTo: laterEvents, code: "delivery_exists", message: "delivery already exists"},
+	{name: "deliveries", refersTo: laterDeliveries}, // settlements: writeDeliverySettlements
 	{name: "delivery_attempts", columns: "delivery_id, number, at, status_code, latency_us, response, error", refersTo: laterDeliveries,
 		code: "attempt_exists", message: "attempt already recorded"},
 }
@@ -67,6 +69,7 @@ const (
 	laterPostings
 	laterEvents
 	laterDeliveries
+	laterDeliverySettlements
 	laterAttempts
 )
 
@@ -150,10 +153,13 @@ func (t *tx) writeRows(table int, rows []heldRow) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	lt := laterTables[table]
-	if lt.update {
+	switch table {
+	case laterPaymentUpdates:
 		return t.writePaymentUpdates(rows)
+	case laterDeliverySettlements:
+		return t.writeDeliverySettlements(rows)
 	}
+	lt := laterTables[table]
 	args := make([][]any, len(rows))
 	for i, r := range rows {
 		args[i] = r.args
@@ -258,22 +264,11 @@ func (t *tx) insertRows(prefix, suffix string, rows [][]any) error {
 }
 
 // writeChunks runs statement(n), a statement taking n rows' arguments, for
-// rows: up to exactRows in one statement, more in chunks whose sizes are
-// powers of two up to 256. Few statements per batch, few distinct
-// statement texts to prepare, and far under both engines' limits on
-// parameters. It returns the rows affected.
-const exactRows = 32
-
+// rows, in chunks of chunkSize. It returns the rows affected.
 func (t *tx) writeChunks(rows [][]any, statement func(n int) string) (int64, error) {
 	var affected int64
 	for len(rows) > 0 {
-		n := len(rows)
-		if n > exactRows {
-			n = 256
-			for n > len(rows) {
-				n /= 2
-			}
-		}
+		n := chunkSize(len(rows))
 		args := make([]any, 0, n*len(rows[0]))
 		for _, r := range rows[:n] {
 			args = append(args, r...)
@@ -289,3 +284,20 @@ func (t *tx) writeChunks(rows [][]any, statement func(n int) string) (int64, err
 	}
 	return affected, nil
 }
+
+// chunkSize is how many of left rows (or keys) the next statement takes:
+// all of them up to exactRows, else the largest power of two up to 256
+// that fits. Few statements per batch, few distinct statement texts to
+// prepare, and far under both engines' limits on parameters.
+func chunkSize(left int) int {
+	if left <= exactRows {
+		return left
+	}
+	n := 256
+	for n > left {
+		n /= 2
+	}
+	return n
+}
+
+const exactRows = 32

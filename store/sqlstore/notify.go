@@ -32,6 +32,27 @@ func (t *tx) GetEvent(id string) (malipo.Event, error) {
 	return e, notFound(err, "event")
 }
 
+func (t *tx) GetEvents(ids []string) ([]malipo.Event, error) {
+	var events []malipo.Event
+	for len(ids) > 0 {
+		n := chunkSize(len(ids))
+		args := make([]any, n)
+		for i, id := range ids[:n] {
+			args[i] = id
+		}
+		rows, err := t.query(`SELECT `+eventColumns+` FROM events WHERE id IN (?`+strings.Repeat(", ?", n-1)+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		chunk, err := collect(rows, scanEvent)
+		if err != nil {
+			return nil, err
+		}
+		events, ids = append(events, chunk...), ids[n:]
+	}
+	return events, nil
+}
+
 func (t *tx) ListEvents(f store.EventFilter) ([]malipo.Event, error) {
 	where := []string{"merchant_id = ?", "mode = ?"}
 	args := []any{f.MerchantID, string(f.Mode)}
@@ -167,6 +188,40 @@ func (t *tx) UpdateDelivery(d malipo.Delivery) error {
 	res, err := t.exec(`UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, updated_at = ?, lease = ? WHERE id = ?`,
 		string(d.Status), d.Attempts, micros(d.NextAttemptAt), micros(d.UpdatedAt), d.Lease, d.ID)
 	return affected(res, err, "delivery")
+}
+
+func (t *tx) SettleDelivery(d malipo.Delivery) error {
+	return t.insertLater(laterDeliverySettlements, nil, d.ID, string(d.Status), d.Attempts, micros(d.NextAttemptAt), micros(d.UpdatedAt), d.Lease)
+}
+
+// settleDeliveriesStatement returns the statement that writes n
+// deliveries' settlements at once (SettleDelivery's arguments, in order),
+// each only where the delivery is pending under the same lease with one
+// attempt fewer.
+func settleDeliveriesStatement(n int) string {
+	const tuple = `(CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS INTEGER), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS INTEGER))`
+	return `WITH v (id, status, attempts, next_attempt_at, updated_at, lease) AS (VALUES ` + strings.Repeat(tuple+", ", n-1) + tuple + `)
+		UPDATE deliveries SET status = v.status, attempts = v.attempts, next_attempt_at = v.next_attempt_at, updated_at = v.updated_at
+		FROM v WHERE deliveries.id = v.id AND deliveries.lease = v.lease AND deliveries.attempts = v.attempts - 1 AND deliveries.status = 'pending'`
+}
+
+// writeDeliverySettlements writes held settlements, failing with
+// store.ErrLeaseLost if any delivery has moved on since its lease. Two
+// settlements of one delivery cannot both hold, so they fail too; the
+// batch then runs again with each caller's in its own savepoint.
+func (t *tx) writeDeliverySettlements(rows []heldRow) error {
+	args := make([][]any, len(rows))
+	for i, r := range rows {
+		args[i] = r.args
+	}
+	n, err := t.writeChunks(args, settleDeliveriesStatement)
+	if err != nil {
+		return err
+	}
+	if n != int64(len(args)) {
+		return store.ErrLeaseLost
+	}
+	return nil
 }
 
 func (t *tx) ListDeliveries(eventID string) ([]malipo.Delivery, error) {

@@ -2,7 +2,10 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -195,6 +198,144 @@ func testBacklog(t *testing.T, s store.Store) {
 			AttemptsInFlight: 2, OldestAttemptSentAt: epoch.Add(2 * time.Minute)}
 		if diff := cmp.Diff(want, b); diff != "" {
 			t.Errorf("backlog (-want +got):\n%s", diff)
+		}
+		return nil
+	})
+}
+
+// testGetEvents: events read by ID many at a time, more than one
+// statement's worth, in the transaction that wrote them and after.
+func testGetEvents(t *testing.T, s store.Store) {
+	var want []malipo.Event
+	ids := []string{"evt_nope"}
+	for i := range 45 {
+		e := event(fmt.Sprintf("evt_%02d", i), "mer_a")
+		e.ObjectID = fmt.Sprintf("pay_%02d", i)
+		want, ids = append(want, e), append(ids, e.ID)
+	}
+	check := func(tx store.Tx) error {
+		got, err := tx.GetEvents(ids)
+		if err != nil {
+			return err
+		}
+		slices.SortFunc(got, func(a, b malipo.Event) int { return strings.Compare(a.ID, b.ID) })
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("GetEvents (-want +got):\n%s", diff)
+		}
+		return nil
+	}
+	write(t, s, func(tx store.Tx) error {
+		for _, e := range want {
+			if err := tx.CreateEvent(e); err != nil {
+				return err
+			}
+		}
+		return check(tx)
+	})
+	read(t, s, check)
+}
+
+// testDeliverySettlements: an attempt's outcome settles a delivery only
+// while it is pending under the lease and attempt count its settler saw;
+// otherwise the settler alone fails with ErrLeaseLost and nothing it wrote
+// stands, batched with others or not.
+func testDeliverySettlements(t *testing.T, s store.Store) {
+	now := epoch.Add(time.Minute)
+	names := []string{"a", "b", "c", "d", "e"}
+	write(t, s, func(tx store.Tx) error {
+		if err := tx.CreateEvent(event("evt_1", "mer_a")); err != nil {
+			return err
+		}
+		for _, n := range names {
+			if err := tx.CreateDelivery(delivery("dlv_"+n, epoch)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	leased := map[string]malipo.Delivery{}
+	write(t, s, func(tx store.Tx) error {
+		ds, err := tx.LeaseDueDeliveries(now, now.Add(time.Minute), 10)
+		for _, d := range ds {
+			leased[d.ID] = d
+		}
+		if len(ds) != len(names) {
+			t.Fatalf("leased %d deliveries", len(ds))
+		}
+		done := leased["dlv_d"]
+		done.Status = malipo.DeliverySucceeded
+		return errors.Join(err, tx.UpdateDelivery(done))
+	})
+	// settle records attempt 1 of delivery id and settles it as status,
+	// under lease.
+	settle := func(id string, lease int, status malipo.DeliveryStatus, code int) func(tx store.Tx) error {
+		return func(tx store.Tx) error {
+			d := leased[id]
+			d.Lease, d.Status, d.Attempts, d.UpdatedAt = lease, status, d.Attempts+1, now
+			d.NextAttemptAt = now.Add(time.Duration(code) * time.Second)
+			if err := tx.AddAttempt(malipo.Attempt{DeliveryID: id, Number: d.Attempts, At: now, StatusCode: code}); err != nil {
+				return err
+			}
+			return tx.SettleDelivery(d)
+		}
+	}
+	errs := inOneBatch(t, s,
+		settle("dlv_a", 3, malipo.DeliverySucceeded, 200),
+		settle("dlv_b", 2, malipo.DeliverySucceeded, 200), // a lease since taken over
+		settle("dlv_c", 3, malipo.DeliveryPending, 503),
+		settle("dlv_c", 3, malipo.DeliverySucceeded, 204), // the same attempt settled twice
+		settle("dlv_d", 3, malipo.DeliveryFailed, 410),    // finished since
+	)
+	for i, want := range []error{nil, store.ErrLeaseLost, nil, store.ErrLeaseLost, store.ErrLeaseLost} {
+		if !errors.Is(errs[i], want) && errs[i] != want {
+			t.Errorf("settlement %d: error %v, want %v", i, errs[i], want)
+		}
+	}
+	// Alone, and read back by the transaction that settled it.
+	err := s.Transact(context.Background(), settle("dlv_e", 4, malipo.DeliverySucceeded, 200))
+	if !errors.Is(err, store.ErrLeaseLost) {
+		t.Errorf("settlement under a lease never taken: %v", err)
+	}
+	write(t, s, func(tx store.Tx) error {
+		if err := settle("dlv_e", 3, malipo.DeliveryPending, 500)(tx); err != nil {
+			return err
+		}
+		got, err := tx.GetDelivery("dlv_e")
+		if err == nil && (got.Attempts != 1 || !got.NextAttemptAt.Equal(now.Add(500*time.Second))) {
+			t.Errorf("own settlement unseen: %+v", got)
+		}
+		return err
+	})
+
+	read(t, s, func(tx store.Tx) error {
+		for _, w := range []struct {
+			id       string
+			status   malipo.DeliveryStatus
+			attempts int
+			next     time.Time
+			codes    []int
+		}{
+			{"dlv_a", malipo.DeliverySucceeded, 1, now.Add(200 * time.Second), []int{200}},
+			{"dlv_b", malipo.DeliveryPending, 0, now.Add(time.Minute), nil},
+			{"dlv_c", malipo.DeliveryPending, 1, now.Add(503 * time.Second), []int{503}},
+			{"dlv_d", malipo.DeliverySucceeded, 0, now.Add(time.Minute), nil},
+			{"dlv_e", malipo.DeliveryPending, 1, now.Add(500 * time.Second), []int{500}},
+		} {
+			d, err := tx.GetDelivery(w.id)
+			must(t, err)
+			if d.Status != w.status || d.Attempts != w.attempts || !d.NextAttemptAt.Equal(w.next) || d.Lease != 3 {
+				t.Errorf("%s: %s, %d attempts, due %s, lease %d; want %s, %d, %s, 3", w.id, d.Status, d.Attempts, d.NextAttemptAt, d.Lease,
+					w.status, w.attempts, w.next)
+			}
+			as, err := tx.ListAttempts(w.id)
+			must(t, err)
+			var codes []int
+			for _, a := range as {
+				codes = append(codes, a.StatusCode)
+			}
+			if !slices.Equal(codes, w.codes) {
+				t.Errorf("%s: attempts answered %v, want %v", w.id, codes, w.codes)
+			}
 		}
 		return nil
 	})
