@@ -277,16 +277,22 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) ([]job, error) {
 			if del.EndpointID != "" {
 				st, ok := endpoints[del.EndpointID]
 				if !ok {
-					ep, err := tx.GetEndpoint(del.EndpointID)
-					switch {
-					case malipo.KindOf(err) == malipo.KindNotFound:
-						st.gone = "not sent: the webhook endpoint was deleted"
-					case err != nil:
+					// Listed, not read by ID: a read by ID in a write
+					// transaction locks the endpoint until the claim
+					// commits, and a merchant's list is read once a batch.
+					eps, err := tx.ListEndpoints(del.MerchantID, del.Mode)
+					if err != nil {
 						return err
-					case ep.Disabled:
-						st.gone = "not sent: the webhook endpoint is disabled"
 					}
-					st.ep = ep
+					st.gone = "not sent: the webhook endpoint was deleted"
+					for _, ep := range eps {
+						if ep.ID == del.EndpointID {
+							st.ep, st.gone = ep, ""
+							if ep.Disabled {
+								st.gone = "not sent: the webhook endpoint is disabled"
+							}
+						}
+					}
 					endpoints[del.EndpointID] = st
 				}
 				ep := st.ep

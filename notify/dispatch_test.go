@@ -383,6 +383,34 @@ func TestDisabledEndpointsPendingDeliveriesAreDropped(t *testing.T) {
 	}
 }
 
+// A deleted endpoint's pending deliveries fail at once, saying why; the
+// merchant's other endpoints still get theirs.
+func TestDeletedEndpointsPendingDeliveriesAreDropped(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st store.Store) {
+		f := newFixture(t, st, nil)
+		gone := newReceiver(t, f.clk, answer(200, ""))
+		kept := newReceiver(t, f.clk, answer(200, ""))
+		ep, _ := f.endpoint(t, gone.URL)
+		f.endpoint(t, kept.URL)
+		ev := f.pay(t, "order-1", malipo.PaymentSucceeded, "")
+		if err := f.svc.DeleteEndpoint(context.Background(), f.integ, ep.ID); err != nil {
+			t.Fatal(err)
+		}
+		f.drive(t, ev.ID, start.Add(time.Hour))
+		if n, m := len(gone.requests()), len(kept.requests()); n != 0 || m != 1 {
+			t.Errorf("the deleted endpoint got %d requests and the other %d, want 0 and 1", n, m)
+		}
+		for _, l := range f.deliveries(t, ev.ID) {
+			if l.Delivery.EndpointID != ep.ID {
+				continue
+			}
+			if l.Delivery.Status != malipo.DeliveryFailed || len(l.Attempts) != 1 || !strings.Contains(l.Attempts[0].Error, "deleted") {
+				t.Errorf("delivery = %+v %+v, want failed, saying why", l.Delivery, l.Attempts)
+			}
+		}
+	})
+}
+
 func TestNotifyURLUsesTheIntegrationSecret(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st store.Store) {
 		f := newFixture(t, st, nil)
