@@ -105,7 +105,7 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 			"region":          "",
 			"log_level":       "info",
 			"webhook_timeout": (15 * time.Second).String(),
-			"webhook_workers": "64",
+			"webhook_workers": "0",
 			"paydunya_addr":   "",
 			"cinetpay_addr":   "",
 			"kpay_addr":       "",
