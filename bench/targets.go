@@ -64,11 +64,7 @@ func (r *runner) open(ctx context.Context, engine string) (*env, error) {
 	e := &env{st: st, teardown: teardown}
 	clk := clock.Real{}
 	flavors := map[malipo.Flavor]notify.Flavor{}
-	workers := notify.WorkersSQLite
-	if engine == "postgres" {
-		workers = notify.WorkersPostgres
-	}
-	e.disp = notify.New(notify.Config{Store: st, Clock: clk, Flavors: flavors, Workers: workers})
+	e.disp = notify.New(notify.Config{Store: st, Clock: clk, Flavors: flavors})
 	sb := sandbox.New(st, clk, 0, nil)
 	e.svc = gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, nil), BaseURL: "http://bench",
 		Wake: e.disp.Wake, Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()}})

@@ -20,8 +20,9 @@ import (
 	"github.com/malipo/malipo/store/storetest"
 )
 
-// BenchmarkDeliveries measures the dispatcher (32 workers) sending
-// payment.succeeded events to a receiver on loopback, in two ways:
+// BenchmarkDeliveries measures the dispatcher (its default workers)
+// sending payment.succeeded events to a receiver on loopback, in
+// two ways:
 //
 //   - drain: 10,000 payments have succeeded before the dispatcher starts;
 //     it reports how many deliveries per second it acknowledges, and the
@@ -61,7 +62,7 @@ func deliverMany(b *testing.B, st store.Store, events, rate int) {
 	defer cancel()
 	clk := clock.Real{}
 	flavors := map[malipo.Flavor]notify.Flavor{}
-	disp := notify.New(notify.Config{Store: st, Clock: clk, Flavors: flavors, Workers: 64})
+	disp := notify.New(notify.Config{Store: st, Clock: clk, Flavors: flavors})
 	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, nil), BaseURL: "http://pay.test",
 		Wake: disp.Wake, PaymentTTL: time.Hour})
 	flavors[malipo.FlavorNative] = native.New(svc, nil).Flavor()

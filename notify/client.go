@@ -16,8 +16,10 @@ import (
 // resolution, against malipo.NotifyAddressAllowed: a host name that
 // resolves (or re-resolves, as in DNS rebinding) to a forbidden address
 // cannot be reached. It uses no proxy, follows no redirect and gives up
-// after timeout.
-func NewClient(mode malipo.Mode, timeout time.Duration) *http.Client {
+// after timeout. It keeps up to conns idle connections to each receiver:
+// as many as attempts run at once, so that a busy receiver's connections
+// are reused, not closed and dialled again.
+func NewClient(mode malipo.Mode, timeout time.Duration, conns int) *http.Client {
 	dialer := &net.Dialer{
 		Timeout:   timeout,
 		KeepAlive: 30 * time.Second,
@@ -36,8 +38,8 @@ func NewClient(mode malipo.Mode, timeout time.Duration) *http.Client {
 		Proxy:                 nil, // a proxy would hide the real destination from the check
 		DialContext:           dialer.DialContext,
 		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   64,
+		MaxIdleConns:          max(256, conns),
+		MaxIdleConnsPerHost:   conns,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   timeout,
 		ResponseHeaderTimeout: timeout,

@@ -3,8 +3,10 @@ package notify_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/rand"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -525,12 +527,12 @@ func TestClientRefusesPrivateAddressesInLiveMode(t *testing.T) {
 	// because the dialer checks the address the name resolved to.
 	byName := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
 	for _, u := range []string{srv.URL, byName} {
-		_, err := notify.NewClient(malipo.ModeLive, time.Second).Post(u, "application/json", nil)
+		_, err := notify.NewClient(malipo.ModeLive, time.Second, 1).Post(u, "application/json", nil)
 		var blocked *notify.BlockedError
 		if !errorsAs(err, &blocked) {
 			t.Errorf("live POST %s: err = %v, want a BlockedError", u, err)
 		}
-		res, err := notify.NewClient(malipo.ModeTest, time.Second).Post(u, "application/json", nil)
+		res, err := notify.NewClient(malipo.ModeTest, time.Second, 1).Post(u, "application/json", nil)
 		if err != nil {
 			t.Errorf("test POST %s: %v", u, err)
 		} else {
@@ -538,7 +540,7 @@ func TestClientRefusesPrivateAddressesInLiveMode(t *testing.T) {
 		}
 	}
 	// Link-local (cloud metadata) is refused even in test mode.
-	_, err := notify.NewClient(malipo.ModeTest, time.Second).Get("http://169.254.169.254/latest/meta-data/")
+	_, err := notify.NewClient(malipo.ModeTest, time.Second, 1).Get("http://169.254.169.254/latest/meta-data/")
 	var blocked *notify.BlockedError
 	if !errorsAs(err, &blocked) {
 		t.Errorf("metadata address in test mode: err = %v, want a BlockedError", err)
@@ -829,4 +831,54 @@ func TestStopReleasesWhatItCannotFinish(t *testing.T) {
 			t.Errorf("after the other node: %+v", logs[0])
 		}
 	})
+}
+
+// Attempts reuse their connections to a busy receiver: with more workers
+// than a transport keeps idle by default, each round of attempts dials no
+// new ones.
+func TestConnectionsToABusyReceiverAreReused(t *testing.T) {
+	const workers, rounds = 128, 3
+	f := newFixture(t, storetest.SQLite(t), func(c *notify.Config) { c.Workers = workers })
+	var mu sync.Mutex
+	dialled, arrived := 0, 0
+	gate := make(chan struct{})
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Each request waits for the round's others, so that a round
+		// needs workers connections at once.
+		mu.Lock()
+		arrived++
+		g := gate
+		if arrived == workers {
+			close(gate)
+			gate, arrived = make(chan struct{}), 0
+		}
+		mu.Unlock()
+		select {
+		case <-g:
+		case <-time.After(5 * time.Second):
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			dialled++
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	f.endpoint(t, srv.URL)
+	for i := range workers * rounds {
+		f.pay(t, fmt.Sprintf("o-%d", i), malipo.PaymentSucceeded, "")
+	}
+	n, err := f.disp.RunDue(context.Background())
+	if err != nil || n != workers*rounds {
+		t.Fatalf("RunDue made %d attempts (%v), want %d", n, err, workers*rounds)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if dialled > workers {
+		t.Errorf("%d rounds of %d attempts dialled %d connections, want at most %d", rounds, workers, dialled, workers)
+	}
 }

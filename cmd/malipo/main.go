@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/malipo/malipo/gateway"
+	"github.com/malipo/malipo/notify"
 )
 
 func main() {
@@ -105,7 +107,7 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 			"region":          "",
 			"log_level":       "info",
 			"webhook_timeout": (15 * time.Second).String(),
-			"webhook_workers": "0",
+			"webhook_workers": strconv.Itoa(notify.DefaultWorkers),
 			"paydunya_addr":   "",
 			"cinetpay_addr":   "",
 			"kpay_addr":       "",

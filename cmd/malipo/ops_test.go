@@ -23,7 +23,6 @@ import (
 	"github.com/malipo/malipo/faces/ipay"
 	"github.com/malipo/malipo/gateway"
 	"github.com/malipo/malipo/ids"
-	"github.com/malipo/malipo/notify"
 	"github.com/malipo/malipo/store/storetest"
 )
 
@@ -349,25 +348,6 @@ func TestBusyAnswersSpeakEachFace(t *testing.T) {
 		refuse(rec, httptest.NewRequest("POST", path, nil))
 		if rec.Code != 503 || !strings.Contains(rec.Body.String(), want) {
 			t.Errorf("%s: %d %s", path, rec.Code, rec.Body)
-		}
-	}
-}
-
-// The notification workers default by store, and a flag set wins.
-func TestWebhookWorkersDefaultByStore(t *testing.T) {
-	for _, c := range []struct {
-		flag int
-		db   string
-		want int
-	}{
-		{0, "malipo.db", notify.WorkersSQLite},
-		{0, "postgres://u@h/db", notify.WorkersPostgres},
-		{0, "postgresql://u@h/db", notify.WorkersPostgres},
-		{8, "postgres://u@h/db", 8},
-		{200, "malipo.db", 200},
-	} {
-		if got := webhookWorkers(c.flag, c.db); got != c.want {
-			t.Errorf("webhookWorkers(%d, %q) = %d, want %d", c.flag, c.db, got, c.want)
 		}
 	}
 }

@@ -49,7 +49,7 @@ type serveCmd struct {
 	ReconcileAfter time.Duration `name:"reconcile-after" envvar:"MALIPO_RECONCILE_AFTER" default:"${reconcile_after}" help:"How long a rail attempt may go without a verdict before Malipo asks the rail (env MALIPO_RECONCILE_AFTER)."`
 	DefaultRegion  string        `name:"default-region" envvar:"MALIPO_DEFAULT_REGION" default:"${region}" help:"Country (ISO 3166, e.g. RW) for phone numbers written without country code (env MALIPO_DEFAULT_REGION)."`
 	WebhookTimeout time.Duration `name:"webhook-timeout" envvar:"MALIPO_WEBHOOK_TIMEOUT" default:"${webhook_timeout}" help:"How long one notification attempt may take (env MALIPO_WEBHOOK_TIMEOUT)."`
-	WebhookWorkers int           `name:"webhook-workers" envvar:"MALIPO_WEBHOOK_WORKERS" default:"${webhook_workers}" help:"Notification attempts this node makes at once; 0: 64 on SQLite, 128 on PostgreSQL (env MALIPO_WEBHOOK_WORKERS)."`
+	WebhookWorkers int           `name:"webhook-workers" envvar:"MALIPO_WEBHOOK_WORKERS" default:"${webhook_workers}" help:"Notification attempts this node makes at once (env MALIPO_WEBHOOK_WORKERS)."`
 	PayDunyaAddr   string        `name:"paydunya-addr" envvar:"MALIPO_PAYDUNYA_ADDR" default:"${paydunya_addr}" help:"Also serve PayDunya's API at its original paths (/api/v1, /sandbox-api/v1) on this address (env MALIPO_PAYDUNYA_ADDR)."`
 	CinetPayAddr   string        `name:"cinetpay-addr" envvar:"MALIPO_CINETPAY_ADDR" default:"${cinetpay_addr}" help:"Also serve CinetPay's API at its original paths (/v2/payment) on this address (env MALIPO_CINETPAY_ADDR)."`
 	KPayAddr       string        `name:"kpay-addr" envvar:"MALIPO_KPAY_ADDR" default:"${kpay_addr}" help:"Also serve KPay's API at its original path (POST /) on this address (env MALIPO_KPAY_ADDR)."`
@@ -157,7 +157,7 @@ func (s serveCmd) Run(c *cli, e *env) error {
 		return err
 	}
 	dispatcher := notify.New(notify.Config{Store: st, Clock: clk, Flavors: flavors, Timeout: s.WebhookTimeout,
-		Workers: webhookWorkers(s.WebhookWorkers, c.DB), Grace: s.StopTimeout, Logger: logger, OnAttempt: attemptMetrics(reg)})
+		Workers: s.WebhookWorkers, Grace: s.StopTimeout, Logger: logger, OnAttempt: attemptMetrics(reg)})
 	sb := sandbox.New(st, clk, s.SandboxDelay, logger)
 	svc := gateway.New(gateway.Config{
 		Store: st, Clock: clk, IDs: ids.New(clk.Now, nil), Logger: logger, BaseURL: baseURL,

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/malipo/malipo/notify"
 	"github.com/malipo/malipo/store"
 	"github.com/malipo/malipo/store/postgres"
 	"github.com/malipo/malipo/store/sqlite"
@@ -21,17 +20,6 @@ func openStore(ctx context.Context, url string) (store.Store, error) {
 		return postgres.Open(ctx, url)
 	}
 	return sqlite.Open(ctx, url)
-}
-
-// webhookWorkers is --webhook-workers, or the store's default when 0.
-func webhookWorkers(flag int, url string) int {
-	switch {
-	case flag > 0:
-		return flag
-	case isPostgres(url):
-		return notify.WorkersPostgres
-	}
-	return notify.WorkersSQLite
 }
 
 // describeStore names the store for people without leaking a password.
