@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"database/sql"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"time"
 
@@ -233,9 +234,13 @@ func (t *tx) ListDeliveries(eventID string) ([]malipo.Delivery, error) {
 }
 
 func (t *tx) LeaseDueDeliveries(now, until time.Time, limit int) ([]malipo.Delivery, error) {
+	// The limit is written into the statement, not bound: it is the
+	// dispatcher's free workers, different nearly every claim, and SQLite
+	// plans with a bound LIMIT's value, so each new value made it parse
+	// the statement again. There are at most as many texts as workers.
 	rows, err := t.query(`UPDATE deliveries SET next_attempt_at = ?, lease = lease + 1 WHERE id IN (
-		SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?`+t.db.dialect.ClaimSuffix+`)
-		RETURNING `+deliveryColumns, micros(until), micros(now), limit)
+		SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT `+strconv.Itoa(limit)+t.db.dialect.ClaimSuffix+`)
+		RETURNING `+deliveryColumns, micros(until), micros(now))
 	if err != nil {
 		return nil, err
 	}
