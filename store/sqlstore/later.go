@@ -160,11 +160,7 @@ func (t *tx) writeRows(table int, rows []heldRow) error {
 		return t.writeDeliverySettlements(rows)
 	}
 	lt := laterTables[table]
-	args := make([][]any, len(rows))
-	for i, r := range rows {
-		args[i] = r.args
-	}
-	err := t.insertRows(`INSERT INTO `+lt.name+` (`+lt.columns+`) VALUES `, "", args)
+	err := t.insertRows(`INSERT INTO `+lt.name+` (`+lt.columns+`) VALUES `, "", argsOf(rows))
 	switch {
 	case err == nil || !t.db.dialect.IsUnique(err):
 		return err
@@ -174,6 +170,29 @@ func (t *tx) writeRows(table int, rows []heldRow) error {
 		return t.conflict(err, lt.code, lt.message)
 	}
 	return err
+}
+
+// argsOf is the arguments of rows, a row's to an element.
+func argsOf(rows []heldRow) [][]any {
+	args := make([][]any, len(rows))
+	for i, r := range rows {
+		args[i] = r.args
+	}
+	return args
+}
+
+// updateRows runs statement(n), an update of n rows from their arguments,
+// for rows in chunks, and fails with missing unless every row was
+// updated.
+func (t *tx) updateRows(rows [][]any, statement func(n int) string, missing error) error {
+	n, err := t.writeChunks(rows, statement)
+	if err != nil {
+		return err
+	}
+	if n != int64(len(rows)) {
+		return missing
+	}
+	return nil
 }
 
 // beforeStatement writes the held rows of the tables query names (and of

@@ -211,18 +211,7 @@ func settleDeliveriesStatement(n int) string {
 // settlements of one delivery cannot both hold, so they fail too; the
 // batch then runs again with each caller's in its own savepoint.
 func (t *tx) writeDeliverySettlements(rows []heldRow) error {
-	args := make([][]any, len(rows))
-	for i, r := range rows {
-		args[i] = r.args
-	}
-	n, err := t.writeChunks(args, settleDeliveriesStatement)
-	if err != nil {
-		return err
-	}
-	if n != int64(len(args)) {
-		return store.ErrLeaseLost
-	}
-	return nil
+	return t.updateRows(argsOf(rows), settleDeliveriesStatement, store.ErrLeaseLost)
 }
 
 func (t *tx) ListDeliveries(eventID string) ([]malipo.Delivery, error) {

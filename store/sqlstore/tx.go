@@ -481,14 +481,7 @@ func (t *tx) writePaymentUpdates(rows []heldRow) error {
 			args = append(args, r.args)
 		}
 	}
-	n, err := t.writeChunks(args, updatePaymentsStatement)
-	if err != nil {
-		return err
-	}
-	if n != int64(len(args)) {
-		return notFound(sql.ErrNoRows, "payment")
-	}
-	return nil
+	return t.updateRows(args, updatePaymentsStatement, notFound(sql.ErrNoRows, "payment"))
 }
 
 func (t *tx) ListPayments(f store.PaymentFilter) ([]malipo.Payment, error) {
