@@ -54,7 +54,13 @@ func (r *runner) offer(ctx context.Context, s0 *server, t httpTarget, rate int) 
 	}
 	targeter := func(tgt *vegeta.Target) error { return t.next(s0, t.seq.Add(1), tgt) }
 	peak := sampleRSS(s0.cmd.Process.Pid)
-	attacker := vegeta.NewAttacker(vegeta.Workers(64), vegeta.MaxWorkers(1024), vegeta.KeepAlive(true), vegeta.Timeout(5*time.Second))
+	// Each step's clients are its own: their connections close when the
+	// step ends, so a step's RSS is not the idle connections of the steps
+	// before it (the server keeps an idle connection two minutes).
+	clients := &http.Transport{MaxIdleConnsPerHost: vegeta.DefaultConnections}
+	defer clients.CloseIdleConnections()
+	attacker := vegeta.NewAttacker(vegeta.Client(&http.Client{Transport: clients}),
+		vegeta.Workers(64), vegeta.MaxWorkers(1024), vegeta.KeepAlive(true), vegeta.Timeout(5*time.Second))
 	s := step{rate: rate}
 	var okLat, refusedLat []time.Duration
 	var first, last time.Time
