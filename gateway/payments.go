@@ -51,9 +51,11 @@ type PaymentInput struct {
 	Store   malipo.Store
 }
 
-// validate turns input into a new pending payment, or explains what is wrong.
-func (s *Service) newPayment(in malipo.Integration, req PaymentInput) (malipo.Payment, error) {
-	var p malipo.Payment
+// newPayment turns input into a new pending payment, or explains what is
+// wrong. It may blank fields of req that it drops (a store logo that is
+// not a URL).
+func (s *Service) newPayment(in malipo.Integration, req *PaymentInput) (*malipo.Payment, error) {
+	p := new(malipo.Payment)
 	cur, err := malipo.ParseCurrency(req.Currency)
 	if req.Currency == "" {
 		err = malipo.Invalid("currency", "parameter_missing", "currency is required")
@@ -145,7 +147,7 @@ func (s *Service) newPayment(in malipo.Integration, req PaymentInput) (malipo.Pa
 		}
 	}
 	now := s.now()
-	p = malipo.Payment{
+	*p = malipo.Payment{
 		ID: s.cfg.IDs.ID("pay"), MerchantID: in.MerchantID, IntegrationID: in.ID, Mode: in.Mode,
 		Amount: req.Amount, Currency: cur, Reference: req.Reference, Description: req.Description,
 		Customer: req.Customer, Channels: channels, ReturnURL: req.ReturnURL, CancelURL: req.CancelURL,
@@ -263,27 +265,30 @@ func (s *Service) ReceiptURL(p malipo.Payment) string {
 // at once. It reports whether the answer was replayed from an earlier
 // request with the same idempotency key.
 func (s *Service) CreatePayment(ctx context.Context, in malipo.Integration, req PaymentInput, idem Idempotency) (malipo.Payment, bool, error) {
-	p, err := s.newPayment(in, req)
+	// The payment travels by pointer: a request's goroutine keeps the
+	// deepest stack it ever reached until a collection shrinks it, and
+	// every Payment value a frame holds is 856 bytes of that stack.
+	p, err := s.newPayment(in, &req)
 	if err != nil {
 		return malipo.Payment{}, false, err
 	}
 	var attempt malipo.RailAttempt
 	if p.Method != "" { // charged at once: the first attempt is claimed with the payment
-		rail, err := s.railFor(p)
+		rail, err := s.railFor(*p)
 		if err != nil {
 			return malipo.Payment{}, false, err
 		}
-		attempt = s.beginAttempt(&p, rail)
+		attempt = s.beginAttempt(p, rail)
 	}
-	created := p
+	created := *p
 	var replay bool
 	var card malipo.CardToken
 	err = s.transactIdempotent(ctx, idem, func(tx store.Tx) error {
 		var prior malipo.Payment
 		var err error
-		p = created
+		*p = created
 		if replay, err = s.replayed(tx, in.ID, idem, &prior); err != nil || replay {
-			p = prior
+			*p = prior
 			return err
 		}
 		if req.CardToken != "" {
@@ -291,7 +296,7 @@ func (s *Service) CreatePayment(ctx context.Context, in malipo.Integration, req 
 				return err
 			}
 		}
-		if err := tx.CreatePayment(p); err != nil {
+		if err := tx.CreatePayment(*p); err != nil {
 			return err
 		}
 		if p.Attempt > 0 {
@@ -299,17 +304,26 @@ func (s *Service) CreatePayment(ctx context.Context, in malipo.Integration, req 
 				return err
 			}
 		}
-		return s.remember(tx, in.ID, idem, p)
+		return s.remember(tx, in.ID, idem, *p)
 	})
-	switch {
-	case err != nil || replay:
-		return p, replay, err
-	case req.CardToken != "":
-		p, err = s.chargeToken(ctx, in.ID, p, attempt, card, req.CVV, idem)
-	case p.Method == malipo.ChannelMobileMoney:
-		p, err = s.push(ctx, in.ID, p, attempt, idem)
+	if err != nil || replay {
+		return *p, replay, err
 	}
-	return p, false, err
+	return s.charge(ctx, in.ID, p, attempt, card, req.CardToken, req.CVV, idem)
+}
+
+// charge makes a payment created with its first attempt claimed reach its
+// rail: a saved card's network, or the customer's mobile-money operator.
+// A payment the customer pays at checkout is returned as it is.
+func (s *Service) charge(ctx context.Context, scope string, p *malipo.Payment, a malipo.RailAttempt, card malipo.CardToken, cardToken, cvv string, idem Idempotency) (malipo.Payment, bool, error) {
+	var err error
+	switch {
+	case cardToken != "":
+		*p, err = s.chargeToken(ctx, scope, *p, a, card, cvv, idem)
+	case p.Method == malipo.ChannelMobileMoney:
+		*p, err = s.push(ctx, scope, *p, a, idem)
+	}
+	return *p, false, err
 }
 
 // push sends the mobile-money prompt of a claimed attempt and records what

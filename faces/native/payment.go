@@ -200,17 +200,36 @@ func (a *API) payment(p malipo.Payment) paymentResource {
 }
 
 func (a *API) createPayment(w http.ResponseWriter, r *http.Request, in malipo.Integration) error {
-	b, err := body(w, r)
+	input, idem, err := paymentInput(w, r)
 	if err != nil {
 		return err
+	}
+	p, replayed, err := a.svc.CreatePayment(r.Context(), in, *input, idem)
+	if err != nil {
+		return err
+	}
+	markReplay(w, replayed)
+	a.writePayment(w, http.StatusCreated, &p)
+	return nil
+}
+
+// paymentInput reads and checks a create-payment request. It is a
+// function of its own, as writePayment is, so that the request's decoded
+// forms are off the stack while the payment is created: every frame
+// createPayment keeps is under the commit wait (see
+// TestCreatingAPaymentNeedsLittleStack).
+func paymentInput(w http.ResponseWriter, r *http.Request) (*gateway.PaymentInput, gateway.Idempotency, error) {
+	b, err := body(w, r)
+	if err != nil {
+		return nil, gateway.Idempotency{}, err
 	}
 	var req createPaymentRequest
 	if err := decode(b, &req); err != nil {
-		return err
+		return nil, gateway.Idempotency{}, err
 	}
 	input, err := req.input()
 	if err != nil {
-		return err
+		return nil, gateway.Idempotency{}, err
 	}
 	idem := idempotency(r, b)
 	if req.CVV != "" && idem.Key != "" {
@@ -220,13 +239,12 @@ func (a *API) createPayment(w http.ResponseWriter, r *http.Request, in malipo.In
 		canonical, _ := json.Marshal(req)
 		idem = idempotency(r, canonical)
 	}
-	p, replayed, err := a.svc.CreatePayment(r.Context(), in, input, idem)
-	if err != nil {
-		return err
-	}
-	markReplay(w, replayed)
-	writeJSON(w, http.StatusCreated, a.payment(p))
-	return nil
+	return &input, idem, nil
+}
+
+// writePayment answers with a payment.
+func (a *API) writePayment(w http.ResponseWriter, status int, p *malipo.Payment) {
+	writeJSON(w, status, a.payment(*p))
 }
 
 func (a *API) getPayment(w http.ResponseWriter, r *http.Request, in malipo.Integration) error {
