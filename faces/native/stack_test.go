@@ -1,6 +1,7 @@
 package native_test
 
 import (
+	"encoding/json"
 	"net/http/httptest"
 	"runtime"
 	"runtime/debug"
@@ -14,37 +15,74 @@ import (
 // collection shrinks it, and under load a node holds one such goroutine
 // for every request under way and every open connection. Below 3 KiB of
 // frames standing for the server's own (net/http's connection and
-// malipo serve's middleware take about 2.9 KiB), creating a payment must
-// fit in 16 KiB of stack. It needed 32 KiB while the payment was copied
-// by value through every frame: at twice the rate a node sustains, that
-// was 40 MB of stacks where it is now about 22.
-func TestCreatingAPaymentNeedsLittleStack(t *testing.T) {
+// malipo serve's middleware take about 2.9 KiB), creating a payment and
+// making one succeed must each fit in 16 KiB of stack. A create needed
+// 32 KiB while the payment was copied by value through every frame: at
+// twice the rate a node sustains, that was 40 MB of stacks where it is
+// now about 22.
+func TestRequestsNeedLittleStack(t *testing.T) {
 	f := setup(t)
-	create := func(n int) int {
-		body := `{"amount":5000,"currency":"XOF","reference":"stack-` + strconv.Itoa(n) +
-			`","description":"Load test","customer":{"name":"Awa Diallo","email":"awa@example.com"},"metadata":{"order":"1"}}`
-		req := httptest.NewRequest("POST", "/v1/payments", strings.NewReader(body))
+	send := func(method, path, body string) (int, string) {
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+f.key)
 		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		f.mux.ServeHTTP(rec, req)
-		return rec.Code
+		return rec.Code, rec.Body.String()
 	}
-	if code := create(0); code != 201 {
-		t.Fatalf("create: %d", code)
+	create := func(n int) (int, string) {
+		return send("POST", "/v1/payments", `{"amount":5000,"currency":"XOF","reference":"stack-`+strconv.Itoa(n)+
+			`","description":"Load test","customer":{"name":"Awa Diallo","email":"awa@example.com"},"metadata":{"order":"1"}}`)
 	}
+	const n = 128
+	ids := make([]string, n+1)
+	for i := range ids {
+		code, body := create(1000 + i)
+		var p struct{ ID string }
+		if err := json.Unmarshal([]byte(body), &p); code != 201 || err != nil {
+			t.Fatalf("create: %d %s", code, body)
+		}
+		ids[i] = p.ID
+	}
+	succeed := func(i int) (int, string) {
+		return send("POST", "/v1/sandbox/payments/"+ids[i]+"/outcome", `{"outcome":"succeeded"}`)
+	}
+	if code, body := succeed(n); code != 200 {
+		t.Fatalf("succeed: %d %s", code, body)
+	}
+	for _, c := range []struct {
+		name string
+		do   func(i int) (int, string)
+		want int
+	}{{"create", create, 201}, {"succeed", succeed, 200}} {
+		if per := stackPerCall(t, n, c.do, c.want); per > 24<<10 {
+			// Stacks come in powers of two: 16 KiB each, or 32. The
+			// midpoint leaves room for what other goroutines do meanwhile.
+			t.Errorf("%s leaves its goroutine %d bytes of stack, want 16 KiB", c.name, per)
+		} else {
+			t.Logf("%s: %d bytes of stack", c.name, per)
+		}
+	}
+}
+
+// stackPerCall runs do(0…n-1), each on a goroutine of its own below the
+// server's frames, and returns the stack each goroutine holds after.
+func stackPerCall(t *testing.T, n int, do func(i int) (int, string), want int) int64 {
 	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // no collection shrinks a stack meanwhile
 	runtime.GC()
-	const n = 128
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	var done sync.WaitGroup
 	release := make(chan struct{})
-	codes := make(chan int, n)
+	codes := make(chan string, n)
 	for i := range n {
 		done.Add(1)
 		go func() {
-			belowServerFrames(func() { codes <- create(i + 1) })
+			belowServerFrames(func() {
+				if code, body := do(i); code != want {
+					codes <- strconv.Itoa(code) + " " + body
+				}
+			})
 			done.Done()
 			<-release
 		}()
@@ -52,18 +90,11 @@ func TestCreatingAPaymentNeedsLittleStack(t *testing.T) {
 	done.Wait()
 	runtime.ReadMemStats(&after)
 	close(release)
-	for range n {
-		if code := <-codes; code != 201 {
-			t.Fatalf("create: %d", code)
-		}
+	close(codes)
+	for c := range codes {
+		t.Fatalf("answer: %s", c)
 	}
-	per := (int64(after.StackInuse) - int64(before.StackInuse)) / n
-	t.Logf("stack per create: %d bytes", per)
-	// Stacks come in powers of two: 16 KiB each, or 32. The midpoint
-	// leaves room for what other goroutines of the process do meanwhile.
-	if per > 24<<10 {
-		t.Errorf("a create leaves its goroutine %d bytes of stack, want 16 KiB", per)
-	}
+	return (int64(after.StackInuse) - int64(before.StackInuse)) / int64(n)
 }
 
 // belowServerFrames calls fn under 3 KiB of stack frame.
