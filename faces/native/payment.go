@@ -217,7 +217,7 @@ func (a *API) createPayment(w http.ResponseWriter, r *http.Request, in malipo.In
 // function of its own, as writePayment is, so that the request's decoded
 // forms are off the stack while the payment is created: every frame
 // createPayment keeps is under the commit wait (see
-// TestCreatingAPaymentNeedsLittleStack).
+// TestRequestsNeedLittleStack).
 func paymentInput(w http.ResponseWriter, r *http.Request) (*gateway.PaymentInput, gateway.Idempotency, error) {
 	b, err := body(w, r)
 	if err != nil {
