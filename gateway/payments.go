@@ -72,8 +72,10 @@ func (s *Service) newPayment(in malipo.Integration, req *PaymentInput) (*malipo.
 	if len(req.Description) > malipo.MaxDescriptionLen {
 		return p, malipo.Invalid("description", "parameter_invalid", "description must be at most %d characters", malipo.MaxDescriptionLen)
 	}
-	for param, u := range map[string]string{"return_url": req.ReturnURL, "cancel_url": req.CancelURL, "notify_url": req.NotifyURL} {
-		if err := malipo.ValidateURL(param, u); err != nil {
+	// In this order, so that a request with several bad URLs always
+	// hears of the same one.
+	for _, u := range [...]struct{ param, url string }{{"return_url", req.ReturnURL}, {"cancel_url", req.CancelURL}, {"notify_url", req.NotifyURL}} {
+		if err := malipo.ValidateURL(u.param, u.url); err != nil {
 			return p, err
 		}
 	}

@@ -321,6 +321,14 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
+	// Several bad URLs: the same one named every time (a map's order
+	// named either, at random).
+	for range 16 {
+		a := f.do(t, "POST", "/v1/payments", f.key, `{"amount":100,"currency":"XOF","reference":"a","notify_url":"ftp://y","cancel_url":"ftp://x"}`)
+		if e, _ := a.body["error"].(map[string]any); a.errCode() != "url_invalid" || e["param"] != "cancel_url" {
+			t.Fatalf("two bad URLs: %d %s, want cancel_url named", a.status, a.raw)
+		}
+	}
 	if a := f.do(t, "GET", "/v1/payments/pay_unknown", f.key, ""); a.status != 404 || a.errCode() != "resource_missing" {
 		t.Errorf("unknown payment: %d %s", a.status, a.raw)
 	}
