@@ -253,10 +253,38 @@ type AuditReport struct {
 	Suspense []string
 }
 
+// AuditProblem is one kind of problem the audit looks for, and what it
+// found of that kind.
+type AuditProblem struct {
+	What string   // "entries that do not balance"
+	IDs  []string // what has it; empty if nothing does
+}
+
+// Problems lists every kind of problem the audit looks for, found or not,
+// always in the same order: every view of an audit (malipo verify, the
+// operator's dashboard) reads it from here, so none can leave a kind out.
+func (r AuditReport) Problems() []AuditProblem {
+	return []AuditProblem{
+		{"entries that do not balance", r.UnbalancedEntry},
+		{"accounts whose balance differs from their postings", r.BalanceMismatch},
+		{"succeeded payments not posted exactly once", r.PaymentNotPosted},
+		{"payment entries without a succeeded payment of that amount", r.PostedNotPaid},
+		{"merchant balances below zero", r.NegativeBalance},
+		{"payouts whose entries do not match their status", r.PayoutNotPosted},
+		{"refunds whose entries do not match their status", r.RefundNotPosted},
+		{"rail outcomes not applied yet", r.InboxUnapplied},
+		{"rail outcomes contradicting an earlier verdict", r.InboxConflicting},
+	}
+}
+
 // Clean reports whether the audit found nothing wrong.
 func (r AuditReport) Clean() bool {
-	return len(r.UnbalancedEntry)+len(r.BalanceMismatch)+len(r.PaymentNotPosted)+len(r.PostedNotPaid)+
-		len(r.NegativeBalance)+len(r.PayoutNotPosted)+len(r.RefundNotPosted)+len(r.InboxUnapplied)+len(r.InboxConflicting) == 0
+	for _, p := range r.Problems() {
+		if len(p.IDs) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Currency is the currency the account holds: the last part of its name.

@@ -1,6 +1,8 @@
 package malipo
 
 import (
+	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -60,5 +62,36 @@ func TestAccountOwner(t *testing.T) {
 		if m != tt.merchant || mode != tt.mode || b != tt.bucket {
 			t.Errorf("%s.Owner() = %q, %q, %q", tt.a, m, mode, b)
 		}
+	}
+}
+
+// Every list of problems in the report makes the audit dirty and is
+// named by Problems, so no view of an audit can leave a kind out; only
+// Suspense, money waiting for a person's decision, is not a problem.
+func TestEveryAuditProblemIsListedAndDirties(t *testing.T) {
+	if !(AuditReport{}).Clean() {
+		t.Fatal("an empty report is not clean")
+	}
+	fields := reflect.TypeFor[AuditReport]()
+	for i := range fields.NumField() {
+		f := fields.Field(i)
+		if f.Type != reflect.TypeFor[[]string]() || f.Name == "Suspense" {
+			continue
+		}
+		var r AuditReport
+		reflect.ValueOf(&r).Elem().Field(i).Set(reflect.ValueOf([]string{"x_" + f.Name}))
+		if r.Clean() {
+			t.Errorf("%s alone: clean", f.Name)
+		}
+		var named []string
+		for _, p := range r.Problems() {
+			named = append(named, p.IDs...)
+		}
+		if !slices.Equal(named, []string{"x_" + f.Name}) {
+			t.Errorf("%s alone: Problems names %v", f.Name, named)
+		}
+	}
+	if !(AuditReport{Suspense: []string{"suspense:live:suspense:XOF 5000"}}).Clean() {
+		t.Error("suspense made the audit dirty")
 	}
 }

@@ -281,22 +281,9 @@ func (verifyCmd) Run(c *cli, e *env) error {
 	}
 	fmt.Fprintf(e.stdout, "checked %d ledger entries, %d accounts, %d succeeded payments, %d payouts, %d refunds, %d rail outcomes\n",
 		r.Entries, r.Accounts, r.Payments, r.Payouts, r.Refunds, r.Inbox)
-	for _, problem := range []struct {
-		what string
-		ids  []string
-	}{
-		{"entries that do not balance", r.UnbalancedEntry},
-		{"accounts whose balance differs from their postings", r.BalanceMismatch},
-		{"succeeded payments not posted exactly once", r.PaymentNotPosted},
-		{"payment entries without a succeeded payment of that amount", r.PostedNotPaid},
-		{"merchant balances below zero", r.NegativeBalance},
-		{"payouts whose entries do not match their status", r.PayoutNotPosted},
-		{"refunds whose entries do not match their status", r.RefundNotPosted},
-		{"rail outcomes not applied yet", r.InboxUnapplied},
-		{"rail outcomes contradicting an earlier verdict", r.InboxConflicting},
-	} {
-		if len(problem.ids) > 0 {
-			fmt.Fprintf(e.stdout, "FAIL %s: %v\n", problem.what, problem.ids)
+	for _, problem := range r.Problems() {
+		if len(problem.IDs) > 0 {
+			fmt.Fprintf(e.stdout, "FAIL %s: %v\n", problem.What, problem.IDs)
 		}
 	}
 	for _, line := range r.Suspense {

@@ -692,6 +692,34 @@ func TestSettlementReport(t *testing.T) {
 	}
 }
 
+// A dirty audit shows the operator every problem it found, each kind
+// named as malipo verify names it, in the same order on every load.
+func TestPlatformListsTheAuditsProblems(t *testing.T) {
+	sh := newShop(t)
+	now := sh.s.Clock.Now()
+	err := sh.s.Store.Transact(context.Background(), func(tx store.Tx) error {
+		if err := tx.CreateInboxItem(malipo.InboxItem{ID: "inb_waiting", Rail: "sandbox", Mode: malipo.ModeTest, AttemptID: "att_a",
+			Source: "callback", Verdict: malipo.VerdictSucceeded, ReceivedAt: now}); err != nil {
+			return err
+		}
+		return tx.CreateInboxItem(malipo.InboxItem{ID: "inb_contrary", Rail: "sandbox", Mode: malipo.ModeTest, AttemptID: "att_b",
+			Source: "callback", Verdict: malipo.VerdictFailed, ReceivedAt: now, AppliedAt: now, Result: malipo.ResultConflicting})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := sh.browser(t)
+	ops.signIn("ops@malipo.example", sh.password)
+	for range 4 {
+		pg := ops.get("/dashboard/platform")
+		waiting := strings.Index(pg.body, "rail outcomes not applied yet: inb_waiting")
+		contrary := strings.Index(pg.body, "rail outcomes contradicting an earlier verdict: inb_contrary")
+		if pg.status != 200 || !strings.Contains(pg.body, `id="audit-problems"`) || waiting < 0 || contrary < waiting {
+			t.Fatalf("platform with a dirty audit: %d\n%s", pg.status, pg.body)
+		}
+	}
+}
+
 // The operator's views: the ledger audit and the rails' circuits, and a
 // merchant's balances and last 30 days in both modes.
 func TestOperatorViews(t *testing.T) {

@@ -24,11 +24,9 @@ func (p *Pages) platform(w http.ResponseWriter, r *request) {
 		return
 	}
 	data := platformData{Audit: report, Clean: report.Clean()}
-	for label, list := range map[string][]string{"unbalanced entry": report.UnbalancedEntry, "balance mismatch": report.BalanceMismatch,
-		"payment not posted": report.PaymentNotPosted, "posted, not paid": report.PostedNotPaid, "negative balance": report.NegativeBalance,
-		"payout not posted": report.PayoutNotPosted, "refund not posted": report.RefundNotPosted, "outcome not applied": report.InboxUnapplied} {
-		for _, x := range list {
-			data.Problems = append(data.Problems, label+": "+x)
+	for _, problem := range report.Problems() {
+		for _, id := range problem.IDs {
+			data.Problems = append(data.Problems, problem.What+": "+id)
 		}
 	}
 	if p.RailHealth != nil {
