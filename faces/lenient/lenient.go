@@ -51,45 +51,54 @@ func ReadRaw(w http.ResponseWriter, r *http.Request, max int64) ([]byte, Map, er
 
 // ObjectKeys lists, in the order they were sent, the keys of the JSON
 // object at key in the top-level object of body (nil if body is not JSON
-// or has no such object). A key sent twice is listed once.
+// or has no such object). A key sent twice is listed once. If the
+// top-level object has key twice, the last one counts, as it does for
+// Parse.
 func ObjectKeys(body []byte, key string) []string {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return nil
 	}
+	var keys []string
 	for dec.More() {
 		k, err := dec.Token()
 		if err != nil {
 			return nil
 		}
-		if k != key {
-			var skip json.RawMessage
-			if dec.Decode(&skip) != nil {
-				return nil
-			}
-			continue
-		}
-		if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		var value json.RawMessage
+		if dec.Decode(&value) != nil {
 			return nil
 		}
-		var keys []string
-		for dec.More() {
-			k, err := dec.Token()
-			if err != nil {
-				return nil
-			}
-			var skip json.RawMessage
-			if dec.Decode(&skip) != nil {
-				return nil
-			}
-			if s := k.(string); !slices.Contains(keys, s) {
-				keys = append(keys, s)
-			}
+		if k == key {
+			keys = objectKeys(value)
 		}
-		return keys
 	}
-	return nil
+	return keys
+}
+
+// objectKeys lists the keys of a JSON object once each, in order (nil if
+// value is not an object).
+func objectKeys(value json.RawMessage) []string {
+	dec := json.NewDecoder(bytes.NewReader(value))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil
+	}
+	keys := []string{}
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return nil
+		}
+		if s := k.(string); !slices.Contains(keys, s) {
+			keys = append(keys, s)
+		}
+	}
+	return keys
 }
 
 // Parse parses a body: JSON if it starts like a JSON object, else a form.

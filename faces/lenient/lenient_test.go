@@ -57,3 +57,26 @@ func TestFormRoundTrip(t *testing.T) {
 		t.Errorf("ordered JSON: %s", b)
 	}
 }
+
+// ObjectKeys gives the keys of the object Parse kept: in the order sent,
+// once each, and of the last object when the key came twice.
+func TestObjectKeysFollowWhatParseKept(t *testing.T) {
+	for body, want := range map[string][]string{
+		`{"invoice_data":{"b":1,"a":2,"b":3}}`:                  {"b", "a"},
+		`{"invoice_data":{"x":1},"invoice_data":{"z":1,"y":2}}`: {"z", "y"},
+		`{"invoice_data":{"x":1},"invoice_data":7}`:             nil,
+		`{"invoice_data":{}}`:                                   {},
+		`{"other":{"x":1}}`:                                     nil,
+		`invoice_data[x]=1`:                                     nil,
+	} {
+		got := ObjectKeys([]byte(body), "invoice_data")
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("ObjectKeys(%s) = %#v, want %#v", body, got, want)
+		}
+		if m, err := Parse([]byte(body)); err == nil && got != nil {
+			if obj, _ := m["invoice_data"].(Map); len(obj) != len(got) {
+				t.Errorf("%s: Parse kept %d keys, ObjectKeys gave %d", body, len(obj), len(got))
+			}
+		}
+	}
+}
