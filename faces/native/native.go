@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -410,15 +411,44 @@ func markReplay(w http.ResponseWriter, replayed bool) {
 	}
 }
 
-// query reads the query string, refusing any parameter not named.
+// query reads the query string, refusing any parameter not named (the
+// first in alphabetical order, so that the same request always hears of
+// the same one).
 func query(r *http.Request, names ...string) (url.Values, error) {
 	q := r.URL.Query()
-	for k := range q {
+	for _, k := range slices.Sorted(maps.Keys(q)) {
 		if !slices.Contains(names, k) {
 			return nil, malipo.Invalid(k, "parameter_unknown", "unknown parameter %q", k)
 		}
 	}
 	return q, nil
+}
+
+// page is what a paged list's query asks for besides its own filters.
+type page struct {
+	q             url.Values
+	want          int // items on the page
+	startingAfter string
+	from, to      time.Time // created bounds, inclusive; zero if none
+}
+
+// listQuery reads a paged list's query string: the list's own parameters
+// named, and the limit, starting_after and created bounds every list
+// takes.
+func listQuery(r *http.Request, names ...string) (page, error) {
+	q, err := query(r, append(names, "limit", "starting_after", "created[gte]", "created[lte]")...)
+	if err != nil {
+		return page{}, err
+	}
+	want, err := pageSize(q)
+	if err != nil {
+		return page{}, err
+	}
+	from, to, err := created(q)
+	if err != nil {
+		return page{}, err
+	}
+	return page{q: q, want: want, startingAfter: q.Get("starting_after"), from: from, to: to}, nil
 }
 
 // created reads a list's created[gte] and created[lte] bounds: RFC 3339

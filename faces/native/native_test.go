@@ -329,6 +329,13 @@ func TestBadInput(t *testing.T) {
 			t.Fatalf("two bad URLs: %d %s, want cancel_url named", a.status, a.raw)
 		}
 	}
+	// Two unknown query parameters: the first in alphabetical order named.
+	for range 16 {
+		a := f.do(t, "GET", "/v1/payments?zeta=1&limit=2&alpha=2", f.key, "")
+		if e, _ := a.body["error"].(map[string]any); a.errCode() != "parameter_unknown" || e["param"] != "alpha" {
+			t.Fatalf("two unknown parameters: %d %s, want alpha named", a.status, a.raw)
+		}
+	}
 	if a := f.do(t, "GET", "/v1/payments/pay_unknown", f.key, ""); a.status != 404 || a.errCode() != "resource_missing" {
 		t.Errorf("unknown payment: %d %s", a.status, a.raw)
 	}

@@ -265,14 +265,13 @@ type paymentList struct {
 }
 
 func (a *API) listPayments(w http.ResponseWriter, r *http.Request, in malipo.Integration) error {
-	q, err := query(r, "reference", "status", "q", "method", "currency", "operator", "limit", "starting_after", "created[gte]", "created[lte]")
+	pg, err := listQuery(r, "reference", "status", "q", "method", "currency", "operator")
 	if err != nil {
 		return err
 	}
-	f := store.PaymentFilter{StartingAfter: q.Get("starting_after"), Search: q.Get("q"), Operator: q.Get("operator")}
-	if f.CreatedFrom, f.CreatedTo, err = created(q); err != nil {
-		return err
-	}
+	q := pg.q
+	f := store.PaymentFilter{StartingAfter: pg.startingAfter, Search: q.Get("q"), Operator: q.Get("operator"),
+		CreatedFrom: pg.from, CreatedTo: pg.to, Limit: pg.want + 1}
 	if len(f.Search) > 200 {
 		return malipo.Invalid("q", "parameter_invalid", "q is at most 200 characters")
 	}
@@ -297,17 +296,12 @@ func (a *API) listPayments(w http.ResponseWriter, r *http.Request, in malipo.Int
 		}
 		f.Status = &st
 	}
-	want, err := pageSize(q)
-	if err != nil {
-		return err
-	}
-	f.Limit = want + 1
 	ps, err := a.svc.ListPayments(r.Context(), in, f)
 	if err != nil {
 		return err
 	}
 	list := paymentList{Object: "list", Data: []paymentResource{}, URL: "/v1/payments"}
-	ps, list.HasMore = nextPage(ps, want)
+	ps, list.HasMore = nextPage(ps, pg.want)
 	for _, p := range ps {
 		list.Data = append(list.Data, a.payment(p))
 	}

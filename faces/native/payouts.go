@@ -112,25 +112,17 @@ type payoutList struct {
 }
 
 func (a *API) listPayouts(w http.ResponseWriter, r *http.Request, in malipo.Integration) error {
-	q, err := query(r, "reference", "limit", "starting_after", "created[gte]", "created[lte]")
+	pg, err := listQuery(r, "reference")
 	if err != nil {
 		return err
 	}
-	want, err := pageSize(q)
-	if err != nil {
-		return err
-	}
-	from, to, err := created(q)
-	if err != nil {
-		return err
-	}
-	ps, err := a.svc.ListPayouts(r.Context(), in, store.PayoutFilter{Reference: q.Get("reference"), StartingAfter: q.Get("starting_after"),
-		Limit: want + 1, CreatedFrom: from, CreatedTo: to})
+	ps, err := a.svc.ListPayouts(r.Context(), in, store.PayoutFilter{Reference: pg.q.Get("reference"), StartingAfter: pg.startingAfter,
+		Limit: pg.want + 1, CreatedFrom: pg.from, CreatedTo: pg.to})
 	if err != nil {
 		return err
 	}
 	list := payoutList{Object: "list", Data: []payoutResource{}, URL: "/v1/payouts"}
-	ps, list.HasMore = nextPage(ps, want)
+	ps, list.HasMore = nextPage(ps, pg.want)
 	for _, p := range ps {
 		list.Data = append(list.Data, payoutOf(p))
 	}
@@ -265,25 +257,17 @@ func (a *API) topup(w http.ResponseWriter, r *http.Request, in malipo.Integratio
 }
 
 func (a *API) listRefunds(w http.ResponseWriter, r *http.Request, in malipo.Integration) error {
-	q, err := query(r, "limit", "starting_after", "created[gte]", "created[lte]")
+	pg, err := listQuery(r)
 	if err != nil {
 		return err
 	}
-	want, err := pageSize(q)
-	if err != nil {
-		return err
-	}
-	from, to, err := created(q)
-	if err != nil {
-		return err
-	}
-	rs, err := a.svc.ListRefunds(r.Context(), in, store.RefundFilter{StartingAfter: q.Get("starting_after"), Limit: want + 1,
-		CreatedFrom: from, CreatedTo: to})
+	rs, err := a.svc.ListRefunds(r.Context(), in, store.RefundFilter{StartingAfter: pg.startingAfter, Limit: pg.want + 1,
+		CreatedFrom: pg.from, CreatedTo: pg.to})
 	if err != nil {
 		return err
 	}
 	list := refundList{Object: "list", Data: []refundResource{}, URL: "/v1/refunds"}
-	rs, list.HasMore = nextPage(rs, want)
+	rs, list.HasMore = nextPage(rs, pg.want)
 	for _, f := range rs {
 		list.Data = append(list.Data, refundOf(f))
 	}
@@ -312,28 +296,20 @@ type balanceTransactionList struct {
 }
 
 func (a *API) listBalanceTransactions(w http.ResponseWriter, r *http.Request, in malipo.Integration) error {
-	q, err := query(r, "currency", "bucket", "limit", "starting_after", "created[gte]", "created[lte]")
+	pg, err := listQuery(r, "currency", "bucket")
 	if err != nil {
 		return err
 	}
-	if q.Get("currency") == "" {
+	if pg.q.Get("currency") == "" {
 		return malipo.Invalid("currency", "parameter_missing", "currency is required")
 	}
-	want, err := pageSize(q)
-	if err != nil {
-		return err
-	}
-	from, to, err := created(q)
-	if err != nil {
-		return err
-	}
-	ms, err := a.svc.Statement(r.Context(), in, q.Get("currency"), q.Get("bucket"),
-		store.MovementFilter{StartingAfter: q.Get("starting_after"), Limit: want + 1, CreatedFrom: from, CreatedTo: to})
+	ms, err := a.svc.Statement(r.Context(), in, pg.q.Get("currency"), pg.q.Get("bucket"),
+		store.MovementFilter{StartingAfter: pg.startingAfter, Limit: pg.want + 1, CreatedFrom: pg.from, CreatedTo: pg.to})
 	if err != nil {
 		return err
 	}
 	list := balanceTransactionList{Object: "list", Data: []balanceTransaction{}, URL: "/v1/balance_transactions"}
-	ms, list.HasMore = nextPage(ms, want)
+	ms, list.HasMore = nextPage(ms, pg.want)
 	for _, m := range ms {
 		list.Data = append(list.Data, balanceTransaction{ID: m.EntryID, Object: "balance_transaction", Type: m.Kind, Source: m.RefID,
 			SourceType: m.RefType, Amount: m.Amount, Currency: string(m.Currency), BalanceAfter: m.BalanceAfter, CreatedAt: m.CreatedAt})

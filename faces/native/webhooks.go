@@ -294,25 +294,17 @@ type eventList struct {
 }
 
 func (a *API) listEvents(w http.ResponseWriter, r *http.Request, in malipo.Integration) error {
-	q, err := query(r, "type", "limit", "starting_after", "created[gte]", "created[lte]")
+	pg, err := listQuery(r, "type")
 	if err != nil {
 		return err
 	}
-	want, err := pageSize(q)
-	if err != nil {
-		return err
-	}
-	from, to, err := created(q)
-	if err != nil {
-		return err
-	}
-	evs, err := a.svc.ListEvents(r.Context(), in, store.EventFilter{Type: q.Get("type"), StartingAfter: q.Get("starting_after"), Limit: want + 1,
-		CreatedFrom: from, CreatedTo: to})
+	evs, err := a.svc.ListEvents(r.Context(), in, store.EventFilter{Type: pg.q.Get("type"), StartingAfter: pg.startingAfter, Limit: pg.want + 1,
+		CreatedFrom: pg.from, CreatedTo: pg.to})
 	if err != nil {
 		return err
 	}
 	list := eventList{Object: "list", Data: []eventResource{}, URL: "/v1/events"}
-	evs, list.HasMore = nextPage(evs, want)
+	evs, list.HasMore = nextPage(evs, pg.want)
 	for _, e := range evs {
 		er, err := a.event(e)
 		if err != nil {
