@@ -55,24 +55,13 @@ func ReadRaw(w http.ResponseWriter, r *http.Request, max int64) ([]byte, Map, er
 // top-level object has key twice, the last one counts, as it does for
 // Parse.
 func ObjectKeys(body []byte, key string) []string {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil
-	}
 	var keys []string
-	for dec.More() {
-		k, err := dec.Token()
-		if err != nil {
-			return nil
-		}
-		var value json.RawMessage
-		if dec.Decode(&value) != nil {
-			return nil
-		}
+	if !eachMember(body, func(k string, value json.RawMessage) {
 		if k == key {
 			keys = objectKeys(value)
 		}
+	}) {
+		return nil
 	}
 	return keys
 }
@@ -80,25 +69,36 @@ func ObjectKeys(body []byte, key string) []string {
 // objectKeys lists the keys of a JSON object once each, in order (nil if
 // value is not an object).
 func objectKeys(value json.RawMessage) []string {
-	dec := json.NewDecoder(bytes.NewReader(value))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+	keys := []string{}
+	if !eachMember(value, func(k string, _ json.RawMessage) {
+		if !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}) {
 		return nil
 	}
-	keys := []string{}
+	return keys
+}
+
+// eachMember calls fn with each member of the JSON object b, in the order
+// sent; it reports false if b is not an object or breaks off.
+func eachMember(b []byte, fn func(key string, value json.RawMessage)) bool {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return false
+	}
 	for dec.More() {
 		k, err := dec.Token()
 		if err != nil {
-			return nil
+			return false
 		}
-		var skip json.RawMessage
-		if dec.Decode(&skip) != nil {
-			return nil
+		var value json.RawMessage
+		if dec.Decode(&value) != nil {
+			return false
 		}
-		if s := k.(string); !slices.Contains(keys, s) {
-			keys = append(keys, s)
-		}
+		fn(k.(string), value)
 	}
-	return keys
+	return true
 }
 
 // Parse parses a body: JSON if it starts like a JSON object, else a form.
