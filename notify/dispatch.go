@@ -254,14 +254,16 @@ type job struct {
 // pages it just wrote at hand (on SQLite a read connection would fetch
 // them again after every commit), the events come in one statement, and
 // a load that fails undoes the lease instead of leaving the deliveries to
-// wait it out.
+// wait it out. It is a store lease (store.Store's Lease): on PostgreSQL
+// it neither waits for a batch nor for its commit to be durable, since a
+// lease lost in a crash only means a delivery is sent again.
 func (d *Dispatcher) claim(ctx context.Context, limit int) ([]job, error) {
 	var jobs []job
-	err := d.cfg.Store.Transact(ctx, func(tx store.Tx) error {
+	err := d.cfg.Store.Lease(ctx, func(tx store.Tx) error {
 		jobs = nil
-		// The time is read here, as the batch runs, not when the claim was
-		// queued: a claim that waited for its commit must not hand out a
-		// lease that has already run out.
+		// The time is read here, as the transaction runs, not when the
+		// claim was asked for: a claim that waited to run must not hand
+		// out a lease that has already run out.
 		now := d.now()
 		claimed, err := tx.LeaseDueDeliveries(now, now.Add(d.lease()), limit)
 		if err != nil || len(claimed) == 0 {

@@ -631,8 +631,8 @@ func TestRunSendsAsSoonAsWoken(t *testing.T) {
 }
 
 // slowStore makes the fake clock move while a claim is in the store: before
-// the claim runs (it waited in the committer's queue) or after (its commit
-// was slow), once armed.
+// the claim runs (it waited for a connection or a lock) or after (its
+// commit was slow), once armed.
 type slowStore struct {
 	store.Store
 	clk           *clock.Fake
@@ -640,12 +640,12 @@ type slowStore struct {
 	armed         atomic.Bool
 }
 
-func (s *slowStore) Transact(ctx context.Context, fn func(store.Tx) error) error {
+func (s *slowStore) Lease(ctx context.Context, fn func(store.Tx) error) error {
 	armed := s.armed.CompareAndSwap(true, false)
 	if armed {
 		s.clk.Advance(s.before)
 	}
-	err := s.Store.Transact(ctx, fn)
+	err := s.Store.Lease(ctx, fn)
 	if armed {
 		s.clk.Advance(s.after)
 	}

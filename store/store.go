@@ -20,6 +20,16 @@ type Store interface {
 	// outside tx; it sees every write committed before it was called. An
 	// error from fn undoes everything fn wrote and is returned as is.
 	Transact(ctx context.Context, fn func(tx Tx) error) error
+	// Lease runs fn in a write transaction as Transact does, for leases on
+	// work that may safely be done twice (a webhook delivery: receivers
+	// get each at least once). Where the engine allows several writers it
+	// runs at once in a transaction of its own, outside the group
+	// committer, and its commit does not wait to be durable (PostgreSQL's
+	// asynchronous commit): a crash may lose it, and then the work is
+	// done again. Its writes are seen by everything that starts after it
+	// returns, and the next durable commit makes them durable too. With a
+	// single writer it is Transact.
+	Lease(ctx context.Context, fn func(tx Tx) error) error
 	// Read runs fn in a read-only snapshot.
 	Read(ctx context.Context, fn func(tx Tx) error) error
 	Close() error

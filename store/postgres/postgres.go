@@ -42,6 +42,35 @@ var Dialect = sqlstore.Dialect{
 	},
 	TryLockKey: `SELECT pg_try_advisory_xact_lock(?)`,
 	LockKey:    `SELECT pg_advisory_xact_lock(?)`,
+	// A lease lost with the last moments of WAL in a crash only means a
+	// delivery is sent again, and PostgreSQL writes WAL in order: the
+	// durable commit of the attempt's record makes its lease durable too.
+	AsyncCommit: `SET LOCAL synchronous_commit = off`,
+	Pipeline:    pipeline,
+}
+
+// pipeline sends queries on driverConn, a pgx connection of the pool, as
+// one batch: pgx writes them all before reading an answer.
+func pipeline(ctx context.Context, driverConn any, queries []string, args [][]any) ([]int64, error) {
+	c, ok := driverConn.(*stdlib.Conn)
+	if !ok {
+		return nil, fmt.Errorf("postgres: pipeline on a %T, not a pgx connection", driverConn)
+	}
+	b := &pgx.Batch{}
+	for i, q := range queries {
+		b.Queue(q, args[i]...)
+	}
+	results := c.Conn().SendBatch(ctx, b)
+	affected := make([]int64, 0, len(queries))
+	for range queries {
+		tag, err := results.Exec()
+		if err != nil {
+			results.Close()
+			return affected, err
+		}
+		affected = append(affected, tag.RowsAffected())
+	}
+	return affected, results.Close()
 }
 
 // StatementTimeout bounds every statement of the serving pool, so that a

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math"
@@ -21,6 +22,8 @@ type unit struct {
 	// making (queued for 4× the queue target): a unit still queued then is
 	// refused without running.
 	deadline time.Time
+	// lease marks a unit Lease runs alone, committed asynchronously.
+	lease bool
 }
 
 // DefaultQueueTarget is the longest wait in the committer's queue that
@@ -81,6 +84,35 @@ func (db *DB) Transact(ctx context.Context, fn func(store.Tx) error) error {
 	// Once queued the unit will run or fail; wait for it even if ctx ends,
 	// so the caller never reports failure for work that commits.
 	return <-u.done
+}
+
+// Lease runs fn at once in a transaction of its own whose commit does not
+// wait to be durable, where the dialect allows it (see store.Store's
+// Lease); otherwise it is Transact.
+//
+// Why not the group committer: a lease is a short write that someone is
+// waiting on before work can start (a webhook's first attempt), and in a
+// batch it would wait for the batch to gather, for the other callers'
+// work and for the batch's fsync, none of which it needs.
+func (db *DB) Lease(ctx context.Context, fn func(store.Tx) error) error {
+	if db.dialect.AsyncCommit == "" {
+		return db.Transact(ctx, fn)
+	}
+	// Held for the whole lease, so Close waits for it before closing the
+	// pools.
+	db.closeMu.RLock()
+	defer db.closeMu.RUnlock()
+	if db.closed {
+		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	results, err := db.runBatch([]*unit{{ctx: ctx, fn: fn, lease: true}}, db.leaseShard)
+	if err != nil {
+		return err
+	}
+	return results[0]
 }
 
 // Overloaded reports whether writes are queueing beyond what commits
@@ -302,7 +334,19 @@ func (db *DB) tryBatch(batch []*unit, shard int) ([]error, error) {
 func (db *DB) runInTx(batch []*unit, savepoints bool, shard int) (results []error, failed bool, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), BatchTimeout)
 	defer cancel()
-	sqlTx, err := db.write.BeginTx(ctx, nil)
+	var conn *sql.Conn
+	var sqlTx *sql.Tx
+	if db.dialect.Pipeline != nil {
+		// A connection of its own, so that the last writes can be piped
+		// on it inside the transaction.
+		if conn, err = db.write.Conn(ctx); err != nil {
+			return nil, false, fmt.Errorf("connect: %w", err)
+		}
+		defer conn.Close()
+		sqlTx, err = conn.BeginTx(ctx, nil)
+	} else {
+		sqlTx, err = db.write.BeginTx(ctx, nil)
+	}
 	if err != nil {
 		return nil, false, fmt.Errorf("begin: %w", err)
 	}
@@ -311,7 +355,12 @@ func (db *DB) runInTx(batch []*unit, savepoints bool, shard int) (results []erro
 			sqlTx.Rollback()
 		}
 	}()
-	t := &tx{db: db, tx: sqlTx, ctx: ctx, write: true, stmts: db.stmts, alone: len(batch) == 1, shard: shard}
+	if len(batch) == 1 && batch[0].lease {
+		if _, err := sqlTx.ExecContext(ctx, db.dialect.AsyncCommit); err != nil {
+			return nil, false, fmt.Errorf("asynchronous commit: %w", err)
+		}
+	}
+	t := &tx{db: db, tx: sqlTx, ctx: ctx, write: true, stmts: db.stmts, alone: len(batch) == 1, shard: shard, conn: conn}
 	results = make([]error, len(batch))
 	for i, u := range batch {
 		if savepoints {
@@ -343,7 +392,8 @@ func (db *DB) runInTx(batch []*unit, savepoints bool, shard int) (results []erro
 			}
 		}
 	}
-	if err := t.writeHeld(laterSet); err != nil {
+	heldErr, balancesErr := t.writeLast()
+	if err := heldErr; err != nil {
 		// Whose rows failed is not known here: each caller's are written
 		// inside its own savepoint when the batch runs again.
 		db.noteAbort(err)
@@ -356,7 +406,7 @@ func (db *DB) runInTx(batch []*unit, savepoints bool, shard int) (results []erro
 		results[0] = err
 		return results, true, nil
 	}
-	if err := t.flushBalances(); err != nil {
+	if err := balancesErr; err != nil {
 		db.noteAbort(err)
 		return nil, false, err
 	}

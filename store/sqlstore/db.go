@@ -52,6 +52,17 @@ type Dialect struct {
 	// once whether it got it, the second waits. Empty for an engine with a
 	// single writer, where the write transaction is lock enough.
 	TryLockKey, LockKey string
+	// AsyncCommit, run first in a lease's transaction, makes its commit
+	// not wait for durability (see store.Store's Lease). Empty for an
+	// engine with a single writer: a lease then goes through the group
+	// committer like any write.
+	AsyncCommit string
+	// Pipeline, if set, sends queries (rebound, with their args) on the
+	// driver connection of an open transaction all at once, and reads the
+	// answers in order: the rows each affected, up to the first that
+	// failed, and its error. It lets a batch's last writes cost one round
+	// trip (see pipedWrite).
+	Pipeline func(ctx context.Context, driverConn any, queries []string, args [][]any) ([]int64, error)
 }
 
 // DB is a store.Store over a write pool and a read pool.
@@ -77,6 +88,9 @@ type DB struct {
 	queueTarget atomic.Int64 // ns; see SetQueueTarget
 	closers     []func() error
 	maxBatch    int
+	// leaseShard is the balance shard of leases' transactions, one no
+	// committer of this node adds to.
+	leaseShard int
 }
 
 // Open wraps the pools (read may equal write) and starts the committers.
@@ -91,6 +105,7 @@ func Open(write, read *sql.DB, d Dialect) *DB {
 		db.wg.Add(1)
 		go db.commitLoop((first + i) % balanceShards)
 	}
+	db.leaseShard = (first + d.Committers) % balanceShards
 	return db
 }
 

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"errors"
 	"strings"
 	"sync"
 
@@ -160,16 +161,17 @@ func (t *tx) writeRows(table int, rows []heldRow) error {
 		return t.writeDeliverySettlements(rows)
 	}
 	lt := laterTables[table]
-	err := t.insertRows(`INSERT INTO `+lt.name+` (`+lt.columns+`) VALUES `, "", argsOf(rows))
-	switch {
-	case err == nil || !t.db.dialect.IsUnique(err):
+	return t.insertRows(`INSERT INTO `+lt.name+` (`+lt.columns+`) VALUES `, "", argsOf(rows), func(err error) error {
+		switch {
+		case err == nil || !t.db.dialect.IsUnique(err):
+			return err
+		case len(rows) == 1 && rows[0].exists != nil:
+			return rows[0].exists
+		case lt.code != "":
+			return t.conflict(err, lt.code, lt.message)
+		}
 		return err
-	case len(rows) == 1 && rows[0].exists != nil:
-		return rows[0].exists
-	case lt.code != "":
-		return t.conflict(err, lt.code, lt.message)
-	}
-	return err
+	})
 }
 
 // argsOf is the arguments of rows, a row's to an element.
@@ -185,14 +187,12 @@ func argsOf(rows []heldRow) [][]any {
 // for rows in chunks, and fails with missing unless every row was
 // updated.
 func (t *tx) updateRows(rows [][]any, statement func(n int) string, missing error) error {
-	n, err := t.writeChunks(rows, statement)
-	if err != nil {
+	return t.writeChunks(rows, statement, func(n int64, err error) error {
+		if err == nil && n != int64(len(rows)) {
+			return missing
+		}
 		return err
-	}
-	if n != int64(len(rows)) {
-		return missing
-	}
-	return nil
+	})
 }
 
 // beforeStatement writes the held rows of the tables query names (and of
@@ -270,21 +270,24 @@ func tablesOf(query string) tableSet {
 }
 
 // insertRows inserts rows (each a row's arguments, all of one width) with
-// the statement prefix ("INSERT INTO t (a, b) VALUES ") and suffix.
-func (t *tx) insertRows(prefix, suffix string, rows [][]any) error {
+// the statement prefix ("INSERT INTO t (a, b) VALUES ") and suffix; done
+// turns the outcome into the caller's error.
+func (t *tx) insertRows(prefix, suffix string, rows [][]any, done func(error) error) error {
 	if len(rows) == 0 {
 		return nil
 	}
 	tuple := "(" + strings.Repeat("?, ", len(rows[0])-1) + "?)"
-	_, err := t.writeChunks(rows, func(n int) string {
+	return t.writeChunks(rows, func(n int) string {
 		return prefix + strings.Repeat(tuple+", ", n-1) + tuple + suffix
-	})
-	return err
+	}, func(_ int64, err error) error { return done(err) })
 }
 
 // writeChunks runs statement(n), a statement taking n rows' arguments, for
-// rows, in chunks of chunkSize. It returns the rows affected.
-func (t *tx) writeChunks(rows [][]any, statement func(n int) string) (int64, error) {
+// rows, in chunks of chunkSize, and returns what done makes of the rows
+// affected in all, or of the first error. While the transaction pipes its
+// writes (see pipedWrite) the chunks are queued, and done runs when their
+// answers come.
+func (t *tx) writeChunks(rows [][]any, statement func(n int) string, done func(affected int64, err error) error) error {
 	var affected int64
 	for len(rows) > 0 {
 		n := chunkSize(len(rows))
@@ -292,16 +295,111 @@ func (t *tx) writeChunks(rows [][]any, statement func(n int) string) (int64, err
 		for _, r := range rows[:n] {
 			args = append(args, r...)
 		}
+		rows = rows[n:]
+		if t.piped != nil {
+			last := len(rows) == 0
+			t.piped = append(t.piped, pipedWrite{query: t.db.q(statement(n)), args: args, check: func(k int64, err error) error {
+				affected += k
+				if err != nil || last {
+					return done(affected, err)
+				}
+				return nil
+			}})
+			continue
+		}
 		res, err := t.exec(statement(n), args...)
 		if err != nil {
-			return affected, err
+			return done(affected, err)
 		}
 		if k, err := res.RowsAffected(); err == nil {
 			affected += k
 		}
-		rows = rows[n:]
 	}
-	return affected, nil
+	if t.piped != nil {
+		return nil
+	}
+	return done(affected, nil)
+}
+
+// writeLast writes, before the commit, the rows the batch still holds and
+// then its balances, piped where the dialect can (see pipedWrite). It
+// tells a failure of the rows from one of the balances.
+func (t *tx) writeLast() (heldErr, balancesErr error) {
+	if t.conn == nil {
+		if err := t.writeHeld(laterSet); err != nil {
+			return err, nil
+		}
+		return nil, t.flushBalances()
+	}
+	// Queued, so the errors come from sendPiped.
+	t.piped = []pipedWrite{}
+	if err := t.writeHeld(laterSet); err != nil {
+		t.piped = nil
+		return err, nil
+	}
+	held := len(t.piped)
+	if err := t.flushBalances(); err != nil {
+		t.piped = nil
+		return nil, err
+	}
+	failedAt, err := t.sendPiped()
+	if failedAt < held {
+		return err, nil
+	}
+	return nil, err
+}
+
+// A pipedWrite is a statement of a batch's last writes, queued to be sent
+// with the others in one round trip (see Dialect.Pipeline), and what its
+// answer means to the caller that queued it.
+//
+// Why: at commit a batch writes every table it holds rows of and then its
+// balances, each a statement, and on PostgreSQL each statement is a round
+// trip that wakes the database and waits for it, while nothing in them
+// depends on the answer to the one before: sent together, the database
+// runs them in order as before, and the batch waits once.
+type pipedWrite struct {
+	query string // rebound for the dialect
+	args  []any
+	check func(affected int64, err error) error
+}
+
+// sendPiped sends the queued writes at once and reads their answers in
+// order. It returns the first error a write's check makes, and the index
+// of that write (len of the queue when none failed).
+func (t *tx) sendPiped() (int, error) {
+	writes := t.piped
+	t.piped = nil
+	if len(writes) == 0 {
+		return 0, nil
+	}
+	queries, args := make([]string, len(writes)), make([][]any, len(writes))
+	for i, w := range writes {
+		queries[i], args[i] = w.query, w.args
+	}
+	var affected []int64
+	var failed error
+	if err := t.conn.Raw(func(driverConn any) error {
+		affected, failed = t.db.dialect.Pipeline(t.ctx, driverConn, queries, args)
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	for i, w := range writes {
+		if i == len(affected) {
+			if failed == nil {
+				failed = errors.New("pipeline: a statement had no answer")
+			}
+			return i, w.check(0, failed)
+		}
+		if err := w.check(affected[i], nil); err != nil {
+			return i, err
+		}
+	}
+	if failed != nil {
+		return len(writes), failed
+	}
+	return len(writes), nil
 }
 
 // chunkSize is how many of left rows (or keys) the next statement takes:

@@ -105,12 +105,14 @@ func (t *tx) flushBalances() error {
 		merchant, mode, bucket := a.Owner()
 		rows[i] = []any{string(a), t.shard, merchant, string(mode), bucket, a.Currency(), t.posted[a]}
 	}
-	if err := t.insertRows(`INSERT INTO balances (account, shard, merchant_id, mode, bucket, currency, amount) VALUES `,
-		` ON CONFLICT (account, shard) DO UPDATE SET amount = balances.amount + excluded.amount`, rows); err != nil {
-		return fmt.Errorf("write balances: %w", err)
-	}
 	t.posted = nil
-	return nil
+	return t.insertRows(`INSERT INTO balances (account, shard, merchant_id, mode, bucket, currency, amount) VALUES `,
+		` ON CONFLICT (account, shard) DO UPDATE SET amount = balances.amount + excluded.amount`, rows, func(err error) error {
+			if err != nil {
+				return fmt.Errorf("write balances: %w", err)
+			}
+			return nil
+		})
 }
 
 func (t *tx) LockSpending(merchantID string, mode malipo.Mode) error {

@@ -39,6 +39,11 @@ type tx struct {
 	// readUnheld is set while one not among them is read by ID.
 	heldPayments map[string]bool
 	readUnheld   bool
+	// conn is the connection of a batch's transaction, where the dialect
+	// pipes its last writes; piped, while not nil, queues writes to send
+	// at once (see pipedWrite).
+	conn  *sql.Conn
+	piped []pipedWrite
 }
 
 // rowScanner is a query's single row, or the error that kept it from

@@ -163,6 +163,172 @@ func testDeliveries(t *testing.T, s store.Store) {
 	})
 }
 
+// testManySettlementsInABatch: a batch whose rows of a table take more
+// than one statement (more than chunkSize's 32) still fails only the
+// callers whose rows are wrong: a settlement under a lease since lost in
+// the first statement's rows, an attempt recorded twice in the last.
+func testManySettlementsInABatch(t *testing.T, s store.Store) {
+	const n = 70
+	now := epoch.Add(time.Minute)
+	write(t, s, func(tx store.Tx) error {
+		if err := tx.CreateEvent(event("evt_1", "mer_a")); err != nil {
+			return err
+		}
+		for i := range n {
+			if err := tx.CreateDelivery(delivery(fmt.Sprintf("dlv_%02d", i), epoch)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	var leased []malipo.Delivery
+	write(t, s, func(tx store.Tx) error {
+		var err error
+		leased, err = tx.LeaseDueDeliveries(now, now.Add(time.Minute), n)
+		return err
+	})
+	if len(leased) != n {
+		t.Fatalf("leased %d deliveries, want %d", len(leased), n)
+	}
+	recorded := malipo.Attempt{DeliveryID: leased[n-1].ID, Number: 1, At: now, StatusCode: 200}
+	write(t, s, func(tx store.Tx) error { return tx.AddAttempt(recorded) })
+	settle := func(d malipo.Delivery) func(tx store.Tx) error {
+		return func(tx store.Tx) error {
+			d.Status, d.Attempts, d.UpdatedAt = malipo.DeliverySucceeded, 1, now
+			if err := tx.SettleDelivery(d); err != nil {
+				return err
+			}
+			return tx.AddAttempt(malipo.Attempt{DeliveryID: d.ID, Number: 1, At: now, StatusCode: 200})
+		}
+	}
+	var fns []func(tx store.Tx) error
+	for i, d := range leased[:n-1] {
+		if i == 3 {
+			d.Lease-- // a lease since taken over
+		}
+		fns = append(fns, settle(d))
+	}
+	fns = append(fns, func(tx store.Tx) error { return tx.AddAttempt(recorded) })
+	errs := inOneBatch(t, s, fns...)
+	for i, err := range errs {
+		switch i {
+		case 3:
+			if !errors.Is(err, store.ErrLeaseLost) {
+				t.Errorf("settlement under a lost lease: %v, want ErrLeaseLost", err)
+			}
+		case n - 1:
+			wantKind(t, err, malipo.KindConflict)
+		default:
+			if err != nil {
+				t.Errorf("settlement %d: %v", i, err)
+			}
+		}
+	}
+	read(t, s, func(tx store.Tx) error {
+		for i, d := range leased {
+			got, err := tx.GetDelivery(d.ID)
+			must(t, err)
+			as, err := tx.ListAttempts(d.ID)
+			must(t, err)
+			want := malipo.DeliverySucceeded
+			if i == 3 || i == n-1 {
+				want = malipo.DeliveryPending
+			}
+			if got.Status != want || len(as) != 1 && i != 3 || len(as) != 0 && i == 3 {
+				t.Errorf("delivery %d: %s with %d attempts", i, got.Status, len(as))
+			}
+		}
+		return nil
+	})
+}
+
+// testLeases: a Lease is a write transaction like Transact, all or
+// nothing, seen by everything after it, and its claims never overlap a
+// batch's.
+func testLeases(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	write(t, s, func(tx store.Tx) error {
+		if err := tx.CreateEvent(event("evt_1", "mer_a")); err != nil {
+			return err
+		}
+		for i := range 40 {
+			if err := tx.CreateDelivery(delivery(fmt.Sprintf("dlv_%02d", i), epoch)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	now := epoch.Add(time.Second)
+	boom := errors.New("boom")
+	err := s.Lease(ctx, func(tx store.Tx) error {
+		if _, err := tx.LeaseDueDeliveries(now, now.Add(time.Minute), 5); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Lease error = %v, want boom", err)
+	}
+	read(t, s, func(tx store.Tx) error {
+		b, err := tx.Backlog(now)
+		must(t, err)
+		if b.DeliveriesDue != 40 {
+			t.Errorf("after a failed lease %d deliveries due, want 40", b.DeliveriesDue)
+		}
+		return nil
+	})
+
+	var leased []malipo.Delivery
+	must(t, s.Lease(ctx, func(tx store.Tx) error {
+		var err error
+		leased, err = tx.LeaseDueDeliveries(now, now.Add(time.Minute), 5)
+		return err
+	}))
+	if len(leased) != 5 {
+		t.Fatalf("leased %d deliveries, want 5", len(leased))
+	}
+	// Seen at once by a batch: it settles the leased delivery under its lease.
+	settled := leased[0]
+	settled.Status, settled.Attempts = malipo.DeliverySucceeded, 1
+	write(t, s, func(tx store.Tx) error { return tx.SettleDelivery(settled) })
+	read(t, s, func(tx store.Tx) error {
+		d, err := tx.GetDelivery(settled.ID)
+		must(t, err)
+		if d.Status != malipo.DeliverySucceeded {
+			t.Errorf("a delivery settled under its lease is %s", d.Status)
+		}
+		b, err := tx.Backlog(now)
+		must(t, err)
+		if b.DeliveriesDue != 35 {
+			t.Errorf("%d deliveries due after leasing 5, want 35", b.DeliveriesDue)
+		}
+		return nil
+	})
+
+	// Leases and batches racing for the rest each take a delivery once.
+	claimed := claimRaceVia(t, []txFunc{s.Lease, s.Lease, s.Transact, s.Transact}, func(tx store.Tx) ([]string, error) {
+		ds, err := tx.LeaseDueDeliveries(now, now.Add(time.Minute), 2)
+		var ids []string
+		for _, d := range ds {
+			ids = append(ids, d.ID)
+		}
+		return ids, err
+	})
+	if len(claimed) != 35 {
+		t.Errorf("the race claimed %d deliveries, want 35", len(claimed))
+	}
+	for _, d := range leased {
+		if claimed[d.ID] != 0 {
+			t.Errorf("%s, leased already, was claimed again", d.ID)
+		}
+	}
+	for id, n := range claimed {
+		if n != 1 {
+			t.Errorf("%s claimed %d times", id, n)
+		}
+	}
+}
+
 func testBacklog(t *testing.T, s store.Store) {
 	now := epoch.Add(time.Hour)
 	read(t, s, func(tx store.Tx) error {

@@ -354,6 +354,9 @@ func testClosed(t *testing.T, s store.Store) {
 	if err == nil {
 		t.Fatal("a closed store took a transaction")
 	}
+	if err := s.Lease(context.Background(), func(tx store.Tx) error { return nil }); err == nil {
+		t.Fatal("a closed store took a lease")
+	}
 	if done.Load() != 20 {
 		t.Errorf("%d of 20 transactions queued before the close committed", done.Load())
 	}

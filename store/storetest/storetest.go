@@ -50,6 +50,8 @@ func Run(t *testing.T, open Opener) {
 		{"Endpoints", testEndpoints},
 		{"Deliveries", testDeliveries},
 		{"DeliverySettlements", testDeliverySettlements},
+		{"ManySettlementsInABatch", testManySettlementsInABatch},
+		{"Leases", testLeases},
 		{"Backlog", testBacklog},
 		{"CardSetupsAndTokens", testCards},
 		{"Payouts", testPayouts},
@@ -588,14 +590,25 @@ func testPanicIsolated(t *testing.T, s store.Store) {
 // claimed: a store that hands one row to two workers counts it twice.
 func claimRace(t *testing.T, s store.Store, claim func(tx store.Tx) ([]string, error)) map[string]int {
 	t.Helper()
+	return claimRaceVia(t, []txFunc{s.Transact, s.Transact, s.Transact}, claim)
+}
+
+// txFunc is a store's way of running a write transaction: Transact or
+// Lease.
+type txFunc func(ctx context.Context, fn func(store.Tx) error) error
+
+// claimRaceVia is claimRace with one worker per runner, each claiming
+// through its own.
+func claimRaceVia(t *testing.T, runners []txFunc, claim func(tx store.Tx) ([]string, error)) map[string]int {
+	t.Helper()
 	var mu sync.Mutex
 	claimed := map[string]int{}
 	var wg sync.WaitGroup
-	for range 3 {
+	for _, run := range runners {
 		wg.Go(func() {
 			for {
 				var got int
-				err := s.Transact(context.Background(), func(tx store.Tx) error {
+				err := run(context.Background(), func(tx store.Tx) error {
 					ids, err := claim(tx)
 					if err != nil {
 						return err
