@@ -24,6 +24,7 @@ import (
 	"github.com/malipo/malipo/rails/mpesa"
 	"github.com/malipo/malipo/rails/mpesa/mpesasim"
 	"github.com/malipo/malipo/rails/sandbox"
+	"github.com/malipo/malipo/store"
 	"github.com/malipo/malipo/store/postgres/pgtest"
 	"github.com/malipo/malipo/store/sqlite"
 )
@@ -108,6 +109,68 @@ func benchSucceed(b *testing.B, e *env) {
 			}
 		}
 	})
+}
+
+// BenchmarkReportOutcome measures rails' callbacks: pushes made earlier
+// (nobody answered them) are reported succeeded, as a connector reports
+// the callback it was sent, from many concurrent callers. Each records
+// the outcome in the inbox, finishes the attempt and makes its payment
+// succeed.
+func BenchmarkReportOutcome(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) {
+		st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer st.Close()
+		benchReport(b, st)
+	})
+	b.Run("postgres", func(b *testing.B) {
+		st := pgtest.Open(b)
+		defer st.Close()
+		benchReport(b, st)
+	})
+}
+
+func benchReport(b *testing.B, st store.Store) {
+	clk := clock.Real{}
+	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, nil), BaseURL: "http://pay.test",
+		Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: sandbox.New(st, clk, time.Hour, nil).Set()}}) // nobody answers
+	ctx := context.Background()
+	m, _ := svc.CreateMerchant(ctx, "Duka", "")
+	integ, _, err := svc.CreateIntegration(ctx, gateway.IntegrationInput{MerchantID: m.ID, Flavor: malipo.FlavorNative, Mode: malipo.ModeTest})
+	if err != nil {
+		b.Fatal(err)
+	}
+	keys := make([]string, b.N)
+	err = bench.Parallel(32, b.N, nil, func(i int) error {
+		p, _, err := svc.CreatePayment(ctx, integ, gateway.PaymentInput{Amount: 5000, Currency: "XOF", Reference: fmt.Sprintf("r-%d", i),
+			Method: "mobile_money", Phone: "+2250505120000"}, gateway.Idempotency{})
+		keys[i] = p.ID + "-1"
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var next atomic.Int64
+	b.SetParallelism(32)
+	cpu := bench.ReadCPU()
+	defer func() { cpu.Report(b, b.N) }()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			o := rails.Outcome{Key: keys[next.Add(1)-1], Verdict: malipo.VerdictSucceeded, RailReference: "MP-1", Amount: 5000, Currency: "XOF"}
+			if err := svc.Report(ctx, sandbox.Name, o); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	p, err := svc.GetPayment(ctx, integ, keys[0][:len(keys[0])-2])
+	if err != nil || p.Status != malipo.PaymentSucceeded {
+		b.Fatalf("a reported payment is %s (%v)", p.Status, err)
+	}
 }
 
 // BenchmarkPush measures payments pushed to a phone as they are created
