@@ -13,7 +13,8 @@ import (
 // A payment succeeding writes a ledger entry, its postings, an event and
 // its deliveries, and updates the payment; a payment created writes its
 // row; a notification sent writes its attempt and settles its delivery
-// (the settlement checks that nobody claimed it since). On PostgreSQL each
+// (the settlement checks that nobody claimed it since); a rail's outcome
+// writes its inbox item and updates its attempt. On PostgreSQL each
 // statement is a round trip that wakes the database, and the round trips,
 // not the rows, are most of the cost. So these rows are held in the
 // transaction and written together, one statement per table for the whole
@@ -21,10 +22,10 @@ import (
 // and the deliveries' settlements through a table of values): at commit,
 // or as soon as any statement names one of those tables or a table whose
 // rows refer to them (so a transaction always sees its own rows, and
-// foreign keys hold). The one exception is a payment read by ID that the
-// transaction holds nothing for: it reads the same before the held rows
-// are written as after, so the next caller's locking read of its own
-// payment writes nothing early.
+// foreign keys hold). The one exception is a payment or a rail attempt
+// read by ID that the transaction holds nothing for: it reads the same
+// before the held rows are written as after, so the next caller's locking
+// read of its own payment or attempt writes nothing early.
 //
 // Only where a held write fails is the difference visible, and there it is
 // kept invisible: a failed write of held rows fails the batch, which runs
@@ -61,6 +62,8 @@ var laterTables = [...]laterTable{
 	{name: "deliveries", refersTo: laterDeliveries}, // settlements: writeDeliverySettlements
 	{name: "delivery_attempts", columns: "delivery_id, number, at, status_code, latency_us, response, error", refersTo: laterDeliveries,
 		code: "attempt_exists", message: "attempt already recorded"},
+	{name: "rail_attempts", refersTo: -1}, // updates: writeRailAttemptUpdates
+	{name: "inbox", columns: inboxColumns, refersTo: -1, code: "inbox_item_exists", message: "inbox item already exists"},
 }
 
 const (
@@ -72,6 +75,8 @@ const (
 	laterDeliveries
 	laterDeliverySettlements
 	laterAttempts
+	laterRailAttemptUpdates
+	laterInbox
 )
 
 // heldRow is a row's arguments, and the error its insert returns should
@@ -104,14 +109,23 @@ func (t *tx) insertLater(table int, exists error, args ...any) error {
 		// Not through the committer, so nothing would write it later.
 		return t.writeRows(table, []heldRow{{args, exists}})
 	}
-	if table == laterPayments || table == laterPaymentUpdates {
-		if t.heldPayments == nil {
-			t.heldPayments = map[string]bool{}
-		}
-		t.heldPayments[args[0].(string)] = true
+	switch table {
+	case laterPayments, laterPaymentUpdates:
+		t.heldPayments = holding(t.heldPayments, args[0].(string))
+	case laterRailAttemptUpdates:
+		t.heldAttempts = holding(t.heldAttempts, args[0].(string))
 	}
 	t.unitRows[table] = append(t.unitRows[table], heldRow{args, exists})
 	return nil
+}
+
+// holding adds id to the set of IDs with held rows.
+func holding(ids map[string]bool, id string) map[string]bool {
+	if ids == nil {
+		ids = map[string]bool{}
+	}
+	ids[id] = true
+	return ids
 }
 
 // keepRows keeps the held rows of a caller whose work stands, or drops
@@ -144,6 +158,9 @@ func (t *tx) writeHeld(set tableSet) error {
 	if set&paymentTables == paymentTables {
 		t.heldPayments = nil // every payment row held is written
 	}
+	if set&(1<<laterRailAttemptUpdates) != 0 {
+		t.heldAttempts = nil
+	}
 	return nil
 }
 
@@ -157,6 +174,8 @@ func (t *tx) writeRows(table int, rows []heldRow) error {
 	switch table {
 	case laterPaymentUpdates:
 		return t.writePaymentUpdates(rows)
+	case laterRailAttemptUpdates:
+		return t.writeRailAttemptUpdates(rows)
 	case laterDeliverySettlements:
 		return t.writeDeliverySettlements(rows)
 	}

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -34,16 +35,34 @@ func (t *tx) CreateRailAttempt(a malipo.RailAttempt) error {
 }
 
 func (t *tx) GetRailAttempt(id string) (malipo.RailAttempt, error) {
+	// As GetPayment: an attempt this transaction holds no update for reads
+	// the same before the held writes as after them.
+	t.readUnheld = t.write && !t.heldAttempts[id]
+	defer func() { t.readUnheld = false }()
 	a, err := scanRailAttempt(t.row(`SELECT `+attemptColumns+` FROM rail_attempts WHERE id = ?`+t.lock(), id))
 	return a, notFound(err, "rail attempt")
 }
 
+// UpdateRailAttempt holds the update for the batch (see later.go).
 func (t *tx) UpdateRailAttempt(a malipo.RailAttempt) error {
-	res, err := t.exec(`UPDATE rail_attempts SET rail = ?, status = ?, rail_reference = ?, failure_code = ?, failure_reason = ?,
-		checks = ?, next_check_at = ?, updated_at = ?, completed_at = ? WHERE id = ?`,
-		a.Rail, string(a.Status), a.RailReference, a.FailureCode, a.FailureReason, a.Checks, micros(a.NextCheckAt),
-		micros(a.UpdatedAt), micros(a.CompletedAt), a.ID)
-	return affected(res, err, "rail attempt")
+	return t.insertLater(laterRailAttemptUpdates, nil, a.ID, a.Rail, string(a.Status), a.RailReference, a.FailureCode, a.FailureReason,
+		a.Checks, micros(a.NextCheckAt), micros(a.UpdatedAt), micros(a.CompletedAt))
+}
+
+// railAttemptUpdates are the columns UpdateRailAttempt writes, in its order.
+var railAttemptUpdates = []column{
+	{"id", "TEXT"}, {"rail", "TEXT"}, {"status", "TEXT"}, {"rail_reference", "TEXT"}, {"failure_code", "TEXT"},
+	{"failure_reason", "TEXT"}, {"checks", "INTEGER"}, {"next_check_at", "BIGINT"}, {"updated_at", "BIGINT"},
+	{"completed_at", "BIGINT"},
+}
+
+var updateRailAttemptsStatement = updateByID("rail_attempts", railAttemptUpdates)
+
+// writeRailAttemptUpdates writes held updates of rail attempts, the last
+// of each attempt's, and fails as the update did if an attempt is not
+// there.
+func (t *tx) writeRailAttemptUpdates(rows []heldRow) error {
+	return t.updateRows(lastOfEach(rows), updateRailAttemptsStatement, notFound(sql.ErrNoRows, "rail attempt"))
 }
 
 func (t *tx) ListRailAttempts(objectID string) ([]malipo.RailAttempt, error) {
@@ -79,12 +98,11 @@ func scanInboxItem(r interface{ Scan(...any) error }) (malipo.InboxItem, error) 
 	return i, err
 }
 
+// CreateInboxItem holds the item for the batch (see later.go).
 func (t *tx) CreateInboxItem(i malipo.InboxItem) error {
-	_, err := t.exec(`INSERT INTO inbox (`+inboxColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		i.ID, i.Rail, string(i.Mode), i.AttemptID, i.Source, string(i.Verdict), i.RailReference, i.FailureCode,
-		i.FailureReason, i.Amount, string(i.Currency), string(i.Body), micros(i.ReceivedAt), micros(i.AppliedAt),
+	return t.insertLater(laterInbox, nil, i.ID, i.Rail, string(i.Mode), i.AttemptID, i.Source, string(i.Verdict), i.RailReference,
+		i.FailureCode, i.FailureReason, i.Amount, string(i.Currency), string(i.Body), micros(i.ReceivedAt), micros(i.AppliedAt),
 		string(i.Result), i.Error)
-	return t.conflict(err, "inbox_item_exists", "inbox item already exists")
 }
 
 func (t *tx) GetInboxItem(id string) (malipo.InboxItem, error) {

@@ -35,10 +35,11 @@ type tx struct {
 	rows, unitRows heldRows
 	// cache holds reads the callers of a batch repeat (see cache.go).
 	cache readCache
-	// heldPayments are the payments with held rows (created or updated);
-	// readUnheld is set while one not among them is read by ID.
-	heldPayments map[string]bool
-	readUnheld   bool
+	// heldPayments are the payments with held rows (created or updated),
+	// heldAttempts the rail attempts with held updates; readUnheld is set
+	// while a payment or attempt not among them is read by ID.
+	heldPayments, heldAttempts map[string]bool
+	readUnheld                 bool
 	// conn is the connection of a batch's transaction, where the dialect
 	// pipes its last writes; piped, while not nil, queues writes to send
 	// at once (see pipedWrite).
@@ -444,10 +445,13 @@ func (t *tx) UpdatePayment(p malipo.Payment) error {
 		boolInt(p.Late), args[28])
 }
 
-// paymentUpdates are the columns UpdatePayment writes, in its order, with
-// their types: the rows of one batch go in one statement, through a table
-// of values whose types must be given (PostgreSQL cannot infer them).
-var paymentUpdates = [...]struct{ name, typ string }{
+// column is a column an update held for the batch writes, with its type:
+// the rows of one batch go in one statement, through a table of values
+// whose types must be given (PostgreSQL cannot infer them).
+type column struct{ name, typ string }
+
+// paymentUpdates are the columns UpdatePayment writes, in its order.
+var paymentUpdates = []column{
 	{"id", "TEXT"}, {"fee", "BIGINT"}, {"method", "TEXT"}, {"phone", "TEXT"}, {"operator", "TEXT"}, {"status", "TEXT"},
 	{"failure_code", "TEXT"}, {"failure_reason", "TEXT"}, {"rail_reference", "TEXT"}, {"updated_at", "BIGINT"},
 	{"expires_at", "BIGINT"}, {"completed_at", "BIGINT"}, {"lang", "TEXT"}, {"customer", "TEXT"}, {"next_action", "TEXT"},
@@ -455,11 +459,11 @@ var paymentUpdates = [...]struct{ name, typ string }{
 	{"in_flight_until", "BIGINT"}, {"late", "INTEGER"}, {"extra", "TEXT"},
 }
 
-// updatePaymentsStatement returns the statement that writes n payments'
-// updates at once.
-var updatePaymentsStatement = func() func(n int) string {
+// updateByID returns the statement that writes n rows' updates of table
+// at once, each row's values in the order of columns, the ID first.
+func updateByID(table string, columns []column) func(n int) string {
 	var names, sets, casts []string
-	for i, c := range paymentUpdates {
+	for i, c := range columns {
 		names = append(names, c.name)
 		casts = append(casts, "CAST(? AS "+c.typ+")")
 		if i > 0 {
@@ -469,13 +473,21 @@ var updatePaymentsStatement = func() func(n int) string {
 	tuple := "(" + strings.Join(casts, ", ") + ")"
 	return func(n int) string {
 		return `WITH v (` + strings.Join(names, ", ") + `) AS (VALUES ` + strings.Repeat(tuple+", ", n-1) + tuple + `)
-			UPDATE payments SET ` + strings.Join(sets, ", ") + ` FROM v WHERE payments.id = v.id`
+			UPDATE ` + table + ` SET ` + strings.Join(sets, ", ") + ` FROM v WHERE ` + table + `.id = v.id`
 	}
-}()
+}
+
+var updatePaymentsStatement = updateByID("payments", paymentUpdates)
 
 // writePaymentUpdates writes held updates of payments, the last of each
 // payment's, and fails as UpdatePayment did if a payment is not there.
 func (t *tx) writePaymentUpdates(rows []heldRow) error {
+	return t.updateRows(lastOfEach(rows), updatePaymentsStatement, notFound(sql.ErrNoRows, "payment"))
+}
+
+// lastOfEach is the arguments of the last held row of each ID (the
+// first argument), in the order of those rows.
+func lastOfEach(rows []heldRow) [][]any {
 	last := map[string]int{}
 	for i, r := range rows {
 		last[r.args[0].(string)] = i
@@ -486,7 +498,7 @@ func (t *tx) writePaymentUpdates(rows []heldRow) error {
 			args = append(args, r.args)
 		}
 	}
-	return t.updateRows(args, updatePaymentsStatement, notFound(sql.ErrNoRows, "payment"))
+	return args
 }
 
 func (t *tx) ListPayments(f store.PaymentFilter) ([]malipo.Payment, error) {

@@ -99,6 +99,111 @@ func testRailAttempts(t *testing.T, s store.Store) {
 	}
 }
 
+// testRailOutcomesInABatch: rail attempts' updates and inbox items are
+// held for the batch, and still each caller sees its own and the earlier
+// callers' writes, and fails alone: an update of an attempt that is not
+// there, an inbox item recorded twice.
+func testRailOutcomesInABatch(t *testing.T, s store.Store) {
+	taken := malipo.InboxItem{ID: "ib_taken", Rail: "sandbox", Mode: malipo.ModeTest, AttemptID: "pay_0-1", Source: "callback",
+		Verdict: malipo.VerdictSucceeded, ReceivedAt: epoch}
+	write(t, s, func(tx store.Tx) error {
+		for i := range 4 {
+			if err := tx.CreateRailAttempt(attempt(fmt.Sprintf("pay_%d", i), 1, malipo.AttemptPending, epoch)); err != nil {
+				return err
+			}
+		}
+		return tx.CreateInboxItem(taken)
+	})
+	item := func(id, attempt string) malipo.InboxItem {
+		it := taken
+		it.ID, it.AttemptID = id, attempt
+		return it
+	}
+	finish := func(id string, to malipo.AttemptStatus, at time.Duration) func(tx store.Tx) error {
+		return func(tx store.Tx) error {
+			a, err := tx.GetRailAttempt(id)
+			if err != nil {
+				return err
+			}
+			a.Finish(to, "", "", epoch.Add(at))
+			if err := tx.UpdateRailAttempt(a); err != nil {
+				return err
+			}
+			return tx.CreateInboxItem(item("ib_"+id, id))
+		}
+	}
+	var seen malipo.AttemptStatus
+	errs := inOneBatch(t, s,
+		finish("pay_0-1", malipo.AttemptSucceeded, time.Second),
+		func(tx store.Tx) error { // an attempt that is not there
+			a := attempt("pay_9", 1, malipo.AttemptSucceeded, epoch)
+			if err := tx.CreateInboxItem(item("ib_lost", a.ID)); err != nil {
+				return err
+			}
+			return tx.UpdateRailAttempt(a)
+		},
+		func(tx store.Tx) error { return tx.CreateInboxItem(taken) }, // recorded twice
+		func(tx store.Tx) error { // reads what the first caller wrote
+			a, err := tx.GetRailAttempt("pay_0-1")
+			seen = a.Status
+			return err
+		},
+		func(tx store.Tx) error { // updated twice: the last stands
+			if err := finish("pay_1-1", malipo.AttemptFailed, time.Second)(tx); err != nil {
+				return err
+			}
+			a, err := tx.GetRailAttempt("pay_1-1")
+			if err != nil {
+				return err
+			}
+			a.FailureCode = "second"
+			return tx.UpdateRailAttempt(a)
+		},
+		finish("pay_2-1", malipo.AttemptSucceeded, 2*time.Second),
+	)
+	for i, err := range errs {
+		switch i {
+		case 1:
+			wantKind(t, err, malipo.KindNotFound)
+		case 2:
+			wantKind(t, err, malipo.KindConflict)
+		default:
+			if err != nil {
+				t.Errorf("caller %d: %v", i, err)
+			}
+		}
+	}
+	if seen != malipo.AttemptSucceeded {
+		t.Errorf("a later caller read the attempt as %s, want the earlier caller's succeeded", seen)
+	}
+	read(t, s, func(tx store.Tx) error {
+		for _, want := range []struct {
+			id     string
+			status malipo.AttemptStatus
+			items  int
+		}{
+			{"pay_0-1", malipo.AttemptSucceeded, 2},
+			{"pay_1-1", malipo.AttemptFailed, 1},
+			{"pay_2-1", malipo.AttemptSucceeded, 1},
+			{"pay_3-1", malipo.AttemptPending, 0},
+		} {
+			a, err := tx.GetRailAttempt(want.id)
+			must(t, err)
+			items, err := tx.ListInbox(want.id)
+			must(t, err)
+			if a.Status != want.status || len(items) != want.items {
+				t.Errorf("%s is %s with %d inbox items, want %s with %d", want.id, a.Status, len(items), want.status, want.items)
+			}
+		}
+		if a, err := tx.GetRailAttempt("pay_1-1"); err != nil || a.FailureCode != "second" {
+			t.Errorf("pay_1-1's failure code %q (%v), want the second update's", a.FailureCode, err)
+		}
+		_, err := tx.GetInboxItem("ib_lost")
+		wantKind(t, err, malipo.KindNotFound)
+		return nil
+	})
+}
+
 func testInbox(t *testing.T, s store.Store) {
 	item := malipo.InboxItem{ID: "ib_1", Rail: "mtn-ug", Mode: malipo.ModeLive, AttemptID: "pay_1-1", Source: "callback",
 		Verdict: malipo.VerdictSucceeded, RailReference: "MP1", Amount: 5000, Currency: "UGX",

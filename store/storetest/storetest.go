@@ -58,6 +58,7 @@ func Run(t *testing.T, open Opener) {
 		{"Refunds", testRefunds},
 		{"RailAttempts", testRailAttempts},
 		{"Inbox", testInbox},
+		{"RailOutcomesInABatch", testRailOutcomesInABatch},
 		{"SandboxTransactions", testSandboxTransactions},
 		{"BalancesWithinTransaction", testBalancesWithinTransaction},
 		{"SpendingLock", testSpendingLock},
