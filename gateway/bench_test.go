@@ -32,18 +32,25 @@ import (
 // BenchmarkCreatePayment measures durable payment creation through the
 // group committer with many concurrent callers.
 func BenchmarkCreatePayment(b *testing.B) {
+	onBothStores(b, func(b *testing.B, st store.Store) { benchCreate(b, newEnv(&testing.T{}, st)) })
+}
+
+// onBothStores runs fn as the sub-benchmarks "sqlite", on a fresh file,
+// and "postgres", on a fresh schema (skipped unless
+// MALIPO_TEST_DATABASE_URL is set).
+func onBothStores(b *testing.B, fn func(b *testing.B, st store.Store)) {
 	b.Run("sqlite", func(b *testing.B) {
 		st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer st.Close()
-		benchCreate(b, newEnv(&testing.T{}, st))
+		fn(b, st)
 	})
 	b.Run("postgres", func(b *testing.B) {
 		st := pgtest.Open(b)
 		defer st.Close()
-		benchCreate(b, newEnv(&testing.T{}, st))
+		fn(b, st)
 	})
 }
 
@@ -70,19 +77,7 @@ func benchCreate(b *testing.B, e *env) {
 // ledger entry to the same three hot accounts (rail clearing, merchant,
 // fees) and writes an event, from many concurrent callers.
 func BenchmarkSucceedPayment(b *testing.B) {
-	b.Run("sqlite", func(b *testing.B) {
-		st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer st.Close()
-		benchSucceed(b, newEnv(&testing.T{}, st))
-	})
-	b.Run("postgres", func(b *testing.B) {
-		st := pgtest.Open(b)
-		defer st.Close()
-		benchSucceed(b, newEnv(&testing.T{}, st))
-	})
+	onBothStores(b, func(b *testing.B, st store.Store) { benchSucceed(b, newEnv(&testing.T{}, st)) })
 }
 
 func benchSucceed(b *testing.B, e *env) {
@@ -95,6 +90,15 @@ func benchSucceed(b *testing.B, e *env) {
 		}
 		ids[i] = p.ID
 	}
+	eachInParallel(b, func(i int) error {
+		_, _, err := e.svc.ForceOutcome(context.Background(), e.integ, ids[i], "succeeded", gateway.Idempotency{})
+		return err
+	})
+}
+
+// eachInParallel times do(i) for every i of b.N from 32 goroutines and
+// reports the CPU each took.
+func eachInParallel(b *testing.B, do func(i int) error) {
 	var next atomic.Int64
 	b.SetParallelism(32)
 	cpu := bench.ReadCPU()
@@ -102,13 +106,13 @@ func benchSucceed(b *testing.B, e *env) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			id := ids[next.Add(1)-1]
-			if _, _, err := e.svc.ForceOutcome(context.Background(), e.integ, id, "succeeded", gateway.Idempotency{}); err != nil {
+			if err := do(int(next.Add(1) - 1)); err != nil {
 				b.Error(err)
 				return
 			}
 		}
 	})
+	b.StopTimer()
 }
 
 // BenchmarkReportOutcome measures rails' callbacks: pushes made earlier
@@ -116,21 +120,7 @@ func benchSucceed(b *testing.B, e *env) {
 // the callback it was sent, from many concurrent callers. Each records
 // the outcome in the inbox, finishes the attempt and makes its payment
 // succeed.
-func BenchmarkReportOutcome(b *testing.B) {
-	b.Run("sqlite", func(b *testing.B) {
-		st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer st.Close()
-		benchReport(b, st)
-	})
-	b.Run("postgres", func(b *testing.B) {
-		st := pgtest.Open(b)
-		defer st.Close()
-		benchReport(b, st)
-	})
-}
+func BenchmarkReportOutcome(b *testing.B) { onBothStores(b, benchReport) }
 
 func benchReport(b *testing.B, st store.Store) {
 	clk := clock.Real{}
@@ -152,21 +142,10 @@ func benchReport(b *testing.B, st store.Store) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var next atomic.Int64
-	b.SetParallelism(32)
-	cpu := bench.ReadCPU()
-	defer func() { cpu.Report(b, b.N) }()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			o := rails.Outcome{Key: keys[next.Add(1)-1], Verdict: malipo.VerdictSucceeded, RailReference: "MP-1", Amount: 5000, Currency: "XOF"}
-			if err := svc.Report(ctx, sandbox.Name, o); err != nil {
-				b.Error(err)
-				return
-			}
-		}
+	eachInParallel(b, func(i int) error {
+		return svc.Report(ctx, sandbox.Name, rails.Outcome{Key: keys[i], Verdict: malipo.VerdictSucceeded, RailReference: "MP-1",
+			Amount: 5000, Currency: "XOF"})
 	})
-	b.StopTimer()
 	p, err := svc.GetPayment(ctx, integ, keys[0][:len(keys[0])-2])
 	if err != nil || p.Status != malipo.PaymentSucceeded {
 		b.Fatalf("a reported payment is %s (%v)", p.Status, err)
