@@ -316,6 +316,10 @@ func (t *tx) writeChunks(rows [][]any, statement func(n int) string, done func(a
 		}
 		rows = rows[n:]
 		if t.piped != nil {
+			// Checked here, as exec checks what it sends.
+			if err := checkArgs(args); err != nil {
+				return done(affected, err)
+			}
 			last := len(rows) == 0
 			t.piped = append(t.piped, pipedWrite{query: t.db.q(statement(n)), args: args, check: func(k int64, err error) error {
 				affected += k
@@ -344,14 +348,9 @@ func (t *tx) writeChunks(rows [][]any, statement func(n int) string, done func(a
 // then its balances, piped where the dialect can (see pipedWrite). It
 // tells a failure of the rows from one of the balances.
 func (t *tx) writeLast() (heldErr, balancesErr error) {
-	if t.conn == nil {
-		if err := t.writeHeld(laterSet); err != nil {
-			return err, nil
-		}
-		return nil, t.flushBalances()
+	if t.conn != nil {
+		t.piped = []pipedWrite{} // queued: their answers come from sendPiped
 	}
-	// Queued, so the errors come from sendPiped.
-	t.piped = []pipedWrite{}
 	if err := t.writeHeld(laterSet); err != nil {
 		t.piped = nil
 		return err, nil
@@ -385,7 +384,8 @@ type pipedWrite struct {
 
 // sendPiped sends the queued writes at once and reads their answers in
 // order. It returns the first error a write's check makes, and the index
-// of that write (len of the queue when none failed).
+// of that write (len of the queue when none failed; 0 when nothing was
+// queued).
 func (t *tx) sendPiped() (int, error) {
 	writes := t.piped
 	t.piped = nil
@@ -415,10 +415,7 @@ func (t *tx) sendPiped() (int, error) {
 			return i, err
 		}
 	}
-	if failed != nil {
-		return len(writes), failed
-	}
-	return len(writes), nil
+	return len(writes), failed
 }
 
 // chunkSize is how many of left rows (or keys) the next statement takes:
