@@ -162,6 +162,13 @@ func (db *DB) noteCommit(queuedAt time.Time) {
 // since it opened.
 func (db *DB) Shed() int64 { return db.shed.Load() }
 
+// Queued reports how many writes wait in the queue for a committer.
+func (db *DB) Queued() int64 { return db.queued.Load() }
+
+// Committers reports how many group committers take batches from the
+// queue.
+func (db *DB) Committers() int { return db.committers }
+
 // took notes a unit leaving the queue for a batch, and how long it waited.
 func (db *DB) took(u *unit) {
 	db.queued.Add(-1)

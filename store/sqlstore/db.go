@@ -88,6 +88,7 @@ type DB struct {
 	queueTarget atomic.Int64 // ns; see SetQueueTarget
 	closers     []func() error
 	maxBatch    int
+	committers  int
 	// leaseShard is the balance shard of leases' transactions, one no
 	// committer of this node adds to.
 	leaseShard int
@@ -100,6 +101,7 @@ func Open(write, read *sql.DB, d Dialect) *DB {
 	if d.Committers < 1 {
 		d.Committers = 1
 	}
+	db.committers = d.Committers
 	first := rand.IntN(balanceShards)
 	for i := 0; i < d.Committers; i++ {
 		db.wg.Add(1)

@@ -14,39 +14,98 @@ import (
 	"github.com/malipo/malipo/store"
 )
 
-// inOneBatch runs fns as concurrent transactions that queue up while
-// every committer is held busy, so that a store which groups commits
-// takes them into one batch, in the order given. It returns each one's
-// error.
+// A groupCommitter is a store whose writes queue for committers that
+// take them in batches; inOneBatch needs to see its queue.
+type groupCommitter interface {
+	Queued() int64
+	Committers() int
+}
+
+// inOneBatch runs fns as concurrent transactions that queue up, in the
+// order given, while every committer is held busy, and then lets one
+// committer alone take the whole queue as one batch. It returns each
+// one's error.
+//
+// Why it watches the queue instead of sleeping: on a loaded machine a
+// goroutine can start late, and a caller queued after the batch was
+// taken lands in another batch, perhaps on another committer that
+// commits first.
 func inOneBatch(t *testing.T, s store.Store, fns ...func(tx store.Tx) error) []error {
 	t.Helper()
-	release := make(chan struct{})
+	gc, ok := s.(groupCommitter)
+	if !ok {
+		t.Fatalf("%T does not show its queue (Queued, Committers)", s)
+	}
+	ctx := context.Background()
 	var holders sync.WaitGroup
-	// More holders than any store has committers, queued one after
-	// another so that each committer takes one alone.
-	for range 16 {
+	releases := make([]chan struct{}, gc.Committers()+1)
+	released := 0
+	releaseUpTo := func(n int) {
+		for ; released < n; released++ {
+			close(releases[released])
+		}
+	}
+	defer releaseUpTo(len(releases)) // even when a wait below fails
+	hold := func(k int, started chan struct{}) {
+		releases[k] = make(chan struct{})
+		// A batch that fails may run again; started closes once.
+		start := sync.OnceFunc(func() { close(started) })
 		holders.Add(1)
 		go func() {
 			defer holders.Done()
-			s.Transact(context.Background(), func(store.Tx) error { <-release; return nil })
+			s.Transact(ctx, func(store.Tx) error {
+				start()
+				<-releases[k]
+				return nil
+			})
 		}()
-		time.Sleep(2 * time.Millisecond)
 	}
+	// Each committer takes a holder alone: a holder is queued only once
+	// the one before it runs, so no committer finds two.
+	for k := range gc.Committers() {
+		started := make(chan struct{})
+		hold(k, started)
+		waitUntil(t, "a committer takes holder", func() bool {
+			select {
+			case <-started:
+				return true
+			default:
+				return false
+			}
+		})
+	}
+	// One more holder waits in the queue, ahead of fns: whichever batch
+	// takes it takes them.
+	hold(gc.Committers(), make(chan struct{}))
+	waitUntil(t, "the last holder queues", func() bool { return gc.Queued() == 1 })
 	errs := make([]error, len(fns))
 	var wg sync.WaitGroup
 	for k, fn := range fns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[k] = s.Transact(context.Background(), fn)
+			errs[k] = s.Transact(ctx, fn)
 		}()
-		time.Sleep(time.Millisecond) // queued in order
+		waitUntil(t, "a caller queues", func() bool { return gc.Queued() == int64(k+2) })
 	}
-	time.Sleep(20 * time.Millisecond)
-	close(release)
+	// The first committer set free takes the whole queue before any other
+	// is; then the rest go.
+	releaseUpTo(1)
+	waitUntil(t, "one committer takes the queue", func() bool { return gc.Queued() == 0 })
+	releaseUpTo(len(releases))
 	wg.Wait()
 	holders.Wait()
 	return errs
+}
+
+// waitUntil polls cond until it holds, failing the test after a while.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(100 * time.Microsecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+	}
 }
 
 // testBatchFailuresStayTheirs: callers of one batch whose rows collide
