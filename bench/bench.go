@@ -50,8 +50,11 @@ var Targets = []string{"sqlite-create", "postgres-create", "sqlite-succeed", "po
 
 // Report is a run's result.
 type Report struct {
-	CeilingRPS float64  `json:"ceiling_rps"`
-	Targets    []Result `json:"targets"`
+	CeilingRPS float64 `json:"ceiling_rps"`
+	// CeilingCPUus is the machine's CPU per no-op request at the
+	// ceiling's best step, in µs (see Result.CPURatio).
+	CeilingCPUus float64  `json:"ceiling_machine_cpu_us,omitempty"`
+	Targets      []Result `json:"targets"`
 }
 
 // Result is one target's figures. For the HTTP targets the rates are
@@ -72,7 +75,19 @@ type Result struct {
 	// RSSMB is the peak resident memory of the server process during the
 	// target's steps; for the notify targets, which run in the bench's
 	// own process, of the whole bench (dispatcher, store and receiver).
-	RSSMB    float64   `json:"rss_mb"`
+	RSSMB float64 `json:"rss_mb"`
+	// MachineCPUus is the machine's CPU time (every process on it: the
+	// server, the load generator, the database) per success at the best
+	// step, in µs; for the notify targets, per notification drained.
+	MachineCPUus float64 `json:"machine_cpu_us,omitempty"`
+	// CPURatio is the ceiling's machine CPU per request over this
+	// target's per success: the share of the ceiling the target would
+	// reach if the machine's CPU were all that limited both. A
+	// sustained ratio near it says only spending less CPU per success
+	// can raise it; one well below it says something else (waiting,
+	// queueing, the tail) holds it back. Unlike the rates, it barely
+	// moves with how fast this shared machine happens to be.
+	CPURatio float64   `json:"cpu_ratio,omitempty"`
 	Overload *Overload `json:"overload,omitempty"`
 }
 
@@ -146,7 +161,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	rep := Report{CeilingRPS: ceiling.BestRPS}
+	rep := Report{CeilingRPS: ceiling.BestRPS, CeilingCPUus: ceiling.MachineCPUus}
 	for _, name := range o.Targets {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -157,6 +172,9 @@ func Run(ctx context.Context, o Options) error {
 		}
 		res.SustainedRatio = res.SustainedRPS / ceiling.BestRPS
 		res.BestRatio = res.BestRPS / ceiling.BestRPS
+		if res.MachineCPUus > 0 {
+			res.CPURatio = ceiling.MachineCPUus / res.MachineCPUus
+		}
 		rep.Targets = append(rep.Targets, res)
 	}
 	if o.JSON {
@@ -169,11 +187,12 @@ func Run(ctx context.Context, o Options) error {
 
 func (rep Report) print(w io.Writer, ceiling Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "\ntarget\tsustained/s\tratio\tp50\tp99\tbest/s\tratio\tpeak RSS")
-	fmt.Fprintf(tw, "no-op ceiling\t%.0f\t1.00\t%.2fms\t%.2fms\t%.0f\t1.00\t%.0f MB\n", ceiling.SustainedRPS, ceiling.P50ms, ceiling.P99ms, ceiling.BestRPS, ceiling.RSSMB)
+	fmt.Fprintln(tw, "\ntarget\tsustained/s\tratio\tp50\tp99\tbest/s\tratio\tpeak RSS\tCPU/op\tCPU ratio")
+	fmt.Fprintf(tw, "no-op ceiling\t%.0f\t1.00\t%.2fms\t%.2fms\t%.0f\t1.00\t%.0f MB\t%.0f µs\t1.00\n", ceiling.SustainedRPS, ceiling.P50ms, ceiling.P99ms,
+		ceiling.BestRPS, ceiling.RSSMB, ceiling.MachineCPUus)
 	for _, r := range rep.Targets {
-		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2fms\t%.2fms\t%.0f\t%.2f\t%.0f MB\n", r.Name, r.SustainedRPS, r.SustainedRatio, r.P50ms, r.P99ms,
-			r.BestRPS, r.BestRatio, r.RSSMB)
+		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2fms\t%.2fms\t%.0f\t%.2f\t%.0f MB\t%.0f µs\t%.2f\n", r.Name, r.SustainedRPS, r.SustainedRatio, r.P50ms, r.P99ms,
+			r.BestRPS, r.BestRatio, r.RSSMB, r.MachineCPUus, r.CPURatio)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -50,6 +50,15 @@ func ReadCPU() CPU {
 	return c
 }
 
+// PerOp is the machine's CPU time from start to end per operation, n
+// operations; 0 when there were none or machine time cannot be read.
+func (start CPU) PerOp(end CPU, n int) time.Duration {
+	if n <= 0 || !start.ok || !end.ok {
+		return 0
+	}
+	return (end.Machine - start.Machine) / time.Duration(n)
+}
+
 // Report reports to a benchmark (a *testing.B) the CPU used per operation
 // since start, n operations, the process's and the machine's: where a
 // benchmark's time goes when the database is another process on the same

@@ -42,3 +42,20 @@ func (m *metrics) ReportMetric(v float64, unit string) {
 	}
 	(*m)[unit] = v
 }
+
+// TestPerOp: machine CPU is shared out over the operations, and a step
+// with none, or a reading without machine time, gives 0 rather than a
+// figure that means nothing.
+func TestPerOp(t *testing.T) {
+	start := CPU{Machine: time.Second, ok: true}
+	end := CPU{Machine: 3 * time.Second, ok: true}
+	if got := start.PerOp(end, 4000); got != 500*time.Microsecond {
+		t.Errorf("2 s over 4,000 operations = %v, want 500µs", got)
+	}
+	if got := start.PerOp(end, 0); got != 0 {
+		t.Errorf("no operations gave %v, want 0", got)
+	}
+	if got := (CPU{Machine: time.Second}).PerOp(end, 4000); got != 0 {
+		t.Errorf("an unreadable start gave %v, want 0", got)
+	}
+}

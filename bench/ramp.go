@@ -37,11 +37,15 @@ type httpTarget struct {
 
 // step is one rate held for Options.Step.
 type step struct {
-	rate                   int
-	throughput             float64 // successes per second
-	ok, refused, failed    int
-	p50, p99, refusedP99   time.Duration
-	rssMB                  float64
+	rate                 int
+	throughput           float64 // successes per second
+	ok, refused, failed  int
+	p50, p99, refusedP99 time.Duration
+	rssMB                float64
+	// cpuPerOK is the machine's CPU time over the step (every process:
+	// server, load generator, database) per success; 0 where it cannot
+	// be read.
+	cpuPerOK               time.Duration
 	sustained, clean, kept bool
 }
 
@@ -62,6 +66,7 @@ func (r *runner) offer(ctx context.Context, s0 *server, t httpTarget, rate int) 
 	attacker := vegeta.NewAttacker(vegeta.Client(&http.Client{Transport: clients}),
 		vegeta.Workers(64), vegeta.MaxWorkers(1024), vegeta.KeepAlive(true), vegeta.Timeout(5*time.Second))
 	s := step{rate: rate}
+	cpu := ReadCPU()
 	var okLat, refusedLat []time.Duration
 	var first, last time.Time
 	for res := range attacker.Attack(targeter, vegeta.Rate{Freq: rate, Per: time.Second}, r.o.Step, t.name) {
@@ -82,6 +87,7 @@ func (r *runner) offer(ctx context.Context, s0 *server, t httpTarget, rate int) 
 	}
 	s.rssMB = peak()
 	s.ok, s.refused = len(okLat), len(refusedLat)
+	s.cpuPerOK = cpu.PerOp(ReadCPU(), s.ok)
 	if d := last.Sub(first).Seconds(); d > 0 {
 		s.throughput = float64(s.ok) / d
 	}
@@ -94,8 +100,8 @@ func (r *runner) offer(ctx context.Context, s0 *server, t httpTarget, rate int) 
 	if s.sustained {
 		mark = "  sustained"
 	}
-	fmt.Fprintf(r.progress, "  %-18s rate %6d  ok/s %8.0f  ok %6d  busy %5d  failed %5d  p50 %-9s p99 %-9s RSS %4.0f MB%s\n", t.name, rate,
-		s.throughput, s.ok, s.refused, s.failed, s.p50.Round(10*time.Microsecond), s.p99.Round(10*time.Microsecond), s.rssMB, mark)
+	fmt.Fprintf(r.progress, "  %-18s rate %6d  ok/s %8.0f  ok %6d  busy %5d  failed %5d  p50 %-9s p99 %-9s RSS %4.0f MB  CPU %4.0f µs/ok%s\n", t.name, rate,
+		s.throughput, s.ok, s.refused, s.failed, s.p50.Round(10*time.Microsecond), s.p99.Round(10*time.Microsecond), s.rssMB, us(s.cpuPerOK), mark)
 	return s, ctx.Err()
 }
 
@@ -154,7 +160,7 @@ func (r *runner) ramp(ctx context.Context, t httpTarget) (Result, error) {
 	var sustained step
 	for _, s := range steps {
 		if s.clean && s.throughput > res.BestRPS {
-			res.BestRPS = s.throughput
+			res.BestRPS, res.MachineCPUus = s.throughput, us(s.cpuPerOK)
 		}
 		if s.sustained && s.throughput > res.SustainedRPS {
 			res.SustainedRPS, sustained = s.throughput, s
@@ -218,3 +224,5 @@ func quantile(d []time.Duration, q float64) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 }
