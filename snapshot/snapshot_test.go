@@ -125,6 +125,14 @@ func TestGolden(t *testing.T) {
 			if diff := cmp.Diff(sample, back.Elem().Interface()); diff != "" {
 				t.Errorf("the golden snapshot reads back differently (-sample +read):\n%s", diff)
 			}
+			// The stepwise reading, which Decode falls back on, agrees.
+			stepwise := reflect.New(reflect.TypeOf(sample))
+			if err := decodeStepwise(want, stepwise.Interface()); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(sample, stepwise.Elem().Interface()); diff != "" {
+				t.Errorf("the golden snapshot reads back differently step by step (-sample +read):\n%s", diff)
+			}
 		})
 	}
 }
@@ -173,5 +181,21 @@ func TestDecodeRefusesTheWrongKind(t *testing.T) {
 	}
 	if _, err := Encode(struct{}{}); err == nil {
 		t.Error("an unknown kind was encoded")
+	}
+}
+
+// BenchmarkDecodePayment reads a payment's snapshot, as every
+// notification attempt does when it renders its event.
+func BenchmarkDecodePayment(b *testing.B) {
+	data, err := Encode(samples["payment"])
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		var p malipo.Payment
+		if err := Decode(data, &p); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
