@@ -164,20 +164,33 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			<-finished
 		}
 	}()
+	// The workers live as long as Run: a goroutine started per attempt
+	// grew its stack anew for every one (rendering an event decodes
+	// JSON, deep), a twentieth of a delivery's CPU.
+	jobs := make(chan job, d.cfg.Workers)
+	for range d.cfg.Workers {
+		wg.Go(func() {
+			for j := range jobs {
+				d.attempt(attempts, j)
+				<-d.slots
+			}
+		})
+	}
 	// Two claim loops, so that one claims while the other waits for its
 	// claim's commit.
 	var loops sync.WaitGroup
 	for range claimLoops {
-		loops.Go(func() { d.claimLoop(ctx, attempts, &wg) })
+		loops.Go(func() { d.claimLoop(ctx, jobs) })
 	}
 	loops.Wait()
+	close(jobs)
 }
 
 const claimLoops = 2
 
-// claimLoop claims due deliveries for free workers and starts their
-// attempts under attempts, until ctx ends.
-func (d *Dispatcher) claimLoop(ctx, attempts context.Context, wg *sync.WaitGroup) {
+// claimLoop claims due deliveries for free workers and hands them to the
+// workers, until ctx ends. Each job holds a slot, so jobs never blocks.
+func (d *Dispatcher) claimLoop(ctx context.Context, jobs chan<- job) {
 	poll := time.NewTicker(d.cfg.Poll)
 	defer poll.Stop()
 	for {
@@ -196,20 +209,17 @@ func (d *Dispatcher) claimLoop(ctx, attempts context.Context, wg *sync.WaitGroup
 				break more
 			}
 		}
-		jobs, err := d.claim(ctx, n)
+		claimed, err := d.claim(ctx, n)
 		if err != nil && ctx.Err() == nil {
 			d.cfg.Logger.Error("claim deliveries", "err", err)
 		}
-		for range n - len(jobs) {
+		for range n - len(claimed) {
 			<-d.slots
 		}
-		for _, j := range jobs {
-			wg.Go(func() {
-				defer func() { <-d.slots }()
-				d.attempt(attempts, j)
-			})
+		for _, j := range claimed {
+			jobs <- j
 		}
-		if err == nil && len(jobs) == n {
+		if err == nil && len(claimed) == n {
 			continue // there may be more due at once
 		}
 		select {
