@@ -59,6 +59,11 @@ func dsn(path string, readOnly bool) string {
 		q.Add("_pragma", "query_only(1)")
 	} else {
 		q.Add("_pragma", "cache_size(-16384)")
+		// A batch's multi-row inserts keep a statement journal (a row
+		// that breaks a unique index undoes its statement alone). In a
+		// temporary file, as by default, every batch past 64 KiB of it
+		// opened, wrote and deleted one; in memory it is a copy.
+		q.Add("_pragma", "temp_store(MEMORY)")
 		q.Set("_txlock", "immediate")
 		// Checkpoints run on their own connection (see checkpointer),
 		// not inside the commit of some unlucky batch.
