@@ -85,8 +85,10 @@ type Result struct {
 	// reach if the machine's CPU were all that limited both. A
 	// sustained ratio near it says only spending less CPU per success
 	// can raise it; one well below it says something else (waiting,
-	// queueing, the tail) holds it back. Unlike the rates, it barely
-	// moves with how fast this shared machine happens to be.
+	// queueing, the tail) holds it back. Both figures come from the
+	// best step, where the machine is busiest (at low rates fixed costs
+	// weigh more), and move with this shared machine too: a round trip
+	// to PostgreSQL costs more CPU while the host is busy.
 	CPURatio float64   `json:"cpu_ratio,omitempty"`
 	Overload *Overload `json:"overload,omitempty"`
 }
