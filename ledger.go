@@ -256,6 +256,9 @@ type AuditReport struct {
 // AuditProblem is one kind of problem the audit looks for, and what it
 // found of that kind.
 type AuditProblem struct {
+	// Code names the kind for good ("unbalanced_entry"): views in other
+	// languages key their labels by it.
+	Code string
 	What string   // "entries that do not balance"
 	IDs  []string // what has it; empty if nothing does
 }
@@ -265,15 +268,15 @@ type AuditProblem struct {
 // operator's dashboard) reads it from here, so none can leave a kind out.
 func (r AuditReport) Problems() []AuditProblem {
 	return []AuditProblem{
-		{"entries that do not balance", r.UnbalancedEntry},
-		{"accounts whose balance differs from their postings", r.BalanceMismatch},
-		{"succeeded payments not posted exactly once", r.PaymentNotPosted},
-		{"payment entries without a succeeded payment of that amount", r.PostedNotPaid},
-		{"merchant balances below zero", r.NegativeBalance},
-		{"payouts whose entries do not match their status", r.PayoutNotPosted},
-		{"refunds whose entries do not match their status", r.RefundNotPosted},
-		{"rail outcomes not applied yet", r.InboxUnapplied},
-		{"rail outcomes contradicting an earlier verdict", r.InboxConflicting},
+		{"unbalanced_entry", "entries that do not balance", r.UnbalancedEntry},
+		{"balance_mismatch", "accounts whose balance differs from their postings", r.BalanceMismatch},
+		{"payment_not_posted", "succeeded payments not posted exactly once", r.PaymentNotPosted},
+		{"posted_not_paid", "payment entries without a succeeded payment of that amount", r.PostedNotPaid},
+		{"negative_balance", "merchant balances below zero", r.NegativeBalance},
+		{"payout_not_posted", "payouts whose entries do not match their status", r.PayoutNotPosted},
+		{"refund_not_posted", "refunds whose entries do not match their status", r.RefundNotPosted},
+		{"inbox_unapplied", "rail outcomes not applied yet", r.InboxUnapplied},
+		{"inbox_conflicting", "rail outcomes contradicting an earlier verdict", r.InboxConflicting},
 	}
 }
 

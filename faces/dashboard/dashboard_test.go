@@ -718,6 +718,12 @@ func TestPlatformListsTheAuditsProblems(t *testing.T) {
 			t.Fatalf("platform with a dirty audit: %d\n%s", pg.status, pg.body)
 		}
 	}
+	// In French, the kinds of problem are named in French.
+	pg := ops.get("/dashboard/platform?lang=fr")
+	if !strings.Contains(pg.body, "résultats d’opérateurs pas encore appliqués : inb_waiting") ||
+		!strings.Contains(pg.body, "résultats d’opérateurs contraires à un verdict antérieur : inb_contrary") {
+		t.Errorf("platform with a dirty audit, in French: %d\n%s", pg.status, pg.body)
+	}
 }
 
 // The operator's views: the ledger audit and the rails' circuits, and a

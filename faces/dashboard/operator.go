@@ -23,16 +23,16 @@ func (p *Pages) platform(w http.ResponseWriter, r *request) {
 		p.failed(w, r.Request, err)
 		return
 	}
+	v := p.view(r, "platform", "platform_title")
 	data := platformData{Audit: report, Clean: report.Clean()}
 	for _, problem := range report.Problems() {
 		for _, id := range problem.IDs {
-			data.Problems = append(data.Problems, problem.What+": "+id)
+			data.Problems = append(data.Problems, v.T("audit_item", v.T("audit_"+problem.Code), id))
 		}
 	}
 	if p.RailHealth != nil {
 		data.Rails = p.RailHealth()
 	}
-	v := p.view(r, "platform", "platform_title")
 	v.Data = data
 	p.render(w, http.StatusOK, "platform", v)
 }
