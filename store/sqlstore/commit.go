@@ -167,7 +167,7 @@ func (db *DB) Queued() int64 { return db.queued.Load() }
 
 // Committers reports how many group committers take batches from the
 // queue.
-func (db *DB) Committers() int { return db.committers }
+func (db *DB) Committers() int { return db.dialect.Committers }
 
 // took notes a unit leaving the queue for a batch, and how long it waited.
 func (db *DB) took(u *unit) {

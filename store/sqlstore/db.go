@@ -88,7 +88,6 @@ type DB struct {
 	queueTarget atomic.Int64 // ns; see SetQueueTarget
 	closers     []func() error
 	maxBatch    int
-	committers  int
 	// leaseShard is the balance shard of leases' transactions, one no
 	// committer of this node adds to.
 	leaseShard int
@@ -96,12 +95,11 @@ type DB struct {
 
 // Open wraps the pools (read may equal write) and starts the committers.
 func Open(write, read *sql.DB, d Dialect) *DB {
-	db := &DB{write: write, read: read, dialect: d, units: make(chan *unit, 4096), maxBatch: 1024, stmts: &stmtCache{pool: write}}
-	db.queueTarget.Store(int64(DefaultQueueTarget))
 	if d.Committers < 1 {
 		d.Committers = 1
 	}
-	db.committers = d.Committers
+	db := &DB{write: write, read: read, dialect: d, units: make(chan *unit, 4096), maxBatch: 1024, stmts: &stmtCache{pool: write}}
+	db.queueTarget.Store(int64(DefaultQueueTarget))
 	first := rand.IntN(balanceShards)
 	for i := 0; i < d.Committers; i++ {
 		db.wg.Add(1)
