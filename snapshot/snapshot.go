@@ -19,10 +19,12 @@ import (
 // which Decode still reads.
 const Version = 1
 
+// envelope is a snapshot's outside. Data is the shape itself when one is
+// written or read in one pass, or a *json.RawMessage to read it later.
 type envelope struct {
-	V    int             `json:"v"`
-	Type string          `json:"type"`
-	Data json.RawMessage `json:"data"`
+	V    int    `json:"v"`
+	Type string `json:"type"`
+	Data any    `json:"data"`
 }
 
 // CreatedEndpoint is what creating a webhook endpoint answers: the
@@ -63,7 +65,7 @@ func Encode(v any) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(envelope{V: Version, Type: typ, Data: b})
+	return json.Marshal(envelope{V: Version, Type: typ, Data: json.RawMessage(b)})
 }
 
 // Decode reads a snapshot into v, a pointer to the type Encode was given.
@@ -79,11 +81,7 @@ func Decode(b []byte, v any) error {
 	if err != nil {
 		return err
 	}
-	env := struct {
-		V    int    `json:"v"`
-		Type string `json:"type"`
-		Data any    `json:"data"` // into: decoded in place
-	}{Data: into}
+	env := envelope{Data: into} // decoded in place
 	if json.Unmarshal(b, &env) == nil && env.V > 0 && env.V <= Version && env.Type == want {
 		done()
 		return nil
@@ -94,7 +92,8 @@ func Decode(b []byte, v any) error {
 // decodeStepwise reads the envelope first, then the data as its version
 // and type say, with an error for each way a snapshot can be unreadable.
 func decodeStepwise(b []byte, v any) error {
-	var env envelope
+	var data json.RawMessage
+	env := envelope{Data: &data}
 	if json.Unmarshal(b, &env) != nil || env.V == 0 {
 		return json.Unmarshal(b, v) // version 0: the Go struct's own JSON
 	}
@@ -108,7 +107,7 @@ func decodeStepwise(b []byte, v any) error {
 	if env.Type != want {
 		return fmt.Errorf("snapshot: a %s snapshot cannot be read as a %s", env.Type, want)
 	}
-	if err := json.Unmarshal(env.Data, into); err != nil {
+	if err := json.Unmarshal(data, into); err != nil {
 		return fmt.Errorf("snapshot: read %s: %w", want, err)
 	}
 	done()
