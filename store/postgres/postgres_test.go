@@ -2,12 +2,10 @@ package postgres_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/malipo/malipo/store"
-	"github.com/malipo/malipo/store/postgres"
 	"github.com/malipo/malipo/store/postgres/pgtest"
 	"github.com/malipo/malipo/store/storetest"
 )
@@ -23,29 +21,7 @@ func TestALeaseDoesNotWaitForTheCommitters(t *testing.T) {
 	s := pgtest.Open(t)
 	t.Cleanup(func() { s.Close() })
 	ctx := context.Background()
-	release := make(chan struct{})
-	var released sync.Once
-	unblock := func() { released.Do(func() { close(release) }) }
-	t.Cleanup(unblock) // before the store's Close, which waits for them
-	var blocked []chan error
-	for range postgres.Dialect.Committers {
-		// One at a time: a committer running a batch takes no more units,
-		// so each next one goes to a committer still free.
-		started, done := make(chan struct{}), make(chan error, 1)
-		go func() {
-			done <- s.Transact(ctx, func(tx store.Tx) error {
-				close(started)
-				<-release
-				return nil
-			})
-		}()
-		select {
-		case <-started:
-		case <-time.After(10 * time.Second):
-			t.Fatal("a committer did not take a write")
-		}
-		blocked = append(blocked, done)
-	}
+	held := storetest.HoldCommitters(t, s)
 	queued := make(chan error, 1)
 	go func() {
 		queued <- s.Transact(ctx, func(tx store.Tx) error { _, err := tx.CountMerchants(); return err })
@@ -71,10 +47,10 @@ func TestALeaseDoesNotWaitForTheCommitters(t *testing.T) {
 		t.Fatalf("a write ran while every committer was busy (%v): the test blocked nothing", err)
 	default:
 	}
-	unblock()
-	for _, done := range append(blocked, queued) {
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
+	if err := held.Wait(); err != nil {
+		t.Error(err)
+	}
+	if err := <-queued; err != nil {
+		t.Error(err)
 	}
 }

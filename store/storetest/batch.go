@@ -15,10 +15,86 @@ import (
 )
 
 // A groupCommitter is a store whose writes queue for committers that
-// take them in batches; inOneBatch needs to see its queue.
+// take them in batches; tests of batching need to see its queue.
 type groupCommitter interface {
 	Queued() int64
 	Committers() int
+}
+
+func committersOf(t testing.TB, s store.Store) groupCommitter {
+	t.Helper()
+	gc, ok := s.(groupCommitter)
+	if !ok {
+		t.Fatalf("%T does not show its queue (Queued, Committers)", s)
+	}
+	return gc
+}
+
+// Held are writes that wait, each in a batch of its own, until the test
+// lets them go: HoldCommitters makes one per committer, so no other write
+// runs meanwhile.
+type Held struct {
+	s        store.Store
+	releases []chan struct{}
+	released int
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	errs     []error
+}
+
+// HoldCommitters holds every committer of s busy with a write that waits.
+// Each is queued only once the one before it runs, so each committer
+// takes one alone. Writes still held when the test ends go then, before
+// anything cleaned up earlier (the store's Close) runs.
+func HoldCommitters(t testing.TB, s store.Store) *Held {
+	t.Helper()
+	h := &Held{s: s}
+	t.Cleanup(func() { h.Release(len(h.releases)) })
+	for range committersOf(t, s).Committers() {
+		started := h.Hold()
+		select {
+		case <-started:
+		case <-time.After(10 * time.Second):
+			t.Fatal("a committer did not take a held write")
+		}
+	}
+	return h
+}
+
+// Hold queues one more write that waits for its turn to be let go, and
+// returns a channel closed once it runs.
+func (h *Held) Hold() <-chan struct{} {
+	release, started := make(chan struct{}), make(chan struct{})
+	h.releases = append(h.releases, release)
+	// A batch that fails may run again; started closes once.
+	start := sync.OnceFunc(func() { close(started) })
+	h.wg.Go(func() {
+		err := h.s.Transact(context.Background(), func(store.Tx) error {
+			start()
+			<-release
+			return nil
+		})
+		h.mu.Lock()
+		h.errs = append(h.errs, err)
+		h.mu.Unlock()
+	})
+	return started
+}
+
+// Release lets go the first n writes held, in the order they were held
+// (those already let go count among them).
+func (h *Held) Release(n int) {
+	for ; h.released < min(n, len(h.releases)); h.released++ {
+		close(h.releases[h.released])
+	}
+}
+
+// Wait lets every write held go, waits for their commits and returns
+// their errors.
+func (h *Held) Wait() error {
+	h.Release(len(h.releases))
+	h.wg.Wait()
+	return errors.Join(h.errs...)
 }
 
 // inOneBatch runs fns as concurrent transactions that queue up, in the
@@ -32,69 +108,26 @@ type groupCommitter interface {
 // commits first.
 func inOneBatch(t *testing.T, s store.Store, fns ...func(tx store.Tx) error) []error {
 	t.Helper()
-	gc, ok := s.(groupCommitter)
-	if !ok {
-		t.Fatalf("%T does not show its queue (Queued, Committers)", s)
-	}
-	ctx := context.Background()
-	var holders sync.WaitGroup
-	releases := make([]chan struct{}, gc.Committers()+1)
-	released := 0
-	releaseUpTo := func(n int) {
-		for ; released < n; released++ {
-			close(releases[released])
-		}
-	}
-	defer releaseUpTo(len(releases)) // even when a wait below fails
-	hold := func(k int, started chan struct{}) {
-		releases[k] = make(chan struct{})
-		// A batch that fails may run again; started closes once.
-		start := sync.OnceFunc(func() { close(started) })
-		holders.Add(1)
-		go func() {
-			defer holders.Done()
-			s.Transact(ctx, func(store.Tx) error {
-				start()
-				<-releases[k]
-				return nil
-			})
-		}()
-	}
-	// Each committer takes a holder alone: a holder is queued only once
-	// the one before it runs, so no committer finds two.
-	for k := range gc.Committers() {
-		started := make(chan struct{})
-		hold(k, started)
-		waitUntil(t, "a committer takes holder", func() bool {
-			select {
-			case <-started:
-				return true
-			default:
-				return false
-			}
-		})
-	}
-	// One more holder waits in the queue, ahead of fns: whichever batch
-	// takes it takes them.
-	hold(gc.Committers(), make(chan struct{}))
-	waitUntil(t, "the last holder queues", func() bool { return gc.Queued() == 1 })
+	gc := committersOf(t, s)
+	held := HoldCommitters(t, s)
+	// One more held write waits in the queue, ahead of fns: whichever
+	// batch takes it takes them.
+	held.Hold()
+	waitUntil(t, "the last held write queues", func() bool { return gc.Queued() == 1 })
 	errs := make([]error, len(fns))
 	var wg sync.WaitGroup
 	for k, fn := range fns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[k] = s.Transact(ctx, fn)
-		}()
+		wg.Go(func() { errs[k] = s.Transact(context.Background(), fn) })
 		waitUntil(t, "a caller queues", func() bool { return gc.Queued() == int64(k+2) })
 	}
 	// The first committer set free takes the whole queue before any other
 	// is; then the rest go.
-	releaseUpTo(1)
+	held.Release(1)
 	waitUntil(t, "one committer takes the queue", func() bool { return gc.Queued() == 0 })
-	releaseUpTo(len(releases))
+	if err := held.Wait(); err != nil {
+		t.Errorf("held writes: %v", err)
+	}
 	wg.Wait()
-	holders.Wait()
 	return errs
 }
 
