@@ -12,8 +12,16 @@ import (
 func TestCardNeverPrints(t *testing.T) {
 	c := Card{Number: "4111111111111111", Month: 12, Year: 2030, CVV: "987", Name: "Awa"}
 	var logged bytes.Buffer
-	slog.New(slog.NewJSONHandler(&logged, nil)).Info("charge", "card", c)
-	slog.New(slog.NewTextHandler(&logged, nil)).Info("charge", "card", c)
+	// Without the time: its milliseconds read "987" one time in a
+	// thousand, the CVV's digits, and failed the test for nothing.
+	noTime := &slog.HandlerOptions{ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+		if len(groups) == 0 && a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}}
+	slog.New(slog.NewJSONHandler(&logged, noTime)).Info("charge", "card", c)
+	slog.New(slog.NewTextHandler(&logged, noTime)).Info("charge", "card", c)
 	outputs := []string{fmt.Sprint(c), fmt.Sprintf("%v %+v %#v %s", c, c, c, c), logged.String()}
 	for _, out := range outputs {
 		if strings.Contains(out, "4111111111111111") || strings.Contains(out, "987") {
