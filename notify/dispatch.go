@@ -48,7 +48,21 @@ type Config struct {
 	// stop; default Timeout. Those still unanswered then are cut and
 	// their deliveries released, due at once, for another node.
 	Grace time.Duration
-	// OnAttempt, if set, is told of every recorded attempt (for metrics).
+	// FailuresToPause attempts in a row to one receiver (a URL's scheme
+	// and host) that get no answer at all (timed out, refused, dropped)
+	// pause this node's attempts to it (default 5): for PauseFor (default
+	// 30 s), doubled at each pause that follows without an answer in
+	// between, up to MaxPause (default 10 min). Then one trial attempt
+	// goes; any answer ends the pause. An attempt due while its receiver
+	// is paused is recorded as not sent, with a PausedError, and its
+	// delivery moves on its schedule as if the receiver had not answered,
+	// without holding a worker for the timeout.
+	FailuresToPause int
+	PauseFor        time.Duration
+	MaxPause        time.Duration
+	// OnAttempt, if set, is told of every attempt sent and recorded (for
+	// metrics); attempts not sent because their receiver is paused are
+	// not told.
 	OnAttempt func(d malipo.Delivery, a malipo.Attempt, acknowledged bool)
 	Logger    *slog.Logger
 }
@@ -74,6 +88,7 @@ type Dispatcher struct {
 	// returns.
 	recording chan struct{}
 	records   sync.WaitGroup
+	receivers receivers
 }
 
 // MaxResponseBytes caps how much of an answer is read; ResponseKeepBytes
@@ -109,6 +124,15 @@ func New(cfg Config) *Dispatcher {
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Float64
 	}
+	if cfg.FailuresToPause <= 0 {
+		cfg.FailuresToPause = 5
+	}
+	if cfg.PauseFor <= 0 {
+		cfg.PauseFor = 30 * time.Second
+	}
+	if cfg.MaxPause < cfg.PauseFor {
+		cfg.MaxPause = max(10*time.Minute, cfg.PauseFor)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -121,8 +145,13 @@ func New(cfg Config) *Dispatcher {
 	}
 	cfg.Clients = clients
 	return &Dispatcher{cfg: cfg, wake: make(chan struct{}, 1), slots: make(chan struct{}, cfg.Workers),
-		recording: make(chan struct{}, 4*cfg.Workers)}
+		recording: make(chan struct{}, 4*cfg.Workers),
+		receivers: receivers{failuresToPause: cfg.FailuresToPause, pauseFor: cfg.PauseFor, maxPause: cfg.MaxPause}}
 }
+
+// Paused counts the receivers this node is pausing attempts to now (see
+// Config.FailuresToPause), those being tried included.
+func (d *Dispatcher) Paused() int { return d.receivers.paused(d.now()) }
 
 // Wake tells Run that deliveries may be due now. It never blocks.
 func (d *Dispatcher) Wake() {
@@ -369,6 +398,7 @@ type result struct {
 	acked      bool
 	abandon    bool // never to be tried again
 	retryAfter time.Duration
+	paused     bool // not sent: its receiver is paused
 }
 
 // attempt sends one delivery and records what happened. An attempt cut
@@ -402,6 +432,9 @@ func (d *Dispatcher) recordAttempt(ctx context.Context, j job, r result) {
 	if err != nil {
 		d.cfg.Logger.Error("record delivery attempt", "delivery", j.msg.Delivery.ID, "err", err)
 		return
+	}
+	if r.paused {
+		return // told once, when the pause began
 	}
 	if d.cfg.OnAttempt != nil {
 		d.cfg.OnAttempt(j.msg.Delivery, a, r.acked)
@@ -457,8 +490,15 @@ func (d *Dispatcher) send(ctx context.Context, j job) result {
 	if hreq.Header.Get("User-Agent") == "" {
 		hreq.Header.Set("User-Agent", "Malipo-Webhooks/1")
 	}
+	rcv := receiverOf(hreq.URL)
+	trial, err := d.receivers.admit(rcv, r.at)
+	if err != nil {
+		r.err, r.paused = err, true
+		return r
+	}
 	start := time.Now() // latency is measured, not scheduled: real time
 	resp, err := d.cfg.Clients[del.Mode].Do(hreq)
+	d.heard(ctx, rcv, trial, err)
 	if err != nil {
 		r.latency, r.err = time.Since(start), err
 		return r
@@ -475,6 +515,31 @@ func (d *Dispatcher) send(ctx context.Context, j job) result {
 		r.retryAfter = retryAfter(resp.Header.Get("Retry-After"), r.at)
 	}
 	return r
+}
+
+// heard counts what an attempt to rcv learned of it, and tells the log
+// when that pauses the receiver or ends its pause.
+func (d *Dispatcher) heard(ctx context.Context, rcv string, trial bool, err error) {
+	o := answered
+	switch {
+	case ctx.Err() != nil:
+		o = unknown
+	case err != nil:
+		var blocked *BlockedError
+		if errors.As(err, &blocked) {
+			o = unknown // refused here, not by the receiver
+		} else {
+			o = unanswered
+		}
+	}
+	paused, resumed := d.receivers.done(rcv, trial, o, d.now())
+	switch {
+	case paused:
+		d.cfg.Logger.Warn("webhook receiver paused: its last attempts got no answer", "receiver", rcv,
+			"failures", d.cfg.FailuresToPause)
+	case resumed:
+		d.cfg.Logger.Info("webhook receiver answered: attempts to it resume", "receiver", rcv)
+	}
 }
 
 // retryAfter reads a Retry-After header: seconds or an HTTP date.

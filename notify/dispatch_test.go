@@ -882,3 +882,145 @@ func TestConnectionsToABusyReceiverAreReused(t *testing.T) {
 		t.Errorf("%d rounds of %d attempts dialled %d connections, want at most %d", rounds, workers, dialled, workers)
 	}
 }
+
+func TestAHangingReceiverDoesNotHoldTheWorkers(t *testing.T) {
+	const workers = 4
+	f := newFixture(t, storetest.SQLite(t), func(c *notify.Config) {
+		c.Workers, c.Timeout, c.FailuresToPause = workers, 200*time.Millisecond, workers
+	})
+	hangs := newReceiver(t, f.clk, func(_ time.Time, r *http.Request) (int, http.Header, string) {
+		<-r.Context().Done()
+		return 200, nil, ""
+	})
+	answers := newReceiver(t, f.clk, answer(200, "ok"))
+	// The hanging receiver's backlog is older: claims take it first.
+	var behind []malipo.Event
+	for i := range 5 * workers {
+		behind = append(behind, f.pay(t, fmt.Sprintf("h-%d", i), malipo.PaymentSucceeded, hangs.URL+"/ipn?token=x"))
+	}
+	f.clk.Advance(time.Millisecond)
+	for i := range 5 {
+		f.pay(t, fmt.Sprintf("a-%d", i), malipo.PaymentSucceeded, answers.URL)
+	}
+	n, err := f.disp.RunDue(context.Background())
+	if err != nil || n != 5*workers+5 {
+		t.Fatalf("RunDue made %d attempts (%v), want %d", n, err, 5*workers+5)
+	}
+	// One wave of attempts waited out the timeout; the rest of the
+	// backlog was not sent, and the other receiver got everything.
+	if got := len(hangs.requests()); got != workers {
+		t.Errorf("the hanging receiver got %d requests, want %d: one wave", got, workers)
+	}
+	if got := len(answers.requests()); got != 5 {
+		t.Errorf("the answering receiver got %d requests, want 5", got)
+	}
+	sent := 0
+	for _, ev := range behind {
+		l := f.deliveries(t, ev.ID)[0]
+		if len(l.Attempts) != 1 || l.Delivery.Status != malipo.DeliveryPending || !l.Delivery.NextAttemptAt.Equal(f.clk.Now().Add(5*time.Second)) {
+			t.Fatalf("delivery %+v with attempts %+v; want one attempt, due again on the schedule", l.Delivery, l.Attempts)
+		}
+		a := l.Attempts[0]
+		if strings.Contains(a.Error, "Timeout") {
+			sent++
+			continue
+		}
+		want := fmt.Sprintf("not sent: %s did not answer the last %d attempts; attempts to it are paused until %s",
+			hangs.URL, workers, f.clk.Now().Add(30*time.Second).Format(time.RFC3339))
+		if a.Error != want || a.StatusCode != 0 {
+			t.Errorf("attempt = %+v; want %q", a, want)
+		}
+	}
+	if sent != workers {
+		t.Errorf("%d attempts timed out, want %d", sent, workers)
+	}
+	if p := f.disp.Paused(); p != 1 {
+		t.Errorf("Paused() = %d, want 1", p)
+	}
+}
+
+func TestAPausedReceiverIsTriedAloneThenResumes(t *testing.T) {
+	f := newFixture(t, storetest.SQLite(t), func(c *notify.Config) {
+		c.Workers, c.FailuresToPause, c.PauseFor = 1, 2, time.Minute
+	})
+	var up atomic.Bool
+	var mu sync.Mutex
+	var got []time.Duration
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, f.clk.Now().Sub(start))
+		mu.Unlock()
+		if !up.Load() { // down: the connection drops without an answer
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	var evs []malipo.Event
+	for i := range 3 {
+		evs = append(evs, f.pay(t, fmt.Sprintf("o-%d", i), malipo.PaymentSucceeded, srv.URL))
+	}
+	ctx := context.Background()
+	// One at a time (one worker): two fail and pause it for a minute,
+	// the third is not sent; at 5 s none is; at 5m05s one trial fails and
+	// pauses it for two; at 35m05s, up again, the trial gets an answer and
+	// the other two go at once.
+	for _, step := range []struct {
+		at     time.Duration
+		paused int
+	}{{0, 1}, {5 * time.Second, 1}, {5*time.Minute + 5*time.Second, 1}, {35*time.Minute + 5*time.Second, 0}} {
+		f.clk.Set(start.Add(step.at))
+		if step.paused == 0 {
+			up.Store(true)
+		}
+		if _, err := f.disp.RunDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if p := f.disp.Paused(); p != step.paused {
+			t.Errorf("at %s Paused() = %d, want %d", step.at, p, step.paused)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []time.Duration{0, 0, 5*time.Minute + 5*time.Second, 35*time.Minute + 5*time.Second, 35*time.Minute + 5*time.Second, 35*time.Minute + 5*time.Second}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("requests at %v, want %v", got, want)
+	}
+	paused := 0
+	for _, ev := range evs {
+		l := f.deliveries(t, ev.ID)[0]
+		if l.Delivery.Status != malipo.DeliverySucceeded || len(l.Attempts) != 4 || l.Attempts[3].StatusCode != http.StatusNoContent {
+			t.Errorf("delivery %s with attempts %+v; want the fourth acknowledged", l.Delivery.Status, l.Attempts)
+		}
+		for _, a := range l.Attempts {
+			if strings.HasPrefix(a.Error, "not sent: "+srv.URL+" did not answer the last") {
+				paused++
+			}
+		}
+	}
+	// Not sent: the third at once, all three at 5 s, two at 5m05s.
+	if paused != 6 {
+		t.Errorf("%d attempts recorded as not sent, want 6", paused)
+	}
+}
+
+func TestAReceiverThatAnswersIsNeverPaused(t *testing.T) {
+	f := newFixture(t, storetest.SQLite(t), func(c *notify.Config) { c.FailuresToPause = 2 })
+	rc := newReceiver(t, f.clk, answer(500, "oops"))
+	for i := range 4 {
+		f.pay(t, fmt.Sprintf("o-%d", i), malipo.PaymentSucceeded, rc.URL)
+	}
+	for _, at := range []time.Duration{0, 5 * time.Second} {
+		f.clk.Set(start.Add(at))
+		if _, err := f.disp.RunDue(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := len(rc.requests()); got != 8 || f.disp.Paused() != 0 {
+		t.Errorf("receiver got %d requests (paused %d), want 8: every attempt sent", got, f.disp.Paused())
+	}
+}

@@ -233,6 +233,7 @@ func TestMetricsForAlerts(t *testing.T) {
 	call(t, "POST", s.url+"/v1/payments", s.key, `{"amount":5000,"currency":"XOF","reference":"o-1","method":"mobile_money","phone":"+2250707120000"}`)
 	want := []*regexp.Regexp{
 		regexp.MustCompile(`(?m)^malipo_notification_backlog 0$`),
+		regexp.MustCompile(`(?m)^malipo_notification_receivers_paused 0$`),
 		regexp.MustCompile(`(?m)^malipo_notification_backlog_age_seconds 0$`),
 		regexp.MustCompile(`(?m)^malipo_rail_attempts_in_flight 1$`),
 		regexp.MustCompile(`(?m)^malipo_rail_attempt_oldest_age_seconds [0-9.e-]+$`),

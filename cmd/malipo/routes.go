@@ -177,6 +177,14 @@ func attemptMetrics(reg *prometheus.Registry) func(malipo.Delivery, malipo.Attem
 	}
 }
 
+// pausedMetric shows how many webhook receivers the dispatcher pauses for
+// not answering.
+func pausedMetric(reg *prometheus.Registry, paused func() int) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "malipo_notification_receivers_paused", Help: "Webhook receivers this node pauses attempts to, for leaving attempts in a row without an answer.",
+	}, func() float64 { return float64(paused()) }))
+}
+
 // railMetrics counts live rails' calls by rail, operation and result, and
 // shows each rail's circuit (1 while the router skips it).
 func railMetrics(reg *prometheus.Registry) func(rail, op string, failed, open bool) {

@@ -158,6 +158,7 @@ func (s serveCmd) Run(c *cli, e *env) error {
 	}
 	dispatcher := notify.New(notify.Config{Store: st, Clock: clk, Flavors: flavors, Timeout: s.WebhookTimeout,
 		Workers: s.WebhookWorkers, Grace: s.StopTimeout, Logger: logger, OnAttempt: attemptMetrics(reg)})
+	pausedMetric(reg, dispatcher.Paused)
 	sb := sandbox.New(st, clk, s.SandboxDelay, logger)
 	svc := gateway.New(gateway.Config{
 		Store: st, Clock: clk, IDs: ids.New(clk.Now, nil), Logger: logger, BaseURL: baseURL,
