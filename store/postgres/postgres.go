@@ -1,7 +1,8 @@
 // Package postgres opens Malipo's shared store for many nodes: PostgreSQL
 // through pgx, with synchronous_commit on so a commit is durable before it
-// is acknowledged, and row locks with SKIP LOCKED so nodes split background
-// work without doing any of it twice.
+// is acknowledged (except a lease's, on connections of their own: see
+// store.Store's Lease), and row locks with SKIP LOCKED so nodes split
+// background work without doing any of it twice.
 package postgres
 
 import (
@@ -85,18 +86,47 @@ func Open(ctx context.Context, url string) (*sqlstore.DB, error) {
 	if err := Migrate(ctx, url); err != nil {
 		return nil, err
 	}
-	db, err := openPool(ctx, url, StatementTimeout)
+	db, err := openPool(ctx, url, StatementTimeout, "on", "malipo")
 	if err != nil {
 		return nil, err
 	}
-	return sqlstore.Open(db, db, Dialect), nil
+	lease, err := openLeasePool(ctx, url)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s := sqlstore.Open(db, db, Dialect)
+	s.UseLeasePool(lease)
+	return s, nil
 }
+
+// openLeasePool opens the few connections leases run on: their sessions
+// commit asynchronously, as Dialect.AsyncCommit would make each lease's
+// transaction, without the round trip that takes. Nothing but leases
+// runs on them.
+func openLeasePool(ctx context.Context, url string) (*sql.DB, error) {
+	pool, err := openPool(ctx, url, StatementTimeout, "off", LeaseApplicationName)
+	if err != nil {
+		return nil, err
+	}
+	pool.SetMaxOpenConns(leaseConns)
+	pool.SetMaxIdleConns(leaseConns)
+	return pool, nil
+}
+
+// LeaseApplicationName names the lease connections in pg_stat_activity,
+// unless the URL names the application itself.
+const LeaseApplicationName = "malipo lease"
+
+// leaseConns is how many leases a node runs at once: its dispatcher's two
+// claim loops, with room for more.
+const leaseConns = 4
 
 // Migrate brings the schema at url up to date. The lock that keeps nodes
 // from migrating at once is taken per schema, so stores in different
 // schemas of one database (tests, tenants) never wait for each other.
 func Migrate(ctx context.Context, url string) error {
-	db, err := openPool(ctx, url, "0")
+	db, err := openPool(ctx, url, "0", "on", "malipo")
 	if err != nil {
 		return err
 	}
@@ -117,12 +147,17 @@ func Migrate(ctx context.Context, url string) error {
 	return nil
 }
 
-func openPool(ctx context.Context, url, statementTimeout string) (*sql.DB, error) {
+// openPool opens a pool whose sessions have the given statement_timeout,
+// synchronous_commit and, unless the URL names one, application_name.
+func openPool(ctx context.Context, url, statementTimeout, synchronousCommit, application string) (*sql.DB, error) {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse postgres url: %w", err)
 	}
-	cfg.RuntimeParams["synchronous_commit"] = "on"
+	if cfg.RuntimeParams["application_name"] == "" {
+		cfg.RuntimeParams["application_name"] = application
+	}
+	cfg.RuntimeParams["synchronous_commit"] = synchronousCommit
 	cfg.RuntimeParams["statement_timeout"] = statementTimeout
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(16)

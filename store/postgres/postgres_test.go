@@ -2,10 +2,12 @@ package postgres_test
 
 import (
 	"context"
+	"database/sql"
 	"testing"
 	"time"
 
 	"github.com/malipo/malipo/store"
+	"github.com/malipo/malipo/store/postgres"
 	"github.com/malipo/malipo/store/postgres/pgtest"
 	"github.com/malipo/malipo/store/storetest"
 )
@@ -52,5 +54,51 @@ func TestALeaseDoesNotWaitForTheCommitters(t *testing.T) {
 	}
 	if err := <-queued; err != nil {
 		t.Error(err)
+	}
+}
+
+// A lease runs on the lease pool's connections, which commit
+// asynchronously: while one is under way, its transaction shows in
+// pg_stat_activity under their name.
+func TestALeaseRunsOnTheLeasePool(t *testing.T) {
+	url, name := pgtest.Database(t)
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	admin, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	inLease := func() (n int) {
+		err := admin.QueryRow(`SELECT count(*) FROM pg_stat_activity
+			WHERE datname = $1 AND application_name = $2 AND state = 'idle in transaction' AND query LIKE 'UPDATE deliveries%'`,
+			name, postgres.LeaseApplicationName).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	started, release := make(chan struct{}), make(chan struct{})
+	leased := make(chan error, 1)
+	go func() {
+		leased <- s.Lease(ctx, func(tx store.Tx) error {
+			_, err := tx.LeaseDueDeliveries(time.Now(), time.Now().Add(time.Minute), 10)
+			close(started)
+			<-release
+			return err
+		})
+	}()
+	<-started
+	n := inLease()
+	close(release)
+	if err := <-leased; err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("%d lease transactions under way on %q connections, want 1", n, postgres.LeaseApplicationName)
 	}
 }

@@ -341,18 +341,25 @@ func (db *DB) tryBatch(batch []*unit, shard int) ([]error, error) {
 func (db *DB) runInTx(batch []*unit, savepoints bool, shard int) (results []error, failed bool, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), BatchTimeout)
 	defer cancel()
+	leasing := len(batch) == 1 && batch[0].lease
+	pool, stmts := db.write, db.stmts
+	if leasing && db.lease != nil {
+		// Statements prepared on the write pool cannot run on another;
+		// the driver keeps its own per connection.
+		pool, stmts = db.lease, nil
+	}
 	var conn *sql.Conn
 	var sqlTx *sql.Tx
 	if db.dialect.Pipeline != nil {
 		// A connection of its own, so that the last writes can be piped
 		// on it inside the transaction.
-		if conn, err = db.write.Conn(ctx); err != nil {
+		if conn, err = pool.Conn(ctx); err != nil {
 			return nil, false, fmt.Errorf("connect: %w", err)
 		}
 		defer conn.Close()
 		sqlTx, err = conn.BeginTx(ctx, nil)
 	} else {
-		sqlTx, err = db.write.BeginTx(ctx, nil)
+		sqlTx, err = pool.BeginTx(ctx, nil)
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("begin: %w", err)
@@ -362,12 +369,12 @@ func (db *DB) runInTx(batch []*unit, savepoints bool, shard int) (results []erro
 			sqlTx.Rollback()
 		}
 	}()
-	if len(batch) == 1 && batch[0].lease {
+	if leasing && db.lease == nil {
 		if _, err := sqlTx.ExecContext(ctx, db.dialect.AsyncCommit); err != nil {
 			return nil, false, fmt.Errorf("asynchronous commit: %w", err)
 		}
 	}
-	t := &tx{db: db, tx: sqlTx, ctx: ctx, write: true, stmts: db.stmts, alone: len(batch) == 1, shard: shard, conn: conn}
+	t := &tx{db: db, tx: sqlTx, ctx: ctx, write: true, stmts: stmts, alone: len(batch) == 1, shard: shard, conn: conn}
 	results = make([]error, len(batch))
 	for i, u := range batch {
 		if savepoints {
