@@ -36,3 +36,41 @@ func FuzzCardForm(f *testing.F) {
 		}
 	})
 }
+
+func TestAcceptLanguage(t *testing.T) {
+	for h, want := range map[string]string{
+		"fr-CI,fr;q=0.9,en;q=0.8": "fr",
+		"en-GB, fr;q=0.5":         "en",
+		"de, en;q=0.2, fr;q=0.3":  "fr",
+		"fr;q=0, en;q=0.1":        "en",
+		"fr;q=0":                  "",
+		"fr;q=NaN, en;q=0.5":      "en",
+		"de-DE":                   "",
+		"":                        "",
+	} {
+		if got := acceptLanguage(h); got != want {
+			t.Errorf("acceptLanguage(%q) = %q, want %q", h, got, want)
+		}
+	}
+}
+
+// FuzzAcceptLanguage feeds the browser's Accept-Language header: the page
+// is in French, English or, when the header prefers neither, chosen
+// otherwise; never in a language the header refuses (q=0).
+func FuzzAcceptLanguage(f *testing.F) {
+	for _, h := range []string{"fr-CI,fr;q=0.9,en;q=0.8", "en;q=0", "fr;q=1e400", "*;q=0.1", ";,;;q=", "FR ; q = 0.5"} {
+		f.Add(h)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		got := acceptLanguage(h)
+		if got != "" && got != "fr" && got != "en" {
+			t.Fatalf("acceptLanguage(%q) = %q", h, got)
+		}
+		if got != "" && !strings.Contains(strings.ToLower(h), got) {
+			t.Fatalf("acceptLanguage(%q) = %q, which it does not name", h, got)
+		}
+		if got != "" && strings.Count(h, ",") == 0 && strings.HasSuffix(strings.ReplaceAll(h, " ", ""), ";q=0") {
+			t.Fatalf("acceptLanguage(%q) = %q, which it refuses", h, got)
+		}
+	})
+}

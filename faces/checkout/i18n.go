@@ -192,9 +192,10 @@ func language(r *http.Request, paymentLang string, c malipo.Currency) string {
 	return "en"
 }
 
-// acceptLanguage returns fr or en, whichever the header ranks higher.
+// acceptLanguage returns fr or en, whichever the header ranks higher; a
+// language weighted q=0 is one the browser does not accept.
 func acceptLanguage(h string) string {
-	best, bestQ := "", -1.0
+	best, bestQ := "", 0.0
 	for _, part := range strings.Split(h, ",") {
 		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
 		q := 1.0

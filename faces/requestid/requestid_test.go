@@ -46,3 +46,31 @@ func TestLogHandlerTagsLinesOfARequest(t *testing.T) {
 		t.Errorf("logs:\n%s", buf.String())
 	}
 }
+
+// FuzzHandler feeds X-Request-Id as any client may send it. The ID the
+// request carries, and the answer echoes, is the client's only when it is
+// 1 to 128 printable ASCII characters (it goes into every log line);
+// else it is a minted one.
+func FuzzHandler(f *testing.F) {
+	for _, s := range []string{"client-7f3a", "has space", "line\nbreak", strings.Repeat("a", 129), "é", "\x7f"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, sent string) {
+		var seen string
+		h := Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = From(r.Context()) }),
+			func() string { return "req_minted" })
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header[Header] = []string{sent}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if echoed := w.Header().Get(Header); echoed != seen {
+			t.Fatalf("echoed %q, carried %q", echoed, seen)
+		}
+		if seen == "req_minted" {
+			return
+		}
+		if seen != sent || len(seen) == 0 || len(seen) > 128 || strings.IndexFunc(seen, func(c rune) bool { return c < 0x21 || c > 0x7e }) >= 0 {
+			t.Fatalf("carried %q from %q", seen, sent)
+		}
+	})
+}
