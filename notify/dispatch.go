@@ -288,12 +288,11 @@ type job struct {
 	gone string
 }
 
-// claim leases up to limit due deliveries and loads their events,
-// endpoints and integrations in the same transaction: the writer has the
-// pages it just wrote at hand (on SQLite a read connection would fetch
-// them again after every commit), the events come in one statement, and
-// a load that fails undoes the lease instead of leaving the deliveries to
-// wait it out. It is a store lease (store.Store's Lease): on PostgreSQL
+// claim leases up to limit due deliveries with their events, and loads
+// their endpoints and integrations in the same transaction: the writer has
+// the pages it just wrote at hand (on SQLite a read connection would fetch
+// them again after every commit), and a load that fails undoes the lease
+// instead of leaving the deliveries to wait it out. It is a store lease (store.Store's Lease): on PostgreSQL
 // it neither waits for a batch nor for its commit to be durable, since a
 // lease lost in a crash only means a delivery is sent again.
 func (d *Dispatcher) claim(ctx context.Context, limit int) ([]job, error) {
@@ -308,10 +307,6 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) ([]job, error) {
 		if err != nil || len(claimed) == 0 {
 			return err
 		}
-		events, err := loadEvents(tx, claimed)
-		if err != nil {
-			return err
-		}
 		type endpointState struct {
 			ep   malipo.Endpoint
 			gone string
@@ -320,7 +315,7 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) ([]job, error) {
 		integrations := map[string]malipo.Integration{}
 		jobs = make([]job, len(claimed))
 		for i, del := range claimed {
-			j := job{msg: Message{Delivery: del, Event: events[del.EventID]}}
+			j := job{msg: Message{Delivery: del.Delivery, Event: del.Event}}
 			if del.EndpointID != "" {
 				st, ok := endpoints[del.EndpointID]
 				if !ok {
@@ -363,29 +358,6 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) ([]job, error) {
 		return nil, err
 	}
 	return jobs, nil
-}
-
-// loadEvents reads the events of deliveries, by ID.
-func loadEvents(tx store.Tx, deliveries []malipo.Delivery) (map[string]malipo.Event, error) {
-	events := map[string]malipo.Event{}
-	var ids []string
-	for _, del := range deliveries {
-		if _, ok := events[del.EventID]; !ok {
-			events[del.EventID] = malipo.Event{}
-			ids = append(ids, del.EventID)
-		}
-	}
-	found, err := tx.GetEvents(ids)
-	if err != nil {
-		return nil, err
-	}
-	for _, ev := range found {
-		events[ev.ID] = ev
-	}
-	if len(found) != len(ids) {
-		return nil, fmt.Errorf("%d of %d events of leased deliveries not found", len(ids)-len(found), len(ids))
-	}
-	return events, nil
 }
 
 // result is what one attempt found out.

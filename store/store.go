@@ -253,8 +253,8 @@ type Tx interface {
 	// before now, oldest first, skipping rows another node holds, and
 	// leases them in the same statement: each is due again at until (if
 	// its holder records nothing by then) under the next lease number. It
-	// returns them as leased, in no particular order.
-	LeaseDueDeliveries(now, until time.Time, limit int) ([]malipo.Delivery, error)
+	// returns them as leased, each with its event, in no particular order.
+	LeaseDueDeliveries(now, until time.Time, limit int) ([]Leased, error)
 	// Backlog reports what is waiting at now, for an operator's alerts.
 	Backlog(now time.Time) (Backlog, error)
 	AddAttempt(a malipo.Attempt) error
@@ -375,6 +375,12 @@ type Idempotency struct {
 	RequestHash string
 	Result      []byte // the result as first returned, encoded by the gateway
 	CreatedAt   time.Time
+}
+
+// Leased is a delivery as LeaseDueDeliveries leased it, with its event.
+type Leased struct {
+	malipo.Delivery
+	Event malipo.Event
 }
 
 // Backlog is what waits in a store: notifications due and not sent (their

@@ -46,8 +46,9 @@ var Dialect = sqlstore.Dialect{
 	// A lease lost with the last moments of WAL in a crash only means a
 	// delivery is sent again, and PostgreSQL writes WAL in order: the
 	// durable commit of the attempt's record makes its lease durable too.
-	AsyncCommit: `SET LOCAL synchronous_commit = off`,
-	Pipeline:    pipeline,
+	AsyncCommit:     `SET LOCAL synchronous_commit = off`,
+	ReturningInWith: true,
+	Pipeline:        pipeline,
 }
 
 // pipeline sends queries on driverConn, a pgx connection of the pool, as

@@ -75,7 +75,7 @@ func TestALeaseRunsOnTheLeasePool(t *testing.T) {
 	defer admin.Close()
 	inLease := func() (n int) {
 		err := admin.QueryRow(`SELECT count(*) FROM pg_stat_activity
-			WHERE datname = $1 AND application_name = $2 AND state = 'idle in transaction' AND query LIKE 'UPDATE deliveries%'`,
+			WHERE datname = $1 AND application_name = $2 AND state = 'idle in transaction' AND query LIKE '%UPDATE deliveries SET next_attempt_at%'`,
 			name, postgres.LeaseApplicationName).Scan(&n)
 		if err != nil {
 			t.Fatal(err)

@@ -58,6 +58,9 @@ type Dialect struct {
 	// engine with a single writer: a lease then goes through the group
 	// committer like any write.
 	AsyncCommit string
+	// ReturningInWith: an UPDATE … RETURNING may be a WITH query whose
+	// rows a SELECT joins (PostgreSQL; not SQLite).
+	ReturningInWith bool
 	// Pipeline, if set, sends queries (rebound, with their args) on the
 	// driver connection of an open transaction all at once, and reads the
 	// answers in order: the rows each affected, up to the first that

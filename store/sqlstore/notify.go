@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -164,15 +165,30 @@ func (t *tx) ListEndpoints(merchantID string, mode malipo.Mode) ([]malipo.Endpoi
 const deliveryColumns = `id, event_id, merchant_id, mode, endpoint_id, integration_id, flavor, url, status, attempts,
 	next_attempt_at, created_at, updated_at, lease`
 
+// deliveryRow holds a delivery's columns as they are scanned.
+type deliveryRow struct {
+	d                    malipo.Delivery
+	mode, flavor, status string
+	next, created, upd   int64
+}
+
+// dest is where a row's deliveryColumns are scanned to.
+func (r *deliveryRow) dest() []any {
+	return []any{&r.d.ID, &r.d.EventID, &r.d.MerchantID, &r.mode, &r.d.EndpointID, &r.d.IntegrationID, &r.flavor, &r.d.URL, &r.status,
+		&r.d.Attempts, &r.next, &r.created, &r.upd, &r.d.Lease}
+}
+
+func (r *deliveryRow) delivery() malipo.Delivery {
+	d := r.d
+	d.Mode, d.Flavor, d.Status = malipo.Mode(r.mode), malipo.Flavor(r.flavor), malipo.DeliveryStatus(r.status)
+	d.NextAttemptAt, d.CreatedAt, d.UpdatedAt = fromMicros(r.next), fromMicros(r.created), fromMicros(r.upd)
+	return d
+}
+
 func scanDelivery(r interface{ Scan(...any) error }) (malipo.Delivery, error) {
-	var d malipo.Delivery
-	var mode, flavor, status string
-	var next, created, updated int64
-	err := r.Scan(&d.ID, &d.EventID, &d.MerchantID, &mode, &d.EndpointID, &d.IntegrationID, &flavor, &d.URL, &status,
-		&d.Attempts, &next, &created, &updated, &d.Lease)
-	d.Mode, d.Flavor, d.Status = malipo.Mode(mode), malipo.Flavor(flavor), malipo.DeliveryStatus(status)
-	d.NextAttemptAt, d.CreatedAt, d.UpdatedAt = fromMicros(next), fromMicros(created), fromMicros(updated)
-	return d, err
+	var row deliveryRow
+	err := r.Scan(row.dest()...)
+	return row.delivery(), err
 }
 
 func (t *tx) CreateDelivery(d malipo.Delivery) error {
@@ -222,18 +238,98 @@ func (t *tx) ListDeliveries(eventID string) ([]malipo.Delivery, error) {
 	return collect(rows, scanDelivery)
 }
 
-func (t *tx) LeaseDueDeliveries(now, until time.Time, limit int) ([]malipo.Delivery, error) {
+func (t *tx) LeaseDueDeliveries(now, until time.Time, limit int) ([]store.Leased, error) {
 	// The limit is written into the statement, not bound: it is the
 	// dispatcher's free workers, different nearly every claim, and SQLite
 	// plans with a bound LIMIT's value, so each new value made it parse
 	// the statement again. There are at most as many texts as workers.
-	rows, err := t.query(`UPDATE deliveries SET next_attempt_at = ?, lease = lease + 1 WHERE id IN (
-		SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT `+strconv.Itoa(limit)+t.db.dialect.ClaimSuffix+`)
-		RETURNING `+deliveryColumns, micros(until), micros(now))
+	lease := `UPDATE deliveries SET next_attempt_at = ?, lease = lease + 1 WHERE id IN (
+		SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ` + strconv.Itoa(limit) + t.db.dialect.ClaimSuffix + `)
+		RETURNING ` + deliveryColumns
+	var leased []store.Leased
+	var err error
+	if t.db.dialect.ReturningInWith {
+		// The events come in the same round trip: a claim waits on it.
+		leased, err = t.leaseWithEvents(lease, micros(until), micros(now))
+	} else {
+		leased, err = t.leaseThenEvents(lease, micros(until), micros(now))
+	}
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows, scanDelivery)
+	for _, l := range leased {
+		if l.Event.ID != l.EventID {
+			return nil, fmt.Errorf("event %s of leased delivery %s not found", l.EventID, l.ID)
+		}
+	}
+	return leased, nil
+}
+
+// leaseWithEvents runs lease, an UPDATE … RETURNING the deliveries, in a
+// WITH and reads each one's event beside it.
+func (t *tx) leaseWithEvents(lease string, args ...any) ([]store.Leased, error) {
+	rows, err := t.query(`WITH leased AS (`+lease+`) SELECT `+qualified("leased", deliveryColumns)+`, `+qualified("events", eventColumns)+`
+		FROM leased LEFT JOIN events ON events.id = leased.event_id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(r interface{ Scan(...any) error }) (store.Leased, error) {
+		var row deliveryRow
+		// The event's columns are NULL when it is missing (a LEFT JOIN,
+		// so that LeaseDueDeliveries can tell).
+		var id, merchant, mode, typ, objectType, objectID, data sql.NullString
+		var created sql.NullInt64
+		err := r.Scan(append(row.dest(), &id, &merchant, &mode, &typ, &objectType, &objectID, &data, &created)...)
+		l := store.Leased{Delivery: row.delivery()}
+		if id.Valid {
+			l.Event = malipo.Event{ID: id.String, MerchantID: merchant.String, Mode: malipo.Mode(mode.String), Type: typ.String,
+				ObjectType: objectType.String, ObjectID: objectID.String, Data: []byte(data.String), CreatedAt: fromMicros(created.Int64)}
+		}
+		return l, err
+	})
+}
+
+// leaseThenEvents runs lease, then reads the deliveries' events in one
+// statement, for an engine whose UPDATE … RETURNING cannot sit in a WITH.
+func (t *tx) leaseThenEvents(lease string, args ...any) ([]store.Leased, error) {
+	rows, err := t.query(lease, args...)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := collect(rows, scanDelivery)
+	if err != nil || len(ds) == 0 {
+		return nil, err
+	}
+	var ids []string
+	seen := map[string]bool{}
+	for _, d := range ds {
+		if !seen[d.EventID] {
+			seen[d.EventID] = true
+			ids = append(ids, d.EventID)
+		}
+	}
+	evs, err := t.GetEvents(ids)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]malipo.Event, len(evs))
+	for _, ev := range evs {
+		byID[ev.ID] = ev
+	}
+	leased := make([]store.Leased, len(ds))
+	for i, d := range ds {
+		leased[i] = store.Leased{Delivery: d, Event: byID[d.EventID]}
+	}
+	return leased, nil
+}
+
+// qualified prefixes each of a list of columns with table.
+func qualified(table, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = table + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
 }
 
 func (t *tx) Backlog(now time.Time) (store.Backlog, error) {

@@ -127,6 +127,9 @@ func testDeliveries(t *testing.T, s store.Store) {
 			if !d.NextAttemptAt.Equal(now.Add(time.Minute)) || d.Lease != 3 {
 				t.Errorf("%s leased until %s, lease %d", d.ID, d.NextAttemptAt, d.Lease)
 			}
+			if diff := cmp.Diff(event("evt_1", "mer_a"), d.Event); diff != "" {
+				t.Errorf("%s leased with its event other than written (-want +got):\n%s", d.ID, diff)
+			}
 			ids = append(ids, d.ID)
 		}
 		return ids, nil
@@ -181,7 +184,7 @@ func testManySettlementsInABatch(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
-	var leased []malipo.Delivery
+	var leased []store.Leased
 	write(t, s, func(tx store.Tx) error {
 		var err error
 		leased, err = tx.LeaseDueDeliveries(now, now.Add(time.Minute), n)
@@ -206,7 +209,7 @@ func testManySettlementsInABatch(t *testing.T, s store.Store) {
 		if i == 3 {
 			d.Lease-- // a lease since taken over
 		}
-		fns = append(fns, settle(d))
+		fns = append(fns, settle(d.Delivery))
 	}
 	fns = append(fns, func(tx store.Tx) error { return tx.AddAttempt(recorded) })
 	errs := inOneBatch(t, s, fns...)
@@ -278,7 +281,7 @@ func testLeases(t *testing.T, s store.Store) {
 		return nil
 	})
 
-	var leased []malipo.Delivery
+	var leased []store.Leased
 	must(t, s.Lease(ctx, func(tx store.Tx) error {
 		var err error
 		leased, err = tx.LeaseDueDeliveries(now, now.Add(time.Minute), 5)
@@ -288,7 +291,7 @@ func testLeases(t *testing.T, s store.Store) {
 		t.Fatalf("leased %d deliveries, want 5", len(leased))
 	}
 	// Seen at once by a batch: it settles the leased delivery under its lease.
-	settled := leased[0]
+	settled := leased[0].Delivery
 	settled.Status, settled.Attempts = malipo.DeliverySucceeded, 1
 	write(t, s, func(tx store.Tx) error { return tx.SettleDelivery(settled) })
 	read(t, s, func(tx store.Tx) error {
@@ -423,7 +426,7 @@ func testDeliverySettlements(t *testing.T, s store.Store) {
 	write(t, s, func(tx store.Tx) error {
 		ds, err := tx.LeaseDueDeliveries(now, now.Add(time.Minute), 10)
 		for _, d := range ds {
-			leased[d.ID] = d
+			leased[d.ID] = d.Delivery
 		}
 		if len(ds) != len(names) {
 			t.Fatalf("leased %d deliveries", len(ds))
