@@ -292,9 +292,10 @@ type job struct {
 // their endpoints and integrations in the same transaction: the writer has
 // the pages it just wrote at hand (on SQLite a read connection would fetch
 // them again after every commit), and a load that fails undoes the lease
-// instead of leaving the deliveries to wait it out. It is a store lease (store.Store's Lease): on PostgreSQL
-// it neither waits for a batch nor for its commit to be durable, since a
-// lease lost in a crash only means a delivery is sent again.
+// instead of leaving the deliveries to wait it out. It is a store lease
+// (store.Store's Lease): on PostgreSQL it neither waits for a batch nor
+// for its commit to be durable, since a lease lost in a crash only means a
+// delivery is sent again.
 func (d *Dispatcher) claim(ctx context.Context, limit int) ([]job, error) {
 	var jobs []job
 	err := d.cfg.Store.Lease(ctx, func(tx store.Tx) error {
