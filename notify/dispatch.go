@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/malipo/malipo"
@@ -60,6 +61,11 @@ type Config struct {
 	FailuresToPause int
 	PauseFor        time.Duration
 	MaxPause        time.Duration
+	// ReceiverShare is how many attempts under way to one receiver make
+	// its due deliveries wait until everyone else's are claimed (default
+	// a quarter of Workers). A receiver alone with deliveries due still
+	// gets every free worker.
+	ReceiverShare int
 	// OnAttempt, if set, is told of every attempt sent and recorded (for
 	// metrics); attempts not sent because their receiver is paused are
 	// not told.
@@ -89,7 +95,18 @@ type Dispatcher struct {
 	recording chan struct{}
 	records   sync.WaitGroup
 	receivers receivers
+	inFlight  inFlight
+	// othersIdleUntil (Unix ns, real time) is when claims look again for
+	// deliveries of receivers that are not busy, after one found none.
+	othersIdleUntil atomic.Int64
 }
+
+// othersIdle is how long claims stop looking for deliveries of receivers
+// that are not busy once one found none: the look scans every due
+// delivery, and a node serving one merchant would scan its whole backlog
+// at every claim. It bounds how long another receiver's delivery may wait
+// behind a busy one's backlog for a free worker.
+const othersIdle = 250 * time.Millisecond
 
 // MaxResponseBytes caps how much of an answer is read; ResponseKeepBytes
 // how much of it each attempt keeps for the merchant to read.
@@ -132,6 +149,9 @@ func New(cfg Config) *Dispatcher {
 	}
 	if cfg.MaxPause < cfg.PauseFor {
 		cfg.MaxPause = max(10*time.Minute, cfg.PauseFor)
+	}
+	if cfg.ReceiverShare <= 0 {
+		cfg.ReceiverShare = max(1, cfg.Workers/4)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -286,6 +306,9 @@ type job struct {
 	// gone explains why the delivery can no longer be sent (its endpoint
 	// was deleted or disabled); empty when it can.
 	gone string
+	// receiver is the delivery URL's, counted in flight from its claim to
+	// the end of its attempt.
+	receiver string
 }
 
 // claim leases up to limit due deliveries with their events, and loads
@@ -304,7 +327,23 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) ([]job, error) {
 		// claim was asked for: a claim that waited to run must not hand
 		// out a lease that has already run out.
 		now := d.now()
-		claimed, err := tx.LeaseDueDeliveries(now, now.Add(d.lease()), limit)
+		busy := d.inFlight.busy(d.cfg.ReceiverShare)
+		if len(busy) > 0 && time.Now().UnixNano() < d.othersIdleUntil.Load() {
+			busy = nil
+		}
+		claimed, err := tx.LeaseDueDeliveries(now, now.Add(d.lease()), limit, busy)
+		if err == nil && len(busy) > 0 && len(claimed) < limit {
+			// Nobody else has as many due: the busy receivers take the
+			// rest. A claim that found nobody else scanned every due
+			// delivery for them; the claims of the next moment do not
+			// look again.
+			if len(claimed) == 0 {
+				d.othersIdleUntil.Store(time.Now().Add(othersIdle).UnixNano())
+			}
+			var more []store.Leased
+			more, err = tx.LeaseDueDeliveries(now, now.Add(d.lease()), limit-len(claimed), nil)
+			claimed = append(claimed, more...)
+		}
 		if err != nil || len(claimed) == 0 {
 			return err
 		}
@@ -316,7 +355,7 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) ([]job, error) {
 		integrations := map[string]malipo.Integration{}
 		jobs = make([]job, len(claimed))
 		for i, del := range claimed {
-			j := job{msg: Message{Delivery: del.Delivery, Event: del.Event}}
+			j := job{msg: Message{Delivery: del.Delivery, Event: del.Event}, receiver: receiverOfURL(del.URL)}
 			if del.EndpointID != "" {
 				st, ok := endpoints[del.EndpointID]
 				if !ok {
@@ -358,6 +397,9 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) ([]job, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, j := range jobs {
+		d.inFlight.start(j.receiver)
+	}
 	return jobs, nil
 }
 
@@ -378,6 +420,7 @@ type result struct {
 // short because the node is stopping is not recorded: its delivery is
 // released, due again at once.
 func (d *Dispatcher) attempt(ctx context.Context, j job) {
+	defer d.inFlight.finish(j.receiver)
 	// An attempt must end, recorded, within its lease: with less lease
 	// left than an attempt may take (the claim's commit was slow), another
 	// node could claim it midway. It is left for the lease to run out.

@@ -1024,3 +1024,57 @@ func TestAReceiverThatAnswersIsNeverPaused(t *testing.T) {
 		t.Errorf("receiver got %d requests (paused %d), want 8: every attempt sent", got, f.disp.Paused())
 	}
 }
+
+// A receiver that answers slowly, with the older backlog, does not keep
+// the workers from others: each worker that frees goes first to a
+// receiver holding fewer than its share (here one of four workers).
+func TestASlowReceiverWaitsBehindTheOthers(t *testing.T) {
+	f := newFixture(t, storetest.SQLite(t), func(c *notify.Config) { c.Workers, c.Poll = 4, 10*time.Millisecond })
+	var mu sync.Mutex
+	slowGot := 0
+	slow := newReceiver(t, f.clk, func(time.Time, *http.Request) (int, http.Header, string) {
+		mu.Lock()
+		slowGot++
+		n := slowGot
+		mu.Unlock()
+		// Staggered, so that as one answers the others are still under way.
+		time.Sleep(150*time.Millisecond + time.Duration(n%4)*40*time.Millisecond)
+		return 200, nil, "ok"
+	})
+	var slowAtLast atomic.Int64
+	fastGot := 0
+	fast := newReceiver(t, f.clk, func(time.Time, *http.Request) (int, http.Header, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if fastGot++; fastGot == 5 {
+			slowAtLast.Store(int64(slowGot))
+		}
+		return 200, nil, "ok"
+	})
+	for i := range 20 {
+		f.pay(t, fmt.Sprintf("s-%d", i), malipo.PaymentSucceeded, slow.URL)
+	}
+	f.clk.Advance(time.Millisecond)
+	for i := range 5 {
+		f.pay(t, fmt.Sprintf("f-%d", i), malipo.PaymentSucceeded, fast.URL+"/ipn")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.disp.Run(ctx)
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for len(slow.requests()) < 20 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if got := len(fast.requests()); got != 5 || len(slow.requests()) != 20 {
+		t.Fatalf("fast receiver got %d requests, slow %d; want 5 and 20", got, len(slow.requests()))
+	}
+	// Oldest first, the fast receiver's would come after all 20.
+	if n := slowAtLast.Load(); n > 12 {
+		t.Errorf("the slow receiver had had %d requests when the fast one had its fifth, want at most 12", n)
+	}
+}

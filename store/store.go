@@ -254,7 +254,9 @@ type Tx interface {
 	// leases them in the same statement: each is due again at until (if
 	// its holder records nothing by then) under the next lease number. It
 	// returns them as leased, each with its event, in no particular order.
-	LeaseDueDeliveries(now, until time.Time, limit int) ([]Leased, error)
+	// Deliveries to the receivers in except (a URL's scheme and host, in
+	// lower case, as "https://shop.example") are left alone.
+	LeaseDueDeliveries(now, until time.Time, limit int, except []string) ([]Leased, error)
 	// Backlog reports what is waiting at now, for an operator's alerts.
 	Backlog(now time.Time) (Backlog, error)
 	AddAttempt(a malipo.Attempt) error

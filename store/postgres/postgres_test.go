@@ -32,7 +32,7 @@ func TestALeaseDoesNotWaitForTheCommitters(t *testing.T) {
 	leased := make(chan error, 1)
 	go func() {
 		leased <- s.Lease(ctx, func(tx store.Tx) error {
-			_, err := tx.LeaseDueDeliveries(time.Now(), time.Now().Add(time.Minute), 10)
+			_, err := tx.LeaseDueDeliveries(time.Now(), time.Now().Add(time.Minute), 10, nil)
 			return err
 		})
 	}()
@@ -86,7 +86,7 @@ func TestALeaseRunsOnTheLeasePool(t *testing.T) {
 	leased := make(chan error, 1)
 	go func() {
 		leased <- s.Lease(ctx, func(tx store.Tx) error {
-			_, err := tx.LeaseDueDeliveries(time.Now(), time.Now().Add(time.Minute), 10)
+			_, err := tx.LeaseDueDeliveries(time.Now(), time.Now().Add(time.Minute), 10, nil)
 			close(started)
 			<-release
 			return err

@@ -238,21 +238,32 @@ func (t *tx) ListDeliveries(eventID string) ([]malipo.Delivery, error) {
 	return collect(rows, scanDelivery)
 }
 
-func (t *tx) LeaseDueDeliveries(now, until time.Time, limit int) ([]store.Leased, error) {
+func (t *tx) LeaseDueDeliveries(now, until time.Time, limit int, except []string) ([]store.Leased, error) {
+	args := []any{micros(until), micros(now)}
+	var others strings.Builder
+	for _, rcv := range except {
+		// The URL is the receiver, or it goes on with a path, a query
+		// or a fragment: https://shop.example must not take in
+		// https://shop.example.net or https://shop.example:8443.
+		others.WriteString(` AND NOT (lower(url) = ? OR lower(url) LIKE ? ESCAPE '\' OR lower(url) LIKE ? ESCAPE '\' OR lower(url) LIKE ? ESCAPE '\')`)
+		prefix := likeEscaper.Replace(rcv)
+		args = append(args, rcv, prefix+"/%", prefix+"?%", prefix+"#%")
+	}
 	// The limit is written into the statement, not bound: it is the
 	// dispatcher's free workers, different nearly every claim, and SQLite
 	// plans with a bound LIMIT's value, so each new value made it parse
-	// the statement again. There are at most as many texts as workers.
+	// the statement again. There are at most as many texts as workers
+	// (times the receivers left alone, a few at most).
 	lease := `UPDATE deliveries SET next_attempt_at = ?, lease = lease + 1 WHERE id IN (
-		SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ` + strconv.Itoa(limit) + t.db.dialect.ClaimSuffix + `)
+		SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?` + others.String() + ` ORDER BY next_attempt_at LIMIT ` + strconv.Itoa(limit) + t.db.dialect.ClaimSuffix + `)
 		RETURNING ` + deliveryColumns
 	var leased []store.Leased
 	var err error
 	if t.db.dialect.ReturningInWith {
 		// The events come in the same round trip: a claim waits on it.
-		leased, err = t.leaseWithEvents(lease, micros(until), micros(now))
+		leased, err = t.leaseWithEvents(lease, args...)
 	} else {
-		leased, err = t.leaseThenEvents(lease, micros(until), micros(now))
+		leased, err = t.leaseThenEvents(lease, args...)
 	}
 	if err != nil {
 		return nil, err
@@ -322,6 +333,9 @@ func (t *tx) leaseThenEvents(lease string, args ...any) ([]store.Leased, error) 
 	}
 	return leased, nil
 }
+
+// likeEscaper escapes LIKE's wildcards and its escape character.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 // qualified prefixes each of a list of columns with table.
 func qualified(table, columns string) string {

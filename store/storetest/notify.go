@@ -118,7 +118,7 @@ func testDeliveries(t *testing.T, s store.Store) {
 	// Workers racing to claim never take the same delivery twice.
 	now := epoch.Add(19*time.Second + time.Millisecond) // dlv_00..dlv_19 are due
 	claimed := claimRace(t, s, func(tx store.Tx) ([]string, error) {
-		ds, err := tx.LeaseDueDeliveries(now, now.Add(time.Minute), 3)
+		ds, err := tx.LeaseDueDeliveries(now, now.Add(time.Minute), 3, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -187,7 +187,7 @@ func testManySettlementsInABatch(t *testing.T, s store.Store) {
 	var leased []store.Leased
 	write(t, s, func(tx store.Tx) error {
 		var err error
-		leased, err = tx.LeaseDueDeliveries(now, now.Add(time.Minute), n)
+		leased, err = tx.LeaseDueDeliveries(now, now.Add(time.Minute), n, nil)
 		return err
 	})
 	if len(leased) != n {
@@ -264,7 +264,7 @@ func testLeases(t *testing.T, s store.Store) {
 	now := epoch.Add(time.Second)
 	boom := errors.New("boom")
 	err := s.Lease(ctx, func(tx store.Tx) error {
-		if _, err := tx.LeaseDueDeliveries(now, now.Add(time.Minute), 5); err != nil {
+		if _, err := tx.LeaseDueDeliveries(now, now.Add(time.Minute), 5, nil); err != nil {
 			return err
 		}
 		return boom
@@ -284,7 +284,7 @@ func testLeases(t *testing.T, s store.Store) {
 	var leased []store.Leased
 	must(t, s.Lease(ctx, func(tx store.Tx) error {
 		var err error
-		leased, err = tx.LeaseDueDeliveries(now, now.Add(time.Minute), 5)
+		leased, err = tx.LeaseDueDeliveries(now, now.Add(time.Minute), 5, nil)
 		return err
 	}))
 	if len(leased) != 5 {
@@ -310,7 +310,7 @@ func testLeases(t *testing.T, s store.Store) {
 
 	// Leases and batches racing for the rest each take a delivery once.
 	claimed := claimRaceVia(t, []txFunc{s.Lease, s.Lease, s.Transact, s.Transact}, func(tx store.Tx) ([]string, error) {
-		ds, err := tx.LeaseDueDeliveries(now, now.Add(time.Minute), 2)
+		ds, err := tx.LeaseDueDeliveries(now, now.Add(time.Minute), 2, nil)
 		var ids []string
 		for _, d := range ds {
 			ids = append(ids, d.ID)
@@ -404,6 +404,63 @@ func testGetEvents(t *testing.T, s store.Store) {
 	read(t, s, check)
 }
 
+// testLeaseExceptReceivers: a lease leaves alone deliveries to the
+// receivers it is told to, whatever the case of their host or the path,
+// query or fragment after it, and only those: not a longer host, another
+// port or scheme, nor a host that matches only when _ is a wildcard.
+func testLeaseExceptReceivers(t *testing.T, s store.Store) {
+	now := epoch.Add(time.Minute)
+	urls := map[string]bool{ // the URL, and whether it is left alone
+		"https://shop.example":               true,
+		"https://shop.example/hooks":         true,
+		"https://SHOP.example/Hooks":         true,
+		"https://shop.example?token=x":       true,
+		"https://shop.example#f":             true,
+		"https://my_shop.example/ipn":        true,
+		"https://shop.example.net/hooks":     false,
+		"https://shop.example:8443/hooks":    false,
+		"http://shop.example/hooks":          false,
+		"https://myxshop.example/ipn":        false,
+		"https://other.example/shop.example": false,
+	}
+	write(t, s, func(tx store.Tx) error {
+		if err := tx.CreateEvent(event("evt_1", "mer_a")); err != nil {
+			return err
+		}
+		i := 0
+		for u := range urls {
+			d := delivery(fmt.Sprintf("dlv_%02d", i), epoch)
+			d.URL = u
+			i++
+			if err := tx.CreateDelivery(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	leased := map[string]bool{}
+	write(t, s, func(tx store.Tx) error {
+		ds, err := tx.LeaseDueDeliveries(now, now.Add(time.Minute), 100, []string{"https://shop.example", "https://my_shop.example"})
+		for _, d := range ds {
+			leased[d.URL] = true
+		}
+		return err
+	})
+	for u, alone := range urls {
+		if leased[u] == alone {
+			t.Errorf("%s leased = %v, want %v", u, leased[u], !alone)
+		}
+	}
+	// The rest are leased when asked without exceptions.
+	write(t, s, func(tx store.Tx) error {
+		ds, err := tx.LeaseDueDeliveries(now, now.Add(time.Minute), 100, nil)
+		if len(ds) != 6 {
+			t.Errorf("then leased %d deliveries, want the 6 left", len(ds))
+		}
+		return err
+	})
+}
+
 // testDeliverySettlements: an attempt's outcome settles a delivery only
 // while it is pending under the lease and attempt count its settler saw;
 // otherwise the settler alone fails with ErrLeaseLost and nothing it wrote
@@ -424,7 +481,7 @@ func testDeliverySettlements(t *testing.T, s store.Store) {
 	})
 	leased := map[string]malipo.Delivery{}
 	write(t, s, func(tx store.Tx) error {
-		ds, err := tx.LeaseDueDeliveries(now, now.Add(time.Minute), 10)
+		ds, err := tx.LeaseDueDeliveries(now, now.Add(time.Minute), 10, nil)
 		for _, d := range ds {
 			leased[d.ID] = d.Delivery
 		}

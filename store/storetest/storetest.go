@@ -50,6 +50,7 @@ func Run(t *testing.T, open Opener) {
 		{"Endpoints", testEndpoints},
 		{"Deliveries", testDeliveries},
 		{"DeliverySettlements", testDeliverySettlements},
+		{"LeaseExceptReceivers", testLeaseExceptReceivers},
 		{"ManySettlementsInABatch", testManySettlementsInABatch},
 		{"Leases", testLeases},
 		{"Backlog", testBacklog},
