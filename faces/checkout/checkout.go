@@ -550,7 +550,8 @@ func cardFromForm(r *http.Request) (rails.Card, error) {
 	mm, yy, ok := strings.Cut(digits(r.PostForm.Get("expiry")), "/")
 	month, err1 := strconv.Atoi(mm)
 	year, err2 := strconv.Atoi(yy)
-	if !ok || err1 != nil || err2 != nil || (len(yy) != 2 && len(yy) != 4) {
+	// Atoi takes a sign too: "12/+5" is not a two-digit year.
+	if !ok || err1 != nil || err2 != nil || (len(yy) != 2 && len(yy) != 4) || strings.Trim(mm+yy, "0123456789") != "" {
 		return c, malipo.Invalid("expiry", "expiry_invalid", "the expiry must be MM/YY")
 	}
 	if len(yy) == 2 {

@@ -16,6 +16,7 @@ func FuzzCardForm(f *testing.F) {
 	f.Add("4111111111111111", "1/", "987", "x")
 	f.Add("", "/", "", "")
 	f.Add("4", "99999999999999999999/1", " 1 ", "\x00")
+	f.Add("4111111111111111", "12/+5", "123", "")
 	f.Fuzz(func(t *testing.T, number, expiry, cvv, name string) {
 		form := url.Values{"number": {number}, "expiry": {expiry}, "cvv": {cvv}, "name": {name}}
 		r := httptest.NewRequest("POST", "/pay/x/card", strings.NewReader(form.Encode()))
@@ -31,6 +32,9 @@ func FuzzCardForm(f *testing.F) {
 			t.Fatalf("read number %q, code %q from %q, %q", c.Number, c.CVV, number, cvv)
 		}
 		plain := strings.NewReplacer(" ", "", "-", "").Replace(expiry)
+		if strings.Trim(strings.Replace(plain, "/", "", 1), "0123456789") != "" {
+			t.Fatalf("expiry %q read as %d/%d", expiry, c.Month, c.Year)
+		}
 		if _, yy, _ := strings.Cut(plain, "/"); len(yy) == 2 && (c.Year < 2000 || c.Year > 2099) {
 			t.Fatalf("two-digit year of %q read as %d", expiry, c.Year)
 		}
