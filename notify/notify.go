@@ -3,9 +3,10 @@
 // Dispatcher here claims due deliveries, asks the delivery's Flavor to build
 // the request, sends it through a client that cannot be pointed at private
 // networks in live mode, records every attempt and schedules the next one.
-// It pauses its attempts to a receiver that stops answering, so that one
-// hanging server cannot hold every worker. Nothing here runs inside a
-// request handler.
+// It pauses its attempts to a receiver that stops answering, and claims a
+// receiver's deliveries last while it holds many workers, so that one
+// hanging or slow server cannot hold every worker. Nothing here runs
+// inside a request handler.
 package notify
 
 import (
