@@ -13,7 +13,8 @@ import (
 // Claims take the oldest due deliveries first. Without this, a receiver
 // that answers slowly, with a backlog, would hold every worker while other
 // merchants' newer deliveries waited behind its whole backlog; with it,
-// each worker that frees goes to them first. When only busy receivers
+// each worker that frees goes to them first, newest first (see
+// store.Tx's LeaseDueDeliveries). When only busy receivers
 // have deliveries due they take the rest of the claim, and claims stop
 // looking for others for a moment (othersIdle), since looking scans every
 // due delivery.

@@ -255,7 +255,9 @@ type Tx interface {
 	// its holder records nothing by then) under the next lease number. It
 	// returns them as leased, each with its event, in no particular order.
 	// Deliveries to the receivers in except (a URL's scheme and host, in
-	// lower case, as "https://shop.example") are left alone.
+	// lower case, as "https://shop.example") are left alone, and then the
+	// newest due are taken first: those receivers may hold a long backlog
+	// of the oldest, which an oldest-first scan would read through.
 	LeaseDueDeliveries(now, until time.Time, limit int, except []string) ([]Leased, error)
 	// Backlog reports what is waiting at now, for an operator's alerts.
 	Backlog(now time.Time) (Backlog, error)

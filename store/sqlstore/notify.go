@@ -254,8 +254,15 @@ func (t *tx) LeaseDueDeliveries(now, until time.Time, limit int, except []string
 	// plans with a bound LIMIT's value, so each new value made it parse
 	// the statement again. There are at most as many texts as workers
 	// (times the receivers left alone, a few at most).
+	order := "next_attempt_at"
+	if len(except) > 0 {
+		// Newest first: the receivers left alone may hold the oldest due,
+		// a long backlog that an oldest-first scan reads through at every
+		// claim (20,000 rows: 9 ms on PostgreSQL, against 0.07 ms).
+		order += " DESC"
+	}
 	lease := `UPDATE deliveries SET next_attempt_at = ?, lease = lease + 1 WHERE id IN (
-		SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?` + others.String() + ` ORDER BY next_attempt_at LIMIT ` + strconv.Itoa(limit) + t.db.dialect.ClaimSuffix + `)
+		SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?` + others.String() + ` ORDER BY ` + order + ` LIMIT ` + strconv.Itoa(limit) + t.db.dialect.ClaimSuffix + `)
 		RETURNING ` + deliveryColumns
 	var leased []store.Leased
 	var err error

@@ -407,58 +407,71 @@ func testGetEvents(t *testing.T, s store.Store) {
 // testLeaseExceptReceivers: a lease leaves alone deliveries to the
 // receivers it is told to, whatever the case of their host or the path,
 // query or fragment after it, and only those: not a longer host, another
-// port or scheme, nor a host that matches only when _ is a wildcard.
+// port or scheme, nor a host that matches only when _ is a wildcard. Told
+// some, it takes the newest due first.
 func testLeaseExceptReceivers(t *testing.T, s store.Store) {
 	now := epoch.Add(time.Minute)
-	urls := map[string]bool{ // the URL, and whether it is left alone
-		"https://shop.example":               true,
-		"https://shop.example/hooks":         true,
-		"https://SHOP.example/Hooks":         true,
-		"https://shop.example?token=x":       true,
-		"https://shop.example#f":             true,
-		"https://my_shop.example/ipn":        true,
-		"https://shop.example.net/hooks":     false,
-		"https://shop.example:8443/hooks":    false,
-		"http://shop.example/hooks":          false,
-		"https://myxshop.example/ipn":        false,
-		"https://other.example/shop.example": false,
+	urls := []struct { // oldest first
+		url   string
+		alone bool
+	}{
+		{"https://shop.example", true},
+		{"https://shop.example.net/hooks", false},
+		{"https://shop.example/hooks", true},
+		{"https://shop.example:8443/hooks", false},
+		{"https://SHOP.example/Hooks", true},
+		{"http://shop.example/hooks", false},
+		{"https://shop.example?token=x", true},
+		{"https://myxshop.example/ipn", false},
+		{"https://shop.example#f", true},
+		{"https://other.example/shop.example", false},
+		{"https://my_shop.example/ipn", true},
 	}
 	write(t, s, func(tx store.Tx) error {
 		if err := tx.CreateEvent(event("evt_1", "mer_a")); err != nil {
 			return err
 		}
-		i := 0
-		for u := range urls {
-			d := delivery(fmt.Sprintf("dlv_%02d", i), epoch)
-			d.URL = u
-			i++
+		for i, u := range urls {
+			d := delivery(fmt.Sprintf("dlv_%02d", i), epoch.Add(time.Duration(i)*time.Second))
+			d.URL = u.url
 			if err := tx.CreateDelivery(d); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	leased := map[string]bool{}
-	write(t, s, func(tx store.Tx) error {
-		ds, err := tx.LeaseDueDeliveries(now, now.Add(time.Minute), 100, []string{"https://shop.example", "https://my_shop.example"})
-		for _, d := range ds {
-			leased[d.URL] = true
-		}
-		return err
-	})
-	for u, alone := range urls {
-		if leased[u] == alone {
-			t.Errorf("%s leased = %v, want %v", u, leased[u], !alone)
+	except := []string{"https://shop.example", "https://my_shop.example"}
+	lease := func(limit int, except []string) (got []string) {
+		write(t, s, func(tx store.Tx) error {
+			ds, err := tx.LeaseDueDeliveries(now, now.Add(time.Minute), limit, except)
+			for _, d := range ds {
+				got = append(got, d.URL)
+			}
+			return err
+		})
+		slices.Sort(got)
+		return got
+	}
+	var others, alone []string
+	for _, u := range urls {
+		if u.alone {
+			alone = append(alone, u.url)
+		} else {
+			others = append(others, u.url)
 		}
 	}
-	// The rest are leased when asked without exceptions.
-	write(t, s, func(tx store.Tx) error {
-		ds, err := tx.LeaseDueDeliveries(now, now.Add(time.Minute), 100, nil)
-		if len(ds) != 6 {
-			t.Errorf("then leased %d deliveries, want the 6 left", len(ds))
-		}
-		return err
-	})
+	newest := slices.Sorted(slices.Values(others[len(others)-2:]))
+	if got := lease(2, except); !slices.Equal(got, newest) {
+		t.Errorf("leased %q with exceptions, want the two newest others %q", got, newest)
+	}
+	rest := slices.Sorted(slices.Values(others[:len(others)-2]))
+	if got := lease(100, except); !slices.Equal(got, rest) {
+		t.Errorf("then leased %q, want the other others %q", got, rest)
+	}
+	slices.Sort(alone)
+	if got := lease(100, nil); !slices.Equal(got, alone) {
+		t.Errorf("then without exceptions leased %q, want those left alone %q", got, alone)
+	}
 }
 
 // testDeliverySettlements: an attempt's outcome settles a delivery only
