@@ -327,11 +327,12 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) ([]job, error) {
 		// claim was asked for: a claim that waited to run must not hand
 		// out a lease that has already run out.
 		now := d.now()
+		until := now.Add(d.lease())
 		busy := d.inFlight.busy(d.cfg.ReceiverShare)
 		if len(busy) > 0 && time.Now().UnixNano() < d.othersIdleUntil.Load() {
 			busy = nil
 		}
-		claimed, err := tx.LeaseDueDeliveries(now, now.Add(d.lease()), limit, busy)
+		claimed, err := tx.LeaseDueDeliveries(now, until, limit, busy)
 		if err == nil && len(busy) > 0 && len(claimed) < limit {
 			// Nobody else has as many due: the busy receivers take the
 			// rest. A claim that found nobody else scanned every due
@@ -341,7 +342,7 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) ([]job, error) {
 				d.othersIdleUntil.Store(time.Now().Add(othersIdle).UnixNano())
 			}
 			var more []store.Leased
-			more, err = tx.LeaseDueDeliveries(now, now.Add(d.lease()), limit-len(claimed), nil)
+			more, err = tx.LeaseDueDeliveries(now, until, limit-len(claimed), nil)
 			claimed = append(claimed, more...)
 		}
 		if err != nil || len(claimed) == 0 {

@@ -16,13 +16,32 @@ import (
 
 const eventColumns = `id, merchant_id, mode, type, object_type, object_id, data, created_at`
 
+// eventRow holds an event's columns as they are scanned. They may be
+// NULL: a lease reads each delivery's event through a LEFT JOIN, so that
+// a missing one shows.
+type eventRow struct {
+	id, merchant, mode, typ, objectType, objectID, data sql.NullString
+	created                                             sql.NullInt64
+}
+
+// dest is where a row's eventColumns are scanned to.
+func (r *eventRow) dest() []any {
+	return []any{&r.id, &r.merchant, &r.mode, &r.typ, &r.objectType, &r.objectID, &r.data, &r.created}
+}
+
+// event is the event scanned, zero if its ID was NULL.
+func (r *eventRow) event() malipo.Event {
+	if !r.id.Valid {
+		return malipo.Event{}
+	}
+	return malipo.Event{ID: r.id.String, MerchantID: r.merchant.String, Mode: malipo.Mode(r.mode.String), Type: r.typ.String,
+		ObjectType: r.objectType.String, ObjectID: r.objectID.String, Data: []byte(r.data.String), CreatedAt: fromMicros(r.created.Int64)}
+}
+
 func scanEvent(r interface{ Scan(...any) error }) (malipo.Event, error) {
-	var e malipo.Event
-	var mode, data string
-	var created int64
-	err := r.Scan(&e.ID, &e.MerchantID, &mode, &e.Type, &e.ObjectType, &e.ObjectID, &data, &created)
-	e.Mode, e.Data, e.CreatedAt = malipo.Mode(mode), []byte(data), fromMicros(created)
-	return e, err
+	var row eventRow
+	err := r.Scan(row.dest()...)
+	return row.event(), err
 }
 
 func (t *tx) CreateEvent(e malipo.Event) error {
@@ -292,18 +311,10 @@ func (t *tx) leaseWithEvents(lease string, args ...any) ([]store.Leased, error) 
 		return nil, err
 	}
 	return collect(rows, func(r interface{ Scan(...any) error }) (store.Leased, error) {
-		var row deliveryRow
-		// The event's columns are NULL when it is missing (a LEFT JOIN,
-		// so that LeaseDueDeliveries can tell).
-		var id, merchant, mode, typ, objectType, objectID, data sql.NullString
-		var created sql.NullInt64
-		err := r.Scan(append(row.dest(), &id, &merchant, &mode, &typ, &objectType, &objectID, &data, &created)...)
-		l := store.Leased{Delivery: row.delivery()}
-		if id.Valid {
-			l.Event = malipo.Event{ID: id.String, MerchantID: merchant.String, Mode: malipo.Mode(mode.String), Type: typ.String,
-				ObjectType: objectType.String, ObjectID: objectID.String, Data: []byte(data.String), CreatedAt: fromMicros(created.Int64)}
-		}
-		return l, err
+		var del deliveryRow
+		var ev eventRow
+		err := r.Scan(append(del.dest(), ev.dest()...)...)
+		return store.Leased{Delivery: del.delivery(), Event: ev.event()}, err
 	})
 }
 
