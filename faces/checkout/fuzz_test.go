@@ -43,14 +43,16 @@ func FuzzCardForm(f *testing.F) {
 
 func TestAcceptLanguage(t *testing.T) {
 	for h, want := range map[string]string{
-		"fr-CI,fr;q=0.9,en;q=0.8": "fr",
-		"en-GB, fr;q=0.5":         "en",
-		"de, en;q=0.2, fr;q=0.3":  "fr",
-		"fr;q=0, en;q=0.1":        "en",
-		"fr;q=0":                  "",
-		"fr;q=NaN, en;q=0.5":      "en",
-		"de-DE":                   "",
-		"":                        "",
+		"fr-CI,fr;q=0.9,en;q=0.8":  "fr",
+		"en-GB, fr;q=0.5":          "en",
+		"de, en;q=0.2, fr;q=0.3":   "fr",
+		"fr;q=0, en;q=0.1":         "en",
+		"fr;q=0":                   "",
+		"FR;q= 0":                  "",
+		"fr;level=1;q=0, en;q=0.1": "en",
+		"fr;q=NaN, en;q=0.5":       "en",
+		"de-DE":                    "",
+		"":                         "",
 	} {
 		if got := acceptLanguage(h); got != want {
 			t.Errorf("acceptLanguage(%q) = %q, want %q", h, got, want)

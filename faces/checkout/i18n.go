@@ -199,8 +199,14 @@ func acceptLanguage(h string) string {
 	for _, part := range strings.Split(h, ",") {
 		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
 		q := 1.0
-		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
-			if f, err := strconv.ParseFloat(v, 64); err == nil {
+		// Each parameter is read with the spaces around it and its "="
+		// left out, so that "fr;q= 0" or "fr;level=1;q=0" refuses French.
+		for _, param := range strings.Split(params, ";") {
+			key, v, ok := strings.Cut(param, "=")
+			if !ok || !strings.EqualFold(strings.TrimSpace(key), "q") {
+				continue
+			}
+			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
 				q = f
 			}
 		}
