@@ -134,7 +134,7 @@ func (s *Service) claim(ctx context.Context, id string, ch malipo.Channel, rail 
 			return err
 		}
 		return tx.CreateRailAttempt(a)
-	})
+	}, store.Hint{Payment: id})
 	return p, a, err
 }
 
@@ -251,7 +251,7 @@ func (s *Service) AuthenticateCard(ctx context.Context, token string, passed boo
 		key = a.ID
 		p.InFlightUntil, p.UpdatedAt = s.now().Add(s.inFlightFor()), s.now()
 		return tx.UpdatePayment(p)
-	})
+	}, store.Hint{Payment: id})
 	if err != nil {
 		return p, err
 	}
@@ -359,7 +359,7 @@ func (s *Service) CancelCheckout(ctx context.Context, token string) (malipo.Paym
 		}
 		p.FailureCode, p.FailureReason = malipo.CodeCustomerCancelled, "The customer cancelled the payment"
 		return s.finish(tx, &p, malipo.PaymentCancelled, "")
-	})
+	}, store.Hint{Payment: id})
 	if err == nil {
 		s.void(ctx, p.Mode, voidKey)
 		s.wake()
@@ -439,7 +439,7 @@ func (s *Service) NameCustomer(ctx context.Context, token, name, email string) e
 		}
 		p.UpdatedAt = s.now()
 		return tx.UpdatePayment(p)
-	})
+	}, store.Hint{Payment: id})
 }
 
 // PayByBank starts a bank transfer from the checkout page: the customer's

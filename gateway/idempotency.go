@@ -78,10 +78,10 @@ func rememberAgain(tx store.Tx, scope string, idem Idempotency, result any) erro
 
 // transactIdempotent runs fn; when a request with a key loses a race to a
 // twin with the same key, it runs again so that it replays the twin's answer.
-func (s *Service) transactIdempotent(ctx context.Context, idem Idempotency, fn func(store.Tx) error) error {
-	err := s.cfg.Store.Transact(ctx, fn)
+func (s *Service) transactIdempotent(ctx context.Context, idem Idempotency, fn func(store.Tx) error, hints ...store.Hint) error {
+	err := s.cfg.Store.Transact(ctx, fn, hints...)
 	if err != nil && idem.Key != "" && malipo.KindOf(err) == malipo.KindConflict {
-		if retry := s.cfg.Store.Transact(ctx, fn); retry == nil || errors.Is(retry, malipo.ErrIdempotencyKeyReused) {
+		if retry := s.cfg.Store.Transact(ctx, fn, hints...); retry == nil || errors.Is(retry, malipo.ErrIdempotencyKeyReused) {
 			return retry
 		}
 	}

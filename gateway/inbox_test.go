@@ -353,16 +353,16 @@ type failingStore struct {
 	failNext atomic.Bool
 }
 
-func (f *failingStore) Transact(ctx context.Context, fn func(store.Tx) error) error {
+func (f *failingStore) Transact(ctx context.Context, fn func(store.Tx) error, hints ...store.Hint) error {
 	if f.failNext.CompareAndSwap(true, false) {
 		return f.Store.Transact(ctx, func(tx store.Tx) error {
 			if err := fn(tx); err != nil {
 				return err
 			}
 			return errors.New("the database went away")
-		})
+		}, hints...)
 	}
-	return f.Store.Transact(ctx, fn)
+	return f.Store.Transact(ctx, fn, hints...)
 }
 
 // An outcome that cannot be applied at once is kept, listed by the audit,

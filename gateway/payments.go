@@ -518,7 +518,7 @@ func (s *Service) CancelPayment(ctx context.Context, in malipo.Integration, id s
 			return err
 		}
 		return s.remember(tx, in.ID, idem, p)
-	})
+	}, store.Hint{Payment: id})
 	if err == nil && !replay {
 		s.void(ctx, p.Mode, voidKey)
 	}
@@ -562,7 +562,7 @@ func (s *Service) ForceOutcome(ctx context.Context, in malipo.Integration, id st
 			return err
 		}
 		return s.remember(tx, in.ID, idem, p)
-	})
+	}, store.Hint{Payment: id})
 	if err == nil && !replay {
 		s.void(ctx, p.Mode, voidKey)
 	}

@@ -3,9 +3,13 @@ package postgres_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/store"
 	"github.com/malipo/malipo/store/postgres"
 	"github.com/malipo/malipo/store/postgres/pgtest"
@@ -100,5 +104,63 @@ func TestALeaseRunsOnTheLeasePool(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("%d lease transactions under way on %q connections, want 1", n, postgres.LeaseApplicationName)
+	}
+}
+
+// A batch locks its callers' hinted payments at its start, in one
+// statement: while its first caller runs, the payment the second will
+// read is held already.
+func TestHintedPaymentsAreLockedAhead(t *testing.T) {
+	url := pgtest.URL(t)
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	other, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	in := malipo.Integration{ID: "int_a", MerchantID: "mer_a", Flavor: malipo.FlavorNative, Mode: malipo.ModeTest, Config: map[string]string{}}
+	err = s.Transact(ctx, func(tx store.Tx) error {
+		if err := tx.CreateMerchant(malipo.Merchant{ID: in.MerchantID, Name: "Duka"}); err != nil {
+			return err
+		}
+		if err := tx.CreateIntegration(in); err != nil {
+			return err
+		}
+		for _, id := range []string{"pay_a", "pay_b"} {
+			p := malipo.Payment{ID: id, MerchantID: in.MerchantID, IntegrationID: in.ID, Mode: in.Mode, Amount: 5000, Currency: "XOF",
+				Reference: id, Status: malipo.PaymentPending, CheckoutToken: "tok_" + id}
+			if err := tx.CreatePayment(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var whileFirst error
+	read := func(id string) func(tx store.Tx) error {
+		return func(tx store.Tx) error { _, err := tx.GetPayment(id); return err }
+	}
+	errs := storetest.InOneBatch(t, s,
+		storetest.Call{Hints: []store.Hint{{Payment: "pay_a"}}, Fn: func(tx store.Tx) error {
+			_, whileFirst = other.ExecContext(ctx, `SELECT id FROM payments WHERE id = 'pay_b' FOR UPDATE NOWAIT`)
+			return read("pay_a")(tx)
+		}},
+		storetest.Call{Hints: []store.Hint{{Payment: "pay_b"}}, Fn: read("pay_b")},
+	)
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(whileFirst, &pgErr) || pgErr.Code != "55P03" {
+		t.Errorf("locking pay_b elsewhere while the batch's first caller ran: %v, want lock_not_available (55P03)", whileFirst)
 	}
 }

@@ -24,6 +24,7 @@ type unit struct {
 	deadline time.Time
 	// lease marks a unit Lease runs alone, committed asynchronously.
 	lease bool
+	hints []store.Hint
 }
 
 // DefaultQueueTarget is the longest wait in the committer's queue that
@@ -54,8 +55,8 @@ const BatchTimeout = 30 * time.Second
 // real disks. Running every caller waiting at that moment in one database
 // transaction, each inside its own savepoint, pays that fsync once for all
 // of them while keeping each caller's all-or-nothing semantics.
-func (db *DB) Transact(ctx context.Context, fn func(store.Tx) error) error {
-	u := &unit{ctx: ctx, fn: fn, done: make(chan error, 1), queuedAt: time.Now()}
+func (db *DB) Transact(ctx context.Context, fn func(store.Tx) error, hints ...store.Hint) error {
+	u := &unit{ctx: ctx, fn: fn, done: make(chan error, 1), queuedAt: time.Now(), hints: hints}
 	if store.TakeShed(ctx) != nil {
 		if db.Overloaded() {
 			db.shed.Add(1)
@@ -375,6 +376,9 @@ func (db *DB) runInTx(batch []*unit, savepoints bool, shard int) (results []erro
 		}
 	}
 	t := &tx{db: db, tx: sqlTx, ctx: ctx, write: true, stmts: stmts, alone: len(batch) == 1, shard: shard, conn: conn}
+	if err := t.lockHinted(batch); err != nil {
+		return nil, false, fmt.Errorf("lock hinted rows: %w", err)
+	}
 	results = make([]error, len(batch))
 	for i, u := range batch {
 		if savepoints {

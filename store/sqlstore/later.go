@@ -112,6 +112,7 @@ func (t *tx) insertLater(table int, exists error, args ...any) error {
 	switch table {
 	case laterPayments, laterPaymentUpdates:
 		t.heldPayments = holding(t.heldPayments, args[0].(string))
+		delete(t.hinted, args[0].(string)) // stale once written
 	case laterRailAttemptUpdates:
 		t.heldAttempts = holding(t.heldAttempts, args[0].(string))
 	}

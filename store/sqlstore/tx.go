@@ -40,6 +40,9 @@ type tx struct {
 	// while a payment or attempt not among them is read by ID.
 	heldPayments, heldAttempts map[string]bool
 	readUnheld                 bool
+	// hinted are payments locked and read at the batch's start (see
+	// lockHinted), each kept until it is read or written once.
+	hinted map[string]malipo.Payment
 	// conn is the connection of a batch's transaction, where the dialect
 	// pipes its last writes; piped, while not nil, queues writes to send
 	// at once (see pipedWrite).
@@ -422,6 +425,12 @@ func (t *tx) getPayment(where string, args ...any) (malipo.Payment, error) {
 }
 
 func (t *tx) GetPayment(id string) (malipo.Payment, error) {
+	if p, ok := t.hinted[id]; ok {
+		// Taken once: a caller may change what it was given, and a
+		// second read must not see that.
+		delete(t.hinted, id)
+		return p, nil
+	}
 	// A payment this transaction holds no write for reads the same before
 	// the held writes as after them: they need not be written first.
 	t.readUnheld = t.write && !t.heldPayments[id]

@@ -108,16 +108,33 @@ func (h *Held) Wait() error {
 // commits first.
 func inOneBatch(t *testing.T, s store.Store, fns ...func(tx store.Tx) error) []error {
 	t.Helper()
+	calls := make([]Call, len(fns))
+	for k, fn := range fns {
+		calls[k].Fn = fn
+	}
+	return InOneBatch(t, s, calls...)
+}
+
+// Call is a write transaction of a batch, and the rows it hints it locks
+// first.
+type Call struct {
+	Fn    func(tx store.Tx) error
+	Hints []store.Hint
+}
+
+// InOneBatch runs calls as inOneBatch runs its functions.
+func InOneBatch(t *testing.T, s store.Store, calls ...Call) []error {
+	t.Helper()
 	gc := committersOf(t, s)
 	held := HoldCommitters(t, s)
 	// One more held write waits in the queue, ahead of fns: whichever
 	// batch takes it takes them.
 	held.Hold()
 	waitUntil(t, "the last held write queues", func() bool { return gc.Queued() == 1 })
-	errs := make([]error, len(fns))
+	errs := make([]error, len(calls))
 	var wg sync.WaitGroup
-	for k, fn := range fns {
-		wg.Go(func() { errs[k] = s.Transact(context.Background(), fn) })
+	for k, c := range calls {
+		wg.Go(func() { errs[k] = s.Transact(context.Background(), c.Fn, c.Hints...) })
 		waitUntil(t, "a caller queues", func() bool { return gc.Queued() == int64(k+2) })
 	}
 	// The first committer set free takes the whole queue before any other
@@ -461,4 +478,110 @@ func testPaymentUpdatesInABatch(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+}
+
+// testHintedPayments: hints change nothing a transaction sees. In one
+// batch, a hinted payment reads as stored; a later caller's read of it
+// sees an earlier caller's update, whether that caller read it first or
+// wrote it blind, and not the update of a caller whose work was undone; a
+// hint naming a payment that is not there, or an ID the store refuses,
+// fails only its own caller, as the read would without a hint.
+func testHintedPayments(t *testing.T, s store.Store) {
+	_, i := fixture(t, s, "a")
+	ids := []string{"pay_a", "pay_b", "pay_c", "pay_d"}
+	stored := map[string]malipo.Payment{}
+	write(t, s, func(tx store.Tx) error {
+		for _, id := range ids {
+			if err := tx.CreatePayment(payment(i, id, "r_"+id)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	read(t, s, func(tx store.Tx) error {
+		for _, id := range ids {
+			p, err := tx.GetPayment(id)
+			must(t, err)
+			stored[id] = p
+		}
+		return nil
+	})
+	hint := func(id string) []store.Hint { return []store.Hint{{Payment: id}} }
+	seen := map[string]malipo.Payment{}
+	readAs := func(name, id string) func(tx store.Tx) error {
+		return func(tx store.Tx) error {
+			p, err := tx.GetPayment(id)
+			seen[name] = p
+			return err
+		}
+	}
+	succeeded := func(p malipo.Payment) malipo.Payment {
+		p.Status, p.CompletedAt, p.UpdatedAt = malipo.PaymentSucceeded, epoch.Add(time.Minute), epoch.Add(time.Minute)
+		return p
+	}
+	errs := InOneBatch(t, s,
+		Call{Hints: hint("pay_a"), Fn: func(tx store.Tx) error {
+			if err := readAs("a", "pay_a")(tx); err != nil {
+				return err
+			}
+			p := seen["a"]
+			p.Items[0].Name = "changed in place, never written"
+			return nil
+		}},
+		Call{Hints: hint("pay_a"), Fn: readAs("a again", "pay_a")},
+		// pay_b: read, then updated; a later hinted read sees the update.
+		Call{Hints: hint("pay_b"), Fn: func(tx store.Tx) error {
+			p, err := tx.GetPayment("pay_b")
+			if err != nil {
+				return err
+			}
+			return tx.UpdatePayment(succeeded(p))
+		}},
+		Call{Hints: hint("pay_b"), Fn: readAs("b", "pay_b")},
+		// pay_c: hinted by both; the first writes it without reading it.
+		Call{Hints: hint("pay_c"), Fn: func(tx store.Tx) error { return tx.UpdatePayment(succeeded(stored["pay_c"])) }},
+		Call{Hints: hint("pay_c"), Fn: readAs("c", "pay_c")},
+		// pay_d: updated by a caller that then fails.
+		Call{Hints: hint("pay_d"), Fn: func(tx store.Tx) error {
+			p, err := tx.GetPayment("pay_d")
+			if err != nil {
+				return err
+			}
+			if err := tx.UpdatePayment(succeeded(p)); err != nil {
+				return err
+			}
+			return errors.New("changed its mind")
+		}},
+		Call{Hints: hint("pay_d"), Fn: readAs("d", "pay_d")},
+		Call{Hints: hint("pay_missing"), Fn: readAs("missing", "pay_missing")},
+		Call{Hints: hint("pay_\x00"), Fn: readAs("bad", "pay_\x00")},
+	)
+	for n, err := range errs {
+		switch n {
+		case 6:
+			if err == nil || err.Error() != "changed its mind" {
+				t.Errorf("the caller that changed its mind: %v", err)
+			}
+		case 8:
+			wantKind(t, err, malipo.KindNotFound)
+		case 9:
+			wantKind(t, err, malipo.KindInvalid)
+		default:
+			if err != nil {
+				t.Errorf("caller %d: %v", n, err)
+			}
+		}
+	}
+	for name, want := range map[string]malipo.Payment{
+		"a": stored["pay_a"], "a again": stored["pay_a"], "b": succeeded(stored["pay_b"]),
+		"c": succeeded(stored["pay_c"]), "d": stored["pay_d"],
+	} {
+		if name == "a" {
+			want.Items = append([]malipo.Item(nil), want.Items...)
+			want.Items[0].Name = "changed in place, never written"
+		}
+		if diff := cmp.Diff(want, seen[name]); diff != "" {
+			t.Errorf("read %q (-want +got):\n%s", name, diff)
+		}
+	}
 }

@@ -309,7 +309,7 @@ func testLeases(t *testing.T, s store.Store) {
 	})
 
 	// Leases and batches racing for the rest each take a delivery once.
-	claimed := claimRaceVia(t, []txFunc{s.Lease, s.Lease, s.Transact, s.Transact}, func(tx store.Tx) ([]string, error) {
+	claimed := claimRaceVia(t, []txFunc{s.Lease, s.Lease, transactOf(s), transactOf(s)}, func(tx store.Tx) ([]string, error) {
 		ds, err := tx.LeaseDueDeliveries(now, now.Add(time.Minute), 2, nil)
 		var ids []string
 		for _, d := range ds {

@@ -44,6 +44,7 @@ func Run(t *testing.T, open Opener) {
 		{"OwnWritesSeen", testOwnWritesSeen},
 		{"RepeatedReads", testRepeatedReads},
 		{"PaymentUpdatesInABatch", testPaymentUpdatesInABatch},
+		{"HintedPayments", testHintedPayments},
 		{"PanicIsolated", testPanicIsolated},
 		{"Events", testEvents},
 		{"GetEvents", testGetEvents},
@@ -592,12 +593,18 @@ func testPanicIsolated(t *testing.T, s store.Store) {
 // claimed: a store that hands one row to two workers counts it twice.
 func claimRace(t *testing.T, s store.Store, claim func(tx store.Tx) ([]string, error)) map[string]int {
 	t.Helper()
-	return claimRaceVia(t, []txFunc{s.Transact, s.Transact, s.Transact}, claim)
+	tr := transactOf(s)
+	return claimRaceVia(t, []txFunc{tr, tr, tr}, claim)
 }
 
 // txFunc is a store's way of running a write transaction: Transact or
 // Lease.
 type txFunc func(ctx context.Context, fn func(store.Tx) error) error
+
+// transactOf is s's Transact, without hints.
+func transactOf(s store.Store) txFunc {
+	return func(ctx context.Context, fn func(store.Tx) error) error { return s.Transact(ctx, fn) }
+}
 
 // claimRaceVia is claimRace with one worker per runner, each claiming
 // through its own.
