@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/malipo/malipo"
@@ -217,6 +218,17 @@ func (s *Service) recordSent(ctx context.Context, scope string, p malipo.Payment
 	return out, err
 }
 
+// attemptHint hints the rail attempt key and, if it is a payment's, the
+// payment: applying a rail's word on an attempt reads both, in that order.
+// The payment's ID is the attempt's up to its number (malipo.AttemptID).
+func attemptHint(key string) store.Hint {
+	h := store.Hint{RailAttempt: key}
+	if i := strings.LastIndexByte(key, '-'); i > 0 && strings.HasPrefix(key, paymentKind+"_") {
+		h.Payment = key[:i]
+	}
+	return h
+}
+
 // recordAttempt records, in one transaction, what a rail said to one of a
 // payment's attempts: change moves the attempt and the payment on (current
 // says whether the attempt is the payment's latest) and asks for the
@@ -254,7 +266,7 @@ func (s *Service) recordAttempt(ctx context.Context, scope, key string, idem Ide
 		}
 		out = p
 		return rememberAgain(tx, scope, idem, p)
-	})
+	}, attemptHint(key))
 	if err == nil && out.Status.Final() {
 		s.wake()
 	}

@@ -69,7 +69,7 @@ func (s *Service) Hint(ctx context.Context, rail string, o rails.Outcome) error 
 			item.Mode = a.Mode
 		}
 		return tx.CreateInboxItem(item)
-	})
+	}, store.Hint{RailAttempt: o.Key})
 	if err != nil || claimed == nil {
 		return err
 	}
@@ -100,7 +100,7 @@ func (s *Service) receive(ctx context.Context, item malipo.InboxItem) error {
 			return err
 		}
 		return tx.CreateInboxItem(it)
-	})
+	}, attemptHint(item.AttemptID))
 	if err != nil {
 		s.cfg.Logger.ErrorContext(ctx, "rail outcome not applied; kept for a retry", "rail", item.Rail, "attempt", item.AttemptID, "err", err)
 		item.Error = truncate(err.Error(), 500)

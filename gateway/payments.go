@@ -54,6 +54,10 @@ type PaymentInput struct {
 // newPayment turns input into a new pending payment, or explains what is
 // wrong. It may blank fields of req that it drops (a store logo that is
 // not a URL).
+
+// paymentKind is the prefix of payments' IDs.
+const paymentKind = "pay"
+
 func (s *Service) newPayment(in malipo.Integration, req *PaymentInput) (*malipo.Payment, error) {
 	p := new(malipo.Payment)
 	cur, err := malipo.ParseCurrency(req.Currency)
@@ -150,7 +154,7 @@ func (s *Service) newPayment(in malipo.Integration, req *PaymentInput) (*malipo.
 	}
 	now := s.now()
 	*p = malipo.Payment{
-		ID: s.cfg.IDs.ID("pay"), MerchantID: in.MerchantID, IntegrationID: in.ID, Mode: in.Mode,
+		ID: s.cfg.IDs.ID(paymentKind), MerchantID: in.MerchantID, IntegrationID: in.ID, Mode: in.Mode,
 		Amount: req.Amount, Currency: cur, Reference: req.Reference, Description: req.Description,
 		Customer: req.Customer, Channels: channels, ReturnURL: req.ReturnURL, CancelURL: req.CancelURL,
 		NotifyURL: req.NotifyURL, Metadata: req.Metadata, Lang: malipo.NormalizeLang(req.Lang),

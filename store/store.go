@@ -49,6 +49,8 @@ type Store interface {
 type Hint struct {
 	// Payment is the ID of a payment read with GetPayment.
 	Payment string
+	// RailAttempt is the ID of a rail attempt read with GetRailAttempt.
+	RailAttempt string
 }
 
 // Shedding marks ctx as a request's that may be refused while the store is

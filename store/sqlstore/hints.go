@@ -6,46 +6,73 @@ import (
 	"github.com/malipo/malipo"
 )
 
-// lockHinted locks and reads the payments the batch's callers hinted they
-// read first (see store.Hint), in one statement for up to exactRows of
-// them, so that each caller's GetPayment is answered without a round trip
-// of its own. Rows another transaction holds are skipped (ClaimSuffix)
-// and read by their caller, as without a hint; so are IDs the store would
-// refuse, so that one caller's bad input fails only that caller.
+// lockHinted locks and reads the payments and rail attempts the batch's
+// callers hinted they read first (see store.Hint), in one statement per
+// table for up to exactRows of them, so that each caller's GetPayment and
+// GetRailAttempt is answered without a round trip of its own. Rows
+// another transaction holds are skipped (ClaimSuffix) and read by their
+// caller, as without a hint; so are IDs the store would refuse, so that
+// one caller's bad input fails only that caller.
 //
-// Why not alone: one caller's read would only replace its own.
+// Why not for one row of a table: its read would only replace one.
 func (t *tx) lockHinted(batch []*unit) error {
 	if len(batch) < 2 {
 		return nil
 	}
-	var ids []any
-	seen := map[string]bool{}
+	var payments, attempts hintedIDs
 	for _, u := range batch {
 		for _, h := range u.hints {
-			if id := h.Payment; id != "" && !seen[id] && checkArgs([]any{id}) == nil {
-				seen[id] = true
-				ids = append(ids, id)
-			}
+			payments.add(h.Payment)
+			attempts.add(h.RailAttempt)
 		}
 	}
-	if len(ids) < 2 {
-		return nil
+	var err error
+	if t.hinted, err = lockRows(t, payments, "payments", paymentColumns, scanPayment, func(p malipo.Payment) string { return p.ID }); err != nil {
+		return err
 	}
-	t.hinted = make(map[string]malipo.Payment, len(ids))
+	t.hintedAttempts, err = lockRows(t, attempts, "rail_attempts", attemptColumns, scanRailAttempt, func(a malipo.RailAttempt) string { return a.ID })
+	return err
+}
+
+// hintedIDs are the distinct IDs hinted for one table, as arguments.
+type hintedIDs struct {
+	ids  []any
+	seen map[string]bool
+}
+
+func (h *hintedIDs) add(id string) {
+	if id == "" || h.seen[id] || checkArgs([]any{id}) != nil {
+		return
+	}
+	if h.seen == nil {
+		h.seen = map[string]bool{}
+	}
+	h.seen[id] = true
+	h.ids = append(h.ids, id)
+}
+
+// lockRows locks and reads the rows of table whose IDs are hinted, if
+// there are two or more, and returns them by ID.
+func lockRows[T any](t *tx, h hintedIDs, table, columns string, scan func(interface{ Scan(...any) error }) (T, error), id func(T) string) (map[string]T, error) {
+	ids := h.ids
+	if len(ids) < 2 {
+		return nil, nil
+	}
+	found := make(map[string]T, len(ids))
 	for len(ids) > 0 {
 		n := chunkSize(len(ids))
-		rows, err := t.query(`SELECT `+paymentColumns+` FROM payments WHERE id IN (`+strings.Repeat("?, ", n-1)+`?)`+t.db.dialect.ClaimSuffix, ids[:n]...)
+		rows, err := t.query(`SELECT `+columns+` FROM `+table+` WHERE id IN (`+strings.Repeat("?, ", n-1)+`?)`+t.db.dialect.ClaimSuffix, ids[:n]...)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		ps, err := collect(rows, scanPayment)
+		read, err := collect(rows, scan)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		for _, p := range ps {
-			t.hinted[p.ID] = p
+		for _, r := range read {
+			found[id(r)] = r
 		}
 		ids = ids[n:]
 	}
-	return nil
+	return found, nil
 }

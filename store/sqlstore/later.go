@@ -115,6 +115,7 @@ func (t *tx) insertLater(table int, exists error, args ...any) error {
 		delete(t.hinted, args[0].(string)) // stale once written
 	case laterRailAttemptUpdates:
 		t.heldAttempts = holding(t.heldAttempts, args[0].(string))
+		delete(t.hintedAttempts, args[0].(string))
 	}
 	t.unitRows[table] = append(t.unitRows[table], heldRow{args, exists})
 	return nil

@@ -35,6 +35,9 @@ func (t *tx) CreateRailAttempt(a malipo.RailAttempt) error {
 }
 
 func (t *tx) GetRailAttempt(id string) (malipo.RailAttempt, error) {
+	if a, ok := t.hintedAttempts[id]; ok {
+		return a, nil // a copy: an attempt shares no memory
+	}
 	// As GetPayment: an attempt this transaction holds no update for reads
 	// the same before the held writes as after them.
 	t.readUnheld = t.write && !t.heldAttempts[id]

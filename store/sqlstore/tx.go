@@ -40,9 +40,12 @@ type tx struct {
 	// while a payment or attempt not among them is read by ID.
 	heldPayments, heldAttempts map[string]bool
 	readUnheld                 bool
-	// hinted are payments locked and read at the batch's start (see
-	// lockHinted), each kept until it is read or written once.
-	hinted map[string]malipo.Payment
+	// hinted and hintedAttempts are payments and rail attempts locked and
+	// read at the batch's start (see lockHinted), each kept until it is
+	// written; a payment also until it is read once, since it holds
+	// slices and maps its reader may change.
+	hinted         map[string]malipo.Payment
+	hintedAttempts map[string]malipo.RailAttempt
 	// conn is the connection of a batch's transaction, where the dialect
 	// pipes its last writes; piped, while not nil, queues writes to send
 	// at once (see pipedWrite).

@@ -493,3 +493,60 @@ func testLiveRails(t *testing.T, s store.Store) {
 		return nil
 	})
 }
+
+// testHintedRailAttempts: as testHintedPayments, for rail attempts.
+func testHintedRailAttempts(t *testing.T, s store.Store) {
+	stored := map[string]malipo.RailAttempt{}
+	write(t, s, func(tx store.Tx) error {
+		for _, id := range []string{"pay_a", "pay_b", "pay_c"} {
+			a := attempt(id, 1, malipo.AttemptPending, epoch)
+			stored[a.ID] = a
+			if err := tx.CreateRailAttempt(a); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	hint := func(id string) []store.Hint { return []store.Hint{{RailAttempt: id}} }
+	seen := map[string]malipo.RailAttempt{}
+	readAs := func(name, id string) func(tx store.Tx) error {
+		return func(tx store.Tx) error {
+			a, err := tx.GetRailAttempt(id)
+			seen[name] = a
+			return err
+		}
+	}
+	succeeded := func(a malipo.RailAttempt) malipo.RailAttempt {
+		a.Finish(malipo.AttemptSucceeded, "", "", epoch.Add(time.Minute))
+		return a
+	}
+	errs := InOneBatch(t, s,
+		Call{Hints: hint("pay_a-1"), Fn: readAs("a", "pay_a-1")},
+		Call{Hints: hint("pay_a-1"), Fn: readAs("a again", "pay_a-1")},
+		Call{Hints: hint("pay_b-1"), Fn: func(tx store.Tx) error {
+			a, err := tx.GetRailAttempt("pay_b-1")
+			if err != nil {
+				return err
+			}
+			return tx.UpdateRailAttempt(succeeded(a))
+		}},
+		Call{Hints: hint("pay_b-1"), Fn: readAs("b", "pay_b-1")},
+		Call{Hints: hint("pay_c-1"), Fn: func(tx store.Tx) error { return tx.UpdateRailAttempt(succeeded(stored["pay_c-1"])) }},
+		Call{Hints: hint("pay_c-1"), Fn: readAs("c", "pay_c-1")},
+		Call{Hints: hint("pay_missing-1"), Fn: readAs("missing", "pay_missing-1")},
+	)
+	for n, err := range errs {
+		if n == 6 {
+			wantKind(t, err, malipo.KindNotFound)
+		} else if err != nil {
+			t.Errorf("caller %d: %v", n, err)
+		}
+	}
+	for name, want := range map[string]malipo.RailAttempt{
+		"a": stored["pay_a-1"], "a again": stored["pay_a-1"], "b": succeeded(stored["pay_b-1"]), "c": succeeded(stored["pay_c-1"]),
+	} {
+		if diff := cmp.Diff(want, seen[name]); diff != "" {
+			t.Errorf("read %q (-want +got):\n%s", name, diff)
+		}
+	}
+}

@@ -61,6 +61,7 @@ func Run(t *testing.T, open Opener) {
 		{"RailAttempts", testRailAttempts},
 		{"Inbox", testInbox},
 		{"RailOutcomesInABatch", testRailOutcomesInABatch},
+		{"HintedRailAttempts", testHintedRailAttempts},
 		{"SandboxTransactions", testSandboxTransactions},
 		{"BalancesWithinTransaction", testBalancesWithinTransaction},
 		{"SpendingLock", testSpendingLock},
