@@ -165,7 +165,7 @@ func New(cfg Config) *Dispatcher {
 	}
 	cfg.Clients = clients
 	return &Dispatcher{cfg: cfg, wake: make(chan struct{}, 1), slots: make(chan struct{}, cfg.Workers),
-		recording: make(chan struct{}, 4*cfg.Workers),
+		recording: make(chan struct{}, 4*cfg.Workers), inFlight: inFlight{now: time.Now},
 		receivers: receivers{failuresToPause: cfg.FailuresToPause, pauseFor: cfg.PauseFor, maxPause: cfg.MaxPause}}
 }
 
@@ -328,25 +328,33 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) ([]job, error) {
 		// out a lease that has already run out.
 		now := d.now()
 		until := now.Add(d.lease())
-		busy := d.inFlight.busy(d.cfg.ReceiverShare)
-		if len(busy) > 0 && time.Now().UnixNano() < d.othersIdleUntil.Load() {
-			busy = nil
+		busy, stalled := d.inFlight.busy(d.cfg.ReceiverShare)
+		lookForOthers := len(busy) > 0 && time.Now().UnixNano() >= d.othersIdleUntil.Load()
+		except := stalled
+		if lookForOthers {
+			except = busy
 		}
-		claimed, err := tx.LeaseDueDeliveries(now, until, limit, busy)
-		if err == nil && len(busy) > 0 && len(claimed) < limit {
-			// Nobody else has as many due: the busy receivers take the
-			// rest. A claim that found nobody else scanned every due
-			// delivery for them; the claims of the next moment do not
-			// look again.
+		claimed, err := tx.LeaseDueDeliveries(now, until, limit, except)
+		if err == nil && lookForOthers && len(claimed) < limit {
+			// Nobody else has as many due: the busy receivers that are
+			// not stalled take the rest. A claim that found nobody else
+			// scanned every due delivery for them; the claims of the
+			// next moment do not look again.
 			if len(claimed) == 0 {
 				d.othersIdleUntil.Store(time.Now().Add(othersIdle).UnixNano())
 			}
 			var more []store.Leased
-			more, err = tx.LeaseDueDeliveries(now, until, limit-len(claimed), nil)
+			more, err = tx.LeaseDueDeliveries(now, until, limit-len(claimed), stalled)
 			claimed = append(claimed, more...)
 		}
 		if err != nil || len(claimed) == 0 {
 			return err
+		}
+		claimed, back := d.inFlight.limit(claimed, d.cfg.ReceiverShare)
+		if len(back) > 0 {
+			if err := tx.GiveBackDeliveries(back, now); err != nil {
+				return err
+			}
 		}
 		type endpointState struct {
 			ep   malipo.Endpoint
@@ -421,7 +429,12 @@ type result struct {
 // short because the node is stopping is not recorded: its delivery is
 // released, due again at once.
 func (d *Dispatcher) attempt(ctx context.Context, j job) {
-	defer d.inFlight.finish(j.receiver)
+	answered := false
+	defer func() {
+		if d.inFlight.finish(j.receiver, d.cfg.ReceiverShare, answered) {
+			d.Wake() // a claim may give it more now
+		}
+	}()
 	// An attempt must end, recorded, within its lease: with less lease
 	// left than an attempt may take (the claim's commit was slow), another
 	// node could claim it midway. It is left for the lease to run out.
@@ -430,6 +443,7 @@ func (d *Dispatcher) attempt(ctx context.Context, j job) {
 		return
 	}
 	r := d.send(ctx, j)
+	answered = r.status != 0
 	if ctx.Err() != nil {
 		if err := d.release(j.msg.Delivery); err != nil {
 			d.cfg.Logger.Warn("delivery not released; it waits out its lease", "delivery", j.msg.Delivery.ID, "err", err)

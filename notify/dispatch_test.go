@@ -906,10 +906,11 @@ func TestAHangingReceiverDoesNotHoldTheWorkers(t *testing.T) {
 	if err != nil || n != 5*workers+5 {
 		t.Fatalf("RunDue made %d attempts (%v), want %d", n, err, 5*workers+5)
 	}
-	// One wave of attempts waited out the timeout; the rest of the
-	// backlog was not sent, and the other receiver got everything.
+	// As many attempts as pause it waited out the timeout (a share of the
+	// workers at a time); the rest of the backlog was not sent, and the
+	// other receiver got everything.
 	if got := len(hangs.requests()); got != workers {
-		t.Errorf("the hanging receiver got %d requests, want %d: one wave", got, workers)
+		t.Errorf("the hanging receiver got %d requests, want %d: as many as pause it", got, workers)
 	}
 	if got := len(answers.requests()); got != 5 {
 		t.Errorf("the answering receiver got %d requests, want 5", got)
@@ -1076,5 +1077,69 @@ func TestASlowReceiverWaitsBehindTheOthers(t *testing.T) {
 	// Oldest first, the fast receiver's would come after all 20.
 	if n := slowAtLast.Load(); n > 12 {
 		t.Errorf("the slow receiver had had %d requests when the fast one had its fifth, want at most 12", n)
+	}
+}
+
+// A receiver that starts hanging with a backlog due holds about its share
+// of the workers, not every one: another receiver's deliveries that fall
+// due while the first wave hangs go at once, not after the timeout.
+func TestAHangingBacklogHoldsOnlyItsShare(t *testing.T) {
+	const workers, timeout = 8, 2 * time.Second // a share is 2
+	f := newFixture(t, storetest.SQLite(t), func(c *notify.Config) {
+		// Pausing would end the hang after a wave; this is about the wave.
+		c.Workers, c.Timeout, c.Poll, c.FailuresToPause = workers, timeout, 10*time.Millisecond, 1000
+	})
+	var mu sync.Mutex
+	hanging, most := 0, 0
+	hangs := newReceiver(t, f.clk, func(_ time.Time, r *http.Request) (int, http.Header, string) {
+		mu.Lock()
+		hanging++
+		most = max(most, hanging)
+		mu.Unlock()
+		<-r.Context().Done()
+		mu.Lock()
+		hanging--
+		mu.Unlock()
+		return 200, nil, ""
+	})
+	answers := newReceiver(t, f.clk, answer(200, "ok"))
+	for i := range 5 * workers {
+		f.pay(t, fmt.Sprintf("h-%d", i), malipo.PaymentSucceeded, hangs.URL)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.disp.Run(ctx)
+	}()
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting until %s", what)
+			}
+		}
+	}
+	waitFor("the hanging receiver gets a request", func() bool { return len(hangs.requests()) > 0 })
+	firstHang := time.Now()
+	time.Sleep(100 * time.Millisecond) // the first wave's claims are made
+	due := time.Now()
+	for i := range 5 {
+		f.pay(t, fmt.Sprintf("a-%d", i), malipo.PaymentSucceeded, answers.URL)
+	}
+	waitFor("the other receiver gets its five", func() bool { return len(answers.requests()) == 5 })
+	took := time.Since(due)
+	// Until the first wave times out, claims go on finding nobody else
+	// due; the hanging receiver must not take the idle workers either.
+	time.Sleep(time.Until(firstHang.Add(timeout - 200*time.Millisecond)))
+	cancel()
+	<-done
+	if took >= timeout/2 {
+		t.Errorf("the other receiver's deliveries took %s to go: they waited for the hanging receiver's timeout", took)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if most > workers/2 {
+		t.Errorf("the hanging receiver held %d of %d workers at once, want at most half", most, workers)
 	}
 }

@@ -277,6 +277,9 @@ type Tx interface {
 	// newest due are taken first: those receivers may hold a long backlog
 	// of the oldest, which an oldest-first scan would read through.
 	LeaseDueDeliveries(now, until time.Time, limit int, except []string) ([]Leased, error)
+	// GiveBackDeliveries makes deliveries this transaction leased due
+	// again at at, under the next lease number, as if never taken.
+	GiveBackDeliveries(ids []string, at time.Time) error
 	// Backlog reports what is waiting at now, for an operator's alerts.
 	Backlog(now time.Time) (Backlog, error)
 	AddAttempt(a malipo.Attempt) error

@@ -302,6 +302,21 @@ func (t *tx) LeaseDueDeliveries(now, until time.Time, limit int, except []string
 	return leased, nil
 }
 
+func (t *tx) GiveBackDeliveries(ids []string, at time.Time) error {
+	for len(ids) > 0 {
+		n := chunkSize(len(ids))
+		args := []any{micros(at)}
+		for _, id := range ids[:n] {
+			args = append(args, id)
+		}
+		if _, err := t.exec(`UPDATE deliveries SET next_attempt_at = ?, lease = lease + 1 WHERE id IN (`+strings.Repeat("?, ", n-1)+`?)`, args...); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
 // leaseWithEvents runs lease, an UPDATE … RETURNING the deliveries, in a
 // WITH and reads each one's event beside it.
 func (t *tx) leaseWithEvents(lease string, args ...any) ([]store.Leased, error) {

@@ -579,3 +579,69 @@ func testDeliverySettlements(t *testing.T, s store.Store) {
 		return nil
 	})
 }
+
+// testGiveBackDeliveries: deliveries leased and given back in the same
+// transaction are due again when told, under a newer lease, and the next
+// lease takes them; the rest stay leased.
+func testGiveBackDeliveries(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	write(t, s, func(tx store.Tx) error {
+		if err := tx.CreateEvent(event("evt_1", "mer_a")); err != nil {
+			return err
+		}
+		for i := range 40 {
+			if err := tx.CreateDelivery(delivery(fmt.Sprintf("dlv_%02d", i), epoch)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	now := epoch.Add(time.Second)
+	var kept, back []malipo.Delivery
+	must(t, s.Lease(ctx, func(tx store.Tx) error {
+		leased, err := tx.LeaseDueDeliveries(now, now.Add(time.Minute), 40, nil)
+		if err != nil {
+			return err
+		}
+		kept, back = nil, nil
+		var ids []string
+		for i, l := range leased {
+			if i < 5 {
+				kept = append(kept, l.Delivery)
+				continue
+			}
+			back = append(back, l.Delivery)
+			ids = append(ids, l.ID)
+		}
+		return tx.GiveBackDeliveries(ids, now)
+	}))
+	if len(kept) != 5 || len(back) != 35 {
+		t.Fatalf("kept %d and gave back %d, want 5 and 35", len(kept), len(back))
+	}
+	read(t, s, func(tx store.Tx) error {
+		for _, d := range kept {
+			got, err := tx.GetDelivery(d.ID)
+			must(t, err)
+			if got.Lease != d.Lease || !got.NextAttemptAt.Equal(now.Add(time.Minute)) {
+				t.Errorf("kept %s: lease %d due %s, want lease %d due %s", d.ID, got.Lease, got.NextAttemptAt, d.Lease, now.Add(time.Minute))
+			}
+		}
+		for _, d := range back {
+			got, err := tx.GetDelivery(d.ID)
+			must(t, err)
+			if got.Lease != d.Lease+1 || !got.NextAttemptAt.Equal(now) || got.Status != malipo.DeliveryPending {
+				t.Errorf("given back %s: lease %d due %s (%s), want lease %d due %s", d.ID, got.Lease, got.NextAttemptAt, got.Status, d.Lease+1, now)
+			}
+		}
+		return nil
+	})
+	var again []store.Leased
+	must(t, s.Lease(ctx, func(tx store.Tx) error {
+		var err error
+		again, err = tx.LeaseDueDeliveries(now, now.Add(time.Minute), 40, nil)
+		return err
+	}))
+	if len(again) != 35 {
+		t.Errorf("the next lease took %d, want the 35 given back", len(again))
+	}
+}

@@ -54,6 +54,7 @@ func Run(t *testing.T, open Opener) {
 		{"LeaseExceptReceivers", testLeaseExceptReceivers},
 		{"ManySettlementsInABatch", testManySettlementsInABatch},
 		{"Leases", testLeases},
+		{"GiveBackDeliveries", testGiveBackDeliveries},
 		{"Backlog", testBacklog},
 		{"CardSetupsAndTokens", testCards},
 		{"Payouts", testPayouts},
