@@ -63,8 +63,9 @@ type Config struct {
 	MaxPause        time.Duration
 	// ReceiverShare is how many attempts under way to one receiver make
 	// its due deliveries wait until everyone else's are claimed (default
-	// a quarter of Workers). A receiver alone with deliveries due still
-	// gets every free worker.
+	// a quarter of Workers), and how many a receiver not answering lately
+	// may have (see inFlight). A receiver alone with deliveries due still
+	// gets every free worker once it answers.
 	ReceiverShare int
 	// OnAttempt, if set, is told of every attempt sent and recorded (for
 	// metrics); attempts not sent because their receiver is paused are
