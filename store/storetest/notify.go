@@ -248,8 +248,9 @@ func testManySettlementsInABatch(t *testing.T, s store.Store) {
 // testLeases: a Lease is a write transaction like Transact, all or
 // nothing, seen by everything after it, and its claims never overlap a
 // batch's.
-func testLeases(t *testing.T, s store.Store) {
-	ctx := context.Background()
+// fortyDue stores an event with 40 deliveries due at epoch.
+func fortyDue(t *testing.T, s store.Store) {
+	t.Helper()
 	write(t, s, func(tx store.Tx) error {
 		if err := tx.CreateEvent(event("evt_1", "mer_a")); err != nil {
 			return err
@@ -261,6 +262,11 @@ func testLeases(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+}
+
+func testLeases(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	fortyDue(t, s)
 	now := epoch.Add(time.Second)
 	boom := errors.New("boom")
 	err := s.Lease(ctx, func(tx store.Tx) error {
@@ -585,17 +591,7 @@ func testDeliverySettlements(t *testing.T, s store.Store) {
 // lease takes them; the rest stay leased.
 func testGiveBackDeliveries(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	write(t, s, func(tx store.Tx) error {
-		if err := tx.CreateEvent(event("evt_1", "mer_a")); err != nil {
-			return err
-		}
-		for i := range 40 {
-			if err := tx.CreateDelivery(delivery(fmt.Sprintf("dlv_%02d", i), epoch)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	fortyDue(t, s)
 	now := epoch.Add(time.Second)
 	var kept, back []malipo.Delivery
 	must(t, s.Lease(ctx, func(tx store.Tx) error {
