@@ -55,6 +55,14 @@ func (r *runner) offer(ctx context.Context, s0 *server, t httpTarget, rate int) 
 		if err := t.prepare(ctx, s0, int(float64(rate)*r.o.Step.Seconds()*1.2)+100); err != nil {
 			return step{}, err
 		}
+		// The preparation is not the step: what it leaves the server
+		// (and PostgreSQL) to finish, its last commits and the writing
+		// out of what they dirtied, is let be before the step starts.
+		select {
+		case <-time.After(settle):
+		case <-ctx.Done():
+			return step{}, ctx.Err()
+		}
 	}
 	targeter := func(tgt *vegeta.Target) error { return t.next(s0, t.seq.Add(1), tgt) }
 	peak := sampleRSS(s0.cmd.Process.Pid)
@@ -104,6 +112,12 @@ func (r *runner) offer(ctx context.Context, s0 *server, t httpTarget, rate int) 
 		s.throughput, s.ok, s.refused, s.failed, s.p50.Round(10*time.Microsecond), s.p99.Round(10*time.Microsecond), s.rssMB, us(s.cpuPerOK), mark)
 	return s, ctx.Err()
 }
+
+// settle is how long a step waits after its preparation. At 2,530
+// successes a second on PostgreSQL, a step started at once had most of
+// its slow requests in its first moments, right after preparing about
+// 9,000 payments at full speed.
+const settle = time.Second
 
 // ramp raises the rate by half each step until the target stops keeping
 // up, then bisects twice between the highest sustained rate and the next
