@@ -80,6 +80,13 @@ type Config struct {
 // hold a connection to the same merchant's receiver.
 const DefaultWorkers = 128
 
+// The pause's defaults (see Config.FailuresToPause).
+const (
+	DefaultFailuresToPause = 5
+	DefaultPauseFor        = 30 * time.Second
+	DefaultMaxPause        = 10 * time.Minute
+)
+
 // Dispatcher sends due deliveries. Any number of nodes may run one over the
 // same store: a claimed delivery is leased to its node for long enough to
 // make and record one attempt, so a node that dies mid-attempt only delays
@@ -143,13 +150,13 @@ func New(cfg Config) *Dispatcher {
 		cfg.Rand = rand.Float64
 	}
 	if cfg.FailuresToPause <= 0 {
-		cfg.FailuresToPause = 5
+		cfg.FailuresToPause = DefaultFailuresToPause
 	}
 	if cfg.PauseFor <= 0 {
-		cfg.PauseFor = 30 * time.Second
+		cfg.PauseFor = DefaultPauseFor
 	}
 	if cfg.MaxPause < cfg.PauseFor {
-		cfg.MaxPause = max(10*time.Minute, cfg.PauseFor)
+		cfg.MaxPause = max(DefaultMaxPause, cfg.PauseFor)
 	}
 	if cfg.ReceiverShare <= 0 {
 		cfg.ReceiverShare = max(1, cfg.Workers/4)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -351,4 +352,43 @@ func TestBusyAnswersSpeakEachFace(t *testing.T) {
 			t.Errorf("%s: %d %s", path, rec.Code, rec.Body)
 		}
 	}
+}
+
+// The webhook pause's flags reach the dispatcher: with
+// --webhook-pause-after 1, one attempt that a receiver refuses pauses it
+// (the default waits for five); bad values are refused before the node
+// starts.
+func TestWebhookPauseFlags(t *testing.T) {
+	for _, bad := range [][]string{
+		{"--webhook-pause-after", "0"}, {"--webhook-pause", "0s"}, {"--webhook-pause", "1h", "--webhook-max-pause", "1m"},
+		{"--webhook-receiver-share", "-1"},
+	} {
+		args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(t.TempDir(), "m.db")}, bad...)
+		var out, errOut syncBuffer
+		if err := run(context.Background(), args, noEnv, &out, &errOut); err == nil || !strings.Contains(err.Error(), bad[0]) {
+			t.Errorf("serve %v: %v, want an error naming %s", bad, err, bad[0])
+		}
+	}
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusing := "http://" + closed.Addr().String() + "/ipn"
+	closed.Close()
+	s := startServer(t, filepath.Join(t.TempDir(), "malipo.db"), "--webhook-pause-after", "1", "--webhook-pause", "1h", "--webhook-max-pause", "1h")
+	call(t, "POST", s.url+"/v1/payments", s.key, `{"amount":5000,"currency":"XOF","reference":"w-1","method":"mobile_money","phone":"+2250707120000","notify_url":"`+refusing+`"}`)
+	var text string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		res, err := http.Get(s.url + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if text = string(b); strings.Contains(text, "\nmalipo_notification_receivers_paused 1\n") {
+			return
+		}
+	}
+	t.Errorf("no receiver paused after one refused attempt with --webhook-pause-after 1: %q",
+		regexp.MustCompile(`(?m)^malipo_notification_receivers_paused \S+`).FindString(text))
 }

@@ -50,6 +50,10 @@ type serveCmd struct {
 	DefaultRegion  string        `name:"default-region" envvar:"MALIPO_DEFAULT_REGION" default:"${region}" help:"Country (ISO 3166, e.g. RW) for phone numbers written without country code (env MALIPO_DEFAULT_REGION)."`
 	WebhookTimeout time.Duration `name:"webhook-timeout" envvar:"MALIPO_WEBHOOK_TIMEOUT" default:"${webhook_timeout}" help:"How long one notification attempt may take (env MALIPO_WEBHOOK_TIMEOUT)."`
 	WebhookWorkers int           `name:"webhook-workers" envvar:"MALIPO_WEBHOOK_WORKERS" default:"${webhook_workers}" help:"Notification attempts this node makes at once (env MALIPO_WEBHOOK_WORKERS)."`
+	WebhookShare   int           `name:"webhook-receiver-share" envvar:"MALIPO_WEBHOOK_RECEIVER_SHARE" default:"0" help:"Attempts under way to one receiver (a URL's scheme and host) past which its deliveries wait for everyone else's, and the most a receiver not answering lately may have; 0 is a quarter of --webhook-workers (env MALIPO_WEBHOOK_RECEIVER_SHARE)."`
+	PauseAfter     int           `name:"webhook-pause-after" envvar:"MALIPO_WEBHOOK_PAUSE_AFTER" default:"${webhook_pause_after}" help:"Attempts in a row a receiver may leave without any answer before this node pauses its attempts to it (env MALIPO_WEBHOOK_PAUSE_AFTER)."`
+	PauseFor       time.Duration `name:"webhook-pause" envvar:"MALIPO_WEBHOOK_PAUSE" default:"${webhook_pause}" help:"How long the first pause of a receiver lasts; each trial that fails doubles it (env MALIPO_WEBHOOK_PAUSE)."`
+	MaxPause       time.Duration `name:"webhook-max-pause" envvar:"MALIPO_WEBHOOK_MAX_PAUSE" default:"${webhook_max_pause}" help:"The longest a pause grows to (env MALIPO_WEBHOOK_MAX_PAUSE)."`
 	PayDunyaAddr   string        `name:"paydunya-addr" envvar:"MALIPO_PAYDUNYA_ADDR" default:"${paydunya_addr}" help:"Also serve PayDunya's API at its original paths (/api/v1, /sandbox-api/v1) on this address (env MALIPO_PAYDUNYA_ADDR)."`
 	CinetPayAddr   string        `name:"cinetpay-addr" envvar:"MALIPO_CINETPAY_ADDR" default:"${cinetpay_addr}" help:"Also serve CinetPay's API at its original paths (/v2/payment) on this address (env MALIPO_CINETPAY_ADDR)."`
 	KPayAddr       string        `name:"kpay-addr" envvar:"MALIPO_KPAY_ADDR" default:"${kpay_addr}" help:"Also serve KPay's API at its original path (POST /) on this address (env MALIPO_KPAY_ADDR)."`
@@ -95,6 +99,14 @@ func (s serveCmd) Run(c *cli, e *env) error {
 	limit, err := parseBytes(s.MemoryLimit)
 	if err != nil {
 		return fmt.Errorf("--memory-limit: %w", err)
+	}
+	switch {
+	case s.WebhookShare < 0:
+		return errors.New("--webhook-receiver-share must be 0 (a quarter of --webhook-workers) or more")
+	case s.PauseAfter < 1:
+		return errors.New("--webhook-pause-after must be at least 1")
+	case s.PauseFor <= 0 || s.MaxPause < s.PauseFor:
+		return errors.New("--webhook-pause must be positive and --webhook-max-pause at least as long")
 	}
 	if limit > 0 {
 		debug.SetMemoryLimit(limit)
@@ -157,7 +169,8 @@ func (s serveCmd) Run(c *cli, e *env) error {
 		return err
 	}
 	dispatcher := notify.New(notify.Config{Store: st, Clock: clk, Flavors: flavors, Timeout: s.WebhookTimeout,
-		Workers: s.WebhookWorkers, Grace: s.StopTimeout, Logger: logger, OnAttempt: attemptMetrics(reg)})
+		Workers: s.WebhookWorkers, ReceiverShare: s.WebhookShare, FailuresToPause: s.PauseAfter, PauseFor: s.PauseFor, MaxPause: s.MaxPause,
+		Grace: s.StopTimeout, Logger: logger, OnAttempt: attemptMetrics(reg)})
 	pausedMetric(reg, dispatcher.Paused)
 	sb := sandbox.New(st, clk, s.SandboxDelay, logger)
 	svc := gateway.New(gateway.Config{
