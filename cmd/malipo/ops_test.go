@@ -243,13 +243,7 @@ func TestMetricsForAlerts(t *testing.T) {
 	}
 	var text string
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		res, err := http.Get(s.url + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		text = string(b)
+		text = scrape(t, s.url)
 		missing := false
 		for _, re := range want {
 			missing = missing || !re.MatchString(text)
@@ -379,16 +373,22 @@ func TestWebhookPauseFlags(t *testing.T) {
 	call(t, "POST", s.url+"/v1/payments", s.key, `{"amount":5000,"currency":"XOF","reference":"w-1","method":"mobile_money","phone":"+2250707120000","notify_url":"`+refusing+`"}`)
 	var text string
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		res, err := http.Get(s.url + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if text = string(b); strings.Contains(text, "\nmalipo_notification_receivers_paused 1\n") {
+		if text = scrape(t, s.url); strings.Contains(text, "\nmalipo_notification_receivers_paused 1\n") {
 			return
 		}
 	}
 	t.Errorf("no receiver paused after one refused attempt with --webhook-pause-after 1: %q",
 		regexp.MustCompile(`(?m)^malipo_notification_receivers_paused \S+`).FindString(text))
+}
+
+// scrape reads the node's /metrics.
+func scrape(t *testing.T, url string) string {
+	t.Helper()
+	res, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return string(b)
 }
