@@ -338,6 +338,8 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) ([]job, error) {
 		until := now.Add(d.lease())
 		busy, stalled := d.inFlight.busy(d.cfg.ReceiverShare)
 		lookForOthers := len(busy) > 0 && time.Now().UnixNano() >= d.othersIdleUntil.Load()
+		// Stalled receivers are always left out: their backlog would be
+		// leased only to be given back (see inFlight.limit).
 		except := stalled
 		if lookForOthers {
 			except = busy
