@@ -51,13 +51,12 @@ type PaymentInput struct {
 	Store   malipo.Store
 }
 
-// newPayment turns input into a new pending payment, or explains what is
-// wrong. It may blank fields of req that it drops (a store logo that is
-// not a URL).
-
 // paymentKind is the prefix of payments' IDs.
 const paymentKind = "pay"
 
+// newPayment turns input into a new pending payment, or explains what is
+// wrong. It may blank fields of req that it drops (a store logo that is
+// not a URL).
 func (s *Service) newPayment(in malipo.Integration, req *PaymentInput) (*malipo.Payment, error) {
 	p := new(malipo.Payment)
 	cur, err := malipo.ParseCurrency(req.Currency)
