@@ -1,10 +1,6 @@
 package sqlstore
 
-import (
-	"strings"
-
-	"github.com/malipo/malipo"
-)
+import "github.com/malipo/malipo"
 
 // lockHinted locks and reads the payments and rail attempts the batch's
 // callers hinted they read first (see store.Hint), in one statement per
@@ -34,9 +30,9 @@ func (t *tx) lockHinted(batch []*unit) error {
 	return err
 }
 
-// hintedIDs are the distinct IDs hinted for one table, as arguments.
+// hintedIDs are the distinct IDs hinted for one table.
 type hintedIDs struct {
-	ids  []any
+	ids  []string
 	seen map[string]bool
 }
 
@@ -54,25 +50,23 @@ func (h *hintedIDs) add(id string) {
 // lockRows locks and reads the rows of table whose IDs are hinted, if
 // there are two or more, and returns them by ID.
 func lockRows[T any](t *tx, h hintedIDs, table, columns string, scan func(interface{ Scan(...any) error }) (T, error), id func(T) string) (map[string]T, error) {
-	ids := h.ids
-	if len(ids) < 2 {
+	if len(h.ids) < 2 {
 		return nil, nil
 	}
-	found := make(map[string]T, len(ids))
-	for len(ids) > 0 {
-		n := chunkSize(len(ids))
-		rows, err := t.query(`SELECT `+columns+` FROM `+table+` WHERE id IN (`+strings.Repeat("?, ", n-1)+`?)`+t.db.dialect.ClaimSuffix, ids[:n]...)
+	found := make(map[string]T, len(h.ids))
+	err := inChunks(h.ids, func(in string, args []any) error {
+		rows, err := t.query(`SELECT `+columns+` FROM `+table+` WHERE id IN (`+in+`)`+t.db.dialect.ClaimSuffix, args...)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		read, err := collect(rows, scan)
-		if err != nil {
-			return nil, err
-		}
 		for _, r := range read {
 			found[id(r)] = r
 		}
-		ids = ids[n:]
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return found, nil
 }

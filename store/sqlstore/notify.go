@@ -55,23 +55,37 @@ func (t *tx) GetEvent(id string) (malipo.Event, error) {
 
 func (t *tx) GetEvents(ids []string) ([]malipo.Event, error) {
 	var events []malipo.Event
+	err := inChunks(ids, func(in string, args []any) error {
+		rows, err := t.query(`SELECT `+eventColumns+` FROM events WHERE id IN (`+in+`)`, args...)
+		if err != nil {
+			return err
+		}
+		chunk, err := collect(rows, scanEvent)
+		events = append(events, chunk...)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return events, nil
+}
+
+// inChunks runs do for ids in chunks of chunkSize, each with its
+// placeholders ("?, ?, ?") and its IDs as arguments: a statement naming
+// rows by ID takes them a chunk at a time, in few distinct texts.
+func inChunks(ids []string, do func(in string, args []any) error) error {
 	for len(ids) > 0 {
 		n := chunkSize(len(ids))
 		args := make([]any, n)
 		for i, id := range ids[:n] {
 			args[i] = id
 		}
-		rows, err := t.query(`SELECT `+eventColumns+` FROM events WHERE id IN (?`+strings.Repeat(", ?", n-1)+`)`, args...)
-		if err != nil {
-			return nil, err
+		if err := do("?"+strings.Repeat(", ?", n-1), args); err != nil {
+			return err
 		}
-		chunk, err := collect(rows, scanEvent)
-		if err != nil {
-			return nil, err
-		}
-		events, ids = append(events, chunk...), ids[n:]
+		ids = ids[n:]
 	}
-	return events, nil
+	return nil
 }
 
 func (t *tx) ListEvents(f store.EventFilter) ([]malipo.Event, error) {
@@ -303,18 +317,10 @@ func (t *tx) LeaseDueDeliveries(now, until time.Time, limit int, except []string
 }
 
 func (t *tx) GiveBackDeliveries(ids []string, at time.Time) error {
-	for len(ids) > 0 {
-		n := chunkSize(len(ids))
-		args := []any{micros(at)}
-		for _, id := range ids[:n] {
-			args = append(args, id)
-		}
-		if _, err := t.exec(`UPDATE deliveries SET next_attempt_at = ?, lease = lease + 1 WHERE id IN (`+strings.Repeat("?, ", n-1)+`?)`, args...); err != nil {
-			return err
-		}
-		ids = ids[n:]
-	}
-	return nil
+	return inChunks(ids, func(in string, args []any) error {
+		_, err := t.exec(`UPDATE deliveries SET next_attempt_at = ?, lease = lease + 1 WHERE id IN (`+in+`)`, append([]any{micros(at)}, args...)...)
+		return err
+	})
 }
 
 // leaseWithEvents runs lease, an UPDATE … RETURNING the deliveries, in a
