@@ -108,7 +108,9 @@ func (f *inFlight) finish(rcv string, share int, answered bool) (unstalled bool)
 }
 
 // busy lists, sorted, the receivers with at least share attempts under
-// way, and those of them that are stalled.
+// way, and those of them that are stalled. It forgets receivers with none
+// under way that have not answered lately: there is nothing left to know
+// of them.
 func (f *inFlight) busy(share int) (busy, stalled []string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -140,14 +142,15 @@ func (f *inFlight) limit(leased []store.Leased, share int) (keep []store.Leased,
 	room := map[string]int{}
 	for _, l := range leased {
 		rcv := receiverOfURL(l.URL)
-		if load := f.n[rcv]; rcv == "" || load != nil && load.answering(now) {
+		load := f.n[rcv]
+		if rcv == "" || load != nil && load.answering(now) {
 			keep = append(keep, l)
 			continue
 		}
 		left, ok := room[rcv]
 		if !ok {
 			left = share
-			if load := f.n[rcv]; load != nil {
+			if load != nil {
 				left -= load.n
 			}
 		}
