@@ -67,16 +67,7 @@ func TestALeaseDoesNotWaitForTheCommitters(t *testing.T) {
 func TestALeaseRunsOnTheLeasePool(t *testing.T) {
 	url, name := pgtest.Database(t)
 	ctx := context.Background()
-	s, err := postgres.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	admin, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
+	s, admin := openBeside(t, url)
 	inLease := func() (n int) {
 		err := admin.QueryRow(`SELECT count(*) FROM pg_stat_activity
 			WHERE datname = $1 AND application_name = $2 AND state = 'idle in transaction' AND query LIKE '%UPDATE deliveries SET next_attempt_at%'`,
@@ -111,20 +102,10 @@ func TestALeaseRunsOnTheLeasePool(t *testing.T) {
 // statement: while its first caller runs, the payment the second will
 // read is held already.
 func TestHintedPaymentsAreLockedAhead(t *testing.T) {
-	url := pgtest.URL(t)
 	ctx := context.Background()
-	s, err := postgres.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	other, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	s, other := openBeside(t, pgtest.URL(t))
 	in := malipo.Integration{ID: "int_a", MerchantID: "mer_a", Flavor: malipo.FlavorNative, Mode: malipo.ModeTest, Config: map[string]string{}}
-	err = s.Transact(ctx, func(tx store.Tx) error {
+	err := s.Transact(ctx, func(tx store.Tx) error {
 		if err := tx.CreateMerchant(malipo.Merchant{ID: in.MerchantID, Name: "Duka"}); err != nil {
 			return err
 		}
@@ -163,4 +144,22 @@ func TestHintedPaymentsAreLockedAhead(t *testing.T) {
 	if !errors.As(whileFirst, &pgErr) || pgErr.Code != "55P03" {
 		t.Errorf("locking pay_b elsewhere while the batch's first caller ran: %v, want lock_not_available (55P03)", whileFirst)
 	}
+}
+
+// openBeside opens the store at url and, beside it, a plain connection
+// pool to the same database for a test to look or get in its way; both
+// close when the test ends.
+func openBeside(t *testing.T, url string) (store.Store, *sql.DB) {
+	t.Helper()
+	s, err := postgres.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return s, db
 }

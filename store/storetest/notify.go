@@ -248,6 +248,19 @@ func testManySettlementsInABatch(t *testing.T, s store.Store) {
 // testLeases: a Lease is a write transaction like Transact, all or
 // nothing, seen by everything after it, and its claims never overlap a
 // batch's.
+// leaseDue leases up to n deliveries due at now, for a minute, in a lease
+// of their own.
+func leaseDue(t *testing.T, s store.Store, now time.Time, n int) []store.Leased {
+	t.Helper()
+	var leased []store.Leased
+	must(t, s.Lease(context.Background(), func(tx store.Tx) error {
+		var err error
+		leased, err = tx.LeaseDueDeliveries(now, now.Add(time.Minute), n, nil)
+		return err
+	}))
+	return leased
+}
+
 // fortyDue stores an event with 40 deliveries due at epoch.
 func fortyDue(t *testing.T, s store.Store) {
 	t.Helper()
@@ -287,12 +300,7 @@ func testLeases(t *testing.T, s store.Store) {
 		return nil
 	})
 
-	var leased []store.Leased
-	must(t, s.Lease(ctx, func(tx store.Tx) error {
-		var err error
-		leased, err = tx.LeaseDueDeliveries(now, now.Add(time.Minute), 5, nil)
-		return err
-	}))
+	leased := leaseDue(t, s, now, 5)
 	if len(leased) != 5 {
 		t.Fatalf("leased %d deliveries, want 5", len(leased))
 	}
@@ -631,13 +639,7 @@ func testGiveBackDeliveries(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
-	var again []store.Leased
-	must(t, s.Lease(ctx, func(tx store.Tx) error {
-		var err error
-		again, err = tx.LeaseDueDeliveries(now, now.Add(time.Minute), 40, nil)
-		return err
-	}))
-	if len(again) != 35 {
+	if again := leaseDue(t, s, now, 40); len(again) != 35 {
 		t.Errorf("the next lease took %d, want the 35 given back", len(again))
 	}
 }
