@@ -360,7 +360,7 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) ([]job, error) {
 		if err != nil || len(claimed) == 0 {
 			return err
 		}
-		claimed, back := d.inFlight.limit(claimed, d.cfg.ReceiverShare)
+		claimed, receivers, back := d.inFlight.limit(claimed, d.cfg.ReceiverShare)
 		if len(back) > 0 {
 			if err := tx.GiveBackDeliveries(back, now); err != nil {
 				return err
@@ -374,7 +374,7 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) ([]job, error) {
 		integrations := map[string]malipo.Integration{}
 		jobs = make([]job, len(claimed))
 		for i, del := range claimed {
-			j := job{msg: Message{Delivery: del.Delivery, Event: del.Event}, receiver: receiverOfURL(del.URL)}
+			j := job{msg: Message{Delivery: del.Delivery, Event: del.Event}, receiver: receivers[i]}
 			if del.EndpointID != "" {
 				st, ok := endpoints[del.EndpointID]
 				if !ok {

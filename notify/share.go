@@ -133,9 +133,10 @@ func (f *inFlight) busy(share int) (busy, stalled []string) {
 }
 
 // limit keeps, of deliveries just leased, at most what brings each
-// receiver not answering lately to share attempts under way, and returns
-// the IDs of the rest, to be given back.
-func (f *inFlight) limit(leased []store.Leased, share int) (keep []store.Leased, back []string) {
+// receiver not answering lately to share attempts under way, with the
+// receiver of each kept (receivers[i] is keep[i]'s), and returns the IDs
+// of the rest, to be given back.
+func (f *inFlight) limit(leased []store.Leased, share int) (keep []store.Leased, receivers, back []string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := f.now()
@@ -144,7 +145,7 @@ func (f *inFlight) limit(leased []store.Leased, share int) (keep []store.Leased,
 		rcv := receiverOfURL(l.URL)
 		load := f.n[rcv]
 		if rcv == "" || load != nil && load.answering(now) {
-			keep = append(keep, l)
+			keep, receivers = append(keep, l), append(receivers, rcv)
 			continue
 		}
 		left, ok := room[rcv]
@@ -159,7 +160,7 @@ func (f *inFlight) limit(leased []store.Leased, share int) (keep []store.Leased,
 			continue
 		}
 		room[rcv] = left - 1
-		keep = append(keep, l)
+		keep, receivers = append(keep, l), append(receivers, rcv)
 	}
-	return keep, back
+	return keep, receivers, back
 }
