@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -49,7 +51,26 @@ var Dialect = sqlstore.Dialect{
 	AsyncCommit:     `SET LOCAL synchronous_commit = off`,
 	ReturningInWith: true,
 	Pipeline:        pipeline,
+	ExpectRows:      expectRows,
+	BeginWith:       beginWith,
+	IsExpectFailure: func(err error) bool {
+		var e *pgconn.PgError
+		return errors.As(err, &e) && e.Code == "22P02" && strings.Contains(e.Message, expectPrefix)
+	},
 }
+
+// expectRows makes statement, an UPDATE, return one row, which fails to
+// be computed unless n rows changed. PostgreSQL has no way to raise an
+// error from plain SQL, so the failure is a cast of a message to a
+// number ("invalid input syntax for type integer: "malipo: …"", SQLSTATE
+// 22P02); the message is what the database's log shows.
+func expectRows(statement string, n int) string {
+	want := strconv.Itoa(n)
+	return `WITH changed AS (` + statement + ` RETURNING 1) SELECT CASE WHEN count(*) = ` + want +
+		` THEN 0 ELSE CAST('` + expectPrefix + `' || count(*) || ' of ` + want + ` rows to update were there' AS INTEGER) END FROM changed`
+}
+
+const expectPrefix = "malipo: only "
 
 // pipeline sends queries on driverConn, a pgx connection of the pool, as
 // one batch: pgx writes them all before reading an answer.
@@ -64,8 +85,11 @@ func pipeline(ctx context.Context, driverConn any, queries []string, args [][]an
 	}
 	results := c.Conn().SendBatch(ctx, b)
 	affected := make([]int64, 0, len(queries))
-	for range queries {
+	for _, q := range queries {
 		tag, err := results.Exec()
+		if err == nil && q == "COMMIT" && tag.String() == "ROLLBACK" {
+			err = errors.New("postgres: the transaction was rolled back at its commit")
+		}
 		if err != nil {
 			results.Close()
 			return affected, err
@@ -73,6 +97,47 @@ func pipeline(ctx context.Context, driverConn any, queries []string, args [][]an
 		affected = append(affected, tag.RowsAffected())
 	}
 	return affected, results.Close()
+}
+
+// beginWith sends BEGIN and queries on driverConn as one batch, and
+// hands each row of query i's answer to each.
+func beginWith(ctx context.Context, driverConn any, queries []string, args [][]any, each func(i int, row interface{ Scan(...any) error }) error) error {
+	c, ok := driverConn.(*stdlib.Conn)
+	if !ok {
+		return fmt.Errorf("postgres: begin on a %T, not a pgx connection", driverConn)
+	}
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	for i, q := range queries {
+		b.Queue(q, args[i]...)
+	}
+	results := c.Conn().SendBatch(ctx, b)
+	if _, err := results.Exec(); err != nil {
+		results.Close()
+		return fmt.Errorf("begin: %w", err)
+	}
+	for i := range queries {
+		rows, err := results.Query()
+		if err == nil {
+			err = eachRow(rows, func(row pgx.Row) error { return each(i, row) })
+		}
+		if err != nil {
+			results.Close()
+			return err
+		}
+	}
+	return results.Close()
+}
+
+// eachRow hands each of rows to each, and closes them.
+func eachRow(rows pgx.Rows, each func(pgx.Row) error) error {
+	defer rows.Close()
+	for rows.Next() {
+		if err := each(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // StatementTimeout bounds every statement of the serving pool, so that a

@@ -146,6 +146,73 @@ func TestHintedPaymentsAreLockedAhead(t *testing.T) {
 	}
 }
 
+// A write transaction runs by hand on its connection, so that its BEGIN
+// and COMMIT travel with other statements: however it fails, the
+// connection goes back to the pool outside any transaction.
+func TestFailedTransactionsLeaveNoConnectionInOne(t *testing.T) {
+	ctx := context.Background()
+	const app = "malipo-by-hand-test"
+	s, other := openBeside(t, pgtest.URL(t)+"&application_name="+app)
+	in := malipo.Integration{ID: "int_a", MerchantID: "mer_a", Flavor: malipo.FlavorNative, Mode: malipo.ModeTest, Config: map[string]string{}}
+	pay := malipo.Payment{ID: "pay_a", MerchantID: in.MerchantID, IntegrationID: in.ID, Mode: in.Mode, Amount: 5000, Currency: "XOF",
+		Reference: "pay_a", Status: malipo.PaymentPending, CheckoutToken: "tok_a"}
+	err := s.Transact(ctx, func(tx store.Tx) error {
+		if err := tx.CreateMerchant(malipo.Merchant{ID: in.MerchantID, Name: "Duka"}); err != nil {
+			return err
+		}
+		if err := tx.CreateIntegration(in); err != nil {
+			return err
+		}
+		return tx.CreatePayment(pay)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := pay
+	missing.ID = "pay_missing"
+	updateMissing := func(tx store.Tx) error { return tx.UpdatePayment(missing) }
+	failures := []struct {
+		name string
+		fn   func(tx store.Tx) error
+	}{
+		{"the caller's own error after a read", func(tx store.Tx) error {
+			if _, err := tx.GetPayment(pay.ID); err != nil {
+				return err
+			}
+			return errors.New("changed its mind")
+		}},
+		{"a read of nothing", func(tx store.Tx) error { _, err := tx.GetPayment(missing.ID); return err }},
+		{"an update of nothing, at commit", updateMissing},
+		{"a duplicate, at commit", func(tx store.Tx) error { return tx.CreatePayment(pay) }},
+		{"a panic", func(tx store.Tx) error { tx.GetPayment(pay.ID); panic("boom") }},
+	}
+	openInside := func(after string) {
+		t.Helper()
+		var open int
+		err := other.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND state LIKE 'idle in transaction%'`, app).Scan(&open)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if open != 0 {
+			t.Errorf("after %s: %d connections idle inside a transaction", after, open)
+		}
+	}
+	for _, f := range failures {
+		if err := s.Transact(ctx, f.fn); err == nil {
+			t.Errorf("%s: no error", f.name)
+		}
+		openInside(f.name)
+	}
+	errs := storetest.InOneBatch(t, s,
+		storetest.Call{Fn: func(tx store.Tx) error { _, err := tx.GetPayment(pay.ID); return err }},
+		storetest.Call{Fn: updateMissing},
+	)
+	if errs[0] != nil || errs[1] == nil {
+		t.Errorf("a batch with one failing caller: %v, want only the second to fail", errs)
+	}
+	openInside("a batch with one failing caller")
+}
+
 // openBeside opens the store at url and, beside it, a plain connection
 // pool to the same database for a test to look or get in its way; both
 // close when the test ends.

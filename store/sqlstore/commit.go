@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"math"
@@ -349,40 +350,39 @@ func (db *DB) runInTx(batch []*unit, savepoints bool, shard int) (results []erro
 		// the driver keeps its own per connection.
 		pool, stmts = db.lease, nil
 	}
-	var conn *sql.Conn
-	var sqlTx *sql.Tx
+	t := &tx{db: db, ctx: ctx, write: true, alone: len(batch) == 1, shard: shard}
 	if db.dialect.Pipeline != nil {
-		// A connection of its own, so that the last writes can be piped
-		// on it inside the transaction.
-		if conn, err = pool.Conn(ctx); err != nil {
+		// A connection of its own, on which the transaction is run by
+		// hand so that its BEGIN and COMMIT go with the last writes (see
+		// pipedWrite). The driver keeps its own prepared statements.
+		if t.conn, err = pool.Conn(ctx); err != nil {
 			return nil, false, fmt.Errorf("connect: %w", err)
 		}
-		defer conn.Close()
-		sqlTx, err = conn.BeginTx(ctx, nil)
+		defer t.conn.Close()
+		t.tx = t.conn
 	} else {
-		sqlTx, err = pool.BeginTx(ctx, nil)
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("begin: %w", err)
+		if t.sqlTx, err = pool.BeginTx(ctx, nil); err != nil {
+			return nil, false, fmt.Errorf("begin: %w", err)
+		}
+		t.tx, t.stmts = t.sqlTx, stmts
 	}
 	defer func() {
 		if err != nil || failed {
-			sqlTx.Rollback()
+			t.rollback()
 		}
 	}()
 	if leasing && db.lease == nil {
-		if _, err := sqlTx.ExecContext(ctx, db.dialect.AsyncCommit); err != nil {
+		if _, err := t.execPlain(db.dialect.AsyncCommit); err != nil {
 			return nil, false, fmt.Errorf("asynchronous commit: %w", err)
 		}
 	}
-	t := &tx{db: db, tx: sqlTx, ctx: ctx, write: true, stmts: stmts, alone: len(batch) == 1, shard: shard, conn: conn}
 	if err := t.lockHinted(batch); err != nil {
 		return nil, false, fmt.Errorf("lock hinted rows: %w", err)
 	}
 	results = make([]error, len(batch))
 	for i, u := range batch {
 		if savepoints {
-			if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT unit"); err != nil {
+			if _, err := t.execPlain("SAVEPOINT unit"); err != nil {
 				return nil, false, fmt.Errorf("savepoint: %w", err)
 			}
 		}
@@ -401,16 +401,16 @@ func (db *DB) runInTx(batch []*unit, savepoints bool, shard int) (results []erro
 		}
 		if savepoints {
 			if results[i] != nil {
-				if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT unit"); err != nil {
+				if _, err := t.execPlain("ROLLBACK TO SAVEPOINT unit"); err != nil {
 					return nil, false, fmt.Errorf("rollback to savepoint: %w", err)
 				}
 			}
-			if _, err := sqlTx.ExecContext(ctx, "RELEASE SAVEPOINT unit"); err != nil {
+			if _, err := t.execPlain("RELEASE SAVEPOINT unit"); err != nil {
 				return nil, false, fmt.Errorf("release savepoint: %w", err)
 			}
 		}
 	}
-	heldErr, balancesErr := t.writeLast()
+	heldErr, lastErr := t.writeLast()
 	if err := heldErr; err != nil {
 		// Whose rows failed is not known here: each caller's are written
 		// inside its own savepoint when the batch runs again.
@@ -424,16 +424,75 @@ func (db *DB) runInTx(batch []*unit, savepoints bool, shard int) (results []erro
 		results[0] = err
 		return results, true, nil
 	}
-	if err := balancesErr; err != nil {
+	if err := lastErr; err != nil {
 		db.noteAbort(err)
 		return nil, false, err
 	}
-	if err := sqlTx.Commit(); err != nil {
+	if err := t.commit(); err != nil {
 		db.noteAbort(err)
-		return nil, false, fmt.Errorf("commit: %w", err)
+		return nil, false, err
 	}
 	return results, false, nil
 }
+
+// execPlain runs a statement of the transaction's own (a savepoint, a
+// setting) as it is: not rebound, prepared or checked.
+func (t *tx) execPlain(query string) (sql.Result, error) {
+	if err := t.begin(); err != nil {
+		return nil, err
+	}
+	return t.tx.ExecContext(t.ctx, query)
+}
+
+// begin begins a transaction run by hand, before its first statement.
+func (t *tx) begin() error {
+	if t.sqlTx != nil || t.begun {
+		return nil
+	}
+	t.begun = true // from here on, an error rolls back
+	if _, err := t.tx.ExecContext(t.ctx, "BEGIN"); err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	return nil
+}
+
+// commit commits the transaction, unless its pipeline did.
+func (t *tx) commit() error {
+	if t.sqlTx != nil {
+		if err := t.sqlTx.Commit(); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		return nil
+	}
+	if t.committed || !t.begun {
+		return nil
+	}
+	_, err := t.sendPiped(true) // COMMIT alone
+	return err
+}
+
+// rollback undoes the transaction. Run by hand, it is rolled back
+// whatever the batch's context says, and a connection that cannot be
+// rolled back is closed rather than handed back to the pool inside a
+// transaction.
+func (t *tx) rollback() {
+	if t.sqlTx != nil {
+		t.sqlTx.Rollback()
+		return
+	}
+	if !t.begun || t.committed {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), rollbackTimeout)
+	defer cancel()
+	if _, err := t.conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
+}
+
+// rollbackTimeout bounds a rollback by hand; a connection that takes
+// longer is closed, which rolls back too.
+const rollbackTimeout = 5 * time.Second
 
 // runUnit runs fn, turning a panic into an error so one caller's bug cannot
 // take the committer down with the others' work.

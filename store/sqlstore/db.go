@@ -61,12 +61,24 @@ type Dialect struct {
 	// ReturningInWith: an UPDATE … RETURNING may be a WITH query whose
 	// rows a SELECT joins (PostgreSQL; not SQLite).
 	ReturningInWith bool
-	// Pipeline, if set, sends queries (rebound, with their args) on the
-	// driver connection of an open transaction all at once, and reads the
-	// answers in order: the rows each affected, up to the first that
-	// failed, and its error. It lets a batch's last writes cost one round
-	// trip (see pipedWrite).
+	// Pipeline, if set, sends queries (rebound, with their args) on a
+	// driver connection all at once, and reads the answers in order: the
+	// rows each affected, up to the first that failed, and its error; a
+	// COMMIT that rolled back is an error. It lets a batch's last writes,
+	// its BEGIN and its COMMIT cost one round trip (see pipedWrite), so a
+	// dialect that sets it has write transactions run by hand on a
+	// connection, and sets ExpectRows and IsExpectFailure too.
 	Pipeline func(ctx context.Context, driverConn any, queries []string, args [][]any) ([]int64, error)
+	// ExpectRows turns statement, an UPDATE that must change n rows, into
+	// one that fails unless it did, so that a count short of n stops the
+	// COMMIT piped after it; IsExpectFailure reports that failure.
+	ExpectRows      func(statement string, n int) string
+	IsExpectFailure func(error) bool
+	// BeginWith, if set, sends BEGIN and then queries (rebound, with their
+	// args) on a driver connection all at once, and hands each row of
+	// query i's answer to each, in order: a transaction run by hand
+	// begins with its first read, not with a round trip of its own.
+	BeginWith func(ctx context.Context, driverConn any, queries []string, args [][]any, each func(i int, row interface{ Scan(...any) error }) error) error
 }
 
 // DB is a store.Store over a write pool and a read pool.
@@ -175,7 +187,7 @@ func (db *DB) Read(ctx context.Context, fn func(store.Tx) error) error {
 		return fmt.Errorf("begin read: %w", err)
 	}
 	defer sqlTx.Rollback()
-	return fn(&tx{db: db, tx: sqlTx, ctx: ctx})
+	return fn(&tx{db: db, tx: sqlTx, sqlTx: sqlTx, ctx: ctx})
 }
 
 // q rebinds ? placeholders to $n for engines that number them.

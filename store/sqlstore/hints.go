@@ -22,12 +22,11 @@ func (t *tx) lockHinted(batch []*unit) error {
 			attempts.add(h.RailAttempt)
 		}
 	}
-	var err error
-	if t.hinted, err = lockRows(t, payments, "payments", paymentColumns, scanPayment, func(p malipo.Payment) string { return p.ID }); err != nil {
-		return err
-	}
-	t.hintedAttempts, err = lockRows(t, attempts, "rail_attempts", attemptColumns, scanRailAttempt, func(a malipo.RailAttempt) string { return a.ID })
-	return err
+	var reads []read
+	t.hinted = readLocked(t, &reads, payments, "payments", paymentColumns, scanPayment, func(p malipo.Payment) string { return p.ID })
+	t.hintedAttempts = readLocked(t, &reads, attempts, "rail_attempts", attemptColumns, scanRailAttempt, func(a malipo.RailAttempt) string { return a.ID })
+	// One round trip for all of them, with the BEGIN, where it can.
+	return t.readAll(reads...)
 }
 
 // hintedIDs are the distinct IDs hinted for one table.
@@ -47,26 +46,24 @@ func (h *hintedIDs) add(id string) {
 	h.ids = append(h.ids, id)
 }
 
-// lockRows locks and reads the rows of table whose IDs are hinted, if
-// there are two or more, and returns them by ID.
-func lockRows[T any](t *tx, h hintedIDs, table, columns string, scan func(interface{ Scan(...any) error }) (T, error), id func(T) string) (map[string]T, error) {
+// readLocked adds to reads those that lock and read the rows of table
+// whose IDs are hinted, if there are two or more, and returns the map
+// they fill, by ID.
+func readLocked[T any](t *tx, reads *[]read, h hintedIDs, table, columns string, scan func(interface{ Scan(...any) error }) (T, error), id func(T) string) map[string]T {
 	if len(h.ids) < 2 {
-		return nil, nil
+		return nil
 	}
 	found := make(map[string]T, len(h.ids))
-	err := inChunks(h.ids, func(in string, args []any) error {
-		rows, err := t.query(`SELECT `+columns+` FROM `+table+` WHERE id IN (`+in+`)`+t.db.dialect.ClaimSuffix, args...)
-		if err != nil {
-			return err
-		}
-		read, err := collect(rows, scan)
-		for _, r := range read {
-			found[id(r)] = r
-		}
-		return err
+	inChunks(h.ids, func(in string, args []any) error {
+		*reads = append(*reads, read{query: `SELECT ` + columns + ` FROM ` + table + ` WHERE id IN (` + in + `)` + t.db.dialect.ClaimSuffix, args: args,
+			each: func(row interface{ Scan(...any) error }) error {
+				r, err := scan(row)
+				if err == nil {
+					found[id(r)] = r
+				}
+				return err
+			}})
+		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return found, nil
+	return found
 }

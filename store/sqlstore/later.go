@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 
@@ -206,8 +207,19 @@ func argsOf(rows []heldRow) [][]any {
 
 // updateRows runs statement(n), an update of n rows from their arguments,
 // for rows in chunks, and fails with missing unless every row was
-// updated.
+// updated. Piped, each statement checks its own count and fails inside
+// the transaction (Dialect.ExpectRows): the COMMIT goes in the same
+// pipeline, so a count checked here would come too late to stop it.
 func (t *tx) updateRows(rows [][]any, statement func(n int) string, missing error) error {
+	if t.piped != nil {
+		d := t.db.dialect
+		return t.writeChunks(rows, func(n int) string { return d.ExpectRows(statement(n), n) }, func(_ int64, err error) error {
+			if err != nil && d.IsExpectFailure(err) {
+				return missing
+			}
+			return err
+		})
+	}
 	return t.writeChunks(rows, statement, func(n int64, err error) error {
 		if err == nil && n != int64(len(rows)) {
 			return missing
@@ -346,10 +358,11 @@ func (t *tx) writeChunks(rows [][]any, statement func(n int) string, done func(a
 	return done(affected, nil)
 }
 
-// writeLast writes, before the commit, the rows the batch still holds and
-// then its balances, piped where the dialect can (see pipedWrite). It
-// tells a failure of the rows from one of the balances.
-func (t *tx) writeLast() (heldErr, balancesErr error) {
+// writeLast writes the rows the batch still holds and then its balances,
+// piped where the dialect can (see pipedWrite), with the COMMIT at their
+// end. It tells a failure of the rows from one of the balances or of the
+// commit. Without a pipeline the caller commits.
+func (t *tx) writeLast() (heldErr, lastErr error) {
 	if t.conn != nil {
 		t.piped = []pipedWrite{} // queued: their answers come from sendPiped
 	}
@@ -362,7 +375,10 @@ func (t *tx) writeLast() (heldErr, balancesErr error) {
 		t.piped = nil
 		return nil, err
 	}
-	failedAt, err := t.sendPiped()
+	if t.conn == nil {
+		return nil, nil
+	}
+	failedAt, err := t.sendPiped(true)
 	if failedAt < held {
 		return err, nil
 	}
@@ -371,32 +387,46 @@ func (t *tx) writeLast() (heldErr, balancesErr error) {
 
 // A pipedWrite is a statement of a batch's last writes, queued to be sent
 // with the others in one round trip (see Dialect.Pipeline), and what its
-// answer means to the caller that queued it.
+// answer means to the caller that queued it. Its check must fail only on
+// an error: the COMMIT after it runs unless a statement failed.
 //
 // Why: at commit a batch writes every table it holds rows of and then its
 // balances, each a statement, and on PostgreSQL each statement is a round
 // trip that wakes the database and waits for it, while nothing in them
 // depends on the answer to the one before: sent together, the database
-// runs them in order as before, and the batch waits once.
+// runs them in order as before, and the batch waits once. BEGIN and
+// COMMIT are two more such round trips, so they go in the pipeline too:
+// COMMIT always, BEGIN when no statement came before (a batch of creates
+// is then one round trip in all).
 type pipedWrite struct {
 	query string // rebound for the dialect
 	args  []any
 	check func(affected int64, err error) error
 }
 
-// sendPiped sends the queued writes at once and reads their answers in
-// order. It returns the first error a write's check makes, and the index
-// of that write (len of the queue when none failed; 0 when nothing was
-// queued).
-func (t *tx) sendPiped() (int, error) {
+// sendPiped sends the queued writes at once, after BEGIN if the
+// transaction has not begun and before COMMIT if commit is set, and reads
+// their answers in order. It returns the first error a write's check
+// makes, and the index of that write: len of the queue when none failed
+// (and then the error, if any, is BEGIN's or COMMIT's).
+func (t *tx) sendPiped(commit bool) (int, error) {
 	writes := t.piped
 	t.piped = nil
-	if len(writes) == 0 {
-		return 0, nil
+	begin := !t.begun
+	if len(writes) == 0 && (begin || !commit) {
+		return 0, nil // nothing to write, or to commit
 	}
-	queries, args := make([]string, len(writes)), make([][]any, len(writes))
-	for i, w := range writes {
-		queries[i], args[i] = w.query, w.args
+	queries := make([]string, 0, len(writes)+2)
+	args := make([][]any, 0, len(writes)+2)
+	if begin {
+		queries, args = append(queries, "BEGIN"), append(args, nil)
+		t.begun = true // from here on, an error rolls back
+	}
+	for _, w := range writes {
+		queries, args = append(queries, w.query), append(args, w.args)
+	}
+	if commit {
+		queries, args = append(queries, "COMMIT"), append(args, nil)
 	}
 	var affected []int64
 	var failed error
@@ -404,18 +434,30 @@ func (t *tx) sendPiped() (int, error) {
 		affected, failed = t.db.dialect.Pipeline(t.ctx, driverConn, queries, args)
 		return nil
 	}); err != nil {
-		return 0, err
+		return len(writes), err
+	}
+	if failed == nil && len(affected) < len(queries) {
+		failed = errors.New("pipeline: a statement had no answer")
+	}
+	if begin {
+		if len(affected) == 0 {
+			return len(writes), fmt.Errorf("begin: %w", failed)
+		}
+		affected = affected[1:]
 	}
 	for i, w := range writes {
 		if i == len(affected) {
-			if failed == nil {
-				failed = errors.New("pipeline: a statement had no answer")
-			}
 			return i, w.check(0, failed)
 		}
 		if err := w.check(affected[i], nil); err != nil {
 			return i, err
 		}
+	}
+	if commit {
+		if len(affected) == len(writes) {
+			return len(writes), fmt.Errorf("commit: %w", failed)
+		}
+		t.committed = true
 	}
 	return len(writes), failed
 }

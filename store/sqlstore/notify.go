@@ -326,17 +326,13 @@ func (t *tx) GiveBackDeliveries(ids []string, at time.Time) error {
 // leaseWithEvents runs lease, an UPDATE … RETURNING the deliveries, in a
 // WITH and reads each one's event beside it.
 func (t *tx) leaseWithEvents(lease string, args ...any) ([]store.Leased, error) {
-	rows, err := t.query(`WITH leased AS (`+lease+`) SELECT `+qualified("leased", deliveryColumns)+`, `+qualified("events", eventColumns)+`
-		FROM leased LEFT JOIN events ON events.id = leased.event_id`, args...)
-	if err != nil {
-		return nil, err
-	}
-	return collect(rows, func(r interface{ Scan(...any) error }) (store.Leased, error) {
+	return queryAll(t, func(r interface{ Scan(...any) error }) (store.Leased, error) {
 		var del deliveryRow
 		var ev eventRow
 		err := r.Scan(append(del.dest(), ev.dest()...)...)
 		return store.Leased{Delivery: del.delivery(), Event: ev.event()}, err
-	})
+	}, `WITH leased AS (`+lease+`) SELECT `+qualified("leased", deliveryColumns)+`, `+qualified("events", eventColumns)+`
+		FROM leased LEFT JOIN events ON events.id = leased.event_id`, args...)
 }
 
 // leaseThenEvents runs lease, then reads the deliveries' events in one

@@ -17,8 +17,13 @@ import (
 
 // tx implements store.Tx over one SQL transaction.
 type tx struct {
-	db    *DB
-	tx    *sql.Tx
+	db *DB
+	// tx runs the statements: a *sql.Tx, or, where the dialect pipes
+	// (see pipedWrite), the batch's *sql.Conn, on which the transaction
+	// is begun and ended by hand so that BEGIN and COMMIT can travel with
+	// the batch's last writes (see begun).
+	tx    runner
+	sqlTx *sql.Tx // tx, when it is one
 	ctx   context.Context
 	write bool
 	stmts *stmtCache // prepared statements, for write transactions
@@ -51,6 +56,17 @@ type tx struct {
 	// at once (see pipedWrite).
 	conn  *sql.Conn
 	piped []pipedWrite
+	// begun and committed track a transaction run by hand on conn: it
+	// begins with its first statement, or with the pipeline if nothing
+	// came before, and its COMMIT goes with the pipeline.
+	begun, committed bool
+}
+
+// runner is what runs a transaction's statements: *sql.Tx or *sql.Conn.
+type runner interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // rowScanner is a query's single row, or the error that kept it from
@@ -77,13 +93,13 @@ func checkArgs(args []any) error {
 }
 
 // stmt returns query prepared, or nil if it is not prepared yet or this is
-// a read transaction. Parsing SQL is a large part of a small write's cost.
+// a read transaction or one run by hand (whose driver prepares its own). Parsing SQL is a large part of a small write's cost.
 func (t *tx) stmt(query string) *sql.Stmt {
 	if t.stmts == nil {
 		return nil
 	}
 	if s := t.stmts.lookup(query); s != nil {
-		return t.tx.StmtContext(t.ctx, s)
+		return t.sqlTx.StmtContext(t.ctx, s)
 	}
 	return nil
 }
@@ -96,6 +112,9 @@ func (t *tx) exec(query string, args ...any) (sql.Result, error) {
 		return nil, err
 	}
 	query = t.db.q(query)
+	if err := t.begin(); err != nil {
+		return nil, err
+	}
 	if s := t.stmt(query); s != nil {
 		return s.ExecContext(t.ctx, args...)
 	}
@@ -110,6 +129,9 @@ func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
 		return nil, err
 	}
 	query = t.db.q(query)
+	if err := t.begin(); err != nil {
+		return nil, err
+	}
 	if s := t.stmt(query); s != nil {
 		return s.QueryContext(t.ctx, args...)
 	}
@@ -117,6 +139,9 @@ func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
 }
 
 func (t *tx) row(query string, args ...any) rowScanner {
+	if t.readBegins() {
+		return firstRow{t: t, query: query, args: args}
+	}
 	if err := checkArgs(args); err != nil {
 		return errRow{err}
 	}
@@ -124,10 +149,116 @@ func (t *tx) row(query string, args ...any) rowScanner {
 		return errRow{err}
 	}
 	query = t.db.q(query)
+	if err := t.begin(); err != nil {
+		return errRow{err}
+	}
 	if s := t.stmt(query); s != nil {
 		return s.QueryRowContext(t.ctx, args...)
 	}
 	return t.tx.QueryRowContext(t.ctx, query, args...)
+}
+
+// A read is a query and what to do with each row of its answer.
+type read struct {
+	query string
+	args  []any
+	each  func(row interface{ Scan(...any) error }) error
+}
+
+// readBegins reports that the next read begins the transaction: one run
+// by hand, not yet begun, on a dialect that can send BEGIN with it.
+func (t *tx) readBegins() bool {
+	return t.sqlTx == nil && !t.begun && t.db.dialect.BeginWith != nil
+}
+
+// readAll runs reads in order: when they begin the transaction, in one
+// round trip with its BEGIN (Dialect.BeginWith); else each as a query of
+// its own.
+func (t *tx) readAll(reads ...read) error {
+	for _, r := range reads {
+		if err := checkArgs(r.args); err != nil {
+			return err
+		}
+		// Held rows a read needs written first begin the transaction.
+		if err := t.beforeStatement(r.query); err != nil {
+			return err
+		}
+	}
+	if t.readBegins() {
+		queries, args := make([]string, len(reads)), make([][]any, len(reads))
+		for i, r := range reads {
+			queries[i], args[i] = t.db.q(r.query), r.args
+		}
+		t.begun = true // from here on, an error rolls back
+		var failed error
+		if err := t.conn.Raw(func(driverConn any) error {
+			failed = t.db.dialect.BeginWith(t.ctx, driverConn, queries, args, func(i int, row interface{ Scan(...any) error }) error {
+				return reads[i].each(row)
+			})
+			return nil
+		}); err != nil {
+			return err
+		}
+		return failed
+	}
+	for _, r := range reads {
+		rows, err := t.query(r.query, r.args...)
+		if err != nil {
+			return err
+		}
+		if err := eachRow(rows, r.each); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// eachRow hands each of rows to each, and closes them.
+func eachRow(rows *sql.Rows, each func(row interface{ Scan(...any) error }) error) error {
+	defer rows.Close()
+	for rows.Next() {
+		if err := each(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// queryAll reads every row of query's answer with scan (see readAll).
+func queryAll[T any](t *tx, scan func(interface{ Scan(...any) error }) (T, error), query string, args ...any) ([]T, error) {
+	var out []T
+	err := t.readAll(read{query: query, args: args, each: func(row interface{ Scan(...any) error }) error {
+		v, err := scan(row)
+		out = append(out, v)
+		return err
+	}})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// firstRow is the single row of a read that begins the transaction: it
+// is read, with the BEGIN, when it is scanned.
+type firstRow struct {
+	t     *tx
+	query string
+	args  []any
+}
+
+func (r firstRow) Scan(dest ...any) error {
+	found := false
+	err := r.t.readAll(read{query: r.query, args: r.args, each: func(row interface{ Scan(...any) error }) error {
+		if found {
+			return nil
+		}
+		found = true
+		return row.Scan(dest...)
+	}})
+	if err == nil && !found {
+		return sql.ErrNoRows
+	}
+	return err
 }
 
 // newestFirst reads a page of a list, newest first: the rows of table
@@ -558,16 +689,16 @@ func (t *tx) ClaimExpiredPayments(now time.Time, limit int) ([]malipo.Payment, e
 }
 
 func collect[T any](rows *sql.Rows, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
-	defer rows.Close()
 	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
+	err := eachRow(rows, func(row interface{ Scan(...any) error }) error {
+		v, err := scan(row)
 		out = append(out, v)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Idempotency.
