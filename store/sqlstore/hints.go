@@ -10,10 +10,13 @@ import "github.com/malipo/malipo"
 // caller, as without a hint; so are IDs the store would refuse, so that
 // one caller's bad input fails only that caller.
 //
-// Why not for one row of a table: its read would only replace one.
+// Where the reads go with the BEGIN (Dialect.BeginWith), even one row is
+// read ahead, with what its caller will read next (see readAhead). Else
+// only two or more of a table are: one read would only replace one.
 func (t *tx) lockHinted(batch []*unit) error {
-	if len(batch) < 2 {
-		return nil
+	least := 2
+	if t.readBegins() {
+		least = 1
 	}
 	var payments, attempts hintedIDs
 	for _, u := range batch {
@@ -22,11 +25,88 @@ func (t *tx) lockHinted(batch []*unit) error {
 			attempts.add(h.RailAttempt)
 		}
 	}
+	if len(payments.ids) < least && len(attempts.ids) < least {
+		return nil
+	}
 	var reads []read
-	t.hinted = readLocked(t, &reads, payments, "payments", paymentColumns, scanPayment, func(p malipo.Payment) string { return p.ID })
-	t.hintedAttempts = readLocked(t, &reads, attempts, "rail_attempts", attemptColumns, scanRailAttempt, func(a malipo.RailAttempt) string { return a.ID })
+	t.hinted = readLocked(t, &reads, payments, least, "payments", paymentColumns, scanPayment, func(p malipo.Payment) string { return p.ID })
+	t.hintedAttempts = readLocked(t, &reads, attempts, least, "rail_attempts", attemptColumns, scanRailAttempt, func(a malipo.RailAttempt) string { return a.ID })
+	var ahead *readAhead
+	if t.hinted != nil && t.readBegins() {
+		ahead = t.readAheadFor(&reads, payments)
+	}
 	// One round trip for all of them, with the BEGIN, where it can.
-	return t.readAll(reads...)
+	if err := t.readAll(reads...); err != nil {
+		return err
+	}
+	if ahead != nil {
+		ahead.keep(t)
+	}
+	return nil
+}
+
+// readAhead holds what the batch read ahead for its hinted payments'
+// callers: their integrations and their merchants' webhook endpoints.
+//
+// Why: a caller that makes a payment succeed (or fail, or cancels it)
+// reads both, and on PostgreSQL each read is a round trip of its own. Read
+// with the hinted payments, in the round trip that begins the
+// transaction, they cost none; the batch's read cache then answers (see
+// readCache: these reads take no locks, so reading them a moment earlier
+// changes nothing). Only where the reads go with the BEGIN: on their own
+// they would cost what they save.
+type readAhead struct {
+	integrations []malipo.Integration
+	endpoints    map[endpointsKey][]malipo.Endpoint
+	seen         map[string]bool // endpoint IDs, met once in each chunk
+}
+
+// readAheadFor adds to reads those that read ahead for payments.
+func (t *tx) readAheadFor(reads *[]read, payments hintedIDs) *readAhead {
+	a := &readAhead{endpoints: map[endpointsKey][]malipo.Endpoint{}, seen: map[string]bool{}}
+	inChunks(payments.ids, func(in string, args []any) error {
+		*reads = append(*reads, read{
+			query: `SELECT ` + integrationColumns + ` FROM integrations i WHERE i.id IN (SELECT integration_id FROM payments WHERE id IN (` + in + `))`,
+			args:  args,
+			each: func(row interface{ Scan(...any) error }) error {
+				i, err := scanIntegration(row)
+				a.integrations = append(a.integrations, i)
+				return err
+			},
+		}, read{
+			query: `SELECT ` + endpointColumns + ` FROM webhook_endpoints WHERE (merchant_id, mode) IN (SELECT merchant_id, mode FROM payments WHERE id IN (` + in + `)) ORDER BY id`,
+			args:  args,
+			each: func(row interface{ Scan(...any) error }) error {
+				e, err := scanEndpoint(row)
+				if err == nil && !a.seen[e.ID] {
+					a.seen[e.ID] = true
+					k := endpointsKey{e.MerchantID, e.Mode}
+					a.endpoints[k] = append(a.endpoints[k], e)
+				}
+				return err
+			},
+		})
+		return nil
+	})
+	return a
+}
+
+// keep puts what was read ahead in the batch's read cache: every
+// integration, and the endpoints of each merchant read (none, for a
+// hinted payment's merchant that has none).
+func (a *readAhead) keep(t *tx) {
+	for _, i := range a.integrations {
+		t.cache.keepIntegration(i)
+	}
+	for _, p := range t.hinted {
+		k := endpointsKey{p.MerchantID, p.Mode}
+		if _, ok := a.endpoints[k]; !ok {
+			a.endpoints[k] = nil
+		}
+	}
+	for k, eps := range a.endpoints {
+		t.cache.keepEndpoints(k.merchantID, k.mode, eps)
+	}
 }
 
 // hintedIDs are the distinct IDs hinted for one table.
@@ -47,10 +127,10 @@ func (h *hintedIDs) add(id string) {
 }
 
 // readLocked adds to reads those that lock and read the rows of table
-// whose IDs are hinted, if there are two or more, and returns the map
+// whose IDs are hinted, if there are at least least, and returns the map
 // they fill, by ID.
-func readLocked[T any](t *tx, reads *[]read, h hintedIDs, table, columns string, scan func(interface{ Scan(...any) error }) (T, error), id func(T) string) map[string]T {
-	if len(h.ids) < 2 {
+func readLocked[T any](t *tx, reads *[]read, h hintedIDs, least int, table, columns string, scan func(interface{ Scan(...any) error }) (T, error), id func(T) string) map[string]T {
+	if len(h.ids) < least {
 		return nil
 	}
 	found := make(map[string]T, len(h.ids))

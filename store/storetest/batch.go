@@ -585,3 +585,73 @@ func testHintedPayments(t *testing.T, s store.Store) {
 		}
 	}
 }
+
+// testHintedReadAhead: a batch of hinted payments may read their
+// integrations and their merchants' endpoints ahead; what its callers
+// read is still what is stored, as their own and earlier callers'
+// writes left it: a merchant with no endpoints has none, an endpoint or
+// integration written earlier in the batch is read as written.
+func testHintedReadAhead(t *testing.T, s store.Store) {
+	_, ia := fixture(t, s, "a")
+	_, ib := fixture(t, s, "b")
+	ep := func(id string) malipo.Endpoint {
+		return malipo.Endpoint{ID: id, MerchantID: ia.MerchantID, Mode: ia.Mode, URL: "https://shop.example/" + id,
+			Events: []string{"payment.*"}, Secrets: []malipo.EndpointSecret{{Secret: "whsec_" + id}}, CreatedAt: epoch}
+	}
+	write(t, s, func(tx store.Tx) error {
+		for _, p := range []malipo.Payment{payment(ia, "pay_a1", "r_a1"), payment(ia, "pay_a2", "r_a2"), payment(ib, "pay_b1", "r_b1")} {
+			if err := tx.CreatePayment(p); err != nil {
+				return err
+			}
+		}
+		return tx.CreateEndpoint(ep("we_1"))
+	})
+	type seen struct {
+		endpoints   []malipo.Endpoint
+		integration malipo.Integration
+	}
+	got := map[string]seen{}
+	look := func(name string, i malipo.Integration) func(tx store.Tx) error {
+		return func(tx store.Tx) error {
+			eps, err := tx.ListEndpoints(i.MerchantID, i.Mode)
+			if err != nil {
+				return err
+			}
+			in, err := tx.GetIntegration(i.ID)
+			got[name] = seen{eps, in}
+			return err
+		}
+	}
+	hint := func(id string) []store.Hint { return []store.Hint{{Payment: id}} }
+	renamed := ia
+	renamed.NotifyURL = "https://shop.example/renamed"
+	errs := InOneBatch(t, s,
+		Call{Hints: hint("pay_a1"), Fn: look("a first", ia)},
+		Call{Hints: hint("pay_b1"), Fn: look("b", ib)},
+		Call{Hints: hint("pay_a2"), Fn: func(tx store.Tx) error {
+			if err := tx.CreateEndpoint(ep("we_2")); err != nil {
+				return err
+			}
+			if err := tx.UpdateIntegration(renamed); err != nil {
+				return err
+			}
+			return look("a, after its own writes", ia)(tx)
+		}},
+		Call{Hints: hint("pay_a1"), Fn: look("a, after another's writes", ia)},
+	)
+	for n, err := range errs {
+		if err != nil {
+			t.Errorf("caller %d: %v", n, err)
+		}
+	}
+	for name, want := range map[string]seen{
+		"a first":                   {[]malipo.Endpoint{ep("we_1")}, ia},
+		"b":                         {nil, ib},
+		"a, after its own writes":   {[]malipo.Endpoint{ep("we_1"), ep("we_2")}, renamed},
+		"a, after another's writes": {[]malipo.Endpoint{ep("we_1"), ep("we_2")}, renamed},
+	} {
+		if diff := cmp.Diff(want, got[name], cmp.AllowUnexported(seen{})); diff != "" {
+			t.Errorf("read %q (-want +got):\n%s", name, diff)
+		}
+	}
+}

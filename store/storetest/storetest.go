@@ -45,6 +45,7 @@ func Run(t *testing.T, open Opener) {
 		{"RepeatedReads", testRepeatedReads},
 		{"PaymentUpdatesInABatch", testPaymentUpdatesInABatch},
 		{"HintedPayments", testHintedPayments},
+		{"HintedReadAhead", testHintedReadAhead},
 		{"PanicIsolated", testPanicIsolated},
 		{"Events", testEvents},
 		{"GetEvents", testGetEvents},
