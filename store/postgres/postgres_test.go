@@ -63,14 +63,15 @@ func TestALeaseDoesNotWaitForTheCommitters(t *testing.T) {
 
 // A lease runs on the lease pool's connections, which commit
 // asynchronously: while one is under way, its transaction shows in
-// pg_stat_activity under their name.
+// pg_stat_activity under their name (its last statement is the lease's,
+// or a read ahead for the deliveries it leased).
 func TestALeaseRunsOnTheLeasePool(t *testing.T) {
 	url, name := pgtest.Database(t)
 	ctx := context.Background()
 	s, admin := openBeside(t, url)
 	inLease := func() (n int) {
 		err := admin.QueryRow(`SELECT count(*) FROM pg_stat_activity
-			WHERE datname = $1 AND application_name = $2 AND state = 'idle in transaction' AND query LIKE '%UPDATE deliveries SET next_attempt_at%'`,
+			WHERE datname = $1 AND application_name = $2 AND state = 'idle in transaction' AND query LIKE '%FROM deliveries WHERE%'`,
 			name, postgres.LeaseApplicationName).Scan(&n)
 		if err != nil {
 			t.Fatal(err)

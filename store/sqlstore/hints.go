@@ -33,73 +33,82 @@ func (t *tx) lockHinted(batch []*unit) error {
 	t.hintedAttempts = readLocked(t, &reads, attempts, least, "rail_attempts", attemptColumns, scanRailAttempt, func(a malipo.RailAttempt) string { return a.ID })
 	var ahead *readAhead
 	if t.hinted != nil && t.readBegins() {
-		ahead = t.readAheadFor(&reads, payments)
+		ahead = &readAhead{}
+		inChunks(payments.ids, func(in string, args []any) error {
+			ahead.add(&reads, `SELECT integration_id FROM payments WHERE id IN (`+in+`)`, `SELECT merchant_id, mode FROM payments WHERE id IN (`+in+`)`, args)
+			return nil
+		})
 	}
 	// One round trip for all of them, with the BEGIN, where it can.
 	if err := t.readAll(reads...); err != nil {
 		return err
 	}
 	if ahead != nil {
-		ahead.keep(t)
+		merchants := make([]endpointsKey, 0, len(t.hinted))
+		for _, p := range t.hinted {
+			merchants = append(merchants, endpointsKey{p.MerchantID, p.Mode})
+		}
+		ahead.keep(t, merchants)
 	}
 	return nil
 }
 
-// readAhead holds what the batch read ahead for its hinted payments'
-// callers: their integrations and their merchants' webhook endpoints.
+// readAhead holds integrations and webhook endpoints a transaction read
+// ahead, for what its callers will read next.
 //
 // Why: a caller that makes a payment succeed (or fail, or cancels it)
-// reads both, and on PostgreSQL each read is a round trip of its own. Read
-// with the hinted payments, in the round trip that begins the
-// transaction, they cost none; the batch's read cache then answers (see
-// readCache: these reads take no locks, so reading them a moment earlier
-// changes nothing). Only where the reads go with the BEGIN: on their own
-// they would cost what they save.
+// reads its integration and its merchant's endpoints, and so does a
+// claim of deliveries, and on PostgreSQL each read is a round trip of its
+// own. Read ahead, in the round trip that begins the transaction, they
+// cost none; the batch's read cache then answers (see readCache: these
+// reads take no locks, so reading them a moment earlier changes
+// nothing). Only where the reads go with the BEGIN: on their own they
+// would cost what they save.
 type readAhead struct {
 	integrations []malipo.Integration
 	endpoints    map[endpointsKey][]malipo.Endpoint
-	seen         map[string]bool // endpoint IDs, met once in each chunk
+	seen         map[string]bool // endpoint IDs: each is kept once
 }
 
-// readAheadFor adds to reads those that read ahead for payments.
-func (t *tx) readAheadFor(reads *[]read, payments hintedIDs) *readAhead {
-	a := &readAhead{endpoints: map[endpointsKey][]malipo.Endpoint{}, seen: map[string]bool{}}
-	inChunks(payments.ids, func(in string, args []any) error {
-		*reads = append(*reads, read{
-			query: `SELECT ` + integrationColumns + ` FROM integrations i WHERE i.id IN (SELECT integration_id FROM payments WHERE id IN (` + in + `))`,
-			args:  args,
-			each: func(row interface{ Scan(...any) error }) error {
-				i, err := scanIntegration(row)
-				a.integrations = append(a.integrations, i)
-				return err
-			},
-		}, read{
-			query: `SELECT ` + endpointColumns + ` FROM webhook_endpoints WHERE (merchant_id, mode) IN (SELECT merchant_id, mode FROM payments WHERE id IN (` + in + `)) ORDER BY id`,
-			args:  args,
-			each: func(row interface{ Scan(...any) error }) error {
-				e, err := scanEndpoint(row)
-				if err == nil && !a.seen[e.ID] {
-					a.seen[e.ID] = true
-					k := endpointsKey{e.MerchantID, e.Mode}
-					a.endpoints[k] = append(a.endpoints[k], e)
-				}
-				return err
-			},
-		})
-		return nil
+// add adds to reads those that read the integrations whose IDs
+// integrationsOf selects and the endpoints of the merchants (merchant ID
+// and mode) merchantsOf selects, each taking args.
+func (a *readAhead) add(reads *[]read, integrationsOf, merchantsOf string, args []any) {
+	if a.endpoints == nil {
+		a.endpoints, a.seen = map[endpointsKey][]malipo.Endpoint{}, map[string]bool{}
+	}
+	*reads = append(*reads, read{
+		query: `SELECT ` + integrationColumns + ` FROM integrations i WHERE i.id IN (` + integrationsOf + `)`,
+		args:  args,
+		each: func(row interface{ Scan(...any) error }) error {
+			i, err := scanIntegration(row)
+			a.integrations = append(a.integrations, i)
+			return err
+		},
+	}, read{
+		query: `SELECT ` + endpointColumns + ` FROM webhook_endpoints WHERE (merchant_id, mode) IN (` + merchantsOf + `) ORDER BY id`,
+		args:  args,
+		each: func(row interface{ Scan(...any) error }) error {
+			e, err := scanEndpoint(row)
+			if err == nil && !a.seen[e.ID] {
+				a.seen[e.ID] = true
+				k := endpointsKey{e.MerchantID, e.Mode}
+				a.endpoints[k] = append(a.endpoints[k], e)
+			}
+			return err
+		},
 	})
-	return a
 }
 
-// keep puts what was read ahead in the batch's read cache: every
-// integration, and the endpoints of each merchant read (none, for a
-// hinted payment's merchant that has none).
-func (a *readAhead) keep(t *tx) {
+// keep puts what was read ahead in the transaction's read cache: every
+// integration, and the endpoints of each merchant read, and of each of
+// merchants (none, if none were read: merchants must be among those
+// merchantsOf selected).
+func (a *readAhead) keep(t *tx, merchants []endpointsKey) {
 	for _, i := range a.integrations {
 		t.cache.keepIntegration(i)
 	}
-	for _, p := range t.hinted {
-		k := endpointsKey{p.MerchantID, p.Mode}
+	for _, k := range merchants {
 		if _, ok := a.endpoints[k]; !ok {
 			a.endpoints[k] = nil
 		}

@@ -301,7 +301,7 @@ func (t *tx) LeaseDueDeliveries(now, until time.Time, limit int, except []string
 	var err error
 	if t.db.dialect.ReturningInWith {
 		// The events come in the same round trip: a claim waits on it.
-		leased, err = t.leaseWithEvents(lease, args...)
+		leased, err = t.leaseWithEvents(lease, micros(until), args...)
 	} else {
 		leased, err = t.leaseThenEvents(lease, args...)
 	}
@@ -324,15 +324,46 @@ func (t *tx) GiveBackDeliveries(ids []string, at time.Time) error {
 }
 
 // leaseWithEvents runs lease, an UPDATE … RETURNING the deliveries, in a
-// WITH and reads each one's event beside it.
-func (t *tx) leaseWithEvents(lease string, args ...any) ([]store.Leased, error) {
-	return queryAll(t, func(r interface{ Scan(...any) error }) (store.Leased, error) {
-		var del deliveryRow
-		var ev eventRow
-		err := r.Scan(append(del.dest(), ev.dest()...)...)
-		return store.Leased{Delivery: del.delivery(), Event: ev.event()}, err
-	}, `WITH leased AS (`+lease+`) SELECT `+qualified("leased", deliveryColumns)+`, `+qualified("events", eventColumns)+`
-		FROM leased LEFT JOIN events ON events.id = leased.event_id`, args...)
+// WITH and reads each one's event beside it. When it begins the
+// transaction it also reads ahead, in the same round trip, the
+// integrations and endpoints of the deliveries leased until until (see
+// readAhead), which the claim reads next.
+func (t *tx) leaseWithEvents(lease string, until int64, args ...any) ([]store.Leased, error) {
+	var leased []store.Leased
+	reads := []read{{
+		query: `WITH leased AS (` + lease + `) SELECT ` + qualified("leased", deliveryColumns) + `, ` + qualified("events", eventColumns) + `
+		FROM leased LEFT JOIN events ON events.id = leased.event_id`,
+		args: args,
+		each: func(r interface{ Scan(...any) error }) error {
+			var del deliveryRow
+			var ev eventRow
+			err := r.Scan(append(del.dest(), ev.dest()...)...)
+			leased = append(leased, store.Leased{Delivery: del.delivery(), Event: ev.event()})
+			return err
+		},
+	}}
+	var ahead *readAhead
+	if t.readBegins() {
+		ahead = &readAhead{}
+		// The rows just leased: their lease runs out at until, as nothing
+		// else's does but another claim's of the same microsecond, whose
+		// integrations and endpoints are as good to read.
+		const leasedNow = `FROM deliveries WHERE next_attempt_at = ? AND status = 'pending'`
+		ahead.add(&reads, `SELECT integration_id `+leasedNow, `SELECT merchant_id, mode `+leasedNow+` AND endpoint_id <> ''`, []any{until})
+	}
+	if err := t.readAll(reads...); err != nil {
+		return nil, err
+	}
+	if ahead != nil {
+		var merchants []endpointsKey
+		for _, l := range leased {
+			if l.EndpointID != "" {
+				merchants = append(merchants, endpointsKey{l.MerchantID, l.Mode})
+			}
+		}
+		ahead.keep(t, merchants)
+	}
+	return leased, nil
 }
 
 // leaseThenEvents runs lease, then reads the deliveries' events in one

@@ -224,20 +224,6 @@ func eachRow(rows *sql.Rows, each func(row interface{ Scan(...any) error }) erro
 	return rows.Err()
 }
 
-// queryAll reads every row of query's answer with scan (see readAll).
-func queryAll[T any](t *tx, scan func(interface{ Scan(...any) error }) (T, error), query string, args ...any) ([]T, error) {
-	var out []T
-	err := t.readAll(read{query: query, args: args, each: func(row interface{ Scan(...any) error }) error {
-		v, err := scan(row)
-		out = append(out, v)
-		return err
-	}})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
 // firstRow is the single row of a read that begins the transaction: it
 // is read, with the BEGIN, when it is scanned.
 type firstRow struct {

@@ -643,3 +643,77 @@ func testGiveBackDeliveries(t *testing.T, s store.Store) {
 		t.Errorf("the next lease took %d, want the 35 given back", len(again))
 	}
 }
+
+// testLeaseReadAhead: a lease may read ahead the integrations and
+// endpoints of the deliveries it leases; what its function reads is
+// still what is stored, as its own writes leave it: a merchant whose
+// endpoints are all gone has none, one written in the lease is seen.
+func testLeaseReadAhead(t *testing.T, s store.Store) {
+	_, ia := fixture(t, s, "a")
+	_, ib := fixture(t, s, "b")
+	ep := func(id, merchant string) malipo.Endpoint {
+		return malipo.Endpoint{ID: id, MerchantID: merchant, Mode: malipo.ModeTest, URL: "https://shop.example/" + id,
+			Events: []string{"payment.*"}, Secrets: []malipo.EndpointSecret{{Secret: "whsec_" + id}}, CreatedAt: epoch}
+	}
+	write(t, s, func(tx store.Tx) error {
+		for _, e := range []malipo.Event{event("evt_1", ia.MerchantID), event("evt_2", ib.MerchantID)} {
+			if err := tx.CreateEvent(e); err != nil {
+				return err
+			}
+		}
+		toA := delivery("dlv_a", epoch) // to we_1, which is stored
+		toB := delivery("dlv_b", epoch) // to an endpoint deleted since
+		toB.EventID, toB.MerchantID, toB.IntegrationID, toB.EndpointID = "evt_2", ib.MerchantID, ib.ID, "we_gone"
+		toNotifyURL := toB // to the integration's notify_url
+		toNotifyURL.ID, toNotifyURL.EndpointID = "dlv_n", ""
+		for _, d := range []malipo.Delivery{toA, toB, toNotifyURL} {
+			if err := tx.CreateDelivery(d); err != nil {
+				return err
+			}
+		}
+		return tx.CreateEndpoint(ep("we_1", ia.MerchantID))
+	})
+	type seen struct {
+		endpoints   []malipo.Endpoint
+		integration malipo.Integration
+	}
+	got := map[string]seen{}
+	look := func(tx store.Tx, name string, i malipo.Integration) error {
+		eps, err := tx.ListEndpoints(i.MerchantID, i.Mode)
+		if err != nil {
+			return err
+		}
+		in, err := tx.GetIntegration(i.ID)
+		got[name] = seen{eps, in}
+		return err
+	}
+	now := epoch.Add(time.Second)
+	must(t, s.Lease(context.Background(), func(tx store.Tx) error {
+		leased, err := tx.LeaseDueDeliveries(now, now.Add(time.Minute), 10, nil)
+		if err != nil {
+			return err
+		}
+		if len(leased) != 3 {
+			t.Errorf("leased %d deliveries, want 3", len(leased))
+		}
+		if err := look(tx, "a", ia); err != nil {
+			return err
+		}
+		if err := look(tx, "b", ib); err != nil {
+			return err
+		}
+		if err := tx.CreateEndpoint(ep("we_b", ib.MerchantID)); err != nil {
+			return err
+		}
+		return look(tx, "b, after a write", ib)
+	}))
+	for name, want := range map[string]seen{
+		"a":                {[]malipo.Endpoint{ep("we_1", ia.MerchantID)}, ia},
+		"b":                {nil, ib},
+		"b, after a write": {[]malipo.Endpoint{ep("we_b", ib.MerchantID)}, ib},
+	} {
+		if diff := cmp.Diff(want, got[name], cmp.AllowUnexported(seen{})); diff != "" {
+			t.Errorf("read %q in the lease (-want +got):\n%s", name, diff)
+		}
+	}
+}

@@ -46,6 +46,7 @@ func Run(t *testing.T, open Opener) {
 		{"PaymentUpdatesInABatch", testPaymentUpdatesInABatch},
 		{"HintedPayments", testHintedPayments},
 		{"HintedReadAhead", testHintedReadAhead},
+		{"LeaseReadAhead", testLeaseReadAhead},
 		{"PanicIsolated", testPanicIsolated},
 		{"Events", testEvents},
 		{"GetEvents", testGetEvents},
