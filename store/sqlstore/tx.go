@@ -93,7 +93,8 @@ func checkArgs(args []any) error {
 }
 
 // stmt returns query prepared, or nil if it is not prepared yet or this is
-// a read transaction or one run by hand (whose driver prepares its own). Parsing SQL is a large part of a small write's cost.
+// a read transaction or one run by hand (whose driver prepares its own).
+// Parsing SQL is a large part of a small write's cost.
 func (t *tx) stmt(query string) *sql.Stmt {
 	if t.stmts == nil {
 		return nil
@@ -175,13 +176,16 @@ func (t *tx) readBegins() bool {
 // round trip with its BEGIN (Dialect.BeginWith); else each as a query of
 // its own.
 func (t *tx) readAll(reads ...read) error {
-	for _, r := range reads {
-		if err := checkArgs(r.args); err != nil {
-			return err
-		}
-		// Held rows a read needs written first begin the transaction.
-		if err := t.beforeStatement(r.query); err != nil {
-			return err
+	if t.readBegins() {
+		// What query checks for each read, for all of them first.
+		for _, r := range reads {
+			if err := checkArgs(r.args); err != nil {
+				return err
+			}
+			// Held rows a read needs written first begin the transaction.
+			if err := t.beforeStatement(r.query); err != nil {
+				return err
+			}
 		}
 	}
 	if t.readBegins() {

@@ -594,33 +594,17 @@ func testHintedPayments(t *testing.T, s store.Store) {
 func testHintedReadAhead(t *testing.T, s store.Store) {
 	_, ia := fixture(t, s, "a")
 	_, ib := fixture(t, s, "b")
-	ep := func(id string) malipo.Endpoint {
-		return malipo.Endpoint{ID: id, MerchantID: ia.MerchantID, Mode: ia.Mode, URL: "https://shop.example/" + id,
-			Events: []string{"payment.*"}, Secrets: []malipo.EndpointSecret{{Secret: "whsec_" + id}}, CreatedAt: epoch}
-	}
 	write(t, s, func(tx store.Tx) error {
 		for _, p := range []malipo.Payment{payment(ia, "pay_a1", "r_a1"), payment(ia, "pay_a2", "r_a2"), payment(ib, "pay_b1", "r_b1")} {
 			if err := tx.CreatePayment(p); err != nil {
 				return err
 			}
 		}
-		return tx.CreateEndpoint(ep("we_1"))
+		return tx.CreateEndpoint(endpointOf("we_1", ia))
 	})
-	type seen struct {
-		endpoints   []malipo.Endpoint
-		integration malipo.Integration
-	}
-	got := map[string]seen{}
+	got := lookups{}
 	look := func(name string, i malipo.Integration) func(tx store.Tx) error {
-		return func(tx store.Tx) error {
-			eps, err := tx.ListEndpoints(i.MerchantID, i.Mode)
-			if err != nil {
-				return err
-			}
-			in, err := tx.GetIntegration(i.ID)
-			got[name] = seen{eps, in}
-			return err
-		}
+		return func(tx store.Tx) error { return got.look(tx, name, i) }
 	}
 	hint := func(id string) []store.Hint { return []store.Hint{{Payment: id}} }
 	renamed := ia
@@ -629,13 +613,13 @@ func testHintedReadAhead(t *testing.T, s store.Store) {
 		Call{Hints: hint("pay_a1"), Fn: look("a first", ia)},
 		Call{Hints: hint("pay_b1"), Fn: look("b", ib)},
 		Call{Hints: hint("pay_a2"), Fn: func(tx store.Tx) error {
-			if err := tx.CreateEndpoint(ep("we_2")); err != nil {
+			if err := tx.CreateEndpoint(endpointOf("we_2", ia)); err != nil {
 				return err
 			}
 			if err := tx.UpdateIntegration(renamed); err != nil {
 				return err
 			}
-			return look("a, after its own writes", ia)(tx)
+			return got.look(tx, "a, after its own writes", ia)
 		}},
 		Call{Hints: hint("pay_a1"), Fn: look("a, after another's writes", ia)},
 	)
@@ -644,14 +628,46 @@ func testHintedReadAhead(t *testing.T, s store.Store) {
 			t.Errorf("caller %d: %v", n, err)
 		}
 	}
-	for name, want := range map[string]seen{
-		"a first":                   {[]malipo.Endpoint{ep("we_1")}, ia},
+	got.want(t, lookups{
+		"a first":                   {[]malipo.Endpoint{endpointOf("we_1", ia)}, ia},
 		"b":                         {nil, ib},
-		"a, after its own writes":   {[]malipo.Endpoint{ep("we_1"), ep("we_2")}, renamed},
-		"a, after another's writes": {[]malipo.Endpoint{ep("we_1"), ep("we_2")}, renamed},
-	} {
-		if diff := cmp.Diff(want, got[name], cmp.AllowUnexported(seen{})); diff != "" {
+		"a, after its own writes":   {[]malipo.Endpoint{endpointOf("we_1", ia), endpointOf("we_2", ia)}, renamed},
+		"a, after another's writes": {[]malipo.Endpoint{endpointOf("we_1", ia), endpointOf("we_2", ia)}, renamed},
+	})
+}
+
+// lookups are what transactions read of a merchant's endpoints and an
+// integration, by name: the reads a store may answer from what it read
+// ahead.
+type lookups map[string]lookup
+
+type lookup struct {
+	Endpoints   []malipo.Endpoint
+	Integration malipo.Integration
+}
+
+// look reads i's merchant's endpoints and i, as name.
+func (l lookups) look(tx store.Tx, name string, i malipo.Integration) error {
+	eps, err := tx.ListEndpoints(i.MerchantID, i.Mode)
+	if err != nil {
+		return err
+	}
+	in, err := tx.GetIntegration(i.ID)
+	l[name] = lookup{eps, in}
+	return err
+}
+
+func (l lookups) want(t *testing.T, want lookups) {
+	t.Helper()
+	for name, w := range want {
+		if diff := cmp.Diff(w, l[name]); diff != "" {
 			t.Errorf("read %q (-want +got):\n%s", name, diff)
 		}
 	}
+}
+
+// endpointOf is a webhook endpoint of i's merchant.
+func endpointOf(id string, i malipo.Integration) malipo.Endpoint {
+	return malipo.Endpoint{ID: id, MerchantID: i.MerchantID, Mode: i.Mode, URL: "https://shop.example/" + id,
+		Events: []string{"payment.*"}, Secrets: []malipo.EndpointSecret{{Secret: "whsec_" + id}}, CreatedAt: epoch}
 }

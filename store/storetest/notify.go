@@ -651,10 +651,6 @@ func testGiveBackDeliveries(t *testing.T, s store.Store) {
 func testLeaseReadAhead(t *testing.T, s store.Store) {
 	_, ia := fixture(t, s, "a")
 	_, ib := fixture(t, s, "b")
-	ep := func(id, merchant string) malipo.Endpoint {
-		return malipo.Endpoint{ID: id, MerchantID: merchant, Mode: malipo.ModeTest, URL: "https://shop.example/" + id,
-			Events: []string{"payment.*"}, Secrets: []malipo.EndpointSecret{{Secret: "whsec_" + id}}, CreatedAt: epoch}
-	}
 	write(t, s, func(tx store.Tx) error {
 		for _, e := range []malipo.Event{event("evt_1", ia.MerchantID), event("evt_2", ib.MerchantID)} {
 			if err := tx.CreateEvent(e); err != nil {
@@ -671,22 +667,9 @@ func testLeaseReadAhead(t *testing.T, s store.Store) {
 				return err
 			}
 		}
-		return tx.CreateEndpoint(ep("we_1", ia.MerchantID))
+		return tx.CreateEndpoint(endpointOf("we_1", ia))
 	})
-	type seen struct {
-		endpoints   []malipo.Endpoint
-		integration malipo.Integration
-	}
-	got := map[string]seen{}
-	look := func(tx store.Tx, name string, i malipo.Integration) error {
-		eps, err := tx.ListEndpoints(i.MerchantID, i.Mode)
-		if err != nil {
-			return err
-		}
-		in, err := tx.GetIntegration(i.ID)
-		got[name] = seen{eps, in}
-		return err
-	}
+	got := lookups{}
 	now := epoch.Add(time.Second)
 	must(t, s.Lease(context.Background(), func(tx store.Tx) error {
 		leased, err := tx.LeaseDueDeliveries(now, now.Add(time.Minute), 10, nil)
@@ -696,24 +679,20 @@ func testLeaseReadAhead(t *testing.T, s store.Store) {
 		if len(leased) != 3 {
 			t.Errorf("leased %d deliveries, want 3", len(leased))
 		}
-		if err := look(tx, "a", ia); err != nil {
+		if err := got.look(tx, "a", ia); err != nil {
 			return err
 		}
-		if err := look(tx, "b", ib); err != nil {
+		if err := got.look(tx, "b", ib); err != nil {
 			return err
 		}
-		if err := tx.CreateEndpoint(ep("we_b", ib.MerchantID)); err != nil {
+		if err := tx.CreateEndpoint(endpointOf("we_b", ib)); err != nil {
 			return err
 		}
-		return look(tx, "b, after a write", ib)
+		return got.look(tx, "b, after a write", ib)
 	}))
-	for name, want := range map[string]seen{
-		"a":                {[]malipo.Endpoint{ep("we_1", ia.MerchantID)}, ia},
+	got.want(t, lookups{
+		"a":                {[]malipo.Endpoint{endpointOf("we_1", ia)}, ia},
 		"b":                {nil, ib},
-		"b, after a write": {[]malipo.Endpoint{ep("we_b", ib.MerchantID)}, ib},
-	} {
-		if diff := cmp.Diff(want, got[name], cmp.AllowUnexported(seen{})); diff != "" {
-			t.Errorf("read %q in the lease (-want +got):\n%s", name, diff)
-		}
-	}
+		"b, after a write": {[]malipo.Endpoint{endpointOf("we_b", ib)}, ib},
+	})
 }
