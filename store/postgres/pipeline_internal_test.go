@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
-	"os"
 	"testing"
 )
 
@@ -11,12 +9,8 @@ import (
 // not an error, by PostgreSQL: the pipeline must make it one, or a batch
 // would take its work for committed.
 func TestPipedCommitOfAFailedTransactionFails(t *testing.T) {
-	url := os.Getenv("MALIPO_TEST_DATABASE_URL")
-	if url == "" {
-		t.Skip("MALIPO_TEST_DATABASE_URL is not set")
-	}
 	ctx := context.Background()
-	db, err := sql.Open("pgx", url)
+	db, err := openPool(ctx, testURL(t), StatementTimeout, "on", "malipo")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,10 +10,7 @@ import (
 // The lease pool's sessions commit asynchronously, and only its: the
 // serving pool stays durable. Each names itself to pg_stat_activity.
 func TestOnlyTheLeasePoolCommitsAsynchronously(t *testing.T) {
-	url := os.Getenv("MALIPO_TEST_DATABASE_URL")
-	if url == "" {
-		t.Skip("MALIPO_TEST_DATABASE_URL is not set")
-	}
+	url := testURL(t)
 	ctx := context.Background()
 	lease, err := openLeasePool(ctx, url)
 	if err != nil {
@@ -38,4 +35,16 @@ func TestOnlyTheLeasePoolCommitsAsynchronously(t *testing.T) {
 			t.Errorf("%s pool: synchronous_commit %s, application_name %q; want %s, %q", c.name, sync, app, c.sync, c.app)
 		}
 	}
+}
+
+// testURL is the test database's URL, for the tests of this package's
+// own workings (pgtest, which opens stores, cannot be imported here); the
+// test is skipped without one.
+func testURL(t *testing.T) string {
+	t.Helper()
+	url := os.Getenv("MALIPO_TEST_DATABASE_URL")
+	if url == "" {
+		t.Skip("MALIPO_TEST_DATABASE_URL is not set")
+	}
+	return url
 }
