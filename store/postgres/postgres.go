@@ -1,8 +1,10 @@
 // Package postgres opens Malipo's shared store for many nodes: PostgreSQL
 // through pgx, with synchronous_commit on so a commit is durable before it
 // is acknowledged (except a lease's, on connections of their own: see
-// store.Store's Lease), and row locks with SKIP LOCKED so nodes split
-// background work without doing any of it twice.
+// store.Store's Lease), row locks with SKIP LOCKED so nodes split
+// background work without doing any of it twice, and pgx batches that
+// carry a write transaction's BEGIN and COMMIT with its other statements
+// (Dialect's BeginWith, Pipeline and ExpectRows).
 package postgres
 
 import (
