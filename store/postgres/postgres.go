@@ -74,18 +74,28 @@ func expectRows(statement string, n int) string {
 
 const expectPrefix = "malipo: only "
 
-// pipeline sends queries on driverConn, a pgx connection of the pool, as
-// one batch: pgx writes them all before reading an answer.
-func pipeline(ctx context.Context, driverConn any, queries []string, args [][]any) ([]int64, error) {
+// sendBatch sends queries (with their args) on driverConn, a pgx
+// connection of the pool, as one batch: pgx writes them all before
+// reading an answer.
+func sendBatch(ctx context.Context, driverConn any, queries []string, args [][]any) (pgx.BatchResults, error) {
 	c, ok := driverConn.(*stdlib.Conn)
 	if !ok {
-		return nil, fmt.Errorf("postgres: pipeline on a %T, not a pgx connection", driverConn)
+		return nil, fmt.Errorf("postgres: a batch on a %T, not a pgx connection", driverConn)
 	}
 	b := &pgx.Batch{}
 	for i, q := range queries {
 		b.Queue(q, args[i]...)
 	}
-	results := c.Conn().SendBatch(ctx, b)
+	return c.Conn().SendBatch(ctx, b), nil
+}
+
+// pipeline sends queries as one batch (see sendBatch) and reads the rows
+// each affected.
+func pipeline(ctx context.Context, driverConn any, queries []string, args [][]any) ([]int64, error) {
+	results, err := sendBatch(ctx, driverConn, queries, args)
+	if err != nil {
+		return nil, err
+	}
 	affected := make([]int64, 0, len(queries))
 	for _, q := range queries {
 		tag, err := results.Exec()
@@ -101,19 +111,13 @@ func pipeline(ctx context.Context, driverConn any, queries []string, args [][]an
 	return affected, results.Close()
 }
 
-// beginWith sends BEGIN and queries on driverConn as one batch, and
+// beginWith sends BEGIN and queries as one batch (see sendBatch), and
 // hands each row of query i's answer to each.
 func beginWith(ctx context.Context, driverConn any, queries []string, args [][]any, each func(i int, row interface{ Scan(...any) error }) error) error {
-	c, ok := driverConn.(*stdlib.Conn)
-	if !ok {
-		return fmt.Errorf("postgres: begin on a %T, not a pgx connection", driverConn)
+	results, err := sendBatch(ctx, driverConn, append([]string{"BEGIN"}, queries...), append([][]any{nil}, args...))
+	if err != nil {
+		return err
 	}
-	b := &pgx.Batch{}
-	b.Queue("BEGIN")
-	for i, q := range queries {
-		b.Queue(q, args[i]...)
-	}
-	results := c.Conn().SendBatch(ctx, b)
 	if _, err := results.Exec(); err != nil {
 		results.Close()
 		return fmt.Errorf("begin: %w", err)
