@@ -100,11 +100,13 @@ type slowReceiver struct {
 	delivered   map[string]int // webhook-id → acknowledged deliveries
 	interrupted map[string]int // webhook-id → attempts cut off mid-answer
 	inFlight    int            // attempts being answered right now
+	lastStart   time.Time      // when the latest of them came in
+	delay       time.Duration  // how long each answer takes
 	bad         []string
 }
 
 func newSlowReceiver(t *testing.T, delay time.Duration) *slowReceiver {
-	rc := &slowReceiver{delivered: map[string]int{}, interrupted: map[string]int{}}
+	rc := &slowReceiver{delivered: map[string]int{}, interrupted: map[string]int{}, delay: delay}
 	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		id := r.Header.Get(webhook.HeaderID)
@@ -120,6 +122,7 @@ func newSlowReceiver(t *testing.T, delay time.Duration) *slowReceiver {
 		}
 		rc.mu.Lock()
 		rc.inFlight++
+		rc.lastStart = time.Now()
 		rc.mu.Unlock()
 		select {
 		case <-time.After(delay):
@@ -188,11 +191,14 @@ func crashMidDelivery(t *testing.T, db string) {
 			t.Fatalf("outcome: %v", got)
 		}
 	}
-	// Kill once some notifications are through and others are mid-answer.
+	// Kill once some notifications are through and others are mid-answer:
+	// a wave of attempts that came in lately, not the last of a wave that
+	// is finishing (its attempts end together, so one may still count as
+	// in flight while the others are delivered).
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		rc.mu.Lock()
-		ready := len(rc.delivered) >= 4 && rc.inFlight > 0
+		ready := len(rc.delivered) >= 4 && rc.inFlight > 0 && time.Since(rc.lastStart) < rc.delay/2
 		rc.mu.Unlock()
 		if ready {
 			break
