@@ -79,6 +79,30 @@ func TakeShed(ctx context.Context) *Shed {
 	return s
 }
 
+// Batch is one batch of writes a group committer ran, as a store that
+// batches reports it for metrics (see BatchObserver).
+type Batch struct {
+	// Writes is how many callers' transactions the batch ran, a caller
+	// failing on its own included.
+	Writes int
+	// Waited is how long its oldest write waited, from its Transact to
+	// the batch's start: the queue and the gathering of the batch.
+	Waited time.Duration
+	// Took is from the batch's start to its commit (or its failure): what
+	// the database took.
+	Took time.Duration
+	// Failed is set when the batch failed as a whole (the database's
+	// error, not a caller's own); its writes then run again alone.
+	Failed bool
+}
+
+// BatchObserver is a store whose committers report each batch they run
+// to f, from the committer's goroutine: f must be quick. nil stops the
+// reports.
+type BatchObserver interface {
+	ObserveBatches(f func(Batch))
+}
+
 // ErrLeaseLost is SettleDelivery's answer when the delivery moved on
 // since it was leased: another node claimed it, or an attempt was
 // recorded.

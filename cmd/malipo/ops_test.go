@@ -228,7 +228,8 @@ func TestSIGTERMFinishesWhatIsUnderWay(t *testing.T) {
 }
 
 // /metrics shows what an operator's alerts watch: the notification backlog,
-// rail attempts without a verdict, and the latest ledger audit.
+// rail attempts without a verdict, the latest ledger audit, and how the
+// store's committers keep up.
 func TestMetricsForAlerts(t *testing.T) {
 	s := startServer(t, filepath.Join(t.TempDir(), "malipo.db"), "--sandbox-delay", "1h")
 	call(t, "POST", s.url+"/v1/payments", s.key, `{"amount":5000,"currency":"XOF","reference":"o-1","method":"mobile_money","phone":"+2250707120000"}`)
@@ -240,6 +241,12 @@ func TestMetricsForAlerts(t *testing.T) {
 		regexp.MustCompile(`(?m)^malipo_rail_attempt_oldest_age_seconds [0-9.e-]+$`),
 		regexp.MustCompile(`(?m)^malipo_ledger_audit_failed 0$`),
 		regexp.MustCompile(`(?m)^malipo_ledger_audit_timestamp_seconds [1-9][0-9.e+]+$`),
+		regexp.MustCompile(`(?m)^malipo_store_writes_queued 0$`),
+		regexp.MustCompile(`(?m)^malipo_store_aborts_total 0$`),
+		regexp.MustCompile(`(?m)^malipo_store_batches_failed_total 0$`),
+		regexp.MustCompile(`(?m)^malipo_store_batch_writes_count [1-9][0-9]*$`),
+		regexp.MustCompile(`(?m)^malipo_store_batch_wait_seconds_count [1-9][0-9]*$`),
+		regexp.MustCompile(`(?m)^malipo_store_batch_seconds_bucket\{le="5"\} [1-9][0-9]*$`),
 	}
 	var text string
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {

@@ -339,6 +339,44 @@ func exemptFromShedding(r *http.Request) bool {
 	return r.URL.Path == "/healthz" || r.URL.Path == "/metrics" || strings.HasPrefix(r.URL.Path, "/rails/")
 }
 
+// storeMetrics shows how the store's group committers keep up, for a
+// store that batches writes: the writes waiting for a committer, and of
+// each batch its size, how long its oldest write waited for it, what the
+// database took and whether it failed as a whole; and the transactions
+// the database aborted (deadlocks, serialization failures).
+func storeMetrics(reg prometheus.Registerer, st store.Store) {
+	if q, ok := st.(interface{ Queued() int64 }); ok {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "malipo_store_writes_queued",
+			Help: "Writes waiting for a committer."}, func() float64 { return float64(q.Queued()) }))
+	}
+	if a, ok := st.(interface{ Aborts() int64 }); ok {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "malipo_store_aborts_total",
+			Help: "Transactions the database aborted (a deadlock, a serialization failure) and the committer ran again."}, func() float64 { return float64(a.Aborts()) }))
+	}
+	obs, ok := st.(store.BatchObserver)
+	if !ok {
+		return
+	}
+	seconds := []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}
+	writes := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "malipo_store_batch_writes",
+		Help: "Writes (callers' transactions) per batch a committer ran.", Buckets: prometheus.ExponentialBuckets(1, 2, 11)})
+	waited := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "malipo_store_batch_wait_seconds",
+		Help: "How long each batch's oldest write waited for it: the queue and the gathering.", Buckets: seconds})
+	took := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "malipo_store_batch_seconds",
+		Help: "What the database took for each batch, from its first statement to its commit.", Buckets: seconds})
+	failed := prometheus.NewCounter(prometheus.CounterOpts{Name: "malipo_store_batches_failed_total",
+		Help: "Batches that failed as a whole (the database's error); their writes ran again alone."})
+	reg.MustRegister(writes, waited, took, failed)
+	obs.ObserveBatches(func(b store.Batch) {
+		writes.Observe(float64(b.Writes))
+		waited.Observe(b.Waited.Seconds())
+		took.Observe(b.Took.Seconds())
+		if b.Failed {
+			failed.Inc()
+		}
+	})
+}
+
 // shedMetric counts requests refused for load, by the shedder and by the
 // store's admission.
 func shedMetric(s *shed.Shedder, st store.Store) prometheus.Collector {

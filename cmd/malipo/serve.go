@@ -206,6 +206,7 @@ func (s serveCmd) Run(c *cli, e *env) error {
 		go shedder.Run(workers)
 	}
 	reg.MustRegister(shedMetric(shedder, st))
+	storeMetrics(reg, st)
 	// Every listener: a request ID first, then the shedder (refusing costs
 	// least before anything else is done), then the store's admission.
 	withID := func(h http.Handler, refuse func(http.ResponseWriter, *http.Request)) http.Handler {

@@ -160,6 +160,16 @@ func (db *DB) noteCommit(queuedAt time.Time) {
 	}
 }
 
+// ObserveBatches has every batch a committer runs reported to f (see
+// store.BatchObserver); nil stops the reports.
+func (db *DB) ObserveBatches(f func(store.Batch)) {
+	if f == nil {
+		db.observe.Store(nil)
+		return
+	}
+	db.observe.Store(&f)
+}
+
 // Shed reports how many requests' writes the store refused as overloaded
 // since it opened.
 func (db *DB) Shed() int64 { return db.shed.Load() }
@@ -289,7 +299,11 @@ func (db *DB) commitBatch(batch []*unit, shard int) {
 	if len(live) == 0 {
 		return
 	}
+	started := time.Now()
 	results, err := db.runBatch(live, shard)
+	if f := db.observe.Load(); f != nil {
+		(*f)(store.Batch{Writes: len(live), Waited: started.Sub(live[0].queuedAt), Took: time.Since(started), Failed: err != nil})
+	}
 	if err != nil && len(live) > 1 && db.retryable(err) {
 		for _, u := range live {
 			db.commitBatch([]*unit{u}, shard)

@@ -101,7 +101,8 @@ type DB struct {
 	windowStart time.Time
 	windowBest  time.Duration
 	shed        atomic.Int64
-	queueTarget atomic.Int64 // ns; see SetQueueTarget
+	observe     atomic.Pointer[func(store.Batch)] // see ObserveBatches
+	queueTarget atomic.Int64                      // ns; see SetQueueTarget
 	closers     []func() error
 	maxBatch    int
 	// leaseShard is the balance shard of leases' transactions, one no

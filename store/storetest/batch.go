@@ -671,3 +671,69 @@ func endpointOf(id string, i malipo.Integration) malipo.Endpoint {
 	return malipo.Endpoint{ID: id, MerchantID: i.MerchantID, Mode: i.Mode, URL: "https://shop.example/" + id,
 		Events: []string{"payment.*"}, Secrets: []malipo.EndpointSecret{{Secret: "whsec_" + id}}, CreatedAt: epoch}
 }
+
+// testBatchesObserved: a batching store reports each batch its committers
+// run, once, with its writes (a caller failing on its own among them), how
+// long its oldest write waited and how long the database took; a failing
+// caller does not make the batch count as failed.
+func testBatchesObserved(t *testing.T, s store.Store) {
+	_, i := fixture(t, s, "a")
+	obs, ok := s.(store.BatchObserver)
+	if !ok {
+		t.Fatalf("%T does not report its batches (ObserveBatches)", s)
+	}
+	var (
+		mu      sync.Mutex
+		batches []store.Batch
+	)
+	obs.ObserveBatches(func(b store.Batch) {
+		mu.Lock()
+		defer mu.Unlock()
+		batches = append(batches, b)
+	})
+	t.Cleanup(func() { obs.ObserveBatches(nil) })
+
+	// The batch's oldest write is the one InOneBatch holds in the queue
+	// while its callers queue behind it: it waits at least as long as
+	// they take to queue, and then the pause below.
+	const pause = 30 * time.Millisecond
+	boom := errors.New("boom")
+	begun := time.Now()
+	errs := inOneBatch(t, s,
+		func(tx store.Tx) error { return tx.CreatePayment(payment(i, "pay_obs1", "obs1")) },
+		func(tx store.Tx) error { time.Sleep(pause); return boom },
+		func(tx store.Tx) error { return tx.CreatePayment(payment(i, "pay_obs2", "obs2")) },
+	)
+	within := time.Since(begun)
+	if !errors.Is(errs[1], boom) || errs[0] != nil || errs[2] != nil {
+		t.Fatalf("callers' errors %v, want nil, boom, nil", errs)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var found []store.Batch
+	for _, b := range batches {
+		if b.Writes == 4 { // the held write and the three callers
+			found = append(found, b)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("batches of four writes reported: %+v (all: %+v), want one", found, batches)
+	}
+	b := found[0]
+	if b.Failed {
+		t.Errorf("the batch counts as failed for a caller's own error: %+v", b)
+	}
+	// The batch ran the sleeping caller (twice: once to find who fails,
+	// once with savepoints), so the database's part took at least that.
+	if b.Took < 2*pause || b.Took > within {
+		t.Errorf("batch took %v, want between %v and %v", b.Took, 2*pause, within)
+	}
+	if b.Waited <= 0 || b.Waited+b.Took > within {
+		t.Errorf("batch's oldest write waited %v (took %v), want more than nothing and within the %v the whole took", b.Waited, b.Took, within)
+	}
+	for _, b := range batches {
+		if b.Writes < 1 || b.Took < 0 || b.Waited < 0 {
+			t.Errorf("a batch reported as %+v", b)
+		}
+	}
+}

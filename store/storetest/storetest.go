@@ -41,6 +41,7 @@ func Run(t *testing.T, open Opener) {
 		{"HotBalances", testHotBalances},
 		{"GroupCommit", testGroupCommit},
 		{"BatchFailuresStayTheirs", testBatchFailuresStayTheirs},
+		{"BatchesObserved", testBatchesObserved},
 		{"OwnWritesSeen", testOwnWritesSeen},
 		{"RepeatedReads", testRepeatedReads},
 		{"PaymentUpdatesInABatch", testPaymentUpdatesInABatch},
