@@ -47,18 +47,22 @@ func dsn(path string, readOnly bool) string {
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(1)")
-	// Memory-mapped reads, and a page cache for the writer (16 MiB) that
-	// keeps the hot b-tree pages of the indexes out of pread calls on
-	// every insert; readers, which look up a row or a page of rows, keep
-	// 4 MiB each. The cache is outside the Go heap and its memory limit;
-	// 64 MiB for every connection, as before, let a busy node's memory
-	// grow with its database (BENCHMARKS.md, issue #15).
+	// Memory-mapped reads, and small page caches. The cache lives outside
+	// the Go heap and its memory limit, and costs twice its size: the
+	// allocator under this SQLite rounds each page's allocation (4 KiB and
+	// a header) up to 8 KiB. The writer keeps 4 MiB of pages, its hot
+	// b-tree pages; a page it misses is a copy from the mapped file or a
+	// read from the WAL. A reader keeps SQLite's default, 2 MiB: it drops
+	// its whole cache whenever another connection has committed since its
+	// last read, so under writes a larger one held only memory. A 16 MiB
+	// writer cache (4 MiB per reader) made a busy node 15-25 MB bigger
+	// with no measurable gain (BENCHMARKS.md, issue #15).
 	q.Add("_pragma", "mmap_size(268435456)")
 	if readOnly {
-		q.Add("_pragma", "cache_size(-4096)")
+		q.Add("_pragma", "cache_size(-2048)")
 		q.Add("_pragma", "query_only(1)")
 	} else {
-		q.Add("_pragma", "cache_size(-16384)")
+		q.Add("_pragma", "cache_size(-4096)")
 		// A batch's multi-row inserts keep a statement journal (a row
 		// that breaks a unique index undoes its statement alone). In a
 		// temporary file, as by default, every batch past 64 KiB of it
