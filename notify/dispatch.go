@@ -35,6 +35,8 @@ type Config struct {
 	// Workers is how many attempts run at once on this node; default
 	// DefaultWorkers. An attempt spends most of its time waiting (for the
 	// receiver, then for its record's commit), so many run on few cores.
+	// The node claims as many deliveries again ahead, waiting for a
+	// worker, so that no worker waits for a claim's commit.
 	Workers int
 	// Poll is how often Run looks for due deliveries when nothing wakes
 	// it (deliveries written by other nodes, retries); default 1 s.
@@ -92,8 +94,10 @@ const (
 // make and record one attempt, so a node that dies mid-attempt only delays
 // that delivery until the lease runs out.
 type Dispatcher struct {
-	cfg   Config
-	wake  chan struct{}
+	cfg  Config
+	wake chan struct{}
+	// slots holds a token for each delivery this node has claimed and not
+	// yet attempted: up to Workers under way and as many claimed ahead.
 	slots chan struct{}
 	// A worker hands its answer to be recorded and takes the next
 	// delivery at once: its slot is not held through the record's commit,
@@ -172,7 +176,7 @@ func New(cfg Config) *Dispatcher {
 		}
 	}
 	cfg.Clients = clients
-	return &Dispatcher{cfg: cfg, wake: make(chan struct{}, 1), slots: make(chan struct{}, cfg.Workers),
+	return &Dispatcher{cfg: cfg, wake: make(chan struct{}, 1), slots: make(chan struct{}, 2*cfg.Workers),
 		recording: make(chan struct{}, 4*cfg.Workers), inFlight: inFlight{now: time.Now},
 		receivers: receivers{failuresToPause: cfg.FailuresToPause, pauseFor: cfg.PauseFor, maxPause: cfg.MaxPause}}
 }
@@ -201,10 +205,20 @@ func (d *Dispatcher) now() time.Time { return d.cfg.Clock.Now().Truncate(time.Mi
 
 // Run sends deliveries as they fall due until ctx ends. Then it claims no
 // more and gives the attempts under way Config.Grace to finish and be
-// recorded; those it cuts short it releases, so another node sends them at
-// once instead of waiting out their leases. It claims only as many
-// deliveries as it has free workers, so nothing it holds waits out its
-// lease in a queue.
+// recorded; those it cuts short, and those claimed ahead that no worker
+// started, it releases, so another node sends them at once instead of
+// waiting out their leases.
+//
+// It claims deliveries for its free workers and as many again ahead:
+// a claim waits for its commit (on SQLite, for a group commit's batch and
+// its fsync), and workers with nothing claimed for them sat idle through
+// it. Deliveries of receivers already busy (see inFlight) wait behind
+// the others: a free worker takes another receiver's delivery first, so a
+// slow receiver's backlog claimed ahead does not hold up everyone else's.
+// A delivery claimed ahead waits about one attempt's timeout at most for
+// a worker (there are as many workers as deliveries ahead), unless it
+// waits behind others; one whose lease has run short by the time a
+// worker takes it is given back (see attempt).
 func (d *Dispatcher) Run(ctx context.Context) {
 	attempts, cut := context.WithCancel(context.WithoutCancel(ctx))
 	defer cut()
@@ -224,11 +238,19 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	// The workers live as long as Run: a goroutine started per attempt
 	// grew its stack anew for every one (rendering an event decodes
 	// JSON, deep), a twentieth of a delivery's CPU.
-	jobs := make(chan job, d.cfg.Workers)
+	q := jobQueue{first: make(chan job, cap(d.slots)), behind: make(chan job, cap(d.slots))}
 	for range d.cfg.Workers {
 		wg.Go(func() {
-			for j := range jobs {
-				d.attempt(attempts, j)
+			for {
+				j, ok := q.next()
+				if !ok {
+					return
+				}
+				if ctx.Err() != nil {
+					d.giveBack(j) // claimed ahead; not started before the stop
+				} else {
+					d.attempt(attempts, j)
+				}
 				<-d.slots
 			}
 		})
@@ -237,17 +259,60 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	// claim's commit.
 	var loops sync.WaitGroup
 	for range claimLoops {
-		loops.Go(func() { d.claimLoop(ctx, jobs) })
+		loops.Go(func() { d.claimLoop(ctx, q) })
 	}
 	loops.Wait()
-	close(jobs)
+	close(q.first)
+	close(q.behind)
+}
+
+// jobQueue holds claimed deliveries until a worker takes them: those of
+// receivers that were busy when queued (see inFlight) behind the rest.
+type jobQueue struct {
+	first, behind chan job
+}
+
+// next returns the next job, one from first if any waits, and false once
+// both are closed and empty.
+func (q jobQueue) next() (job, bool) {
+	select {
+	case j, ok := <-q.first:
+		if ok {
+			return j, true
+		}
+	default:
+	}
+	select {
+	case j, ok := <-q.first:
+		if ok {
+			return j, true
+		}
+		j, ok = <-q.behind
+		return j, ok
+	case j, ok := <-q.behind:
+		if ok {
+			return j, true
+		}
+		j, ok = <-q.first
+		return j, ok
+	}
+}
+
+// giveBack releases a claimed delivery no worker started: due again at
+// once, for this node or another.
+func (d *Dispatcher) giveBack(j job) {
+	d.inFlight.finish(j.receiver, d.cfg.ReceiverShare, false)
+	if err := d.release(j.msg.Delivery); err != nil {
+		d.cfg.Logger.Warn("delivery not released; it waits out its lease", "delivery", j.msg.Delivery.ID, "err", err)
+	}
 }
 
 const claimLoops = 2
 
-// claimLoop claims due deliveries for free workers and hands them to the
-// workers, until ctx ends. Each job holds a slot, so jobs never blocks.
-func (d *Dispatcher) claimLoop(ctx context.Context, jobs chan<- job) {
+// claimLoop claims due deliveries for free slots and queues them for the
+// workers, until ctx ends. Each job holds a slot, so queueing never
+// blocks.
+func (d *Dispatcher) claimLoop(ctx context.Context, q jobQueue) {
 	poll := time.NewTicker(d.cfg.Poll)
 	defer poll.Stop()
 	for {
@@ -258,7 +323,7 @@ func (d *Dispatcher) claimLoop(ctx context.Context, jobs chan<- job) {
 		}
 		n := 1
 	more:
-		for n < d.cfg.Workers {
+		for n < cap(d.slots) {
 			select {
 			case d.slots <- struct{}{}:
 				n++
@@ -274,7 +339,11 @@ func (d *Dispatcher) claimLoop(ctx context.Context, jobs chan<- job) {
 			<-d.slots
 		}
 		for _, j := range claimed {
-			jobs <- j
+			if d.inFlight.isBusy(j.receiver, d.cfg.ReceiverShare) {
+				q.behind <- j
+			} else {
+				q.first <- j
+			}
 		}
 		if err == nil && len(claimed) == n {
 			continue // there may be more due at once
@@ -446,10 +515,15 @@ func (d *Dispatcher) attempt(ctx context.Context, j job) {
 		}
 	}()
 	// An attempt must end, recorded, within its lease: with less lease
-	// left than an attempt may take (the claim's commit was slow), another
-	// node could claim it midway. It is left for the lease to run out.
+	// left than an attempt may take (the claim's commit was slow, or it
+	// waited long behind others), another node could claim it midway. It
+	// is given back instead, due at once under a new lease.
 	if left := j.msg.Delivery.NextAttemptAt.Sub(d.now()); left < d.cfg.Timeout+recordTime {
-		d.cfg.Logger.Warn("delivery not attempted: its lease is nearly over", "delivery", j.msg.Delivery.ID, "left", left)
+		d.cfg.Logger.Warn("delivery not attempted: its lease is nearly over; given back", "delivery", j.msg.Delivery.ID, "left", left)
+		if err := d.release(j.msg.Delivery); err != nil {
+			d.cfg.Logger.Warn("delivery not released; it waits out its lease", "delivery", j.msg.Delivery.ID, "err", err)
+		}
+		d.Wake()
 		return
 	}
 	r := d.send(ctx, j)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,6 +76,17 @@ func (rc *receiver) requests() []received {
 
 func answer(status int, body string) func(time.Time, *http.Request) (int, http.Header, string) {
 	return func(time.Time, *http.Request) (int, http.Header, string) { return status, nil, body }
+}
+
+// waitFor waits up to ten seconds for cond, polling, and fails the test
+// saying what it waited for.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
 }
 
 // fixture is a gateway, the native API and a dispatcher over one store,
@@ -689,8 +701,9 @@ func TestALeaseStartsWhenTheClaimCommits(t *testing.T) {
 	})
 }
 
-// A claim whose commit took most of its lease is not attempted: the lease
-// runs out and the delivery is claimed again and sent once.
+// A claim whose commit took most of its lease is not attempted under it,
+// since another node could claim the delivery midway: it is given back,
+// due at once, claimed again under a whole new lease and sent once.
 func TestNoAttemptStartsWithLessLeaseThanItsTimeout(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st store.Store) {
 		slow := &slowStore{Store: st}
@@ -698,27 +711,31 @@ func TestNoAttemptStartsWithLessLeaseThanItsTimeout(t *testing.T) {
 		slow.clk = f.clk
 		other := notify.New(notify.Config{Store: st, Clock: f.clk, Jitter: -1, Timeout: 2 * time.Second,
 			Flavors: map[malipo.Flavor]notify.Flavor{malipo.FlavorNative: native.New(f.svc, nil).Flavor()}})
-		rc := newReceiver(t, f.clk, answer(200, ""))
+		var leaseAtRequest []int
+		var ev malipo.Event
+		rc := newReceiver(t, f.clk, func(time.Time, *http.Request) (int, http.Header, string) {
+			for _, l := range f.deliveries(t, ev.ID) {
+				leaseAtRequest = append(leaseAtRequest, l.Delivery.Lease)
+			}
+			return 200, nil, ""
+		})
 		f.endpoint(t, rc.URL)
-		ev := f.pay(t, "o-1", malipo.PaymentSucceeded, "")
+		ev = f.pay(t, "o-1", malipo.PaymentSucceeded, "")
 		slow.after = 8 * time.Second // of a 9 s lease; an attempt may take 2 s
 		slow.armed.Store(true)
 		if _, err := f.disp.RunDue(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		if got := len(rc.requests()); got != 0 {
-			t.Fatalf("%d requests made with a second of lease left", got)
-		}
-		if n, _ := other.RunDue(context.Background()); n != 0 {
-			t.Errorf("the other node claimed it before the lease ran out")
-		}
-		f.clk.Advance(2 * time.Second)
-		if n, err := other.RunDue(context.Background()); n != 1 || err != nil {
-			t.Fatalf("after the lease: RunDue = %d, %v", n, err)
+		// Claimed (1), given back (2), claimed again (3) before it went.
+		if !slices.Equal(leaseAtRequest, []int{3}) {
+			t.Errorf("the delivery's lease at each request: %v, want one request under lease 3", leaseAtRequest)
 		}
 		logs := f.deliveries(t, ev.ID)
-		if len(rc.requests()) != 1 || logs[0].Delivery.Status != malipo.DeliverySucceeded || len(logs[0].Attempts) != 1 {
-			t.Errorf("%d requests; delivery %+v", len(rc.requests()), logs[0])
+		if logs[0].Delivery.Status != malipo.DeliverySucceeded || len(logs[0].Attempts) != 1 {
+			t.Errorf("delivery %+v", logs[0])
+		}
+		if n, _ := other.RunDue(context.Background()); n != 0 {
+			t.Errorf("another node then found %d to send, want none", n)
 		}
 	})
 }
@@ -831,6 +848,167 @@ func TestStopReleasesWhatItCannotFinish(t *testing.T) {
 			t.Errorf("after the other node: %+v", logs[0])
 		}
 	})
+}
+
+// A node claims as many deliveries again as it has workers, ahead, so
+// that no worker waits for a claim's commit; told to stop, it gives back
+// at once those no worker started, due now for another node, instead of
+// sending them or leaving them to wait out their leases.
+func TestStopGivesBackDeliveriesClaimedAhead(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st store.Store) {
+		const workers = 2
+		f := newFixture(t, st, func(c *notify.Config) { c.Workers, c.Poll, c.Grace = workers, 10*time.Millisecond, 5*time.Second })
+		rc := newReceiver(t, f.clk, func(time.Time, *http.Request) (int, http.Header, string) {
+			time.Sleep(200 * time.Millisecond)
+			return 200, nil, ""
+		})
+		f.pay(t, "first", malipo.PaymentSucceeded, rc.URL)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			f.disp.Run(ctx)
+		}()
+		waitFor(t, "a first answer", func() bool { return len(rc.requests()) == 1 })
+		// The receiver has answered (its share no longer holds it back)
+		// before the deliveries that count are due.
+		time.Sleep(300 * time.Millisecond)
+		var events []malipo.Event
+		for i := range 12 {
+			events = append(events, f.pay(t, fmt.Sprintf("a-%d", i), malipo.PaymentSucceeded, rc.URL))
+		}
+		waitFor(t, "the second round of attempts", func() bool { return len(rc.requests()) >= 1+2*workers })
+		time.Sleep(50 * time.Millisecond) // the claims after it have committed
+		cancel()
+		<-done
+		sent, givenBack := 0, 0
+		for _, ev := range events {
+			for _, l := range f.deliveries(t, ev.ID) {
+				d := l.Delivery
+				switch {
+				case d.Status == malipo.DeliverySucceeded && len(l.Attempts) == 1:
+					sent++
+				case d.Status == malipo.DeliveryPending && len(l.Attempts) == 0 && d.Lease > 0:
+					givenBack++
+					if d.NextAttemptAt.After(f.clk.Now()) {
+						t.Errorf("delivery %s given back due at %s, want now (%s)", d.ID, d.NextAttemptAt, f.clk.Now())
+					}
+				case d.Status == malipo.DeliveryPending && len(l.Attempts) == 0:
+				default:
+					t.Errorf("after the stop: %+v", l)
+				}
+			}
+		}
+		if got := len(rc.requests()) - 1; got != sent {
+			t.Errorf("the receiver got %d requests for %d deliveries recorded as sent", got, sent)
+		}
+		if givenBack == 0 || givenBack > workers {
+			t.Errorf("%d deliveries claimed and given back at the stop, want 1 to %d (those claimed ahead)", givenBack, workers)
+		}
+	})
+}
+
+// A delivery whose lease ran short while it waited for a worker is given
+// back and claimed again under a new lease, not left to wait its old one
+// out.
+func TestADeliveryWhoseLeaseRanShortIsGivenBack(t *testing.T) {
+	f := newFixture(t, storetest.SQLite(t), func(c *notify.Config) { c.Workers, c.Poll = 1, 10*time.Millisecond })
+	arrived := make(chan struct{}, 10)
+	rc := newReceiver(t, f.clk, func(time.Time, *http.Request) (int, http.Header, string) {
+		arrived <- struct{}{}
+		time.Sleep(300 * time.Millisecond)
+		return 200, nil, ""
+	})
+	f.pay(t, "first", malipo.PaymentSucceeded, rc.URL)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.disp.Run(ctx)
+	}()
+	defer func() { cancel(); <-done }()
+	<-arrived
+	time.Sleep(400 * time.Millisecond) // answered: the receiver is not held to its share
+	f.pay(t, "running", malipo.PaymentSucceeded, rc.URL)
+	ev := f.pay(t, "ahead", malipo.PaymentSucceeded, rc.URL)
+	<-arrived // "running" is under way
+	waitFor(t, "the second delivery to be claimed ahead", func() bool {
+		logs := f.deliveries(t, ev.ID)
+		return len(logs) == 1 && logs[0].Delivery.Lease == 1
+	})
+	if len(rc.requests()) != 2 {
+		t.Fatalf("the receiver got %d requests while the second delivery waited, want 2", len(rc.requests()))
+	}
+	// Its lease (2×2 s + 5 s) has 2 s left when the worker frees: less
+	// than an attempt (2 s) and its record (1 s) may take.
+	f.clk.Advance(7 * time.Second)
+	waitFor(t, "the second delivery to be sent", func() bool {
+		logs := f.deliveries(t, ev.ID)
+		return len(logs) == 1 && logs[0].Delivery.Status == malipo.DeliverySucceeded
+	})
+	if logs := f.deliveries(t, ev.ID); logs[0].Delivery.Lease != 3 || len(logs[0].Attempts) != 1 {
+		t.Errorf("sent after %d claims and releases with %d attempts, want lease 3 (claimed, given back, claimed) and 1 attempt",
+			logs[0].Delivery.Lease, len(logs[0].Attempts))
+	}
+}
+
+// A receiver's deliveries claimed ahead while it is busy wait behind
+// another receiver's: a worker that frees takes the other's first, not
+// the busy receiver's whole queue before it.
+func TestAnotherReceiverGoesBeforeABusyOnesQueue(t *testing.T) {
+	const workers = 8 // a share is 2
+	f := newFixture(t, storetest.SQLite(t), func(c *notify.Config) { c.Workers, c.Poll, c.Timeout = workers, 10*time.Millisecond, 5*time.Second })
+	var mu sync.Mutex
+	slowStarted := 0
+	slow := newReceiver(t, f.clk, func(time.Time, *http.Request) (int, http.Header, string) {
+		mu.Lock()
+		slowStarted++
+		n := slowStarted
+		mu.Unlock()
+		// Staggered, so that workers free one at a time while the
+		// others' queue stands.
+		time.Sleep(150*time.Millisecond + time.Duration(n%workers)*20*time.Millisecond)
+		return 200, nil, ""
+	})
+	slowAtFast := -1
+	fast := newReceiver(t, f.clk, func(time.Time, *http.Request) (int, http.Header, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		slowAtFast = slowStarted
+		return 200, nil, ""
+	})
+	for i := range 200 {
+		f.pay(t, fmt.Sprintf("s-%d", i), malipo.PaymentSucceeded, slow.URL)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.disp.Run(ctx)
+	}()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "the slow receiver to answer its way to a steady queue", func() bool { return len(slow.requests()) >= 3*workers })
+	ev := f.pay(t, "f-1", malipo.PaymentSucceeded, fast.URL+"/ipn")
+	// Counted from the claim: until then the fast delivery waits in the
+	// store, where claims find it as the busy receiver's backlog allows.
+	var slowAtClaim int
+	waitFor(t, "the fast receiver's delivery to be claimed", func() bool {
+		if logs := f.deliveries(t, ev.ID); len(logs) == 1 && logs[0].Delivery.Lease > 0 {
+			mu.Lock()
+			slowAtClaim = slowStarted
+			mu.Unlock()
+			return true
+		}
+		return false
+	})
+	waitFor(t, "the fast receiver's request", func() bool { return len(fast.requests()) == 1 })
+	mu.Lock()
+	defer mu.Unlock()
+	// A worker freeing as the claim commits may take a slow delivery
+	// first; a queue of them ahead would be about workers more.
+	if n := slowAtFast - slowAtClaim; n > 2 {
+		t.Errorf("%d of the slow receiver's attempts started between the fast delivery's claim and its attempt, want at most 2", n)
+	}
 }
 
 // Attempts reuse their connections to a busy receiver: with more workers

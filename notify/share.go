@@ -107,6 +107,18 @@ func (f *inFlight) finish(rcv string, share int, answered bool) (unstalled bool)
 	return unstalled
 }
 
+// isBusy reports whether rcv has at least share attempts under way (its
+// deliveries claimed and not finished, those claimed ahead included).
+func (f *inFlight) isBusy(rcv string, share int) bool {
+	if rcv == "" {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l := f.n[rcv]
+	return l != nil && l.n >= share
+}
+
 // busy lists, sorted, the receivers with at least share attempts under
 // way, and those of them that are stalled. It forgets receivers with none
 // under way that have not answered lately: there is nothing left to know
