@@ -264,6 +264,16 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	loops.Wait()
 	close(q.first)
 	close(q.behind)
+	// What was claimed ahead goes back now, not as workers free from the
+	// attempts under way (which may take the whole grace).
+	for range d.cfg.Workers {
+		wg.Go(func() {
+			for j, ok := q.next(); ok; j, ok = q.next() {
+				d.giveBack(j)
+				<-d.slots
+			}
+		})
+	}
 }
 
 // jobQueue holds claimed deliveries until a worker takes them: those of

@@ -852,14 +852,20 @@ func TestStopReleasesWhatItCannotFinish(t *testing.T) {
 
 // A node claims as many deliveries again as it has workers, ahead, so
 // that no worker waits for a claim's commit; told to stop, it gives back
-// at once those no worker started, due now for another node, instead of
-// sending them or leaving them to wait out their leases.
+// at once those no worker started, due now for another node, while the
+// attempts under way finish: it neither sends them nor leaves them to
+// wait out their leases.
 func TestStopGivesBackDeliveriesClaimedAhead(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st store.Store) {
 		const workers = 2
 		f := newFixture(t, st, func(c *notify.Config) { c.Workers, c.Poll, c.Grace = workers, 10*time.Millisecond, 5*time.Second })
+		gate := make(chan struct{})
+		var first atomic.Bool
 		rc := newReceiver(t, f.clk, func(time.Time, *http.Request) (int, http.Header, string) {
-			time.Sleep(200 * time.Millisecond)
+			if first.CompareAndSwap(false, true) {
+				return 200, nil, "" // answered: the receiver is not held to its share
+			}
+			<-gate
 			return 200, nil, ""
 		})
 		f.pay(t, "first", malipo.PaymentSucceeded, rc.URL)
@@ -870,40 +876,48 @@ func TestStopGivesBackDeliveriesClaimedAhead(t *testing.T) {
 			f.disp.Run(ctx)
 		}()
 		waitFor(t, "a first answer", func() bool { return len(rc.requests()) == 1 })
-		// The receiver has answered (its share no longer holds it back)
-		// before the deliveries that count are due.
-		time.Sleep(300 * time.Millisecond)
 		var events []malipo.Event
 		for i := range 12 {
 			events = append(events, f.pay(t, fmt.Sprintf("a-%d", i), malipo.PaymentSucceeded, rc.URL))
 		}
-		waitFor(t, "the second round of attempts", func() bool { return len(rc.requests()) >= 1+2*workers })
-		time.Sleep(50 * time.Millisecond) // the claims after it have committed
+		leases := func() (claimed, givenBack int) {
+			for _, ev := range events {
+				for _, l := range f.deliveries(t, ev.ID) {
+					switch {
+					case l.Delivery.Lease == 1:
+						claimed++
+					case l.Delivery.Lease == 2 && l.Delivery.Status == malipo.DeliveryPending && !l.Delivery.NextAttemptAt.After(f.clk.Now()):
+						givenBack++
+					}
+				}
+			}
+			return claimed, givenBack
+		}
+		waitFor(t, "two attempts under way and two deliveries claimed ahead", func() bool {
+			claimed, _ := leases()
+			return len(rc.requests()) == 1+workers && claimed == 2*workers
+		})
+		stopped := time.Now()
 		cancel()
+		waitFor(t, "the deliveries claimed ahead to be given back", func() bool {
+			_, givenBack := leases()
+			return givenBack == workers
+		})
+		if took := time.Since(stopped); took > time.Second {
+			t.Errorf("the deliveries claimed ahead were given back %s after the stop, want at once, not after the attempts under way (5 s grace)", took)
+		}
+		close(gate)
 		<-done
-		sent, givenBack := 0, 0
+		sent := 0
 		for _, ev := range events {
 			for _, l := range f.deliveries(t, ev.ID) {
-				d := l.Delivery
-				switch {
-				case d.Status == malipo.DeliverySucceeded && len(l.Attempts) == 1:
+				if l.Delivery.Status == malipo.DeliverySucceeded && len(l.Attempts) == 1 {
 					sent++
-				case d.Status == malipo.DeliveryPending && len(l.Attempts) == 0 && d.Lease > 0:
-					givenBack++
-					if d.NextAttemptAt.After(f.clk.Now()) {
-						t.Errorf("delivery %s given back due at %s, want now (%s)", d.ID, d.NextAttemptAt, f.clk.Now())
-					}
-				case d.Status == malipo.DeliveryPending && len(l.Attempts) == 0:
-				default:
-					t.Errorf("after the stop: %+v", l)
 				}
 			}
 		}
-		if got := len(rc.requests()) - 1; got != sent {
-			t.Errorf("the receiver got %d requests for %d deliveries recorded as sent", got, sent)
-		}
-		if givenBack == 0 || givenBack > workers {
-			t.Errorf("%d deliveries claimed and given back at the stop, want 1 to %d (those claimed ahead)", givenBack, workers)
+		if got := len(rc.requests()) - 1; got != workers || sent != workers {
+			t.Errorf("the receiver got %d requests and %d deliveries were recorded sent, want the %d under way", got, sent, workers)
 		}
 	})
 }
