@@ -78,6 +78,21 @@ func answer(status int, body string) func(time.Time, *http.Request) (int, http.H
 	return func(time.Time, *http.Request) (int, http.Header, string) { return status, nil, body }
 }
 
+// run runs the dispatcher until the stop it returns is called, or the
+// test ends; stop returns once Run has.
+func (f *fixture) run(t *testing.T) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.disp.Run(ctx)
+	}()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return stop
+}
+
 // waitFor waits up to ten seconds for cond, polling, and fails the test
 // saying what it waited for.
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -623,20 +638,14 @@ func TestRunSendsAsSoonAsWoken(t *testing.T) {
 	f := newFixture(t, storetest.SQLite(t), func(c *notify.Config) { c.Poll = time.Hour })
 	rc := newReceiver(t, f.clk, answer(200, ""))
 	f.endpoint(t, rc.URL)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f.disp.Run(ctx)
-	}()
+	stop := f.run(t)
 	time.Sleep(50 * time.Millisecond) // let Run find nothing and wait
 	f.pay(t, "order-1", malipo.PaymentSucceeded, "")
 	deadline := time.Now().Add(5 * time.Second)
 	for len(rc.requests()) == 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	cancel()
-	<-done
+	stop()
 	if len(rc.requests()) != 1 {
 		t.Fatalf("receiver got %d requests, want 1", len(rc.requests()))
 	}
@@ -775,20 +784,14 @@ func TestAStaleAttemptDoesNotRescheduleTheDelivery(t *testing.T) {
 // request, then tells it to stop, and returns once Run has returned.
 func runUntilFirstRequest(t *testing.T, f *fixture, arrived <-chan struct{}) time.Duration {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f.disp.Run(ctx)
-	}()
+	stop := f.run(t)
 	select {
 	case <-arrived:
 	case <-time.After(10 * time.Second):
 		t.Fatal("no request reached the receiver")
 	}
 	stopped := time.Now()
-	cancel()
-	<-done
+	stop()
 	return time.Since(stopped)
 }
 
@@ -861,20 +864,18 @@ func TestStopGivesBackDeliveriesClaimedAhead(t *testing.T) {
 		f := newFixture(t, st, func(c *notify.Config) { c.Workers, c.Poll, c.Grace = workers, 10*time.Millisecond, 5*time.Second })
 		gate := make(chan struct{})
 		var first atomic.Bool
-		rc := newReceiver(t, f.clk, func(time.Time, *http.Request) (int, http.Header, string) {
+		rc := newReceiver(t, f.clk, func(_ time.Time, r *http.Request) (int, http.Header, string) {
 			if first.CompareAndSwap(false, true) {
 				return 200, nil, "" // answered: the receiver is not held to its share
 			}
-			<-gate
+			select {
+			case <-gate:
+			case <-r.Context().Done():
+			}
 			return 200, nil, ""
 		})
 		f.pay(t, "first", malipo.PaymentSucceeded, rc.URL)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			f.disp.Run(ctx)
-		}()
+		stop := f.run(t)
 		waitFor(t, "a first answer", func() bool { return len(rc.requests()) == 1 })
 		var events []malipo.Event
 		for i := range 12 {
@@ -898,7 +899,8 @@ func TestStopGivesBackDeliveriesClaimedAhead(t *testing.T) {
 			return len(rc.requests()) == 1+workers && claimed == 2*workers
 		})
 		stopped := time.Now()
-		cancel()
+		returned := make(chan struct{})
+		go func() { stop(); close(returned) }() // Run returns only once the gate opens
 		waitFor(t, "the deliveries claimed ahead to be given back", func() bool {
 			_, givenBack := leases()
 			return givenBack == workers
@@ -907,7 +909,7 @@ func TestStopGivesBackDeliveriesClaimedAhead(t *testing.T) {
 			t.Errorf("the deliveries claimed ahead were given back %s after the stop, want at once, not after the attempts under way (5 s grace)", took)
 		}
 		close(gate)
-		<-done
+		<-returned
 		sent := 0
 		for _, ev := range events {
 			for _, l := range f.deliveries(t, ev.ID) {
@@ -934,13 +936,7 @@ func TestADeliveryWhoseLeaseRanShortIsGivenBack(t *testing.T) {
 		return 200, nil, ""
 	})
 	f.pay(t, "first", malipo.PaymentSucceeded, rc.URL)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f.disp.Run(ctx)
-	}()
-	defer func() { cancel(); <-done }()
+	f.run(t)
 	<-arrived
 	time.Sleep(400 * time.Millisecond) // answered: the receiver is not held to its share
 	f.pay(t, "running", malipo.PaymentSucceeded, rc.URL)
@@ -994,13 +990,7 @@ func TestAnotherReceiverGoesBeforeABusyOnesQueue(t *testing.T) {
 	for i := range 200 {
 		f.pay(t, fmt.Sprintf("s-%d", i), malipo.PaymentSucceeded, slow.URL)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f.disp.Run(ctx)
-	}()
-	defer func() { cancel(); <-done }()
+	f.run(t)
 	waitFor(t, "the slow receiver to answer its way to a steady queue", func() bool { return len(slow.requests()) >= 3*workers })
 	ev := f.pay(t, "f-1", malipo.PaymentSucceeded, fast.URL+"/ipn")
 	// Counted from the claim: until then the fast delivery waits in the
@@ -1251,18 +1241,12 @@ func TestASlowReceiverWaitsBehindTheOthers(t *testing.T) {
 	for i := range 5 {
 		f.pay(t, fmt.Sprintf("f-%d", i), malipo.PaymentSucceeded, fast.URL+"/ipn")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f.disp.Run(ctx)
-	}()
+	stop := f.run(t)
 	deadline := time.Now().Add(20 * time.Second)
 	for len(slow.requests()) < 20 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	cancel()
-	<-done
+	stop()
 	if got := len(fast.requests()); got != 5 || len(slow.requests()) != 20 {
 		t.Fatalf("fast receiver got %d requests, slow %d; want 5 and 20", got, len(slow.requests()))
 	}
@@ -1298,34 +1282,20 @@ func TestAHangingBacklogHoldsOnlyItsShare(t *testing.T) {
 	for i := range 5 * workers {
 		f.pay(t, fmt.Sprintf("h-%d", i), malipo.PaymentSucceeded, hangs.URL)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f.disp.Run(ctx)
-	}()
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting until %s", what)
-			}
-		}
-	}
-	waitFor("the hanging receiver gets a request", func() bool { return len(hangs.requests()) > 0 })
+	stop := f.run(t)
+	waitFor(t, "the hanging receiver to get a request", func() bool { return len(hangs.requests()) > 0 })
 	firstHang := time.Now()
 	time.Sleep(100 * time.Millisecond) // the first wave's claims are made
 	due := time.Now()
 	for i := range 5 {
 		f.pay(t, fmt.Sprintf("a-%d", i), malipo.PaymentSucceeded, answers.URL)
 	}
-	waitFor("the other receiver gets its five", func() bool { return len(answers.requests()) == 5 })
+	waitFor(t, "the other receiver to get its five", func() bool { return len(answers.requests()) == 5 })
 	took := time.Since(due)
 	// Until the first wave times out, claims go on finding nobody else
 	// due; the hanging receiver must not take the idle workers either.
 	time.Sleep(time.Until(firstHang.Add(timeout - 200*time.Millisecond)))
-	cancel()
-	<-done
+	stop()
 	if took >= timeout/2 {
 		t.Errorf("the other receiver's deliveries took %s to go: they waited for the hanging receiver's timeout", took)
 	}
