@@ -312,9 +312,7 @@ func (q jobQueue) next() (job, bool) {
 // once, for this node or another.
 func (d *Dispatcher) giveBack(j job) {
 	d.inFlight.finish(j.receiver, d.cfg.ReceiverShare, false)
-	if err := d.release(j.msg.Delivery); err != nil {
-		d.cfg.Logger.Warn("delivery not released; it waits out its lease", "delivery", j.msg.Delivery.ID, "err", err)
-	}
+	d.release(j.msg.Delivery)
 }
 
 const claimLoops = 2
@@ -530,18 +528,14 @@ func (d *Dispatcher) attempt(ctx context.Context, j job) {
 	// is given back instead, due at once under a new lease.
 	if left := j.msg.Delivery.NextAttemptAt.Sub(d.now()); left < d.cfg.Timeout+recordTime {
 		d.cfg.Logger.Warn("delivery not attempted: its lease is nearly over; given back", "delivery", j.msg.Delivery.ID, "left", left)
-		if err := d.release(j.msg.Delivery); err != nil {
-			d.cfg.Logger.Warn("delivery not released; it waits out its lease", "delivery", j.msg.Delivery.ID, "err", err)
-		}
+		d.release(j.msg.Delivery)
 		d.Wake()
 		return
 	}
 	r := d.send(ctx, j)
 	answered = r.status != 0
 	if ctx.Err() != nil {
-		if err := d.release(j.msg.Delivery); err != nil {
-			d.cfg.Logger.Warn("delivery not released; it waits out its lease", "delivery", j.msg.Delivery.ID, "err", err)
-		}
+		d.release(j.msg.Delivery)
 		return
 	}
 	d.recording <- struct{}{}
@@ -685,14 +679,15 @@ func retryAfter(h string, now time.Time) time.Duration {
 	return min(max(d, 0), maxRetryAfter)
 }
 
-// release gives up a claimed delivery whose attempt was cut short: due
-// now, under a new lease number so that nothing this node still does can
-// move it. A delivery another node holds by now, or that is done, is left
-// alone.
-func (d *Dispatcher) release(claimed malipo.Delivery) error {
+// release gives up a claimed delivery that was not attempted or whose
+// attempt was cut short: due now, under a new lease number so that
+// nothing this node still does can move it. A delivery another node holds
+// by now, or that is done, is left alone. A release that fails is logged:
+// the delivery then waits out its lease.
+func (d *Dispatcher) release(claimed malipo.Delivery) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return d.cfg.Store.Transact(ctx, func(tx store.Tx) error {
+	err := d.cfg.Store.Transact(ctx, func(tx store.Tx) error {
 		cur, err := tx.GetDelivery(claimed.ID)
 		if err != nil || cur.Lease != claimed.Lease || cur.Status != malipo.DeliveryPending {
 			return err
@@ -702,6 +697,9 @@ func (d *Dispatcher) release(claimed malipo.Delivery) error {
 		cur.UpdatedAt = cur.NextAttemptAt
 		return tx.UpdateDelivery(cur)
 	})
+	if err != nil {
+		d.cfg.Logger.Warn("delivery not released; it waits out its lease", "delivery", claimed.ID, "err", err)
+	}
 }
 
 // record records an attempt's answer and moves its delivery on. Almost
