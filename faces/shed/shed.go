@@ -44,12 +44,19 @@ type Shedder struct {
 	refused  atomic.Int64
 }
 
-// Raised by step each window while overloaded, lowered by half a step
-// each window after. Overloaded means over the threshold for persist
-// windows in a row: a collection or a burst that passes is not overload.
+// Raised by step each window while overloaded. Overloaded means over the
+// threshold for persist windows in a row: a collection or a burst that
+// passes is not overload. Once it is not, the share is lowered by half a
+// step each window while the latency stays near the threshold (the
+// refusals may be what keeps it there), and halved each window once it
+// is under a quarter of it: the processors then have time to spare, and
+// every request refused is one the node could have served. A burst of
+// new connections at once, which passes in half a second, used to leave
+// the node refusing for a second and more after it had recovered.
 const (
 	step    = 0.1
 	persist = 3
+	idle    = 4 // the latency is under Threshold/idle: lower the share fast
 )
 
 // maxShare keeps a trickle of requests going through while overloaded, so
@@ -95,14 +102,18 @@ func (s *Shedder) Run(ctx context.Context) {
 // One goroutine calls it (Run).
 func (s *Shedder) Adjust() {
 	share := s.Share()
-	if s.cfg.Sample() > s.cfg.Threshold {
+	latency := s.cfg.Sample()
+	if latency > s.cfg.Threshold {
 		s.over++
 	} else {
 		s.over = 0
 	}
-	if s.over >= persist {
+	switch {
+	case s.over >= persist:
 		share = min(maxShare, share+step)
-	} else {
+	case latency < s.cfg.Threshold/idle && share >= step:
+		share /= 2
+	default:
 		share = max(0, share-step/2)
 	}
 	s.refuse.Store(floatBits(share))

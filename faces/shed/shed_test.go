@@ -44,6 +44,47 @@ func TestShareFollowsSchedulingLatency(t *testing.T) {
 	}
 }
 
+// After overload the share falls slowly while the latency stays near the
+// threshold, where the refusals may be what holds it there, and fast once
+// the processors have time to spare, so a node that has recovered does
+// not go on refusing what it could serve.
+func TestShareFallsFastOnceTheProcessorsAreIdle(t *testing.T) {
+	var latency atomic.Int64
+	overloaded := func() *Shedder {
+		s := New(Config{Sample: func() time.Duration { return time.Duration(latency.Load()) }})
+		latency.Store(int64(50 * time.Millisecond))
+		for range 8 {
+			s.Adjust() // share 0.6
+		}
+		if got := s.Share(); got < 0.59 || got > 0.61 {
+			t.Fatalf("after 8 overloaded windows: share %v, want 0.6", got)
+		}
+		return s
+	}
+
+	s := overloaded()
+	latency.Store(int64(15 * time.Millisecond)) // under the threshold of 20, not under a quarter of it
+	for range 4 {
+		s.Adjust()
+	}
+	if got := s.Share(); got < 0.39 || got > 0.41 {
+		t.Errorf("4 windows near the threshold: share %v, want 0.4 (half a step each)", got)
+	}
+
+	s = overloaded()
+	latency.Store(int64(2 * time.Millisecond))
+	s.Adjust()
+	if got := s.Share(); got < 0.29 || got > 0.31 {
+		t.Errorf("1 idle window: share %v, want 0.3 (halved)", got)
+	}
+	for range 4 {
+		s.Adjust()
+	}
+	if got := s.Share(); got != 0 {
+		t.Errorf("5 idle windows: share %v, want 0", got)
+	}
+}
+
 // Refused requests get the face's answer and Retry-After at once; exempt
 // ones always go through; requests beyond MaxInFlight are refused.
 func TestHandlerRefusesTheShareAndBeyondTheBound(t *testing.T) {
