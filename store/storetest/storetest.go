@@ -36,6 +36,7 @@ func Run(t *testing.T, open Opener) {
 		{"Ledger", testLedger},
 		{"Audit", testAudit},
 		{"Idempotency", testIdempotency},
+		{"IdempotencyInOneBatch", testIdempotencyInOneBatch},
 		{"RollbackOnError", testRollbackOnError},
 		{"Shedding", testShedding},
 		{"HotBalances", testHotBalances},
@@ -499,6 +500,55 @@ func testIdempotency(t *testing.T, s store.Store) {
 	if n != 1 {
 		t.Errorf("deleted %d keys, want 1", n)
 	}
+}
+
+// testIdempotencyInOneBatch: callers of one batch that use the same key
+// see each other's, in the order they queued: a key written by an earlier
+// caller is found by a later one's lookup, and a later caller's insert of
+// it fails alone with a conflict. This is what keeps one request sent
+// twice at once from being carried out twice, however the batch writes
+// its rows.
+func testIdempotencyInOneBatch(t *testing.T, s store.Store) {
+	key := func(k, hash string) store.Idempotency {
+		return store.Idempotency{Scope: "int_a", Key: k, RequestHash: hash, Result: []byte(`{"by":"` + hash + `"}`), CreatedAt: epoch}
+	}
+	lookThenPut := func(r store.Idempotency, found *string) func(tx store.Tx) error {
+		return func(tx store.Tx) error {
+			prior, err := tx.GetIdempotency(r.Scope, r.Key)
+			switch {
+			case err == nil:
+				*found = prior.RequestHash
+				return nil
+			case malipo.KindOf(err) != malipo.KindNotFound:
+				return err
+			}
+			return tx.PutIdempotency(r)
+		}
+	}
+	var firstFound, secondFound string
+	errs := InOneBatch(t, s,
+		Call{Fn: lookThenPut(key("k1", "first"), &firstFound)},
+		Call{Fn: lookThenPut(key("k1", "second"), &secondFound)},
+		Call{Fn: func(tx store.Tx) error { return tx.PutIdempotency(key("k1", "third")) }},
+		Call{Fn: lookThenPut(key("k2", "other"), new(string))},
+	)
+	must(t, errs[0])
+	must(t, errs[1])
+	wantKind(t, errs[2], malipo.KindConflict)
+	must(t, errs[3])
+	if firstFound != "" || secondFound != "first" {
+		t.Errorf("the first caller found %q and the second %q; want nothing, then the first's key", firstFound, secondFound)
+	}
+	read(t, s, func(tx store.Tx) error {
+		for k, want := range map[string]string{"k1": "first", "k2": "other"} {
+			got, err := tx.GetIdempotency("int_a", k)
+			must(t, err)
+			if got.RequestHash != want || string(got.Result) != `{"by":"`+want+`"}` {
+				t.Errorf("key %s holds %q %s, want %q's", k, got.RequestHash, got.Result, want)
+			}
+		}
+		return nil
+	})
 }
 
 func testRollbackOnError(t *testing.T, s store.Store) {
