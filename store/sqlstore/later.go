@@ -15,7 +15,8 @@ import (
 // its deliveries, and updates the payment; a payment created writes its
 // row; a notification sent writes its attempt and settles its delivery
 // (the settlement checks that nobody claimed it since); a rail's outcome
-// writes its inbox item and updates its attempt. On PostgreSQL each
+// writes its inbox item and updates its attempt; a request sent with an
+// Idempotency-Key writes the key. On PostgreSQL each
 // statement is a round trip that wakes the database, and the round trips,
 // not the rows, are most of the cost. So these rows are held in the
 // transaction and written together, one statement per table for the whole
@@ -23,10 +24,11 @@ import (
 // and the deliveries' settlements through a table of values): at commit,
 // or as soon as any statement names one of those tables or a table whose
 // rows refer to them (so a transaction always sees its own rows, and
-// foreign keys hold). The one exception is a payment or a rail attempt
-// read by ID that the transaction holds nothing for: it reads the same
-// before the held rows are written as after, so the next caller's locking
-// read of its own payment or attempt writes nothing early.
+// foreign keys hold). The one exception is a payment, a rail attempt or
+// an idempotency key read by ID that the transaction holds nothing for:
+// it reads the same before the held rows are written as after, so the
+// next caller's locking read of its own payment or attempt, or lookup of
+// its own key, writes nothing early.
 //
 // Only where a held write fails is the difference visible, and there it is
 // kept invisible: a failed write of held rows fails the batch, which runs
@@ -65,6 +67,8 @@ var laterTables = [...]laterTable{
 		code: "attempt_exists", message: "attempt already recorded"},
 	{name: "rail_attempts", refersTo: -1}, // updates: writeRailAttemptUpdates
 	{name: "inbox", columns: inboxColumns, refersTo: -1, code: "inbox_item_exists", message: "inbox item already exists"},
+	{name: "idempotency_keys", columns: "scope, key, request_hash, result, created_at", refersTo: -1,
+		code: codeKeyInUse, message: messageKeyInUse},
 }
 
 const (
@@ -78,6 +82,7 @@ const (
 	laterAttempts
 	laterRailAttemptUpdates
 	laterInbox
+	laterIdempotency
 )
 
 // heldRow is a row's arguments, and the error its insert returns should
@@ -117,6 +122,8 @@ func (t *tx) insertLater(table int, exists error, args ...any) error {
 	case laterRailAttemptUpdates:
 		t.heldAttempts = holding(t.heldAttempts, args[0].(string))
 		delete(t.hintedAttempts, args[0].(string))
+	case laterIdempotency:
+		t.heldKeys = holding(t.heldKeys, heldKey(args[0].(string), args[1].(string)))
 	}
 	t.unitRows[table] = append(t.unitRows[table], heldRow{args, exists})
 	return nil
@@ -163,6 +170,9 @@ func (t *tx) writeHeld(set tableSet) error {
 	}
 	if set&(1<<laterRailAttemptUpdates) != 0 {
 		t.heldAttempts = nil
+	}
+	if set&(1<<laterIdempotency) != 0 {
+		t.heldKeys = nil
 	}
 	return nil
 }

@@ -41,10 +41,11 @@ type tx struct {
 	// cache holds reads the callers of a batch repeat (see cache.go).
 	cache readCache
 	// heldPayments are the payments with held rows (created or updated),
-	// heldAttempts the rail attempts with held updates; readUnheld is set
-	// while a payment or attempt not among them is read by ID.
-	heldPayments, heldAttempts map[string]bool
-	readUnheld                 bool
+	// heldAttempts the rail attempts with held updates, heldKeys the
+	// idempotency keys held (see heldKey); readUnheld is set while a
+	// payment, attempt or key not among them is read by ID.
+	heldPayments, heldAttempts, heldKeys map[string]bool
+	readUnheld                           bool
 	// hinted and hintedAttempts are payments and rail attempts locked and
 	// read at the batch's start (see lockHinted), each kept until it is
 	// written; a payment also until it is read once, since it holds
@@ -694,6 +695,10 @@ func collect[T any](rows *sql.Rows, scan func(interface{ Scan(...any) error }) (
 // Idempotency.
 
 func (t *tx) GetIdempotency(scope, key string) (store.Idempotency, error) {
+	// A key this transaction holds no write for reads the same before the
+	// held writes as after them (see later.go).
+	t.readUnheld = t.write && !t.heldKeys[heldKey(scope, key)]
+	defer func() { t.readUnheld = false }()
 	r := store.Idempotency{Scope: scope, Key: key}
 	var result string
 	var created int64
@@ -703,11 +708,22 @@ func (t *tx) GetIdempotency(scope, key string) (store.Idempotency, error) {
 	return r, notFound(err, "idempotency key")
 }
 
+// PutIdempotency holds the key for the batch (see later.go): a key in use
+// fails the caller alone when the batch writes it, with the conflict its
+// insert would have returned.
 func (t *tx) PutIdempotency(r store.Idempotency) error {
-	_, err := t.exec(`INSERT INTO idempotency_keys (scope, key, request_hash, result, created_at) VALUES (?, ?, ?, ?, ?)`,
+	return t.insertLater(laterIdempotency, rowExists(codeKeyInUse, messageKeyInUse),
 		r.Scope, r.Key, r.RequestHash, string(r.Result), micros(r.CreatedAt))
-	return t.conflict(err, "idempotency_key_in_use", "idempotency key is in use")
 }
+
+// The conflict of a key in use.
+const (
+	codeKeyInUse    = "idempotency_key_in_use"
+	messageKeyInUse = "idempotency key is in use"
+)
+
+// heldKey names an idempotency key in tx.heldKeys.
+func heldKey(scope, key string) string { return scope + "\x00" + key }
 
 func (t *tx) SetIdempotencyResult(scope, key string, result []byte) error {
 	res, err := t.exec(`UPDATE idempotency_keys SET result = ? WHERE scope = ? AND key = ?`, string(result), scope, key)
