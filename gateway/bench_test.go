@@ -32,7 +32,14 @@ import (
 // BenchmarkCreatePayment measures durable payment creation through the
 // group committer with many concurrent callers.
 func BenchmarkCreatePayment(b *testing.B) {
-	onBothStores(b, func(b *testing.B, st store.Store) { benchCreate(b, newEnv(&testing.T{}, st)) })
+	onBothStores(b, func(b *testing.B, st store.Store) { benchCreate(b, newEnv(&testing.T{}, st), false) })
+}
+
+// BenchmarkCreatePaymentIdempotent is BenchmarkCreatePayment with an
+// Idempotency-Key on every create, as careful merchants send: each looks
+// its key up and writes it in the same transaction as the payment.
+func BenchmarkCreatePaymentIdempotent(b *testing.B) {
+	onBothStores(b, func(b *testing.B, st store.Store) { benchCreate(b, newEnv(&testing.T{}, st), true) })
 }
 
 // onBothStores runs fn as the sub-benchmarks "sqlite", on a fresh file,
@@ -54,7 +61,7 @@ func onBothStores(b *testing.B, fn func(b *testing.B, st store.Store)) {
 	})
 }
 
-func benchCreate(b *testing.B, e *env) {
+func benchCreate(b *testing.B, e *env, withKeys bool) {
 	var seq atomic.Int64
 	b.SetParallelism(32)
 	b.ReportAllocs()
@@ -65,7 +72,11 @@ func benchCreate(b *testing.B, e *env) {
 		for pb.Next() {
 			req := gateway.PaymentInput{Amount: 5000, Currency: "XOF", Reference: fmt.Sprintf("b-%d", seq.Add(1)),
 				Description: "Load test", Metadata: map[string]string{"order": "1"}}
-			if _, _, err := e.svc.CreatePayment(context.Background(), e.integ, req, gateway.Idempotency{}); err != nil {
+			var idem gateway.Idempotency
+			if withKeys {
+				idem = gateway.Idempotency{Key: "key-" + req.Reference, RequestHash: "hash"}
+			}
+			if _, _, err := e.svc.CreatePayment(context.Background(), e.integ, req, idem); err != nil {
 				b.Error(err)
 				return
 			}
