@@ -47,7 +47,7 @@ func (s *Service) CreateCardSetup(ctx context.Context, in malipo.Integration, re
 	cs.Customer.Phone = phone
 	cs.Token = secretToken(cs.ID, "cs_", s.cfg.IDs.Secret("", 20))
 	var replay bool
-	err = s.transactIdempotent(ctx, idem, func(tx store.Tx) error {
+	err = s.transactIdempotent(ctx, in.ID, idem, func(tx store.Tx) error {
 		var err error
 		if replay, err = s.replayed(tx, in.ID, idem, &cs); err != nil || replay {
 			return err

@@ -93,7 +93,7 @@ func (s *Service) CreateEndpoint(ctx context.Context, in malipo.Integration, req
 	ep.Secrets = []malipo.EndpointSecret{{Secret: secret}}
 	var out snapshot.CreatedEndpoint
 	var replay bool
-	err := s.transactIdempotent(ctx, idem, func(tx store.Tx) error {
+	err := s.transactIdempotent(ctx, in.ID, idem, func(tx store.Tx) error {
 		var err error
 		if replay, err = s.replayed(tx, in.ID, idem, &out); err != nil || replay {
 			return err

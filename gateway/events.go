@@ -84,7 +84,7 @@ func (s *Service) EventDeliveries(ctx context.Context, in malipo.Integration, ev
 func (s *Service) Redeliver(ctx context.Context, in malipo.Integration, eventID string, idem Idempotency) ([]malipo.Delivery, bool, error) {
 	var out []malipo.Delivery
 	var replay bool
-	err := s.transactIdempotent(ctx, idem, func(tx store.Tx) error {
+	err := s.transactIdempotent(ctx, in.ID, idem, func(tx store.Tx) error {
 		var err error
 		out = nil
 		if replay, err = s.replayed(tx, in.ID, idem, &out); err != nil || replay {

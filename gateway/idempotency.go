@@ -76,9 +76,14 @@ func rememberAgain(tx store.Tx, scope string, idem Idempotency, result any) erro
 	return tx.SetIdempotencyResult(scope, idem.Key, b)
 }
 
-// transactIdempotent runs fn; when a request with a key loses a race to a
-// twin with the same key, it runs again so that it replays the twin's answer.
-func (s *Service) transactIdempotent(ctx context.Context, idem Idempotency, fn func(store.Tx) error, hints ...store.Hint) error {
+// transactIdempotent runs fn, which looks idem up in scope first (see
+// replayed); when a request with a key loses a race to a twin with the
+// same key, it runs again so that it replays the twin's answer. The key
+// is hinted, so that a batch looks up its callers' keys at once.
+func (s *Service) transactIdempotent(ctx context.Context, scope string, idem Idempotency, fn func(store.Tx) error, hints ...store.Hint) error {
+	if idem.Key != "" && len(idem.Key) <= MaxIdempotencyKeyLen {
+		hints = append(hints[:len(hints):len(hints)], store.Hint{IdempotencyScope: scope, IdempotencyKey: idem.Key})
+	}
 	err := s.cfg.Store.Transact(ctx, fn, hints...)
 	if err != nil && idem.Key != "" && malipo.KindOf(err) == malipo.KindConflict {
 		if retry := s.cfg.Store.Transact(ctx, fn, hints...); retry == nil || errors.Is(retry, malipo.ErrIdempotencyKeyReused) {

@@ -288,7 +288,7 @@ func (s *Service) CreatePayment(ctx context.Context, in malipo.Integration, req 
 	created := *p
 	var replay bool
 	var card malipo.CardToken
-	err = s.transactIdempotent(ctx, idem, func(tx store.Tx) error {
+	err = s.transactIdempotent(ctx, in.ID, idem, func(tx store.Tx) error {
 		var prior malipo.Payment
 		var err error
 		*p = created
@@ -503,7 +503,7 @@ func (s *Service) CancelPayment(ctx context.Context, in malipo.Integration, id s
 	var p malipo.Payment
 	var replay bool
 	var voidKey string
-	err := s.transactIdempotent(ctx, idem, func(tx store.Tx) error {
+	err := s.transactIdempotent(ctx, in.ID, idem, func(tx store.Tx) error {
 		var err error
 		if replay, err = s.replayed(tx, in.ID, idem, &p); err != nil || replay {
 			return err
@@ -542,7 +542,7 @@ func (s *Service) ForceOutcome(ctx context.Context, in malipo.Integration, id st
 	var p malipo.Payment
 	var replay bool
 	var voidKey string
-	err = s.transactIdempotent(ctx, idem, func(tx store.Tx) error {
+	err = s.transactIdempotent(ctx, in.ID, idem, func(tx store.Tx) error {
 		var err error
 		if replay, err = s.replayed(tx, in.ID, idem, &p); err != nil || replay {
 			return err

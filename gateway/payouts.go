@@ -120,7 +120,7 @@ func (s *Service) CreatePayout(ctx context.Context, in malipo.Integration, req P
 	}
 	var replay bool
 	created := p
-	err = s.transactIdempotent(ctx, idem, func(tx store.Tx) error {
+	err = s.transactIdempotent(ctx, in.ID, idem, func(tx store.Tx) error {
 		p = created // the group committer may run this more than once
 		if replay, err = s.replayed(tx, in.ID, idem, &p); err != nil || replay {
 			return err

@@ -43,7 +43,7 @@ func (s *Service) CreateRefund(ctx context.Context, in malipo.Integration, req R
 	attempt := s.newAttempt("refund", r.ID, 1, r.MerchantID, r.Mode, rail.Name(), malipo.MethodRefund)
 	var pay malipo.Payment
 	var replay bool
-	err = s.transactIdempotent(ctx, idem, func(tx store.Tx) error {
+	err = s.transactIdempotent(ctx, in.ID, idem, func(tx store.Tx) error {
 		var err error
 		if replay, err = s.replayed(tx, in.ID, idem, &r); err != nil || replay {
 			return err

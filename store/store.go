@@ -37,20 +37,25 @@ type Store interface {
 }
 
 // Hint names a row a transaction locks and reads by ID before it locks
-// anything else. It changes nothing the transaction sees or does. A store
-// that runs many callers' transactions as one batch may lock and read the
-// hinted rows of them all in one statement at the batch's start, instead
-// of a round trip each; a row another transaction holds is left out, and
-// read when asked for, as without a hint.
+// anything else, or an idempotency key it looks up. It changes nothing the
+// transaction sees or does. A store that runs many callers' transactions
+// as one batch may lock and read the hinted rows of them all in one
+// statement at the batch's start, instead of a round trip each; a row
+// another transaction holds is left out, and read when asked for, as
+// without a hint.
 //
 // Why only rows read first: the batch locks hinted rows before anything
 // its callers lock, so a row hinted but locked later in its caller's
-// order would be taken out of that order.
+// order would be taken out of that order. Idempotency keys are looked up
+// without a lock, so a key may be hinted wherever its caller looks it up.
 type Hint struct {
 	// Payment is the ID of a payment read with GetPayment.
 	Payment string
 	// RailAttempt is the ID of a rail attempt read with GetRailAttempt.
 	RailAttempt string
+	// IdempotencyScope and IdempotencyKey name a key looked up with
+	// GetIdempotency.
+	IdempotencyScope, IdempotencyKey string
 }
 
 // Shedding marks ctx as a request's that may be refused while the store is

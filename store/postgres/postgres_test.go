@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -144,6 +145,49 @@ func TestHintedPaymentsAreLockedAhead(t *testing.T) {
 	var pgErr *pgconn.PgError
 	if !errors.As(whileFirst, &pgErr) || pgErr.Code != "55P03" {
 		t.Errorf("locking pay_b elsewhere while the batch's first caller ran: %v, want lock_not_available (55P03)", whileFirst)
+	}
+}
+
+// A batch looks up its callers' hinted idempotency keys at its start, in
+// one statement: a key put elsewhere while its first caller runs is not
+// seen by the second caller's lookup, as it would be if the lookup went
+// when asked for (read committed). The second caller's insert of it then
+// fails on the unique index, and the batch runs again, where the lookup
+// finds it: the race ends as it would without the hint.
+func TestHintedIdempotencyKeysAreReadAhead(t *testing.T) {
+	ctx := context.Background()
+	s, other := openBeside(t, pgtest.URL(t))
+	hint := func(k string) []store.Hint { return []store.Hint{{IdempotencyScope: "int_a", IdempotencyKey: k}} }
+	lookThenPut := func(k string, found *[]bool) func(tx store.Tx) error {
+		return func(tx store.Tx) error {
+			_, err := tx.GetIdempotency("int_a", k)
+			if *found = append(*found, err == nil); err == nil || malipo.KindOf(err) != malipo.KindNotFound {
+				return err
+			}
+			return tx.PutIdempotency(store.Idempotency{Scope: "int_a", Key: k, RequestHash: "h", Result: []byte(`{}`)})
+		}
+	}
+	var putElsewhere error
+	var firstFound, secondFound []bool
+	errs := storetest.InOneBatch(t, s,
+		storetest.Call{Hints: hint("k1"), Fn: func(tx store.Tx) error {
+			if firstFound == nil {
+				_, putElsewhere = other.ExecContext(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, result, created_at) VALUES ('int_a', 'k2', 'h', '{}', 0)`)
+			}
+			return lookThenPut("k1", &firstFound)(tx)
+		}},
+		storetest.Call{Hints: hint("k2"), Fn: lookThenPut("k2", &secondFound)},
+	)
+	if putElsewhere != nil {
+		t.Fatal(putElsewhere)
+	}
+	for n, err := range errs {
+		if err != nil {
+			t.Errorf("caller %d: %v", n, err)
+		}
+	}
+	if !slices.Equal(secondFound, []bool{false, true}) {
+		t.Errorf("the second caller's lookups found %v, want not at first (read ahead), then found when the batch ran again", secondFound)
 	}
 }
 

@@ -1,11 +1,18 @@
 package sqlstore
 
-import "github.com/malipo/malipo"
+import (
+	"strings"
+
+	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/store"
+)
 
 // lockHinted locks and reads the payments and rail attempts the batch's
-// callers hinted they read first (see store.Hint), in one statement per
-// table for up to exactRows of them, so that each caller's GetPayment and
-// GetRailAttempt is answered without a round trip of its own. Rows
+// callers hinted they read first (see store.Hint), and reads the
+// idempotency keys they hinted they look up, in one statement per table
+// for up to exactRows of them, so that each caller's GetPayment,
+// GetRailAttempt and GetIdempotency is answered without a round trip of
+// its own. Rows
 // another transaction holds are skipped (ClaimSuffix) and read by their
 // caller, as without a hint; so are IDs the store would refuse, so that
 // one caller's bad input fails only that caller.
@@ -18,19 +25,23 @@ func (t *tx) lockHinted(batch []*unit) error {
 	if t.readBegins() {
 		least = 1
 	}
-	var payments, attempts hintedIDs
+	var payments, attempts, keys hintedIDs
 	for _, u := range batch {
 		for _, h := range u.hints {
 			payments.add(h.Payment)
 			attempts.add(h.RailAttempt)
+			if h.IdempotencyKey != "" && checkArgs([]any{h.IdempotencyScope, h.IdempotencyKey}) == nil {
+				keys.put(heldKey(h.IdempotencyScope, h.IdempotencyKey))
+			}
 		}
 	}
-	if len(payments.ids) < least && len(attempts.ids) < least {
+	if len(payments.ids) < least && len(attempts.ids) < least && len(keys.ids) < least {
 		return nil
 	}
 	var reads []read
 	t.hinted = readLocked(t, &reads, payments, least, "payments", paymentColumns, scanPayment, func(p malipo.Payment) string { return p.ID })
 	t.hintedAttempts = readLocked(t, &reads, attempts, least, "rail_attempts", attemptColumns, scanRailAttempt, func(a malipo.RailAttempt) string { return a.ID })
+	t.hintedKeys = readKeys(&reads, keys, least)
 	var ahead *readAhead
 	if t.hinted != nil && t.readBegins() {
 		ahead = &readAhead{}
@@ -124,8 +135,16 @@ type hintedIDs struct {
 	seen map[string]bool
 }
 
+// add adds id unless it is empty or text the store would refuse.
 func (h *hintedIDs) add(id string) {
-	if id == "" || h.seen[id] || checkArgs([]any{id}) != nil {
+	if id != "" && checkArgs([]any{id}) == nil {
+		h.put(id)
+	}
+}
+
+// put adds id, if new.
+func (h *hintedIDs) put(id string) {
+	if h.seen[id] {
 		return
 	}
 	if h.seen == nil {
@@ -154,5 +173,41 @@ func readLocked[T any](t *tx, reads *[]read, h hintedIDs, least int, table, colu
 			}})
 		return nil
 	})
+	return found
+}
+
+// readKeys adds to reads those that read the idempotency keys named in h
+// (by heldKey), if there are at least least, and returns what they find:
+// each key read, nil where it is not stored.
+//
+// Read without a lock, as GetIdempotency reads a key, so reading it at the
+// batch's start instead sees the same: a key another transaction puts
+// meanwhile is caught by the unique index when this one puts it too.
+func readKeys(reads *[]read, h hintedIDs, least int) map[string]*store.Idempotency {
+	if len(h.ids) < least {
+		return nil
+	}
+	found := make(map[string]*store.Idempotency, len(h.ids))
+	for ids := h.ids; len(ids) > 0; {
+		n := chunkSize(len(ids))
+		args := make([]any, 0, 2*n)
+		for _, id := range ids[:n] {
+			found[id] = nil
+			scope, key, _ := strings.Cut(id, "\x00")
+			args = append(args, scope, key)
+		}
+		ids = ids[n:]
+		*reads = append(*reads, read{
+			query: `SELECT scope, key, request_hash, result, created_at FROM idempotency_keys WHERE (scope, key) IN (VALUES (?, ?)` +
+				strings.Repeat(`, (?, ?)`, n-1) + `)`,
+			args: args,
+			each: func(row interface{ Scan(...any) error }) error {
+				r, err := scanIdempotency(row)
+				if err == nil {
+					found[heldKey(r.Scope, r.Key)] = &r
+				}
+				return err
+			}})
+	}
 	return found
 }

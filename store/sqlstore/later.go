@@ -123,7 +123,9 @@ func (t *tx) insertLater(table int, exists error, args ...any) error {
 		t.heldAttempts = holding(t.heldAttempts, args[0].(string))
 		delete(t.hintedAttempts, args[0].(string))
 	case laterIdempotency:
-		t.heldKeys = holding(t.heldKeys, heldKey(args[0].(string), args[1].(string)))
+		id := heldKey(args[0].(string), args[1].(string))
+		t.heldKeys = holding(t.heldKeys, id)
+		delete(t.hintedKeys, id)
 	}
 	t.unitRows[table] = append(t.unitRows[table], heldRow{args, exists})
 	return nil

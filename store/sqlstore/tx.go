@@ -52,6 +52,10 @@ type tx struct {
 	// slices and maps its reader may change.
 	hinted         map[string]malipo.Payment
 	hintedAttempts map[string]malipo.RailAttempt
+	// hintedKeys are the idempotency keys read at the batch's start, by
+	// heldKey, nil where not stored; each kept until it is written or
+	// looked up once.
+	hintedKeys map[string]*store.Idempotency
 	// conn is the connection of a batch's transaction, where the dialect
 	// pipes its last writes; piped, while not nil, queues writes to send
 	// at once (see pipedWrite).
@@ -695,17 +699,30 @@ func collect[T any](rows *sql.Rows, scan func(interface{ Scan(...any) error }) (
 // Idempotency.
 
 func (t *tx) GetIdempotency(scope, key string) (store.Idempotency, error) {
+	id := heldKey(scope, key)
+	if r, ok := t.hintedKeys[id]; ok {
+		// Taken once, as a hinted payment is.
+		delete(t.hintedKeys, id)
+		if r == nil {
+			return store.Idempotency{}, notFound(sql.ErrNoRows, "idempotency key")
+		}
+		return *r, nil
+	}
 	// A key this transaction holds no write for reads the same before the
 	// held writes as after them (see later.go).
-	t.readUnheld = t.write && !t.heldKeys[heldKey(scope, key)]
+	t.readUnheld = t.write && !t.heldKeys[id]
 	defer func() { t.readUnheld = false }()
-	r := store.Idempotency{Scope: scope, Key: key}
+	r, err := scanIdempotency(t.row(`SELECT scope, key, request_hash, result, created_at FROM idempotency_keys WHERE scope = ? AND key = ?`, scope, key))
+	return r, notFound(err, "idempotency key")
+}
+
+func scanIdempotency(row interface{ Scan(...any) error }) (store.Idempotency, error) {
+	var r store.Idempotency
 	var result string
 	var created int64
-	err := t.row(`SELECT request_hash, result, created_at FROM idempotency_keys WHERE scope = ? AND key = ?`, scope, key).
-		Scan(&r.RequestHash, &result, &created)
+	err := row.Scan(&r.Scope, &r.Key, &r.RequestHash, &result, &created)
 	r.Result, r.CreatedAt = []byte(result), fromMicros(created)
-	return r, notFound(err, "idempotency key")
+	return r, err
 }
 
 // PutIdempotency holds the key for the batch (see later.go): a key in use
@@ -726,6 +743,7 @@ const (
 func heldKey(scope, key string) string { return scope + "\x00" + key }
 
 func (t *tx) SetIdempotencyResult(scope, key string, result []byte) error {
+	delete(t.hintedKeys, heldKey(scope, key)) // stale once written
 	res, err := t.exec(`UPDATE idempotency_keys SET result = ? WHERE scope = ? AND key = ?`, string(result), scope, key)
 	if err != nil {
 		return err
@@ -737,6 +755,7 @@ func (t *tx) SetIdempotencyResult(scope, key string, result []byte) error {
 }
 
 func (t *tx) DeleteIdempotencyBefore(before time.Time) (int, error) {
+	t.hintedKeys = nil // any may be stale
 	res, err := t.exec(`DELETE FROM idempotency_keys WHERE created_at < ?`, micros(before))
 	if err != nil {
 		return 0, err

@@ -37,6 +37,7 @@ func Run(t *testing.T, open Opener) {
 		{"Audit", testAudit},
 		{"Idempotency", testIdempotency},
 		{"IdempotencyInOneBatch", testIdempotencyInOneBatch},
+		{"HintedIdempotencyKeys", testHintedIdempotencyKeys},
 		{"RollbackOnError", testRollbackOnError},
 		{"Shedding", testShedding},
 		{"HotBalances", testHotBalances},
@@ -546,6 +547,125 @@ func testIdempotencyInOneBatch(t *testing.T, s store.Store) {
 			if got.RequestHash != want || string(got.Result) != `{"by":"`+want+`"}` {
 				t.Errorf("key %s holds %q %s, want %q's", k, got.RequestHash, got.Result, want)
 			}
+		}
+		return nil
+	})
+}
+
+// testHintedIdempotencyKeys: hinted keys change nothing a lookup sees. In
+// one batch whose callers hint the keys they look up, a stored key reads
+// as stored; a later caller's lookup sees what an earlier one did to the
+// key (put it, whether it looked it up first or not; replaced its result;
+// deleted it as expired) and not what a caller whose work was undone did;
+// a key the store refuses fails only its own caller, as the lookup would
+// without a hint.
+func testHintedIdempotencyKeys(t *testing.T, s store.Store) {
+	key := func(k, hash string, at time.Time) store.Idempotency {
+		return store.Idempotency{Scope: "int_a", Key: k, RequestHash: hash, Result: []byte(`{"by":"` + hash + `"}`), CreatedAt: at}
+	}
+	old := epoch.Add(-48 * time.Hour)
+	write(t, s, func(tx store.Tx) error {
+		for _, r := range []store.Idempotency{key("stored", "stored", epoch), key("replaced", "replaced", epoch), key("expired", "expired", old)} {
+			if err := tx.PutIdempotency(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	found := map[string]store.Idempotency{}
+	lookAs := func(name, k string) func(tx store.Tx) error {
+		return func(tx store.Tx) error {
+			r, err := tx.GetIdempotency("int_a", k)
+			switch {
+			case err == nil:
+				found[name] = r
+			case malipo.KindOf(err) == malipo.KindNotFound:
+				return nil
+			}
+			return err
+		}
+	}
+	lookThenPut := func(name string, r store.Idempotency) func(tx store.Tx) error {
+		return func(tx store.Tx) error {
+			if err := lookAs(name, r.Key)(tx); err != nil {
+				return err
+			}
+			if _, ok := found[name]; ok {
+				return nil
+			}
+			return tx.PutIdempotency(r)
+		}
+	}
+	hint := func(k string) []store.Hint { return []store.Hint{{IdempotencyScope: "int_a", IdempotencyKey: k}} }
+	changedMind := errors.New("changed its mind")
+	errs := InOneBatch(t, s,
+		Call{Hints: hint("stored"), Fn: lookAs("stored", "stored")},
+		// new: put by the first caller, found by the second; the third's
+		// insert of it fails alone.
+		Call{Hints: hint("new"), Fn: lookThenPut("new, first", key("new", "first", epoch))},
+		Call{Hints: hint("new"), Fn: lookThenPut("new, second", key("new", "second", epoch))},
+		Call{Hints: hint("new"), Fn: func(tx store.Tx) error { return tx.PutIdempotency(key("new", "third", epoch)) }},
+		// blind: put without a lookup, then looked up.
+		Call{Hints: hint("blind"), Fn: func(tx store.Tx) error { return tx.PutIdempotency(key("blind", "blind", epoch)) }},
+		Call{Hints: hint("blind"), Fn: lookAs("blind", "blind")},
+		// replaced: its result replaced, then looked up.
+		Call{Hints: hint("replaced"), Fn: func(tx store.Tx) error {
+			return tx.SetIdempotencyResult("int_a", "replaced", []byte(`{"by":"again"}`))
+		}},
+		Call{Hints: hint("replaced"), Fn: lookAs("replaced", "replaced")},
+		// expired: deleted as expired, then looked up.
+		Call{Hints: hint("expired"), Fn: func(tx store.Tx) error {
+			_, err := tx.DeleteIdempotencyBefore(epoch.Add(-24 * time.Hour))
+			return err
+		}},
+		Call{Hints: hint("expired"), Fn: lookAs("expired", "expired")},
+		// undone: put by a caller that then fails, so the next finds none.
+		Call{Hints: hint("undone"), Fn: func(tx store.Tx) error {
+			if err := lookThenPut("undone, first", key("undone", "first", epoch))(tx); err != nil {
+				return err
+			}
+			return changedMind
+		}},
+		Call{Hints: hint("undone"), Fn: lookThenPut("undone, second", key("undone", "second", epoch))},
+		Call{Hints: hint("bad\x00"), Fn: lookAs("bad", "bad\x00")},
+	)
+	for n, err := range errs {
+		switch n {
+		case 3:
+			wantKind(t, err, malipo.KindConflict)
+		case 10:
+			if !errors.Is(err, changedMind) {
+				t.Errorf("the caller that changed its mind: %v", err)
+			}
+		case 12:
+			wantKind(t, err, malipo.KindInvalid)
+		default:
+			if err != nil {
+				t.Errorf("caller %d: %v", n, err)
+			}
+		}
+	}
+	got := map[string]string{}
+	for name, r := range found {
+		got[name] = r.RequestHash + " " + string(r.Result)
+	}
+	want := map[string]string{
+		"stored":      `stored {"by":"stored"}`,
+		"new, second": `first {"by":"first"}`,
+		"blind":       `blind {"by":"blind"}`,
+		"replaced":    `replaced {"by":"again"}`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("keys found (-want +got):\n%s", diff)
+	}
+	if r := found["stored"]; !r.CreatedAt.Equal(epoch) || r.Scope != "int_a" || r.Key != "stored" {
+		t.Errorf("the stored key reads as %+v", r)
+	}
+	read(t, s, func(tx store.Tx) error {
+		r, err := tx.GetIdempotency("int_a", "undone")
+		must(t, err)
+		if r.RequestHash != "second" {
+			t.Errorf("undone holds %q's key, want the second caller's", r.RequestHash)
 		}
 		return nil
 	})
