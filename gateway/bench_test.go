@@ -32,15 +32,32 @@ import (
 // BenchmarkCreatePayment measures durable payment creation through the
 // group committer with many concurrent callers.
 func BenchmarkCreatePayment(b *testing.B) {
-	onBothStores(b, func(b *testing.B, st store.Store) { benchCreate(b, newEnv(&testing.T{}, st), false) })
+	onBothStores(b, func(b *testing.B, st store.Store) { benchCreate(b, newEnv(&testing.T{}, st), plainCreate) })
 }
 
 // BenchmarkCreatePaymentIdempotent is BenchmarkCreatePayment with an
 // Idempotency-Key on every create, as careful merchants send: each looks
 // its key up and writes it in the same transaction as the payment.
 func BenchmarkCreatePaymentIdempotent(b *testing.B) {
-	onBothStores(b, func(b *testing.B, st store.Store) { benchCreate(b, newEnv(&testing.T{}, st), true) })
+	onBothStores(b, func(b *testing.B, st store.Store) { benchCreate(b, newEnv(&testing.T{}, st), idempotentCreate) })
 }
+
+// BenchmarkCreatePaymentPushed is BenchmarkCreatePayment with a
+// mobile-money method, as most payments are made: each is created with
+// its first rail attempt, pushed to the sandbox rail, and its push
+// recorded (two transactions; BenchmarkPush compares the live rails').
+func BenchmarkCreatePaymentPushed(b *testing.B) {
+	onBothStores(b, func(b *testing.B, st store.Store) { benchCreate(b, newEnv(&testing.T{}, st), pushedCreate) })
+}
+
+// createKind is what a benchmarked create sends beyond a plain one.
+type createKind int
+
+const (
+	plainCreate      createKind = iota
+	idempotentCreate            // an Idempotency-Key
+	pushedCreate                // a mobile-money method and phone
+)
 
 // onBothStores runs fn as the sub-benchmarks "sqlite", on a fresh file,
 // and "postgres", on a fresh schema (skipped unless
@@ -61,7 +78,7 @@ func onBothStores(b *testing.B, fn func(b *testing.B, st store.Store)) {
 	})
 }
 
-func benchCreate(b *testing.B, e *env, withKeys bool) {
+func benchCreate(b *testing.B, e *env, kind createKind) {
 	var seq atomic.Int64
 	b.SetParallelism(32)
 	b.ReportAllocs()
@@ -73,11 +90,15 @@ func benchCreate(b *testing.B, e *env, withKeys bool) {
 			req := gateway.PaymentInput{Amount: 5000, Currency: "XOF", Reference: fmt.Sprintf("b-%d", seq.Add(1)),
 				Description: "Load test", Metadata: map[string]string{"order": "1"}}
 			var idem gateway.Idempotency
-			if withKeys {
+			switch kind {
+			case idempotentCreate:
 				idem = gateway.Idempotency{Key: "key-" + req.Reference, RequestHash: "hash"}
+			case pushedCreate:
+				req.Method, req.Phone = "mobile_money", "+2250505120000"
 			}
-			if _, _, err := e.svc.CreatePayment(context.Background(), e.integ, req, idem); err != nil {
-				b.Error(err)
+			p, _, err := e.svc.CreatePayment(context.Background(), e.integ, req, idem)
+			if err != nil || kind == pushedCreate && p.Status != malipo.PaymentProcessing {
+				b.Errorf("create: %s %v", p.Status, err)
 				return
 			}
 		}

@@ -57,7 +57,7 @@ var Dialect = sqlstore.Dialect{
 		return errors.As(err, &e) && e.Code == "55P03" // lock_not_available
 	},
 	TryLockKey: `SELECT pg_try_advisory_xact_lock(?)`,
-	LockKey:    `SELECT pg_advisory_xact_lock(?)`,
+	LockKey:    `SELECT 1 FROM pg_advisory_xact_lock(?)`, // void: no value to scan
 	// A lease lost with the last moments of WAL in a crash only means a
 	// delivery is sent again, and PostgreSQL writes WAL in order: the
 	// durable commit of the attempt's record makes its lease durable too.

@@ -49,8 +49,10 @@ type Dialect struct {
 	IsRetryable func(error) bool
 	// TryLockKey and LockKey take a lock on an int64 key until the
 	// transaction ends (PostgreSQL's advisory locks): the first answers at
-	// once whether it got it, the second waits. Empty for an engine with a
-	// single writer, where the write transaction is lock enough.
+	// once whether it got it, the second waits. Each is a query of one row
+	// and one column, so that it may go with the BEGIN (see readBegins).
+	// Empty for an engine with a single writer, where the write
+	// transaction is lock enough.
 	TryLockKey, LockKey string
 	// AsyncCommit, run first in a lease's transaction, makes its commit
 	// not wait for durability (see store.Store's Lease), unless leases run

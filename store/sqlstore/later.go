@@ -14,8 +14,9 @@ import (
 // A payment succeeding writes a ledger entry, its postings, an event and
 // its deliveries, and updates the payment; a payment created writes its
 // row; a notification sent writes its attempt and settles its delivery
-// (the settlement checks that nobody claimed it since); a rail's outcome
-// writes its inbox item and updates its attempt; a request sent with an
+// (the settlement checks that nobody claimed it since); a payment pushed
+// to a phone as it is created writes its first rail attempt; a rail's
+// outcome writes its inbox item and updates its attempt; a request sent with an
 // Idempotency-Key writes the key. On PostgreSQL each
 // statement is a round trip that wakes the database, and the round trips,
 // not the rows, are most of the cost. So these rows are held in the
@@ -53,8 +54,9 @@ type laterTable struct {
 
 // laterTables in the order their rows are written: a payment before its
 // updates, an entry before its postings, an event before its deliveries,
-// a delivery before its settlement, and a settlement (which checks that
-// nobody else recorded an attempt) before its attempt.
+// a delivery before its settlement, a settlement (which checks that
+// nobody else recorded an attempt) before its attempt, and a rail attempt
+// before its updates.
 var laterTables = [...]laterTable{
 	{name: "payments", columns: paymentColumns, refersTo: -1, referredBy: []string{"refunds"}, code: malipo.CodeReferenceInUse, message: "a payment with this reference already exists"},
 	{name: "payments", refersTo: laterPayments}, // updates: writePaymentUpdates
@@ -65,7 +67,8 @@ var laterTables = [...]laterTable{
 	{name: "deliveries", refersTo: laterDeliveries}, // settlements: writeDeliverySettlements
 	{name: "delivery_attempts", columns: "delivery_id, number, at, status_code, latency_us, response, error", refersTo: laterDeliveries,
 		code: "attempt_exists", message: "attempt already recorded"},
-	{name: "rail_attempts", refersTo: -1}, // updates: writeRailAttemptUpdates
+	{name: "rail_attempts", columns: attemptColumns, refersTo: -1, code: codeAttemptExists, message: "the rail attempt already exists"},
+	{name: "rail_attempts", refersTo: laterRailAttempts}, // updates: writeRailAttemptUpdates
 	{name: "inbox", columns: inboxColumns, refersTo: -1, code: "inbox_item_exists", message: "inbox item already exists"},
 	{name: "idempotency_keys", columns: "scope, key, request_hash, result, created_at", refersTo: -1,
 		code: codeKeyInUse, message: messageKeyInUse},
@@ -80,6 +83,7 @@ const (
 	laterDeliveries
 	laterDeliverySettlements
 	laterAttempts
+	laterRailAttempts
 	laterRailAttemptUpdates
 	laterInbox
 	laterIdempotency
@@ -119,7 +123,7 @@ func (t *tx) insertLater(table int, exists error, args ...any) error {
 	case laterPayments, laterPaymentUpdates:
 		t.heldPayments = holding(t.heldPayments, args[0].(string))
 		delete(t.hinted, args[0].(string)) // stale once written
-	case laterRailAttemptUpdates:
+	case laterRailAttempts, laterRailAttemptUpdates:
 		t.heldAttempts = holding(t.heldAttempts, args[0].(string))
 		delete(t.hintedAttempts, args[0].(string))
 	case laterIdempotency:
@@ -170,7 +174,7 @@ func (t *tx) writeHeld(set tableSet) error {
 	if set&paymentTables == paymentTables {
 		t.heldPayments = nil // every payment row held is written
 	}
-	if set&(1<<laterRailAttemptUpdates) != 0 {
+	if set&attemptTables == attemptTables {
 		t.heldAttempts = nil
 	}
 	if set&(1<<laterIdempotency) != 0 {
@@ -269,6 +273,8 @@ const (
 	laterSet = 1<<len(laterTables) - 1
 	// paymentTables: the payments created and updated.
 	paymentTables tableSet = 1<<laterPayments | 1<<laterPaymentUpdates
+	// attemptTables: the rail attempts created and updated.
+	attemptTables tableSet = 1<<laterRailAttempts | 1<<laterRailAttemptUpdates
 )
 
 var tablesByName = func() map[string]tableSet {

@@ -124,8 +124,7 @@ func (t *tx) LockSpending(merchantID string, mode malipo.Mode) error {
 	h.Write([]byte("spending:" + merchantID + ":" + string(mode)))
 	key := int64(h.Sum64())
 	if t.alone {
-		_, err := t.exec(d.LockKey, key)
-		return err
+		return t.row(d.LockKey, key).Scan(new(int))
 	}
 	var got bool
 	if err := t.row(d.TryLockKey, key).Scan(&got); err != nil {

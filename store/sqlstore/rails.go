@@ -26,13 +26,19 @@ func scanRailAttempt(r interface{ Scan(...any) error }) (malipo.RailAttempt, err
 	return a, err
 }
 
+// CreateRailAttempt holds the attempt for the batch (see later.go): an
+// attempt whose ID, or whose object and number, are taken fails the caller
+// alone when the batch writes it. It is written before the batch's commit
+// returns, so before any rail is called for it.
 func (t *tx) CreateRailAttempt(a malipo.RailAttempt) error {
-	_, err := t.exec(`INSERT INTO rail_attempts (`+attemptColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	return t.insertLater(laterRailAttempts, rowExists(codeAttemptExists, fmt.Sprintf("attempt %s already exists", a.ID)),
 		a.ID, a.ObjectType, a.ObjectID, a.Number, a.MerchantID, string(a.Mode), a.Rail, a.Method, string(a.Status),
 		a.RailReference, a.FailureCode, a.FailureReason, a.Checks, micros(a.NextCheckAt), micros(a.CreatedAt),
 		micros(a.UpdatedAt), micros(a.CompletedAt))
-	return t.conflict(err, "attempt_exists", fmt.Sprintf("attempt %s already exists", a.ID))
 }
+
+// codeAttemptExists is the conflict of a rail attempt created twice.
+const codeAttemptExists = "attempt_exists"
 
 func (t *tx) GetRailAttempt(id string) (malipo.RailAttempt, error) {
 	if a, ok := t.hintedAttempts[id]; ok {

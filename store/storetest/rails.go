@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -489,6 +491,120 @@ func testLiveRails(t *testing.T, s store.Store) {
 		must(t, err)
 		if diff := cmp.Diff([]malipo.Rail{momo, mpesa}, list); diff != "" {
 			t.Errorf("rails (-want +got):\n%s", diff)
+		}
+		return nil
+	})
+}
+
+// testRailAttemptsCreatedInABatch: callers of one batch see the attempts
+// earlier callers created, read by ID (hinted or not) or listed, and may
+// update them, all in the batch's first run; an attempt whose ID or whose
+// object and number are taken fails its caller alone, with a conflict,
+// and an attempt created by a caller whose work is undone is not kept.
+func testRailAttemptsCreatedInABatch(t *testing.T, s store.Store) {
+	stored := attempt("pay_s", 1, malipo.AttemptSending, epoch)
+	write(t, s, func(tx store.Tx) error { return tx.CreateRailAttempt(stored) })
+	a, b := attempt("pay_a", 1, malipo.AttemptSending, epoch), attempt("pay_b", 1, malipo.AttemptSending, epoch)
+	create := func(as ...malipo.RailAttempt) func(tx store.Tx) error {
+		return func(tx store.Tx) error {
+			for _, a := range as {
+				if err := tx.CreateRailAttempt(a); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	// Each caller of the first batch succeeds, so it runs once: a read or
+	// a write that failed would be hidden by the batch's second run, with
+	// each caller's rows written in its own savepoint.
+	runs := make([]int, 5)
+	counted := func(n int, fn func(tx store.Tx) error) Call {
+		return Call{Fn: func(tx store.Tx) error { runs[n]++; return fn(tx) }}
+	}
+	var readA, readB malipo.RailAttempt
+	var listed []malipo.RailAttempt
+	hintedB := counted(3, func(tx store.Tx) (err error) {
+		readB, err = tx.GetRailAttempt(b.ID)
+		return err
+	})
+	// b is hinted: looked for at the batch's start, before it is created.
+	hintedB.Hints = []store.Hint{{RailAttempt: b.ID}}
+	errs := InOneBatch(t, s,
+		counted(0, create(a)),
+		counted(1, func(tx store.Tx) error {
+			got, err := tx.GetRailAttempt(a.ID)
+			if err != nil {
+				return err
+			}
+			readA = got
+			got.Status, got.RailReference = malipo.AttemptPending, "REF-A"
+			return tx.UpdateRailAttempt(got)
+		}),
+		counted(2, create(b)),
+		hintedB,
+		counted(4, func(tx store.Tx) (err error) {
+			listed, err = tx.ListRailAttempts(a.ObjectID)
+			return err
+		}),
+	)
+	for n, err := range errs {
+		if err != nil {
+			t.Errorf("caller %d: %v", n, err)
+		}
+	}
+	if !slices.Equal(runs, []int{1, 1, 1, 1, 1}) {
+		t.Errorf("the callers ran %v times, want once each", runs)
+	}
+	wantA := a
+	wantA.Status, wantA.RailReference = malipo.AttemptPending, "REF-A"
+	if diff := cmp.Diff(a, readA); diff != "" {
+		t.Errorf("a as read by the next caller (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(b, readB); diff != "" {
+		t.Errorf("b as read, hinted (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]malipo.RailAttempt{wantA}, listed); diff != "" {
+		t.Errorf("pay_a's attempts as listed (-want +got):\n%s", diff)
+	}
+
+	sameNumber := stored
+	sameNumber.ID = "att_other"
+	changedMind := errors.New("changed its mind")
+	errs = InOneBatch(t, s,
+		// Taken: stored's ID, then stored's object and number.
+		Call{Fn: create(attempt("pay_c", 1, malipo.AttemptSending, epoch), stored)},
+		Call{Fn: create(sameNumber)},
+		Call{Fn: func(tx store.Tx) error {
+			if err := create(attempt("pay_d", 1, malipo.AttemptSending, epoch))(tx); err != nil {
+				return err
+			}
+			return changedMind
+		}},
+		Call{Fn: create(attempt("pay_e", 1, malipo.AttemptSending, epoch))},
+	)
+	wantKind(t, errs[0], malipo.KindConflict)
+	wantKind(t, errs[1], malipo.KindConflict)
+	if !errors.Is(errs[2], changedMind) {
+		t.Errorf("the caller that changed its mind: %v", errs[2])
+	}
+	must(t, errs[3])
+	read(t, s, func(tx store.Tx) error {
+		for id, want := range map[string]*malipo.RailAttempt{a.ID: &wantA, b.ID: &b, stored.ID: &stored,
+			"pay_c-1": nil, "pay_d-1": nil, "att_other": nil, "pay_e-1": new(malipo.RailAttempt)} {
+			got, err := tx.GetRailAttempt(id)
+			switch {
+			case want == nil:
+				if malipo.KindOf(err) != malipo.KindNotFound {
+					t.Errorf("attempt %s: %v, want none", id, err)
+				}
+			case err != nil:
+				t.Errorf("attempt %s: %v", id, err)
+			case want.ID != "":
+				if diff := cmp.Diff(*want, got); diff != "" {
+					t.Errorf("attempt %s (-want +got):\n%s", id, diff)
+				}
+			}
 		}
 		return nil
 	})

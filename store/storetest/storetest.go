@@ -68,6 +68,7 @@ func Run(t *testing.T, open Opener) {
 		{"Inbox", testInbox},
 		{"RailOutcomesInABatch", testRailOutcomesInABatch},
 		{"HintedRailAttempts", testHintedRailAttempts},
+		{"RailAttemptsCreatedInABatch", testRailAttemptsCreatedInABatch},
 		{"SandboxTransactions", testSandboxTransactions},
 		{"BalancesWithinTransaction", testBalancesWithinTransaction},
 		{"SpendingLock", testSpendingLock},
