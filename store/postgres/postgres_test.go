@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -188,6 +189,57 @@ func TestHintedIdempotencyKeysAreReadAhead(t *testing.T) {
 	}
 	if !slices.Equal(secondFound, []bool{false, true}) {
 		t.Errorf("the second caller's lookups found %v, want not at first (read ahead), then found when the batch ran again", secondFound)
+	}
+}
+
+// A merchant's spending lock holds across nodes: a transaction alone in its
+// batch waits for the lock another node's transaction holds, and takes it
+// once that one ends.
+func TestSpendingLockWaitsForAnotherNode(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	first, _ := openBeside(t, url)
+	second, _ := openBeside(t, url)
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	let := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(let) // before the stores close: a failed test leaves no caller waiting
+	firstDone := make(chan error, 1)
+	go func() {
+		firstDone <- first.Transact(ctx, func(tx store.Tx) error {
+			if err := tx.LockSpending("mer_a", malipo.ModeTest); err != nil {
+				return err
+			}
+			close(held)
+			<-release
+			return nil
+		})
+	}()
+	select {
+	case <-held:
+	case err := <-firstDone:
+		t.Fatalf("the first node could not take the lock: %v", err)
+	}
+	secondDone := make(chan error, 1)
+	go func() {
+		secondDone <- second.Transact(ctx, func(tx store.Tx) error { return tx.LockSpending("mer_a", malipo.ModeTest) })
+	}()
+	select {
+	case err := <-secondDone:
+		t.Fatalf("the second node took the lock while the first held it (%v)", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	let()
+	if err := <-firstDone; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-secondDone:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second node never took the lock")
 	}
 }
 
