@@ -12,10 +12,9 @@ import (
 // idempotency keys they hinted they look up, in one statement per table
 // for up to exactRows of them, so that each caller's GetPayment,
 // GetRailAttempt and GetIdempotency is answered without a round trip of
-// its own. Rows
-// another transaction holds are skipped (ClaimSuffix) and read by their
-// caller, as without a hint; so are IDs the store would refuse, so that
-// one caller's bad input fails only that caller.
+// its own. Rows another transaction holds are skipped (ClaimSuffix) and
+// read by their caller, as without a hint; so are IDs the store would
+// refuse, so that one caller's bad input fails only that caller.
 //
 // Where the reads go with the BEGIN (Dialect.BeginWith), even one row is
 // read ahead, with what its caller will read next (see readAhead). Else

@@ -16,10 +16,10 @@ import (
 // row; a notification sent writes its attempt and settles its delivery
 // (the settlement checks that nobody claimed it since); a payment pushed
 // to a phone as it is created writes its first rail attempt; a rail's
-// outcome writes its inbox item and updates its attempt; a request sent with an
-// Idempotency-Key writes the key. On PostgreSQL each
-// statement is a round trip that wakes the database, and the round trips,
-// not the rows, are most of the cost. So these rows are held in the
+// outcome writes its inbox item and updates its attempt; a request sent
+// with an Idempotency-Key writes the key. On PostgreSQL each statement is
+// a round trip that wakes the database, and the round trips, not the
+// rows, are most of the cost. So these rows are held in the
 // transaction and written together, one statement per table for the whole
 // batch of the group committer (multi-row inserts; the payments' updates
 // and the deliveries' settlements through a table of values): at commit,
