@@ -14,6 +14,7 @@ import (
 	"github.com/malipo/malipo/ids"
 	"github.com/malipo/malipo/rails"
 	"github.com/malipo/malipo/rails/sandbox"
+	"github.com/malipo/malipo/store"
 	"github.com/malipo/malipo/store/postgres"
 	"github.com/malipo/malipo/store/postgres/pgtest"
 	"github.com/malipo/malipo/store/sqlstore"
@@ -26,21 +27,7 @@ import (
 func TestNoDeadlocksOnPostgreSQL(t *testing.T) {
 	url, dbName := pgtest.Database(t)
 	ctx := context.Background()
-	clk := clock.Real{}
-	var stores []*sqlstore.DB
-	var svcs []*gateway.Service
-	for range 2 {
-		st, err := postgres.Open(ctx, url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stores = append(stores, st)
-		sb := sandbox.New(st, clk, 0, nil) // every rail answers at once: the most writes per second
-		svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, nil), BaseURL: "http://pay.test",
-			Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()}})
-		sb.Connect(svc)
-		svcs = append(svcs, svc)
-	}
+	stores, svcs := twoNodes(t, url, 0) // every rail answers at once: the most writes per second
 	var integs []malipo.Integration
 	var merchants []string
 	for i := range 4 {
@@ -141,5 +128,100 @@ func TestNoDeadlocksOnPostgreSQL(t *testing.T) {
 	}
 	if r.Payouts < 50 || r.Refunds < 20 || r.Payments < 100 {
 		t.Errorf("the run exercised too little: %+v", r)
+	}
+}
+
+// twoNodes opens two nodes on the PostgreSQL database at url, each with
+// its own store and a sandbox rail that answers after answerAfter.
+func twoNodes(t *testing.T, url string, answerAfter time.Duration) ([]*sqlstore.DB, []*gateway.Service) {
+	clk := clock.Real{}
+	var stores []*sqlstore.DB
+	var svcs []*gateway.Service
+	for range 2 {
+		st, err := postgres.Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		stores = append(stores, st)
+		sb := sandbox.New(st, clk, answerAfter, nil)
+		svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, nil), BaseURL: "http://pay.test",
+			Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()}})
+		sb.Connect(svc)
+		svcs = append(svcs, svc)
+	}
+	return stores, svcs
+}
+
+// Requests sent with one Idempotency-Key to two nodes at once, each a
+// payment pushed to a phone as it is created, make one payment and one
+// push: every caller gets that payment, and all but one as a replay.
+func TestIdempotencyKeysAcrossNodes(t *testing.T) {
+	url, _ := pgtest.Database(t)
+	ctx := context.Background()
+	stores, svcs := twoNodes(t, url, time.Hour) // nobody answers during the test
+	m, err := svcs[0].CreateMerchant(ctx, "Duka", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _, err := svcs[0].CreateIntegration(ctx, gateway.IntegrationInput{MerchantID: m.ID, Flavor: malipo.FlavorNative, Mode: malipo.ModeTest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const keys, callers = 8, 8
+	type answer struct {
+		id     string
+		replay bool
+	}
+	answers := make([][]answer, keys)
+	var wg sync.WaitGroup
+	for k := range keys {
+		answers[k] = make([]answer, callers)
+		for c := range callers {
+			wg.Go(func() {
+				req := gateway.PaymentInput{Amount: 5000, Currency: "XOF", Reference: fmt.Sprintf("order-%d", k),
+					Method: "mobile_money", Phone: "+2250505120000"}
+				p, replay, err := svcs[c%2].CreatePayment(ctx, in, req, gateway.Idempotency{Key: fmt.Sprintf("key-%d", k), RequestHash: "h"})
+				if err != nil {
+					t.Errorf("key %d, caller %d: %v", k, c, err)
+				}
+				answers[k][c] = answer{p.ID, replay}
+			})
+		}
+	}
+	wg.Wait()
+	for k, as := range answers {
+		fresh := 0
+		for _, a := range as {
+			if a.id != as[0].id {
+				t.Errorf("key %d: the callers got different payments: %v", k, as)
+				break
+			}
+			if !a.replay {
+				fresh++
+			}
+		}
+		if fresh != 1 {
+			t.Errorf("key %d: %d callers were answered as the first, want 1: %v", k, fresh, as)
+		}
+		err := stores[1].Read(ctx, func(tx store.Tx) error {
+			p, err := tx.PaymentByReference(in.ID, fmt.Sprintf("order-%d", k))
+			if err != nil {
+				return err
+			}
+			attempts, err := tx.ListRailAttempts(p.ID)
+			if err != nil {
+				return err
+			}
+			if p.ID != as[0].id || len(attempts) != 1 {
+				t.Errorf("key %d: the store holds payment %s with %d attempts, want %s with 1", k, p.ID, len(attempts), as[0].id)
+				return nil
+			}
+			_, err = tx.GetSandboxTransaction(attempts[0].ID)
+			return err
+		})
+		if err != nil {
+			t.Errorf("key %d: %v", k, err)
+		}
 	}
 }
