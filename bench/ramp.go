@@ -143,6 +143,14 @@ func (r *runner) ramp(ctx context.Context, t httpTarget) (Result, error) {
 	}
 	for rate := r.o.StartRate; rate <= r.o.MaxRate; rate = rate * 3 / 2 {
 		s, err := try(rate)
+		if err == nil && !s.clean && len(steps) == 1 {
+			// The first step meets a server just started (its
+			// connections, caches and prepared statements cold) and a
+			// database perhaps still writing out what ran before it: one
+			// bad first step is offered again before the target is
+			// called unable to serve even the starting rate.
+			s, err = try(rate)
+		}
 		if err != nil {
 			return res, err
 		}
