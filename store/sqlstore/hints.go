@@ -192,12 +192,12 @@ func readKeys(reads *[]read, h hintedIDs, least int) map[string]*store.Idempoten
 		args := make([]any, 0, 2*n)
 		for _, id := range ids[:n] {
 			found[id] = nil
-			scope, key, _ := strings.Cut(id, "\x00")
+			scope, key := splitKey(id)
 			args = append(args, scope, key)
 		}
 		ids = ids[n:]
 		*reads = append(*reads, read{
-			query: `SELECT scope, key, request_hash, result, created_at FROM idempotency_keys WHERE (scope, key) IN (VALUES (?, ?)` +
+			query: `SELECT ` + idempotencyColumns + ` FROM idempotency_keys WHERE (scope, key) IN (VALUES (?, ?)` +
 				strings.Repeat(`, (?, ?)`, n-1) + `)`,
 			args: args,
 			each: func(row interface{ Scan(...any) error }) error {

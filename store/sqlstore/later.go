@@ -70,7 +70,7 @@ var laterTables = [...]laterTable{
 	{name: "rail_attempts", columns: attemptColumns, refersTo: -1, code: codeAttemptExists, message: "the rail attempt already exists"},
 	{name: "rail_attempts", refersTo: laterRailAttempts}, // updates: writeRailAttemptUpdates
 	{name: "inbox", columns: inboxColumns, refersTo: -1, code: "inbox_item_exists", message: "inbox item already exists"},
-	{name: "idempotency_keys", columns: "scope, key, request_hash, result, created_at", refersTo: -1,
+	{name: "idempotency_keys", columns: idempotencyColumns, refersTo: -1,
 		code: codeKeyInUse, message: messageKeyInUse},
 }
 

@@ -712,9 +712,13 @@ func (t *tx) GetIdempotency(scope, key string) (store.Idempotency, error) {
 	// held writes as after them (see later.go).
 	t.readUnheld = t.write && !t.heldKeys[id]
 	defer func() { t.readUnheld = false }()
-	r, err := scanIdempotency(t.row(`SELECT scope, key, request_hash, result, created_at FROM idempotency_keys WHERE scope = ? AND key = ?`, scope, key))
+	r, err := scanIdempotency(t.row(`SELECT `+idempotencyColumns+` FROM idempotency_keys WHERE scope = ? AND key = ?`, scope, key))
 	return r, notFound(err, "idempotency key")
 }
+
+// idempotencyColumns are an idempotency key's columns, in scanIdempotency's
+// order.
+const idempotencyColumns = "scope, key, request_hash, result, created_at"
 
 func scanIdempotency(row interface{ Scan(...any) error }) (store.Idempotency, error) {
 	var r store.Idempotency
@@ -739,8 +743,15 @@ const (
 	messageKeyInUse = "idempotency key is in use"
 )
 
-// heldKey names an idempotency key in tx.heldKeys.
+// heldKey names an idempotency key in one string, as tx.heldKeys and
+// tx.hintedKeys do; splitKey takes it apart. NUL, which the store refuses
+// in text, cannot be part of either.
 func heldKey(scope, key string) string { return scope + "\x00" + key }
+
+func splitKey(id string) (scope, key string) {
+	scope, key, _ = strings.Cut(id, "\x00")
+	return scope, key
+}
 
 func (t *tx) SetIdempotencyResult(scope, key string, result []byte) error {
 	delete(t.hintedKeys, heldKey(scope, key)) // stale once written
