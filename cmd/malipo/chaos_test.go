@@ -72,22 +72,14 @@ func (c *chaosRun) start(i int) {
 // send makes op's request to one of the nodes and records the answer; it
 // reports whether it was answered.
 func (c *chaosRun) send(op *chaosOp, node int) bool {
-	req, _ := http.NewRequest("POST", "http://"+c.addrs[node]+op.path, strings.NewReader(op.body))
-	req.Header.Set("Authorization", "Bearer "+c.key)
-	req.Header.Set("Idempotency-Key", op.key)
-	res, err := c.client.Do(req)
-	if err != nil {
-		return false
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	if res.StatusCode >= 500 {
+	status, b, err := c.post(node, op.path, op.key, op.body)
+	if err != nil || status >= 500 {
 		return false
 	}
 	var v struct{ ID, Status string }
 	json.Unmarshal(b, &v)
-	if res.StatusCode >= 300 {
-		c.t.Errorf("%s %s: %d %s", op.kind, op.key, res.StatusCode, b)
+	if status >= 300 {
+		c.t.Errorf("%s %s: %d %s", op.kind, op.key, status, b)
 	}
 	c.mu.Lock()
 	op.answered, op.id = true, v.ID
@@ -103,24 +95,32 @@ func (c *chaosRun) send(op *chaosOp, node int) bool {
 // why.
 func (c *chaosRun) setUp(key, path, body string) map[string]any {
 	for range 50 {
-		req, _ := http.NewRequest("POST", "http://"+c.addrs[0]+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+c.key)
-		req.Header.Set("Idempotency-Key", "setup-"+key)
-		if res, err := c.client.Do(req); err == nil {
-			b, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			if res.StatusCode != http.StatusServiceUnavailable {
-				var v map[string]any
-				if res.StatusCode >= 300 || json.Unmarshal(b, &v) != nil {
-					c.t.Fatalf("POST %s: %d %s", path, res.StatusCode, b)
-				}
-				return v
+		if status, b, err := c.post(0, path, "setup-"+key, body); err == nil && status != http.StatusServiceUnavailable {
+			var v map[string]any
+			if status >= 300 || json.Unmarshal(b, &v) != nil {
+				c.t.Fatalf("POST %s: %d %s", path, status, b)
 			}
+			return v
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	c.t.Fatalf("POST %s: never answered", path)
 	return nil
+}
+
+// post sends body to path on one of the nodes, as the run's merchant,
+// with an Idempotency-Key, and returns the answer.
+func (c *chaosRun) post(node int, path, key, body string) (status int, answer []byte, err error) {
+	req, _ := http.NewRequest("POST", "http://"+c.addrs[node]+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	req.Header.Set("Idempotency-Key", key)
+	res, err := c.client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	answer, _ = io.ReadAll(res.Body)
+	return res.StatusCode, answer, nil
 }
 
 func (c *chaosRun) get(path string) map[string]any {
