@@ -218,13 +218,23 @@ func (s *Service) recordSent(ctx context.Context, scope string, p malipo.Payment
 	return out, err
 }
 
-// attemptHint hints the rail attempt key and, if it is a payment's, the
-// payment: applying a rail's word on an attempt reads both, in that order.
-// The payment's ID is the attempt's up to its number (malipo.AttemptID).
+// attemptHint hints the rail attempt key and the payment, payout or
+// refund it is for: applying a rail's word on an attempt reads both, in
+// that order. The object's ID is the attempt's up to its number
+// (malipo.AttemptID), and its prefix says what it is.
 func attemptHint(key string) store.Hint {
 	h := store.Hint{RailAttempt: key}
-	if i := strings.LastIndexByte(key, '-'); i > 0 && strings.HasPrefix(key, paymentKind+"_") {
-		h.Payment = key[:i]
+	i := strings.LastIndexByte(key, '-')
+	if i <= 0 {
+		return h
+	}
+	switch id := key[:i]; {
+	case strings.HasPrefix(id, paymentKind+"_"):
+		h.Payment = id
+	case strings.HasPrefix(id, payoutKind+"_"):
+		h.Payout = id
+	case strings.HasPrefix(id, refundKind+"_"):
+		h.Refund = id
 	}
 	return h
 }

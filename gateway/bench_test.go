@@ -128,6 +128,28 @@ func benchSucceed(b *testing.B, e *env) {
 	})
 }
 
+// BenchmarkCreatePayout measures payouts of one merchant to many phones:
+// each locks the merchant's spending, checks its balance, its reference
+// and the phone's velocity, reserves the money and records its rail
+// attempt, then is sent to the sandbox rail and its answer recorded
+// (the phones end in 9, which the sandbox pays).
+func BenchmarkCreatePayout(b *testing.B) {
+	onBothStores(b, func(b *testing.B, st store.Store) {
+		m := newMoney(&testing.T{}, st, malipo.Rules{})
+		if _, err := m.svc.Topup(context.Background(), m.integ, int64(b.N+1)*10_100, "KES"); err != nil {
+			b.Fatal(err)
+		}
+		eachInParallel(b, func(i int) error {
+			p, _, err := m.svc.CreatePayout(context.Background(), m.integ, gateway.PayoutInput{Amount: 10_000, Currency: "KES",
+				Reference: fmt.Sprintf("po-%d", i), Destination: toPhone(fmt.Sprintf("+25471%06d9", i))}, gateway.Idempotency{})
+			if err == nil && p.Status != malipo.PayoutProcessing {
+				err = fmt.Errorf("payout %d is %s", i, p.Status)
+			}
+			return err
+		})
+	})
+}
+
 // eachInParallel times do(i) for every i of b.N from 32 goroutines and
 // reports the CPU each took.
 func eachInParallel(b *testing.B, do func(i int) error) {

@@ -51,8 +51,13 @@ type PaymentInput struct {
 	Store   malipo.Store
 }
 
-// paymentKind is the prefix of payments' IDs.
-const paymentKind = "pay"
+// paymentKind, payoutKind and refundKind are the prefixes of payments',
+// payouts' and refunds' IDs.
+const (
+	paymentKind = "pay"
+	payoutKind  = "po"
+	refundKind  = "re"
+)
 
 // newPayment turns input into a new pending payment, or explains what is
 // wrong. It may blank fields of req that it drops (a store logo that is

@@ -108,7 +108,7 @@ func (s *Service) CreatePayout(ctx context.Context, in malipo.Integration, req P
 	transfer := dest.Type == malipo.DestinationMerchant
 	var attempt malipo.RailAttempt
 	now := s.now()
-	p := malipo.Payout{ID: s.cfg.IDs.ID("po"), MerchantID: in.MerchantID, IntegrationID: in.ID, Mode: in.Mode, Amount: req.Amount,
+	p := malipo.Payout{ID: s.cfg.IDs.ID(payoutKind), MerchantID: in.MerchantID, IntegrationID: in.ID, Mode: in.Mode, Amount: req.Amount,
 		Fee: in.FeeFor("payout").Fee(req.Amount), Currency: cur, Reference: req.Reference, Destination: dest, Narration: req.Narration,
 		Status: malipo.PayoutQueued, CreatedAt: now, UpdatedAt: now}
 	if !transfer {
@@ -120,6 +120,10 @@ func (s *Service) CreatePayout(ctx context.Context, in malipo.Integration, req P
 	}
 	var replay bool
 	created := p
+	limit, window := in.Rules.Velocity()
+	balance := malipo.MerchantAvailable(in.MerchantID, in.Mode, cur)
+	spend := store.Spend{MerchantID: in.MerchantID, Mode: in.Mode, Balance: balance, IntegrationID: in.ID, Reference: p.Reference,
+		Destination: dest.Account, Since: now.Add(-window)}
 	err = s.transactIdempotent(ctx, in.ID, idem, func(tx store.Tx) error {
 		p = created // the group committer may run this more than once
 		if replay, err = s.replayed(tx, in.ID, idem, &p); err != nil || replay {
@@ -130,7 +134,7 @@ func (s *Service) CreatePayout(ctx context.Context, in malipo.Integration, req P
 		if err := tx.LockSpending(in.MerchantID, in.Mode); err != nil {
 			return err
 		}
-		available, err := tx.AccountBalance(malipo.MerchantAvailable(in.MerchantID, in.Mode, cur))
+		available, err := tx.AccountBalance(balance)
 		if err != nil {
 			return err
 		}
@@ -142,8 +146,7 @@ func (s *Service) CreatePayout(ctx context.Context, in malipo.Integration, req P
 			return &malipo.Error{Kind: malipo.KindInsufficientFunds, Code: "insufficient_funds", Param: "amount",
 				Message: fmt.Sprintf("amount available is not enough %s", malipo.FormatDecimal(available, cur))}
 		}
-		limit, window := in.Rules.Velocity()
-		n, err := tx.CountPayoutsTo(in.ID, dest.Account, now.Add(-window))
+		n, err := tx.CountPayoutsTo(in.ID, dest.Account, spend.Since)
 		if err != nil {
 			return err
 		}
@@ -167,7 +170,7 @@ func (s *Service) CreatePayout(ctx context.Context, in malipo.Integration, req P
 			}
 		}
 		return s.remember(tx, in.ID, idem, p)
-	})
+	}, store.Hint{Spend: spend})
 	if err != nil || replay || transfer {
 		if err == nil && transfer && !replay {
 			s.wake()
@@ -306,7 +309,7 @@ func (s *Service) sendPayout(ctx context.Context, scope string, p malipo.Payout,
 		}
 		out = cur
 		return rememberAgain(tx, scope, idem, cur)
-	})
+	}, attemptHint(key))
 	if err == nil && out.Status.Final() {
 		s.wake()
 	}

@@ -134,7 +134,7 @@ func (s *Service) markPending(ctx context.Context, key, ref string) error {
 			return tx.UpdatePayout(p)
 		}
 		return nil
-	})
+	}, attemptHint(key))
 }
 
 // notReceived handles an attempt its rail says it never received. A

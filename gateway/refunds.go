@@ -38,7 +38,7 @@ func (s *Service) CreateRefund(ctx context.Context, in malipo.Integration, req R
 		return malipo.Refund{}, false, err
 	}
 	now := s.now()
-	r := malipo.Refund{ID: s.cfg.IDs.ID("re"), PaymentID: req.PaymentID, MerchantID: in.MerchantID, IntegrationID: in.ID, Mode: in.Mode,
+	r := malipo.Refund{ID: s.cfg.IDs.ID(refundKind), PaymentID: req.PaymentID, MerchantID: in.MerchantID, IntegrationID: in.ID, Mode: in.Mode,
 		Reason: req.Reason, Status: malipo.RefundPending, CreatedAt: now, UpdatedAt: now}
 	attempt := s.newAttempt("refund", r.ID, 1, r.MerchantID, r.Mode, rail.Name(), malipo.MethodRefund)
 	var pay malipo.Payment
@@ -93,7 +93,7 @@ func (s *Service) CreateRefund(ctx context.Context, in malipo.Integration, req R
 			return err
 		}
 		return s.remember(tx, in.ID, idem, r)
-	})
+	}, store.Hint{Spend: store.Spend{MerchantID: in.MerchantID, Mode: in.Mode}, Payment: req.PaymentID})
 	if err != nil || replay {
 		return r, replay, err
 	}
@@ -148,7 +148,7 @@ func (s *Service) sendRefund(ctx context.Context, scope string, pay malipo.Payme
 		}
 		r = cur
 		return rememberAgain(tx, scope, idem, cur)
-	})
+	}, attemptHint(key))
 	if err == nil {
 		s.wake()
 	}

@@ -53,9 +53,30 @@ type Hint struct {
 	Payment string
 	// RailAttempt is the ID of a rail attempt read with GetRailAttempt.
 	RailAttempt string
+	// Payout and Refund are the IDs of a payout read with GetPayout and
+	// of a refund read with GetRefund.
+	Payout, Refund string
 	// IdempotencyScope and IdempotencyKey name a key looked up with
 	// GetIdempotency.
 	IdempotencyScope, IdempotencyKey string
+	// Spend names what a payout checks before it spends.
+	Spend Spend
+}
+
+// Spend names what a caller reads before it spends a merchant's money,
+// in this order: it takes the merchant's spending lock (LockSpending),
+// reads the balance it spends from (AccountBalance), looks its reference
+// up (PayoutByReference) and counts the payouts to its destination since
+// a time (CountPayoutsTo). Empty fields name nothing to read; without a
+// MerchantID, nothing is. The balance is read after the lock, so a store
+// that reads them ahead takes the lock ahead too.
+type Spend struct {
+	MerchantID string
+	Mode       malipo.Mode
+	Balance    malipo.Account
+	// IntegrationID scopes Reference and Destination.
+	IntegrationID, Reference, Destination string
+	Since                                 time.Time
 }
 
 // Shedding marks ctx as a request's that may be refused while the store is

@@ -243,6 +243,107 @@ func TestSpendingLockWaitsForAnotherNode(t *testing.T) {
 	}
 }
 
+// A payout's checks read ahead (store.Spend) are read under the spending
+// lock: while another node holds it and spends, a batch's callers wait
+// for it (a caller sharing its batch finds the lock taken and runs again
+// alone) and then see what the other node left, too little for them. Read
+// before the lock, the balance would show money already spent, and a
+// caller would spend it again.
+func TestSpendingChecksReadUnderTheLock(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	first, _ := openBeside(t, url)
+	second, _ := openBeside(t, url)
+	m := malipo.Merchant{ID: "mer_a", Name: "Duka"}
+	in := malipo.Integration{ID: "int_a", MerchantID: m.ID, Flavor: malipo.FlavorNative, Mode: malipo.ModeTest, Config: map[string]string{}}
+	avail := malipo.MerchantAvailable(m.ID, in.Mode, "KES")
+	err := first.Transact(ctx, func(tx store.Tx) error {
+		if err := tx.CreateMerchant(m); err != nil {
+			return err
+		}
+		if err := tx.CreateIntegration(in); err != nil {
+			return err
+		}
+		return tx.PostEntry(malipo.TopupEntry("top_a", m.ID, "KES", 10_000, time.Now()))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spend := func(id string, amount int64) func(tx store.Tx) error {
+		return func(tx store.Tx) error {
+			if err := tx.LockSpending(m.ID, in.Mode); err != nil {
+				return err
+			}
+			have, err := tx.AccountBalance(avail)
+			if err != nil {
+				return err
+			}
+			if have < amount {
+				return &malipo.Error{Kind: malipo.KindInsufficientFunds, Code: "insufficient_funds", Message: "not enough"}
+			}
+			return tx.PostEntry(malipo.NewEntry(id, "spend", "spend", id, time.Now(),
+				malipo.Posting{Account: avail, Currency: "KES", Amount: -amount},
+				malipo.Posting{Account: malipo.Fees(in.Mode, "KES"), Currency: "KES", Amount: amount}))
+		}
+	}
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	let := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(let)
+	firstDone := make(chan error, 1)
+	go func() {
+		spendMost := spend("led_first", 9_950)
+		firstDone <- first.Transact(ctx, func(tx store.Tx) error {
+			if err := tx.LockSpending(m.ID, in.Mode); err != nil {
+				return err
+			}
+			close(held)
+			<-release
+			return spendMost(tx)
+		})
+	}()
+	select {
+	case <-held:
+	case err := <-firstDone:
+		t.Fatalf("the first node could not take the lock: %v", err)
+	}
+	hint := []store.Hint{{Spend: store.Spend{MerchantID: m.ID, Mode: in.Mode, Balance: avail}}}
+	letGo := time.AfterFunc(500*time.Millisecond, let)
+	defer letGo.Stop()
+	start := time.Now()
+	errs := storetest.InOneBatch(t, second,
+		storetest.Call{Hints: hint, Fn: spend("led_second_1", 100)},
+		storetest.Call{Hints: hint, Fn: spend("led_second_2", 100)})
+	if waited := time.Since(start); waited < 400*time.Millisecond {
+		t.Errorf("the second node's batch ended after %s, before the first node let the lock go", waited)
+	}
+	if err := <-firstDone; err != nil {
+		t.Fatal(err)
+	}
+	spent := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			spent++
+		case malipo.KindOf(err) != malipo.KindInsufficientFunds:
+			t.Errorf("a spend on the second node: %v", err)
+		}
+	}
+	if spent != 0 {
+		t.Errorf("%d spends of 100 went through on the second node after the first left 50, want none", spent)
+	}
+	err = second.Read(ctx, func(tx store.Tx) error {
+		have, err := tx.AccountBalance(avail)
+		if err == nil && have != 50 {
+			t.Errorf("the balance is %d, want 50", have)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A write transaction runs by hand on its connection, so that its BEGIN
 // and COMMIT travel with other statements: however it fails, the
 // connection goes back to the pool outside any transaction.

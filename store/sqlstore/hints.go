@@ -7,12 +7,12 @@ import (
 	"github.com/malipo/malipo/store"
 )
 
-// lockHinted locks and reads the payments and rail attempts the batch's
-// callers hinted they read first (see store.Hint), and reads the
-// idempotency keys they hinted they look up, in one statement per table
-// for up to exactRows of them, so that each caller's GetPayment,
-// GetRailAttempt and GetIdempotency is answered without a round trip of
-// its own. Rows another transaction holds are skipped (ClaimSuffix) and
+// lockHinted locks and reads the payments, rail attempts, payouts and
+// refunds the batch's callers hinted they read first (see store.Hint),
+// and reads the idempotency keys they hinted they look up, in one
+// statement per table for up to exactRows of them, so that each caller's
+// GetPayment, GetRailAttempt, GetPayout, GetRefund and GetIdempotency is
+// answered without a round trip of its own. Rows another transaction holds are skipped (ClaimSuffix) and
 // read by their caller, as without a hint; so are IDs the store would
 // refuse, so that one caller's bad input fails only that caller.
 //
@@ -24,22 +24,28 @@ func (t *tx) lockHinted(batch []*unit) error {
 	if t.readBegins() {
 		least = 1
 	}
-	var payments, attempts, keys hintedIDs
+	var payments, attempts, payouts, refunds, keys hintedIDs
 	for _, u := range batch {
 		for _, h := range u.hints {
 			payments.add(h.Payment)
 			attempts.add(h.RailAttempt)
+			payouts.add(h.Payout)
+			refunds.add(h.Refund)
 			if h.IdempotencyKey != "" && checkArgs([]any{h.IdempotencyScope, h.IdempotencyKey}) == nil {
 				keys.put(heldKey(h.IdempotencyScope, h.IdempotencyKey))
 			}
 		}
 	}
-	if len(payments.ids) < least && len(attempts.ids) < least && len(keys.ids) < least {
+	var reads []read
+	spend := t.readSpends(&reads, batch)
+	if spend == nil && len(payments.ids) < least && len(attempts.ids) < least && len(payouts.ids) < least &&
+		len(refunds.ids) < least && len(keys.ids) < least {
 		return nil
 	}
-	var reads []read
 	t.hinted = readLocked(t, &reads, payments, least, "payments", paymentColumns, scanPayment, func(p malipo.Payment) string { return p.ID })
 	t.hintedAttempts = readLocked(t, &reads, attempts, least, "rail_attempts", attemptColumns, scanRailAttempt, func(a malipo.RailAttempt) string { return a.ID })
+	t.hintedPayouts = readLocked(t, &reads, payouts, least, "payouts", payoutColumns, scanPayout, func(p malipo.Payout) string { return p.ID })
+	t.hintedRefunds = readLocked(t, &reads, refunds, least, "refunds", refundColumns, scanRefund, func(r malipo.Refund) string { return r.ID })
 	t.hintedKeys = readKeys(&reads, keys, least)
 	var ahead *readAhead
 	if t.hinted != nil && t.readBegins() {
@@ -53,6 +59,7 @@ func (t *tx) lockHinted(batch []*unit) error {
 	if err := t.readAll(reads...); err != nil {
 		return err
 	}
+	t.spend = spend
 	if ahead != nil {
 		merchants := make([]endpointsKey, 0, len(t.hinted))
 		for _, p := range t.hinted {

@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"slices"
 	"sort"
 	"strings"
@@ -120,9 +119,13 @@ func (t *tx) LockSpending(merchantID string, mode malipo.Mode) error {
 	if !t.write || d.TryLockKey == "" {
 		return nil // one writer at a time: the write transaction is the lock
 	}
-	h := fnv.New64a()
-	h.Write([]byte("spending:" + merchantID + ":" + string(mode)))
-	key := int64(h.Sum64())
+	key := spendingKey(merchantID, mode)
+	if tried, got := t.spend.lock(key); tried {
+		if !got {
+			return errBusy
+		}
+		return nil
+	}
 	if t.alone {
 		return t.row(d.LockKey, key).Scan(new(int))
 	}
@@ -187,6 +190,9 @@ func (t *tx) Balances(merchantID string, mode malipo.Mode) ([]malipo.Balance, er
 }
 
 func (t *tx) AccountBalance(a malipo.Account) (int64, error) {
+	if n, ok := t.spend.balance(a); ok {
+		return n + t.delta(a), nil
+	}
 	var n int64
 	err := t.row(`SELECT COALESCE(SUM(amount), 0) FROM balances WHERE account = ?`, string(a)).Scan(&n)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -27,6 +28,8 @@ func scanPayout(r interface{ Scan(...any) error }) (malipo.Payout, error) {
 }
 
 func (t *tx) CreatePayout(p malipo.Payout) error {
+	delete(t.hintedPayouts, p.ID) // read before it was written: stale
+	t.spend.forget(p)
 	_, err := t.exec(`INSERT INTO payouts (`+payoutColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.ID, p.MerchantID, p.IntegrationID, string(p.Mode), p.Amount, p.Fee, string(p.Currency), p.Reference, string(p.Destination.Type),
 		p.Destination.Account, p.Destination.Name, p.Destination.Operator, p.Destination.AccountReference, p.Narration,
@@ -35,16 +38,28 @@ func (t *tx) CreatePayout(p malipo.Payout) error {
 }
 
 func (t *tx) GetPayout(id string) (malipo.Payout, error) {
+	if p, ok := t.hintedPayouts[id]; ok {
+		delete(t.hintedPayouts, id) // taken once, as a hinted payment is
+		return p, nil
+	}
 	p, err := scanPayout(t.row(`SELECT `+payoutColumns+` FROM payouts WHERE id = ?`+t.lock(), id))
 	return p, notFound(err, "payout")
 }
 
 func (t *tx) PayoutByReference(integrationID, reference string) (malipo.Payout, error) {
+	if p, found := t.spend.reference(integrationID, reference); found {
+		if p == nil {
+			return malipo.Payout{}, notFound(sql.ErrNoRows, "payout")
+		}
+		return *p, nil
+	}
 	p, err := scanPayout(t.row(`SELECT `+payoutColumns+` FROM payouts WHERE integration_id = ? AND reference = ?`, integrationID, reference))
 	return p, notFound(err, "payout")
 }
 
 func (t *tx) UpdatePayout(p malipo.Payout) error {
+	delete(t.hintedPayouts, p.ID) // stale once written
+	t.spend.forget(p)
 	res, err := t.exec(`UPDATE payouts SET status = ?, failure_code = ?, failure_reason = ?, rail_reference = ?, updated_at = ?,
 		completed_at = ?, destination_operator = ? WHERE id = ?`, string(p.Status), p.FailureCode, p.FailureReason, p.RailReference,
 		micros(p.UpdatedAt), micros(p.CompletedAt), p.Destination.Operator, p.ID)
@@ -66,9 +81,11 @@ func (t *tx) ListPayouts(f store.PayoutFilter) ([]malipo.Payout, error) {
 }
 
 func (t *tx) CountPayoutsTo(integrationID, account string, since time.Time) (int, error) {
+	if n, ok := t.spend.count(integrationID, account, since); ok {
+		return n, nil
+	}
 	var n int
-	err := t.row(`SELECT COUNT(*) FROM payouts WHERE integration_id = ? AND destination_account = ? AND created_at > ?
-		AND status <> 'failed'`, integrationID, account, micros(since)).Scan(&n)
+	err := t.row(countPayoutsTo, integrationID, account, micros(since)).Scan(&n)
 	return n, err
 }
 
@@ -89,6 +106,7 @@ func scanRefund(r interface{ Scan(...any) error }) (malipo.Refund, error) {
 }
 
 func (t *tx) CreateRefund(f malipo.Refund) error {
+	delete(t.hintedRefunds, f.ID)
 	_, err := t.exec(`INSERT INTO refunds (`+refundColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		f.ID, f.PaymentID, f.MerchantID, f.IntegrationID, string(f.Mode), f.Amount, string(f.Currency), f.Reason, string(f.Status),
 		f.FailureCode, f.FailureReason, f.RailReference, micros(f.CreatedAt), micros(f.UpdatedAt), micros(f.CompletedAt))
@@ -96,11 +114,16 @@ func (t *tx) CreateRefund(f malipo.Refund) error {
 }
 
 func (t *tx) GetRefund(id string) (malipo.Refund, error) {
+	if f, ok := t.hintedRefunds[id]; ok {
+		delete(t.hintedRefunds, id)
+		return f, nil
+	}
 	f, err := scanRefund(t.row(`SELECT `+refundColumns+` FROM refunds WHERE id = ?`+t.lock(), id))
 	return f, notFound(err, "refund")
 }
 
 func (t *tx) UpdateRefund(f malipo.Refund) error {
+	delete(t.hintedRefunds, f.ID)
 	res, err := t.exec(`UPDATE refunds SET status = ?, failure_code = ?, failure_reason = ?, rail_reference = ?, updated_at = ?,
 		completed_at = ? WHERE id = ?`, string(f.Status), f.FailureCode, f.FailureReason, f.RailReference, micros(f.UpdatedAt),
 		micros(f.CompletedAt), f.ID)

@@ -49,9 +49,15 @@ type tx struct {
 	// hinted and hintedAttempts are payments and rail attempts locked and
 	// read at the batch's start (see lockHinted), each kept until it is
 	// written; a payment also until it is read once, since it holds
-	// slices and maps its reader may change.
+	// slices and maps its reader may change. hintedPayouts and
+	// hintedRefunds are the same for payouts and refunds, each also taken
+	// once.
 	hinted         map[string]malipo.Payment
 	hintedAttempts map[string]malipo.RailAttempt
+	hintedPayouts  map[string]malipo.Payout
+	hintedRefunds  map[string]malipo.Refund
+	// spend is what was read ahead for payouts' checks (see spend.go).
+	spend *spendAhead
 	// hintedKeys are the idempotency keys read at the batch's start, by
 	// heldKey, nil where not stored; each kept until it is written or
 	// looked up once.

@@ -3,6 +3,8 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -127,5 +129,113 @@ func testRefunds(t *testing.T, s store.Store) {
 	})
 	if len(early) != 0 || len(due) != 1 {
 		t.Errorf("unsettled: %d early, %d due; want 0 and 1", len(early), len(due))
+	}
+}
+
+// testHintedSpends: a payout's checks read ahead (store.Spend) see what
+// they would see read by their caller. In one batch whose callers hint
+// their checks, a later caller's balance, reference and count see what
+// an earlier caller did (a payout created without a lookup, its money
+// reserved; a payout's status changed) and not what a caller whose work
+// was undone did; a reference the store refuses fails only its caller.
+// Each run of the batch sees the same.
+func testHintedSpends(t *testing.T, s store.Store) {
+	m, in := fixture(t, s, "a")
+	avail := malipo.MerchantAvailable(m.ID, in.Mode, "KES")
+	write(t, s, func(tx store.Tx) error {
+		if err := tx.PostEntry(malipo.TopupEntry("top_a", m.ID, "KES", 10_000, epoch)); err != nil {
+			return err
+		}
+		return tx.CreatePayout(payout(in, "po_stored", "stored", "111111", epoch))
+	})
+	since := epoch.Add(-time.Hour)
+	hint := func(ref, dest string) []store.Hint {
+		return []store.Hint{{Spend: store.Spend{MerchantID: m.ID, Mode: in.Mode, Balance: avail, IntegrationID: in.ID, Reference: ref,
+			Destination: dest, Since: since}}}
+	}
+	// What each run of the batch found, by check.
+	seen := map[string][]string{}
+	check := func(name, ref, dest string) Call {
+		return Call{Hints: hint(ref, dest), Fn: func(tx store.Tx) error {
+			if err := tx.LockSpending(m.ID, in.Mode); err != nil {
+				return err
+			}
+			balance, err := tx.AccountBalance(avail)
+			if err != nil {
+				return err
+			}
+			found := "none"
+			p, err := tx.PayoutByReference(in.ID, ref)
+			switch {
+			case err == nil:
+				found = p.ID + " " + string(p.Status)
+			case malipo.KindOf(err) != malipo.KindNotFound:
+				return err
+			}
+			n, err := tx.CountPayoutsTo(in.ID, dest, since)
+			if err != nil {
+				return err
+			}
+			seen[name] = append(seen[name], fmt.Sprintf("balance %d, %s, %d to %s", balance, found, n, dest))
+			return nil
+		}}
+	}
+	changedMind := errors.New("changed its mind")
+	createIn := func(id, ref, dest string, then error) Call {
+		return Call{Fn: func(tx store.Tx) error {
+			p := payout(in, id, ref, dest, epoch)
+			if err := tx.CreatePayout(p); err != nil {
+				return err
+			}
+			if err := tx.PostEntry(malipo.PayoutReserveEntry("led_"+id, p, epoch)); err != nil {
+				return err
+			}
+			return then
+		}}
+	}
+	errs := InOneBatch(t, s,
+		check("first", "first", "777777"),
+		// created without a lookup, then checked.
+		createIn("po_x", "x", "444444", nil),
+		check("created", "x", "444444"),
+		// failed, then checked: it no longer counts.
+		Call{Fn: func(tx store.Tx) error {
+			p, err := tx.GetPayout("po_stored")
+			if err != nil {
+				return err
+			}
+			p.Status, p.FailureCode = malipo.PayoutFailed, "invalid_account"
+			return tx.UpdatePayout(p)
+		}},
+		check("failed", "stored", "111111"),
+		// created by a caller that then fails: nothing to see.
+		createIn("po_undone", "undone", "555555", changedMind),
+		check("undone", "undone", "555555"),
+		check("bad", "bad\x00", "666666"),
+	)
+	for n, err := range errs {
+		switch n {
+		case 5:
+			if !errors.Is(err, changedMind) {
+				t.Errorf("the caller that changed its mind: %v", err)
+			}
+		case 7:
+			wantKind(t, err, malipo.KindInvalid)
+		default:
+			if err != nil {
+				t.Errorf("caller %d: %v", n, err)
+			}
+		}
+	}
+	want := map[string]string{
+		"first":   "balance 10000, none, 0 to 777777",
+		"created": "balance 8990, po_x queued, 1 to 444444",
+		"failed":  "balance 8990, po_stored failed, 0 to 111111",
+		"undone":  "balance 8990, none, 0 to 555555",
+	}
+	for name, w := range want {
+		if found := seen[name]; len(found) == 0 || slices.ContainsFunc(found, func(f string) bool { return f != w }) {
+			t.Errorf("the check %q found %q in the batch's runs, want %q in each", name, found, w)
+		}
 	}
 }

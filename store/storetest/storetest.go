@@ -73,6 +73,7 @@ func Run(t *testing.T, open Opener) {
 		{"SandboxTransactions", testSandboxTransactions},
 		{"BalancesWithinTransaction", testBalancesWithinTransaction},
 		{"SpendingLock", testSpendingLock},
+		{"HintedSpends", testHintedSpends},
 		{"NUL", testNUL},
 		{"LiveRails", testLiveRails},
 		{"UsersAndSessions", testUsersAndSessions},
