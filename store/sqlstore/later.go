@@ -17,7 +17,8 @@ import (
 // (the settlement checks that nobody claimed it since); a payment pushed
 // to a phone as it is created writes its first rail attempt; a rail's
 // outcome writes its inbox item and updates its attempt; a request sent
-// with an Idempotency-Key writes the key. On PostgreSQL each statement is
+// with an Idempotency-Key writes the key; a payout writes its row, and
+// its rail's answer updates it. On PostgreSQL each statement is
 // a round trip that wakes the database, and the round trips, not the
 // rows, are most of the cost. So these rows are held in the
 // transaction and written together, one statement per table for the whole
@@ -72,6 +73,8 @@ var laterTables = [...]laterTable{
 	{name: "inbox", columns: inboxColumns, refersTo: -1, code: "inbox_item_exists", message: "inbox item already exists"},
 	{name: "idempotency_keys", columns: idempotencyColumns, refersTo: -1,
 		code: codeKeyInUse, message: messageKeyInUse},
+	{name: "payouts", columns: payoutColumns, refersTo: -1, code: malipo.CodeReferenceInUse, message: "a payout with this reference already exists"},
+	{name: "payouts", refersTo: laterPayouts}, // updates: writePayoutUpdates
 }
 
 const (
@@ -87,6 +90,8 @@ const (
 	laterRailAttemptUpdates
 	laterInbox
 	laterIdempotency
+	laterPayouts
+	laterPayoutUpdates
 )
 
 // heldRow is a row's arguments, and the error its insert returns should
@@ -195,6 +200,8 @@ func (t *tx) writeRows(table int, rows []heldRow) error {
 		return t.writePaymentUpdates(rows)
 	case laterRailAttemptUpdates:
 		return t.writeRailAttemptUpdates(rows)
+	case laterPayoutUpdates:
+		return t.writePayoutUpdates(rows)
 	case laterDeliverySettlements:
 		return t.writeDeliverySettlements(rows)
 	}

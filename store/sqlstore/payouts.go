@@ -30,11 +30,11 @@ func scanPayout(r interface{ Scan(...any) error }) (malipo.Payout, error) {
 func (t *tx) CreatePayout(p malipo.Payout) error {
 	delete(t.hintedPayouts, p.ID) // read before it was written: stale
 	t.spend.forget(p)
-	_, err := t.exec(`INSERT INTO payouts (`+payoutColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	// Held for the batch (see later.go).
+	return t.insertLater(laterPayouts, rowExists(malipo.CodeReferenceInUse, fmt.Sprintf("a payout with reference %q already exists", p.Reference)),
 		p.ID, p.MerchantID, p.IntegrationID, string(p.Mode), p.Amount, p.Fee, string(p.Currency), p.Reference, string(p.Destination.Type),
 		p.Destination.Account, p.Destination.Name, p.Destination.Operator, p.Destination.AccountReference, p.Narration,
 		string(p.Status), p.FailureCode, p.FailureReason, p.RailReference, micros(p.CreatedAt), micros(p.UpdatedAt), micros(p.CompletedAt))
-	return t.conflict(err, malipo.CodeReferenceInUse, fmt.Sprintf("a payout with reference %q already exists", p.Reference))
 }
 
 func (t *tx) GetPayout(id string) (malipo.Payout, error) {
@@ -57,13 +57,26 @@ func (t *tx) PayoutByReference(integrationID, reference string) (malipo.Payout, 
 	return p, notFound(err, "payout")
 }
 
+// UpdatePayout holds the update for the batch (see later.go).
 func (t *tx) UpdatePayout(p malipo.Payout) error {
 	delete(t.hintedPayouts, p.ID) // stale once written
 	t.spend.forget(p)
-	res, err := t.exec(`UPDATE payouts SET status = ?, failure_code = ?, failure_reason = ?, rail_reference = ?, updated_at = ?,
-		completed_at = ?, destination_operator = ? WHERE id = ?`, string(p.Status), p.FailureCode, p.FailureReason, p.RailReference,
-		micros(p.UpdatedAt), micros(p.CompletedAt), p.Destination.Operator, p.ID)
-	return affected(res, err, "payout")
+	return t.insertLater(laterPayoutUpdates, nil, p.ID, string(p.Status), p.FailureCode, p.FailureReason, p.RailReference,
+		micros(p.UpdatedAt), micros(p.CompletedAt), p.Destination.Operator)
+}
+
+// payoutUpdates are the columns UpdatePayout writes, in its order.
+var payoutUpdates = []column{
+	{"id", "TEXT"}, {"status", "TEXT"}, {"failure_code", "TEXT"}, {"failure_reason", "TEXT"}, {"rail_reference", "TEXT"},
+	{"updated_at", "BIGINT"}, {"completed_at", "BIGINT"}, {"destination_operator", "TEXT"},
+}
+
+var updatePayoutsStatement = updateByID("payouts", payoutUpdates)
+
+// writePayoutUpdates writes held updates of payouts, the last of each
+// payout's, and fails as the update did if a payout is not there.
+func (t *tx) writePayoutUpdates(rows []heldRow) error {
+	return t.updateRows(lastOfEach(rows), updatePayoutsStatement, notFound(sql.ErrNoRows, "payout"))
 }
 
 func (t *tx) ListPayouts(f store.PayoutFilter) ([]malipo.Payout, error) {

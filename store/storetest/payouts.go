@@ -47,6 +47,10 @@ func testPayouts(t *testing.T, s store.Store) {
 		}
 		return tx.UpdatePayout(got)
 	})
+	missing := p
+	missing.ID = "po_missing"
+	err = s.Transact(context.Background(), func(tx store.Tx) error { return tx.UpdatePayout(missing) })
+	wantKind(t, err, malipo.KindNotFound)
 	read(t, s, func(tx store.Tx) error {
 		got, err := tx.GetPayout("po_1")
 		must(t, err)
@@ -132,14 +136,16 @@ func testRefunds(t *testing.T, s store.Store) {
 	}
 }
 
-// testHintedSpends: a payout's checks read ahead (store.Spend) see what
-// they would see read by their caller. In one batch whose callers hint
-// their checks, a later caller's balance, reference and count see what
-// an earlier caller did (a payout created without a lookup, its money
-// reserved; a payout's status changed) and not what a caller whose work
-// was undone did; a reference the store refuses fails only its caller.
-// Each run of the batch sees the same.
-func testHintedSpends(t *testing.T, s store.Store) {
+// testPayoutsInABatch: payouts created in one batch, and their checks
+// read ahead (store.Spend), see what they would see each alone. In one
+// batch whose callers hint their checks, a later caller's balance,
+// reference and count see what an earlier caller did (a payout created
+// without a lookup, its money reserved; a payout's status changed) and
+// not what a caller whose work was undone did; a reference the store
+// refuses, or one taken before the batch or in it, and an update of a
+// payout that is not there, fail only their callers. Each run of the
+// batch sees the same.
+func testPayoutsInABatch(t *testing.T, s store.Store) {
 	m, in := fixture(t, s, "a")
 	avail := malipo.MerchantAvailable(m.ID, in.Mode, "KES")
 	write(t, s, func(tx store.Tx) error {
@@ -212,6 +218,11 @@ func testHintedSpends(t *testing.T, s store.Store) {
 		createIn("po_undone", "undone", "555555", changedMind),
 		check("undone", "undone", "555555"),
 		check("bad", "bad\x00", "666666"),
+		// a reference taken before the batch, and one taken in it.
+		createIn("po_dup", "stored", "888888", nil),
+		createIn("po_x2", "x", "888888", nil),
+		// a payout that is not there, updated.
+		Call{Fn: func(tx store.Tx) error { return tx.UpdatePayout(payout(in, "po_missing", "missing", "999999", epoch)) }},
 	)
 	for n, err := range errs {
 		switch n {
@@ -221,6 +232,12 @@ func testHintedSpends(t *testing.T, s store.Store) {
 			}
 		case 7:
 			wantKind(t, err, malipo.KindInvalid)
+		case 8, 9:
+			if e := malipo.AsError(err); e == nil || e.Code != malipo.CodeReferenceInUse {
+				t.Errorf("caller %d, a payout with a reference taken: %v, want %s", n, err, malipo.CodeReferenceInUse)
+			}
+		case 10:
+			wantKind(t, err, malipo.KindNotFound)
 		default:
 			if err != nil {
 				t.Errorf("caller %d: %v", n, err)

@@ -73,7 +73,7 @@ func Run(t *testing.T, open Opener) {
 		{"SandboxTransactions", testSandboxTransactions},
 		{"BalancesWithinTransaction", testBalancesWithinTransaction},
 		{"SpendingLock", testSpendingLock},
-		{"HintedSpends", testHintedSpends},
+		{"PayoutsInABatch", testPayoutsInABatch},
 		{"NUL", testNUL},
 		{"LiveRails", testLiveRails},
 		{"UsersAndSessions", testUsersAndSessions},
