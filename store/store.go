@@ -56,6 +56,9 @@ type Hint struct {
 	// Payout and Refund are the IDs of a payout read with GetPayout and
 	// of a refund read with GetRefund.
 	Payout, Refund string
+	// SandboxKey is the key of a sandbox transaction read with
+	// GetSandboxTransaction.
+	SandboxKey string
 	// IdempotencyScope and IdempotencyKey name a key looked up with
 	// GetIdempotency.
 	IdempotencyScope, IdempotencyKey string

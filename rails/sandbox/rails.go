@@ -121,9 +121,10 @@ func (b *book) open(ctx context.Context, st store.SandboxTransaction) (store.San
 		got, isNew = st, true
 		return tx.CreateSandboxTransaction(st)
 	}
-	err := b.store.Transact(ctx, create)
+	hint := store.Hint{SandboxKey: st.Key}
+	err := b.store.Transact(ctx, create, hint)
 	if malipo.KindOf(err) == malipo.KindConflict { // the same key, sent twice at once: the other call won
-		err = b.store.Transact(ctx, create)
+		err = b.store.Transact(ctx, create, hint)
 	}
 	return got, isNew, err
 }
@@ -160,7 +161,7 @@ func (b *book) update(ctx context.Context, key string, change func(*store.Sandbo
 			return nil
 		}
 		return tx.UpdateSandboxTransaction(st)
-	})
+	}, store.Hint{SandboxKey: key})
 	return st, found, err
 }
 

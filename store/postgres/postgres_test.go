@@ -149,6 +149,38 @@ func TestHintedPaymentsAreLockedAhead(t *testing.T) {
 	}
 }
 
+// A sandbox transaction hinted while another transaction holds its row is
+// not taken for missing: the batch's locking read skips it, and the
+// caller reads it once the other lets it go.
+func TestHintedSandboxRowHeldElsewhereIsThere(t *testing.T) {
+	ctx := context.Background()
+	s, other := openBeside(t, pgtest.URL(t))
+	st := store.SandboxTransaction{Key: "pay_a-1", Kind: "collection", Reference: "SBX-A", Status: "pending", Amount: 5000, Currency: "XOF"}
+	if err := s.Transact(ctx, func(tx store.Tx) error { return tx.CreateSandboxTransaction(st) }); err != nil {
+		t.Fatal(err)
+	}
+	holder, err := other.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback()
+	if _, err := holder.ExecContext(ctx, `SELECT key FROM sandbox_transactions WHERE key = 'pay_a-1' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	letGo := time.AfterFunc(300*time.Millisecond, func() { holder.Rollback() })
+	defer letGo.Stop()
+	err = s.Transact(ctx, func(tx store.Tx) error {
+		got, err := tx.GetSandboxTransaction(st.Key)
+		if err == nil && got.Reference != st.Reference {
+			t.Errorf("read %+v", got)
+		}
+		return err
+	}, store.Hint{SandboxKey: st.Key})
+	if err != nil {
+		t.Errorf("a sandbox transaction held elsewhere, hinted: %v, want it read once let go", err)
+	}
+}
+
 // A batch looks up its callers' hinted idempotency keys at its start, in
 // one statement: a key put elsewhere while its first caller runs is not
 // seen by the second caller's lookup, as it would be if the lookup went

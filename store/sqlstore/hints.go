@@ -7,12 +7,13 @@ import (
 	"github.com/malipo/malipo/store"
 )
 
-// lockHinted locks and reads the payments, rail attempts, payouts and
-// refunds the batch's callers hinted they read first (see store.Hint),
-// and reads the idempotency keys they hinted they look up, in one
-// statement per table for up to exactRows of them, so that each caller's
-// GetPayment, GetRailAttempt, GetPayout, GetRefund and GetIdempotency is
-// answered without a round trip of its own. Rows another transaction holds are skipped (ClaimSuffix) and
+// lockHinted locks and reads the payments, rail attempts, payouts,
+// refunds and sandbox transactions the batch's callers hinted they read
+// first (see store.Hint), and reads the idempotency keys they hinted they
+// look up, in one statement per table for up to exactRows of them, so
+// that each caller's GetPayment, GetRailAttempt, GetPayout, GetRefund,
+// GetSandboxTransaction and GetIdempotency is answered without a round
+// trip of its own. Rows another transaction holds are skipped (ClaimSuffix) and
 // read by their caller, as without a hint; so are IDs the store would
 // refuse, so that one caller's bad input fails only that caller.
 //
@@ -24,13 +25,14 @@ func (t *tx) lockHinted(batch []*unit) error {
 	if t.readBegins() {
 		least = 1
 	}
-	var payments, attempts, payouts, refunds, keys hintedIDs
+	var payments, attempts, payouts, refunds, sandbox, keys hintedIDs
 	for _, u := range batch {
 		for _, h := range u.hints {
 			payments.add(h.Payment)
 			attempts.add(h.RailAttempt)
 			payouts.add(h.Payout)
 			refunds.add(h.Refund)
+			sandbox.add(h.SandboxKey)
 			if h.IdempotencyKey != "" && checkArgs([]any{h.IdempotencyScope, h.IdempotencyKey}) == nil {
 				keys.put(heldKey(h.IdempotencyScope, h.IdempotencyKey))
 			}
@@ -39,13 +41,16 @@ func (t *tx) lockHinted(batch []*unit) error {
 	var reads []read
 	spend := t.readSpends(&reads, batch)
 	if spend == nil && len(payments.ids) < least && len(attempts.ids) < least && len(payouts.ids) < least &&
-		len(refunds.ids) < least && len(keys.ids) < least {
+		len(refunds.ids) < least && len(sandbox.ids) < least && len(keys.ids) < least {
 		return nil
 	}
-	t.hinted = readLocked(t, &reads, payments, least, "payments", paymentColumns, scanPayment, func(p malipo.Payment) string { return p.ID })
-	t.hintedAttempts = readLocked(t, &reads, attempts, least, "rail_attempts", attemptColumns, scanRailAttempt, func(a malipo.RailAttempt) string { return a.ID })
-	t.hintedPayouts = readLocked(t, &reads, payouts, least, "payouts", payoutColumns, scanPayout, func(p malipo.Payout) string { return p.ID })
-	t.hintedRefunds = readLocked(t, &reads, refunds, least, "refunds", refundColumns, scanRefund, func(r malipo.Refund) string { return r.ID })
+	t.hinted = readLocked(t, &reads, payments, least, "payments", "id", paymentColumns, scanPayment, func(p malipo.Payment) string { return p.ID })
+	t.hintedAttempts = readLocked(t, &reads, attempts, least, "rail_attempts", "id", attemptColumns, scanRailAttempt, func(a malipo.RailAttempt) string { return a.ID })
+	t.hintedPayouts = readLocked(t, &reads, payouts, least, "payouts", "id", payoutColumns, scanPayout, func(p malipo.Payout) string { return p.ID })
+	t.hintedRefunds = readLocked(t, &reads, refunds, least, "refunds", "id", refundColumns, scanRefund, func(r malipo.Refund) string { return r.ID })
+	sandboxFound := readLocked(t, &reads, sandbox, least, "sandbox_transactions", "key", sandboxColumns, scanSandbox,
+		func(s store.SandboxTransaction) string { return s.Key })
+	sandboxThere := readThere(&reads, sandbox, least, "sandbox_transactions", "key")
 	t.hintedKeys = readKeys(&reads, keys, least)
 	var ahead *readAhead
 	if t.hinted != nil && t.readBegins() {
@@ -60,6 +65,7 @@ func (t *tx) lockHinted(batch []*unit) error {
 		return err
 	}
 	t.spend = spend
+	t.hintedSandbox = found(sandbox, sandboxFound, sandboxThere)
 	if ahead != nil {
 		merchants := make([]endpointsKey, 0, len(t.hinted))
 		for _, p := range t.hinted {
@@ -161,15 +167,15 @@ func (h *hintedIDs) put(id string) {
 }
 
 // readLocked adds to reads those that lock and read the rows of table
-// whose IDs are hinted, if there are at least least, and returns the map
-// they fill, by ID.
-func readLocked[T any](t *tx, reads *[]read, h hintedIDs, least int, table, columns string, scan func(interface{ Scan(...any) error }) (T, error), id func(T) string) map[string]T {
+// whose IDs (in its column key) are hinted, if there are at least least,
+// and returns the map they fill, by ID.
+func readLocked[T any](t *tx, reads *[]read, h hintedIDs, least int, table, key, columns string, scan func(interface{ Scan(...any) error }) (T, error), id func(T) string) map[string]T {
 	if len(h.ids) < least {
 		return nil
 	}
 	found := make(map[string]T, len(h.ids))
 	inChunks(h.ids, func(in string, args []any) error {
-		*reads = append(*reads, read{query: `SELECT ` + columns + ` FROM ` + table + ` WHERE id IN (` + in + `)` + t.db.dialect.ClaimSuffix, args: args,
+		*reads = append(*reads, read{query: `SELECT ` + columns + ` FROM ` + table + ` WHERE ` + key + ` IN (` + in + `)` + t.db.dialect.ClaimSuffix, args: args,
 			each: func(row interface{ Scan(...any) error }) error {
 				r, err := scan(row)
 				if err == nil {
@@ -216,4 +222,48 @@ func readKeys(reads *[]read, h hintedIDs, least int) map[string]*store.Idempoten
 			}})
 	}
 	return found
+}
+
+// readThere adds to reads those that list which of the rows of table
+// whose IDs (in its column key) are hinted are there, locked or not, if
+// there are at least least, and returns the set they fill.
+//
+// Why: a row a locking read skipped may be there, held by another
+// transaction; only a row not there at all can be answered "not found"
+// ahead. One put meanwhile by another transaction fails its caller's
+// insert on the unique key, as it would have unhinted.
+func readThere(reads *[]read, h hintedIDs, least int, table, key string) map[string]bool {
+	if len(h.ids) < least {
+		return nil
+	}
+	there := make(map[string]bool, len(h.ids))
+	inChunks(h.ids, func(in string, args []any) error {
+		*reads = append(*reads, read{query: `SELECT ` + key + ` FROM ` + table + ` WHERE ` + key + ` IN (` + in + `)`, args: args,
+			each: func(row interface{ Scan(...any) error }) error {
+				var id string
+				err := row.Scan(&id)
+				there[id] = true
+				return err
+			}})
+		return nil
+	})
+	return there
+}
+
+// found is what a batch knows ahead of the rows hinted in h: each row
+// read (locked), and nil for each not there at all; a row there but
+// held by another transaction is left out, for its caller to read.
+func found[T any](h hintedIDs, read map[string]T, there map[string]bool) map[string]*T {
+	if read == nil {
+		return nil
+	}
+	known := make(map[string]*T, len(h.ids))
+	for _, id := range h.ids {
+		if r, ok := read[id]; ok {
+			known[id] = &r
+		} else if !there[id] {
+			known[id] = nil
+		}
+	}
+	return known
 }

@@ -18,7 +18,8 @@ import (
 // to a phone as it is created writes its first rail attempt; a rail's
 // outcome writes its inbox item and updates its attempt; a request sent
 // with an Idempotency-Key writes the key; a payout writes its row, and
-// its rail's answer updates it. On PostgreSQL each statement is
+// its rail's answer updates it; the sandbox rails write their record of
+// each transaction they are sent, and update it as they answer. On PostgreSQL each statement is
 // a round trip that wakes the database, and the round trips, not the
 // rows, are most of the cost. So these rows are held in the
 // transaction and written together, one statement per table for the whole
@@ -75,6 +76,8 @@ var laterTables = [...]laterTable{
 		code: codeKeyInUse, message: messageKeyInUse},
 	{name: "payouts", columns: payoutColumns, refersTo: -1, code: malipo.CodeReferenceInUse, message: "a payout with this reference already exists"},
 	{name: "payouts", refersTo: laterPayouts}, // updates: writePayoutUpdates
+	{name: "sandbox_transactions", columns: sandboxColumns, refersTo: -1, code: codeSandboxExists, message: "the sandbox already has this transaction"},
+	{name: "sandbox_transactions", refersTo: laterSandbox}, // updates: writeSandboxUpdates
 }
 
 const (
@@ -92,6 +95,8 @@ const (
 	laterIdempotency
 	laterPayouts
 	laterPayoutUpdates
+	laterSandbox
+	laterSandboxUpdates
 )
 
 // heldRow is a row's arguments, and the error its insert returns should
@@ -202,6 +207,8 @@ func (t *tx) writeRows(table int, rows []heldRow) error {
 		return t.writeRailAttemptUpdates(rows)
 	case laterPayoutUpdates:
 		return t.writePayoutUpdates(rows)
+	case laterSandboxUpdates:
+		return t.writeSandboxUpdates(rows)
 	case laterDeliverySettlements:
 		return t.writeDeliverySettlements(rows)
 	}

@@ -28,7 +28,6 @@ func scanPayout(r interface{ Scan(...any) error }) (malipo.Payout, error) {
 }
 
 func (t *tx) CreatePayout(p malipo.Payout) error {
-	delete(t.hintedPayouts, p.ID) // read before it was written: stale
 	t.spend.forget(p)
 	// Held for the batch (see later.go).
 	return t.insertLater(laterPayouts, rowExists(malipo.CodeReferenceInUse, fmt.Sprintf("a payout with reference %q already exists", p.Reference)),
@@ -119,7 +118,6 @@ func scanRefund(r interface{ Scan(...any) error }) (malipo.Refund, error) {
 }
 
 func (t *tx) CreateRefund(f malipo.Refund) error {
-	delete(t.hintedRefunds, f.ID)
 	_, err := t.exec(`INSERT INTO refunds (`+refundColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		f.ID, f.PaymentID, f.MerchantID, f.IntegrationID, string(f.Mode), f.Amount, string(f.Currency), f.Reason, string(f.Status),
 		f.FailureCode, f.FailureReason, f.RailReference, micros(f.CreatedAt), micros(f.UpdatedAt), micros(f.CompletedAt))

@@ -158,23 +158,49 @@ func scanSandbox(r interface{ Scan(...any) error }) (store.SandboxTransaction, e
 	return s, err
 }
 
+// codeSandboxExists is the conflict of a sandbox transaction created twice.
+const codeSandboxExists = "sandbox_transaction_exists"
+
+// CreateSandboxTransaction holds the row for the batch (see later.go).
 func (t *tx) CreateSandboxTransaction(s store.SandboxTransaction) error {
-	_, err := t.exec(`INSERT INTO sandbox_transactions (`+sandboxColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	delete(t.hintedSandbox, s.Key) // known not to be there: stale
+	return t.insertLater(laterSandbox, rowExists(codeSandboxExists, fmt.Sprintf("the sandbox already has %s", s.Key)),
 		s.Key, s.Kind, s.Reference, s.Status, s.Answer, s.FailureCode, s.FailureReason, s.Amount, string(s.Currency),
 		micros(s.AnswerAt), boolInt(s.Reported), micros(s.CreatedAt))
-	return t.conflict(err, "sandbox_transaction_exists", fmt.Sprintf("the sandbox already has %s", s.Key))
 }
 
 func (t *tx) GetSandboxTransaction(key string) (store.SandboxTransaction, error) {
+	if s, ok := t.hintedSandbox[key]; ok {
+		delete(t.hintedSandbox, key) // taken once, as a hinted payment is
+		if s == nil {
+			return store.SandboxTransaction{}, notFound(sql.ErrNoRows, "sandbox transaction")
+		}
+		return *s, nil
+	}
 	s, err := scanSandbox(t.row(`SELECT `+sandboxColumns+` FROM sandbox_transactions WHERE key = ?`+t.lock(), key))
 	return s, notFound(err, "sandbox transaction")
 }
 
+// UpdateSandboxTransaction holds the update for the batch (see later.go).
 func (t *tx) UpdateSandboxTransaction(s store.SandboxTransaction) error {
-	res, err := t.exec(`UPDATE sandbox_transactions SET reference = ?, status = ?, answer = ?, failure_code = ?,
-		failure_reason = ?, answer_at = ?, reported = ? WHERE key = ?`,
-		s.Reference, s.Status, s.Answer, s.FailureCode, s.FailureReason, micros(s.AnswerAt), boolInt(s.Reported), s.Key)
-	return affected(res, err, "sandbox transaction")
+	delete(t.hintedSandbox, s.Key) // stale once written
+	return t.insertLater(laterSandboxUpdates, nil, s.Key, s.Reference, s.Status, s.Answer, s.FailureCode, s.FailureReason,
+		micros(s.AnswerAt), boolInt(s.Reported))
+}
+
+// sandboxUpdates are the columns UpdateSandboxTransaction writes, in its
+// order: the key first.
+var sandboxUpdates = []column{
+	{"key", "TEXT"}, {"reference", "TEXT"}, {"status", "TEXT"}, {"answer", "TEXT"}, {"failure_code", "TEXT"},
+	{"failure_reason", "TEXT"}, {"answer_at", "BIGINT"}, {"reported", "INTEGER"},
+}
+
+var updateSandboxStatement = updateByID("sandbox_transactions", sandboxUpdates)
+
+// writeSandboxUpdates writes held updates of sandbox transactions, the
+// last of each's, and fails as the update did if one is not there.
+func (t *tx) writeSandboxUpdates(rows []heldRow) error {
+	return t.updateRows(lastOfEach(rows), updateSandboxStatement, notFound(sql.ErrNoRows, "sandbox transaction"))
 }
 
 func (t *tx) ClaimDueSandboxTransactions(now time.Time, limit int) ([]store.SandboxTransaction, error) {

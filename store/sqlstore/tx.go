@@ -49,13 +49,15 @@ type tx struct {
 	// hinted and hintedAttempts are payments and rail attempts locked and
 	// read at the batch's start (see lockHinted), each kept until it is
 	// written; a payment also until it is read once, since it holds
-	// slices and maps its reader may change. hintedPayouts and
-	// hintedRefunds are the same for payouts and refunds, each also taken
-	// once.
+	// slices and maps its reader may change. hintedPayouts,
+	// hintedRefunds and hintedSandbox are the same for payouts, refunds
+	// and sandbox transactions, each also taken once; hintedSandbox also
+	// knows the keys not there (the sandbox looks a key up to create it).
 	hinted         map[string]malipo.Payment
 	hintedAttempts map[string]malipo.RailAttempt
 	hintedPayouts  map[string]malipo.Payout
 	hintedRefunds  map[string]malipo.Refund
+	hintedSandbox  map[string]*store.SandboxTransaction // nil: not there
 	// spend is what was read ahead for payouts' checks (see spend.go).
 	spend *spendAhead
 	// hintedKeys are the idempotency keys read at the batch's start, by
@@ -604,7 +606,8 @@ var paymentUpdates = []column{
 }
 
 // updateByID returns the statement that writes n rows' updates of table
-// at once, each row's values in the order of columns, the ID first.
+// at once, each row's values in the order of columns, the key that
+// finds its row (its ID) first.
 func updateByID(table string, columns []column) func(n int) string {
 	var names, sets, casts []string
 	for i, c := range columns {
@@ -617,7 +620,7 @@ func updateByID(table string, columns []column) func(n int) string {
 	tuple := "(" + strings.Join(casts, ", ") + ")"
 	return func(n int) string {
 		return `WITH v (` + strings.Join(names, ", ") + `) AS (VALUES ` + strings.Repeat(tuple+", ", n-1) + tuple + `)
-			UPDATE ` + table + ` SET ` + strings.Join(sets, ", ") + ` FROM v WHERE ` + table + `.id = v.id`
+			UPDATE ` + table + ` SET ` + strings.Join(sets, ", ") + ` FROM v WHERE ` + table + `.` + names[0] + ` = v.` + names[0]
 	}
 }
 

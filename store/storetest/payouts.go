@@ -256,3 +256,77 @@ func testPayoutsInABatch(t *testing.T, s store.Store) {
 		}
 	}
 }
+
+// testHintedPayoutsAndRefunds: payouts and refunds hinted (store.Hint)
+// read as they would unhinted. In one batch, a later caller sees an
+// update an earlier one made without reading first, and a payout that is
+// not there is not found. Each run of the batch sees the same.
+func testHintedPayoutsAndRefunds(t *testing.T, s store.Store) {
+	_, i := fixture(t, s, "a")
+	p := payment(i, "pay_1", "o-1")
+	p.Status, p.CompletedAt = malipo.PaymentSucceeded, epoch
+	refund := func(id string, status malipo.RefundStatus) malipo.Refund {
+		return malipo.Refund{ID: id, PaymentID: p.ID, MerchantID: i.MerchantID, IntegrationID: i.ID, Mode: i.Mode, Amount: 1000,
+			Currency: "XOF", Status: status, CreatedAt: epoch, UpdatedAt: epoch}
+	}
+	write(t, s, func(tx store.Tx) error {
+		if err := tx.CreatePayment(p); err != nil {
+			return err
+		}
+		for _, id := range []string{"po_0", "po_1"} {
+			if err := tx.CreatePayout(payout(i, id, id, "111111", epoch)); err != nil {
+				return err
+			}
+		}
+		for _, id := range []string{"re_0", "re_1"} {
+			if err := tx.CreateRefund(refund(id, malipo.RefundPending)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	seen := map[string][]string{}
+	readPayout := func(id string) Call {
+		return Call{Hints: []store.Hint{{Payout: id}}, Fn: func(tx store.Tx) error {
+			got, err := tx.GetPayout(id)
+			switch {
+			case err == nil:
+				seen[id] = append(seen[id], string(got.Status))
+			case malipo.KindOf(err) == malipo.KindNotFound:
+				seen[id] = append(seen[id], "nothing")
+				return nil
+			}
+			return err
+		}}
+	}
+	readRefund := func(id string) Call {
+		return Call{Hints: []store.Hint{{Refund: id}}, Fn: func(tx store.Tx) error {
+			got, err := tx.GetRefund(id)
+			if err == nil {
+				seen[id] = append(seen[id], string(got.Status))
+			}
+			return err
+		}}
+	}
+	processing := payout(i, "po_1", "po_1", "111111", epoch)
+	processing.Status = malipo.PayoutProcessing
+	errs := InOneBatch(t, s,
+		readPayout("po_0"),
+		Call{Fn: func(tx store.Tx) error { return tx.UpdatePayout(processing) }},
+		readPayout("po_1"),
+		readRefund("re_0"),
+		Call{Fn: func(tx store.Tx) error { return tx.UpdateRefund(refund("re_1", malipo.RefundSucceeded)) }},
+		readRefund("re_1"),
+		readPayout("po_missing"),
+	)
+	for n, err := range errs {
+		if err != nil {
+			t.Errorf("caller %d: %v", n, err)
+		}
+	}
+	for id, w := range map[string]string{"po_0": "queued", "po_1": "processing", "re_0": "pending", "re_1": "succeeded", "po_missing": "nothing"} {
+		if found := seen[id]; len(found) == 0 || slices.ContainsFunc(found, func(f string) bool { return f != w }) {
+			t.Errorf("%s read as %q in the batch's runs, want %q in each", id, found, w)
+		}
+	}
+}

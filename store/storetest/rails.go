@@ -307,6 +307,89 @@ func testSandboxTransactions(t *testing.T, s store.Store) {
 	}
 }
 
+// testSandboxTransactionsInABatch: the sandbox's records, hinted, created
+// and updated in one batch, read as they would alone. A later caller sees
+// what an earlier one wrote (an update made without reading first, a
+// record created where none was), and not what a caller whose work was
+// undone wrote; a key not there is not found; a
+// record created twice, an update of one that is not there and a key the
+// store refuses fail only their callers. Each run of the batch sees the
+// same.
+func testSandboxTransactionsInABatch(t *testing.T, s store.Store) {
+	record := func(key, status string) store.SandboxTransaction {
+		return store.SandboxTransaction{Key: key, Kind: "collection", Reference: "SBX-" + key, Status: status, Amount: 5000,
+			Currency: "XOF", AnswerAt: epoch, CreatedAt: epoch}
+	}
+	write(t, s, func(tx store.Tx) error {
+		for _, key := range []string{"sb_read", "sb_blind", "sb_undone"} {
+			if err := tx.CreateSandboxTransaction(record(key, "pending")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	seen := map[string][]string{}
+	readAs := func(name, key string) Call {
+		return Call{Hints: []store.Hint{{SandboxKey: key}}, Fn: func(tx store.Tx) error {
+			got, err := tx.GetSandboxTransaction(key)
+			switch {
+			case err == nil:
+				seen[name] = append(seen[name], got.Status)
+			case malipo.KindOf(err) == malipo.KindNotFound:
+				seen[name] = append(seen[name], "nothing")
+				return nil
+			}
+			return err
+		}}
+	}
+	update := func(key, status string, then error) Call {
+		return Call{Fn: func(tx store.Tx) error {
+			if err := tx.UpdateSandboxTransaction(record(key, status)); err != nil {
+				return err
+			}
+			return then
+		}}
+	}
+	changedMind := errors.New("changed its mind")
+	errs := InOneBatch(t, s,
+		readAs("read", "sb_read"),
+		update("sb_blind", "succeeded", nil),
+		readAs("blind", "sb_blind"),
+		Call{Fn: func(tx store.Tx) error { return tx.CreateSandboxTransaction(record("sb_new", "challenge")) }},
+		readAs("new", "sb_new"),
+		update("sb_undone", "failed", changedMind),
+		readAs("undone", "sb_undone"),
+		Call{Fn: func(tx store.Tx) error { return tx.CreateSandboxTransaction(record("sb_read", "pending")) }},
+		update("sb_missing", "failed", nil),
+		readAs("bad", "bad\x00"),
+		readAs("absent", "sb_absent"),
+	)
+	for n, err := range errs {
+		switch n {
+		case 5:
+			if !errors.Is(err, changedMind) {
+				t.Errorf("the caller that changed its mind: %v", err)
+			}
+		case 7:
+			wantKind(t, err, malipo.KindConflict)
+		case 8:
+			wantKind(t, err, malipo.KindNotFound)
+		case 9:
+			wantKind(t, err, malipo.KindInvalid)
+		default:
+			if err != nil {
+				t.Errorf("caller %d: %v", n, err)
+			}
+		}
+	}
+	for name, w := range map[string]string{"read": "pending", "blind": "succeeded", "new": "challenge", "undone": "pending",
+		"absent": "nothing"} {
+		if found := seen[name]; len(found) == 0 || slices.ContainsFunc(found, func(f string) bool { return f != w }) {
+			t.Errorf("the read %q found %q in the batch's runs, want %q in each", name, found, w)
+		}
+	}
+}
+
 // testBalancesWithinTransaction: a transaction sees the balances its own
 // entries moved, and a caller whose work fails leaves none of its changes.
 func testBalancesWithinTransaction(t *testing.T, s store.Store) {
