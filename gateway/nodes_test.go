@@ -225,3 +225,54 @@ func TestIdempotencyKeysAcrossNodes(t *testing.T) {
 		}
 	}
 }
+
+// Payouts of one merchant sent to two nodes at once never spend more than
+// its balance: each batch takes the merchant's spending lock in its first
+// round trip, so a node whose batch finds the lock taken runs its payouts
+// again alone, and reads the balance under the lock.
+func TestPayoutsAcrossNodesNeverOverspend(t *testing.T) {
+	url, _ := pgtest.Database(t)
+	ctx := context.Background()
+	_, svcs := twoNodes(t, url, time.Hour) // nobody answers during the test
+	m, err := svcs[0].CreateMerchant(ctx, "Duka", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _, err := svcs[0].CreateIntegration(ctx, gateway.IntegrationInput{MerchantID: m.ID, Flavor: malipo.FlavorNative, Mode: malipo.ModeTest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svcs[0].Topup(ctx, in, 50_000, "XOF"); err != nil { // five payouts of 10,000
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	sent, refused := 0, 0
+	var wg sync.WaitGroup
+	for i := range 60 {
+		wg.Go(func() {
+			_, _, err := svcs[i%2].CreatePayout(ctx, in, gateway.PayoutInput{Amount: 10_000, Currency: "XOF", Reference: fmt.Sprintf("po-%d", i),
+				Destination: malipo.Destination{Type: malipo.DestinationMobileMoney, Account: fmt.Sprintf("+22507071%04d9", i)}}, gateway.Idempotency{})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				sent++
+			case malipo.AsError(err).Code == "insufficient_funds":
+				refused++
+			default:
+				t.Errorf("payout %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if sent != 5 || refused != 55 {
+		t.Errorf("%d payouts sent and %d refused for funds, want 5 and 55", sent, refused)
+	}
+	bs, err := svcs[1].Balances(ctx, in)
+	if err != nil || len(bs) != 1 || bs[0].Available != 0 || bs[0].Reserved != 50_000 {
+		t.Errorf("balances: %+v, %v; want nothing available and 50,000 reserved", bs, err)
+	}
+	if r, err := svcs[1].Verify(ctx); err != nil || !r.Clean() {
+		t.Errorf("audit: %+v, %v", r, err)
+	}
+}
