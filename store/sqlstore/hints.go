@@ -200,19 +200,15 @@ func readKeys(reads *[]read, h hintedIDs, least int) map[string]*store.Idempoten
 		return nil
 	}
 	found := make(map[string]*store.Idempotency, len(h.ids))
-	for ids := h.ids; len(ids) > 0; {
-		n := chunkSize(len(ids))
-		args := make([]any, 0, 2*n)
-		for _, id := range ids[:n] {
-			found[id] = nil
-			scope, key := splitKey(id)
-			args = append(args, scope, key)
-		}
-		ids = ids[n:]
+	pairs := make([][2]string, len(h.ids))
+	for i, id := range h.ids {
+		found[id] = nil
+		pairs[i][0], pairs[i][1] = splitKey(id)
+	}
+	pairsInChunks(pairs, func(in string, args []any) {
 		*reads = append(*reads, read{
-			query: `SELECT ` + idempotencyColumns + ` FROM idempotency_keys WHERE (scope, key) IN (VALUES (?, ?)` +
-				strings.Repeat(`, (?, ?)`, n-1) + `)`,
-			args: args,
+			query: `SELECT ` + idempotencyColumns + ` FROM idempotency_keys WHERE (scope, key) IN (VALUES ` + in + `)`,
+			args:  args,
 			each: func(row interface{ Scan(...any) error }) error {
 				r, err := scanIdempotency(row)
 				if err == nil {
@@ -220,8 +216,23 @@ func readKeys(reads *[]read, h hintedIDs, least int) map[string]*store.Idempoten
 				}
 				return err
 			}})
-	}
+	})
 	return found
+}
+
+// pairsInChunks calls do for pairs in chunks (see chunkSize), each with
+// its list of pairs to follow VALUES, "(?, ?), (?, ?)…", and its
+// arguments.
+func pairsInChunks(pairs [][2]string, do func(in string, args []any)) {
+	for len(pairs) > 0 {
+		n := chunkSize(len(pairs))
+		args := make([]any, 0, 2*n)
+		for _, p := range pairs[:n] {
+			args = append(args, p[0], p[1])
+		}
+		do(`(?, ?)`+strings.Repeat(`, (?, ?)`, n-1), args)
+		pairs = pairs[n:]
+	}
 }
 
 // readThere adds to reads those that list which of the rows of table

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"hash/fnv"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/malipo/malipo"
@@ -59,9 +58,9 @@ const countPayoutsTo = `SELECT COUNT(*) FROM payouts WHERE integration_id = ? AN
 
 // readSpends adds to reads those that take the spending locks and make
 // the reads the batch's callers hinted (see store.Spend), and returns
-// what they fill once they are done. Only where reads go
-// with the BEGIN and the dialect has a lock to take: elsewhere each read
-// is a round trip whether made ahead or by its caller.
+// what they fill once they are done. Only where reads go with the BEGIN
+// and the dialect has a lock to take: elsewhere each read is a round
+// trip whether made ahead or by its caller.
 func (t *tx) readSpends(reads *[]read, batch []*unit) *spendAhead {
 	d := t.db.dialect
 	if !t.readBegins() || d.TryLockKey == "" {
@@ -106,19 +105,18 @@ func (t *tx) readSpends(reads *[]read, batch []*unit) *spendAhead {
 			return err
 		}})
 	}
-	var accounts, refs []any
-	seenRef := map[string]bool{}
+	var accounts []string
+	var refs [][2]string
 	for _, s := range spends {
-		if s.Balance != "" {
-			if _, ok := a.balances[s.Balance]; !ok {
-				a.balances[s.Balance] = 0 // no row is a balance of 0
-				accounts = append(accounts, string(s.Balance))
-			}
+		if _, ok := a.balances[s.Balance]; s.Balance != "" && !ok {
+			a.balances[s.Balance] = 0 // no row is a balance of 0
+			accounts = append(accounts, string(s.Balance))
 		}
-		if s.Reference != "" && !seenRef[heldKey(s.IntegrationID, s.Reference)] {
-			seenRef[heldKey(s.IntegrationID, s.Reference)] = true
-			a.refs[heldKey(s.IntegrationID, s.Reference)] = nil
-			refs = append(refs, s.IntegrationID, s.Reference)
+		if k := heldKey(s.IntegrationID, s.Reference); s.Reference != "" {
+			if _, ok := a.refs[k]; !ok {
+				a.refs[k] = nil // none, unless read
+				refs = append(refs, [2]string{s.IntegrationID, s.Reference})
+			}
 		}
 		if s.Destination != "" {
 			k, since := heldKey(s.IntegrationID, s.Destination), micros(s.Since)
@@ -135,9 +133,9 @@ func (t *tx) readSpends(reads *[]read, batch []*unit) *spendAhead {
 				}})
 		}
 	}
-	if len(accounts) > 0 {
-		*reads = append(*reads, read{query: `SELECT account, SUM(amount) FROM balances WHERE account IN (?` +
-			strings.Repeat(`, ?`, len(accounts)-1) + `) GROUP BY account`, args: accounts,
+	inChunks(accounts, func(in string, args []any) error {
+		*reads = append(*reads, read{query: `SELECT account, SUM(amount) FROM balances WHERE account IN (` + in + `) GROUP BY account`,
+			args: args,
 			each: func(row interface{ Scan(...any) error }) error {
 				var name string
 				var n int64
@@ -145,16 +143,17 @@ func (t *tx) readSpends(reads *[]read, batch []*unit) *spendAhead {
 				a.balances[malipo.Account(name)] = n
 				return err
 			}})
-	}
-	if len(refs) > 0 {
-		*reads = append(*reads, read{query: `SELECT ` + payoutColumns + ` FROM payouts WHERE (integration_id, reference) IN (VALUES (?, ?)` +
-			strings.Repeat(`, (?, ?)`, len(refs)/2-1) + `)`, args: refs,
+		return nil
+	})
+	pairsInChunks(refs, func(in string, args []any) {
+		*reads = append(*reads, read{query: `SELECT ` + payoutColumns + ` FROM payouts WHERE (integration_id, reference) IN (VALUES ` + in + `)`,
+			args: args,
 			each: func(row interface{ Scan(...any) error }) error {
 				p, err := scanPayout(row)
 				a.refs[heldKey(p.IntegrationID, p.Reference)] = &p
 				return err
 			}})
-	}
+	})
 	return a
 }
 
@@ -185,7 +184,7 @@ func (a *spendAhead) reference(integrationID, reference string) (p *malipo.Payou
 	}
 	k := heldKey(integrationID, reference)
 	p, found = a.refs[k]
-	delete(a.refs, k) // taken once: its reader may change it
+	delete(a.refs, k) // taken once, as a hinted payment is
 	return p, found
 }
 

@@ -152,6 +152,9 @@ func testPayoutsInABatch(t *testing.T, s store.Store) {
 		if err := tx.PostEntry(malipo.TopupEntry("top_a", m.ID, "KES", 10_000, epoch)); err != nil {
 			return err
 		}
+		if err := tx.CreatePayout(payout(in, "po_kept", "kept", "131313", epoch)); err != nil {
+			return err
+		}
 		return tx.CreatePayout(payout(in, "po_stored", "stored", "111111", epoch))
 	})
 	since := epoch.Add(-time.Hour)
@@ -200,6 +203,7 @@ func testPayoutsInABatch(t *testing.T, s store.Store) {
 		}}
 	}
 	errs := InOneBatch(t, s,
+		check("kept", "kept", "131313"),
 		check("first", "first", "777777"),
 		// created without a lookup, then checked.
 		createIn("po_x", "x", "444444", nil),
@@ -226,17 +230,17 @@ func testPayoutsInABatch(t *testing.T, s store.Store) {
 	)
 	for n, err := range errs {
 		switch n {
-		case 5:
+		case 6:
 			if !errors.Is(err, changedMind) {
 				t.Errorf("the caller that changed its mind: %v", err)
 			}
-		case 7:
+		case 8:
 			wantKind(t, err, malipo.KindInvalid)
-		case 8, 9:
+		case 9, 10:
 			if e := malipo.AsError(err); e == nil || e.Code != malipo.CodeReferenceInUse {
 				t.Errorf("caller %d, a payout with a reference taken: %v, want %s", n, err, malipo.CodeReferenceInUse)
 			}
-		case 10:
+		case 11:
 			wantKind(t, err, malipo.KindNotFound)
 		default:
 			if err != nil {
@@ -245,6 +249,7 @@ func testPayoutsInABatch(t *testing.T, s store.Store) {
 		}
 	}
 	want := map[string]string{
+		"kept":    "balance 10000, po_kept queued, 1 to 131313",
 		"first":   "balance 10000, none, 0 to 777777",
 		"created": "balance 8990, po_x queued, 1 to 444444",
 		"failed":  "balance 8990, po_stored failed, 0 to 111111",
