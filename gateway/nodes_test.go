@@ -153,6 +153,21 @@ func twoNodes(t *testing.T, url string, answerAfter time.Duration) ([]*sqlstore.
 	return stores, svcs
 }
 
+// aMerchant is a new merchant's test integration, made through svc.
+func aMerchant(t *testing.T, svc *gateway.Service) malipo.Integration {
+	t.Helper()
+	ctx := context.Background()
+	m, err := svc.CreateMerchant(ctx, "Duka", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _, err := svc.CreateIntegration(ctx, gateway.IntegrationInput{MerchantID: m.ID, Flavor: malipo.FlavorNative, Mode: malipo.ModeTest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
 // Requests sent with one Idempotency-Key to two nodes at once, each a
 // payment pushed to a phone as it is created, make one payment and one
 // push: every caller gets that payment, and all but one as a replay.
@@ -160,14 +175,7 @@ func TestIdempotencyKeysAcrossNodes(t *testing.T) {
 	url, _ := pgtest.Database(t)
 	ctx := context.Background()
 	stores, svcs := twoNodes(t, url, time.Hour) // nobody answers during the test
-	m, err := svcs[0].CreateMerchant(ctx, "Duka", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, _, err := svcs[0].CreateIntegration(ctx, gateway.IntegrationInput{MerchantID: m.ID, Flavor: malipo.FlavorNative, Mode: malipo.ModeTest})
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := aMerchant(t, svcs[0])
 	const keys, callers = 8, 8
 	type answer struct {
 		id     string
@@ -234,14 +242,7 @@ func TestPayoutsAcrossNodesNeverOverspend(t *testing.T) {
 	url, _ := pgtest.Database(t)
 	ctx := context.Background()
 	_, svcs := twoNodes(t, url, time.Hour) // nobody answers during the test
-	m, err := svcs[0].CreateMerchant(ctx, "Duka", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, _, err := svcs[0].CreateIntegration(ctx, gateway.IntegrationInput{MerchantID: m.ID, Flavor: malipo.FlavorNative, Mode: malipo.ModeTest})
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := aMerchant(t, svcs[0])
 	if _, err := svcs[0].Topup(ctx, in, 50_000, "XOF"); err != nil { // five payouts of 10,000
 		t.Fatal(err)
 	}

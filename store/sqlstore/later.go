@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -52,16 +53,20 @@ type laterTable struct {
 	// code and message name a unique-key violation (the row exists) when
 	// the row held gave none of its own.
 	code, message string
+	// update, for a table of held updates, is its statement for n rows
+	// (see updateByID); what names its row when one is not there.
+	update func(n int) string
+	what   string
 }
 
 // laterTables in the order their rows are written: a payment before its
 // updates, an entry before its postings, an event before its deliveries,
 // a delivery before its settlement, a settlement (which checks that
-// nobody else recorded an attempt) before its attempt, and a rail attempt
-// before its updates.
+// nobody else recorded an attempt) before its attempt, and a rail
+// attempt, a payout or a sandbox transaction before its updates.
 var laterTables = [...]laterTable{
 	{name: "payments", columns: paymentColumns, refersTo: -1, referredBy: []string{"refunds"}, code: malipo.CodeReferenceInUse, message: "a payment with this reference already exists"},
-	{name: "payments", refersTo: laterPayments}, // updates: writePaymentUpdates
+	{name: "payments", refersTo: laterPayments, update: updateByID("payments", paymentUpdates), what: "payment"},
 	{name: "ledger_entries", columns: "id, kind, ref_type, ref_id, created_at", refersTo: -1, code: "already_posted", message: "the ledger entry is already posted"},
 	{name: "postings", columns: "entry_id, seq, account, currency, amount", refersTo: laterEntries},
 	{name: "events", columns: eventColumns, refersTo: -1, code: "event_exists", message: "event already exists"},
@@ -70,14 +75,15 @@ var laterTables = [...]laterTable{
 	{name: "delivery_attempts", columns: "delivery_id, number, at, status_code, latency_us, response, error", refersTo: laterDeliveries,
 		code: "attempt_exists", message: "attempt already recorded"},
 	{name: "rail_attempts", columns: attemptColumns, refersTo: -1, code: codeAttemptExists, message: "the rail attempt already exists"},
-	{name: "rail_attempts", refersTo: laterRailAttempts}, // updates: writeRailAttemptUpdates
+	{name: "rail_attempts", refersTo: laterRailAttempts, update: updateByID("rail_attempts", railAttemptUpdates), what: "rail attempt"},
 	{name: "inbox", columns: inboxColumns, refersTo: -1, code: "inbox_item_exists", message: "inbox item already exists"},
 	{name: "idempotency_keys", columns: idempotencyColumns, refersTo: -1,
 		code: codeKeyInUse, message: messageKeyInUse},
 	{name: "payouts", columns: payoutColumns, refersTo: -1, code: malipo.CodeReferenceInUse, message: "a payout with this reference already exists"},
-	{name: "payouts", refersTo: laterPayouts}, // updates: writePayoutUpdates
+	{name: "payouts", refersTo: laterPayouts, update: updateByID("payouts", payoutUpdates), what: "payout"},
 	{name: "sandbox_transactions", columns: sandboxColumns, refersTo: -1, code: codeSandboxExists, message: "the sandbox already has this transaction"},
-	{name: "sandbox_transactions", refersTo: laterSandbox}, // updates: writeSandboxUpdates
+	{name: "sandbox_transactions", refersTo: laterSandbox, update: updateByID("sandbox_transactions", sandboxUpdates),
+		what: "sandbox transaction"},
 }
 
 const (
@@ -193,26 +199,22 @@ func (t *tx) writeHeld(set tableSet) error {
 	return nil
 }
 
-// writeRows inserts rows of laterTables[table]. A unique-key violation
-// comes back as the conflict its insert would have returned: the row's
-// own when it was the only row, else the table's.
+// writeRows inserts rows of laterTables[table], or for a table of
+// updates writes the last of each row's and fails as its update would
+// have if a row is not there. A unique-key violation comes back as the
+// conflict its insert would have returned: the row's own when it was the
+// only row, else the table's.
 func (t *tx) writeRows(table int, rows []heldRow) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	switch table {
-	case laterPaymentUpdates:
-		return t.writePaymentUpdates(rows)
-	case laterRailAttemptUpdates:
-		return t.writeRailAttemptUpdates(rows)
-	case laterPayoutUpdates:
-		return t.writePayoutUpdates(rows)
-	case laterSandboxUpdates:
-		return t.writeSandboxUpdates(rows)
-	case laterDeliverySettlements:
-		return t.writeDeliverySettlements(rows)
-	}
 	lt := laterTables[table]
+	switch {
+	case table == laterDeliverySettlements:
+		return t.writeDeliverySettlements(rows)
+	case lt.update != nil:
+		return t.updateRows(lastOfEach(rows), lt.update, notFound(sql.ErrNoRows, lt.what))
+	}
 	return t.insertRows(`INSERT INTO `+lt.name+` (`+lt.columns+`) VALUES `, "", argsOf(rows), func(err error) error {
 		switch {
 		case err == nil || !t.db.dialect.IsUnique(err):

@@ -70,14 +70,6 @@ var payoutUpdates = []column{
 	{"updated_at", "BIGINT"}, {"completed_at", "BIGINT"}, {"destination_operator", "TEXT"},
 }
 
-var updatePayoutsStatement = updateByID("payouts", payoutUpdates)
-
-// writePayoutUpdates writes held updates of payouts, the last of each
-// payout's, and fails as the update did if a payout is not there.
-func (t *tx) writePayoutUpdates(rows []heldRow) error {
-	return t.updateRows(lastOfEach(rows), updatePayoutsStatement, notFound(sql.ErrNoRows, "payout"))
-}
-
 func (t *tx) ListPayouts(f store.PayoutFilter) ([]malipo.Payout, error) {
 	where := []string{"merchant_id = ?", "mode = ?"}
 	args := []any{f.MerchantID, string(f.Mode)}

@@ -65,15 +65,6 @@ var railAttemptUpdates = []column{
 	{"completed_at", "BIGINT"},
 }
 
-var updateRailAttemptsStatement = updateByID("rail_attempts", railAttemptUpdates)
-
-// writeRailAttemptUpdates writes held updates of rail attempts, the last
-// of each attempt's, and fails as the update did if an attempt is not
-// there.
-func (t *tx) writeRailAttemptUpdates(rows []heldRow) error {
-	return t.updateRows(lastOfEach(rows), updateRailAttemptsStatement, notFound(sql.ErrNoRows, "rail attempt"))
-}
-
 func (t *tx) ListRailAttempts(objectID string) ([]malipo.RailAttempt, error) {
 	rows, err := t.query(`SELECT `+attemptColumns+` FROM rail_attempts WHERE object_id = ? ORDER BY number`, objectID)
 	if err != nil {
@@ -193,14 +184,6 @@ func (t *tx) UpdateSandboxTransaction(s store.SandboxTransaction) error {
 var sandboxUpdates = []column{
 	{"key", "TEXT"}, {"reference", "TEXT"}, {"status", "TEXT"}, {"answer", "TEXT"}, {"failure_code", "TEXT"},
 	{"failure_reason", "TEXT"}, {"answer_at", "BIGINT"}, {"reported", "INTEGER"},
-}
-
-var updateSandboxStatement = updateByID("sandbox_transactions", sandboxUpdates)
-
-// writeSandboxUpdates writes held updates of sandbox transactions, the
-// last of each's, and fails as the update did if one is not there.
-func (t *tx) writeSandboxUpdates(rows []heldRow) error {
-	return t.updateRows(lastOfEach(rows), updateSandboxStatement, notFound(sql.ErrNoRows, "sandbox transaction"))
 }
 
 func (t *tx) ClaimDueSandboxTransactions(now time.Time, limit int) ([]store.SandboxTransaction, error) {

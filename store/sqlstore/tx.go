@@ -624,14 +624,6 @@ func updateByID(table string, columns []column) func(n int) string {
 	}
 }
 
-var updatePaymentsStatement = updateByID("payments", paymentUpdates)
-
-// writePaymentUpdates writes held updates of payments, the last of each
-// payment's, and fails as UpdatePayment did if a payment is not there.
-func (t *tx) writePaymentUpdates(rows []heldRow) error {
-	return t.updateRows(lastOfEach(rows), updatePaymentsStatement, notFound(sql.ErrNoRows, "payment"))
-}
-
 // lastOfEach is the arguments of the last held row of each ID (the
 // first argument), in the order of those rows.
 func lastOfEach(rows []heldRow) [][]any {
