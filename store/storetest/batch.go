@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -734,6 +735,19 @@ func testBatchesObserved(t *testing.T, s store.Store) {
 	for _, b := range batches {
 		if b.Writes < 1 || b.Took < 0 || b.Waited < 0 {
 			t.Errorf("a batch reported as %+v", b)
+		}
+	}
+}
+
+// sameInEachRun checks that each of a batch's reads (what) found want's
+// answer in every run of the batch: a batch whose callers fail runs
+// again, and a later run must not hide a wrong answer in the first.
+// seen is what each read found, a run to an element.
+func sameInEachRun(t *testing.T, what string, seen map[string][]string, want map[string]string) {
+	t.Helper()
+	for name, w := range want {
+		if found := seen[name]; len(found) == 0 || slices.ContainsFunc(found, func(f string) bool { return f != w }) {
+			t.Errorf("the %s %q found %q in the batch's runs, want %q in each", what, name, found, w)
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"testing"
 	"time"
 
@@ -255,11 +254,7 @@ func testPayoutsInABatch(t *testing.T, s store.Store) {
 		"failed":  "balance 8990, po_stored failed, 0 to 111111",
 		"undone":  "balance 8990, none, 0 to 555555",
 	}
-	for name, w := range want {
-		if found := seen[name]; len(found) == 0 || slices.ContainsFunc(found, func(f string) bool { return f != w }) {
-			t.Errorf("the check %q found %q in the batch's runs, want %q in each", name, found, w)
-		}
-	}
+	sameInEachRun(t, "check", seen, want)
 }
 
 // testHintedPayoutsAndRefunds: payouts and refunds hinted (store.Hint)
@@ -329,9 +324,6 @@ func testHintedPayoutsAndRefunds(t *testing.T, s store.Store) {
 			t.Errorf("caller %d: %v", n, err)
 		}
 	}
-	for id, w := range map[string]string{"po_0": "queued", "po_1": "processing", "re_0": "pending", "re_1": "succeeded", "po_missing": "nothing"} {
-		if found := seen[id]; len(found) == 0 || slices.ContainsFunc(found, func(f string) bool { return f != w }) {
-			t.Errorf("%s read as %q in the batch's runs, want %q in each", id, found, w)
-		}
-	}
+	sameInEachRun(t, "read", seen, map[string]string{"po_0": "queued", "po_1": "processing", "re_0": "pending", "re_1": "succeeded",
+		"po_missing": "nothing"})
 }

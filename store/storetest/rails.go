@@ -382,12 +382,8 @@ func testSandboxTransactionsInABatch(t *testing.T, s store.Store) {
 			}
 		}
 	}
-	for name, w := range map[string]string{"read": "pending", "blind": "succeeded", "new": "challenge", "undone": "pending",
-		"absent": "nothing"} {
-		if found := seen[name]; len(found) == 0 || slices.ContainsFunc(found, func(f string) bool { return f != w }) {
-			t.Errorf("the read %q found %q in the batch's runs, want %q in each", name, found, w)
-		}
-	}
+	sameInEachRun(t, "read", seen, map[string]string{"read": "pending", "blind": "succeeded", "new": "challenge", "undone": "pending",
+		"absent": "nothing"})
 }
 
 // testBalancesWithinTransaction: a transaction sees the balances its own

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -677,11 +676,7 @@ func testHintedIdempotencyKeys(t *testing.T, s store.Store) {
 		"undone, first":  "nothing",
 		"undone, second": "nothing",
 	}
-	for name, w := range want {
-		if found := seen[name]; len(found) == 0 || slices.ContainsFunc(found, func(f string) bool { return f != w }) {
-			t.Errorf("the lookup %q found %q in the batch's runs, want %q in each", name, found, w)
-		}
-	}
+	sameInEachRun(t, "lookup", seen, want)
 	read(t, s, func(tx store.Tx) error {
 		r, err := tx.GetIdempotency("int_a", "undone")
 		must(t, err)
