@@ -111,6 +111,7 @@ func (s *Service) receive(ctx context.Context, item malipo.InboxItem) error {
 	}
 	s.void(ctx, item.Mode, voids...)
 	s.wake()
+	s.ended.tell(attemptObject(item.AttemptID))
 	return nil
 }
 
@@ -118,20 +119,17 @@ func (s *Service) receive(ctx context.Context, item malipo.InboxItem) error {
 // limit of them received before the last minute (so it never races the
 // first try), and reports how many it applied. Every node may run it.
 func (s *Service) ApplyInbox(ctx context.Context, limit int) (int, error) {
-	var ids []string
-	err := s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
-		items, err := tx.ClaimUnappliedInbox(s.now().Add(-time.Minute), limit)
-		ids = ids[:0]
-		for _, it := range items {
-			ids = append(ids, it.ID)
-		}
+	var items []malipo.InboxItem
+	err := s.cfg.Store.Transact(ctx, func(tx store.Tx) (err error) {
+		items, err = tx.ClaimUnappliedInbox(s.now().Add(-time.Minute), limit)
 		return err
 	})
 	if err != nil {
 		return 0, err
 	}
 	n := 0
-	for _, id := range ids {
+	for _, claimed := range items {
+		id := claimed.ID
 		var voids []string
 		var mode malipo.Mode
 		err := s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
@@ -159,6 +157,7 @@ func (s *Service) ApplyInbox(ctx context.Context, limit int) (int, error) {
 			continue
 		}
 		s.void(ctx, mode, voids...)
+		s.ended.tell(attemptObject(claimed.AttemptID))
 		n++
 	}
 	if n > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/malipo/malipo"
@@ -353,31 +354,80 @@ func (s *Service) GetPayout(ctx context.Context, in malipo.Integration, id strin
 
 // AwaitPayout waits up to max (on the service's clock) for the payout to
 // be final, for faces whose callers expect to learn at once whether the
-// money moved; it returns the payout as it then stands. The store is
-// polled, so an outcome applied on another node is seen too.
+// money moved; it returns the payout as it then stands. It looks again
+// as soon as an outcome for the payout is applied on this node, and
+// otherwise polls the store, less and less often (so an outcome applied
+// on another node is seen too, without a read every few milliseconds
+// for each caller waiting: a payout's rail takes seconds).
 func (s *Service) AwaitPayout(ctx context.Context, in malipo.Integration, id string, max time.Duration) (malipo.Payout, error) {
 	expired := make(chan struct{})
 	timer := s.cfg.Clock.AfterFunc(max, func() { close(expired) })
 	defer timer.Stop()
-	poll := time.NewTicker(awaitPoll)
-	defer poll.Stop()
+	told, stop := s.ended.wait(id) // before the first read, so no outcome falls between
+	defer stop()
+	wait := s.poll.first
 	for {
 		p, err := s.GetPayout(ctx, in, id)
 		if err != nil || p.Status.Final() {
 			return p, err
 		}
+		poll := time.NewTimer(wait)
 		select {
+		case <-told:
 		case <-poll.C:
+			wait = min(2*wait, s.poll.max)
 		case <-expired:
 			return p, nil
 		case <-ctx.Done():
 			return p, nil
 		}
+		poll.Stop()
 	}
 }
 
-// awaitPoll is how often AwaitPayout looks again.
-const awaitPoll = 20 * time.Millisecond
+// backoff is a poll's first wait, doubled each time up to max.
+type backoff struct{ first, max time.Duration }
+
+// ended tells those waiting on this node for an object (AwaitPayout)
+// that a rail's outcome was applied to it.
+type ended struct {
+	mu      sync.Mutex
+	waiting map[string]map[chan struct{}]bool
+}
+
+// wait returns a channel told of id's outcomes, and the function that
+// stops it. A tell while its waiter is busy is kept, one at most.
+func (e *ended) wait(id string) (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.waiting == nil {
+		e.waiting = map[string]map[chan struct{}]bool{}
+	}
+	if e.waiting[id] == nil {
+		e.waiting[id] = map[chan struct{}]bool{}
+	}
+	e.waiting[id][ch] = true
+	return ch, func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if delete(e.waiting[id], ch); len(e.waiting[id]) == 0 {
+			delete(e.waiting, id)
+		}
+	}
+}
+
+// tell tells those waiting for id.
+func (e *ended) tell(id string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for ch := range e.waiting[id] {
+		select {
+		case ch <- struct{}{}:
+		default: // told already
+		}
+	}
+}
 
 // PayoutByReference finds one of the integration's payouts by its reference.
 func (s *Service) PayoutByReference(ctx context.Context, in malipo.Integration, ref string) (malipo.Payout, error) {

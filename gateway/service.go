@@ -60,6 +60,10 @@ type Service struct {
 	keys     sync.Map // key hash → cachedKey
 	throttle throttle
 	flavors  flavors
+	// ended wakes AwaitPayout's callers when an outcome is applied on this
+	// node; poll is how often they look anyway (see AwaitPayout).
+	ended ended
+	poll  backoff
 }
 
 type cachedKey struct {
@@ -90,7 +94,7 @@ func New(cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{cfg: cfg}
+	s := &Service{cfg: cfg, poll: backoff{first: 20 * time.Millisecond, max: 500 * time.Millisecond}}
 	s.RegisterFlavor(nativeFlavor())
 	return s
 }
