@@ -150,6 +150,42 @@ func BenchmarkCreatePayout(b *testing.B) {
 	})
 }
 
+// BenchmarkCreateRefund measures refunds of one merchant's payments, each
+// of a payment of its own: each locks the merchant's spending, locks and
+// reads the payment, checks the balance, reserves the money and creates
+// its rail attempt (one transaction), is sent to the sandbox rail (the
+// sandbox's own transaction) and has the rail's answer recorded (a
+// third).
+func BenchmarkCreateRefund(b *testing.B) {
+	onBothStores(b, func(b *testing.B, st store.Store) {
+		e := newEnv(&testing.T{}, st)
+		ctx := context.Background()
+		if _, err := e.svc.Topup(ctx, e.integ, int64(b.N+1)*5_000, "XOF"); err != nil {
+			b.Fatal(err)
+		}
+		ids := make([]string, b.N)
+		err := bench.Parallel(32, b.N, nil, func(i int) error {
+			p, _, err := e.svc.CreatePayment(ctx, e.integ, gateway.PaymentInput{Amount: 5000, Currency: "XOF", Reference: fmt.Sprintf("rf-%d", i)},
+				gateway.Idempotency{})
+			if err == nil {
+				_, _, err = e.svc.ForceOutcome(ctx, e.integ, p.ID, "succeeded", gateway.Idempotency{})
+			}
+			ids[i] = p.ID
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		eachInParallel(b, func(i int) error {
+			r, _, err := e.svc.CreateRefund(ctx, e.integ, gateway.RefundInput{PaymentID: ids[i], Amount: 1000}, gateway.Idempotency{})
+			if err == nil && r.Status == malipo.RefundFailed {
+				err = fmt.Errorf("refund %d failed: %s", i, r.FailureCode)
+			}
+			return err
+		})
+	})
+}
+
 // eachInParallel times do(i) for every i of b.N from 32 goroutines and
 // reports the CPU each took.
 func eachInParallel(b *testing.B, do func(i int) error) {

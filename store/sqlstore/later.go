@@ -18,9 +18,9 @@ import (
 // (the settlement checks that nobody claimed it since); a payment pushed
 // to a phone as it is created writes its first rail attempt; a rail's
 // outcome writes its inbox item and updates its attempt; a request sent
-// with an Idempotency-Key writes the key; a payout writes its row, and
-// its rail's answer updates it; the sandbox rails write their record of
-// each transaction they are sent, and update it as they answer. On PostgreSQL each statement is
+// with an Idempotency-Key writes the key; a payout or a refund writes its
+// row, and its rail's answer updates it; the sandbox rails write their
+// record of each transaction they are sent, and update it as they answer. On PostgreSQL each statement is
 // a round trip that wakes the database, and the round trips, not the
 // rows, are most of the cost. So these rows are held in the
 // transaction and written together, one statement per table for the whole
@@ -62,10 +62,11 @@ type laterTable struct {
 // laterTables in the order their rows are written: a payment before its
 // updates, an entry before its postings, an event before its deliveries,
 // a delivery before its settlement, a settlement (which checks that
-// nobody else recorded an attempt) before its attempt, and a rail
-// attempt, a payout or a sandbox transaction before its updates.
+// nobody else recorded an attempt) before its attempt, a payment before
+// its refunds, and a rail attempt, a payout, a sandbox transaction or a
+// refund before its updates.
 var laterTables = [...]laterTable{
-	{name: "payments", columns: paymentColumns, refersTo: -1, referredBy: []string{"refunds"}, code: malipo.CodeReferenceInUse, message: "a payment with this reference already exists"},
+	{name: "payments", columns: paymentColumns, refersTo: -1, code: malipo.CodeReferenceInUse, message: "a payment with this reference already exists"},
 	{name: "payments", refersTo: laterPayments, update: updateByID("payments", paymentUpdates), what: "payment"},
 	{name: "ledger_entries", columns: "id, kind, ref_type, ref_id, created_at", refersTo: -1, code: "already_posted", message: "the ledger entry is already posted"},
 	{name: "postings", columns: "entry_id, seq, account, currency, amount", refersTo: laterEntries},
@@ -84,6 +85,8 @@ var laterTables = [...]laterTable{
 	{name: "sandbox_transactions", columns: sandboxColumns, refersTo: -1, code: codeSandboxExists, message: "the sandbox already has this transaction"},
 	{name: "sandbox_transactions", refersTo: laterSandbox, update: updateByID("sandbox_transactions", sandboxUpdates),
 		what: "sandbox transaction"},
+	{name: "refunds", columns: refundColumns, refersTo: laterPayments, code: "refund_exists", message: "refund already exists"},
+	{name: "refunds", refersTo: laterRefunds, update: updateByID("refunds", refundUpdates), what: "refund"},
 }
 
 const (
@@ -103,6 +106,8 @@ const (
 	laterPayoutUpdates
 	laterSandbox
 	laterSandboxUpdates
+	laterRefunds
+	laterRefundUpdates
 )
 
 // heldRow is a row's arguments, and the error its insert returns should

@@ -109,11 +109,11 @@ func scanRefund(r interface{ Scan(...any) error }) (malipo.Refund, error) {
 	return f, err
 }
 
+// CreateRefund holds the row for the batch (see later.go).
 func (t *tx) CreateRefund(f malipo.Refund) error {
-	_, err := t.exec(`INSERT INTO refunds (`+refundColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	return t.insertLater(laterRefunds, rowExists("refund_exists", "refund already exists"),
 		f.ID, f.PaymentID, f.MerchantID, f.IntegrationID, string(f.Mode), f.Amount, string(f.Currency), f.Reason, string(f.Status),
 		f.FailureCode, f.FailureReason, f.RailReference, micros(f.CreatedAt), micros(f.UpdatedAt), micros(f.CompletedAt))
-	return t.conflict(err, "refund_exists", "refund already exists")
 }
 
 func (t *tx) GetRefund(id string) (malipo.Refund, error) {
@@ -125,12 +125,17 @@ func (t *tx) GetRefund(id string) (malipo.Refund, error) {
 	return f, notFound(err, "refund")
 }
 
+// UpdateRefund holds the update for the batch (see later.go).
 func (t *tx) UpdateRefund(f malipo.Refund) error {
-	delete(t.hintedRefunds, f.ID)
-	res, err := t.exec(`UPDATE refunds SET status = ?, failure_code = ?, failure_reason = ?, rail_reference = ?, updated_at = ?,
-		completed_at = ? WHERE id = ?`, string(f.Status), f.FailureCode, f.FailureReason, f.RailReference, micros(f.UpdatedAt),
-		micros(f.CompletedAt), f.ID)
-	return affected(res, err, "refund")
+	delete(t.hintedRefunds, f.ID) // stale once written
+	return t.insertLater(laterRefundUpdates, nil, f.ID, string(f.Status), f.FailureCode, f.FailureReason, f.RailReference,
+		micros(f.UpdatedAt), micros(f.CompletedAt))
+}
+
+// refundUpdates are the columns UpdateRefund writes, in its order.
+var refundUpdates = []column{
+	{"id", "TEXT"}, {"status", "TEXT"}, {"failure_code", "TEXT"}, {"failure_reason", "TEXT"}, {"rail_reference", "TEXT"},
+	{"updated_at", "BIGINT"}, {"completed_at", "BIGINT"},
 }
 
 func (t *tx) ListRefunds(paymentID string) ([]malipo.Refund, error) {

@@ -164,7 +164,12 @@ func testPayoutsInABatch(t *testing.T, s store.Store) {
 	// What each run of the batch found, by check.
 	seen := map[string][]string{}
 	check := func(name, ref, dest string) Call {
-		return Call{Hints: hint(ref, dest), Fn: func(tx store.Tx) error {
+		return Call{Hints: hint(ref, dest), Fn: func(tx store.Tx) (err error) {
+			defer func() {
+				if err != nil { // a run that failed here is seen too
+					seen[name] = append(seen[name], err.Error())
+				}
+			}()
 			if err := tx.LockSpending(m.ID, in.Mode); err != nil {
 				return err
 			}
@@ -257,18 +262,28 @@ func testPayoutsInABatch(t *testing.T, s store.Store) {
 	sameInEachRun(t, "check", seen, want)
 }
 
-// testHintedPayoutsAndRefunds: payouts and refunds hinted (store.Hint)
-// read as they would unhinted. In one batch, a later caller sees an
-// update an earlier one made without reading first, and a payout that is
-// not there is not found. Each run of the batch sees the same.
+// testHintedPayoutsAndRefunds: payouts and refunds hinted (store.Hint),
+// and refunds created and updated in a batch, read as they would alone.
+// In one batch, a later caller sees an update an earlier one made without
+// reading first, and a refund an earlier one created, of a payment
+// created in the batch too; a payout that is not there is not found; a
+// refund created twice, and an update of one that is not there, fail
+// only their callers. Each run of the batch sees the same.
 func testHintedPayoutsAndRefunds(t *testing.T, s store.Store) {
 	_, i := fixture(t, s, "a")
 	p := payment(i, "pay_1", "o-1")
 	p.Status, p.CompletedAt = malipo.PaymentSucceeded, epoch
-	refund := func(id string, status malipo.RefundStatus) malipo.Refund {
+	refundOf := func(p malipo.Payment, id string) malipo.Refund {
 		return malipo.Refund{ID: id, PaymentID: p.ID, MerchantID: i.MerchantID, IntegrationID: i.ID, Mode: i.Mode, Amount: 1000,
-			Currency: "XOF", Status: status, CreatedAt: epoch, UpdatedAt: epoch}
+			Currency: "XOF", Status: malipo.RefundPending, CreatedAt: epoch, UpdatedAt: epoch}
 	}
+	refund := func(id string, status malipo.RefundStatus) malipo.Refund {
+		r := refundOf(p, id)
+		r.Status = status
+		return r
+	}
+	paid := payment(i, "pay_2", "o-2")
+	paid.Status, paid.CompletedAt = malipo.PaymentSucceeded, epoch
 	write(t, s, func(tx store.Tx) error {
 		if err := tx.CreatePayment(p); err != nil {
 			return err
@@ -295,6 +310,8 @@ func testHintedPayoutsAndRefunds(t *testing.T, s store.Store) {
 			case malipo.KindOf(err) == malipo.KindNotFound:
 				seen[id] = append(seen[id], "nothing")
 				return nil
+			default:
+				seen[id] = append(seen[id], err.Error())
 			}
 			return err
 		}}
@@ -302,10 +319,12 @@ func testHintedPayoutsAndRefunds(t *testing.T, s store.Store) {
 	readRefund := func(id string) Call {
 		return Call{Hints: []store.Hint{{Refund: id}}, Fn: func(tx store.Tx) error {
 			got, err := tx.GetRefund(id)
-			if err == nil {
-				seen[id] = append(seen[id], string(got.Status))
+			if err != nil {
+				seen[id] = append(seen[id], err.Error()) // a run that failed here is seen too
+				return err
 			}
-			return err
+			seen[id] = append(seen[id], string(got.Status))
+			return nil
 		}}
 	}
 	processing := payout(i, "po_1", "po_1", "111111", epoch)
@@ -318,12 +337,25 @@ func testHintedPayoutsAndRefunds(t *testing.T, s store.Store) {
 		Call{Fn: func(tx store.Tx) error { return tx.UpdateRefund(refund("re_1", malipo.RefundSucceeded)) }},
 		readRefund("re_1"),
 		readPayout("po_missing"),
+		// a payment and its refund, created by two callers, then read.
+		Call{Fn: func(tx store.Tx) error { return tx.CreatePayment(paid) }},
+		Call{Fn: func(tx store.Tx) error { return tx.CreateRefund(refundOf(paid, "re_new")) }},
+		readRefund("re_new"),
+		Call{Fn: func(tx store.Tx) error { return tx.CreateRefund(refund("re_0", malipo.RefundPending)) }},
+		Call{Fn: func(tx store.Tx) error { return tx.UpdateRefund(refund("re_missing", malipo.RefundFailed)) }},
 	)
 	for n, err := range errs {
-		if err != nil {
-			t.Errorf("caller %d: %v", n, err)
+		switch n {
+		case 10:
+			wantKind(t, err, malipo.KindConflict)
+		case 11:
+			wantKind(t, err, malipo.KindNotFound)
+		default:
+			if err != nil {
+				t.Errorf("caller %d: %v", n, err)
+			}
 		}
 	}
 	sameInEachRun(t, "read", seen, map[string]string{"po_0": "queued", "po_1": "processing", "re_0": "pending", "re_1": "succeeded",
-		"po_missing": "nothing"})
+		"po_missing": "nothing", "re_new": "pending"})
 }
