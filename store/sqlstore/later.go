@@ -47,9 +47,6 @@ type laterTable struct {
 	// refersTo is the held table (index into laterTables) whose rows this
 	// one's refer to, or -1: written first.
 	refersTo int
-	// referredBy are the tables whose rows refer to this one's: a
-	// statement naming one writes the held rows first.
-	referredBy []string
 	// code and message name a unique-key violation (the row exists) when
 	// the row held gave none of its own.
 	code, message string
@@ -307,9 +304,6 @@ var tablesByName = func() map[string]tableSet {
 			set |= 1 << j
 		}
 		m[table.name] |= set
-		for _, other := range table.referredBy {
-			m[other] |= set
-		}
 	}
 	return m
 }()
