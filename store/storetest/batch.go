@@ -215,22 +215,7 @@ func testBatchFailuresStayTheirs(t *testing.T, s store.Store) {
 		}
 	}
 	errs := inOneBatch(t, s, fns...)
-	k := 0
-	for n, err := range errs {
-		switch n {
-		case 7:
-			wantKind(t, err, malipo.KindConflict)
-		case 15:
-			if !errors.Is(err, malipo.ErrReferenceInUse) {
-				t.Errorf("reused reference: %v, want reference_in_use", err)
-			}
-		default:
-			if err != nil {
-				t.Errorf("caller %d (good %d): %v", n, k, err)
-			}
-			k++
-		}
-	}
+	wantErrors(t, errs, map[int]error{7: kind(malipo.KindConflict), 15: malipo.ErrReferenceInUse})
 	read(t, s, func(tx store.Tx) error {
 		for _, id := range []string{"evt_twice", "evt_taken"} {
 			_, err := tx.GetEvent(id)
@@ -452,13 +437,7 @@ func testPaymentUpdatesInABatch(t *testing.T, s store.Store) {
 		func(tx store.Tx) error { return tx.UpdatePayment(payment(i, "pay_missing", "r_missing")) },
 		succeed("pay_b"),
 	)...)
-	for n, err := range errs {
-		if n == 5 {
-			wantKind(t, err, malipo.KindNotFound)
-		} else if err != nil {
-			t.Errorf("caller %d: %v", n, err)
-		}
-	}
+	wantErrors(t, errs, map[int]error{5: kind(malipo.KindNotFound)})
 	if seen != malipo.PaymentSucceeded {
 		t.Errorf("a later caller read pay_a as %s, want succeeded", seen)
 	}
@@ -520,6 +499,7 @@ func testHintedPayments(t *testing.T, s store.Store) {
 		p.Status, p.CompletedAt, p.UpdatedAt = malipo.PaymentSucceeded, epoch.Add(time.Minute), epoch.Add(time.Minute)
 		return p
 	}
+	changedMind := errors.New("changed its mind")
 	errs := InOneBatch(t, s,
 		Call{Hints: hint("pay_a"), Fn: func(tx store.Tx) error {
 			if err := readAs("a", "pay_a")(tx); err != nil {
@@ -551,28 +531,13 @@ func testHintedPayments(t *testing.T, s store.Store) {
 			if err := tx.UpdatePayment(succeeded(p)); err != nil {
 				return err
 			}
-			return errors.New("changed its mind")
+			return changedMind
 		}},
 		Call{Hints: hint("pay_d"), Fn: readAs("d", "pay_d")},
 		Call{Hints: hint("pay_missing"), Fn: readAs("missing", "pay_missing")},
 		Call{Hints: hint("pay_\x00"), Fn: readAs("bad", "pay_\x00")},
 	)
-	for n, err := range errs {
-		switch n {
-		case 6:
-			if err == nil || err.Error() != "changed its mind" {
-				t.Errorf("the caller that changed its mind: %v", err)
-			}
-		case 8:
-			wantKind(t, err, malipo.KindNotFound)
-		case 9:
-			wantKind(t, err, malipo.KindInvalid)
-		default:
-			if err != nil {
-				t.Errorf("caller %d: %v", n, err)
-			}
-		}
-	}
+	wantErrors(t, errs, map[int]error{6: changedMind, 8: kind(malipo.KindNotFound), 9: kind(malipo.KindInvalid)})
 	for name, want := range map[string]malipo.Payment{
 		"a": stored["pay_a"], "a again": stored["pay_a"], "b": succeeded(stored["pay_b"]),
 		"c": succeeded(stored["pay_c"]), "d": stored["pay_d"],
@@ -624,11 +589,7 @@ func testHintedReadAhead(t *testing.T, s store.Store) {
 		}},
 		Call{Hints: hint("pay_a1"), Fn: look("a, after another's writes", ia)},
 	)
-	for n, err := range errs {
-		if err != nil {
-			t.Errorf("caller %d: %v", n, err)
-		}
-	}
+	wantErrors(t, errs, nil)
 	got.want(t, lookups{
 		"a first":                   {[]malipo.Endpoint{endpointOf("we_1", ia)}, ia},
 		"b":                         {nil, ib},
@@ -751,3 +712,27 @@ func sameInEachRun(t *testing.T, what string, seen map[string][]string, want map
 		}
 	}
 }
+
+// wantErrors checks what each caller of a batch got: for a caller want
+// names, the error named (errors.Is), or any of its kind where it names
+// a kind; nil for every other.
+func wantErrors(t *testing.T, errs []error, want map[int]error) {
+	t.Helper()
+	for n, err := range errs {
+		w, named := want[n]
+		k, isKind := w.(kind)
+		switch {
+		case !named && err != nil:
+			t.Errorf("caller %d: %v", n, err)
+		case isKind && malipo.KindOf(err) != malipo.Kind(k):
+			t.Errorf("caller %d: %v, want an error of kind %s", n, err, string(k))
+		case named && !isKind && !errors.Is(err, w):
+			t.Errorf("caller %d: %v, want %v", n, err, w)
+		}
+	}
+}
+
+// kind stands for any error of its kind, in wantErrors.
+type kind malipo.Kind
+
+func (k kind) Error() string { return "an error of kind " + string(k) }

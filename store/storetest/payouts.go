@@ -232,26 +232,8 @@ func testPayoutsInABatch(t *testing.T, s store.Store) {
 		// a payout that is not there, updated.
 		Call{Fn: func(tx store.Tx) error { return tx.UpdatePayout(payout(in, "po_missing", "missing", "999999", epoch)) }},
 	)
-	for n, err := range errs {
-		switch n {
-		case 6:
-			if !errors.Is(err, changedMind) {
-				t.Errorf("the caller that changed its mind: %v", err)
-			}
-		case 8:
-			wantKind(t, err, malipo.KindInvalid)
-		case 9, 10:
-			if e := malipo.AsError(err); e == nil || e.Code != malipo.CodeReferenceInUse {
-				t.Errorf("caller %d, a payout with a reference taken: %v, want %s", n, err, malipo.CodeReferenceInUse)
-			}
-		case 11:
-			wantKind(t, err, malipo.KindNotFound)
-		default:
-			if err != nil {
-				t.Errorf("caller %d: %v", n, err)
-			}
-		}
-	}
+	wantErrors(t, errs, map[int]error{6: changedMind, 8: kind(malipo.KindInvalid), 9: malipo.ErrReferenceInUse, 10: malipo.ErrReferenceInUse,
+		11: kind(malipo.KindNotFound)})
 	want := map[string]string{
 		"kept":    "balance 10000, po_kept queued, 1 to 131313",
 		"first":   "balance 10000, none, 0 to 777777",
@@ -344,18 +326,7 @@ func testHintedPayoutsAndRefunds(t *testing.T, s store.Store) {
 		Call{Fn: func(tx store.Tx) error { return tx.CreateRefund(refund("re_0", malipo.RefundPending)) }},
 		Call{Fn: func(tx store.Tx) error { return tx.UpdateRefund(refund("re_missing", malipo.RefundFailed)) }},
 	)
-	for n, err := range errs {
-		switch n {
-		case 10:
-			wantKind(t, err, malipo.KindConflict)
-		case 11:
-			wantKind(t, err, malipo.KindNotFound)
-		default:
-			if err != nil {
-				t.Errorf("caller %d: %v", n, err)
-			}
-		}
-	}
+	wantErrors(t, errs, map[int]error{10: kind(malipo.KindConflict), 11: kind(malipo.KindNotFound)})
 	sameInEachRun(t, "read", seen, map[string]string{"po_0": "queued", "po_1": "processing", "re_0": "pending", "re_1": "succeeded",
 		"po_missing": "nothing", "re_new": "pending"})
 }

@@ -366,24 +366,7 @@ func testSandboxTransactionsInABatch(t *testing.T, s store.Store) {
 		readAs("bad", "bad\x00"),
 		readAs("absent", "sb_absent"),
 	)
-	for n, err := range errs {
-		switch n {
-		case 5:
-			if !errors.Is(err, changedMind) {
-				t.Errorf("the caller that changed its mind: %v", err)
-			}
-		case 7:
-			wantKind(t, err, malipo.KindConflict)
-		case 8:
-			wantKind(t, err, malipo.KindNotFound)
-		case 9:
-			wantKind(t, err, malipo.KindInvalid)
-		default:
-			if err != nil {
-				t.Errorf("caller %d: %v", n, err)
-			}
-		}
-	}
+	wantErrors(t, errs, map[int]error{5: changedMind, 7: kind(malipo.KindConflict), 8: kind(malipo.KindNotFound), 9: kind(malipo.KindInvalid)})
 	sameInEachRun(t, "read", seen, map[string]string{"read": "pending", "blind": "succeeded", "new": "challenge", "undone": "pending",
 		"absent": "nothing"})
 }
@@ -629,11 +612,7 @@ func testRailAttemptsCreatedInABatch(t *testing.T, s store.Store) {
 			return err
 		}),
 	)
-	for n, err := range errs {
-		if err != nil {
-			t.Errorf("caller %d: %v", n, err)
-		}
-	}
+	wantErrors(t, errs, nil)
 	if !slices.Equal(runs, []int{1, 1, 1, 1, 1}) {
 		t.Errorf("the callers ran %v times, want once each", runs)
 	}
@@ -732,13 +711,7 @@ func testHintedRailAttempts(t *testing.T, s store.Store) {
 		Call{Hints: hint("pay_c-1"), Fn: readAs("c", "pay_c-1")},
 		Call{Hints: hint("pay_missing-1"), Fn: readAs("missing", "pay_missing-1")},
 	)
-	for n, err := range errs {
-		if n == 6 {
-			wantKind(t, err, malipo.KindNotFound)
-		} else if err != nil {
-			t.Errorf("caller %d: %v", n, err)
-		}
-	}
+	wantErrors(t, errs, map[int]error{6: kind(malipo.KindNotFound)})
 	for name, want := range map[string]malipo.RailAttempt{
 		"a": stored["pay_a-1"], "a again": stored["pay_a-1"], "b": succeeded(stored["pay_b-1"]), "c": succeeded(stored["pay_c-1"]),
 	} {

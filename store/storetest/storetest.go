@@ -650,22 +650,7 @@ func testHintedIdempotencyKeys(t *testing.T, s store.Store) {
 		Call{Hints: hint("undone"), Fn: lookThenPut("undone, second", key("undone", "second", epoch))},
 		Call{Hints: hint("bad\x00"), Fn: lookAs("bad", "bad\x00")},
 	)
-	for n, err := range errs {
-		switch n {
-		case 4:
-			wantKind(t, err, malipo.KindConflict)
-		case 11:
-			if !errors.Is(err, changedMind) {
-				t.Errorf("the caller that changed its mind: %v", err)
-			}
-		case 13:
-			wantKind(t, err, malipo.KindInvalid)
-		default:
-			if err != nil {
-				t.Errorf("caller %d: %v", n, err)
-			}
-		}
-	}
+	wantErrors(t, errs, map[int]error{4: kind(malipo.KindConflict), 11: changedMind, 13: kind(malipo.KindInvalid)})
 	want := map[string]string{
 		"stored":         `stored {"by":"stored"}`,
 		"new, first":     "nothing",
