@@ -149,6 +149,65 @@ func TestHintedPaymentsAreLockedAhead(t *testing.T) {
 	}
 }
 
+// So are its callers' hinted payouts and refunds: while its first caller
+// runs, the payout and the refund the second will read are held already.
+func TestHintedPayoutsAndRefundsAreLockedAhead(t *testing.T) {
+	ctx := context.Background()
+	s, other := openBeside(t, pgtest.URL(t))
+	in := malipo.Integration{ID: "int_a", MerchantID: "mer_a", Flavor: malipo.FlavorNative, Mode: malipo.ModeTest, Config: map[string]string{}}
+	pay := malipo.Payment{ID: "pay_a", MerchantID: in.MerchantID, IntegrationID: in.ID, Mode: in.Mode, Amount: 5000, Currency: "XOF",
+		Reference: "pay_a", Status: malipo.PaymentSucceeded, CheckoutToken: "tok_a"}
+	po := malipo.Payout{ID: "po_b", MerchantID: in.MerchantID, IntegrationID: in.ID, Mode: in.Mode, Amount: 1000, Currency: "XOF",
+		Reference: "po_b", Destination: malipo.Destination{Type: malipo.DestinationMobileMoney, Account: "+2250707120009"},
+		Status: malipo.PayoutQueued}
+	re := malipo.Refund{ID: "re_b", PaymentID: pay.ID, MerchantID: in.MerchantID, IntegrationID: in.ID, Mode: in.Mode, Amount: 1000,
+		Currency: "XOF", Status: malipo.RefundPending}
+	err := s.Transact(ctx, func(tx store.Tx) error {
+		if err := tx.CreateMerchant(malipo.Merchant{ID: in.MerchantID, Name: "Duka"}); err != nil {
+			return err
+		}
+		if err := tx.CreateIntegration(in); err != nil {
+			return err
+		}
+		if err := tx.CreatePayment(pay); err != nil {
+			return err
+		}
+		if err := tx.CreatePayout(po); err != nil {
+			return err
+		}
+		return tx.CreateRefund(re)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var payoutHeld, refundHeld error
+	errs := storetest.InOneBatch(t, s,
+		storetest.Call{Fn: func(tx store.Tx) error {
+			_, payoutHeld = other.ExecContext(ctx, `SELECT id FROM payouts WHERE id = 'po_b' FOR UPDATE NOWAIT`)
+			_, refundHeld = other.ExecContext(ctx, `SELECT id FROM refunds WHERE id = 're_b' FOR UPDATE NOWAIT`)
+			return nil
+		}},
+		storetest.Call{Hints: []store.Hint{{Payout: po.ID, Refund: re.ID}}, Fn: func(tx store.Tx) error {
+			if _, err := tx.GetPayout(po.ID); err != nil {
+				return err
+			}
+			_, err := tx.GetRefund(re.ID)
+			return err
+		}},
+	)
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for what, err := range map[string]error{"the payout": payoutHeld, "the refund": refundHeld} {
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "55P03" {
+			t.Errorf("locking %s elsewhere while the batch's first caller ran: %v, want lock_not_available (55P03)", what, err)
+		}
+	}
+}
+
 // A sandbox transaction hinted while another transaction holds its row is
 // not taken for missing: the batch's locking read skips it, and the
 // caller reads it once the other lets it go.
