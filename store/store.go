@@ -37,8 +37,8 @@ type Store interface {
 }
 
 // Hint names a row a transaction locks and reads by ID before it locks
-// anything else, or an idempotency key it looks up. It changes nothing the
-// transaction sees or does. A store that runs many callers' transactions
+// anything else, an idempotency key it looks up, or what it checks before
+// it spends (Spend). It changes nothing the transaction sees or does. A store that runs many callers' transactions
 // as one batch may lock and read the hinted rows of them all in one
 // statement at the batch's start, instead of a round trip each; a row
 // another transaction holds is left out, and read when asked for, as
@@ -48,6 +48,8 @@ type Store interface {
 // its callers lock, so a row hinted but locked later in its caller's
 // order would be taken out of that order. Idempotency keys are looked up
 // without a lock, so a key may be hinted wherever its caller looks it up.
+// A spending lock is taken before any row (see LockSpending), and only
+// tried where the batch has several callers, so they never wait for one.
 type Hint struct {
 	// Payment is the ID of a payment read with GetPayment.
 	Payment string
@@ -62,7 +64,7 @@ type Hint struct {
 	// IdempotencyScope and IdempotencyKey name a key looked up with
 	// GetIdempotency.
 	IdempotencyScope, IdempotencyKey string
-	// Spend names what a payout checks before it spends.
+	// Spend names what a payout or a refund checks before it spends.
 	Spend Spend
 }
 
