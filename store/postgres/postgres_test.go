@@ -107,14 +107,8 @@ func TestALeaseRunsOnTheLeasePool(t *testing.T) {
 func TestHintedPaymentsAreLockedAhead(t *testing.T) {
 	ctx := context.Background()
 	s, other := openBeside(t, pgtest.URL(t))
-	in := malipo.Integration{ID: "int_a", MerchantID: "mer_a", Flavor: malipo.FlavorNative, Mode: malipo.ModeTest, Config: map[string]string{}}
-	err := s.Transact(ctx, func(tx store.Tx) error {
-		if err := tx.CreateMerchant(malipo.Merchant{ID: in.MerchantID, Name: "Duka"}); err != nil {
-			return err
-		}
-		if err := tx.CreateIntegration(in); err != nil {
-			return err
-		}
+	in := intA
+	seed(t, s, func(tx store.Tx) error {
 		for _, id := range []string{"pay_a", "pay_b"} {
 			p := malipo.Payment{ID: id, MerchantID: in.MerchantID, IntegrationID: in.ID, Mode: in.Mode, Amount: 5000, Currency: "XOF",
 				Reference: id, Status: malipo.PaymentPending, CheckoutToken: "tok_" + id}
@@ -124,9 +118,6 @@ func TestHintedPaymentsAreLockedAhead(t *testing.T) {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var whileFirst error
 	read := func(id string) func(tx store.Tx) error {
 		return func(tx store.Tx) error { _, err := tx.GetPayment(id); return err }
@@ -154,7 +145,7 @@ func TestHintedPaymentsAreLockedAhead(t *testing.T) {
 func TestHintedPayoutsAndRefundsAreLockedAhead(t *testing.T) {
 	ctx := context.Background()
 	s, other := openBeside(t, pgtest.URL(t))
-	in := malipo.Integration{ID: "int_a", MerchantID: "mer_a", Flavor: malipo.FlavorNative, Mode: malipo.ModeTest, Config: map[string]string{}}
+	in := intA
 	pay := malipo.Payment{ID: "pay_a", MerchantID: in.MerchantID, IntegrationID: in.ID, Mode: in.Mode, Amount: 5000, Currency: "XOF",
 		Reference: "pay_a", Status: malipo.PaymentSucceeded, CheckoutToken: "tok_a"}
 	po := malipo.Payout{ID: "po_b", MerchantID: in.MerchantID, IntegrationID: in.ID, Mode: in.Mode, Amount: 1000, Currency: "XOF",
@@ -162,13 +153,7 @@ func TestHintedPayoutsAndRefundsAreLockedAhead(t *testing.T) {
 		Status: malipo.PayoutQueued}
 	re := malipo.Refund{ID: "re_b", PaymentID: pay.ID, MerchantID: in.MerchantID, IntegrationID: in.ID, Mode: in.Mode, Amount: 1000,
 		Currency: "XOF", Status: malipo.RefundPending}
-	err := s.Transact(ctx, func(tx store.Tx) error {
-		if err := tx.CreateMerchant(malipo.Merchant{ID: in.MerchantID, Name: "Duka"}); err != nil {
-			return err
-		}
-		if err := tx.CreateIntegration(in); err != nil {
-			return err
-		}
+	seed(t, s, func(tx store.Tx) error {
 		if err := tx.CreatePayment(pay); err != nil {
 			return err
 		}
@@ -177,9 +162,6 @@ func TestHintedPayoutsAndRefundsAreLockedAhead(t *testing.T) {
 		}
 		return tx.CreateRefund(re)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var payoutHeld, refundHeld error
 	errs := storetest.InOneBatch(t, s,
 		storetest.Call{Fn: func(tx store.Tx) error {
@@ -345,24 +327,14 @@ func TestSpendingChecksReadUnderTheLock(t *testing.T) {
 	url := pgtest.URL(t)
 	first, _ := openBeside(t, url)
 	second, _ := openBeside(t, url)
-	m := malipo.Merchant{ID: "mer_a", Name: "Duka"}
-	in := malipo.Integration{ID: "int_a", MerchantID: m.ID, Flavor: malipo.FlavorNative, Mode: malipo.ModeTest, Config: map[string]string{}}
-	avail := malipo.MerchantAvailable(m.ID, in.Mode, "KES")
-	err := first.Transact(ctx, func(tx store.Tx) error {
-		if err := tx.CreateMerchant(m); err != nil {
-			return err
-		}
-		if err := tx.CreateIntegration(in); err != nil {
-			return err
-		}
-		return tx.PostEntry(malipo.TopupEntry("top_a", m.ID, "KES", 10_000, time.Now()))
+	in := intA
+	avail := malipo.MerchantAvailable(in.MerchantID, in.Mode, "KES")
+	seed(t, first, func(tx store.Tx) error {
+		return tx.PostEntry(malipo.TopupEntry("top_a", in.MerchantID, "KES", 10_000, time.Now()))
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	spend := func(id string, amount int64) func(tx store.Tx) error {
 		return func(tx store.Tx) error {
-			if err := tx.LockSpending(m.ID, in.Mode); err != nil {
+			if err := tx.LockSpending(in.MerchantID, in.Mode); err != nil {
 				return err
 			}
 			have, err := tx.AccountBalance(avail)
@@ -385,7 +357,7 @@ func TestSpendingChecksReadUnderTheLock(t *testing.T) {
 	go func() {
 		spendMost := spend("led_first", 9_950)
 		firstDone <- first.Transact(ctx, func(tx store.Tx) error {
-			if err := tx.LockSpending(m.ID, in.Mode); err != nil {
+			if err := tx.LockSpending(in.MerchantID, in.Mode); err != nil {
 				return err
 			}
 			close(held)
@@ -398,7 +370,7 @@ func TestSpendingChecksReadUnderTheLock(t *testing.T) {
 	case err := <-firstDone:
 		t.Fatalf("the first node could not take the lock: %v", err)
 	}
-	hint := []store.Hint{{Spend: store.Spend{MerchantID: m.ID, Mode: in.Mode, Balance: avail}}}
+	hint := []store.Hint{{Spend: store.Spend{MerchantID: in.MerchantID, Mode: in.Mode, Balance: avail}}}
 	letGo := time.AfterFunc(500*time.Millisecond, let)
 	defer letGo.Stop()
 	start := time.Now()
@@ -423,7 +395,7 @@ func TestSpendingChecksReadUnderTheLock(t *testing.T) {
 	if spent != 0 {
 		t.Errorf("%d spends of 100 went through on the second node after the first left 50, want none", spent)
 	}
-	err = second.Read(ctx, func(tx store.Tx) error {
+	err := second.Read(ctx, func(tx store.Tx) error {
 		have, err := tx.AccountBalance(avail)
 		if err == nil && have != 50 {
 			t.Errorf("the balance is %d, want 50", have)
@@ -442,21 +414,10 @@ func TestFailedTransactionsLeaveNoConnectionInOne(t *testing.T) {
 	ctx := context.Background()
 	const app = "malipo-by-hand-test"
 	s, other := openBeside(t, pgtest.URL(t)+"&application_name="+app)
-	in := malipo.Integration{ID: "int_a", MerchantID: "mer_a", Flavor: malipo.FlavorNative, Mode: malipo.ModeTest, Config: map[string]string{}}
+	in := intA
 	pay := malipo.Payment{ID: "pay_a", MerchantID: in.MerchantID, IntegrationID: in.ID, Mode: in.Mode, Amount: 5000, Currency: "XOF",
 		Reference: "pay_a", Status: malipo.PaymentPending, CheckoutToken: "tok_a"}
-	err := s.Transact(ctx, func(tx store.Tx) error {
-		if err := tx.CreateMerchant(malipo.Merchant{ID: in.MerchantID, Name: "Duka"}); err != nil {
-			return err
-		}
-		if err := tx.CreateIntegration(in); err != nil {
-			return err
-		}
-		return tx.CreatePayment(pay)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	seed(t, s, func(tx store.Tx) error { return tx.CreatePayment(pay) })
 	missing := pay
 	missing.ID = "pay_missing"
 	updateMissing := func(tx store.Tx) error { return tx.UpdatePayment(missing) }
@@ -500,6 +461,27 @@ func TestFailedTransactionsLeaveNoConnectionInOne(t *testing.T) {
 		t.Errorf("a batch with one failing caller: %v, want only the second to fail", errs)
 	}
 	openInside("a batch with one failing caller")
+}
+
+// intA is the test integration, of merchant mer_a, that seed makes.
+var intA = malipo.Integration{ID: "int_a", MerchantID: "mer_a", Flavor: malipo.FlavorNative, Mode: malipo.ModeTest, Config: map[string]string{}}
+
+// seed makes merchant mer_a and intA in s, and what write writes, in one
+// transaction.
+func seed(t *testing.T, s store.Store, write func(tx store.Tx) error) {
+	t.Helper()
+	err := s.Transact(context.Background(), func(tx store.Tx) error {
+		if err := tx.CreateMerchant(malipo.Merchant{ID: intA.MerchantID, Name: "Duka"}); err != nil {
+			return err
+		}
+		if err := tx.CreateIntegration(intA); err != nil {
+			return err
+		}
+		return write(tx)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // openBeside opens the store at url and, beside it, a plain connection
