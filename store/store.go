@@ -144,6 +144,15 @@ var ErrLeaseLost = &malipo.Error{Kind: malipo.KindConflict, Code: "lease_lost",
 // error of kind not_found; writes that break a uniqueness rule return kind
 // conflict.
 type Tx interface {
+	// AfterCommit asks for f to run once the transaction function's work
+	// has committed: in the caller's goroutine, just before Transact,
+	// Lease or Read returns nil (a read commits nothing, but ends). A run
+	// of the function that is undone, because it failed or its batch runs
+	// again, forgets what it asked; f runs at most once. Work that must
+	// follow a write, but must not happen if the write does not (handing
+	// a just-written delivery to this node's dispatcher), goes here.
+	AfterCommit(f func())
+
 	CreateMerchant(m malipo.Merchant) error
 	GetMerchant(id string) (malipo.Merchant, error)
 	CountMerchants() (int, error)

@@ -26,6 +26,9 @@ type unit struct {
 	// lease marks a unit Lease runs alone, committed asynchronously.
 	lease bool
 	hints []store.Hint
+	// after is what the unit's last run asked to run once it commits
+	// (store.Tx's AfterCommit); nil after a run that failed.
+	after []func()
 }
 
 // DefaultQueueTarget is the longest wait in the committer's queue that
@@ -85,7 +88,18 @@ func (db *DB) Transact(ctx context.Context, fn func(store.Tx) error, hints ...st
 	}
 	// Once queued the unit will run or fail; wait for it even if ctx ends,
 	// so the caller never reports failure for work that commits.
-	return <-u.done
+	err := <-u.done
+	if err == nil {
+		u.runAfter()
+	}
+	return err
+}
+
+// runAfter runs what the unit's committed run asked to run after commit.
+func (u *unit) runAfter() {
+	for _, f := range u.after {
+		f()
+	}
 }
 
 // Lease runs fn at once in a transaction of its own whose commit does not
@@ -110,9 +124,13 @@ func (db *DB) Lease(ctx context.Context, fn func(store.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	results, err := db.runBatch([]*unit{{ctx: ctx, fn: fn, lease: true}}, db.leaseShard)
+	u := &unit{ctx: ctx, fn: fn, lease: true}
+	results, err := db.runBatch([]*unit{u}, db.leaseShard)
 	if err != nil {
 		return err
+	}
+	if results[0] == nil {
+		u.runAfter()
 	}
 	return results[0]
 }
@@ -400,10 +418,17 @@ func (db *DB) runInTx(batch []*unit, savepoints bool, shard int) (results []erro
 				return nil, false, fmt.Errorf("savepoint: %w", err)
 			}
 		}
+		t.after = nil
 		results[i] = runUnit(t, u.fn)
 		if savepoints && results[i] == nil {
 			// Inside the caller's savepoint, so that a failure is its own.
 			results[i] = t.writeHeld(laterSet)
+		}
+		// Every run of a unit sets what it asks for after commit, so the
+		// run that commits is the one whose asks are kept.
+		u.after = nil
+		if results[i] == nil {
+			u.after = t.after
 		}
 		t.unitDone(results[i] == nil)
 		db.noteAbort(results[i])

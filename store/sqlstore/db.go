@@ -190,7 +190,14 @@ func (db *DB) Read(ctx context.Context, fn func(store.Tx) error) error {
 		return fmt.Errorf("begin read: %w", err)
 	}
 	defer sqlTx.Rollback()
-	return fn(&tx{db: db, tx: sqlTx, sqlTx: sqlTx, ctx: ctx})
+	t := &tx{db: db, tx: sqlTx, sqlTx: sqlTx, ctx: ctx}
+	if err := fn(t); err != nil {
+		return err
+	}
+	for _, f := range t.after {
+		f()
+	}
+	return nil
 }
 
 // q rebinds ? placeholders to $n for engines that number them.

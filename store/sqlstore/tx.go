@@ -64,6 +64,9 @@ type tx struct {
 	// heldKey, nil where not stored; each kept until it is written or
 	// looked up once.
 	hintedKeys map[string]*store.Idempotency
+	// after is what the running caller asked to run once its work
+	// commits (AfterCommit).
+	after []func()
 	// conn is the connection of a batch's transaction, where the dialect
 	// pipes its last writes; piped, while not nil, queues writes to send
 	// at once (see pipedWrite).
@@ -346,6 +349,8 @@ func rowExists(code, msg string) error {
 }
 
 // Merchants and integrations.
+
+func (t *tx) AfterCommit(f func()) { t.after = append(t.after, f) }
 
 func (t *tx) CreateMerchant(m malipo.Merchant) error {
 	_, err := t.exec(`INSERT INTO merchants (id, name, logo_url, created_at, suspended_at) VALUES (?, ?, ?, ?, ?)`, m.ID, m.Name, m.LogoURL,

@@ -51,6 +51,7 @@ func Run(t *testing.T, open Opener) {
 		{"HintedReadAhead", testHintedReadAhead},
 		{"LeaseReadAhead", testLeaseReadAhead},
 		{"PanicIsolated", testPanicIsolated},
+		{"AfterCommit", testAfterCommit},
 		{"Events", testEvents},
 		{"GetEvents", testGetEvents},
 		{"Endpoints", testEndpoints},
