@@ -44,14 +44,23 @@ func (s *Service) emitEvent(tx store.Tx, typ, objectType, objectID, merchantID s
 	if err != nil {
 		return err
 	}
-	deliver := func(d malipo.Delivery) error {
+	// deliver writes a delivery to ep, or else in's notify URL. One this
+	// node's courier takes is written leased to this node, as a claim
+	// would lease it, and carried to it once the change commits.
+	deliver := func(d malipo.Delivery, ep *malipo.Endpoint, in malipo.Integration) error {
 		d.ID, d.EventID, d.MerchantID, d.Mode = s.cfg.IDs.ID("dlv"), ev.ID, ev.MerchantID, ev.Mode
 		d.Status, d.NextAttemptAt, d.CreatedAt, d.UpdatedAt = malipo.DeliveryPending, now, now, now
+		if c := s.cfg.Courier; c != nil {
+			if until, ok := c.Lease(d.URL); ok {
+				d.NextAttemptAt, d.Lease = until, 1
+				tx.AfterCommit(func() { c.Carry(d, ev, ep, in) })
+			}
+		}
 		return tx.CreateDelivery(d)
 	}
 	for _, ep := range endpoints {
 		if ep.Wants(typ) {
-			if err := deliver(malipo.Delivery{EndpointID: ep.ID, Flavor: malipo.FlavorNative, URL: ep.URL}); err != nil {
+			if err := deliver(malipo.Delivery{EndpointID: ep.ID, Flavor: malipo.FlavorNative, URL: ep.URL}, &ep, malipo.Integration{}); err != nil {
 				return err
 			}
 		}
@@ -61,7 +70,7 @@ func (s *Service) emitEvent(tx store.Tx, typ, objectType, objectID, merchantID s
 		target = in.NotifyURL
 	}
 	if target != "" && in.MerchantID == merchantID && flavorNotifies(in.Flavor, objectType) {
-		return deliver(malipo.Delivery{IntegrationID: in.ID, Flavor: in.Flavor, URL: target})
+		return deliver(malipo.Delivery{IntegrationID: in.ID, Flavor: in.Flavor, URL: target}, nil, in)
 	}
 	return nil
 }

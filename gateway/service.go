@@ -52,6 +52,25 @@ type Config struct {
 	// deliveries, so that this node's dispatcher sends them at once
 	// instead of at its next poll.
 	Wake func()
+	// Courier, if set, takes the deliveries a change writes once it
+	// commits, leased to this node as they are written, so that they are
+	// attempted without a claim (see Courier).
+	Courier Courier
+}
+
+// Courier attempts deliveries the moment the change that wrote them
+// commits: notify's Dispatcher. Lease says whether it would take one to
+// url, and until when the delivery is to be leased to this node; Carry
+// hands it over, written and committed, with what rendering it needs.
+//
+// Why: otherwise a delivery is written due now, and this node's
+// dispatcher claims it in a transaction of its own, which leases it and
+// reads back the rows the change has just written: a write and a round
+// trip per handful of deliveries, and a wait, for what this node had at
+// hand.
+type Courier interface {
+	Lease(url string) (until time.Time, ok bool)
+	Carry(d malipo.Delivery, ev malipo.Event, ep *malipo.Endpoint, in malipo.Integration)
 }
 
 // Service runs Malipo's use cases.

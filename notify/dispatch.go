@@ -111,6 +111,14 @@ type Dispatcher struct {
 	// othersIdleUntil (Unix ns, real time) is when claims look again for
 	// deliveries of receivers that are not busy, after one found none.
 	othersIdleUntil atomic.Int64
+	// carrying holds Run's queue while Run takes carried deliveries
+	// (see Carry); nil otherwise. carried counts those queued or under
+	// way, up to Workers.
+	carrying struct {
+		sync.RWMutex
+		q *jobQueue
+	}
+	carried atomic.Int64
 }
 
 // othersIdle is how long claims stop looking for deliveries of receivers
@@ -238,7 +246,10 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	// The workers live as long as Run: a goroutine started per attempt
 	// grew its stack anew for every one (rendering an event decodes
 	// JSON, deep), a twentieth of a delivery's CPU.
-	q := jobQueue{first: make(chan job, cap(d.slots)), behind: make(chan job, cap(d.slots))}
+	// Each queue has room for every delivery claimed (a slot each) and
+	// every one carried, so that queueing never blocks.
+	room := cap(d.slots) + d.cfg.Workers
+	q := jobQueue{first: make(chan job, room), behind: make(chan job, room)}
 	for range d.cfg.Workers {
 		wg.Go(func() {
 			for {
@@ -251,10 +262,13 @@ func (d *Dispatcher) Run(ctx context.Context) {
 				} else {
 					d.attempt(attempts, j)
 				}
-				<-d.slots
+				d.done(j)
 			}
 		})
 	}
+	d.carrying.Lock()
+	d.carrying.q = &q
+	d.carrying.Unlock()
 	// Two claim loops, so that one claims while the other waits for its
 	// claim's commit.
 	var loops sync.WaitGroup
@@ -262,6 +276,9 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		loops.Go(func() { d.claimLoop(ctx, q) })
 	}
 	loops.Wait()
+	d.carrying.Lock()
+	d.carrying.q = nil
+	d.carrying.Unlock()
 	close(q.first)
 	close(q.behind)
 	// What was claimed ahead goes back now, not as workers free from the
@@ -270,9 +287,68 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		wg.Go(func() {
 			for j, ok := q.next(); ok; j, ok = q.next() {
 				d.giveBack(j)
-				<-d.slots
+				d.done(j)
 			}
 		})
+	}
+}
+
+// done frees what a job held: its claim's slot, or its place among the
+// carried.
+func (d *Dispatcher) done(j job) {
+	if j.carried {
+		d.carried.Add(-1)
+	} else {
+		<-d.slots
+	}
+}
+
+// Lease is how long a delivery written now to url should be leased to
+// this node for Carry to take it once written, and whether Carry would
+// take it: Run is running, fewer than Workers carried deliveries wait or
+// are under way, and the receiver is not stalled (see inFlight). When it
+// says no, the delivery is written due now, for a claim.
+func (d *Dispatcher) Lease(url string) (until time.Time, ok bool) {
+	d.carrying.RLock()
+	running := d.carrying.q != nil
+	d.carrying.RUnlock()
+	if !running || d.carried.Load() >= int64(d.cfg.Workers) ||
+		d.inFlight.isStalled(receiverOfURL(url), d.cfg.ReceiverShare) {
+		return time.Time{}, false
+	}
+	return d.now().Add(d.lease()), true
+}
+
+// Carry takes a delivery this node has just written and committed,
+// already leased to it as Lease said (its Lease 1, due when the lease
+// ends), with its event and its endpoint or integration, and attempts it
+// as if a claim had leased it: without the claim's transaction, and
+// without waiting for one. A delivery it cannot take after all (Run
+// stopped, or too many are carried since Lease said yes) is released,
+// due at once for a claim; one written but never carried (the node
+// stopped first) waits out its lease, as a claimed one would.
+//
+// Why: a claim is a transaction of its own, which reads back the rows the
+// change has just written; the node that wrote them has them at hand.
+func (d *Dispatcher) Carry(del malipo.Delivery, ev malipo.Event, ep *malipo.Endpoint, in malipo.Integration) {
+	j := job{msg: Message{Delivery: del, Event: ev, Endpoint: ep, Integration: in}, receiver: receiverOfURL(del.URL), carried: true}
+	d.carrying.RLock()
+	q := d.carrying.q
+	taken := q != nil && d.carried.Add(1) <= int64(d.cfg.Workers)
+	if taken {
+		d.inFlight.start(j.receiver)
+		if d.inFlight.isBusy(j.receiver, d.cfg.ReceiverShare) {
+			q.behind <- j
+		} else {
+			q.first <- j
+		}
+	} else if q != nil {
+		d.carried.Add(-1)
+	}
+	d.carrying.RUnlock()
+	if !taken {
+		d.release(del)
+		d.Wake()
 	}
 }
 
@@ -394,6 +470,9 @@ type job struct {
 	// receiver is the delivery URL's, counted in flight from its claim to
 	// the end of its attempt.
 	receiver string
+	// carried marks a delivery this node wrote and took at once (Carry),
+	// which holds no claim's slot.
+	carried bool
 }
 
 // claim leases up to limit due deliveries with their events, and loads

@@ -116,6 +116,17 @@ type fixture struct {
 }
 
 func newFixture(t *testing.T, st store.Store, tweak func(*notify.Config)) *fixture {
+	return buildFixture(t, st, tweak, false)
+}
+
+// newCarryingFixture is newFixture with the dispatcher as the gateway's
+// courier, as a node runs them: deliveries written while Run runs are
+// carried to it (see Dispatcher.Carry).
+func newCarryingFixture(t *testing.T, st store.Store, tweak func(*notify.Config)) *fixture {
+	return buildFixture(t, st, tweak, true)
+}
+
+func buildFixture(t *testing.T, st store.Store, tweak func(*notify.Config), carry bool) *fixture {
 	clk := clock.NewFake(start)
 	sb := sandbox.New(st, clk, time.Second, nil)
 	flavors := map[malipo.Flavor]notify.Flavor{}
@@ -124,9 +135,13 @@ func newFixture(t *testing.T, st store.Store, tweak func(*notify.Config)) *fixtu
 		tweak(&cfg)
 	}
 	disp := notify.New(cfg)
-	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, rand.New(rand.NewSource(3))),
+	gcfg := gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, rand.New(rand.NewSource(3))),
 		BaseURL: "http://pay.test", Wake: disp.Wake,
-		Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()}})
+		Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()}}
+	if carry {
+		gcfg.Courier = disp
+	}
+	svc := gateway.New(gcfg)
 	sb.Connect(svc)
 	flavors[malipo.FlavorNative] = native.New(svc, nil).Flavor()
 	ctx := context.Background()

@@ -119,6 +119,18 @@ func (f *inFlight) isBusy(rcv string, share int) bool {
 	return l != nil && l.n >= share
 }
 
+// isStalled reports whether rcv is stalled at share: that many attempts
+// under way and no answer lately.
+func (f *inFlight) isStalled(rcv string, share int) bool {
+	if rcv == "" {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l := f.n[rcv]
+	return l != nil && l.stalled(share, f.now())
+}
+
 // busy lists, sorted, the receivers with at least share attempts under
 // way, and those of them that are stalled. It forgets receivers with none
 // under way that have not answered lately: there is nothing left to know

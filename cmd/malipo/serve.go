@@ -176,7 +176,7 @@ func (s serveCmd) Run(c *cli, e *env) error {
 	svc := gateway.New(gateway.Config{
 		Store: st, Clock: clk, IDs: ids.New(clk.Now, nil), Logger: logger, BaseURL: baseURL,
 		Rails:      map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set(), malipo.ModeLive: liveRails.Set()},
-		PaymentTTL: s.PaymentTTL, DefaultRegion: s.DefaultRegion, Wake: dispatcher.Wake,
+		PaymentTTL: s.PaymentTTL, DefaultRegion: s.DefaultRegion, Wake: dispatcher.Wake, Courier: dispatcher,
 		RailTimeout: s.RailTimeout, ReconcileAfter: s.ReconcileAfter,
 	})
 	sb.Connect(svc)
