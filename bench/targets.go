@@ -67,7 +67,7 @@ func (r *runner) open(ctx context.Context, engine string) (*env, error) {
 	e.disp = notify.New(notify.Config{Store: st, Clock: clk, Flavors: flavors})
 	sb := sandbox.New(st, clk, 0, nil)
 	e.svc = gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, nil), BaseURL: "http://bench",
-		Wake: e.disp.Wake, Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()}})
+		Wake: e.disp.Wake, Courier: e.disp, Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()}})
 	sb.Connect(e.svc)
 	flavors[malipo.FlavorNative] = native.New(e.svc, slog.New(slog.DiscardHandler)).Flavor()
 	demo, err := e.svc.EnsureDemo(ctx)

@@ -64,7 +64,7 @@ func deliverMany(b *testing.B, st store.Store, events, rate int) {
 	flavors := map[malipo.Flavor]notify.Flavor{}
 	disp := notify.New(notify.Config{Store: st, Clock: clk, Flavors: flavors})
 	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, nil), BaseURL: "http://pay.test",
-		Wake: disp.Wake, PaymentTTL: time.Hour})
+		Wake: disp.Wake, Courier: disp, PaymentTTL: time.Hour})
 	flavors[malipo.FlavorNative] = native.New(svc, nil).Flavor()
 	m, err := svc.CreateMerchant(ctx, "Bench", "")
 	if err != nil {
