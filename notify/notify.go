@@ -1,6 +1,7 @@
 // Package notify delivers events to merchants. The gateway writes events
 // and their deliveries in the same transaction as the state change; the
-// Dispatcher here claims due deliveries, asks the delivery's Flavor to build
+// Dispatcher here claims due deliveries (or takes those its own node just
+// wrote, leased to it, once they commit), asks the delivery's Flavor to build
 // the request, sends it through a client that cannot be pointed at private
 // networks in live mode, records every attempt and schedules the next one.
 // It pauses its attempts to a receiver that stops answering, and claims a
