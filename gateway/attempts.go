@@ -283,9 +283,6 @@ func (s *Service) recordAttempt(ctx context.Context, scope, key string, idem Ide
 		out = p
 		return rememberAgain(tx, scope, idem, p)
 	}, attemptHint(key))
-	if err == nil && out.Status.Final() {
-		s.wake()
-	}
 	return out, void, err
 }
 

@@ -362,7 +362,6 @@ func (s *Service) CancelCheckout(ctx context.Context, token string) (malipo.Paym
 	}, store.Hint{Payment: id})
 	if err == nil {
 		s.void(ctx, p.Mode, voidKey)
-		s.wake()
 	}
 	return p, err
 }

@@ -129,10 +129,10 @@ func (s *Service) Redeliver(ctx context.Context, in malipo.Integration, eventID 
 			}
 			out = append(out, d)
 		}
+		if len(out) > 0 {
+			tx.AfterCommit(s.wake)
+		}
 		return s.remember(tx, in.ID, idem, out)
 	})
-	if err == nil && !replay {
-		s.wake()
-	}
 	return out, replay, err
 }

@@ -110,7 +110,6 @@ func (s *Service) receive(ctx context.Context, item malipo.InboxItem) error {
 		return nil
 	}
 	s.void(ctx, item.Mode, voids...)
-	s.wake()
 	s.ended.tell(attemptObject(item.AttemptID))
 	return nil
 }
@@ -159,9 +158,6 @@ func (s *Service) ApplyInbox(ctx context.Context, limit int) (int, error) {
 		s.void(ctx, mode, voids...)
 		s.ended.tell(attemptObject(claimed.AttemptID))
 		n++
-	}
-	if n > 0 {
-		s.wake()
 	}
 	return n, nil
 }

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"time"
+
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/snapshot"
 	"github.com/malipo/malipo/store"
@@ -46,15 +48,17 @@ func (s *Service) emitEvent(tx store.Tx, typ, objectType, objectID, merchantID s
 	}
 	// deliver writes a delivery to ep, or else in's notify URL. One this
 	// node's courier takes is written leased to this node, as a claim
-	// would lease it, and carried to it once the change commits.
+	// would lease it, and carried to it once the change commits; any
+	// other is due now, and wakes the dispatcher's claims once it
+	// commits.
 	deliver := func(d malipo.Delivery, ep *malipo.Endpoint, in malipo.Integration) error {
 		d.ID, d.EventID, d.MerchantID, d.Mode = s.cfg.IDs.ID("dlv"), ev.ID, ev.MerchantID, ev.Mode
 		d.Status, d.NextAttemptAt, d.CreatedAt, d.UpdatedAt = malipo.DeliveryPending, now, now, now
-		if c := s.cfg.Courier; c != nil {
-			if until, ok := c.Lease(d.URL); ok {
-				d.NextAttemptAt, d.Lease = until, 1
-				tx.AfterCommit(func() { c.Carry(d, ev, ep, in) })
-			}
+		if until, ok := s.carries(d.URL); ok {
+			d.NextAttemptAt, d.Lease = until, 1
+			tx.AfterCommit(func() { s.cfg.Courier.Carry(d, ev, ep, in) })
+		} else {
+			tx.AfterCommit(s.wake)
 		}
 		return tx.CreateDelivery(d)
 	}
@@ -88,7 +92,17 @@ func flavorNotifies(f malipo.Flavor, objectType string) bool {
 	return objectType == "payment"
 }
 
-// wake tells this node's dispatcher that deliveries may be due.
+// carries reports whether this node's courier takes a delivery to url
+// written now, and until when it is to be leased to this node.
+func (s *Service) carries(url string) (until time.Time, ok bool) {
+	if s.cfg.Courier == nil {
+		return time.Time{}, false
+	}
+	return s.cfg.Courier.Lease(url)
+}
+
+// wake tells this node's dispatcher that deliveries are due: run after the
+// commit of every change that wrote one due now.
 func (s *Service) wake() {
 	if s.cfg.Wake != nil {
 		s.cfg.Wake()

@@ -530,7 +530,6 @@ func (s *Service) CancelPayment(ctx context.Context, in malipo.Integration, id s
 	if err == nil && !replay {
 		s.void(ctx, p.Mode, voidKey)
 	}
-	s.wake()
 	return p, replay, err
 }
 
@@ -574,7 +573,6 @@ func (s *Service) ForceOutcome(ctx context.Context, in malipo.Integration, id st
 	if err == nil && !replay {
 		s.void(ctx, p.Mode, voidKey)
 	}
-	s.wake()
 	return p, replay, err
 }
 
@@ -610,9 +608,6 @@ func (s *Service) ExpireDue(ctx context.Context, limit int) (int, error) {
 		for mode, keys := range voids {
 			s.void(ctx, mode, keys...)
 		}
-	}
-	if n > 0 {
-		s.wake()
 	}
 	return n, err
 }

@@ -173,9 +173,6 @@ func (s *Service) CreatePayout(ctx context.Context, in malipo.Integration, req P
 		return s.remember(tx, in.ID, idem, p)
 	}, store.Hint{Spend: spend})
 	if err != nil || replay || transfer {
-		if err == nil && transfer && !replay {
-			s.wake()
-		}
 		return p, replay, err
 	}
 	p, err = s.sendPayout(ctx, in.ID, p, attempt, idem)
@@ -311,9 +308,6 @@ func (s *Service) sendPayout(ctx context.Context, scope string, p malipo.Payout,
 		out = cur
 		return rememberAgain(tx, scope, idem, cur)
 	}, attemptHint(key))
-	if err == nil && out.Status.Final() {
-		s.wake()
-	}
 	return out, err
 }
 

@@ -149,9 +149,6 @@ func (s *Service) sendRefund(ctx context.Context, scope string, pay malipo.Payme
 		r = cur
 		return rememberAgain(tx, scope, idem, cur)
 	}, attemptHint(key))
-	if err == nil {
-		s.wake()
-	}
 	return r, err
 }
 

@@ -48,9 +48,9 @@ type Config struct {
 	// DefaultRegion lets national phone numbers ("0788…") be read; empty
 	// means numbers must carry their country code.
 	DefaultRegion string
-	// Wake, if set, is called after a change that may have written
-	// deliveries, so that this node's dispatcher sends them at once
-	// instead of at its next poll.
+	// Wake, if set, is called once a change that wrote deliveries due now
+	// commits, so that this node's dispatcher claims them at once instead
+	// of at its next poll.
 	Wake func()
 	// Courier, if set, takes the deliveries a change writes once it
 	// commits, leased to this node as they are written, so that they are

@@ -31,6 +31,9 @@ import (
 //     500 a second for 10 s while the dispatcher runs; it reports the
 //     time from each state change to its first attempt reaching the
 //     receiver (p50, p99).
+//   - live: 10,000 payments succeed as fast as 64 callers make them while
+//     the dispatcher runs; it reports events notified per second and the
+//     CPU of each success and its notification together.
 func BenchmarkDeliveries(b *testing.B) {
 	engines := []struct {
 		name string
@@ -43,8 +46,8 @@ func BenchmarkDeliveries(b *testing.B) {
 		for _, run := range []struct {
 			name   string
 			events int
-			rate   int // state changes per second while the dispatcher runs; 0: all before
-		}{{"drain", 10_000, 0}, {"paced-250", 2_500, 250}, {"paced-500", 5_000, 500}} {
+			rate   int // state changes per second while the dispatcher runs; 0: all before; -1: unpaced
+		}{{"drain", 10_000, 0}, {"paced-250", 2_500, 250}, {"paced-500", 5_000, 500}, {"live", 10_000, -1}} {
 			b.Run(e.name+"/"+run.name, func(b *testing.B) {
 				for range b.N {
 					st := e.open(b)
@@ -108,8 +111,13 @@ func deliverMany(b *testing.B, st store.Store, events, rate int) {
 		go disp.Run(ctx)
 		b.StartTimer()
 		start = time.Now()
+		cpu = bench.ReadCPU()
+		var pace <-chan struct{}
+		if rate > 0 {
+			pace = bench.Pace(start, rate, events)
+		}
 		go func() {
-			if err := bench.Parallel(64, events, bench.Pace(start, rate, events), succeed); err != nil {
+			if err := bench.Parallel(64, events, pace, succeed); err != nil {
 				b.Error(err)
 			}
 		}()
@@ -119,7 +127,7 @@ func deliverMany(b *testing.B, st store.Store, events, rate int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if rate == 0 {
+	if rate <= 0 {
 		b.ReportMetric(float64(events)/rc.Last().Sub(start).Seconds(), "deliveries/s")
 		cpu.Report(b, events)
 		return

@@ -655,14 +655,17 @@ func TestRunSendsAsSoonAsWoken(t *testing.T) {
 	f.endpoint(t, rc.URL)
 	stop := f.run(t)
 	time.Sleep(50 * time.Millisecond) // let Run find nothing and wait
-	f.pay(t, "order-1", malipo.PaymentSucceeded, "")
-	deadline := time.Now().Add(5 * time.Second)
-	for len(rc.requests()) == 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
+	ev := f.pay(t, "order-1", malipo.PaymentSucceeded, "")
+	waitFor(t, "the event's delivery", func() bool { return len(rc.requests()) == 1 })
+	// Sent again on request: the redelivery wakes it too.
+	waitFor(t, "its attempt to be recorded", func() bool { return f.deliveries(t, ev.ID)[0].Delivery.Status == malipo.DeliverySucceeded })
+	if _, _, err := f.svc.Redeliver(context.Background(), f.integ, ev.ID, gateway.Idempotency{}); err != nil {
+		t.Fatal(err)
 	}
+	waitFor(t, "the event's redelivery", func() bool { return len(rc.requests()) == 2 })
 	stop()
-	if len(rc.requests()) != 1 {
-		t.Fatalf("receiver got %d requests, want 1", len(rc.requests()))
+	if len(rc.requests()) != 2 {
+		t.Fatalf("receiver got %d requests, want 2", len(rc.requests()))
 	}
 }
 
