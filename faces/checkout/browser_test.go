@@ -28,7 +28,7 @@ import (
 )
 
 // site is a running Malipo (native API and checkout pages over a real
-// SQLite file, sandbox rails answering in 300 ms) and a merchant shop the
+// SQLite file, sandbox rails answering in 2 s) and a merchant shop the
 // customer returns to.
 type site struct {
 	url, key string
@@ -47,7 +47,11 @@ func newSite(t *testing.T) *site {
 	}
 	base := "http://" + ln.Addr().String()
 	clk := clock.Real{}
-	sb := sandbox.New(st, clk, 300*time.Millisecond, nil)
+	// Long enough for a waiting page's screenshot to be taken before the
+	// page follows the payment away: Chromium's capture of a page that is
+	// navigating can hang until the test's deadline, and at 300 ms it
+	// did on a busy machine.
+	sb := sandbox.New(st, clk, 2*time.Second, nil)
 	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, nil), BaseURL: base,
 		Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()}})
 	sb.Connect(svc)
@@ -150,7 +154,7 @@ func TestBrowserMobileMoneyToReturnURL(t *testing.T) {
 	screenshot(t, ctx, "momo-1-form-en")
 	do(t, ctx, chromedp.Click(chromedp.ID("pay-momo")), chromedp.WaitVisible(chromedp.ID("waiting")))
 	screenshot(t, ctx, "momo-2-approve-on-phone-en")
-	// The sandbox customer approves after 300 ms; the page follows the
+	// The sandbox customer approves after 2 s; the page follows the
 	// payment and hands the customer back to the shop.
 	waitLocation(t, ctx, s.shop.URL+"/thanks", 20*time.Second)
 	do(t, ctx, chromedp.WaitVisible(chromedp.ID("shop")))
