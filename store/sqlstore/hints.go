@@ -261,6 +261,17 @@ func readThere(reads *[]read, h hintedIDs, least int, table, key string) map[str
 	return there
 }
 
+// take returns m's value for k and forgets it. A row read ahead is taken
+// once: a caller may change what it was given, and a second read must not
+// see that.
+func take[K comparable, V any](m map[K]V, k K) (V, bool) {
+	v, ok := m[k]
+	if ok {
+		delete(m, k)
+	}
+	return v, ok
+}
+
 // found is what a batch knows ahead of the rows hinted in h: each row
 // read (locked), and nil for each not there at all; a row there but
 // held by another transaction is left out, for its caller to read.

@@ -148,6 +148,12 @@ func (t *tx) insertLater(table int, exists error, args ...any) error {
 		id := heldKey(args[0].(string), args[1].(string))
 		t.heldKeys = holding(t.heldKeys, id)
 		delete(t.hintedKeys, id)
+	case laterPayouts, laterPayoutUpdates:
+		delete(t.hintedPayouts, args[0].(string))
+	case laterRefunds, laterRefundUpdates:
+		delete(t.hintedRefunds, args[0].(string))
+	case laterSandbox, laterSandboxUpdates:
+		delete(t.hintedSandbox, args[0].(string)) // a key known not there, or read, is stale
 	}
 	t.unitRows[table] = append(t.unitRows[table], heldRow{args, exists})
 	return nil

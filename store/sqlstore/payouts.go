@@ -37,8 +37,7 @@ func (t *tx) CreatePayout(p malipo.Payout) error {
 }
 
 func (t *tx) GetPayout(id string) (malipo.Payout, error) {
-	if p, ok := t.hintedPayouts[id]; ok {
-		delete(t.hintedPayouts, id) // taken once, as a hinted payment is
+	if p, ok := take(t.hintedPayouts, id); ok {
 		return p, nil
 	}
 	p, err := scanPayout(t.row(`SELECT `+payoutColumns+` FROM payouts WHERE id = ?`+t.lock(), id))
@@ -58,7 +57,6 @@ func (t *tx) PayoutByReference(integrationID, reference string) (malipo.Payout, 
 
 // UpdatePayout holds the update for the batch (see later.go).
 func (t *tx) UpdatePayout(p malipo.Payout) error {
-	delete(t.hintedPayouts, p.ID) // stale once written
 	t.spend.forget(p)
 	return t.insertLater(laterPayoutUpdates, nil, p.ID, string(p.Status), p.FailureCode, p.FailureReason, p.RailReference,
 		micros(p.UpdatedAt), micros(p.CompletedAt), p.Destination.Operator)
@@ -117,8 +115,7 @@ func (t *tx) CreateRefund(f malipo.Refund) error {
 }
 
 func (t *tx) GetRefund(id string) (malipo.Refund, error) {
-	if f, ok := t.hintedRefunds[id]; ok {
-		delete(t.hintedRefunds, id)
+	if f, ok := take(t.hintedRefunds, id); ok {
 		return f, nil
 	}
 	f, err := scanRefund(t.row(`SELECT `+refundColumns+` FROM refunds WHERE id = ?`+t.lock(), id))
@@ -127,7 +124,6 @@ func (t *tx) GetRefund(id string) (malipo.Refund, error) {
 
 // UpdateRefund holds the update for the batch (see later.go).
 func (t *tx) UpdateRefund(f malipo.Refund) error {
-	delete(t.hintedRefunds, f.ID) // stale once written
 	return t.insertLater(laterRefundUpdates, nil, f.ID, string(f.Status), f.FailureCode, f.FailureReason, f.RailReference,
 		micros(f.UpdatedAt), micros(f.CompletedAt))
 }

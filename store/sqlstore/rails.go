@@ -154,15 +154,13 @@ const codeSandboxExists = "sandbox_transaction_exists"
 
 // CreateSandboxTransaction holds the row for the batch (see later.go).
 func (t *tx) CreateSandboxTransaction(s store.SandboxTransaction) error {
-	delete(t.hintedSandbox, s.Key) // known not to be there: stale
 	return t.insertLater(laterSandbox, rowExists(codeSandboxExists, fmt.Sprintf("the sandbox already has %s", s.Key)),
 		s.Key, s.Kind, s.Reference, s.Status, s.Answer, s.FailureCode, s.FailureReason, s.Amount, string(s.Currency),
 		micros(s.AnswerAt), boolInt(s.Reported), micros(s.CreatedAt))
 }
 
 func (t *tx) GetSandboxTransaction(key string) (store.SandboxTransaction, error) {
-	if s, ok := t.hintedSandbox[key]; ok {
-		delete(t.hintedSandbox, key) // taken once, as a hinted payment is
+	if s, ok := take(t.hintedSandbox, key); ok {
 		if s == nil {
 			return store.SandboxTransaction{}, notFound(sql.ErrNoRows, "sandbox transaction")
 		}
@@ -174,7 +172,6 @@ func (t *tx) GetSandboxTransaction(key string) (store.SandboxTransaction, error)
 
 // UpdateSandboxTransaction holds the update for the batch (see later.go).
 func (t *tx) UpdateSandboxTransaction(s store.SandboxTransaction) error {
-	delete(t.hintedSandbox, s.Key) // stale once written
 	return t.insertLater(laterSandboxUpdates, nil, s.Key, s.Reference, s.Status, s.Answer, s.FailureCode, s.FailureReason,
 		micros(s.AnswerAt), boolInt(s.Reported))
 }

@@ -182,10 +182,7 @@ func (a *spendAhead) reference(integrationID, reference string) (p *malipo.Payou
 	if a == nil {
 		return nil, false
 	}
-	k := heldKey(integrationID, reference)
-	p, found = a.refs[k]
-	delete(a.refs, k) // taken once, as a hinted payment is
-	return p, found
+	return take(a.refs, heldKey(integrationID, reference))
 }
 
 // count takes the count read ahead of the payouts to destination since.

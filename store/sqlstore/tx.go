@@ -567,10 +567,7 @@ func (t *tx) getPayment(where string, args ...any) (malipo.Payment, error) {
 }
 
 func (t *tx) GetPayment(id string) (malipo.Payment, error) {
-	if p, ok := t.hinted[id]; ok {
-		// Taken once: a caller may change what it was given, and a
-		// second read must not see that.
-		delete(t.hinted, id)
+	if p, ok := take(t.hinted, id); ok {
 		return p, nil
 	}
 	// A payment this transaction holds no write for reads the same before
@@ -706,9 +703,7 @@ func collect[T any](rows *sql.Rows, scan func(interface{ Scan(...any) error }) (
 
 func (t *tx) GetIdempotency(scope, key string) (store.Idempotency, error) {
 	id := heldKey(scope, key)
-	if r, ok := t.hintedKeys[id]; ok {
-		// Taken once, as a hinted payment is.
-		delete(t.hintedKeys, id)
+	if r, ok := take(t.hintedKeys, id); ok {
 		if r == nil {
 			return store.Idempotency{}, notFound(sql.ErrNoRows, "idempotency key")
 		}
