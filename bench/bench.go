@@ -53,8 +53,12 @@ type Report struct {
 	CeilingRPS float64 `json:"ceiling_rps"`
 	// CeilingCPUus is the machine's CPU per no-op request at the
 	// ceiling's best step, in µs (see Result.CPURatio).
-	CeilingCPUus float64  `json:"ceiling_machine_cpu_us,omitempty"`
-	Targets      []Result `json:"targets"`
+	CeilingCPUus float64 `json:"ceiling_machine_cpu_us,omitempty"`
+	// CeilingServerCPUus and CeilingLoadCPUus are its parts (see
+	// Result.ServerCPUus).
+	CeilingServerCPUus float64  `json:"ceiling_server_cpu_us,omitempty"`
+	CeilingLoadCPUus   float64  `json:"ceiling_load_cpu_us,omitempty"`
+	Targets            []Result `json:"targets"`
 }
 
 // Result is one target's figures. For the HTTP targets the rates are
@@ -80,6 +84,13 @@ type Result struct {
 	// server, the load generator, the database) per success at the best
 	// step, in µs; for the notify targets, per notification drained.
 	MachineCPUus float64 `json:"machine_cpu_us,omitempty"`
+	// ServerCPUus and LoadCPUus are the parts of MachineCPUus the
+	// server process and the load generator (the bench's own process)
+	// used, for the HTTP targets; what is left is the database's and the
+	// kernel's work outside both (PostgreSQL's backends, loopback
+	// interrupts).
+	ServerCPUus float64 `json:"server_cpu_us,omitempty"`
+	LoadCPUus   float64 `json:"load_cpu_us,omitempty"`
 	// CPURatio is the ceiling's machine CPU per request over this
 	// target's per success: the share of the ceiling the target would
 	// reach if the machine's CPU were all that limited both. A
@@ -163,7 +174,8 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	rep := Report{CeilingRPS: ceiling.BestRPS, CeilingCPUus: ceiling.MachineCPUus}
+	rep := Report{CeilingRPS: ceiling.BestRPS, CeilingCPUus: ceiling.MachineCPUus,
+		CeilingServerCPUus: ceiling.ServerCPUus, CeilingLoadCPUus: ceiling.LoadCPUus}
 	for _, name := range o.Targets {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -187,14 +199,23 @@ func Run(ctx context.Context, o Options) error {
 	return rep.print(o.Out, ceiling)
 }
 
+// part prints a share of the CPU per success, or "–" where the target
+// has none (the notify targets run in one process).
+func part(us float64) string {
+	if us == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f µs", us)
+}
+
 func (rep Report) print(w io.Writer, ceiling Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "\ntarget\tsustained/s\tratio\tp50\tp99\tbest/s\tratio\tpeak RSS\tCPU/op\tCPU ratio")
-	fmt.Fprintf(tw, "no-op ceiling\t%.0f\t1.00\t%.2fms\t%.2fms\t%.0f\t1.00\t%.0f MB\t%.0f µs\t1.00\n", ceiling.SustainedRPS, ceiling.P50ms, ceiling.P99ms,
-		ceiling.BestRPS, ceiling.RSSMB, ceiling.MachineCPUus)
+	fmt.Fprintln(tw, "\ntarget\tsustained/s\tratio\tp50\tp99\tbest/s\tratio\tpeak RSS\tCPU/op\tserver\tload\tCPU ratio")
+	fmt.Fprintf(tw, "no-op ceiling\t%.0f\t1.00\t%.2fms\t%.2fms\t%.0f\t1.00\t%.0f MB\t%.0f µs\t%s\t%s\t1.00\n", ceiling.SustainedRPS, ceiling.P50ms, ceiling.P99ms,
+		ceiling.BestRPS, ceiling.RSSMB, ceiling.MachineCPUus, part(ceiling.ServerCPUus), part(ceiling.LoadCPUus))
 	for _, r := range rep.Targets {
-		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2fms\t%.2fms\t%.0f\t%.2f\t%.0f MB\t%.0f µs\t%.2f\n", r.Name, r.SustainedRPS, r.SustainedRatio, r.P50ms, r.P99ms,
-			r.BestRPS, r.BestRatio, r.RSSMB, r.MachineCPUus, r.CPURatio)
+		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2fms\t%.2fms\t%.0f\t%.2f\t%.0f MB\t%.0f µs\t%s\t%s\t%.2f\n", r.Name, r.SustainedRPS, r.SustainedRatio, r.P50ms, r.P99ms,
+			r.BestRPS, r.BestRatio, r.RSSMB, r.MachineCPUus, part(r.ServerCPUus), part(r.LoadCPUus), r.CPURatio)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -50,6 +50,35 @@ func ReadCPU() CPU {
 	return c
 }
 
+// ProcessCPU reads the CPU time process pid has used so far, user and
+// system, from /proc/PID/stat (Linux); ok is false elsewhere or once the
+// process is gone.
+func ProcessCPU(pid int) (used time.Duration, ok bool) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	// The command name (field 2) is in parentheses and may hold spaces;
+	// utime and stime are fields 14 and 15, the 12th and 13th after it.
+	i := strings.LastIndexByte(string(data), ')')
+	if i < 0 {
+		return 0, false
+	}
+	fields := strings.Fields(string(data[i+1:]))
+	if len(fields) < 13 {
+		return 0, false
+	}
+	var ticks int64
+	for _, f := range fields[11:13] {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, false
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, true
+}
+
 // PerOp is the machine's CPU time from start to end per operation, n
 // operations; 0 when there were none or machine time cannot be read.
 func (start CPU) PerOp(end CPU, n int) time.Duration {

@@ -45,7 +45,11 @@ type step struct {
 	// cpuPerOK is the machine's CPU time over the step (every process:
 	// server, load generator, database) per success; 0 where it cannot
 	// be read.
-	cpuPerOK               time.Duration
+	cpuPerOK time.Duration
+	// serverPerOK and loadPerOK are the parts of it the server process
+	// and this one (the load generator) used; the rest is the database's
+	// and the kernel's work outside both. 0 where they cannot be read.
+	serverPerOK, loadPerOK time.Duration
 	sustained, clean, kept bool
 }
 
@@ -75,6 +79,7 @@ func (r *runner) offer(ctx context.Context, s0 *server, t httpTarget, rate int) 
 		vegeta.Workers(64), vegeta.MaxWorkers(1024), vegeta.KeepAlive(true), vegeta.Timeout(5*time.Second))
 	s := step{rate: rate}
 	cpu := ReadCPU()
+	serverCPU, serverOK := ProcessCPU(s0.cmd.Process.Pid)
 	var okLat, refusedLat []time.Duration
 	var first, last time.Time
 	for res := range attacker.Attack(targeter, vegeta.Rate{Freq: rate, Per: time.Second}, r.o.Step, t.name) {
@@ -95,7 +100,12 @@ func (r *runner) offer(ctx context.Context, s0 *server, t httpTarget, rate int) 
 	}
 	s.rssMB = peak()
 	s.ok, s.refused = len(okLat), len(refusedLat)
-	s.cpuPerOK = cpu.PerOp(ReadCPU(), s.ok)
+	end := ReadCPU()
+	s.cpuPerOK = cpu.PerOp(end, s.ok)
+	if serverEnd, ok := ProcessCPU(s0.cmd.Process.Pid); ok && serverOK && s.cpuPerOK > 0 {
+		s.serverPerOK = (serverEnd - serverCPU) / time.Duration(s.ok)
+		s.loadPerOK = (end.Process - cpu.Process) / time.Duration(s.ok)
+	}
 	if d := last.Sub(first).Seconds(); d > 0 {
 		s.throughput = float64(s.ok) / d
 	}
@@ -108,8 +118,9 @@ func (r *runner) offer(ctx context.Context, s0 *server, t httpTarget, rate int) 
 	if s.sustained {
 		mark = "  sustained"
 	}
-	fmt.Fprintf(r.progress, "  %-18s rate %6d  ok/s %8.0f  ok %6d  busy %5d  failed %5d  p50 %-9s p99 %-9s RSS %4.0f MB  CPU %4.0f µs/ok%s\n", t.name, rate,
-		s.throughput, s.ok, s.refused, s.failed, s.p50.Round(10*time.Microsecond), s.p99.Round(10*time.Microsecond), s.rssMB, us(s.cpuPerOK), mark)
+	fmt.Fprintf(r.progress, "  %-18s rate %6d  ok/s %8.0f  ok %6d  busy %5d  failed %5d  p50 %-9s p99 %-9s RSS %4.0f MB  CPU %4.0f µs/ok (server %3.0f, load %3.0f)%s\n", t.name, rate,
+		s.throughput, s.ok, s.refused, s.failed, s.p50.Round(10*time.Microsecond), s.p99.Round(10*time.Microsecond), s.rssMB, us(s.cpuPerOK),
+		us(s.serverPerOK), us(s.loadPerOK), mark)
 	return s, ctx.Err()
 }
 
@@ -183,6 +194,7 @@ func (r *runner) ramp(ctx context.Context, t httpTarget) (Result, error) {
 	for _, s := range steps {
 		if s.clean && s.throughput > res.BestRPS {
 			res.BestRPS, res.MachineCPUus = s.throughput, us(s.cpuPerOK)
+			res.ServerCPUus, res.LoadCPUus = us(s.serverPerOK), us(s.loadPerOK)
 		}
 		if s.sustained && s.throughput > res.SustainedRPS {
 			res.SustainedRPS, sustained = s.throughput, s

@@ -7,9 +7,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
@@ -17,8 +20,12 @@ import (
 // TestMain serves as a target's server when the bench's tests start this
 // test binary as one (see coldServer).
 func TestMain(m *testing.M) {
-	if os.Getenv("MALIPO_BENCH_TEST_SERVER") == "cold" {
+	switch os.Getenv("MALIPO_BENCH_TEST_SERVER") {
+	case "cold":
 		coldServer()
+		return
+	case "busy":
+		busyServer()
 		return
 	}
 	os.Exit(m.Run())
@@ -41,6 +48,70 @@ func coldServer() {
 		}
 		w.WriteHeader(http.StatusOK)
 	}))
+}
+
+// busyServer spends 2 ms of CPU on every request (Linux only).
+func busyServer() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("listening on http://%s\n", ln.Addr())
+	http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		start := threadCPU()
+		for threadCPU()-start < 2*time.Millisecond {
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+}
+
+// threadCPU is the CPU time the calling thread has used, to the
+// nanosecond (Linux's CLOCK_THREAD_CPUTIME_ID; getrusage's figure for a
+// running thread moves only at the scheduler's ticks).
+func threadCPU() time.Duration {
+	const clockThreadCPUTime = 3
+	var ts syscall.Timespec
+	if _, _, errno := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTime, uintptr(unsafe.Pointer(&ts)), 0); errno != 0 {
+		panic(errno)
+	}
+	return time.Duration(ts.Nano())
+}
+
+// A step's CPU is shared out between the server, the load generator and
+// the rest: a server that spends 2 ms on each request is charged about
+// that per success, and the generator (this process) much less.
+func TestStepChargesTheServerItsCPU(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc")
+	}
+	t.Setenv("MALIPO_BENCH_TEST_SERVER", "busy")
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &runner{o: Options{Exe: exe, Step: time.Second, StartRate: 100, MaxRate: 100, Bound: time.Second}, progress: io.Discard}
+	res, err := r.ramp(context.Background(), httpTarget{name: "busy", want: http.StatusOK, next: func(s *server, n int64, tgt *vegeta.Target) error {
+		tgt.Method, tgt.URL = http.MethodGet, s.base+"/"
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("a request: server %.0f µs, load generator %.0f, machine %.0f", res.ServerCPUus, res.LoadCPUus, res.MachineCPUus)
+	// At least the 2 ms it spins, and not much more than that and HTTP.
+	if res.ServerCPUus < 1_900 || res.ServerCPUus > 4_000 {
+		t.Errorf("server charged %.0f µs a request, want 2,000 and a little for HTTP: %+v", res.ServerCPUus, res)
+	}
+	if res.LoadCPUus <= 0 || res.LoadCPUus >= res.ServerCPUus/2 {
+		t.Errorf("load generator charged %.0f µs a request against the server's %.0f", res.LoadCPUus, res.ServerCPUus)
+	}
+	// The parts are parts of the machine's (each reading counts 10 ms
+	// ticks: 100 µs a request over the step's 100 requests).
+	if res.ServerCPUus+res.LoadCPUus > res.MachineCPUus+300 {
+		t.Errorf("server %.0f µs and load generator %.0f µs a request, more than the machine's %.0f", res.ServerCPUus, res.LoadCPUus, res.MachineCPUus)
+	}
 }
 
 // A first step that is not clean is offered again before the target is
