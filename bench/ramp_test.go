@@ -9,16 +9,14 @@ import (
 	"os"
 	"runtime"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
 // TestMain serves as a target's server when the bench's tests start this
-// test binary as one (see coldServer).
+// test binary as one (see coldServer and busyServer).
 func TestMain(m *testing.M) {
 	switch os.Getenv("MALIPO_BENCH_TEST_SERVER") {
 	case "cold":
@@ -48,35 +46,6 @@ func coldServer() {
 		}
 		w.WriteHeader(http.StatusOK)
 	}))
-}
-
-// busyServer spends 2 ms of CPU on every request (Linux only).
-func busyServer() {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	fmt.Printf("listening on http://%s\n", ln.Addr())
-	http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		start := threadCPU()
-		for threadCPU()-start < 2*time.Millisecond {
-		}
-		w.WriteHeader(http.StatusOK)
-	}))
-}
-
-// threadCPU is the CPU time the calling thread has used, to the
-// nanosecond (Linux's CLOCK_THREAD_CPUTIME_ID; getrusage's figure for a
-// running thread moves only at the scheduler's ticks).
-func threadCPU() time.Duration {
-	const clockThreadCPUTime = 3
-	var ts syscall.Timespec
-	if _, _, errno := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTime, uintptr(unsafe.Pointer(&ts)), 0); errno != 0 {
-		panic(errno)
-	}
-	return time.Duration(ts.Nano())
 }
 
 // A step's CPU is shared out between the server, the load generator and
