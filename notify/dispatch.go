@@ -337,11 +337,7 @@ func (d *Dispatcher) Carry(del malipo.Delivery, ev malipo.Event, ep *malipo.Endp
 	taken := q != nil && d.carried.Add(1) <= int64(d.cfg.Workers)
 	if taken {
 		d.inFlight.start(j.receiver)
-		if d.inFlight.isBusy(j.receiver, d.cfg.ReceiverShare) {
-			q.behind <- j
-		} else {
-			q.first <- j
-		}
+		d.queue(*q, j)
 	} else if q != nil {
 		d.carried.Add(-1)
 	}
@@ -356,6 +352,16 @@ func (d *Dispatcher) Carry(del malipo.Delivery, ev malipo.Event, ep *malipo.Endp
 // receivers that were busy when queued (see inFlight) behind the rest.
 type jobQueue struct {
 	first, behind chan job
+}
+
+// queue puts j in q for a worker: behind the rest if its receiver is
+// busy (see inFlight).
+func (d *Dispatcher) queue(q jobQueue, j job) {
+	if d.inFlight.isBusy(j.receiver, d.cfg.ReceiverShare) {
+		q.behind <- j
+	} else {
+		q.first <- j
+	}
 }
 
 // next returns the next job, one from first if any waits, and false once
@@ -423,11 +429,7 @@ func (d *Dispatcher) claimLoop(ctx context.Context, q jobQueue) {
 			<-d.slots
 		}
 		for _, j := range claimed {
-			if d.inFlight.isBusy(j.receiver, d.cfg.ReceiverShare) {
-				q.behind <- j
-			} else {
-				q.first <- j
-			}
+			d.queue(q, j)
 		}
 		if err == nil && len(claimed) == n {
 			continue // there may be more due at once

@@ -38,11 +38,11 @@ type Store interface {
 
 // Hint names a row a transaction locks and reads by ID before it locks
 // anything else, an idempotency key it looks up, or what it checks before
-// it spends (Spend). It changes nothing the transaction sees or does. A store that runs many callers' transactions
-// as one batch may lock and read the hinted rows of them all in one
-// statement at the batch's start, instead of a round trip each; a row
-// another transaction holds is left out, and read when asked for, as
-// without a hint.
+// it spends (Spend). It changes nothing the transaction sees or does. A
+// store that runs many callers' transactions as one batch may lock and
+// read the hinted rows of them all in one statement at the batch's
+// start, instead of a round trip each; a row another transaction holds is
+// left out, and read when asked for, as without a hint.
 //
 // Why only rows read first: the batch locks hinted rows before anything
 // its callers lock, so a row hinted but locked later in its caller's

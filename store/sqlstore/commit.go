@@ -90,14 +90,15 @@ func (db *DB) Transact(ctx context.Context, fn func(store.Tx) error, hints ...st
 	// so the caller never reports failure for work that commits.
 	err := <-u.done
 	if err == nil {
-		u.runAfter()
+		runAfter(u.after)
 	}
 	return err
 }
 
-// runAfter runs what the unit's committed run asked to run after commit.
-func (u *unit) runAfter() {
-	for _, f := range u.after {
+// runAfter runs what a committed transaction function asked to run after
+// commit (store.Tx's AfterCommit), in order.
+func runAfter(after []func()) {
+	for _, f := range after {
 		f()
 	}
 }
@@ -130,7 +131,7 @@ func (db *DB) Lease(ctx context.Context, fn func(store.Tx) error) error {
 		return err
 	}
 	if results[0] == nil {
-		u.runAfter()
+		runAfter(u.after)
 	}
 	return results[0]
 }

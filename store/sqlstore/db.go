@@ -194,9 +194,7 @@ func (db *DB) Read(ctx context.Context, fn func(store.Tx) error) error {
 	if err := fn(t); err != nil {
 		return err
 	}
-	for _, f := range t.after {
-		f()
-	}
+	runAfter(t.after)
 	return nil
 }
 
