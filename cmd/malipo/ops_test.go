@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync"
@@ -398,4 +399,31 @@ func scrape(t *testing.T, url string) string {
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	return string(b)
+}
+
+// The collector's flags reach the runtime while the node runs and are put
+// back when it stops; a setting that would never collect is refused
+// before the node starts.
+func TestCollectorFlags(t *testing.T) {
+	for _, bad := range [][]string{{"--gc-percent", "-2"}, {"--gc-percent", "-1", "--memory-limit", "0"}} {
+		args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(t.TempDir(), "m.db")}, bad...)
+		var out, errOut syncBuffer
+		if err := run(context.Background(), args, noEnv, &out, &errOut); err == nil || !strings.Contains(err.Error(), "--gc-percent") {
+			t.Errorf("serve %v: %v, want an error naming --gc-percent", bad, err)
+		}
+	}
+	read := func() (percent, limit uint64) {
+		m := []metrics.Sample{{Name: "/gc/gogc:percent"}, {Name: "/gc/gomemlimit:bytes"}}
+		metrics.Read(m)
+		return m[0].Value.Uint64(), m[1].Value.Uint64()
+	}
+	percent, limit := read()
+	s := startServer(t, filepath.Join(t.TempDir(), "malipo.db"), "--gc-percent", "250", "--memory-limit", "96MiB")
+	if p, l := read(); p != 250 || l != 96<<20 {
+		t.Errorf("while serving: GOGC %d, memory limit %d; want 250 and %d", p, l, 96<<20)
+	}
+	s.stop()
+	if p, l := read(); p != percent || l != limit {
+		t.Errorf("after serving: GOGC %d, memory limit %d; want them back at %d and %d", p, l, percent, limit)
+	}
 }
