@@ -43,6 +43,10 @@ type Options struct {
 	ProfileDir string
 	// Overload also offers each HTTP target twice its sustained rate.
 	Overload bool
+	// GCPercent, if not 0, is the collector's setting (as GOGC) while the
+	// notify targets run their dispatcher in this process: a node's, as
+	// malipo serve sets it.
+	GCPercent int
 }
 
 // Targets are every target's name, in the order they run.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"sync"
 	"time"
@@ -102,6 +103,9 @@ func (rc *Receiver) Latencies() []time.Duration {
 //     time from each state change to its notification's first arrival.
 func (r *runner) notify(ctx context.Context, name string, e *env) (res Result, err error) {
 	res = Result{Name: name}
+	if r.o.GCPercent != 0 {
+		defer debug.SetGCPercent(debug.SetGCPercent(r.o.GCPercent))
+	}
 	if r.o.ProfileDir != "" {
 		f, err := os.Create(filepath.Join(r.o.ProfileDir, name+".pprof"))
 		if err != nil {

@@ -30,7 +30,8 @@ func (b benchCmd) Run(c *cli, e *env) error {
 		return err
 	}
 	return bench.Run(e.ctx, bench.Options{Exe: exe, Postgres: b.Postgres, Targets: b.Targets, Step: b.Step, MaxRate: b.MaxRate, Bound: b.Bound,
-		Overload: b.Overload, NotifyEvents: b.NotifyEvents, NotifyRate: b.NotifyRate, JSON: b.JSON, Out: e.stdout, ProfileDir: b.Profile})
+		Overload: b.Overload, NotifyEvents: b.NotifyEvents, NotifyRate: b.NotifyRate, JSON: b.JSON, Out: e.stdout, ProfileDir: b.Profile,
+		GCPercent: defaultGCPercent})
 }
 
 // benchCeilingCmd serves the no-op ceiling in a process of its own, as
@@ -39,9 +40,15 @@ func (b benchCmd) Run(c *cli, e *env) error {
 type benchCeilingCmd struct {
 	Addr       string `default:"127.0.0.1:0" help:"Listen address."`
 	CPUProfile string `name:"cpuprofile" help:"Write a CPU profile of this run to the file."`
+	collector
 }
 
 func (b benchCeilingCmd) Run(c *cli, e *env) error {
+	restore, err := b.collector.set()
+	if err != nil {
+		return err
+	}
+	defer restore()
 	if b.CPUProfile != "" {
 		stop, err := startCPUProfile(b.CPUProfile)
 		if err != nil {

@@ -117,6 +117,7 @@ func runWith(ctx context.Context, args []string, getenv func(string) string, std
 			"ipay_addr":           "",
 			"clickpay_addr":       "",
 			"bench_pg":            "",
+			"gc_percent":          strconv.Itoa(defaultGCPercent),
 		},
 	)
 	if err != nil {

@@ -403,13 +403,16 @@ func scrape(t *testing.T, url string) string {
 
 // The collector's flags reach the runtime while the node runs and are put
 // back when it stops; a setting that would never collect is refused
-// before the node starts.
+// before the node (or the bench's ceiling, which runs as a node does)
+// starts.
 func TestCollectorFlags(t *testing.T) {
-	for _, bad := range [][]string{{"--gc-percent", "-2"}, {"--gc-percent", "-1", "--memory-limit", "0"}} {
-		args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(t.TempDir(), "m.db")}, bad...)
-		var out, errOut syncBuffer
-		if err := run(context.Background(), args, noEnv, &out, &errOut); err == nil || !strings.Contains(err.Error(), "--gc-percent") {
-			t.Errorf("serve %v: %v, want an error naming --gc-percent", bad, err)
+	for _, cmd := range [][]string{{"serve", "--db", filepath.Join(t.TempDir(), "m.db")}, {"bench-ceiling"}} {
+		for _, bad := range [][]string{{"--gc-percent", "-2"}, {"--gc-percent", "-1", "--memory-limit", "0"}} {
+			args := append(append(cmd, "--addr", "127.0.0.1:0"), bad...)
+			var out, errOut syncBuffer
+			if err := run(context.Background(), args, noEnv, &out, &errOut); err == nil || !strings.Contains(err.Error(), "--gc-percent") {
+				t.Errorf("%v: %v, want an error naming --gc-percent", args, err)
+			}
 		}
 	}
 	read := func() (percent, limit uint64) {

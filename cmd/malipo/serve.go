@@ -64,12 +64,48 @@ type serveCmd struct {
 	ReadTimeout    time.Duration `name:"read-timeout" envvar:"MALIPO_READ_TIMEOUT" default:"${read_timeout}" help:"How long a client may take to send a whole request, headers and body (env MALIPO_READ_TIMEOUT)."`
 	AuditEvery     time.Duration `name:"audit-every" envvar:"MALIPO_AUDIT_EVERY" default:"1h" help:"How often this node audits the ledger (as malipo verify does) for the malipo_ledger_audit_failed metric; 0 never (env MALIPO_AUDIT_EVERY)."`
 	OverloadAfter  time.Duration `name:"overload-latency" envvar:"MALIPO_OVERLOAD_LATENCY" default:"20ms" help:"When goroutines wait longer than this for a processor (p99 per 100 ms, three windows in a row), the node refuses a growing share of new requests at once with 503 and Retry-After until they do not; 0 turns this off (env MALIPO_OVERLOAD_LATENCY)."`
-	MemoryLimit    string        `name:"memory-limit" envvar:"MALIPO_MEMORY_LIMIT" default:"96MiB" help:"Soft limit on the Go heap (as GOMEMLIMIT; e.g. 128MiB, 1GiB, 0 for none): the collector works harder near it, so a node under load stays small; it never refuses to allocate (env MALIPO_MEMORY_LIMIT)."`
-	GCPercent      int           `name:"gc-percent" envvar:"MALIPO_GC_PERCENT" default:"400" help:"How much the Go heap may grow past what a collection left live before the next starts (as GOGC; -1 for only near --memory-limit). A node's live heap is a few megabytes, so at Go's 100 it collects dozens of times a second under load (env MALIPO_GC_PERCENT)."`
 	QueueWait      time.Duration `name:"queue-wait" envvar:"MALIPO_QUEUE_WAIT" default:"25ms" help:"Writes waiting longer than this for a commit mean the node is overloaded: new requests are refused with 503 and Retry-After until the queue drains, and a request whose first write waits 4× this is refused without running (env MALIPO_QUEUE_WAIT)."`
 	StopTimeout    time.Duration `name:"shutdown-timeout" envvar:"MALIPO_SHUTDOWN_TIMEOUT" default:"15s" help:"On SIGTERM, how long requests and notification attempts under way may take to finish; attempts still unanswered then are released to other nodes at once (env MALIPO_SHUTDOWN_TIMEOUT)."`
 	CPUProfile     string        `name:"cpuprofile" hidden:"" help:"Write a CPU profile of this run to the file (for malipo bench --profile)."`
-	TrustedProxies []string      `name:"trusted-proxy" envvar:"MALIPO_TRUSTED_PROXIES" sep:"," help:"Addresses or CIDR ranges of proxies (load balancers) whose X-Forwarded-For names the client (env MALIPO_TRUSTED_PROXIES, comma-separated)."`
+	collector
+	TrustedProxies []string `name:"trusted-proxy" envvar:"MALIPO_TRUSTED_PROXIES" sep:"," help:"Addresses or CIDR ranges of proxies (load balancers) whose X-Forwarded-For names the client (env MALIPO_TRUSTED_PROXIES, comma-separated)."`
+}
+
+// collector is how a node's Go garbage collector runs; the bench's no-op
+// ceiling runs with the same, so that the ratios to it compare the work
+// and not the settings.
+type collector struct {
+	MemoryLimit string `name:"memory-limit" envvar:"MALIPO_MEMORY_LIMIT" default:"96MiB" help:"Soft limit on the Go heap (as GOMEMLIMIT; e.g. 128MiB, 1GiB, 0 for none): the collector works harder near it, so a node under load stays small; it never refuses to allocate (env MALIPO_MEMORY_LIMIT)."`
+	GCPercent   int    `name:"gc-percent" envvar:"MALIPO_GC_PERCENT" default:"${gc_percent}" help:"How much the Go heap may grow past what a collection left live before the next starts (as GOGC; -1 for only near --memory-limit). A node's live heap is a few megabytes, so at Go's 100 it collects dozens of times a second under load (env MALIPO_GC_PERCENT)."`
+}
+
+// defaultGCPercent is --gc-percent's default, and the bench's in-process
+// dispatcher's (see BENCHMARKS.md).
+const defaultGCPercent = 400
+
+// set applies the settings and returns what puts back the ones before:
+// they are the process's, and whoever runs a command in process (the
+// tests) gets them back when it returns.
+func (c collector) set() (restore func(), err error) {
+	limit, err := parseBytes(c.MemoryLimit)
+	if err != nil {
+		return nil, fmt.Errorf("--memory-limit: %w", err)
+	}
+	switch {
+	case c.GCPercent < -1:
+		return nil, errors.New("--gc-percent must be -1 (collect only near --memory-limit) or more")
+	case c.GCPercent == -1 && limit == 0:
+		return nil, errors.New("--gc-percent -1 needs a --memory-limit: without one the heap would never be collected")
+	}
+	oldLimit := debug.SetMemoryLimit(-1) // -1 reads it
+	if limit > 0 {
+		debug.SetMemoryLimit(limit)
+	}
+	oldPercent := debug.SetGCPercent(c.GCPercent)
+	return func() {
+		debug.SetGCPercent(oldPercent)
+		debug.SetMemoryLimit(oldLimit)
+	}, nil
 }
 
 // server is an HTTP server that defends itself: a client must send its
@@ -97,10 +133,6 @@ func (s serveCmd) logger(w io.Writer) *slog.Logger {
 
 func (s serveCmd) Run(c *cli, e *env) error {
 	logger := s.logger(e.stderr)
-	limit, err := parseBytes(s.MemoryLimit)
-	if err != nil {
-		return fmt.Errorf("--memory-limit: %w", err)
-	}
 	switch {
 	case s.WebhookShare < 0:
 		return errors.New("--webhook-receiver-share must be 0 (a quarter of --webhook-workers) or more")
@@ -108,17 +140,12 @@ func (s serveCmd) Run(c *cli, e *env) error {
 		return errors.New("--webhook-pause-after must be at least 1")
 	case s.PauseFor <= 0 || s.MaxPause < s.PauseFor:
 		return errors.New("--webhook-pause must be positive and --webhook-max-pause at least as long")
-	case s.GCPercent < -1:
-		return errors.New("--gc-percent must be -1 (collect only near --memory-limit) or more")
-	case s.GCPercent == -1 && limit == 0:
-		return errors.New("--gc-percent -1 needs a --memory-limit: without one the heap would never be collected")
 	}
-	// The collector's settings are the process's: put them back on return,
-	// for whoever runs serve in process (the tests).
-	if limit > 0 {
-		defer debug.SetMemoryLimit(debug.SetMemoryLimit(limit))
+	restore, err := s.collector.set()
+	if err != nil {
+		return err
 	}
-	defer debug.SetGCPercent(debug.SetGCPercent(s.GCPercent))
+	defer restore()
 	if s.CPUProfile != "" {
 		stop, err := startCPUProfile(s.CPUProfile)
 		if err != nil {
