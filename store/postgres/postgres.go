@@ -2,9 +2,10 @@
 // through pgx, with synchronous_commit on so a commit is durable before it
 // is acknowledged (except a lease's, on connections of their own: see
 // store.Store's Lease), row locks with SKIP LOCKED so nodes split
-// background work without doing any of it twice, and pgx batches that
+// background work without doing any of it twice, and pipelines that
 // carry a write transaction's BEGIN and COMMIT with its other statements
-// (Dialect's BeginWith, Pipeline and ExpectRows).
+// (Dialect's BeginWith, Pipeline and ExpectRows; pipeline.go says why its
+// last writes bypass pgx's batches).
 package postgres
 
 import (
@@ -98,28 +99,6 @@ func sendBatch(ctx context.Context, driverConn any, queries []string, args [][]a
 		b.Queue(q, args[i]...)
 	}
 	return c.Conn().SendBatch(ctx, b), nil
-}
-
-// pipeline sends queries as one batch (see sendBatch) and reads the rows
-// each affected.
-func pipeline(ctx context.Context, driverConn any, queries []string, args [][]any) ([]int64, error) {
-	results, err := sendBatch(ctx, driverConn, queries, args)
-	if err != nil {
-		return nil, err
-	}
-	affected := make([]int64, 0, len(queries))
-	for _, q := range queries {
-		tag, err := results.Exec()
-		if err == nil && q == "COMMIT" && tag.String() == "ROLLBACK" {
-			err = errors.New("postgres: the transaction was rolled back at its commit")
-		}
-		if err != nil {
-			results.Close()
-			return affected, err
-		}
-		affected = append(affected, tag.RowsAffected())
-	}
-	return affected, results.Close()
 }
 
 // beginWith sends BEGIN and queries as one batch (see sendBatch), and
