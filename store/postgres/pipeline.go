@@ -52,7 +52,7 @@ func pipeline(ctx context.Context, driverConn any, queries []string, args [][]an
 	ps.evicted = ps.evicted[:0]
 	for i, q := range queries {
 		switch {
-		case names[i] == "":
+		case names[i] == "": // no arguments (BEGIN, COMMIT): not prepared
 			p.SendQueryParams(q, nil, nil, nil, nil)
 			continue
 		case prepared[i]:
