@@ -61,11 +61,9 @@ func Encode(v any) ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("snapshot: no snapshot shape for %T", v)
 	}
-	b, err := json.Marshal(data)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(envelope{V: Version, Type: typ, Data: json.RawMessage(b)})
+	// In one pass: data written first and then embedded as raw JSON would
+	// be scanned again, byte by byte, to be compacted.
+	return json.Marshal(envelope{V: Version, Type: typ, Data: data})
 }
 
 // Decode reads a snapshot into v, a pointer to the type Encode was given.
