@@ -109,8 +109,8 @@ func readPiped(p *pgconn.Pipeline, queries []string, prepared []bool, closing in
 			return affected, preparedUpTo, errors.New("postgres: a piped statement had no answer")
 		}
 		tag, err := rr.Close()
-		if err == nil && q == "COMMIT" && tag.String() == "ROLLBACK" {
-			err = errors.New("postgres: the transaction was rolled back at its commit")
+		if err == nil {
+			err = rolledBack(q, tag)
 		}
 		if err != nil {
 			return affected, preparedUpTo, err
@@ -135,8 +135,8 @@ func batchPipeline(ctx context.Context, driverConn any, queries []string, args [
 	affected := make([]int64, 0, len(queries))
 	for _, q := range queries {
 		tag, err := results.Exec()
-		if err == nil && q == "COMMIT" && tag.String() == "ROLLBACK" {
-			err = errors.New("postgres: the transaction was rolled back at its commit")
+		if err == nil {
+			err = rolledBack(q, tag)
 		}
 		if err != nil {
 			results.Close()
@@ -145,6 +145,16 @@ func batchPipeline(ctx context.Context, driverConn any, queries []string, args [
 		affected = append(affected, tag.RowsAffected())
 	}
 	return affected, results.Close()
+}
+
+// rolledBack is an error if q, a COMMIT, was answered ROLLBACK: what
+// PostgreSQL answers, without an error, to the COMMIT of a transaction
+// that failed.
+func rolledBack(q string, tag pgconn.CommandTag) error {
+	if q == "COMMIT" && tag.String() == "ROLLBACK" {
+		return errors.New("postgres: the transaction was rolled back at its commit")
+	}
+	return nil
 }
 
 // textArgs reports whether every argument is one pipedStatements.encode
