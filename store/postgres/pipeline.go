@@ -259,8 +259,10 @@ func (ps *pipedStatements) forget() {
 // statement's parameters are copied into the connection's output as it
 // is queued.
 func (ps *pipedStatements) encode(args []any) [][]byte {
-	if cap(ps.bytes) > maxPipedBytes {
-		ps.bytes = nil
+	if ps.bytes == nil || cap(ps.bytes) > maxPipedBytes {
+		// Never nil: an empty string's value is then empty, not nil,
+		// which would be NULL.
+		ps.bytes = make([]byte, 0, 4096)
 	}
 	ps.values, ps.bytes = ps.values[:0], ps.bytes[:0]
 	for _, v := range args {

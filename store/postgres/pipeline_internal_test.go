@@ -76,6 +76,11 @@ func prepared(t *testing.T, conn *sql.Conn) int {
 // what is not text (bytes here) goes through pgx's own encoders.
 func TestPipelineArguments(t *testing.T) {
 	conn, pipe := pipeConn(t)
+	// An empty string is not NULL, even first on a new connection.
+	affected, err := pipe([]string{`SELECT 1 WHERE $1::text = '' AND $2::text IS NULL`}, []any{"", nil})
+	if err != nil || len(affected) != 1 || affected[0] != 1 {
+		t.Fatalf("piped an empty string and a NULL: %v %v, want [1]", affected, err)
+	}
 	query := `SELECT 1 FROM generate_series(1, $1::int) WHERE $2::text = 'a''b' AND $3::bigint = -9000000000 AND $4::text IS NULL`
 	for range 2 {
 		affected, err := pipe([]string{query}, []any{3, "a'b", int64(-9_000_000_000), nil})
@@ -83,10 +88,10 @@ func TestPipelineArguments(t *testing.T) {
 			t.Fatalf("piped with text arguments: %v %v, want [3]", affected, err)
 		}
 	}
-	if n := prepared(t, conn); n != 1 {
-		t.Errorf("%d statements prepared for one query piped twice, want 1", n)
+	if n := prepared(t, conn); n != 2 {
+		t.Errorf("%d statements prepared for two queries, one piped twice, want 2", n)
 	}
-	affected, err := pipe([]string{`SELECT 1 WHERE length($1::bytea) = 3`}, []any{[]byte{0, 1, 2}})
+	affected, err = pipe([]string{`SELECT 1 WHERE length($1::bytea) = 3`}, []any{[]byte{0, 1, 2}})
 	if err != nil || len(affected) != 1 || affected[0] != 1 {
 		t.Fatalf("piped with bytes: %v %v, want [1]", affected, err)
 	}
