@@ -219,9 +219,13 @@ func (s *Service) recordSent(ctx context.Context, scope string, p malipo.Payment
 }
 
 // attemptHint hints the rail attempt key and the payment, payout or
-// refund it is for: applying a rail's word on an attempt reads both, in
-// that order. The object's ID is the attempt's up to its number
-// (malipo.AttemptID), and its prefix says what it is.
+// refund it is for: applying a rail's word on an attempt reads both.
+// Every transaction that locks an attempt and then its object passes it,
+// so that the store locks the object first, as those that read a payment
+// and then its attempt do (see store.Hint): two nodes applying words on
+// one attempt never wait for each other's rows. The object's ID is the
+// attempt's up to its number (malipo.AttemptID), and its prefix says what
+// it is.
 func attemptHint(key string) store.Hint {
 	h := store.Hint{RailAttempt: key}
 	switch id := attemptObject(key); {

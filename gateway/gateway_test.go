@@ -35,7 +35,7 @@ func newEnv(t *testing.T, st store.Store) *env {
 	clk := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	sb := sandbox.New(st, clk, 5*time.Second, nil)
 	svc := gateway.New(gateway.Config{
-		Store: st, Clock: clk, IDs: ids.New(clk.Now, rand.New(rand.NewSource(1))),
+		Store: lockOrder(t, st), Clock: clk, IDs: ids.New(clk.Now, rand.New(rand.NewSource(1))),
 		Rails:   map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()},
 		BaseURL: "http://pay.test",
 	})

@@ -142,7 +142,7 @@ func (s *Service) ApplyInbox(ctx context.Context, limit int) (int, error) {
 			}
 			mode = it.Mode
 			return tx.UpdateInboxItem(it)
-		})
+		}, attemptHint(claimed.AttemptID))
 		if err != nil {
 			s.cfg.Logger.Error("rail outcome still not applied", "item", id, "err", err)
 			s.cfg.Store.Transact(ctx, func(tx store.Tx) error {

@@ -36,7 +36,8 @@ type railStack struct {
 type countingMoMo struct {
 	rails.MobileMoney
 	calls atomic.Int32
-	lose  atomic.Bool
+	lose  atomic.Bool   // the push arrives; its answer is lost
+	drop  atomic.Bool   // the push never arrives
 	slow  time.Duration // real time each call takes, so that racing submits overlap
 }
 
@@ -45,6 +46,9 @@ var errTimeout = errors.New("read tcp 10.0.0.1:443: i/o timeout")
 func (c *countingMoMo) Push(ctx context.Context, p rails.Push) (string, error) {
 	c.calls.Add(1)
 	time.Sleep(c.slow)
+	if c.drop.Load() {
+		return "", errTimeout
+	}
 	ref, err := c.MobileMoney.Push(ctx, p)
 	if c.lose.Load() {
 		return "", errTimeout
@@ -86,7 +90,7 @@ func newRailStack(t *testing.T, st store.Store, delay, ttl time.Duration) *railS
 	set := sb.Set()
 	mm, cards := &countingMoMo{MobileMoney: sb.MobileMoney}, &countingCards{Cards: set.Cards}
 	set.MobileMoney, set.Cards = rails.OneMobileMoney(mm), cards
-	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, rand.New(rand.NewSource(3))),
+	svc := gateway.New(gateway.Config{Store: lockOrder(t, st), Clock: clk, IDs: ids.New(clk.Now, rand.New(rand.NewSource(3))),
 		Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: set}, BaseURL: "http://pay.test", PaymentTTL: ttl})
 	sb.Connect(svc)
 	ctx := context.Background()
@@ -178,6 +182,38 @@ func TestCancelIsRefusedWhileARailAttemptIsInFlight(t *testing.T) {
 		}
 		if n := available(t, r.env); n != 10_000 {
 			t.Errorf("available %d, want the 10000 the customer paid", n)
+		}
+		r.verify(t)
+	})
+}
+
+// A push the operator never received ends its attempt once the reconciler
+// asks about it: nothing was charged, so the customer may pay again.
+func TestPushNeverReceivedLetsTheCustomerPayAgain(t *testing.T) {
+	forEachRailStack(t, 5*time.Second, 30*time.Minute, func(t *testing.T, r *railStack) {
+		ctx := context.Background()
+		r.momo.drop.Store(true)
+		p := r.create(t, momo("o-1", "+250788120000"))
+		r.momo.drop.Store(false)
+		if p.Status != malipo.PaymentPending || p.InFlightUntil.IsZero() {
+			t.Fatalf("after a push with no answer: %+v", p)
+		}
+		r.clock.Advance(2 * time.Minute)
+		if n, err := r.svc.Reconcile(ctx, 10); n != 1 || err != nil {
+			t.Fatalf("Reconcile = %d, %v", n, err)
+		}
+		got := r.get(t, p.ID)
+		if got.Status != malipo.PaymentPending || !got.InFlightUntil.IsZero() {
+			t.Errorf("once the operator said it never had the push: %s, in flight until %v; want pending, payable", got.Status, got.InFlightUntil)
+		}
+		var as []malipo.RailAttempt
+		err := r.st.Read(ctx, func(tx store.Tx) (err error) { as, err = tx.ListRailAttempts(p.ID); return err })
+		if err != nil || len(as) != 1 || as[0].Status != malipo.AttemptFailed || as[0].FailureCode != "not_received" {
+			t.Errorf("attempts %+v, %v; want one, failed not_received", as, err)
+		}
+		paid, err := r.svc.PayWithCard(ctx, p.CheckoutToken, rails.Card{Number: "4111111111111111", Month: 12, Year: 2030, CVV: "123"})
+		if err != nil || paid.Status != malipo.PaymentSucceeded {
+			t.Fatalf("paying again by card: %+v, %v", paid, err)
 		}
 		r.verify(t)
 	})

@@ -32,7 +32,7 @@ func newMoney(t *testing.T, st store.Store, rules malipo.Rules) *money {
 	clk := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	sb := sandbox.New(st, clk, 5*time.Second, nil)
 	sb.Payouts.Delay = 10 * time.Second
-	svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, rand.New(rand.NewSource(9))), BaseURL: "http://pay.test",
+	svc := gateway.New(gateway.Config{Store: lockOrder(t, st), Clock: clk, IDs: ids.New(clk.Now, rand.New(rand.NewSource(9))), BaseURL: "http://pay.test",
 		Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()}})
 	sb.Connect(svc)
 	ctx := context.Background()

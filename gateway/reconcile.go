@@ -188,5 +188,5 @@ func (s *Service) notReceived(ctx context.Context, a malipo.RailAttempt) error {
 		// Either way nothing was charged: the payment may be paid again.
 		p.Status, p.InFlightUntil, p.NextAction, p.UpdatedAt = malipo.PaymentPending, time.Time{}, "", now
 		return tx.UpdatePayment(p)
-	})
+	}, attemptHint(a.ID))
 }

@@ -42,11 +42,16 @@ type Store interface {
 // store that runs many callers' transactions as one batch may lock and
 // read the hinted rows of them all in one statement at the batch's
 // start, instead of a round trip each; a row another transaction holds is
-// left out, and read when asked for, as without a hint.
+// left out, and read when asked for, as without a hint. A caller alone
+// waits for its hinted rows instead.
 //
 // Why only rows read first: the batch locks hinted rows before anything
 // its callers lock, so a row hinted but locked later in its caller's
-// order would be taken out of that order. Idempotency keys are looked up
+// order would be taken out of that order. Among themselves, hinted rows
+// are locked in the store's order: payments, payouts and refunds, then
+// rail attempts, then sandbox transactions. So a caller that locks an
+// attempt and its object hints both, or reads the object first, and no
+// two callers wait for each other's rows. Idempotency keys are looked up
 // without a lock, so a key may be hinted wherever its caller looks it up.
 // A spending lock is taken before any row (see LockSpending), and only
 // tried where the batch has several callers, so they never wait for one.

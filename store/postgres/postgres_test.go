@@ -190,6 +190,69 @@ func TestHintedPayoutsAndRefundsAreLockedAhead(t *testing.T) {
 	}
 }
 
+// A caller alone locks its hinted rows in one order, a payout before its
+// rail attempt, and waits for a row another transaction holds without
+// holding the rows after it. Were the attempt taken while the payout was
+// held elsewhere, a holder that takes the two in the same order would
+// find the attempt taken and wait for it while holding the payout: two
+// nodes finishing the same payout would deadlock.
+func TestHintedRowsAloneAreLockedInOrder(t *testing.T) {
+	ctx := context.Background()
+	url, _ := pgtest.Database(t) // of its own: the only lock waits in it are this test's
+	s, other := openBeside(t, url)
+	in := intA
+	po := malipo.Payout{ID: "po_b", MerchantID: in.MerchantID, IntegrationID: in.ID, Mode: in.Mode, Amount: 1000, Currency: "XOF",
+		Reference: "po_b", Destination: malipo.Destination{Type: malipo.DestinationMobileMoney, Account: "+2250707120009"},
+		Status: malipo.PayoutQueued}
+	a := malipo.RailAttempt{ID: malipo.AttemptID(po.ID, 1), ObjectType: "payout", ObjectID: po.ID, Number: 1, MerchantID: in.MerchantID,
+		Mode: in.Mode, Rail: "sandbox", Method: malipo.MethodPayout, Status: malipo.AttemptPending}
+	seed(t, s, func(tx store.Tx) error {
+		if err := tx.CreatePayout(po); err != nil {
+			return err
+		}
+		return tx.CreateRailAttempt(a)
+	})
+	holder, err := other.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback()
+	if _, err := holder.ExecContext(ctx, `SELECT id FROM payouts WHERE id = 'po_b' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Transact(ctx, func(tx store.Tx) error {
+			if _, err := tx.GetRailAttempt(a.ID); err != nil {
+				return err
+			}
+			_, err := tx.GetPayout(po.ID)
+			return err
+		}, store.Hint{RailAttempt: a.ID, Payout: po.ID})
+	}()
+	for waiting := 0; waiting == 0; {
+		select {
+		case err := <-done:
+			t.Fatalf("the caller ran while the payout was held: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+		err := other.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := holder.ExecContext(ctx, `SELECT id FROM rail_attempts WHERE id = 'po_b-1' FOR UPDATE NOWAIT`); err != nil {
+		t.Errorf("the attempt, while the caller alone waited for its payout: %v, want it free", err)
+	}
+	if err := holder.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("the caller, once the payout was let go: %v", err)
+	}
+}
+
 // A sandbox transaction hinted while another transaction holds its row is
 // not taken for missing: the batch's locking read skips it, and the
 // caller reads it once the other lets it go.

@@ -13,9 +13,21 @@ import (
 // look up, in one statement per table for up to exactRows of them, so
 // that each caller's GetPayment, GetRailAttempt, GetPayout, GetRefund,
 // GetSandboxTransaction and GetIdempotency is answered without a round
-// trip of its own. Rows another transaction holds are skipped (ClaimSuffix) and
-// read by their caller, as without a hint; so are IDs the store would
-// refuse, so that one caller's bad input fails only that caller.
+// trip of its own. In a batch of several, rows another transaction holds
+// are skipped (ClaimSuffix) and read by their caller, as without a hint;
+// so are IDs the store would refuse, so that one caller's bad input fails
+// only that caller.
+//
+// A caller alone waits for its hinted rows instead (LockSuffix), in one
+// order: payments, payouts and refunds, then rail attempts, then sandbox
+// transactions. Why: a caller alone may wait, and must never wait while
+// holding a row another caller took in the other order. Skipping a held
+// payout but taking its attempt, it would then wait for the payout holding
+// the attempt, while the payout's holder, having read the two in the same
+// order, waits for the attempt: two nodes finishing one payout deadlocked
+// so. Every caller that locks an attempt and its object hints both, or
+// reads the object first (a card payment's 3-D Secure reads the payment,
+// then its attempt), so this order is theirs.
 //
 // Where the reads go with the BEGIN (Dialect.BeginWith), even one row is
 // read ahead, with what its caller will read next (see readAhead). Else
@@ -45,9 +57,9 @@ func (t *tx) lockHinted(batch []*unit) error {
 		return nil
 	}
 	t.hinted = readLocked(t, &reads, payments, least, "payments", "id", paymentColumns, scanPayment, func(p malipo.Payment) string { return p.ID })
-	t.hintedAttempts = readLocked(t, &reads, attempts, least, "rail_attempts", "id", attemptColumns, scanRailAttempt, func(a malipo.RailAttempt) string { return a.ID })
 	t.hintedPayouts = readLocked(t, &reads, payouts, least, "payouts", "id", payoutColumns, scanPayout, func(p malipo.Payout) string { return p.ID })
 	t.hintedRefunds = readLocked(t, &reads, refunds, least, "refunds", "id", refundColumns, scanRefund, func(r malipo.Refund) string { return r.ID })
+	t.hintedAttempts = readLocked(t, &reads, attempts, least, "rail_attempts", "id", attemptColumns, scanRailAttempt, func(a malipo.RailAttempt) string { return a.ID })
 	sandboxFound := readLocked(t, &reads, sandbox, least, "sandbox_transactions", "key", sandboxColumns, scanSandbox,
 		func(s store.SandboxTransaction) string { return s.Key })
 	sandboxThere := readThere(&reads, sandbox, least, "sandbox_transactions", "key")
@@ -168,14 +180,15 @@ func (h *hintedIDs) put(id string) {
 
 // readLocked adds to reads those that lock and read the rows of table
 // whose IDs (in its column key) are hinted, if there are at least least,
-// and returns the map they fill, by ID.
+// and returns the map they fill, by ID: without the rows held elsewhere,
+// in a batch of several (see lockHinted).
 func readLocked[T any](t *tx, reads *[]read, h hintedIDs, least int, table, key, columns string, scan func(interface{ Scan(...any) error }) (T, error), id func(T) string) map[string]T {
 	if len(h.ids) < least {
 		return nil
 	}
 	found := make(map[string]T, len(h.ids))
 	inChunks(h.ids, func(in string, args []any) error {
-		*reads = append(*reads, read{query: `SELECT ` + columns + ` FROM ` + table + ` WHERE ` + key + ` IN (` + in + `)` + t.db.dialect.ClaimSuffix, args: args,
+		*reads = append(*reads, read{query: `SELECT ` + columns + ` FROM ` + table + ` WHERE ` + key + ` IN (` + in + `)` + t.hintLock(), args: args,
 			each: func(row interface{ Scan(...any) error }) error {
 				r, err := scan(row)
 				if err == nil {
@@ -186,6 +199,16 @@ func readLocked[T any](t *tx, reads *[]read, h hintedIDs, least int, table, key,
 		return nil
 	})
 	return found
+}
+
+// hintLock is appended to the reads of hinted rows: a caller alone waits
+// for a row held elsewhere; a batch of several, which never waits before
+// commit (see ledger.go), skips it.
+func (t *tx) hintLock() string {
+	if t.alone {
+		return t.db.dialect.LockSuffix
+	}
+	return t.db.dialect.ClaimSuffix
 }
 
 // readKeys adds to reads those that read the idempotency keys named in h

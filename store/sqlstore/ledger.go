@@ -35,7 +35,8 @@ import (
 // rows are locked with NOWAIT (commit.go); a caller that would have to
 // wait is run again on its own, where it may. Batches then wait only for
 // the sorted balance rows at commit, and a caller alone holds nothing
-// another waits for in the wrong order.
+// another waits for in the wrong order: it waits for its hinted rows in
+// one order (see lockHinted), and its callers lock the rest in the same.
 
 // balanceDeltas is what a transaction's entries add to each account.
 type balanceDeltas map[malipo.Account]int64
