@@ -72,7 +72,7 @@ func TestDarajaPushWithALostAnswerEndsByItsCallback(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk := clock.Real{}
-	svc = gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, nil), BaseURL: "http://pay.test",
+	svc = gateway.New(gateway.Config{Store: lockOrder(t, st), Clock: clk, IDs: ids.New(clk.Now, nil), BaseURL: "http://pay.test",
 		Rails: map[malipo.Mode]rails.Set{malipo.ModeLive: {MobileMoney: rails.OneMobileMoney(rail.Express())}}, ReconcileAfter: time.Hour})
 	m, _ := svc.CreateMerchant(ctx, "Duka", "")
 	integ, _, err := svc.CreateIntegration(ctx, gateway.IntegrationInput{MerchantID: m.ID, Flavor: malipo.FlavorNative, Mode: malipo.ModeLive})

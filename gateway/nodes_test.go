@@ -145,7 +145,7 @@ func twoNodes(t *testing.T, url string, answerAfter time.Duration) ([]*sqlstore.
 		t.Cleanup(func() { st.Close() })
 		stores = append(stores, st)
 		sb := sandbox.New(st, clk, answerAfter, nil)
-		svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, nil), BaseURL: "http://pay.test",
+		svc := gateway.New(gateway.Config{Store: lockOrder(t, st), Clock: clk, IDs: ids.New(clk.Now, nil), BaseURL: "http://pay.test",
 			Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: sb.Set()}})
 		sb.Connect(svc)
 		svcs = append(svcs, svc)

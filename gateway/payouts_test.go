@@ -465,7 +465,7 @@ func TestPayoutsAndRefundsTheRailNeverGotAreSentAgain(t *testing.T) {
 		link := &flaky{Payouts: sb.Payouts, refunds: sb.Refunds}
 		set := sb.Set()
 		set.Payouts, set.Refunds = rails.OnePayouts(link), flakyRefunds{link}
-		svc := gateway.New(gateway.Config{Store: st, Clock: clk, IDs: ids.New(clk.Now, rand.New(rand.NewSource(11))),
+		svc := gateway.New(gateway.Config{Store: lockOrder(t, st), Clock: clk, IDs: ids.New(clk.Now, rand.New(rand.NewSource(11))),
 			Rails: map[malipo.Mode]rails.Set{malipo.ModeTest: set}})
 		sb.Connect(svc)
 		ctx := context.Background()
