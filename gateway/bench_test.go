@@ -32,14 +32,14 @@ import (
 // BenchmarkCreatePayment measures durable payment creation through the
 // group committer with many concurrent callers.
 func BenchmarkCreatePayment(b *testing.B) {
-	onBothStores(b, func(b *testing.B, st store.Store) { benchCreate(b, newEnv(&testing.T{}, st), plainCreate) })
+	onBothStores(b, func(b *testing.B, st store.Store) { benchCreate(b, newEnv(b, st), plainCreate) })
 }
 
 // BenchmarkCreatePaymentIdempotent is BenchmarkCreatePayment with an
 // Idempotency-Key on every create, as careful merchants send: each looks
 // its key up and writes it in the same transaction as the payment.
 func BenchmarkCreatePaymentIdempotent(b *testing.B) {
-	onBothStores(b, func(b *testing.B, st store.Store) { benchCreate(b, newEnv(&testing.T{}, st), idempotentCreate) })
+	onBothStores(b, func(b *testing.B, st store.Store) { benchCreate(b, newEnv(b, st), idempotentCreate) })
 }
 
 // BenchmarkCreatePaymentPushed is BenchmarkCreatePayment with a
@@ -47,7 +47,7 @@ func BenchmarkCreatePaymentIdempotent(b *testing.B) {
 // its first rail attempt, pushed to the sandbox rail, and its push
 // recorded (two transactions; BenchmarkPush compares the live rails').
 func BenchmarkCreatePaymentPushed(b *testing.B) {
-	onBothStores(b, func(b *testing.B, st store.Store) { benchCreate(b, newEnv(&testing.T{}, st), pushedCreate) })
+	onBothStores(b, func(b *testing.B, st store.Store) { benchCreate(b, newEnv(b, st), pushedCreate) })
 }
 
 // createKind is what a benchmarked create sends beyond a plain one.
@@ -109,7 +109,7 @@ func benchCreate(b *testing.B, e *env, kind createKind) {
 // ledger entry to the same three hot accounts (rail clearing, merchant,
 // fees) and writes an event, from many concurrent callers.
 func BenchmarkSucceedPayment(b *testing.B) {
-	onBothStores(b, func(b *testing.B, st store.Store) { benchSucceed(b, newEnv(&testing.T{}, st)) })
+	onBothStores(b, func(b *testing.B, st store.Store) { benchSucceed(b, newEnv(b, st)) })
 }
 
 func benchSucceed(b *testing.B, e *env) {
@@ -135,7 +135,7 @@ func benchSucceed(b *testing.B, e *env) {
 // (the phones end in 9, which the sandbox pays).
 func BenchmarkCreatePayout(b *testing.B) {
 	onBothStores(b, func(b *testing.B, st store.Store) {
-		m := newMoney(&testing.T{}, st, malipo.Rules{})
+		m := newMoney(b, st, malipo.Rules{})
 		if _, err := m.svc.Topup(context.Background(), m.integ, int64(b.N+1)*10_100, "KES"); err != nil {
 			b.Fatal(err)
 		}
@@ -158,7 +158,7 @@ func BenchmarkCreatePayout(b *testing.B) {
 // third).
 func BenchmarkCreateRefund(b *testing.B) {
 	onBothStores(b, func(b *testing.B, st store.Store) {
-		e := newEnv(&testing.T{}, st)
+		e := newEnv(b, st)
 		ctx := context.Background()
 		if _, err := e.svc.Topup(ctx, e.integ, int64(b.N+1)*5_000, "XOF"); err != nil {
 			b.Fatal(err)

@@ -31,7 +31,7 @@ func forEachStore(t *testing.T, fn func(t *testing.T, e *env)) {
 	storetest.Each(t, func(t *testing.T, st store.Store) { fn(t, newEnv(t, st)) })
 }
 
-func newEnv(t *testing.T, st store.Store) *env {
+func newEnv(t testing.TB, st store.Store) *env {
 	clk := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	sb := sandbox.New(st, clk, 5*time.Second, nil)
 	svc := gateway.New(gateway.Config{

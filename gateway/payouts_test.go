@@ -27,7 +27,7 @@ type money struct {
 	other malipo.Merchant
 }
 
-func newMoney(t *testing.T, st store.Store, rules malipo.Rules) *money {
+func newMoney(t testing.TB, st store.Store, rules malipo.Rules) *money {
 	t.Helper()
 	clk := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	sb := sandbox.New(st, clk, 5*time.Second, nil)
