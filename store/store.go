@@ -387,8 +387,11 @@ type PaymentFilter struct {
 	CreatedFrom, CreatedTo time.Time
 	// Search matches a payment's ID or reference exactly, or part of its
 	// phone number or of its customer's email or name.
-	Search        string
-	StartingAfter string // a payment ID: list only older payments
+	Search string
+	// StartingAfter is a payment ID: list only the payments after it in
+	// the list's order (newest first by creation time, then by ID), and
+	// none if the merchant has no such payment in this mode.
+	StartingAfter string
 	Limit         int
 }
 

@@ -274,10 +274,16 @@ func (t *tx) newestFirst(columns, table string, where []string, args []any, star
 	if startingAfter != "" {
 		where, args = append(where, "id < ?"), append(args, startingAfter)
 	}
+	return t.page(columns, table, where, args, "id DESC", limit, fallback)
+}
+
+// page reads at most limit rows of table meeting where, in order (fallback
+// rows when limit is unset).
+func (t *tx) page(columns, table string, where []string, args []any, order string, limit, fallback int) (*sql.Rows, error) {
 	if limit <= 0 {
 		limit = fallback
 	}
-	return t.query(`SELECT `+columns+` FROM `+table+` WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT ?`, append(args, limit)...)
+	return t.query(`SELECT `+columns+` FROM `+table+` WHERE `+strings.Join(where, " AND ")+` ORDER BY `+order+` LIMIT ?`, append(args, limit)...)
 }
 
 // createdBetween adds a filter's creation-time bounds (inclusive; zero
@@ -669,7 +675,13 @@ func (t *tx) ListPayments(f store.PaymentFilter) ([]malipo.Payment, error) {
 		where = append(where, `(id = ? OR reference = ? OR phone LIKE ? ESCAPE '\' OR LOWER(customer) LIKE ? ESCAPE '\')`)
 		args = append(args, q, q, "%"+escapeLike(strings.TrimPrefix(q, "+"))+"%", like)
 	}
-	rows, err := t.newestFirst(paymentColumns, "payments", where, args, f.StartingAfter, f.Limit, 10)
+	// Newest first by creation time, then ID (the order IDs are minted
+	// in), from the index the statistics read too (migration 10).
+	if f.StartingAfter != "" {
+		where = append(where, `(created_at, id) < (SELECT created_at, id FROM payments WHERE id = ? AND merchant_id = ? AND mode = ?)`)
+		args = append(args, f.StartingAfter, f.MerchantID, string(f.Mode))
+	}
+	rows, err := t.page(paymentColumns, "payments", where, args, "created_at DESC, id DESC", f.Limit, 10)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,7 @@ func Run(t *testing.T, open Opener) {
 		{"MerchantsAndIntegrations", testMerchantsAndIntegrations},
 		{"Payments", testPayments},
 		{"ListPayments", testListPayments},
+		{"ListPaymentsByCreation", testListPaymentsByCreation},
 		{"ReferenceUnique", testReferenceUnique},
 		{"ClaimExpired", testClaimExpired},
 		{"Ledger", testLedger},
@@ -258,6 +260,54 @@ func testPayments(t *testing.T, s store.Store) {
 	wantKind(t, err, malipo.KindNotFound)
 }
 
+// Lists are newest first by creation time, then by ID: a payment
+// created later is listed first even if its ID sorts before (IDs are
+// minted in creation order, but a store does not rely on it), and a page
+// starting after a payment goes on from its place in that order.
+func testListPaymentsByCreation(t *testing.T, s store.Store) {
+	_, i := fixture(t, s, "a")
+	write(t, s, func(tx store.Tx) error {
+		for n, id := range []string{"pay_c", "pay_b", "pay_a", "pay_d"} {
+			p := payment(i, id, "ref-"+id)
+			p.CreatedAt = epoch.Add(time.Duration(min(n, 2)) * time.Second) // pay_a and pay_d at once
+			if err := tx.CreatePayment(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	read(t, s, func(tx store.Tx) error {
+		var all []string
+		after := ""
+		for range 5 {
+			page, err := tx.ListPayments(store.PaymentFilter{MerchantID: i.MerchantID, Mode: malipo.ModeTest, Limit: 1, StartingAfter: after})
+			must(t, err)
+			if len(page) == 0 {
+				break
+			}
+			all, after = append(all, page[0].ID), page[0].ID
+		}
+		if want := []string{"pay_d", "pay_a", "pay_b", "pay_c"}; !slices.Equal(all, want) {
+			t.Errorf("paged one by one: %v, want %v", all, want)
+		}
+		from := epoch.Add(time.Second)
+		got, err := tx.ListPayments(store.PaymentFilter{MerchantID: i.MerchantID, Mode: malipo.ModeTest, CreatedFrom: from, StartingAfter: "pay_d"})
+		must(t, err)
+		if ids := paymentIDs(got); !slices.Equal(ids, []string{"pay_a", "pay_b"}) {
+			t.Errorf("created from a second on, after pay_d: %v, want [pay_a pay_b]", ids)
+		}
+		return nil
+	})
+}
+
+func paymentIDs(ps []malipo.Payment) []string {
+	ids := make([]string, len(ps))
+	for n, p := range ps {
+		ids[n] = p.ID
+	}
+	return ids
+}
+
 func testListPayments(t *testing.T, s store.Store) {
 	_, i := fixture(t, s, "a")
 	_, other := fixture(t, s, "b")
@@ -289,6 +339,9 @@ func testListPayments(t *testing.T, s store.Store) {
 		}
 		if len(all) != 25 || all[0] != "pay_24" || all[24] != "pay_00" {
 			t.Errorf("paged list = %v", all)
+		}
+		if page, err := tx.ListPayments(store.PaymentFilter{MerchantID: i.MerchantID, Mode: malipo.ModeTest, StartingAfter: "pay_other"}); err != nil || len(page) != 0 {
+			t.Errorf("after another merchant's payment: %d payments, %v; want none", len(page), err)
 		}
 		failed := malipo.PaymentFailed
 		got, err := tx.ListPayments(store.PaymentFilter{MerchantID: i.MerchantID, Mode: malipo.ModeTest, Status: &failed, Limit: 100})
