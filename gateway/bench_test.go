@@ -2,11 +2,15 @@ package gateway_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -126,6 +130,69 @@ func benchSucceed(b *testing.B, e *env) {
 		_, _, err := e.svc.ForceOutcome(context.Background(), e.integ, ids[i], "succeeded", gateway.Idempotency{})
 		return err
 	})
+}
+
+// BenchmarkLedgerReads measures what a merchant reads of a ledger of
+// 10,000 successes: a payment's entries (its story) and the first page of
+// its balance statement, whose running balance sums what was posted since
+// the page's first movement. Each should cost the same whatever the
+// ledger's size: they are lookups by reference and by account.
+func BenchmarkLedgerReads(b *testing.B) {
+	onBothStores(b, func(b *testing.B, st store.Store) {
+		e := newEnv(b, st)
+		ctx := context.Background()
+		const payments = 10_000
+		ids := make([]string, payments)
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range 32 {
+			wg.Go(func() {
+				for i := int(next.Add(1) - 1); i < payments; i = int(next.Add(1) - 1) {
+					p, _, err := e.svc.CreatePayment(ctx, e.integ, gateway.PaymentInput{Amount: 5000, Currency: "XOF",
+						Reference: fmt.Sprintf("l-%d", i)}, gateway.Idempotency{})
+					if err == nil {
+						_, _, err = e.svc.ForceOutcome(ctx, e.integ, p.ID, "succeeded", gateway.Idempotency{})
+					}
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					ids[i] = p.ID
+				}
+			})
+		}
+		wg.Wait()
+		if b.Failed() {
+			return
+		}
+		if strings.HasSuffix(b.Name(), "/postgres") {
+			analyze(b) // as autovacuum does once a table has grown
+		}
+		for i := 0; b.Loop(); i++ {
+			entries, err := e.svc.Entries(ctx, e.integ, ids[i*7919%payments])
+			if err != nil || len(entries) != 1 {
+				b.Fatalf("entries: %d, %v", len(entries), err)
+			}
+			page, err := e.svc.Statement(ctx, e.integ, "XOF", "", store.MovementFilter{Limit: 50})
+			if err != nil || len(page) != 50 {
+				b.Fatalf("statement: %d movements, %v", len(page), err)
+			}
+		}
+	})
+}
+
+// analyze gathers PostgreSQL's statistics on the test database, which a
+// fresh schema has none of: without them the planner takes a lookup by a
+// column it knows nothing of to match 0.5 % of the rows.
+func analyze(b *testing.B) {
+	db, err := sql.Open("pgx", os.Getenv("MALIPO_TEST_DATABASE_URL"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("ANALYZE"); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // BenchmarkCreatePayout measures payouts of one merchant to many phones:

@@ -294,7 +294,7 @@ func (t *tx) Audit() (malipo.AuditReport, error) {
 func (t *tx) ListMovements(f store.MovementFilter) ([]malipo.Movement, error) {
 	where, args := []string{"p.account = ?"}, []any{string(f.Account)}
 	if f.StartingAfter != "" {
-		where, args = append(where, "e.id < ?"), append(args, f.StartingAfter)
+		where, args = append(where, "p.entry_id < ?"), append(args, f.StartingAfter)
 	}
 	if !f.CreatedFrom.IsZero() {
 		where, args = append(where, "e.created_at >= ?"), append(args, micros(f.CreatedFrom))
@@ -308,7 +308,7 @@ func (t *tx) ListMovements(f store.MovementFilter) ([]malipo.Movement, error) {
 	}
 	rows, err := t.query(`SELECT e.id, e.kind, e.ref_type, e.ref_id, p.account, p.currency, p.amount, e.created_at
 		FROM postings p JOIN ledger_entries e ON e.id = p.entry_id WHERE `+strings.Join(where, " AND ")+`
-		ORDER BY e.id DESC, p.seq DESC LIMIT ?`, append(args, limit)...)
+		ORDER BY p.entry_id DESC, p.seq DESC LIMIT ?`, append(args, limit)...) // in postings_account_entry's order
 	if err != nil {
 		return nil, err
 	}
