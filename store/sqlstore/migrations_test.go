@@ -36,12 +36,14 @@ func TestMigrationsGoDownAndUpAgain(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer admin.Close()
 		schema := fmt.Sprintf("m_%x", rand.Uint64())
+		t.Cleanup(func() {
+			admin.Exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE")
+			admin.Close()
+		})
 		if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { admin.Exec("DROP SCHEMA " + schema + " CASCADE") })
 		u, err := neturl.Parse(url)
 		if err != nil {
 			t.Fatal(err)
