@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // Why a batch's last writes skip pgx's own batches: pgx encodes each
@@ -23,14 +22,14 @@ import (
 // affected: up to the first that failed, and its error. A COMMIT answered
 // ROLLBACK is an error.
 func pipeline(ctx context.Context, driverConn any, queries []string, args [][]any) ([]int64, error) {
-	c, ok := driverConn.(*stdlib.Conn)
-	if !ok {
-		return nil, errors.New("postgres: a pipeline on a connection that is not pgx's")
+	c, err := pgxConn(driverConn)
+	if err != nil {
+		return nil, err
 	}
 	if !textArgs(args) {
 		return batchPipeline(ctx, driverConn, queries, args)
 	}
-	pc := c.Conn().PgConn()
+	pc := c.PgConn()
 	ps := pipedOn(pc)
 	names := make([]string, len(queries))
 	prepared := make([]bool, len(queries))

@@ -90,15 +90,25 @@ const expectPrefix = "malipo: only "
 // connection of the pool, as one batch: pgx writes them all before
 // reading an answer.
 func sendBatch(ctx context.Context, driverConn any, queries []string, args [][]any) (pgx.BatchResults, error) {
-	c, ok := driverConn.(*stdlib.Conn)
-	if !ok {
-		return nil, fmt.Errorf("postgres: a batch on a %T, not a pgx connection", driverConn)
+	c, err := pgxConn(driverConn)
+	if err != nil {
+		return nil, err
 	}
 	b := &pgx.Batch{}
 	for i, q := range queries {
 		b.Queue(q, args[i]...)
 	}
-	return c.Conn().SendBatch(ctx, b), nil
+	return c.SendBatch(ctx, b), nil
+}
+
+// pgxConn is the pgx connection under driverConn, a connection of the
+// pool as database/sql's Conn.Raw hands it over.
+func pgxConn(driverConn any) (*pgx.Conn, error) {
+	c, ok := driverConn.(*stdlib.Conn)
+	if !ok {
+		return nil, fmt.Errorf("postgres: a %T, not a pgx connection", driverConn)
+	}
+	return c.Conn(), nil
 }
 
 // beginWith sends BEGIN and queries as one batch (see sendBatch), and
