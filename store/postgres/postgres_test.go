@@ -212,14 +212,7 @@ func TestHintedRowsAloneAreLockedInOrder(t *testing.T) {
 		}
 		return tx.CreateRailAttempt(a)
 	})
-	holder, err := other.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Rollback()
-	if _, err := holder.ExecContext(ctx, `SELECT id FROM payouts WHERE id = 'po_b' FOR UPDATE`); err != nil {
-		t.Fatal(err)
-	}
+	holder := holding(t, other, `SELECT id FROM payouts WHERE id = 'po_b' FOR UPDATE`)
 	done := make(chan error, 1)
 	go func() {
 		done <- s.Transact(ctx, func(tx store.Tx) error {
@@ -263,17 +256,10 @@ func TestHintedSandboxRowHeldElsewhereIsThere(t *testing.T) {
 	if err := s.Transact(ctx, func(tx store.Tx) error { return tx.CreateSandboxTransaction(st) }); err != nil {
 		t.Fatal(err)
 	}
-	holder, err := other.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Rollback()
-	if _, err := holder.ExecContext(ctx, `SELECT key FROM sandbox_transactions WHERE key = 'pay_a-1' FOR UPDATE`); err != nil {
-		t.Fatal(err)
-	}
+	holder := holding(t, other, `SELECT key FROM sandbox_transactions WHERE key = 'pay_a-1' FOR UPDATE`)
 	letGo := time.AfterFunc(300*time.Millisecond, func() { holder.Rollback() })
 	defer letGo.Stop()
-	err = s.Transact(ctx, func(tx store.Tx) error {
+	err := s.Transact(ctx, func(tx store.Tx) error {
 		got, err := tx.GetSandboxTransaction(st.Key)
 		if err == nil && got.Reference != st.Reference {
 			t.Errorf("read %+v", got)
@@ -545,6 +531,21 @@ func seed(t *testing.T, s store.Store, write func(tx store.Tx) error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// holding begins a transaction on db that runs lock (a locking read) and
+// holds what it locked until it ends, at the latest when the test does.
+func holding(t *testing.T, db *sql.DB, lock string) *sql.Tx {
+	t.Helper()
+	tx, err := db.BeginTx(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback() })
+	if _, err := tx.Exec(lock); err != nil {
+		t.Fatal(err)
+	}
+	return tx
 }
 
 // openBeside opens the store at url and, beside it, a plain connection
