@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -247,28 +248,59 @@ func TestHintedRowsAloneAreLockedInOrder(t *testing.T) {
 }
 
 // A sandbox transaction hinted while another transaction holds its row is
-// not taken for missing: the batch's locking read skips it, and the
-// caller reads it once the other lets it go.
+// not taken for missing. A caller alone waits for it and reads it once the
+// other lets it go; a batch of several skips it in its locking read, and
+// its caller reads it when it asks.
 func TestHintedSandboxRowHeldElsewhereIsThere(t *testing.T) {
 	ctx := context.Background()
-	s, other := openBeside(t, pgtest.URL(t))
 	st := store.SandboxTransaction{Key: "pay_a-1", Kind: "collection", Reference: "SBX-A", Status: "pending", Amount: 5000, Currency: "XOF"}
-	if err := s.Transact(ctx, func(tx store.Tx) error { return tx.CreateSandboxTransaction(st) }); err != nil {
-		t.Fatal(err)
-	}
-	holder := holding(t, other, `SELECT key FROM sandbox_transactions WHERE key = 'pay_a-1' FOR UPDATE`)
-	letGo := time.AfterFunc(300*time.Millisecond, func() { holder.Rollback() })
-	defer letGo.Stop()
-	err := s.Transact(ctx, func(tx store.Tx) error {
+	const lock = `SELECT key FROM sandbox_transactions WHERE key = 'pay_a-1' FOR UPDATE`
+	read := func(tx store.Tx) error {
 		got, err := tx.GetSandboxTransaction(st.Key)
 		if err == nil && got.Reference != st.Reference {
 			t.Errorf("read %+v", got)
 		}
 		return err
-	}, store.Hint{SandboxKey: st.Key})
-	if err != nil {
-		t.Errorf("a sandbox transaction held elsewhere, hinted: %v, want it read once let go", err)
 	}
+	open := func(t *testing.T) (store.Store, *sql.DB) {
+		s, other := openBeside(t, pgtest.URL(t))
+		if err := s.Transact(ctx, func(tx store.Tx) error { return tx.CreateSandboxTransaction(st) }); err != nil {
+			t.Fatal(err)
+		}
+		return s, other
+	}
+	t.Run("alone", func(t *testing.T) {
+		s, other := open(t)
+		holder := holding(t, other, lock)
+		letGo := time.AfterFunc(300*time.Millisecond, func() { holder.Rollback() })
+		defer letGo.Stop()
+		if err := s.Transact(ctx, read, store.Hint{SandboxKey: st.Key}); err != nil {
+			t.Errorf("a sandbox transaction held elsewhere, hinted: %v, want it read once let go", err)
+		}
+	})
+	t.Run("in a batch", func(t *testing.T) {
+		s, other := open(t)
+		holder := holding(t, other, lock)
+		var missing atomic.Bool // told so by any run of the caller (a batch may run it again)
+		errs := storetest.InOneBatch(t, s,
+			storetest.Call{Fn: func(tx store.Tx) error { holder.Rollback(); return nil }}, // after the batch's locking read
+			storetest.Call{Hints: []store.Hint{{SandboxKey: st.Key}}, Fn: func(tx store.Tx) error {
+				err := read(tx)
+				if malipo.KindOf(err) == malipo.KindNotFound {
+					missing.Store(true)
+				}
+				return err
+			}},
+		)
+		for _, err := range errs {
+			if err != nil {
+				t.Errorf("a sandbox transaction held elsewhere, hinted in a batch: %v, want it read", err)
+			}
+		}
+		if missing.Load() {
+			t.Error("a sandbox transaction held elsewhere, hinted in a batch, was taken for missing")
+		}
+	})
 }
 
 // A batch looks up its callers' hinted idempotency keys at its start, in
