@@ -62,7 +62,10 @@ func (t *tx) lockHinted(batch []*unit) error {
 	t.hintedAttempts = readLocked(t, &reads, attempts, least, "rail_attempts", "id", attemptColumns, scanRailAttempt, func(a malipo.RailAttempt) string { return a.ID })
 	sandboxFound := readLocked(t, &reads, sandbox, least, "sandbox_transactions", "key", sandboxColumns, scanSandbox,
 		func(s store.SandboxTransaction) string { return s.Key })
-	sandboxThere := readThere(&reads, sandbox, least, "sandbox_transactions", "key")
+	var sandboxThere map[string]bool
+	if t.hintSkips() { // else a row not read is not there
+		sandboxThere = readThere(&reads, sandbox, least, "sandbox_transactions", "key")
+	}
 	t.hintedKeys = readKeys(&reads, keys, least)
 	var ahead *readAhead
 	if t.hinted != nil && t.readBegins() {
@@ -203,13 +206,17 @@ func readLocked[T any](t *tx, reads *[]read, h hintedIDs, least int, table, key,
 
 // hintLock is appended to the reads of hinted rows: a caller alone waits
 // for a row held elsewhere; a batch of several, which never waits before
-// commit (see ledger.go), skips it.
+// commit (see ledger.go), skips it (hintSkips).
 func (t *tx) hintLock() string {
-	if t.alone {
-		return t.db.dialect.LockSuffix
+	if t.hintSkips() {
+		return t.db.dialect.ClaimSuffix
 	}
-	return t.db.dialect.ClaimSuffix
+	return t.db.dialect.LockSuffix
 }
+
+// hintSkips reports whether the reads of hinted rows skip rows another
+// transaction holds: in a batch of several, where the engine has row locks.
+func (t *tx) hintSkips() bool { return !t.alone && t.db.dialect.ClaimSuffix != "" }
 
 // readKeys adds to reads those that read the idempotency keys named in h
 // (by heldKey), if there are at least least, and returns what they find:
@@ -297,7 +304,8 @@ func take[K comparable, V any](m map[K]V, k K) (V, bool) {
 
 // found is what a batch knows ahead of the rows hinted in h: each row
 // read (locked), and nil for each not there at all; a row there but
-// held by another transaction is left out, for its caller to read.
+// held by another transaction is left out, for its caller to read. there
+// is nil where the read skipped nothing (see hintSkips).
 func found[T any](h hintedIDs, read map[string]T, there map[string]bool) map[string]*T {
 	if read == nil {
 		return nil
