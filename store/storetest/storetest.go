@@ -329,9 +329,7 @@ func testListPayments(t *testing.T, s store.Store) {
 		for {
 			page, err := tx.ListPayments(store.PaymentFilter{MerchantID: i.MerchantID, Mode: malipo.ModeTest, Limit: 10, StartingAfter: after})
 			must(t, err)
-			for _, p := range page {
-				all = append(all, p.ID)
-			}
+			all = append(all, paymentIDs(page)...)
 			if len(page) < 10 {
 				break
 			}
@@ -785,10 +783,7 @@ func testGroupCommit(t *testing.T, s store.Store) {
 	read(t, s, func(tx store.Tx) error {
 		ps, err := tx.ListPayments(store.PaymentFilter{MerchantID: i.MerchantID, Mode: malipo.ModeTest, Limit: 1000})
 		must(t, err)
-		var got []string
-		for _, p := range ps {
-			got = append(got, p.ID)
-		}
+		got := paymentIDs(ps)
 		sort.Strings(got)
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("committed payments (-want +got):\n%s", diff)
