@@ -2,6 +2,7 @@ package malipo
 
 import (
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -51,6 +52,15 @@ type RailAttempt struct {
 
 // AttemptID is the idempotency key of attempt number n of an object.
 func AttemptID(objectID string, n int) string { return objectID + "-" + strconv.Itoa(n) }
+
+// AttemptObject is the ID of the object whose attempt key is: the key up
+// to its number (AttemptID); "" if it is not an attempt's.
+func AttemptObject(key string) string {
+	if i := strings.LastIndexByte(key, '-'); i > 0 {
+		return key[:i]
+	}
+	return ""
+}
 
 // Attempt methods for money going out.
 const (

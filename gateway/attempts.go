@@ -228,7 +228,7 @@ func (s *Service) recordSent(ctx context.Context, scope string, p malipo.Payment
 // it is.
 func attemptHint(key string) store.Hint {
 	h := store.Hint{RailAttempt: key}
-	switch id := attemptObject(key); {
+	switch id := malipo.AttemptObject(key); {
 	case strings.HasPrefix(id, paymentKind+"_"):
 		h.Payment = id
 	case strings.HasPrefix(id, payoutKind+"_"):
@@ -237,16 +237,6 @@ func attemptHint(key string) store.Hint {
 		h.Refund = id
 	}
 	return h
-}
-
-// attemptObject is the ID of the payment, payout or refund the attempt
-// key is for: the key up to its number (malipo.AttemptID); "" if it is
-// not an attempt's.
-func attemptObject(key string) string {
-	if i := strings.LastIndexByte(key, '-'); i > 0 {
-		return key[:i]
-	}
-	return ""
 }
 
 // recordAttempt records, in one transaction, what a rail said to one of a

@@ -110,7 +110,7 @@ func (s *Service) receive(ctx context.Context, item malipo.InboxItem) error {
 		return nil
 	}
 	s.void(ctx, item.Mode, voids...)
-	s.ended.tell(attemptObject(item.AttemptID))
+	s.ended.tell(malipo.AttemptObject(item.AttemptID))
 	return nil
 }
 
@@ -156,7 +156,7 @@ func (s *Service) ApplyInbox(ctx context.Context, limit int) (int, error) {
 			continue
 		}
 		s.void(ctx, mode, voids...)
-		s.ended.tell(attemptObject(claimed.AttemptID))
+		s.ended.tell(malipo.AttemptObject(claimed.AttemptID))
 		n++
 	}
 	return n, nil

@@ -2,7 +2,6 @@ package gateway_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 
 	"github.com/malipo/malipo"
@@ -41,7 +40,7 @@ func (s *lockOrderStore) Transact(ctx context.Context, fn func(store.Tx) error, 
 		}
 		err := fn(o)
 		for _, id := range o.order {
-			object := id[:max(strings.LastIndexByte(id, '-'), 0)]
+			object := malipo.AttemptObject(id)
 			if at, ok := o.at[object]; ok && object != "" && at > o.at[id] {
 				s.t.Errorf("a transaction locked attempt %s before its object %s (locks in order: %v; hints %+v)", id, object, o.order, hints)
 			}
