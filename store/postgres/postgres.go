@@ -49,9 +49,12 @@ var Dialect = sqlstore.Dialect{
 		var e *pgconn.PgError
 		return errors.As(err, &e) && e.Code == "23505"
 	},
+	// 26000 too: a statement pipeline prepared on the connection is gone
+	// (a pooler or a DISCARD ALL dropped it). The pipeline has forgotten
+	// them all by then, so the work run again prepares them again.
 	IsRetryable: func(err error) bool {
 		var e *pgconn.PgError
-		return errors.As(err, &e) && (e.Code == "40001" || e.Code == "40P01")
+		return errors.As(err, &e) && (e.Code == "40001" || e.Code == "40P01" || e.Code == "26000")
 	},
 	IsBusy: func(err error) bool {
 		var e *pgconn.PgError

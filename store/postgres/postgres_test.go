@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -596,4 +597,61 @@ func openBeside(t *testing.T, url string) (store.Store, *sql.DB) {
 	}
 	t.Cleanup(func() { db.Close() })
 	return s, db
+}
+
+// A pooler in front of PostgreSQL, or a DISCARD ALL, can drop the
+// statements a connection has prepared. The transaction that next uses
+// one fails (SQLSTATE 26000) before it commits anything; the committer
+// runs it again, and the statements are prepared again: the caller sees
+// its write committed, once.
+func TestDroppedStatementsArePreparedAgain(t *testing.T) {
+	ctx := context.Background()
+	s, db := openBeside(t, pgtest.URL(t))
+	seed(t, s, func(store.Tx) error { return nil })
+	// The first two payments inserted drop every statement their
+	// session has prepared, as a pooler would between two transactions.
+	_, err := db.ExecContext(ctx, `CREATE SEQUENCE drops;
+		CREATE FUNCTION drop_statements() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF nextval('drops') <= 2 THEN
+				EXECUTE 'DEALLOCATE ALL';
+			END IF;
+			RETURN NULL;
+		END $$;
+		CREATE TRIGGER drop_statements AFTER INSERT ON payments FOR EACH STATEMENT EXECUTE FUNCTION drop_statements()`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aborted := s.(interface{ Aborts() int64 }).Aborts()
+	const n = 4
+	for i := range n {
+		id := fmt.Sprintf("pay_%d", i)
+		pay := malipo.Payment{ID: id, MerchantID: intA.MerchantID, IntegrationID: intA.ID, Mode: intA.Mode, Amount: 5000,
+			Currency: "XOF", Reference: id, Status: malipo.PaymentPending, CheckoutToken: "tok_" + id}
+		if err := s.Transact(ctx, func(tx store.Tx) error { return tx.CreatePayment(pay) }); err != nil {
+			t.Fatalf("payment %d, after its connection's statements were dropped: %v", i, err)
+		}
+		// A hinted read goes with the BEGIN through pgx's own cache of
+		// statements, which the drop leaves stale too.
+		err := s.Transact(ctx, func(tx store.Tx) error {
+			pay.Status = malipo.PaymentFailed
+			if _, err := tx.GetPayment(id); err != nil {
+				return err
+			}
+			return tx.UpdatePayment(pay)
+		}, store.Hint{Payment: id})
+		if err != nil {
+			t.Fatalf("payment %d read ahead and failed, after its connection's statements were dropped: %v", i, err)
+		}
+	}
+	if again := s.(interface{ Aborts() int64 }).Aborts() - aborted; again == 0 {
+		t.Error("no transaction met a dropped statement: the test did not test it")
+	}
+	var payments int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM payments`).Scan(&payments); err != nil {
+		t.Fatal(err)
+	}
+	if payments != n {
+		t.Errorf("%d payments, want %d", payments, n)
+	}
 }

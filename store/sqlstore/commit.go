@@ -207,8 +207,8 @@ func (db *DB) took(u *unit) {
 }
 
 // noteAbort counts a transaction the database aborted (a deadlock, a
-// serialization failure): the committer runs its work again, but each
-// costs time and should not happen.
+// serialization failure, a prepared statement gone): the committer runs
+// its work again, but each costs time and should not happen.
 func (db *DB) noteAbort(err error) {
 	if err != nil && db.dialect.IsRetryable(err) {
 		db.aborts.Add(1)
@@ -216,12 +216,14 @@ func (db *DB) noteAbort(err error) {
 }
 
 // Aborts reports how many transactions the database aborted for a
-// deadlock or a serialization failure since the store opened.
+// deadlock, a serialization failure or a prepared statement gone since
+// the store opened.
 func (db *DB) Aborts() int64 { return db.aborts.Load() }
 
 // retryable reports an error after which the work may simply run again:
-// a deadlock or serialization failure, or a balance another batch was
-// spending.
+// one the dialect's IsRetryable names (a deadlock, a serialization
+// failure, on PostgreSQL a prepared statement gone), or a balance another
+// batch was spending.
 func (db *DB) retryable(err error) bool {
 	return errors.Is(err, errBusy) || (db.dialect.IsBusy != nil && db.dialect.IsBusy(err)) || db.dialect.IsRetryable(err)
 }
@@ -410,6 +412,7 @@ func (db *DB) runInTx(batch []*unit, savepoints bool, shard int) (results []erro
 		}
 	}
 	if err := t.lockHinted(batch); err != nil {
+		db.noteAbort(err)
 		return nil, false, fmt.Errorf("lock hinted rows: %w", err)
 	}
 	results = make([]error, len(batch))

@@ -44,8 +44,9 @@ type Dialect struct {
 	Committers int
 	// IsUnique reports a unique-constraint violation.
 	IsUnique func(error) bool
-	// IsRetryable reports a serialization failure or deadlock: the whole
-	// transaction may be run again.
+	// IsRetryable reports an error after which the whole transaction may
+	// be run again: a serialization failure or deadlock, or what else the
+	// engine aborts a transaction for that running it again mends.
 	IsRetryable func(error) bool
 	// TryLockKey and LockKey take a lock on an int64 key until the
 	// transaction ends (PostgreSQL's advisory locks): the first answers at
