@@ -74,6 +74,14 @@ var Dialect = sqlstore.Dialect{
 		var e *pgconn.PgError
 		return errors.As(err, &e) && e.Code == "22P02" && strings.Contains(e.Message, expectPrefix)
 	},
+	IsAnswer: func(err error) bool {
+		var e *pgconn.PgError
+		return errors.As(err, &e)
+	},
+	ConnLost: func(driverConn any) bool {
+		c, err := pgxConn(driverConn)
+		return err == nil && c.IsClosed()
+	},
 }
 
 // expectRows makes statement, an UPDATE, return one row, which fails to

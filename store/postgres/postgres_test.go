@@ -1,10 +1,16 @@
 package postgres_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	neturl "net/url"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -653,5 +659,280 @@ func TestDroppedStatementsArePreparedAgain(t *testing.T) {
 	}
 	if payments != n {
 		t.Errorf("%d payments, want %d", payments, n)
+	}
+}
+
+// A database that restarts, fails over or ends a session (an
+// administrator, an idle timeout) leaves the pool's connections dead,
+// and the next batch on each fails at once. Whatever the batch had sent,
+// none of its COMMIT had run: it runs again on another connection, and
+// no caller hears of it. Each kind of batch is checked: a caller alone
+// whose BEGIN, writes and COMMIT are one pipeline, a caller alone whose
+// hinted read goes with the BEGIN, a batch of several, and a lease.
+func TestConnectionsEndedByTheDatabaseFailNoCaller(t *testing.T) {
+	ctx := context.Background()
+	const app = "malipo-ended-test"
+	s, other := openBeside(t, pgtest.URL(t)+"&application_name="+app)
+	seed(t, s, func(store.Tx) error { return nil })
+	read := func(tx store.Tx) error { _, err := tx.GetMerchant(intA.MerchantID); return err }
+	// end has the database end the store's connections, each used just
+	// before, twice: pgx pings a connection before it hands it out again
+	// if it is idle for over a second, or handed out for the first time
+	// since it was opened, and only those would be found dead before a
+	// batch met them.
+	end := func() {
+		t.Helper()
+		for range 2 {
+			if err := s.Transact(ctx, read); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Lease(ctx, read); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var n int
+		err := other.QueryRowContext(ctx, `SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity
+			WHERE application_name = $1 AND pid <> pg_backend_pid()`, app).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			t.Fatal("the store had no connection to end")
+		}
+	}
+	payment := func(id string) malipo.Payment {
+		return malipo.Payment{ID: id, MerchantID: intA.MerchantID, IntegrationID: intA.ID, Mode: intA.Mode, Amount: 5000,
+			Currency: "XOF", Reference: id, Status: malipo.PaymentPending, CheckoutToken: "tok_" + id}
+	}
+	create := func(id string) func(tx store.Tx) error {
+		return func(tx store.Tx) error { return tx.CreatePayment(payment(id)) }
+	}
+	cases := []struct {
+		name string
+		run  func(round int) error
+	}{
+		{"a create alone", func(round int) error {
+			return s.Transact(ctx, create(fmt.Sprintf("pay_alone_%d", round)))
+		}},
+		{"a hinted read and update alone", func(round int) error {
+			id := fmt.Sprintf("pay_alone_%d", round)
+			return s.Transact(ctx, func(tx store.Tx) error {
+				p, err := tx.GetPayment(id)
+				if err != nil {
+					return err
+				}
+				p.Status = malipo.PaymentFailed
+				return tx.UpdatePayment(p)
+			}, store.Hint{Payment: id})
+		}},
+		{"a batch of two creates", func(round int) error {
+			errs := storetest.InOneBatch(t, s, storetest.Call{Fn: create(fmt.Sprintf("pay_first_%d", round))},
+				storetest.Call{Fn: create(fmt.Sprintf("pay_second_%d", round))})
+			return errors.Join(errs...)
+		}},
+		{"a lease", func(int) error { return s.Lease(ctx, read) }},
+	}
+	aborts := func() int64 { return s.(interface{ Aborts() int64 }).Aborts() }
+	met := make([]int, len(cases))
+	const rounds = 3
+	for round := range rounds {
+		for i, c := range cases {
+			end()
+			before := aborts()
+			if err := c.run(round); err != nil {
+				t.Fatalf("round %d, %s, on an ended connection: %v", round, c.name, err)
+			}
+			if aborts() > before {
+				met[i]++
+			}
+		}
+	}
+	for i, c := range cases {
+		if met[i] == 0 {
+			t.Errorf("%s never met an ended connection in %d rounds: the test did not test it", c.name, rounds)
+		}
+	}
+	var payments, failed int
+	err := other.QueryRowContext(ctx, `SELECT count(*), count(*) FILTER (WHERE status = 'failed') FROM payments`).Scan(&payments, &failed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if payments != 3*rounds || failed != rounds {
+		t.Errorf("%d payments, %d of them failed; want %d and %d", payments, failed, 3*rounds, rounds)
+	}
+}
+
+// A COMMIT sent on a connection that is lost before its answer arrives
+// may have committed: the batch is not run again (its work would then be
+// done twice), and its callers are told it failed. A proxy between the
+// store and the database lets the COMMIT through, lets the database
+// commit, and cuts the connection before the answer comes back.
+func TestACommitWithoutAnAnswerIsNotRunAgain(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	s, other := openBeside(t, url)
+	seed(t, s, func(store.Tx) error { return nil })
+	proxy := cuttingProxy(t, url)
+	s2, err := postgres.Open(ctx, proxy.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s2.Close() })
+	aborts := s2.Aborts()
+	proxy.cutAfterCommit.Store(true)
+	pay := malipo.Payment{ID: "pay_once", MerchantID: intA.MerchantID, IntegrationID: intA.ID, Mode: intA.Mode, Amount: 5000,
+		Currency: "XOF", Reference: "pay_once", Status: malipo.PaymentPending, CheckoutToken: "tok_once"}
+	err = s2.Transact(ctx, func(tx store.Tx) error { return tx.CreatePayment(pay) })
+	if err == nil {
+		t.Fatal("a COMMIT whose answer was lost: no error")
+	}
+	if !proxy.cut.Load() {
+		t.Fatalf("the proxy cut nothing: %v", err)
+	}
+	if again := s2.Aborts() - aborts; again != 0 {
+		t.Errorf("the batch ran again %d times after its COMMIT was sent", again)
+	}
+	var n int
+	if err := other.QueryRowContext(ctx, `SELECT count(*) FROM payments WHERE id = $1`, pay.ID).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("%d payments committed, want the one the COMMIT committed", n)
+	}
+}
+
+// proxy forwards connections to a PostgreSQL server, and cuts one:
+//   - once cutAfterCommit is set, the first time a client sends a
+//     COMMIT, the server's answers stop reaching that client, and after
+//     the server has had time to run what it was sent, both sides are
+//     closed;
+//   - once cutAfterCommitAnswer is set, the first time the server
+//     answers a COMMIT, that answer reaches the client and then both
+//     sides are closed, before the server says it is ready again.
+type proxy struct {
+	url                                       string
+	cutAfterCommit, cutAfterCommitAnswer, cut atomic.Bool
+}
+
+func cuttingProxy(t *testing.T, target string) *proxy {
+	t.Helper()
+	u, err := neturl.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	p := &proxy{}
+	server := u.Host
+	u.Host = ln.Addr().String()
+	p.url = u.String()
+	go func() {
+		for {
+			client, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go p.serve(client, server)
+		}
+	}()
+	return p
+}
+
+func (p *proxy) serve(client net.Conn, server string) {
+	defer client.Close()
+	db, err := net.Dial("tcp", server)
+	if err != nil {
+		return
+	}
+	defer db.Close()
+	var muted atomic.Bool
+	go func() {
+		defer client.Close()
+		answers := bufio.NewReader(db)
+		for {
+			msg, err := nextMessage(answers)
+			if err != nil {
+				return
+			}
+			if muted.Load() {
+				continue
+			}
+			if _, err := client.Write(msg); err != nil {
+				return
+			}
+			// CommandComplete ('C') tagged COMMIT.
+			if msg[0] == 'C' && bytes.Equal(msg[5:], []byte("COMMIT\x00")) && p.cutAfterCommitAnswer.Load() && p.cut.CompareAndSwap(false, true) {
+				db.Close()
+				return
+			}
+		}
+	}()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := client.Read(buf)
+		if n > 0 {
+			if p.cutAfterCommit.Load() && bytes.Contains(buf[:n], []byte("COMMIT")) && p.cut.CompareAndSwap(false, true) {
+				muted.Store(true)
+				time.AfterFunc(200*time.Millisecond, func() { client.Close(); db.Close() })
+			}
+			if _, err := db.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// nextMessage reads one message of the server's: its type, its length and
+// the rest. The first bytes a server sends (SSL refused, 'N') are a byte
+// alone, and the proxy's clients do not ask for SSL.
+func nextMessage(r *bufio.Reader) ([]byte, error) {
+	head := make([]byte, 5)
+	if _, err := io.ReadFull(r, head); err != nil {
+		return nil, err
+	}
+	msg := make([]byte, 1+binary.BigEndian.Uint32(head[1:]))
+	copy(msg, head)
+	_, err := io.ReadFull(r, msg[5:])
+	return msg, err
+}
+
+// A COMMIT answered before the connection was lost has committed: its
+// callers are told so, though the server never said it was ready again.
+func TestACommitAnsweredBeforeTheConnectionWasLostSucceeds(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	s, other := openBeside(t, url)
+	seed(t, s, func(store.Tx) error { return nil })
+	proxy := cuttingProxy(t, url)
+	s2, err := postgres.Open(ctx, proxy.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s2.Close() })
+	proxy.cutAfterCommitAnswer.Store(true)
+	pay := malipo.Payment{ID: "pay_answered", MerchantID: intA.MerchantID, IntegrationID: intA.ID, Mode: intA.Mode, Amount: 5000,
+		Currency: "XOF", Reference: "pay_answered", Status: malipo.PaymentPending, CheckoutToken: "tok_answered"}
+	if err := s2.Transact(ctx, func(tx store.Tx) error { return tx.CreatePayment(pay) }); err != nil {
+		t.Errorf("a COMMIT answered, then the connection lost: %v", err)
+	}
+	if !proxy.cut.Load() {
+		t.Fatal("the proxy cut nothing")
+	}
+	var n int
+	if err := other.QueryRowContext(ctx, `SELECT count(*) FROM payments WHERE id = $1`, pay.ID).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("%d payments committed, want 1", n)
+	}
+	// The next batch finds the connection gone and takes another.
+	if err := s2.Transact(ctx, func(tx store.Tx) error { _, err := tx.GetMerchant(intA.MerchantID); return err }); err != nil {
+		t.Errorf("the next batch: %v", err)
 	}
 }

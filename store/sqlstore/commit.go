@@ -207,8 +207,9 @@ func (db *DB) took(u *unit) {
 }
 
 // noteAbort counts a transaction the database aborted (a deadlock, a
-// serialization failure, a prepared statement gone): the committer runs
-// its work again, but each costs time and should not happen.
+// serialization failure, a prepared statement gone; runBatch counts
+// lost connections): the committer runs its work again, but each costs
+// time and should not happen.
 func (db *DB) noteAbort(err error) {
 	if err != nil && db.dialect.IsRetryable(err) {
 		db.aborts.Add(1)
@@ -216,8 +217,8 @@ func (db *DB) noteAbort(err error) {
 }
 
 // Aborts reports how many transactions the database aborted for a
-// deadlock, a serialization failure or a prepared statement gone since
-// the store opened.
+// deadlock, a serialization failure, a prepared statement gone or a
+// connection lost before commit, since the store opened.
 func (db *DB) Aborts() int64 { return db.aborts.Load() }
 
 // retryable reports an error after which the work may simply run again:
@@ -349,15 +350,74 @@ func (db *DB) commitBatch(batch []*unit, shard int) {
 // runBatch returns each unit's own result, or an error that failed them all.
 func (db *DB) runBatch(batch []*unit, shard int) ([]error, error) {
 	const attempts = 5
-	var err error
-	for range attempts {
-		var results []error
-		results, err = db.tryBatch(batch, shard)
-		if err == nil || !db.retryable(err) || len(batch) > 1 {
+	lost := 0
+	for attempt := 1; ; attempt++ {
+		results, err := db.tryBatch(batch, shard)
+		if lostBefore(results, err) && lost < maxLost {
+			// Nothing of it committed: the whole batch runs again, on
+			// another connection, and no caller hears of it.
+			lost++
+			db.aborts.Add(1)
+			attempt--
+			continue
+		}
+		if err == nil || !db.retryable(err) || len(batch) > 1 || attempt == attempts {
 			return results, err
 		}
 	}
-	return nil, err
+}
+
+// maxLost bounds how many connections in a row a batch may find lost
+// before it fails its callers. A database that restarted (or failed
+// over) has ended every connection a pool keeps, and each fails its
+// first batch at once; a database that is down fails the next
+// connection's dial instead, which is not retried.
+const maxLost = 32
+
+// connLostError is what a batch met when the database or the network
+// ended its connection before any COMMIT of it could have run.
+type connLostError struct{ err error }
+
+func (e *connLostError) Error() string { return "connection lost before commit: " + e.err.Error() }
+func (e *connLostError) Unwrap() error { return e.err }
+
+// lostBefore reports that a batch's results or error say its connection
+// was lost before it could commit (see tx.lostConn).
+func lostBefore(results []error, err error) bool {
+	var lost *connLostError
+	if errors.As(err, &lost) {
+		return true
+	}
+	for _, r := range results {
+		if errors.As(r, &lost) {
+			return true
+		}
+	}
+	return false
+}
+
+// lostConn reports that the transaction's connection is gone while none
+// of its COMMITs can have run: the database rolled it back, so it may run
+// again, however far it had got.
+func (t *tx) lostConn() bool {
+	if t.conn == nil || t.db.dialect.ConnLost == nil || t.committed || t.commitUnknown {
+		return false
+	}
+	lost := false
+	t.conn.Raw(func(driverConn any) error {
+		lost = t.db.dialect.ConnLost(driverConn)
+		return nil
+	})
+	return lost
+}
+
+// asLost marks err as met on a lost connection (nil stays nil).
+func asLost(err error) error {
+	var lost *connLostError
+	if err == nil || errors.As(err, &lost) {
+		return err
+	}
+	return &connLostError{err}
 }
 
 // tryBatch runs the batch optimistically, without savepoints: most units
@@ -366,7 +426,7 @@ func (db *DB) runBatch(batch []*unit, shard int) ([]error, error) {
 // around each unit, so that only the failing ones are undone.
 func (db *DB) tryBatch(batch []*unit, shard int) ([]error, error) {
 	results, failed, err := db.runInTx(batch, false, shard)
-	if err != nil || !failed || len(batch) == 1 {
+	if err != nil || !failed || len(batch) == 1 || lostBefore(results, nil) {
 		return results, err
 	}
 	results, _, err = db.runInTx(batch, true, shard)
@@ -404,6 +464,16 @@ func (db *DB) runInTx(batch []*unit, savepoints bool, shard int) (results []erro
 	defer func() {
 		if err != nil || failed {
 			t.rollback()
+		}
+	}()
+	// Deferred after the rollback, so run before it: the connection's
+	// state is read before the rollback discards it.
+	defer func() {
+		if (err != nil || failed) && t.lostConn() {
+			err = asLost(err)
+			for i := range results {
+				results[i] = asLost(results[i])
+			}
 		}
 	}()
 	if leasing && db.lease == nil {

@@ -70,8 +70,17 @@ type Dialect struct {
 	// COMMIT that rolled back is an error. It lets a batch's last writes,
 	// its BEGIN and its COMMIT cost one round trip (see pipedWrite), so a
 	// dialect that sets it has write transactions run by hand on a
-	// connection, and sets ExpectRows and IsExpectFailure too.
+	// connection, and sets ExpectRows, IsExpectFailure, IsAnswer and
+	// ConnLost too.
 	Pipeline func(ctx context.Context, driverConn any, queries []string, args [][]any) ([]int64, error)
+	// IsAnswer reports that an error is the database's own answer to a
+	// statement, not a failure to reach it or to hear from it: what was
+	// sent after that statement in a pipeline did not run.
+	IsAnswer func(error) bool
+	// ConnLost reports that a driver connection is gone (the database
+	// or the network ended it): a transaction open on it was rolled
+	// back, unless its COMMIT had been sent.
+	ConnLost func(driverConn any) bool
 	// ExpectRows turns statement, an UPDATE that must change n rows, into
 	// one that fails unless it did, so that a count short of n stops the
 	// COMMIT piped after it; IsExpectFailure reports that failure.

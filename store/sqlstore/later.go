@@ -478,6 +478,10 @@ func (t *tx) sendPiped(commit bool) (int, error) {
 	if failed == nil && len(affected) < len(queries) {
 		failed = errors.New("pipeline: a statement had no answer")
 	}
+	// The database runs a pipeline in order and skips what follows an
+	// error: a COMMIT it did not answer ran only if nothing before it
+	// failed, which only an answer from the database says.
+	t.commitUnknown = commit && failed != nil && len(affected) < len(queries) && !t.db.dialect.IsAnswer(failed)
 	if begin {
 		if len(affected) == 0 {
 			return len(writes), fmt.Errorf("begin: %w", failed)
@@ -496,7 +500,10 @@ func (t *tx) sendPiped(commit bool) (int, error) {
 		if len(affected) == len(writes) {
 			return len(writes), fmt.Errorf("commit: %w", failed)
 		}
+		// The COMMIT was answered: the work is durable, whatever failed
+		// after it (the pipeline's end, the connection).
 		t.committed = true
+		return len(writes), nil
 	}
 	return len(writes), failed
 }

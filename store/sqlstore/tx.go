@@ -76,6 +76,10 @@ type tx struct {
 	// begins with its first statement, or with the pipeline if nothing
 	// came before, and its COMMIT goes with the pipeline.
 	begun, committed bool
+	// commitUnknown is set once a COMMIT was sent whose fate is not
+	// known: the connection failed before the database answered it (see
+	// lostConn).
+	commitUnknown bool
 }
 
 // runner is what runs a transaction's statements: *sql.Tx or *sql.Conn.
