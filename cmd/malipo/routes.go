@@ -351,7 +351,7 @@ func storeMetrics(reg prometheus.Registerer, st store.Store) {
 	}
 	if a, ok := st.(interface{ Aborts() int64 }); ok {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "malipo_store_aborts_total",
-			Help: "Transactions the database aborted (a deadlock, a serialization failure, a prepared statement gone, a connection lost before commit) and the committer ran again."}, func() float64 { return float64(a.Aborts()) }))
+			Help: "Transactions run again because the database aborted them (a deadlock, a serialization failure, a prepared statement gone) or their connection was lost before commit."}, func() float64 { return float64(a.Aborts()) }))
 	}
 	obs, ok := st.(store.BatchObserver)
 	if !ok {

@@ -668,7 +668,8 @@ func TestDroppedStatementsArePreparedAgain(t *testing.T) {
 // none of its COMMIT had run: it runs again on another connection, and
 // no caller hears of it. Each kind of batch is checked: a caller alone
 // whose BEGIN, writes and COMMIT are one pipeline, a caller alone whose
-// hinted read goes with the BEGIN, a batch of several, and a lease.
+// hinted read goes with the BEGIN, a batch of several, and a lease; and
+// a read-only transaction, which changes nothing and runs again too.
 func TestConnectionsEndedByTheDatabaseFailNoCaller(t *testing.T) {
 	ctx := context.Background()
 	const app = "malipo-ended-test"
@@ -687,6 +688,9 @@ func TestConnectionsEndedByTheDatabaseFailNoCaller(t *testing.T) {
 				t.Fatal(err)
 			}
 			if err := s.Lease(ctx, read); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Read(ctx, read); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -731,6 +735,7 @@ func TestConnectionsEndedByTheDatabaseFailNoCaller(t *testing.T) {
 			return errors.Join(errs...)
 		}},
 		{"a lease", func(int) error { return s.Lease(ctx, read) }},
+		{"a read", func(int) error { return s.Read(ctx, read) }},
 	}
 	aborts := func() int64 { return s.(interface{ Aborts() int64 }).Aborts() }
 	met := make([]int, len(cases))

@@ -216,9 +216,10 @@ func (db *DB) noteAbort(err error) {
 	}
 }
 
-// Aborts reports how many transactions the database aborted for a
-// deadlock, a serialization failure, a prepared statement gone or a
-// connection lost before commit, since the store opened.
+// Aborts reports how many transactions ran again since the store opened
+// because the database aborted them (a deadlock, a serialization
+// failure, a prepared statement gone) or their connection was lost
+// before commit.
 func (db *DB) Aborts() int64 { return db.aborts.Load() }
 
 // retryable reports an error after which the work may simply run again:
@@ -400,15 +401,7 @@ func lostBefore(results []error, err error) bool {
 // of its COMMITs can have run: the database rolled it back, so it may run
 // again, however far it had got.
 func (t *tx) lostConn() bool {
-	if t.conn == nil || t.db.dialect.ConnLost == nil || t.committed || t.commitUnknown {
-		return false
-	}
-	lost := false
-	t.conn.Raw(func(driverConn any) error {
-		lost = t.db.dialect.ConnLost(driverConn)
-		return nil
-	})
-	return lost
+	return t.conn != nil && !t.committed && !t.commitUnknown && t.db.lost(t.conn)
 }
 
 // asLost marks err as met on a lost connection (nil stays nil).

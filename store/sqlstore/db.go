@@ -193,19 +193,53 @@ func (db *DB) Close() error {
 	return err
 }
 
-// Read runs fn in a read-only transaction on the read pool.
+// Read runs fn in a read-only transaction on the read pool. A read whose
+// connection the database ended (a restart, a failover) runs again on
+// another, as a batch does (see maxLost): it changes nothing.
 func (db *DB) Read(ctx context.Context, fn func(store.Tx) error) error {
-	sqlTx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	for lost := 0; ; lost++ {
+		connLost, err := db.readOnce(ctx, fn)
+		if !connLost || lost == maxLost {
+			return err
+		}
+		db.aborts.Add(1)
+	}
+}
+
+// readOnce runs fn once, and reports whether it failed on a connection
+// the database or the network ended.
+func (db *DB) readOnce(ctx context.Context, fn func(store.Tx) error) (connLost bool, err error) {
+	conn, err := db.read.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("begin read: %w", err)
+		return false, fmt.Errorf("begin read: %w", err)
+	}
+	defer conn.Close()
+	sqlTx, err := conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return db.lost(conn), fmt.Errorf("begin read: %w", err)
 	}
 	defer sqlTx.Rollback()
 	t := &tx{db: db, tx: sqlTx, sqlTx: sqlTx, ctx: ctx}
 	if err := fn(t); err != nil {
-		return err
+		sqlTx.Rollback()
+		return db.lost(conn), err
 	}
 	runAfter(t.after)
-	return nil
+	return false, nil
+}
+
+// lost reports that conn is gone: the database or the network ended it
+// (see Dialect.ConnLost).
+func (db *DB) lost(conn *sql.Conn) bool {
+	if db.dialect.ConnLost == nil {
+		return false
+	}
+	lost := false
+	conn.Raw(func(driverConn any) error {
+		lost = db.dialect.ConnLost(driverConn)
+		return nil
+	})
+	return lost
 }
 
 // q rebinds ? placeholders to $n for engines that number them.
