@@ -9,6 +9,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -77,6 +78,14 @@ var Dialect = sqlstore.Dialect{
 	IsAnswer: func(err error) bool {
 		var e *pgconn.PgError
 		return errors.As(err, &e)
+	},
+	EndsSession: func(err error) bool {
+		var e *pgconn.PgError
+		if !errors.As(err, &e) {
+			return false
+		}
+		severity := cmp.Or(e.SeverityUnlocalized, e.Severity)
+		return severity == "FATAL" || severity == "PANIC"
 	},
 	ConnLost: func(driverConn any) bool {
 		c, err := pgxConn(driverConn)

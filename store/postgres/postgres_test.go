@@ -813,10 +813,14 @@ func TestACommitWithoutAnAnswerIsNotRunAgain(t *testing.T) {
 //     closed;
 //   - once cutAfterCommitAnswer is set, the first time the server
 //     answers a COMMIT, that answer reaches the client and then both
-//     sides are closed, before the server says it is ready again.
+//     sides are closed, before the server says it is ready again;
+//   - once fatalForCommitAnswer is set, the first time the server
+//     answers a COMMIT, the client gets a FATAL error in its place, as
+//     from a server told to stop just after it committed, and then both
+//     sides are closed.
 type proxy struct {
-	url                                       string
-	cutAfterCommit, cutAfterCommitAnswer, cut atomic.Bool
+	url                                                             string
+	cutAfterCommit, cutAfterCommitAnswer, fatalForCommitAnswer, cut atomic.Bool
 }
 
 func cuttingProxy(t *testing.T, target string) *proxy {
@@ -865,11 +869,17 @@ func (p *proxy) serve(client net.Conn, server string) {
 			if muted.Load() {
 				continue
 			}
+			// CommandComplete ('C') tagged COMMIT.
+			commitAnswer := msg[0] == 'C' && bytes.Equal(msg[5:], []byte("COMMIT\x00"))
+			if commitAnswer && p.fatalForCommitAnswer.Load() && p.cut.CompareAndSwap(false, true) {
+				client.Write(fatal)
+				db.Close()
+				return
+			}
 			if _, err := client.Write(msg); err != nil {
 				return
 			}
-			// CommandComplete ('C') tagged COMMIT.
-			if msg[0] == 'C' && bytes.Equal(msg[5:], []byte("COMMIT\x00")) && p.cutAfterCommitAnswer.Load() && p.cut.CompareAndSwap(false, true) {
+			if commitAnswer && p.cutAfterCommitAnswer.Load() && p.cut.CompareAndSwap(false, true) {
 				db.Close()
 				return
 			}
@@ -892,6 +902,14 @@ func (p *proxy) serve(client net.Conn, server string) {
 		}
 	}
 }
+
+// fatal is the ErrorResponse of a server told to stop (SQLSTATE 57P01).
+var fatal = func() []byte {
+	fields := "SFATAL\x00VFATAL\x00C57P01\x00Mterminating connection due to administrator command\x00\x00"
+	msg := []byte{'E', 0, 0, 0, 0}
+	binary.BigEndian.PutUint32(msg[1:], uint32(4+len(fields)))
+	return append(msg, fields...)
+}()
 
 // nextMessage reads one message of the server's: its type, its length and
 // the rest. The first bytes a server sends (SSL refused, 'N') are a byte
@@ -939,5 +957,41 @@ func TestACommitAnsweredBeforeTheConnectionWasLostSucceeds(t *testing.T) {
 	// The next batch finds the connection gone and takes another.
 	if err := s2.Transact(ctx, func(tx store.Tx) error { _, err := tx.GetMerchant(intA.MerchantID); return err }); err != nil {
 		t.Errorf("the next batch: %v", err)
+	}
+}
+
+// A server told to stop just after it committed answers the COMMIT with
+// a FATAL error, not with its tag: the work may be durable, so the batch
+// is not run again, though the error is the server's own answer.
+func TestAFatalErrorAnsweringACommitIsNotRunAgain(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	s, other := openBeside(t, url)
+	seed(t, s, func(store.Tx) error { return nil })
+	proxy := cuttingProxy(t, url)
+	s2, err := postgres.Open(ctx, proxy.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s2.Close() })
+	aborts := s2.Aborts()
+	proxy.fatalForCommitAnswer.Store(true)
+	pay := malipo.Payment{ID: "pay_fatal", MerchantID: intA.MerchantID, IntegrationID: intA.ID, Mode: intA.Mode, Amount: 5000,
+		Currency: "XOF", Reference: "pay_fatal", Status: malipo.PaymentPending, CheckoutToken: "tok_fatal"}
+	if err := s2.Transact(ctx, func(tx store.Tx) error { return tx.CreatePayment(pay) }); err == nil {
+		t.Error("a COMMIT answered with a FATAL error: no error")
+	}
+	if !proxy.cut.Load() {
+		t.Fatal("the proxy cut nothing")
+	}
+	if again := s2.Aborts() - aborts; again != 0 {
+		t.Errorf("the batch ran again %d times after its COMMIT was answered with a FATAL error", again)
+	}
+	var n int
+	if err := other.QueryRowContext(ctx, `SELECT count(*) FROM payments WHERE id = $1`, pay.ID).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("%d payments committed, want 1", n)
 	}
 }

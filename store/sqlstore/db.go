@@ -70,13 +70,15 @@ type Dialect struct {
 	// COMMIT that rolled back is an error. It lets a batch's last writes,
 	// its BEGIN and its COMMIT cost one round trip (see pipedWrite), so a
 	// dialect that sets it has write transactions run by hand on a
-	// connection, and sets ExpectRows, IsExpectFailure, IsAnswer and
-	// ConnLost too.
+	// connection, and sets ExpectRows, IsExpectFailure, IsAnswer,
+	// EndsSession and ConnLost too.
 	Pipeline func(ctx context.Context, driverConn any, queries []string, args [][]any) ([]int64, error)
 	// IsAnswer reports that an error is the database's own answer to a
 	// statement, not a failure to reach it or to hear from it: what was
-	// sent after that statement in a pipeline did not run.
-	IsAnswer func(error) bool
+	// sent after that statement in a pipeline did not run. EndsSession
+	// reports such an answer that ended the session (PostgreSQL's FATAL),
+	// which a server may send after the statement it answers has run.
+	IsAnswer, EndsSession func(error) bool
 	// ConnLost reports that a driver connection is gone (the database
 	// or the network ended it): a transaction open on it was rolled
 	// back, unless its COMMIT had been sent.

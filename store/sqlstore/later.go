@@ -478,10 +478,19 @@ func (t *tx) sendPiped(commit bool) (int, error) {
 	if failed == nil && len(affected) < len(queries) {
 		failed = errors.New("pipeline: a statement had no answer")
 	}
-	// The database runs a pipeline in order and skips what follows an
-	// error: a COMMIT it did not answer ran only if nothing before it
-	// failed, which only an answer from the database says.
-	t.commitUnknown = commit && failed != nil && len(affected) < len(queries) && !t.db.dialect.IsAnswer(failed)
+	if commit && failed != nil && len(affected) < len(queries) {
+		// The database runs a pipeline in order and skips what follows an
+		// error, so its own error answering a statement before the COMMIT
+		// says the COMMIT did not run, as does an error answering the
+		// COMMIT itself that leaves the session open (a failure to
+		// commit). A lost connection says nothing, and nor does an error
+		// that ended the session in the COMMIT's place: a server told to
+		// stop as it committed sends that.
+		commitIndex := len(queries) - 1
+		d := t.db.dialect
+		notRun := d.IsAnswer(failed) && (len(affected) < commitIndex || !d.EndsSession(failed))
+		t.commitUnknown = !notRun
+	}
 	if begin {
 		if len(affected) == 0 {
 			return len(writes), fmt.Errorf("begin: %w", failed)
