@@ -150,21 +150,27 @@ func (c *chaosRun) get(path string) map[string]any {
 // stuck in flight, PostgreSQL saw no deadlock and the ledger balances: on
 // SQLite, on PostgreSQL, and with two nodes on one PostgreSQL. The short
 // version runs with the tests; -chaos.kills sets how long it goes on.
+//
+// One more configuration stops no node: PostgreSQL ends every session of
+// the nodes' database instead, as a restart or a failover would, each
+// time the others would kill a node.
 func TestChaos(t *testing.T) {
 	for _, cfg := range []struct {
 		name       string
 		nodes      int
 		pg, viaMTN bool
 		noCallback bool // MTN never calls back: only Malipo's questions finish anything
-	}{{"sqlite", 1, false, false, false}, {"postgres", 1, true, false, false}, {"postgres-two-nodes", 2, true, false, false},
-		{"live-mtn-sqlite", 1, false, true, false}, {"live-mtn-postgres", 1, true, true, false},
-		{"live-mtn-postgres-no-callbacks", 1, true, true, true}} {
+		endSession bool // the database ends the nodes' sessions; no node is killed
+	}{{"sqlite", 1, false, false, false, false}, {"postgres", 1, true, false, false, false},
+		{"postgres-two-nodes", 2, true, false, false, false}, {"postgres-sessions-ended", 2, true, false, false, true},
+		{"live-mtn-sqlite", 1, false, true, false, false}, {"live-mtn-postgres", 1, true, true, false, false},
+		{"live-mtn-postgres-no-callbacks", 1, true, true, true, false}} {
 		t.Run(cfg.name, func(t *testing.T) {
 			db, dbName := filepath.Join(t.TempDir(), "malipo.db"), ""
 			if cfg.pg {
 				db, dbName = pgtest.Database(t)
 			}
-			chaos(t, db, dbName, cfg.nodes, cfg.viaMTN, cfg.noCallback)
+			chaos(t, db, dbName, cfg.nodes, cfg.viaMTN, cfg.noCallback, cfg.endSession)
 		})
 	}
 }
@@ -173,8 +179,9 @@ func TestChaos(t *testing.T) {
 // on the sandbox rails, or (viaMTN) in live mode through an MTN MoMo
 // simulator that fails a fifth of its calls (half of those after acting)
 // and calls back once, whether the node is up or not (or, noCallback,
-// never).
-func chaos(t *testing.T, db, dbName string, nodes int, viaMTN, noCallback bool) {
+// never). With endSessions, PostgreSQL ends the nodes' sessions where
+// the killer would stop a node.
+func chaos(t *testing.T, db, dbName string, nodes int, viaMTN, noCallback, endSessions bool) {
 	c := &chaosRun{t: t, db: db, flags: []string{"--sandbox-delay", "1s", "--rail-timeout", "1s", "--reconcile-after", "1s"},
 		nodes: make([]*process, nodes), client: &http.Client{Timeout: 5 * time.Second}}
 	for range nodes {
@@ -264,8 +271,13 @@ func chaos(t *testing.T, db, dbName string, nodes int, viaMTN, noCallback bool) 
 		})
 	}
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	ended := 0
 	for range *chaosKills {
 		time.Sleep(time.Duration(500+rng.Intn(1500)) * time.Millisecond)
+		if endSessions {
+			ended += endAllSessions(t, db)
+			continue
+		}
 		i := rng.Intn(nodes)
 		c.mu.Lock()
 		p := c.nodes[i]
@@ -382,8 +394,12 @@ func chaos(t *testing.T, db, dbName string, nodes int, viaMTN, noCallback bool) 
 	if deadlocks != 0 {
 		t.Errorf("PostgreSQL detected %d deadlocks", deadlocks)
 	}
-	report := fmt.Sprintf("%d nodes, %d kills, %d requests (%d unanswered at first, %d resent): acknowledged lost %d, duplicated %d, stuck in flight %d, deadlocks %d, verify %s%s",
-		nodes, c.kills, len(c.ops), c.unanswd.Load(), resent, lost, duplicated, stuck.attempts+stuck.payments+stuck.payouts+stuck.refunds, deadlocks, verify, charged)
+	stopped := fmt.Sprintf("%d kills", c.kills)
+	if endSessions {
+		stopped = fmt.Sprintf("%d database sessions ended", ended)
+	}
+	report := fmt.Sprintf("%d nodes, %s, %d requests (%d unanswered at first, %d resent): acknowledged lost %d, duplicated %d, stuck in flight %d, deadlocks %d, verify %s%s",
+		nodes, stopped, len(c.ops), c.unanswd.Load(), resent, lost, duplicated, stuck.attempts+stuck.payments+stuck.payouts+stuck.refunds, deadlocks, verify, charged)
 	t.Log(report)
 	if dir := os.Getenv("MALIPO_CHAOS_REPORT"); dir != "" {
 		f, err := os.OpenFile(dir, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
@@ -392,4 +408,19 @@ func chaos(t *testing.T, db, dbName string, nodes int, viaMTN, noCallback bool) 
 			f.Close()
 		}
 	}
+}
+
+// endAllSessions has PostgreSQL end every session of db's database but
+// its own, as a restart would, and returns how many it ended.
+func endAllSessions(t *testing.T, db string) int {
+	t.Helper()
+	conn := lookInto(t, db)
+	defer conn.Close()
+	var n int
+	err := conn.QueryRow(`SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid()`).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -995,3 +995,52 @@ func TestAFatalErrorAnsweringACommitIsNotRunAgain(t *testing.T) {
 		t.Errorf("%d payments committed, want 1", n)
 	}
 }
+
+// A connection can be found lost after the driver has already said so to
+// database/sql, which then hands it out no more: a batch rerun with
+// savepoints, whose caller's read met the ended connection and whose
+// ROLLBACK TO SAVEPOINT was then refused as a bad connection. The batch
+// runs again on another connection, and every caller's work commits.
+func TestABatchWhoseConnectionEndsBetweenSavepointsRunsAgain(t *testing.T) {
+	ctx := context.Background()
+	const app = "malipo-savepoint-test"
+	s, other := openBeside(t, pgtest.URL(t)+"&application_name="+app)
+	seed(t, s, func(store.Tx) error { return nil })
+	read := func(tx store.Tx) error { _, err := tx.GetMerchant(intA.MerchantID); return err }
+	var aCalls, bCalls atomic.Int32
+	errs := storetest.InOneBatch(t, s,
+		// Fails its first run, so that the batch runs again with a
+		// savepoint around each caller.
+		storetest.Call{Fn: func(tx store.Tx) error {
+			if aCalls.Add(1) == 1 {
+				return errors.New("not this time")
+			}
+			return tx.CreatePayment(malipo.Payment{ID: "pay_a", MerchantID: intA.MerchantID, IntegrationID: intA.ID, Mode: intA.Mode,
+				Amount: 5000, Currency: "XOF", Reference: "pay_a", Status: malipo.PaymentPending, CheckoutToken: "tok_a"})
+		}},
+		// Has the database end the batch's connection the first time it
+		// runs, then reads on it.
+		storetest.Call{Fn: func(tx store.Tx) error {
+			if bCalls.Add(1) == 1 {
+				if _, err := other.ExecContext(ctx, `SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity
+					WHERE application_name = $1 AND pid <> pg_backend_pid()`, app); err != nil {
+					return err
+				}
+			}
+			return read(tx)
+		}},
+	)
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatalf("a batch whose connection ended between savepoints: %v", errs)
+	}
+	if aCalls.Load() < 3 || bCalls.Load() < 2 {
+		t.Fatalf("the callers ran %d and %d times: the batch never ran again after a savepoint on an ended connection", aCalls.Load(), bCalls.Load())
+	}
+	var n int
+	if err := other.QueryRowContext(ctx, `SELECT count(*) FROM payments`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("%d payments, want 1", n)
+	}
+}

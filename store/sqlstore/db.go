@@ -231,17 +231,18 @@ func (db *DB) readOnce(ctx context.Context, fn func(store.Tx) error) (connLost b
 }
 
 // lost reports that conn is gone: the database or the network ended it
-// (see Dialect.ConnLost).
+// (see Dialect.ConnLost), or the driver said so first and database/sql
+// no longer hands it out.
 func (db *DB) lost(conn *sql.Conn) bool {
 	if db.dialect.ConnLost == nil {
 		return false
 	}
 	lost := false
-	conn.Raw(func(driverConn any) error {
+	err := conn.Raw(func(driverConn any) error {
 		lost = db.dialect.ConnLost(driverConn)
 		return nil
 	})
-	return lost
+	return lost || err != nil
 }
 
 // q rebinds ? placeholders to $n for engines that number them.
