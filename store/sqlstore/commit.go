@@ -351,10 +351,10 @@ func (db *DB) commitBatch(batch []*unit, shard int) {
 // runBatch returns each unit's own result, or an error that failed them all.
 func (db *DB) runBatch(batch []*unit, shard int) ([]error, error) {
 	const attempts = 5
-	lost := 0
+	lost, started := 0, time.Now()
 	for attempt := 1; ; attempt++ {
 		results, err := db.tryBatch(batch, shard)
-		if lostBefore(results, err) && lost < maxLost {
+		if lostBefore(results, err) && lost < maxLost && time.Since(started) < lostWithin {
 			// Nothing of it committed: the whole batch runs again, on
 			// another connection, and no caller hears of it.
 			lost++
@@ -374,6 +374,13 @@ func (db *DB) runBatch(batch []*unit, shard int) ([]error, error) {
 // first batch at once; a database that is down fails the next
 // connection's dial instead, which is not retried.
 const maxLost = 32
+
+// lostWithin bounds how long a batch keeps running again on other
+// connections. A database that ended its connections fails each at once;
+// one the network has cut off answers nothing, so a try waits for
+// BatchTimeout, and trying again would hold the committer for as long
+// each time.
+const lostWithin = 5 * time.Second
 
 // connLostError is what a batch met when the database or the network
 // ended its connection before any COMMIT of it could have run.

@@ -197,11 +197,13 @@ func (db *DB) Close() error {
 
 // Read runs fn in a read-only transaction on the read pool. A read whose
 // connection the database ended (a restart, a failover) runs again on
-// another, as a batch does (see maxLost): it changes nothing.
+// another, as a batch does (see maxLost and lostWithin): it changes
+// nothing.
 func (db *DB) Read(ctx context.Context, fn func(store.Tx) error) error {
+	started := time.Now()
 	for lost := 0; ; lost++ {
 		connLost, err := db.readOnce(ctx, fn)
-		if !connLost || lost == maxLost {
+		if !connLost || lost == maxLost || time.Since(started) >= lostWithin {
 			return err
 		}
 		db.aborts.Add(1)
