@@ -1,0 +1,431 @@
+package postgres_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	neturl "net/url"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/malipo/malipo"
+	"github.com/malipo/malipo/store"
+	"github.com/malipo/malipo/store/postgres"
+	"github.com/malipo/malipo/store/postgres/pgtest"
+	"github.com/malipo/malipo/store/storetest"
+)
+
+// What the store does when PostgreSQL, a pooler or the network ends a
+// connection under it, or takes its prepared statements away.
+
+// A pooler in front of PostgreSQL, or a DISCARD ALL, can drop the
+// statements a connection has prepared. The transaction that next uses
+// one fails (SQLSTATE 26000) before it commits anything; the committer
+// runs it again, and the statements are prepared again: the caller sees
+// its write committed, once.
+func TestDroppedStatementsArePreparedAgain(t *testing.T) {
+	ctx := context.Background()
+	s, db := openBeside(t, pgtest.URL(t))
+	seed(t, s, func(store.Tx) error { return nil })
+	// The first two payments inserted drop every statement their
+	// session has prepared, as a pooler would between two transactions.
+	_, err := db.ExecContext(ctx, `CREATE SEQUENCE drops;
+		CREATE FUNCTION drop_statements() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF nextval('drops') <= 2 THEN
+				EXECUTE 'DEALLOCATE ALL';
+			END IF;
+			RETURN NULL;
+		END $$;
+		CREATE TRIGGER drop_statements AFTER INSERT ON payments FOR EACH STATEMENT EXECUTE FUNCTION drop_statements()`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aborted := s.(interface{ Aborts() int64 }).Aborts()
+	const n = 4
+	for i := range n {
+		id := fmt.Sprintf("pay_%d", i)
+		pay := malipo.Payment{ID: id, MerchantID: intA.MerchantID, IntegrationID: intA.ID, Mode: intA.Mode, Amount: 5000,
+			Currency: "XOF", Reference: id, Status: malipo.PaymentPending, CheckoutToken: "tok_" + id}
+		if err := s.Transact(ctx, func(tx store.Tx) error { return tx.CreatePayment(pay) }); err != nil {
+			t.Fatalf("payment %d, after its connection's statements were dropped: %v", i, err)
+		}
+		// A hinted read goes with the BEGIN through pgx's own cache of
+		// statements, which the drop leaves stale too.
+		err := s.Transact(ctx, func(tx store.Tx) error {
+			pay.Status = malipo.PaymentFailed
+			if _, err := tx.GetPayment(id); err != nil {
+				return err
+			}
+			return tx.UpdatePayment(pay)
+		}, store.Hint{Payment: id})
+		if err != nil {
+			t.Fatalf("payment %d read ahead and failed, after its connection's statements were dropped: %v", i, err)
+		}
+	}
+	if again := s.(interface{ Aborts() int64 }).Aborts() - aborted; again == 0 {
+		t.Error("no transaction met a dropped statement: the test did not test it")
+	}
+	var payments int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM payments`).Scan(&payments); err != nil {
+		t.Fatal(err)
+	}
+	if payments != n {
+		t.Errorf("%d payments, want %d", payments, n)
+	}
+}
+
+// A database that restarts, fails over or ends a session (an
+// administrator, an idle timeout) leaves the pool's connections dead,
+// and the next batch on each fails at once. Whatever the batch had sent,
+// none of its COMMIT had run: it runs again on another connection, and
+// no caller hears of it. Each kind of batch is checked: a caller alone
+// whose BEGIN, writes and COMMIT are one pipeline, a caller alone whose
+// hinted read goes with the BEGIN, a batch of several, and a lease; and
+// a read-only transaction, which changes nothing and runs again too.
+func TestConnectionsEndedByTheDatabaseFailNoCaller(t *testing.T) {
+	ctx := context.Background()
+	const app = "malipo-ended-test"
+	s, other := openBeside(t, pgtest.URL(t)+"&application_name="+app)
+	seed(t, s, func(store.Tx) error { return nil })
+	read := func(tx store.Tx) error { _, err := tx.GetMerchant(intA.MerchantID); return err }
+	// end has the database end the store's connections, each used just
+	// before, twice: pgx pings a connection before it hands it out again
+	// if it is idle for over a second, or handed out for the first time
+	// since it was opened, and only those would be found dead before a
+	// batch met them.
+	end := func() {
+		t.Helper()
+		for range 2 {
+			if err := s.Transact(ctx, read); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Lease(ctx, read); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Read(ctx, read); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var n int
+		err := other.QueryRowContext(ctx, `SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity
+			WHERE application_name = $1 AND pid <> pg_backend_pid()`, app).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			t.Fatal("the store had no connection to end")
+		}
+	}
+	payment := func(id string) malipo.Payment {
+		return malipo.Payment{ID: id, MerchantID: intA.MerchantID, IntegrationID: intA.ID, Mode: intA.Mode, Amount: 5000,
+			Currency: "XOF", Reference: id, Status: malipo.PaymentPending, CheckoutToken: "tok_" + id}
+	}
+	create := func(id string) func(tx store.Tx) error {
+		return func(tx store.Tx) error { return tx.CreatePayment(payment(id)) }
+	}
+	cases := []struct {
+		name string
+		run  func(round int) error
+	}{
+		{"a create alone", func(round int) error {
+			return s.Transact(ctx, create(fmt.Sprintf("pay_alone_%d", round)))
+		}},
+		{"a hinted read and update alone", func(round int) error {
+			id := fmt.Sprintf("pay_alone_%d", round)
+			return s.Transact(ctx, func(tx store.Tx) error {
+				p, err := tx.GetPayment(id)
+				if err != nil {
+					return err
+				}
+				p.Status = malipo.PaymentFailed
+				return tx.UpdatePayment(p)
+			}, store.Hint{Payment: id})
+		}},
+		{"a batch of two creates", func(round int) error {
+			errs := storetest.InOneBatch(t, s, storetest.Call{Fn: create(fmt.Sprintf("pay_first_%d", round))},
+				storetest.Call{Fn: create(fmt.Sprintf("pay_second_%d", round))})
+			return errors.Join(errs...)
+		}},
+		{"a lease", func(int) error { return s.Lease(ctx, read) }},
+		{"a read", func(int) error { return s.Read(ctx, read) }},
+	}
+	aborts := func() int64 { return s.(interface{ Aborts() int64 }).Aborts() }
+	met := make([]int, len(cases))
+	const rounds = 3
+	for round := range rounds {
+		for i, c := range cases {
+			end()
+			before := aborts()
+			if err := c.run(round); err != nil {
+				t.Fatalf("round %d, %s, on an ended connection: %v", round, c.name, err)
+			}
+			if aborts() > before {
+				met[i]++
+			}
+		}
+	}
+	for i, c := range cases {
+		if met[i] == 0 {
+			t.Errorf("%s never met an ended connection in %d rounds: the test did not test it", c.name, rounds)
+		}
+	}
+	var payments, failed int
+	err := other.QueryRowContext(ctx, `SELECT count(*), count(*) FILTER (WHERE status = 'failed') FROM payments`).Scan(&payments, &failed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if payments != 3*rounds || failed != rounds {
+		t.Errorf("%d payments, %d of them failed; want %d and %d", payments, failed, 3*rounds, rounds)
+	}
+}
+
+// A batch whose COMMIT was sent and whose connection was then lost:
+//   - without the COMMIT's answer, it may have committed, so it is not run
+//     again (its work would then be done twice) and its callers are told
+//     it failed;
+//   - nor is it when the answer is a FATAL error in the COMMIT's place,
+//     which a server told to stop just after it committed sends, though
+//     the error is the server's own answer;
+//   - with the COMMIT's answer, it committed, and its callers are told so,
+//     though the server never said it was ready again.
+//
+// A proxy between the store and the database cuts the connection at that
+// point, once the database has committed; the next batch takes another
+// connection.
+func TestACommitWhoseConnectionIsLost(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		cut     cut
+		wantErr bool
+	}{
+		{"sent and never answered", cutAfterCommit, true},
+		{"answered with a FATAL error", fatalForCommit, true},
+		{"answered, then the connection lost", cutAfterCommitAnswer, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			url := pgtest.URL(t)
+			s, other := openBeside(t, url)
+			seed(t, s, func(store.Tx) error { return nil })
+			proxy := cuttingProxy(t, url)
+			s2, err := postgres.Open(ctx, proxy.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s2.Close() })
+			aborts := s2.Aborts()
+			proxy.at.Store(int32(c.cut))
+			pay := malipo.Payment{ID: "pay_cut", MerchantID: intA.MerchantID, IntegrationID: intA.ID, Mode: intA.Mode, Amount: 5000,
+				Currency: "XOF", Reference: "pay_cut", Status: malipo.PaymentPending, CheckoutToken: "tok_cut"}
+			err = s2.Transact(ctx, func(tx store.Tx) error { return tx.CreatePayment(pay) })
+			if !proxy.done.Load() {
+				t.Fatalf("the proxy cut nothing: %v", err)
+			}
+			if (err != nil) != c.wantErr {
+				t.Errorf("the caller was told %v; want an error: %v", err, c.wantErr)
+			}
+			if again := s2.Aborts() - aborts; again != 0 {
+				t.Errorf("the batch ran again %d times after its COMMIT was sent", again)
+			}
+			var n int
+			if err := other.QueryRowContext(ctx, `SELECT count(*) FROM payments WHERE id = $1`, pay.ID).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n != 1 {
+				t.Errorf("%d payments committed, want the one the COMMIT committed", n)
+			}
+			if err := s2.Transact(ctx, func(tx store.Tx) error { _, err := tx.GetMerchant(intA.MerchantID); return err }); err != nil {
+				t.Errorf("the next batch: %v", err)
+			}
+		})
+	}
+}
+
+// cut is where a proxy cuts a connection, once (see proxy).
+type cut int32
+
+const (
+	// cutAfterCommit: the first time a client sends a COMMIT, the
+	// server's answers stop reaching that client, and once the server has
+	// had time to run what it was sent, both sides are closed.
+	cutAfterCommit cut = iota + 1
+	// fatalForCommit: the first time the server answers a COMMIT, the
+	// client gets a FATAL error in its place, as from a server told to
+	// stop just after it committed, and both sides are closed.
+	fatalForCommit
+	// cutAfterCommitAnswer: the first time the server answers a COMMIT,
+	// that answer reaches the client, and both sides are closed before
+	// the server says it is ready again.
+	cutAfterCommitAnswer
+)
+
+// proxy forwards connections to a PostgreSQL server, and cuts one where
+// at says (none while it is 0); done is set once it has.
+type proxy struct {
+	url  string
+	at   atomic.Int32
+	done atomic.Bool
+}
+
+// cutting reports whether to cut here, the first time.
+func (p *proxy) cutting(here cut) bool {
+	return p.at.Load() == int32(here) && p.done.CompareAndSwap(false, true)
+}
+
+func cuttingProxy(t *testing.T, target string) *proxy {
+	t.Helper()
+	u, err := neturl.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	p := &proxy{}
+	server := u.Host
+	u.Host = ln.Addr().String()
+	p.url = u.String()
+	go func() {
+		for {
+			client, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go p.serve(client, server)
+		}
+	}()
+	return p
+}
+
+func (p *proxy) serve(client net.Conn, server string) {
+	defer client.Close()
+	db, err := net.Dial("tcp", server)
+	if err != nil {
+		return
+	}
+	defer db.Close()
+	var muted atomic.Bool
+	go func() {
+		defer client.Close()
+		answers := bufio.NewReader(db)
+		for {
+			msg, err := nextMessage(answers)
+			if err != nil {
+				return
+			}
+			if muted.Load() {
+				continue
+			}
+			// CommandComplete ('C') tagged COMMIT.
+			commitAnswer := msg[0] == 'C' && bytes.Equal(msg[5:], []byte("COMMIT\x00"))
+			if commitAnswer && p.cutting(fatalForCommit) {
+				client.Write(fatal)
+				db.Close()
+				return
+			}
+			if _, err := client.Write(msg); err != nil {
+				return
+			}
+			if commitAnswer && p.cutting(cutAfterCommitAnswer) {
+				db.Close()
+				return
+			}
+		}
+	}()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := client.Read(buf)
+		if n > 0 {
+			if bytes.Contains(buf[:n], []byte("COMMIT")) && p.cutting(cutAfterCommit) {
+				muted.Store(true)
+				time.AfterFunc(200*time.Millisecond, func() { client.Close(); db.Close() })
+			}
+			if _, err := db.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// fatal is the ErrorResponse of a server told to stop (SQLSTATE 57P01).
+var fatal = func() []byte {
+	fields := "SFATAL\x00VFATAL\x00C57P01\x00Mterminating connection due to administrator command\x00\x00"
+	msg := []byte{'E', 0, 0, 0, 0}
+	binary.BigEndian.PutUint32(msg[1:], uint32(4+len(fields)))
+	return append(msg, fields...)
+}()
+
+// nextMessage reads one message of the server's: its type, its length and
+// the rest. The first bytes a server sends (SSL refused, 'N') are a byte
+// alone, and the proxy's clients do not ask for SSL.
+func nextMessage(r *bufio.Reader) ([]byte, error) {
+	head := make([]byte, 5)
+	if _, err := io.ReadFull(r, head); err != nil {
+		return nil, err
+	}
+	msg := make([]byte, 1+binary.BigEndian.Uint32(head[1:]))
+	copy(msg, head)
+	_, err := io.ReadFull(r, msg[5:])
+	return msg, err
+}
+
+// A connection can be found lost after the driver has already said so to
+// database/sql, which then hands it out no more: a batch rerun with
+// savepoints, whose caller's read met the ended connection and whose
+// ROLLBACK TO SAVEPOINT was then refused as a bad connection. The batch
+// runs again on another connection, and every caller's work commits.
+func TestABatchWhoseConnectionEndsBetweenSavepointsRunsAgain(t *testing.T) {
+	ctx := context.Background()
+	const app = "malipo-savepoint-test"
+	s, other := openBeside(t, pgtest.URL(t)+"&application_name="+app)
+	seed(t, s, func(store.Tx) error { return nil })
+	read := func(tx store.Tx) error { _, err := tx.GetMerchant(intA.MerchantID); return err }
+	var aCalls, bCalls atomic.Int32
+	errs := storetest.InOneBatch(t, s,
+		// Fails its first run, so that the batch runs again with a
+		// savepoint around each caller.
+		storetest.Call{Fn: func(tx store.Tx) error {
+			if aCalls.Add(1) == 1 {
+				return errors.New("not this time")
+			}
+			return tx.CreatePayment(malipo.Payment{ID: "pay_a", MerchantID: intA.MerchantID, IntegrationID: intA.ID, Mode: intA.Mode,
+				Amount: 5000, Currency: "XOF", Reference: "pay_a", Status: malipo.PaymentPending, CheckoutToken: "tok_a"})
+		}},
+		// Has the database end the batch's connection the first time it
+		// runs, then reads on it.
+		storetest.Call{Fn: func(tx store.Tx) error {
+			if bCalls.Add(1) == 1 {
+				if _, err := other.ExecContext(ctx, `SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity
+					WHERE application_name = $1 AND pid <> pg_backend_pid()`, app); err != nil {
+					return err
+				}
+			}
+			return read(tx)
+		}},
+	)
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatalf("a batch whose connection ended between savepoints: %v", errs)
+	}
+	if aCalls.Load() < 3 || bCalls.Load() < 2 {
+		t.Fatalf("the callers ran %d and %d times: the batch never ran again after a savepoint on an ended connection", aCalls.Load(), bCalls.Load())
+	}
+	var n int
+	if err := other.QueryRowContext(ctx, `SELECT count(*) FROM payments`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("%d payments, want 1", n)
+	}
+}
