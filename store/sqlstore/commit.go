@@ -352,19 +352,19 @@ func (db *DB) commitBatch(batch []*unit, shard int) {
 func (db *DB) runBatch(batch []*unit, shard int) ([]error, error) {
 	const attempts = 5
 	lost, started := 0, time.Now()
-	for attempt := 1; ; attempt++ {
+	for attempt := 1; ; {
 		results, err := db.tryBatch(batch, shard)
 		if lostBefore(results, err) && lost < maxLost && time.Since(started) < lostWithin {
 			// Nothing of it committed: the whole batch runs again, on
 			// another connection, and no caller hears of it.
 			lost++
 			db.aborts.Add(1)
-			attempt--
 			continue
 		}
 		if err == nil || !db.retryable(err) || len(batch) > 1 || attempt == attempts {
 			return results, err
 		}
+		attempt++
 	}
 }
 

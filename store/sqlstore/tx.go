@@ -77,8 +77,8 @@ type tx struct {
 	// came before, and its COMMIT goes with the pipeline.
 	begun, committed bool
 	// commitUnknown is set once a COMMIT was sent whose fate is not
-	// known: the connection failed before the database answered it (see
-	// lostConn).
+	// known: the connection failed, or the session ended, before the
+	// database said whether it ran (see sendPiped and lostConn).
 	commitUnknown bool
 }
 
