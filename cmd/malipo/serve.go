@@ -159,6 +159,9 @@ func (s serveCmd) Run(c *cli, e *env) error {
 		return err
 	}
 	defer st.Close()
+	if l, ok := st.(interface{ SetLogger(*slog.Logger) }); ok {
+		l.SetLogger(logger)
+	}
 
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {

@@ -8,8 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	neturl "net/url"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -267,11 +270,32 @@ const (
 )
 
 // proxy forwards connections to a PostgreSQL server, and cuts one where
-// at says (none while it is 0); done is set once it has.
+// at says (none while it is 0); done is set once it has. down stops it.
 type proxy struct {
-	url  string
-	at   atomic.Int32
-	done atomic.Bool
+	url   string
+	at    atomic.Int32
+	done  atomic.Bool
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+// down closes the proxy and every connection through it: the database
+// can no longer be reached.
+func (p *proxy) down() {
+	p.ln.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+}
+
+// keep notes c, to be closed by down.
+func (p *proxy) keep(c net.Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.conns = append(p.conns, c)
 }
 
 // cutting reports whether to cut here, the first time.
@@ -290,7 +314,7 @@ func cuttingProxy(t *testing.T, target string) *proxy {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	p := &proxy{}
+	p := &proxy{ln: ln}
 	server := u.Host
 	u.Host = ln.Addr().String()
 	p.url = u.String()
@@ -308,11 +332,13 @@ func cuttingProxy(t *testing.T, target string) *proxy {
 
 func (p *proxy) serve(client net.Conn, server string) {
 	defer client.Close()
+	p.keep(client)
 	db, err := net.Dial("tcp", server)
 	if err != nil {
 		return
 	}
 	defer db.Close()
+	p.keep(db)
 	var muted atomic.Bool
 	go func() {
 		defer client.Close()
@@ -429,3 +455,79 @@ func TestABatchWhoseConnectionEndsBetweenSavepointsRunsAgain(t *testing.T) {
 		t.Errorf("%d payments, want 1", n)
 	}
 }
+
+// A database that cannot be reached at all: every caller is refused as
+// busy (each face answers its own busy code, with Retry-After), nothing
+// is written, and the node says why in its log, once, not once a
+// request.
+func TestADatabaseThatCannotBeReachedRefusesAsBusy(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	s, other := openBeside(t, url)
+	seed(t, s, func(store.Tx) error { return nil })
+	proxy := cuttingProxy(t, url)
+	s2, err := postgres.Open(ctx, proxy.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s2.Close() })
+	var log strings.Builder
+	var logMu sync.Mutex
+	s2.SetLogger(slog.New(slog.NewTextHandler(writerFunc(func(b []byte) (int, error) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		return log.Write(b)
+	}), nil)))
+	read := func(tx store.Tx) error { _, err := tx.GetMerchant(intA.MerchantID); return err }
+	for _, f := range []func() error{
+		func() error { return s2.Transact(ctx, read) },
+		func() error { return s2.Lease(ctx, read) },
+		func() error { return s2.Read(ctx, read) },
+	} {
+		if err := f(); err != nil {
+			t.Fatalf("before the database went out of reach: %v", err)
+		}
+	}
+	proxy.down()
+	pay := malipo.Payment{ID: "pay_unreached", MerchantID: intA.MerchantID, IntegrationID: intA.ID, Mode: intA.Mode, Amount: 5000,
+		Currency: "XOF", Reference: "pay_unreached", Status: malipo.PaymentPending, CheckoutToken: "tok_unreached"}
+	for _, c := range []struct {
+		name string
+		run  func() error
+	}{
+		// First a batch whose first round trip holds no COMMIT: it finds
+		// the pool's connections lost, and runs again on a new one,
+		// which cannot be made. (A batch whose first round trip held its
+		// COMMIT, met on a connection lost without a word, could not
+		// know whether it committed: TestACommitWhoseConnectionIsLost.)
+		{"a hinted read", func() error { return s2.Transact(ctx, read, store.Hint{Payment: "pay_x"}) }},
+		{"a create", func() error { return s2.Transact(ctx, func(tx store.Tx) error { return tx.CreatePayment(pay) }) }},
+		{"a lease", func() error { return s2.Lease(ctx, read) }},
+		{"a read", func() error { return s2.Read(ctx, read) }},
+	} {
+		err := c.run()
+		if !errors.Is(err, malipo.ErrBusy) || malipo.KindOf(err) != malipo.KindUnavailable {
+			t.Errorf("%s with the database out of reach: %v (kind %s), want busy", c.name, err, malipo.KindOf(err))
+		}
+	}
+	var n int
+	if err := other.QueryRowContext(ctx, `SELECT count(*) FROM payments`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("%d payments written with the database out of reach", n)
+	}
+	logMu.Lock()
+	defer logMu.Unlock()
+	if lines := strings.Count(log.String(), "the database cannot be reached"); lines != 1 {
+		t.Errorf("the log says the database cannot be reached %d times, want once:\n%s", lines, log.String())
+	}
+	if !strings.Contains(log.String(), "connect") {
+		t.Errorf("the log does not say why:\n%s", log.String())
+	}
+}
+
+// writerFunc is an io.Writer made of a function.
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }

@@ -354,9 +354,14 @@ func (db *DB) runBatch(batch []*unit, shard int) ([]error, error) {
 	lost, started := 0, time.Now()
 	for attempt := 1; ; {
 		results, err := db.tryBatch(batch, shard)
-		if lostBefore(results, err) && lost < maxLost && time.Since(started) < lostWithin {
-			// Nothing of it committed: the whole batch runs again, on
-			// another connection, and no caller hears of it.
+		if lostErr := lostBefore(results, err); lostErr != nil {
+			// Nothing of it committed, whatever a caller's own result
+			// says: the whole batch runs again, on another connection,
+			// and no caller hears of it; or, connection after connection
+			// lost, every caller is refused.
+			if lost == maxLost || time.Since(started) >= lostWithin {
+				return nil, db.unreachable(lostErr)
+			}
 			lost++
 			db.aborts.Add(1)
 			continue
@@ -368,65 +373,13 @@ func (db *DB) runBatch(batch []*unit, shard int) ([]error, error) {
 	}
 }
 
-// maxLost bounds how many connections in a row a batch may find lost
-// before it fails its callers. A database that restarted (or failed
-// over) has ended every connection a pool keeps, and each fails its
-// first batch at once; a database that is down fails the next
-// connection's dial instead, which is not retried.
-const maxLost = 32
-
-// lostWithin bounds how long a batch keeps running again on other
-// connections. A database that ended its connections fails each at once;
-// one the network has cut off answers nothing, so a try waits for
-// BatchTimeout, and trying again would hold the committer for as long
-// each time.
-const lostWithin = 5 * time.Second
-
-// connLostError is what a batch met when the database or the network
-// ended its connection before any COMMIT of it could have run.
-type connLostError struct{ err error }
-
-func (e *connLostError) Error() string { return "connection lost before commit: " + e.err.Error() }
-func (e *connLostError) Unwrap() error { return e.err }
-
-// lostBefore reports that a batch's results or error say its connection
-// was lost before it could commit (see tx.lostConn).
-func lostBefore(results []error, err error) bool {
-	var lost *connLostError
-	if errors.As(err, &lost) {
-		return true
-	}
-	for _, r := range results {
-		if errors.As(r, &lost) {
-			return true
-		}
-	}
-	return false
-}
-
-// lostConn reports that the transaction's connection is gone while none
-// of its COMMITs can have run: the database rolled it back, so it may run
-// again, however far it had got.
-func (t *tx) lostConn() bool {
-	return t.conn != nil && !t.committed && !t.commitUnknown && t.db.lost(t.conn)
-}
-
-// asLost marks err as met on a lost connection (nil stays nil).
-func asLost(err error) error {
-	var lost *connLostError
-	if err == nil || errors.As(err, &lost) {
-		return err
-	}
-	return &connLostError{err}
-}
-
 // tryBatch runs the batch optimistically, without savepoints: most units
 // succeed, and a savepoint costs two statements each. If any unit fails,
 // the transaction is rolled back and the batch runs again with a savepoint
 // around each unit, so that only the failing ones are undone.
 func (db *DB) tryBatch(batch []*unit, shard int) ([]error, error) {
 	results, failed, err := db.runInTx(batch, false, shard)
-	if err != nil || !failed || len(batch) == 1 || lostBefore(results, nil) {
+	if err != nil || !failed || len(batch) == 1 || lostBefore(results, nil) != nil {
 		return results, err
 	}
 	results, _, err = db.runInTx(batch, true, shard)
@@ -451,7 +404,7 @@ func (db *DB) runInTx(batch []*unit, savepoints bool, shard int) (results []erro
 		// hand so that its BEGIN and COMMIT go with the last writes (see
 		// pipedWrite). The driver keeps its own prepared statements.
 		if t.conn, err = pool.Conn(ctx); err != nil {
-			return nil, false, fmt.Errorf("connect: %w", err)
+			return nil, false, db.connectFailed(err)
 		}
 		defer t.conn.Close()
 		t.tx = t.conn

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -124,6 +125,9 @@ type DB struct {
 	leaseShard int
 	// lease, if set, is the pool leases run on (see UseLeasePool).
 	lease *sql.DB
+	// log and unreachableAt: see SetLogger and unreachable.
+	log           atomic.Pointer[slog.Logger]
+	unreachableAt atomic.Int64
 }
 
 // Open wraps the pools (read may equal write) and starts the committers.
@@ -203,8 +207,11 @@ func (db *DB) Read(ctx context.Context, fn func(store.Tx) error) error {
 	started := time.Now()
 	for lost := 0; ; lost++ {
 		connLost, err := db.readOnce(ctx, fn)
-		if !connLost || lost == maxLost || time.Since(started) >= lostWithin {
+		if !connLost {
 			return err
+		}
+		if lost == maxLost || time.Since(started) >= lostWithin {
+			return db.unreachable(err)
 		}
 		db.aborts.Add(1)
 	}
@@ -214,6 +221,9 @@ func (db *DB) Read(ctx context.Context, fn func(store.Tx) error) error {
 // the database or the network ended.
 func (db *DB) readOnce(ctx context.Context, fn func(store.Tx) error) (connLost bool, err error) {
 	conn, err := db.read.Conn(ctx)
+	if err != nil && ctx.Err() == nil {
+		return false, db.connectFailed(err)
+	}
 	if err != nil {
 		return false, fmt.Errorf("begin read: %w", err)
 	}
@@ -230,21 +240,6 @@ func (db *DB) readOnce(ctx context.Context, fn func(store.Tx) error) (connLost b
 	}
 	runAfter(t.after)
 	return false, nil
-}
-
-// lost reports that conn is gone: the database or the network ended it
-// (see Dialect.ConnLost), or the driver said so first and database/sql
-// no longer hands it out.
-func (db *DB) lost(conn *sql.Conn) bool {
-	if db.dialect.ConnLost == nil {
-		return false
-	}
-	lost := false
-	err := conn.Raw(func(driverConn any) error {
-		lost = db.dialect.ConnLost(driverConn)
-		return nil
-	})
-	return lost || err != nil
 }
 
 // q rebinds ? placeholders to $n for engines that number them.
