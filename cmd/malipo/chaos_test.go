@@ -421,26 +421,23 @@ func chaos(t *testing.T, db, dbName string, nodes int, viaMTN, noCallback, endSe
 // endAllSessions has PostgreSQL end every session of db's database but
 // its own, as a restart would, and returns how many it ended.
 func endAllSessions(t *testing.T, db string) int {
-	t.Helper()
-	conn := lookInto(t, db)
-	defer conn.Close()
-	var n int
-	err := conn.QueryRow(`SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity
-		WHERE datname = current_database() AND pid <> pg_backend_pid()`).Scan(&n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return countIn(t, db, `SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid()`)
 }
 
 // countUnapplied counts the rail outcomes kept in db's inbox and not
 // applied yet.
 func countUnapplied(t *testing.T, db string) int {
+	return countIn(t, db, `SELECT count(*) FROM inbox WHERE applied_at = 0`)
+}
+
+// countIn runs query, which answers one count, on db from outside.
+func countIn(t *testing.T, db, query string) int {
 	t.Helper()
 	conn := lookInto(t, db)
 	defer conn.Close()
 	var n int
-	if err := conn.QueryRow(`SELECT count(*) FROM inbox WHERE applied_at = 0`).Scan(&n); err != nil {
+	if err := conn.QueryRow(query).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n

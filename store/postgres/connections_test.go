@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"github.com/malipo/malipo/store"
 	"github.com/malipo/malipo/store/postgres"
 	"github.com/malipo/malipo/store/postgres/pgtest"
+	"github.com/malipo/malipo/store/sqlstore"
 	"github.com/malipo/malipo/store/storetest"
 )
 
@@ -214,20 +216,12 @@ func TestACommitWhoseConnectionIsLost(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
-			url := pgtest.URL(t)
-			s, other := openBeside(t, url)
-			seed(t, s, func(store.Tx) error { return nil })
-			proxy := cuttingProxy(t, url)
-			s2, err := postgres.Open(ctx, proxy.url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s2.Close() })
+			s2, proxy, other := throughProxy(t)
 			aborts := s2.Aborts()
 			proxy.at.Store(int32(c.cut))
 			pay := malipo.Payment{ID: "pay_cut", MerchantID: intA.MerchantID, IntegrationID: intA.ID, Mode: intA.Mode, Amount: 5000,
 				Currency: "XOF", Reference: "pay_cut", Status: malipo.PaymentPending, CheckoutToken: "tok_cut"}
-			err = s2.Transact(ctx, func(tx store.Tx) error { return tx.CreatePayment(pay) })
+			err := s2.Transact(ctx, func(tx store.Tx) error { return tx.CreatePayment(pay) })
 			if !proxy.done.Load() {
 				t.Fatalf("the proxy cut nothing: %v", err)
 			}
@@ -249,6 +243,23 @@ func TestACommitWhoseConnectionIsLost(t *testing.T) {
 			}
 		})
 	}
+}
+
+// throughProxy seeds a store on a fresh schema and opens a second store
+// on the same schema through a proxy (see cuttingProxy); other is a plain
+// pool beside them, to look.
+func throughProxy(t *testing.T) (s2 *sqlstore.DB, p *proxy, other *sql.DB) {
+	t.Helper()
+	url := pgtest.URL(t)
+	s, other := openBeside(t, url)
+	seed(t, s, func(store.Tx) error { return nil })
+	p = cuttingProxy(t, url)
+	s2, err := postgres.Open(context.Background(), p.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s2.Close() })
+	return s2, p, other
 }
 
 // cut is where a proxy cuts a connection, once (see proxy).
@@ -462,15 +473,7 @@ func TestABatchWhoseConnectionEndsBetweenSavepointsRunsAgain(t *testing.T) {
 // request.
 func TestADatabaseThatCannotBeReachedRefusesAsBusy(t *testing.T) {
 	ctx := context.Background()
-	url := pgtest.URL(t)
-	s, other := openBeside(t, url)
-	seed(t, s, func(store.Tx) error { return nil })
-	proxy := cuttingProxy(t, url)
-	s2, err := postgres.Open(ctx, proxy.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s2.Close() })
+	s2, proxy, other := throughProxy(t)
 	var log strings.Builder
 	var logMu sync.Mutex
 	s2.SetLogger(slog.New(slog.NewTextHandler(writerFunc(func(b []byte) (int, error) {
