@@ -99,7 +99,6 @@ func TestConnectionsEndedByTheDatabaseFailNoCaller(t *testing.T) {
 	const app = "malipo-ended-test"
 	s, other := openBeside(t, pgtest.URL(t)+"&application_name="+app)
 	seed(t, s, func(store.Tx) error { return nil })
-	read := func(tx store.Tx) error { _, err := tx.GetMerchant(intA.MerchantID); return err }
 	// end has the database end the store's connections, each used just
 	// before, twice: pgx pings a connection before it hands it out again
 	// if it is idle for over a second, or handed out for the first time
@@ -108,19 +107,17 @@ func TestConnectionsEndedByTheDatabaseFailNoCaller(t *testing.T) {
 	end := func() {
 		t.Helper()
 		for range 2 {
-			if err := s.Transact(ctx, read); err != nil {
+			if err := s.Transact(ctx, readMerchant); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.Lease(ctx, read); err != nil {
+			if err := s.Lease(ctx, readMerchant); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.Read(ctx, read); err != nil {
+			if err := s.Read(ctx, readMerchant); err != nil {
 				t.Fatal(err)
 			}
 		}
-		var n int
-		err := other.QueryRowContext(ctx, `SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity
-			WHERE application_name = $1 AND pid <> pg_backend_pid()`, app).Scan(&n)
+		n, err := endSessions(ctx, other, app)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -158,8 +155,8 @@ func TestConnectionsEndedByTheDatabaseFailNoCaller(t *testing.T) {
 				storetest.Call{Fn: create(fmt.Sprintf("pay_second_%d", round))})
 			return errors.Join(errs...)
 		}},
-		{"a lease", func(int) error { return s.Lease(ctx, read) }},
-		{"a read", func(int) error { return s.Read(ctx, read) }},
+		{"a lease", func(int) error { return s.Lease(ctx, readMerchant) }},
+		{"a read", func(int) error { return s.Read(ctx, readMerchant) }},
 	}
 	aborts := func() int64 { return s.(interface{ Aborts() int64 }).Aborts() }
 	met := make([]int, len(cases))
@@ -243,6 +240,19 @@ func TestACommitWhoseConnectionIsLost(t *testing.T) {
 			}
 		})
 	}
+}
+
+// readMerchant is a transaction that only reads: the seeded merchant.
+func readMerchant(tx store.Tx) error { _, err := tx.GetMerchant(intA.MerchantID); return err }
+
+// endSessions has the database end the sessions of application app but
+// the one of db it asks on, waiting until they have ended, and returns
+// how many it ended.
+func endSessions(ctx context.Context, db *sql.DB, app string) (int, error) {
+	var n int
+	err := db.QueryRowContext(ctx, `SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity
+		WHERE application_name = $1 AND pid <> pg_backend_pid()`, app).Scan(&n)
+	return n, err
 }
 
 // throughProxy seeds a store on a fresh schema and opens a second store
@@ -428,7 +438,6 @@ func TestABatchWhoseConnectionEndsBetweenSavepointsRunsAgain(t *testing.T) {
 	const app = "malipo-savepoint-test"
 	s, other := openBeside(t, pgtest.URL(t)+"&application_name="+app)
 	seed(t, s, func(store.Tx) error { return nil })
-	read := func(tx store.Tx) error { _, err := tx.GetMerchant(intA.MerchantID); return err }
 	var aCalls, bCalls atomic.Int32
 	errs := storetest.InOneBatch(t, s,
 		// Fails its first run, so that the batch runs again with a
@@ -444,12 +453,11 @@ func TestABatchWhoseConnectionEndsBetweenSavepointsRunsAgain(t *testing.T) {
 		// runs, then reads on it.
 		storetest.Call{Fn: func(tx store.Tx) error {
 			if bCalls.Add(1) == 1 {
-				if _, err := other.ExecContext(ctx, `SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity
-					WHERE application_name = $1 AND pid <> pg_backend_pid()`, app); err != nil {
+				if _, err := endSessions(ctx, other, app); err != nil {
 					return err
 				}
 			}
-			return read(tx)
+			return readMerchant(tx)
 		}},
 	)
 	if errs[0] != nil || errs[1] != nil {
@@ -481,11 +489,10 @@ func TestADatabaseThatCannotBeReachedRefusesAsBusy(t *testing.T) {
 		defer logMu.Unlock()
 		return log.Write(b)
 	}), nil)))
-	read := func(tx store.Tx) error { _, err := tx.GetMerchant(intA.MerchantID); return err }
 	for _, f := range []func() error{
-		func() error { return s2.Transact(ctx, read) },
-		func() error { return s2.Lease(ctx, read) },
-		func() error { return s2.Read(ctx, read) },
+		func() error { return s2.Transact(ctx, readMerchant) },
+		func() error { return s2.Lease(ctx, readMerchant) },
+		func() error { return s2.Read(ctx, readMerchant) },
 	} {
 		if err := f(); err != nil {
 			t.Fatalf("before the database went out of reach: %v", err)
@@ -503,10 +510,10 @@ func TestADatabaseThatCannotBeReachedRefusesAsBusy(t *testing.T) {
 		// which cannot be made. (A batch whose first round trip held its
 		// COMMIT, met on a connection lost without a word, could not
 		// know whether it committed: TestACommitWhoseConnectionIsLost.)
-		{"a hinted read", func() error { return s2.Transact(ctx, read, store.Hint{Payment: "pay_x"}) }},
+		{"a hinted read", func() error { return s2.Transact(ctx, readMerchant, store.Hint{Payment: "pay_x"}) }},
 		{"a create", func() error { return s2.Transact(ctx, func(tx store.Tx) error { return tx.CreatePayment(pay) }) }},
-		{"a lease", func() error { return s2.Lease(ctx, read) }},
-		{"a read", func() error { return s2.Read(ctx, read) }},
+		{"a lease", func() error { return s2.Lease(ctx, readMerchant) }},
+		{"a read", func() error { return s2.Read(ctx, readMerchant) }},
 	} {
 		err := c.run()
 		if !errors.Is(err, malipo.ErrBusy) || malipo.KindOf(err) != malipo.KindUnavailable {

@@ -207,7 +207,7 @@ func (db *DB) took(u *unit) {
 }
 
 // noteAbort counts a transaction the database aborted (a deadlock, a
-// serialization failure, a prepared statement gone; runBatch counts
+// serialization failure, a prepared statement gone; lostTries counts
 // lost connections): the committer runs its work again, but each costs
 // time and should not happen.
 func (db *DB) noteAbort(err error) {
@@ -351,7 +351,7 @@ func (db *DB) commitBatch(batch []*unit, shard int) {
 // runBatch returns each unit's own result, or an error that failed them all.
 func (db *DB) runBatch(batch []*unit, shard int) ([]error, error) {
 	const attempts = 5
-	lost, started := 0, time.Now()
+	tries := lostTries{started: time.Now()}
 	for attempt := 1; ; {
 		results, err := db.tryBatch(batch, shard)
 		if lostErr := lostBefore(results, err); lostErr != nil {
@@ -359,11 +359,9 @@ func (db *DB) runBatch(batch []*unit, shard int) ([]error, error) {
 			// says: the whole batch runs again, on another connection,
 			// and no caller hears of it; or, connection after connection
 			// lost, every caller is refused.
-			if lost == maxLost || time.Since(started) >= lostWithin {
+			if !tries.again(db) {
 				return nil, db.unreachable(lostErr)
 			}
-			lost++
-			db.aborts.Add(1)
 			continue
 		}
 		if err == nil || !db.retryable(err) || len(batch) > 1 || attempt == attempts {

@@ -201,19 +201,18 @@ func (db *DB) Close() error {
 
 // Read runs fn in a read-only transaction on the read pool. A read whose
 // connection the database ended (a restart, a failover) runs again on
-// another, as a batch does (see maxLost and lostWithin): it changes
+// another, as a batch does (see lostTries): it changes
 // nothing.
 func (db *DB) Read(ctx context.Context, fn func(store.Tx) error) error {
-	started := time.Now()
-	for lost := 0; ; lost++ {
+	tries := lostTries{started: time.Now()}
+	for {
 		connLost, err := db.readOnce(ctx, fn)
-		if !connLost {
+		switch {
+		case !connLost:
 			return err
-		}
-		if lost == maxLost || time.Since(started) >= lostWithin {
+		case !tries.again(db):
 			return db.unreachable(err)
 		}
-		db.aborts.Add(1)
 	}
 }
 
@@ -221,11 +220,11 @@ func (db *DB) Read(ctx context.Context, fn func(store.Tx) error) error {
 // the database or the network ended.
 func (db *DB) readOnce(ctx context.Context, fn func(store.Tx) error) (connLost bool, err error) {
 	conn, err := db.read.Conn(ctx)
-	if err != nil && ctx.Err() == nil {
-		return false, db.connectFailed(err)
-	}
 	if err != nil {
-		return false, fmt.Errorf("begin read: %w", err)
+		if ctx.Err() != nil { // the caller gave up: not the database's doing
+			return false, fmt.Errorf("begin read: %w", err)
+		}
+		return false, db.connectFailed(err)
 	}
 	defer conn.Close()
 	sqlTx, err := conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})

@@ -37,6 +37,24 @@ const maxLost = 32
 // each time.
 const lostWithin = 5 * time.Second
 
+// lostTries counts the connections a batch or a read found lost in a
+// row, from its first try.
+type lostTries struct {
+	n       int
+	started time.Time
+}
+
+// again reports whether work that has just met a lost connection may run
+// again, within maxLost and lostWithin, and counts it as run again.
+func (l *lostTries) again(db *DB) bool {
+	if l.n == maxLost || time.Since(l.started) >= lostWithin {
+		return false
+	}
+	l.n++
+	db.aborts.Add(1)
+	return true
+}
+
 // connLostError is what a batch met when the database or the network
 // ended its connection before any COMMIT of it could have run.
 type connLostError struct{ err error }
