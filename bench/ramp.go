@@ -152,7 +152,9 @@ func (r *runner) ramp(ctx context.Context, t httpTarget) (Result, error) {
 		steps = append(steps, s)
 		return s, err
 	}
-	for rate := r.o.StartRate; rate <= r.o.MaxRate; rate = rate * 3 / 2 {
+	// The last step is MaxRate itself, so that a ramp that never stumbles
+	// ends at the cap it was given, and says so (Result.Capped).
+	for rate := min(r.o.StartRate, r.o.MaxRate); ; rate = min(rate*3/2, r.o.MaxRate) {
 		s, err := try(rate)
 		if err == nil && !s.clean && len(steps) == 1 {
 			// The first step meets a server just started (its
@@ -166,6 +168,10 @@ func (r *runner) ramp(ctx context.Context, t httpTarget) (Result, error) {
 			return res, err
 		}
 		if !s.clean || !s.kept {
+			break
+		}
+		if rate == r.o.MaxRate {
+			res.Capped = true
 			break
 		}
 	}

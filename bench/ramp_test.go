@@ -7,7 +7,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"regexp"
 	"runtime"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,6 +27,9 @@ func TestMain(m *testing.M) {
 		return
 	case "busy":
 		busyServer()
+		return
+	case "limited":
+		limitedServer()
 		return
 	}
 	os.Exit(m.Run())
@@ -46,6 +52,71 @@ func coldServer() {
 		}
 		w.WriteHeader(http.StatusOK)
 	}))
+}
+
+// limitedServer answers 200 to its first 30 requests and 503 to every
+// one after: a server that stops keeping up at a known point.
+func limitedServer() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	var served atomic.Int64
+	fmt.Printf("listening on http://%s\n", ln.Addr())
+	http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if served.Add(1) > 30 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+}
+
+// A ramp's last step is MaxRate itself, not the last ×1.5 step under
+// it, and a target still served there is reported as capped: its best
+// is the cap's, not its own. One that stops keeping up before is not.
+func TestRampEndsAtMaxRateAndSaysSoWhenStillServing(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := httpTarget{name: "t", want: http.StatusOK, next: func(s *server, n int64, tgt *vegeta.Target) error {
+		tgt.Method, tgt.URL = http.MethodGet, s.base+"/"
+		return nil
+	}}
+	for _, c := range []struct {
+		server string
+		capped bool
+		steps  []string // the rates offered, in order
+	}{
+		// cold: after its first 100 ms it serves every request. 40, 60,
+		// then 70 (not 90), and nothing to bisect.
+		{"cold", true, []string{"40", "60", "70"}},
+		// limited: the 70 step is refused all but its first few
+		// requests, so it is not capped (and 60 to 70 is too narrow a gap
+		// to bisect).
+		{"limited", false, []string{"40", "60", "70"}},
+	} {
+		t.Run(c.server, func(t *testing.T) {
+			t.Setenv("MALIPO_BENCH_TEST_SERVER", c.server)
+			var progress strings.Builder
+			r := &runner{o: Options{Exe: exe, Step: 250 * time.Millisecond, StartRate: 40, MaxRate: 70, Bound: time.Second}, progress: &progress}
+			res, err := r.ramp(context.Background(), get)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var steps []string
+			for _, m := range regexp.MustCompile(`rate +(\d+)`).FindAllStringSubmatch(progress.String(), -1) {
+				steps = append(steps, m[1])
+			}
+			if c.server == "cold" && len(steps) > 0 && steps[0] == steps[1] {
+				steps = steps[1:] // its first step may be offered again
+			}
+			if !slices.Equal(steps, c.steps) || res.Capped != c.capped {
+				t.Errorf("steps %v, capped %v; want %v, %v\n%s", steps, res.Capped, c.steps, c.capped, progress.String())
+			}
+		})
+	}
 }
 
 // A step's CPU is shared out between the server, the load generator and

@@ -15,7 +15,7 @@ type benchCmd struct {
 	Postgres     string        `envvar:"MALIPO_BENCH_POSTGRES_URL" default:"${bench_pg}" help:"PostgreSQL for the postgres-* targets; a fresh schema is made and dropped for each (env MALIPO_BENCH_POSTGRES_URL)."`
 	Targets      []string      `name:"targets" sep:"," help:"Targets to measure, comma-separated: sqlite-create, postgres-create, sqlite-succeed, postgres-succeed, sqlite-notify, postgres-notify (default: all, the postgres ones with --postgres)."`
 	Step         time.Duration `default:"3s" help:"How long each rate is held."`
-	MaxRate      int           `name:"max-rate" default:"40000" help:"Stop raising the rate here."`
+	MaxRate      int           `name:"max-rate" default:"100000" help:"Stop raising the rate here; the last step is this rate itself. A target still served there is reported as capped (for the ceiling: every ratio is then an upper bound)."`
 	Bound        time.Duration `name:"p99" default:"50ms" help:"The p99 a step must stay within to count as sustained."`
 	Overload     bool          `name:"overload" help:"Also offer each HTTP target twice its sustained rate."`
 	NotifyEvents int           `name:"notify-events" default:"10000" help:"How many notifications the notify targets drain."`
