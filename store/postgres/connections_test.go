@@ -242,6 +242,58 @@ func TestACommitWhoseConnectionIsLost(t *testing.T) {
 	}
 }
 
+// A batch whose BEGIN and COMMIT go in one pipeline looks at its
+// connection before writing to it:
+//   - one the server or the network closed without a word while it sat in
+//     the pool (a backend killed, a proxy's idle timeout) is not written
+//     to, where the COMMIT's fate would be unknown and its callers failed
+//     for nothing: the batch runs again on another connection;
+//   - one holding a message the server sent unasked (a notice) is read,
+//     and the batch is sent on it.
+func TestABatchLooksAtItsConnectionBeforeSendingItsCommit(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		meanwhile func(*proxy) int
+		runAgain  bool
+	}{
+		{"closed without a word", (*proxy).drop, true},
+		{"a notice waiting", (*proxy).notice, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			s2, proxy, other := throughProxy(t)
+			// Twice: the driver checks a connection on its first reuse,
+			// and on any after a second idle, and this one must reach the
+			// batch unchecked.
+			for range 2 {
+				if err := s2.Transact(ctx, readMerchant); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if c.meanwhile(proxy) == 0 {
+				t.Fatal("no connection through the proxy")
+			}
+			time.Sleep(50 * time.Millisecond) // for the store's side to hear of it
+			aborts := s2.Aborts()
+			pay := malipo.Payment{ID: "pay_look", MerchantID: intA.MerchantID, IntegrationID: intA.ID, Mode: intA.Mode, Amount: 5000,
+				Currency: "XOF", Reference: "pay_look", Status: malipo.PaymentPending, CheckoutToken: "tok_look"}
+			if err := s2.Transact(ctx, func(tx store.Tx) error { return tx.CreatePayment(pay) }); err != nil {
+				t.Errorf("the caller was told %v", err)
+			}
+			if ranAgain := s2.Aborts() > aborts; ranAgain != c.runAgain {
+				t.Errorf("the batch ran again: %v, want %v", ranAgain, c.runAgain)
+			}
+			var n int
+			if err := other.QueryRowContext(ctx, `SELECT count(*) FROM payments WHERE id = $1`, pay.ID).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n != 1 {
+				t.Errorf("%d payments committed, want 1", n)
+			}
+		})
+	}
+}
+
 // readMerchant is a transaction that only reads: the seeded merchant.
 func readMerchant(tx store.Tx) error { _, err := tx.GetMerchant(intA.MerchantID); return err }
 
@@ -293,12 +345,13 @@ const (
 // proxy forwards connections to a PostgreSQL server, and cuts one where
 // at says (none while it is 0); done is set once it has. down stops it.
 type proxy struct {
-	url   string
-	at    atomic.Int32
-	done  atomic.Bool
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
+	url     string
+	at      atomic.Int32
+	done    atomic.Bool
+	ln      net.Listener
+	mu      sync.Mutex
+	conns   []net.Conn // both sides of every connection
+	clients []net.Conn // the clients' sides
 }
 
 // down closes the proxy and every connection through it: the database
@@ -310,6 +363,35 @@ func (p *proxy) down() {
 	for _, c := range p.conns {
 		c.Close()
 	}
+}
+
+// drop closes every connection through the proxy, both sides, without a
+// word to the client, and returns how many it closed; new ones are still
+// taken.
+func (p *proxy) drop() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	n := len(p.conns)
+	p.conns, p.clients = nil, nil
+	return n
+}
+
+// notice sends every client of the proxy a NoticeResponse, as a server
+// may send unasked, and returns to how many.
+func (p *proxy) notice() int {
+	fields := "SNOTICE\x00VNOTICE\x00C00000\x00Ma notice sent unasked\x00\x00"
+	msg := []byte{'N', 0, 0, 0, 0}
+	binary.BigEndian.PutUint32(msg[1:], uint32(4+len(fields)))
+	msg = append(msg, fields...)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.clients {
+		c.Write(msg)
+	}
+	return len(p.clients)
 }
 
 // keep notes c, to be closed by down.
@@ -354,6 +436,9 @@ func cuttingProxy(t *testing.T, target string) *proxy {
 func (p *proxy) serve(client net.Conn, server string) {
 	defer client.Close()
 	p.keep(client)
+	p.mu.Lock()
+	p.clients = append(p.clients, client)
+	p.mu.Unlock()
 	db, err := net.Dial("tcp", server)
 	if err != nil {
 		return

@@ -26,6 +26,11 @@ func pipeline(ctx context.Context, driverConn any, queries []string, args [][]an
 	if err != nil {
 		return nil, err
 	}
+	if opensAndCommits(queries) {
+		if err := checkOpen(c.PgConn()); err != nil {
+			return nil, err
+		}
+	}
 	if !textArgs(args) {
 		return batchPipeline(ctx, driverConn, queries, args)
 	}

@@ -72,7 +72,10 @@ type Dialect struct {
 	// its BEGIN and its COMMIT cost one round trip (see pipedWrite), so a
 	// dialect that sets it has write transactions run by hand on a
 	// connection, and sets ExpectRows, IsExpectFailure, IsAnswer,
-	// EndsSession and ConnLost too.
+	// EndsSession and ConnLost too. A pipeline that would open a
+	// transaction and commit it at once is not sent on a connection
+	// found already closed: its error then wraps ErrNotSent, and the
+	// connection is left closed (ConnLost).
 	Pipeline func(ctx context.Context, driverConn any, queries []string, args [][]any) ([]int64, error)
 	// IsAnswer reports that an error is the database's own answer to a
 	// statement, not a failure to reach it or to hear from it: what was

@@ -485,10 +485,11 @@ func (t *tx) sendPiped(commit bool) (int, error) {
 		// COMMIT itself that leaves the session open (a failure to
 		// commit). A lost connection says nothing, and nor does an error
 		// that ended the session in the COMMIT's place: a server told to
-		// stop as it committed sends that.
+		// stop as it committed sends that. A pipeline not sent at all
+		// (ErrNotSent) did not run.
 		commitIndex := len(queries) - 1
 		d := t.db.dialect
-		notRun := d.IsAnswer(failed) && (len(affected) < commitIndex || !d.EndsSession(failed))
+		notRun := errors.Is(failed, ErrNotSent) || d.IsAnswer(failed) && (len(affected) < commitIndex || !d.EndsSession(failed))
 		t.commitUnknown = !notRun
 	}
 	if begin {

@@ -55,6 +55,19 @@ func (l *lostTries) again(db *DB) bool {
 	return true
 }
 
+// ErrNotSent is wrapped by what a Dialect's Pipeline returns when it
+// found its connection already closed and sent nothing: none of the
+// pipeline ran, though it held a COMMIT.
+//
+// Why look before sending: a pipeline that holds a transaction's BEGIN
+// and its COMMIT (a batch with no read before its writes) is written
+// whole before any answer is read, and a write to a connection the
+// server has already closed (a backend killed, a proxy's idle timeout)
+// succeeds. Its read then finds the connection gone, and a COMMIT sent
+// and never answered may have run, so its callers would be failed for
+// nothing. A look at the socket first tells "gone before we wrote".
+var ErrNotSent = errors.New("not sent: the connection was found closed")
+
 // connLostError is what a batch met when the database or the network
 // ended its connection before any COMMIT of it could have run.
 type connLostError struct{ err error }
