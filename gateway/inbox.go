@@ -114,13 +114,23 @@ func (s *Service) receive(ctx context.Context, item malipo.InboxItem) error {
 	return nil
 }
 
+// inboxRetryAfter is how long an outcome kept unapplied waits before
+// ApplyInbox applies it. One is kept only once its first try has failed,
+// so there is no first try left to race (and were that try's commit
+// still under way when its connection was lost, its locks would hold the
+// retry until it ended, and applying is idempotent): this is a breath
+// for a database that has just failed, not a guard. Until stop 36 it was
+// a minute, through which the payment stayed in processing and every
+// audit (malipo_ledger_audit_failed pages) listed the outcome.
+const inboxRetryAfter = 5 * time.Second
+
 // ApplyInbox applies the outcomes whose first application failed, at most
-// limit of them received before the last minute (so it never races the
-// first try), and reports how many it applied. Every node may run it.
+// limit of them kept for inboxRetryAfter, and reports how many it
+// applied. Every node may run it.
 func (s *Service) ApplyInbox(ctx context.Context, limit int) (int, error) {
 	var items []malipo.InboxItem
 	err := s.cfg.Store.Transact(ctx, func(tx store.Tx) (err error) {
-		items, err = tx.ClaimUnappliedInbox(s.now().Add(-time.Minute), limit)
+		items, err = tx.ClaimUnappliedInbox(s.now().Add(-inboxRetryAfter), limit)
 		return err
 	})
 	if err != nil {

@@ -421,7 +421,11 @@ func TestOutcomeNotAppliedAtFirstIsKept(t *testing.T) {
 		if n, _ := r.svc.ApplyInbox(ctx, 10); n != 0 {
 			t.Errorf("applied %d before the retry delay", n)
 		}
-		r.clock.Advance(time.Minute)
+		r.clock.Advance(4 * time.Second)
+		if n, _ := r.svc.ApplyInbox(ctx, 10); n != 0 {
+			t.Errorf("applied %d before the retry delay", n)
+		}
+		r.clock.Advance(time.Second) // 5 s after it was kept
 		if n, err := r.svc.ApplyInbox(ctx, 10); n != 1 || err != nil {
 			t.Fatalf("ApplyInbox = %d, %v", n, err)
 		}

@@ -321,9 +321,9 @@ func chaos(t *testing.T, db, dbName string, nodes int, viaMTN, noCallback, endSe
 
 	// A rail's outcome whose first application failed (its commit lost
 	// with its connection, when the database ends sessions) is kept and
-	// applied by the inbox's worker a minute after it came: the audit
-	// below waits for it, for at most as long again.
-	for deadline := time.Now().Add(90 * time.Second); countUnapplied(t, db) > 0 && time.Now().Before(deadline); {
+	// applied by the inbox's worker 5 to 10 seconds after it came: the
+	// audit below waits for it, for at most 30 s.
+	for deadline := time.Now().Add(30 * time.Second); countUnapplied(t, db) > 0 && time.Now().Before(deadline); {
 		time.Sleep(time.Second)
 	}
 
