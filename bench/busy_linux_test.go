@@ -1,8 +1,6 @@
 package bench
 
 import (
-	"fmt"
-	"net"
 	"net/http"
 	"runtime"
 	"syscall"
@@ -12,19 +10,14 @@ import (
 
 // busyServer spends 2 ms of CPU on every request (Linux only).
 func busyServer() {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	fmt.Printf("listening on http://%s\n", ln.Addr())
-	http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	serveTest(func(w http.ResponseWriter, r *http.Request) {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 		start := threadCPU()
 		for threadCPU()-start < 2*time.Millisecond {
 		}
 		w.WriteHeader(http.StatusOK)
-	}))
+	})
 }
 
 // threadCPU is the CPU time the calling thread has used, to the

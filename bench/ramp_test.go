@@ -38,38 +38,39 @@ func TestMain(m *testing.M) {
 // coldServer answers 503 to every request in the first 100 ms after its
 // first, and 200 after that: a server whose first moments are slow.
 func coldServer() {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
 	var first atomic.Int64
-	fmt.Printf("listening on http://%s\n", ln.Addr())
-	http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	serveTest(func(w http.ResponseWriter, r *http.Request) {
 		first.CompareAndSwap(0, time.Now().UnixNano())
 		if time.Since(time.Unix(0, first.Load())) < 100*time.Millisecond {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
 		w.WriteHeader(http.StatusOK)
-	}))
+	})
+}
+
+// serveTest serves h on loopback as a target's server, saying where as
+// malipo serve does.
+func serveTest(h http.HandlerFunc) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("listening on http://%s\n", ln.Addr())
+	http.Serve(ln, h)
 }
 
 // limitedServer answers 200 to its first 30 requests and 503 to every
 // one after: a server that stops keeping up at a known point.
 func limitedServer() {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
 	var served atomic.Int64
-	fmt.Printf("listening on http://%s\n", ln.Addr())
-	http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	serveTest(func(w http.ResponseWriter, r *http.Request) {
 		if served.Add(1) > 30 {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
 		w.WriteHeader(http.StatusOK)
-	}))
+	})
 }
 
 // A ramp's last step is MaxRate itself, not the last ×1.5 step under
