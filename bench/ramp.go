@@ -33,6 +33,9 @@ type httpTarget struct {
 	// prepare, if set, readies what the next count requests need; it runs
 	// before the step, outside the measurement.
 	prepare func(ctx context.Context, s *server, count int) error
+	// ceiling marks the no-op ceiling: the yardstick, whose own 2× step
+	// (Options.Overload) would measure nothing asked of it.
+	ceiling bool
 }
 
 // step is one rate held for Options.Step.
@@ -211,7 +214,7 @@ func (r *runner) ramp(ctx context.Context, t httpTarget) (Result, error) {
 	if res.BestRPS == 0 {
 		return res, fmt.Errorf("did not serve even %d req/s cleanly", r.o.StartRate)
 	}
-	if r.o.Overload && sustained.rate > 0 {
+	if r.o.Overload && sustained.rate > 0 && !t.ceiling {
 		s, err := r.offer(ctx, srv, t, 2*sustained.rate)
 		if err != nil {
 			return res, err
@@ -226,7 +229,7 @@ func (r *runner) ramp(ctx context.Context, t httpTarget) (Result, error) {
 // the same requests when the target does no work.
 func (r *runner) ceiling(ctx context.Context) (Result, error) {
 	res, err := r.ramp(ctx, httpTarget{name: "ceiling", args: []string{"bench-ceiling", "--addr", "127.0.0.1:0"},
-		next: createRequest, want: http.StatusCreated})
+		next: createRequest, want: http.StatusCreated, ceiling: true})
 	if err == nil && res.SustainedRPS == 0 {
 		err = fmt.Errorf("the no-op ceiling sustained nothing: the machine is too busy to measure")
 	}

@@ -76,33 +76,38 @@ func limitedServer() {
 // A ramp's last step is MaxRate itself, not the last ×1.5 step under
 // it, and a target still served there is reported as capped: its best
 // is the cap's, not its own. One that stops keeping up before is not.
+// With Overload, each target but the ceiling is then offered twice its
+// sustained rate.
 func TestRampEndsAtMaxRateAndSaysSoWhenStillServing(t *testing.T) {
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	get := httpTarget{name: "t", want: http.StatusOK, next: func(s *server, n int64, tgt *vegeta.Target) error {
-		tgt.Method, tgt.URL = http.MethodGet, s.base+"/"
-		return nil
-	}}
 	for _, c := range []struct {
-		server string
-		capped bool
-		steps  []string // the rates offered, in order
+		name, server string
+		ceiling      bool
+		capped       bool
+		steps        []string // the rates offered, in order
 	}{
 		// cold: after its first 100 ms it serves every request. 40, 60,
-		// then 70 (not 90), and nothing to bisect.
-		{"cold", true, []string{"40", "60", "70"}},
+		// then 70 (not 90), nothing to bisect, and 2× 70.
+		{"still served", "cold", false, true, []string{"40", "60", "70", "140"}},
+		{"the ceiling, still served", "cold", true, true, []string{"40", "60", "70"}},
 		// limited: the 70 step is refused all but its first few
 		// requests, so it is not capped (and 60 to 70 is too narrow a gap
-		// to bisect).
-		{"limited", false, []string{"40", "60", "70"}},
+		// to bisect); 2× is of 60.
+		{"no longer served", "limited", false, false, []string{"40", "60", "70", "120"}},
 	} {
-		t.Run(c.server, func(t *testing.T) {
+		t.Run(c.name, func(t *testing.T) {
 			t.Setenv("MALIPO_BENCH_TEST_SERVER", c.server)
 			var progress strings.Builder
-			r := &runner{o: Options{Exe: exe, Step: 250 * time.Millisecond, StartRate: 40, MaxRate: 70, Bound: time.Second}, progress: &progress}
-			res, err := r.ramp(context.Background(), get)
+			r := &runner{o: Options{Exe: exe, Step: 250 * time.Millisecond, StartRate: 40, MaxRate: 70, Bound: time.Second, Overload: true},
+				progress: &progress}
+			res, err := r.ramp(context.Background(), httpTarget{name: "t", want: http.StatusOK, ceiling: c.ceiling,
+				next: func(s *server, n int64, tgt *vegeta.Target) error {
+					tgt.Method, tgt.URL = http.MethodGet, s.base+"/"
+					return nil
+				}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -110,11 +115,11 @@ func TestRampEndsAtMaxRateAndSaysSoWhenStillServing(t *testing.T) {
 			for _, m := range regexp.MustCompile(`rate +(\d+)`).FindAllStringSubmatch(progress.String(), -1) {
 				steps = append(steps, m[1])
 			}
-			if c.server == "cold" && len(steps) > 0 && steps[0] == steps[1] {
+			if c.server == "cold" && len(steps) > 1 && steps[0] == steps[1] {
 				steps = steps[1:] // its first step may be offered again
 			}
-			if !slices.Equal(steps, c.steps) || res.Capped != c.capped {
-				t.Errorf("steps %v, capped %v; want %v, %v\n%s", steps, res.Capped, c.steps, c.capped, progress.String())
+			if !slices.Equal(steps, c.steps) || res.Capped != c.capped || (res.Overload != nil) == c.ceiling {
+				t.Errorf("steps %v, capped %v, overload %+v; want %v, %v\n%s", steps, res.Capped, res.Overload, c.steps, c.capped, progress.String())
 			}
 		})
 	}
