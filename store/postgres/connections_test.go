@@ -56,8 +56,7 @@ func TestDroppedStatementsArePreparedAgain(t *testing.T) {
 	const n = 4
 	for i := range n {
 		id := fmt.Sprintf("pay_%d", i)
-		pay := malipo.Payment{ID: id, MerchantID: intA.MerchantID, IntegrationID: intA.ID, Mode: intA.Mode, Amount: 5000,
-			Currency: "XOF", Reference: id, Status: malipo.PaymentPending, CheckoutToken: "tok_" + id}
+		pay := pendingPayment(id)
 		if err := s.Transact(ctx, func(tx store.Tx) error { return tx.CreatePayment(pay) }); err != nil {
 			t.Fatalf("payment %d, after its connection's statements were dropped: %v", i, err)
 		}
@@ -125,12 +124,8 @@ func TestConnectionsEndedByTheDatabaseFailNoCaller(t *testing.T) {
 			t.Fatal("the store had no connection to end")
 		}
 	}
-	payment := func(id string) malipo.Payment {
-		return malipo.Payment{ID: id, MerchantID: intA.MerchantID, IntegrationID: intA.ID, Mode: intA.Mode, Amount: 5000,
-			Currency: "XOF", Reference: id, Status: malipo.PaymentPending, CheckoutToken: "tok_" + id}
-	}
 	create := func(id string) func(tx store.Tx) error {
-		return func(tx store.Tx) error { return tx.CreatePayment(payment(id)) }
+		return func(tx store.Tx) error { return tx.CreatePayment(pendingPayment(id)) }
 	}
 	cases := []struct {
 		name string
@@ -216,8 +211,7 @@ func TestACommitWhoseConnectionIsLost(t *testing.T) {
 			s2, proxy, other := throughProxy(t)
 			aborts := s2.Aborts()
 			proxy.at.Store(int32(c.cut))
-			pay := malipo.Payment{ID: "pay_cut", MerchantID: intA.MerchantID, IntegrationID: intA.ID, Mode: intA.Mode, Amount: 5000,
-				Currency: "XOF", Reference: "pay_cut", Status: malipo.PaymentPending, CheckoutToken: "tok_cut"}
+			pay := pendingPayment("pay_cut")
 			err := s2.Transact(ctx, func(tx store.Tx) error { return tx.CreatePayment(pay) })
 			if !proxy.done.Load() {
 				t.Fatalf("the proxy cut nothing: %v", err)
@@ -228,14 +222,10 @@ func TestACommitWhoseConnectionIsLost(t *testing.T) {
 			if again := s2.Aborts() - aborts; again != 0 {
 				t.Errorf("the batch ran again %d times after its COMMIT was sent", again)
 			}
-			var n int
-			if err := other.QueryRowContext(ctx, `SELECT count(*) FROM payments WHERE id = $1`, pay.ID).Scan(&n); err != nil {
-				t.Fatal(err)
-			}
-			if n != 1 {
+			if n := countPayment(t, other, pay.ID); n != 1 {
 				t.Errorf("%d payments committed, want the one the COMMIT committed", n)
 			}
-			if err := s2.Transact(ctx, func(tx store.Tx) error { _, err := tx.GetMerchant(intA.MerchantID); return err }); err != nil {
+			if err := s2.Transact(ctx, readMerchant); err != nil {
 				t.Errorf("the next batch: %v", err)
 			}
 		})
@@ -275,23 +265,36 @@ func TestABatchLooksAtItsConnectionBeforeSendingItsCommit(t *testing.T) {
 			}
 			time.Sleep(50 * time.Millisecond) // for the store's side to hear of it
 			aborts := s2.Aborts()
-			pay := malipo.Payment{ID: "pay_look", MerchantID: intA.MerchantID, IntegrationID: intA.ID, Mode: intA.Mode, Amount: 5000,
-				Currency: "XOF", Reference: "pay_look", Status: malipo.PaymentPending, CheckoutToken: "tok_look"}
+			pay := pendingPayment("pay_look")
 			if err := s2.Transact(ctx, func(tx store.Tx) error { return tx.CreatePayment(pay) }); err != nil {
 				t.Errorf("the caller was told %v", err)
 			}
 			if ranAgain := s2.Aborts() > aborts; ranAgain != c.runAgain {
 				t.Errorf("the batch ran again: %v, want %v", ranAgain, c.runAgain)
 			}
-			var n int
-			if err := other.QueryRowContext(ctx, `SELECT count(*) FROM payments WHERE id = $1`, pay.ID).Scan(&n); err != nil {
-				t.Fatal(err)
-			}
-			if n != 1 {
+			if n := countPayment(t, other, pay.ID); n != 1 {
 				t.Errorf("%d payments committed, want 1", n)
 			}
 		})
 	}
+}
+
+// pendingPayment is a pending payment of the seeded integration, its
+// reference and checkout token made from id.
+func pendingPayment(id string) malipo.Payment {
+	return malipo.Payment{ID: id, MerchantID: intA.MerchantID, IntegrationID: intA.ID, Mode: intA.Mode, Amount: 5000,
+		Currency: "XOF", Reference: id, Status: malipo.PaymentPending, CheckoutToken: "tok_" + id}
+}
+
+// countPayment counts the payments db holds under id: 1 once committed,
+// whatever ran again.
+func countPayment(t *testing.T, db *sql.DB, id string) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRowContext(context.Background(), `SELECT count(*) FROM payments WHERE id = $1`, id).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // readMerchant is a transaction that only reads: the seeded merchant.
@@ -358,11 +361,7 @@ type proxy struct {
 // can no longer be reached.
 func (p *proxy) down() {
 	p.ln.Close()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
+	p.drop()
 }
 
 // drop closes every connection through the proxy, both sides, without a
@@ -531,8 +530,7 @@ func TestABatchWhoseConnectionEndsBetweenSavepointsRunsAgain(t *testing.T) {
 			if aCalls.Add(1) == 1 {
 				return errors.New("not this time")
 			}
-			return tx.CreatePayment(malipo.Payment{ID: "pay_a", MerchantID: intA.MerchantID, IntegrationID: intA.ID, Mode: intA.Mode,
-				Amount: 5000, Currency: "XOF", Reference: "pay_a", Status: malipo.PaymentPending, CheckoutToken: "tok_a"})
+			return tx.CreatePayment(pendingPayment("pay_a"))
 		}},
 		// Has the database end the batch's connection the first time it
 		// runs, then reads on it.
@@ -584,8 +582,7 @@ func TestADatabaseThatCannotBeReachedRefusesAsBusy(t *testing.T) {
 		}
 	}
 	proxy.down()
-	pay := malipo.Payment{ID: "pay_unreached", MerchantID: intA.MerchantID, IntegrationID: intA.ID, Mode: intA.Mode, Amount: 5000,
-		Currency: "XOF", Reference: "pay_unreached", Status: malipo.PaymentPending, CheckoutToken: "tok_unreached"}
+	pay := pendingPayment("pay_unreached")
 	for _, c := range []struct {
 		name string
 		run  func() error
