@@ -133,6 +133,12 @@ type Overload struct {
 	RefusedP99  float64 `json:"refused_p99_ms"`
 	Failed      int     `json:"failed"` // timeouts, resets, other statuses
 	RSSMB       float64 `json:"rss_mb"`
+	// NoopRPS and NoopP99 are what the no-op ceiling's server answered
+	// of the same rate, offered right after: the p99 this machine gives
+	// at that rate to requests that cost a server nothing, which no
+	// answer of the target's, accepted or refused, can beat.
+	NoopRPS float64 `json:"noop_rps"`
+	NoopP99 float64 `json:"noop_p99_ms"`
 }
 
 func (o *Options) defaults() error {
@@ -190,6 +196,7 @@ func Run(ctx context.Context, o Options) error {
 		o.StartRate, o.Step, o.Bound)
 
 	r := &runner{o: o, progress: progress}
+	defer r.close()
 	ceiling, err := r.ceiling(ctx)
 	if err != nil {
 		return err
@@ -252,8 +259,8 @@ func (rep Report) print(w io.Writer, ceiling Result) error {
 				r.Name, r.BestRPS, r.PacedRate, r.P50ms, r.P99ms)
 		}
 		if o := r.Overload; o != nil {
-			fmt.Fprintf(w, "%s at 2× sustained (%.0f/s offered): %.0f/s accepted at p99 %.1f ms, %d refused (p99 %.1f ms), %d failed, peak RSS %.0f MB\n",
-				r.Name, o.OfferedRPS, o.AcceptedRPS, o.AcceptedP99, o.Refused, o.RefusedP99, o.Failed, o.RSSMB)
+			fmt.Fprintf(w, "%s at 2× sustained (%.0f/s offered): %.0f/s accepted at p99 %.1f ms, %d refused (p99 %.1f ms), %d failed, peak RSS %.0f MB; the no-op server at that rate: %.0f/s at p99 %.1f ms\n",
+				r.Name, o.OfferedRPS, o.AcceptedRPS, o.AcceptedP99, o.Refused, o.RefusedP99, o.Failed, o.RSSMB, o.NoopRPS, o.NoopP99)
 		}
 	}
 	return nil

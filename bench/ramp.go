@@ -19,6 +19,19 @@ import (
 type runner struct {
 	o        Options
 	progress io.Writer
+	// noop is the ceiling's server, kept running under Options.Overload
+	// so that each target's 2× rate can be offered to it too (see
+	// Overload.NoopP99); stopped by close.
+	noop       *server
+	noopTarget httpTarget
+}
+
+// close stops what the runner kept running.
+func (r *runner) close() {
+	if r.noop != nil {
+		r.noop.stop()
+		r.noop = nil
+	}
 }
 
 // httpTarget is a server process and the requests to drive it with.
@@ -146,8 +159,14 @@ func (r *runner) ramp(ctx context.Context, t httpTarget) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	defer srv.stop()
 	t.seq = new(atomic.Int64)
+	if t.ceiling && r.o.Overload {
+		r.close()
+		r.noop, r.noopTarget = srv, t
+		r.noopTarget.name = "no-op, same rate"
+	} else {
+		defer srv.stop()
+	}
 	res := Result{Name: t.name}
 	var steps []step
 	try := func(rate int) (step, error) {
@@ -215,12 +234,24 @@ func (r *runner) ramp(ctx context.Context, t httpTarget) (Result, error) {
 		return res, fmt.Errorf("did not serve even %d req/s cleanly", r.o.StartRate)
 	}
 	if r.o.Overload && sustained.rate > 0 && !t.ceiling {
-		s, err := r.offer(ctx, srv, t, 2*sustained.rate)
+		rate := 2 * sustained.rate
+		s, err := r.offer(ctx, srv, t, rate)
 		if err != nil {
 			return res, err
 		}
-		res.Overload = &Overload{OfferedRPS: float64(2 * sustained.rate), AcceptedRPS: s.throughput, AcceptedP99: ms(s.p99),
+		res.Overload = &Overload{OfferedRPS: float64(rate), AcceptedRPS: s.throughput, AcceptedP99: ms(s.p99),
 			Refused: s.refused, RefusedP99: ms(s.refusedP99), Failed: s.failed, RSSMB: s.rssMB}
+		if r.noop != nil {
+			// The same rate offered to the no-op server, right after:
+			// what this machine's cores, shared with the load generator,
+			// answer at that rate when the server does nothing. No
+			// refusal can be answered faster.
+			ref, err := r.offer(ctx, r.noop, r.noopTarget, rate)
+			if err != nil {
+				return res, err
+			}
+			res.Overload.NoopRPS, res.Overload.NoopP99 = ref.throughput, ms(ref.p99)
+		}
 	}
 	return res, nil
 }

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -103,6 +104,7 @@ func TestRampEndsAtMaxRateAndSaysSoWhenStillServing(t *testing.T) {
 			var progress strings.Builder
 			r := &runner{o: Options{Exe: exe, Step: 250 * time.Millisecond, StartRate: 40, MaxRate: 70, Bound: time.Second, Overload: true},
 				progress: &progress}
+			defer r.close()
 			res, err := r.ramp(context.Background(), httpTarget{name: "t", want: http.StatusOK, ceiling: c.ceiling,
 				next: func(s *server, n int64, tgt *vegeta.Target) error {
 					tgt.Method, tgt.URL = http.MethodGet, s.base+"/"
@@ -122,6 +124,50 @@ func TestRampEndsAtMaxRateAndSaysSoWhenStillServing(t *testing.T) {
 				t.Errorf("steps %v, capped %v, overload %+v; want %v, %v\n%s", steps, res.Capped, res.Overload, c.steps, c.capped, progress.String())
 			}
 		})
+	}
+}
+
+// Under Overload the ceiling's server is kept, and each target's 2×
+// rate is offered to it too, right after the target's own 2× step: what
+// the machine answers at that rate when the server does nothing.
+func TestOverloadOffersTheNoOpServerTheSameRate(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(s *server, n int64, tgt *vegeta.Target) error {
+		tgt.Method, tgt.URL = http.MethodGet, s.base+"/"
+		return nil
+	}
+	var progress strings.Builder
+	r := &runner{o: Options{Exe: exe, Step: 250 * time.Millisecond, StartRate: 40, MaxRate: 70, Bound: time.Second, Overload: true},
+		progress: &progress}
+	defer r.close()
+	t.Setenv("MALIPO_BENCH_TEST_SERVER", "cold")
+	if _, err := r.ramp(context.Background(), httpTarget{name: "ceiling", want: http.StatusOK, ceiling: true, next: get}); err != nil {
+		t.Fatal(err)
+	}
+	noop := r.noop
+	if noop == nil || noop.cmd.Process.Signal(syscall.Signal(0)) != nil {
+		t.Fatalf("the ceiling's server was not kept running: %+v", noop)
+	}
+	// limited refuses all but its first 30 requests, so its 2× step (of
+	// 60) is mostly refused; the no-op (cold, long warm) serves all of it.
+	t.Setenv("MALIPO_BENCH_TEST_SERVER", "limited")
+	res, err := r.ramp(context.Background(), httpTarget{name: "limited", want: http.StatusOK, next: get})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(progress.String()), "\n")
+	last := lines[len(lines)-1]
+	o := res.Overload
+	if o == nil || !strings.Contains(last, "no-op, same rate") || !strings.Contains(last, "rate    120") ||
+		o.NoopRPS < 0.9*120 || o.NoopP99 <= 0 || o.AcceptedRPS > 60 {
+		t.Fatalf("the no-op server was not offered the 2× rate of 120 after the target: %+v\n%s", o, progress.String())
+	}
+	r.close()
+	if noop.cmd.ProcessState == nil {
+		t.Error("close left the ceiling's server running")
 	}
 }
 
