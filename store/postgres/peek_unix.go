@@ -10,6 +10,14 @@ import (
 
 // peek looks at c's socket without waiting and without taking anything
 // from it (recv with MSG_PEEK and MSG_DONTWAIT).
+//
+// It looks through Control, not Read: a Read holds the socket's read
+// lock, and pgx may have a read of its own still waiting on the socket
+// (its background reader, started when a write was slow, stops only
+// after its read returns, which is when the next answer comes). A peek
+// through Read waited behind it for an answer to a pipeline it had not
+// yet let be sent: the committer hung, and every write of the node
+// with it (seen at twice the sustained rate, when writes are slow).
 func peek(c net.Conn) socketState {
 	sc, ok := socketOf(c).(syscall.Conn)
 	if !ok {
@@ -21,7 +29,7 @@ func peek(c net.Conn) socketState {
 	}
 	state := socketUnknown
 	var b [1]byte
-	err = raw.Read(func(fd uintptr) bool {
+	err = raw.Control(func(fd uintptr) {
 		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		switch {
 		case errors.Is(err, syscall.EAGAIN), errors.Is(err, syscall.EWOULDBLOCK):
@@ -33,7 +41,6 @@ func peek(c net.Conn) socketState {
 		default:
 			state = socketPending
 		}
-		return true // never wait for the socket to become readable
 	})
 	if err != nil { // the socket itself is closed
 		return socketClosed
