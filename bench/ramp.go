@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -67,6 +68,42 @@ type step struct {
 	// and the kernel's work outside both. 0 where they cannot be read.
 	serverPerOK, loadPerOK time.Duration
 	sustained, clean, kept bool
+	failures               tally // why the failed ones failed
+}
+
+// tally counts distinct reasons, keeping the first maxReasons seen.
+type tally struct {
+	reasons []string
+	counts  map[string]int
+	other   int
+}
+
+const maxReasons = 4
+
+func (t *tally) add(reason string) {
+	if _, ok := t.counts[reason]; !ok {
+		if len(t.reasons) == maxReasons {
+			t.other++
+			return
+		}
+		if t.counts == nil {
+			t.counts = map[string]int{}
+		}
+		t.reasons = append(t.reasons, reason)
+	}
+	t.counts[reason]++
+}
+
+// String lists each reason with its count, in the order first seen.
+func (t tally) String() string {
+	parts := make([]string, 0, len(t.reasons)+1)
+	for _, r := range t.reasons {
+		parts = append(parts, fmt.Sprintf("%d × %s", t.counts[r], r))
+	}
+	if t.other > 0 {
+		parts = append(parts, fmt.Sprintf("%d other", t.other))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // offer holds rate against the server s for one step.
@@ -112,6 +149,7 @@ func (r *runner) offer(ctx context.Context, s0 *server, t httpTarget, rate int) 
 			refusedLat = append(refusedLat, res.Latency)
 		default:
 			s.failed++
+			s.noteFailure(res)
 		}
 	}
 	s.rssMB = peak()
@@ -137,7 +175,23 @@ func (r *runner) offer(ctx context.Context, s0 *server, t httpTarget, rate int) 
 	fmt.Fprintf(r.progress, "  %-18s rate %6d  ok/s %8.0f  ok %6d  busy %5d  failed %5d  p50 %-9s p99 %-9s RSS %4.0f MB  CPU %4.0f µs/ok (server %3.0f, load %3.0f)%s\n", t.name, rate,
 		s.throughput, s.ok, s.refused, s.failed, s.p50.Round(10*time.Microsecond), s.p99.Round(10*time.Microsecond), s.rssMB, us(s.cpuPerOK),
 		us(s.serverPerOK), us(s.loadPerOK), mark)
+	if s.failed > 0 {
+		fmt.Fprintf(r.progress, "      failed: %s\n", s.failures)
+	}
 	return s, ctx.Err()
+}
+
+// noteFailure counts a failed request by what failed it: its status, or
+// the load generator's error (a timeout, a reset).
+func (s *step) noteFailure(res *vegeta.Result) {
+	reason := "status " + strconv.Itoa(int(res.Code))
+	if res.Error != "" {
+		reason = res.Error
+		if _, after, ok := strings.Cut(reason, "\": "); ok {
+			reason = after // the method and URL before it are every request's
+		}
+	}
+	s.failures.add(reason)
 }
 
 // settle is how long a step waits after its preparation. At 2,530

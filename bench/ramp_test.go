@@ -228,3 +228,25 @@ func TestFirstBadStepIsOfferedAgain(t *testing.T) {
 		t.Errorf("nothing sustained: %+v", res)
 	}
 }
+
+// A step's failures are told by reason, in the order first seen: the
+// status, or the load generator's error without the request's method and
+// URL; past four reasons the rest are counted together.
+func TestStepTellsWhyRequestsFailed(t *testing.T) {
+	var s step
+	for _, res := range []vegeta.Result{
+		{Code: 500},
+		{Error: `Post "http://127.0.0.1:1/v1/payments": context deadline exceeded`},
+		{Code: 500},
+		{Code: 502},
+		{Code: 404},
+		{Code: 400},
+		{Code: 401},
+	} {
+		s.noteFailure(&res)
+	}
+	want := "2 × status 500; 1 × context deadline exceeded; 1 × status 502; 1 × status 404; 2 other"
+	if got := s.failures.String(); got != want {
+		t.Errorf("failures %q, want %q", got, want)
+	}
+}
