@@ -139,6 +139,15 @@ type BatchObserver interface {
 	ObserveBatches(f func(Batch))
 }
 
+// BatchClock is a store whose committers say how long the batch running
+// longest now has run, from its first write taken to its answers (0 if
+// none is running). A batch times out within a minute; a figure that
+// keeps growing past that is a committer stuck, and every write of the
+// node waits behind it.
+type BatchClock interface {
+	LongestBatch() time.Duration
+}
+
 // ErrLeaseLost is SettleDelivery's answer when the delivery moved on
 // since it was leased: another node claimed it, or an attempt was
 // recorded.

@@ -25,6 +25,7 @@ import (
 	"github.com/malipo/malipo/faces/ipay"
 	"github.com/malipo/malipo/gateway"
 	"github.com/malipo/malipo/ids"
+	"github.com/malipo/malipo/store"
 	"github.com/malipo/malipo/store/storetest"
 )
 
@@ -243,6 +244,7 @@ func TestMetricsForAlerts(t *testing.T) {
 		regexp.MustCompile(`(?m)^malipo_ledger_audit_failed 0$`),
 		regexp.MustCompile(`(?m)^malipo_ledger_audit_timestamp_seconds [1-9][0-9.e+]+$`),
 		regexp.MustCompile(`(?m)^malipo_store_writes_queued 0$`),
+		regexp.MustCompile(`(?m)^malipo_store_batch_running_seconds [0-9.e-]+$`),
 		regexp.MustCompile(`(?m)^malipo_store_aborts_total 0$`),
 		regexp.MustCompile(`(?m)^malipo_store_batches_failed_total 0$`),
 		regexp.MustCompile(`(?m)^malipo_store_batch_writes_count [1-9][0-9]*$`),
@@ -428,5 +430,50 @@ func TestCollectorFlags(t *testing.T) {
 	s.stop()
 	if p, l := read(); p != percent || l != limit {
 		t.Errorf("after serving: GOGC %d, memory limit %d; want them back at %d and %d", p, l, percent, limit)
+	}
+}
+
+// /healthz answers 503 "stuck" while a batch of writes has run past the
+// bound (a committer held where no timeout reaches, as a look at a
+// socket once was behind pgx's own read), and 200 again once it ends.
+func TestHealthzSaysStuckWhileABatchRunsTooLong(t *testing.T) {
+	st := storetest.SQLite(t)
+	health := healthz(st, 100*time.Millisecond)
+	get := func() (int, string) {
+		rec := httptest.NewRecorder()
+		health(rec, httptest.NewRequest("GET", "/healthz", nil))
+		return rec.Code, rec.Body.String()
+	}
+	if code, body := get(); code != http.StatusOK || !strings.Contains(body, `"ok"`) {
+		t.Fatalf("idle store: %d %s", code, body)
+	}
+	release := make(chan struct{})
+	done := make(chan error)
+	go func() {
+		done <- st.Transact(context.Background(), func(store.Tx) error { <-release; return nil })
+	}()
+	time.Sleep(50 * time.Millisecond)
+	if code, body := get(); code != http.StatusOK {
+		t.Errorf("a batch under way, not yet past the bound: %d %s", code, body)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	code, body := get()
+	for code == http.StatusOK && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		code, body = get()
+	}
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"status":"stuck"`) || !strings.Contains(body, "a batch of writes has run for") {
+		t.Errorf("a batch past the bound: %d %s", code, body)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for code != http.StatusOK && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		code, body = get()
+	}
+	if code != http.StatusOK {
+		t.Errorf("the batch is done: %d %s", code, body)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"github.com/malipo/malipo/faces/native"
 	"github.com/malipo/malipo/faces/shed"
 	"github.com/malipo/malipo/store"
+	"github.com/malipo/malipo/store/sqlstore"
 )
 
 // fromProxy makes the client a trusted proxy forwarded for the request's
@@ -89,12 +91,9 @@ type face struct {
 	prefix string
 }
 
-func newHandler(api *native.API, faces []face, pages *checkout.Pages, reg *prometheus.Registry, logger *slog.Logger, more ...func(*http.ServeMux)) http.Handler {
+func newHandler(api *native.API, faces []face, pages *checkout.Pages, st store.Store, reg *prometheus.Registry, logger *slog.Logger, more ...func(*http.ServeMux)) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"status":"ok"}` + "\n"))
-	})
+	mux.Handle("GET /healthz", healthz(st, stuckAfter))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/dashboard/", http.StatusSeeOther) // people who open the root want the dashboard
@@ -108,6 +107,32 @@ func newHandler(api *native.API, faces []face, pages *checkout.Pages, reg *prome
 		register(mux)
 	}
 	return observe(mux, logger, reg)
+}
+
+// stuckAfter is how long a batch of writes may run before the node calls
+// itself stuck: twice the time a batch's statements are given
+// (sqlstore.BatchTimeout), so a batch that runs longer is held where no
+// timeout reaches.
+const stuckAfter = 2 * sqlstore.BatchTimeout
+
+// healthz answers 200 {"status":"ok"} while the node can take writes,
+// and 503 {"status":"stuck",…} once the store's longest batch has run past
+// stuckAfter (see store.BatchClock): every write of the node waits behind
+// it, so a balancer should send the node nothing, and an operator restart
+// it (after SIGQUIT's goroutine dump, which shows where it is held).
+func healthz(st store.Store, stuckAfter time.Duration) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if c, ok := st.(store.BatchClock); ok {
+			if d := c.LongestBatch(); d > stuckAfter {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				json.NewEncoder(w).Encode(map[string]string{"status": "stuck",
+					"detail": fmt.Sprintf("a batch of writes has run for %s (a batch's statements time out after %s): every write waits behind it", d.Round(time.Second), sqlstore.BatchTimeout)})
+				return
+			}
+		}
+		w.Write([]byte(`{"status":"ok"}` + "\n"))
+	}
 }
 
 // observe logs each request (never its headers or body: they carry keys
@@ -352,6 +377,11 @@ func storeMetrics(reg prometheus.Registerer, st store.Store) {
 	if a, ok := st.(interface{ Aborts() int64 }); ok {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "malipo_store_aborts_total",
 			Help: "Transactions run again because the database aborted them (a deadlock, a serialization failure, a prepared statement gone) or their connection was lost before commit."}, func() float64 { return float64(a.Aborts()) }))
+	}
+	if c, ok := st.(store.BatchClock); ok {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "malipo_store_batch_running_seconds",
+			Help: "How long the batch of writes running longest now has run (0: none is running). Past a minute, a committer is stuck and every write waits."},
+			func() float64 { return c.LongestBatch().Seconds() }))
 	}
 	obs, ok := st.(store.BatchObserver)
 	if !ok {

@@ -256,7 +256,7 @@ func (s serveCmd) Run(c *cli, e *env) error {
 	}
 	refuseByPath := busyAnswers(api, map[string]refuser{"/paydunya/": pd, "/cinetpay/": cp, "/kpay/": kp, "/ipay/": ip, "/clickpay/": cl})
 	srv := s.server(withID(fromProxy(newHandler(api, []face{{pd, "/paydunya"}, {cp, "/cinetpay"}, {kp, "/kpay"}, {ip, "/ipay"}, {cl, "/clickpay"}},
-		checkout.New(svc, logger, nil), reg, logger, func(mux *http.ServeMux) { liveRails.Register(mux, svc) },
+		checkout.New(svc, logger, nil), st, reg, logger, func(mux *http.ServeMux) { liveRails.Register(mux, svc) },
 		dashboardPages(svc, logger, liveRails).Register), trusted), refuseByPath), logger)
 	reg.MustRegister(newBacklogMetrics(svc.Backlog, clk.Now))
 	done := runWorkers(workers, svc, sb, s.ReconcileAfter, logger)

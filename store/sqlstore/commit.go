@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync/atomic"
 	"time"
 
 	"github.com/malipo/malipo"
@@ -236,14 +237,33 @@ func (db *DB) retryable(err error) bool {
 // start at random shards, so theirs seldom meet.
 const balanceShards = 16
 
-func (db *DB) commitLoop(shard int) {
+// commitLoop is one committer: it runs batches until the queue closes,
+// noting in started when the batch it runs began.
+func (db *DB) commitLoop(started *atomic.Int64, shard int) {
 	defer db.wg.Done()
 	for first := range db.units {
+		started.Store(time.Now().UnixNano())
 		db.took(first)
 		batch := db.gather([]*unit{first})
 		db.commitBatch(batch, shard)
 		db.stmts.preparePending(context.Background())
+		started.Store(0)
 	}
+}
+
+// LongestBatch reports how long the batch running longest now has run,
+// or 0 if no committer is running one (see store.BatchClock). A batch's
+// statements time out after BatchTimeout, so one that runs much longer
+// is stuck where no timeout reaches, and every write waits behind it.
+func (db *DB) LongestBatch() time.Duration {
+	var longest time.Duration
+	now := time.Now()
+	for i := range db.batchStarted {
+		if at := db.batchStarted[i].Load(); at != 0 {
+			longest = max(longest, now.Sub(time.Unix(0, at)))
+		}
+	}
+	return longest
 }
 
 // How the committer gathers a batch, in the spirit of PostgreSQL's

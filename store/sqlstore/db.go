@@ -123,6 +123,9 @@ type DB struct {
 	queueTarget atomic.Int64                      // ns; see SetQueueTarget
 	closers     []func() error
 	maxBatch    int
+	// batchStarted is, per committer, when the batch it runs now started
+	// (unix ns; 0 between batches): see LongestBatch.
+	batchStarted []atomic.Int64
 	// leaseShard is the balance shard of leases' transactions, one no
 	// committer of this node adds to.
 	leaseShard int
@@ -138,12 +141,13 @@ func Open(write, read *sql.DB, d Dialect) *DB {
 	if d.Committers < 1 {
 		d.Committers = 1
 	}
-	db := &DB{write: write, read: read, dialect: d, units: make(chan *unit, 4096), maxBatch: 1024, stmts: &stmtCache{pool: write}}
+	db := &DB{write: write, read: read, dialect: d, units: make(chan *unit, 4096), maxBatch: 1024, stmts: &stmtCache{pool: write},
+		batchStarted: make([]atomic.Int64, d.Committers)}
 	db.queueTarget.Store(int64(DefaultQueueTarget))
 	first := rand.IntN(balanceShards)
 	for i := 0; i < d.Committers; i++ {
 		db.wg.Add(1)
-		go db.commitLoop((first + i) % balanceShards)
+		go db.commitLoop(&db.batchStarted[i], (first+i)%balanceShards)
 	}
 	db.leaseShard = (first + d.Committers) % balanceShards
 	return db

@@ -46,6 +46,7 @@ func Run(t *testing.T, open Opener) {
 		{"GroupCommit", testGroupCommit},
 		{"BatchFailuresStayTheirs", testBatchFailuresStayTheirs},
 		{"BatchesObserved", testBatchesObserved},
+		{"LongestBatchTimed", testLongestBatchTimed},
 		{"OwnWritesSeen", testOwnWritesSeen},
 		{"RepeatedReads", testRepeatedReads},
 		{"PaymentUpdatesInABatch", testPaymentUpdatesInABatch},
