@@ -22,7 +22,8 @@ type runner struct {
 	progress io.Writer
 	// noop is the ceiling's server, kept running under Options.Overload
 	// so that each target's 2× rate can be offered to it too (see
-	// Overload.NoopP99); stopped by close.
+	// Overload.NoopP99); stopped by close. Its CPU profile (ProfileDir)
+	// covers those steps too.
 	noop       *server
 	noopTarget httpTarget
 }
