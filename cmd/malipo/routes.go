@@ -117,14 +117,14 @@ const stuckAfter = 2 * sqlstore.BatchTimeout
 
 // healthz answers 200 {"status":"ok"} while the node can take writes,
 // and 503 {"status":"stuck",…} once the store's longest batch has run past
-// stuckAfter (see store.BatchClock): every write of the node waits behind
+// after (stuckAfter in a node; see store.BatchClock): every write of the node waits behind
 // it, so a balancer should send the node nothing, and an operator restart
 // it (after SIGQUIT's goroutine dump, which shows where it is held).
-func healthz(st store.Store, stuckAfter time.Duration) http.HandlerFunc {
+func healthz(st store.Store, after time.Duration) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		if c, ok := st.(store.BatchClock); ok {
-			if d := c.LongestBatch(); d > stuckAfter {
+			if d := c.LongestBatch(); d > after {
 				w.WriteHeader(http.StatusServiceUnavailable)
 				json.NewEncoder(w).Encode(map[string]string{"status": "stuck",
 					"detail": fmt.Sprintf("a batch of writes has run for %s (a batch's statements time out after %s): every write waits behind it", d.Round(time.Second), sqlstore.BatchTimeout)})
