@@ -25,7 +25,6 @@ import (
 	"github.com/malipo/malipo/faces/ipay"
 	"github.com/malipo/malipo/gateway"
 	"github.com/malipo/malipo/ids"
-	"github.com/malipo/malipo/store"
 	"github.com/malipo/malipo/store/storetest"
 )
 
@@ -447,11 +446,7 @@ func TestHealthzSaysStuckWhileABatchRunsTooLong(t *testing.T) {
 	if code, body := get(); code != http.StatusOK || !strings.Contains(body, `"ok"`) {
 		t.Fatalf("idle store: %d %s", code, body)
 	}
-	release := make(chan struct{})
-	done := make(chan error)
-	go func() {
-		done <- st.Transact(context.Background(), func(store.Tx) error { <-release; return nil })
-	}()
+	held := storetest.HoldCommitters(t, st)
 	time.Sleep(50 * time.Millisecond)
 	if code, body := get(); code != http.StatusOK {
 		t.Errorf("a batch under way, not yet past the bound: %d %s", code, body)
@@ -465,8 +460,7 @@ func TestHealthzSaysStuckWhileABatchRunsTooLong(t *testing.T) {
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"status":"stuck"`) || !strings.Contains(body, "a batch of writes has run for") {
 		t.Errorf("a batch past the bound: %d %s", code, body)
 	}
-	close(release)
-	if err := <-done; err != nil {
+	if err := held.Wait(); err != nil {
 		t.Fatal(err)
 	}
 	for code != http.StatusOK && time.Now().Before(deadline) {

@@ -631,7 +631,6 @@ func (l lookups) want(t *testing.T, want lookups) {
 // testLongestBatchTimed: a batching store says how long the batch it runs
 // now has run, so that one stuck shows; and nothing once it is done.
 func testLongestBatchTimed(t *testing.T, s store.Store) {
-	_, i := fixture(t, s, "a")
 	clock, ok := s.(store.BatchClock)
 	if !ok {
 		t.Fatalf("%T does not time its batches (LongestBatch)", s)
@@ -639,38 +638,20 @@ func testLongestBatchTimed(t *testing.T, s store.Store) {
 	if d := clock.LongestBatch(); d != 0 {
 		t.Fatalf("no batch running, yet the longest has run %v", d)
 	}
-	release := make(chan struct{})
-	done := make(chan error)
-	go func() {
-		done <- s.Transact(context.Background(), func(tx store.Tx) error {
-			<-release // stuck, as a batch may be where no timeout reaches
-			return tx.CreatePayment(payment(i, "pay_stuck", "stuck"))
-		})
-	}()
-	const stuck = 100 * time.Millisecond
 	begun := time.Now()
-	for clock.LongestBatch() < stuck {
-		if time.Since(begun) > 10*time.Second {
-			close(release)
-			t.Fatalf("a batch held %v: the longest is said to have run %v", time.Since(begun), clock.LongestBatch())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	// Stuck, as a batch may be where no timeout reaches.
+	held := HoldCommitters(t, s)
+	const stuck = 100 * time.Millisecond
+	waitUntil(t, "the held batches are said to have run 100 ms", func() bool { return clock.LongestBatch() >= stuck })
 	if d := clock.LongestBatch(); d > time.Since(begun) {
 		t.Errorf("the batch is said to have run %v, longer than the %v since it was queued", d, time.Since(begun))
 	}
-	close(release)
-	if err := <-done; err != nil {
+	if err := held.Wait(); err != nil {
 		t.Fatal(err)
 	}
 	// The committer clears its clock once its callers have their answers,
 	// a moment after.
-	for clock.LongestBatch() != 0 {
-		if time.Since(begun) > 10*time.Second {
-			t.Fatalf("the batch is done, yet the longest is said to have run %v", clock.LongestBatch())
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitUntil(t, "the batches done are no longer timed", func() bool { return clock.LongestBatch() == 0 })
 }
 
 // endpointOf is a webhook endpoint of i's merchant.
