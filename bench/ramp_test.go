@@ -61,6 +61,12 @@ func serveTest(h http.HandlerFunc) {
 	http.Serve(ln, h)
 }
 
+// getRoot is the test servers' request: GET /.
+func getRoot(s *server, n int64, tgt *vegeta.Target) error {
+	tgt.Method, tgt.URL = http.MethodGet, s.base+"/"
+	return nil
+}
+
 // limitedServer answers 200 to its first 30 requests and 503 to every
 // one after: a server that stops keeping up at a known point.
 func limitedServer() {
@@ -105,11 +111,7 @@ func TestRampEndsAtMaxRateAndSaysSoWhenStillServing(t *testing.T) {
 			r := &runner{o: Options{Exe: exe, Step: 250 * time.Millisecond, StartRate: 40, MaxRate: 70, Bound: time.Second, Overload: true},
 				progress: &progress}
 			defer r.close()
-			res, err := r.ramp(context.Background(), httpTarget{name: "t", want: http.StatusOK, ceiling: c.ceiling,
-				next: func(s *server, n int64, tgt *vegeta.Target) error {
-					tgt.Method, tgt.URL = http.MethodGet, s.base+"/"
-					return nil
-				}})
+			res, err := r.ramp(context.Background(), httpTarget{name: "t", want: http.StatusOK, ceiling: c.ceiling, next: getRoot})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -135,16 +137,12 @@ func TestOverloadOffersTheNoOpServerTheSameRate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	get := func(s *server, n int64, tgt *vegeta.Target) error {
-		tgt.Method, tgt.URL = http.MethodGet, s.base+"/"
-		return nil
-	}
 	var progress strings.Builder
 	r := &runner{o: Options{Exe: exe, Step: 250 * time.Millisecond, StartRate: 40, MaxRate: 70, Bound: time.Second, Overload: true},
 		progress: &progress}
 	defer r.close()
 	t.Setenv("MALIPO_BENCH_TEST_SERVER", "cold")
-	if _, err := r.ramp(context.Background(), httpTarget{name: "ceiling", want: http.StatusOK, ceiling: true, next: get}); err != nil {
+	if _, err := r.ramp(context.Background(), httpTarget{name: "ceiling", want: http.StatusOK, ceiling: true, next: getRoot}); err != nil {
 		t.Fatal(err)
 	}
 	noop := r.noop
@@ -154,7 +152,7 @@ func TestOverloadOffersTheNoOpServerTheSameRate(t *testing.T) {
 	// limited refuses all but its first 30 requests, so its 2× step (of
 	// 60) is mostly refused; the no-op (cold, long warm) serves all of it.
 	t.Setenv("MALIPO_BENCH_TEST_SERVER", "limited")
-	res, err := r.ramp(context.Background(), httpTarget{name: "limited", want: http.StatusOK, next: get})
+	res, err := r.ramp(context.Background(), httpTarget{name: "limited", want: http.StatusOK, next: getRoot})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,10 +182,7 @@ func TestStepChargesTheServerItsCPU(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := &runner{o: Options{Exe: exe, Step: time.Second, StartRate: 100, MaxRate: 100, Bound: time.Second}, progress: io.Discard}
-	res, err := r.ramp(context.Background(), httpTarget{name: "busy", want: http.StatusOK, next: func(s *server, n int64, tgt *vegeta.Target) error {
-		tgt.Method, tgt.URL = http.MethodGet, s.base+"/"
-		return nil
-	}})
+	res, err := r.ramp(context.Background(), httpTarget{name: "busy", want: http.StatusOK, next: getRoot})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,10 +211,7 @@ func TestFirstBadStepIsOfferedAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := &runner{o: Options{Exe: exe, Step: 300 * time.Millisecond, StartRate: 50, MaxRate: 60, Bound: time.Second}, progress: io.Discard}
-	target := httpTarget{name: "cold", want: http.StatusOK, next: func(s *server, n int64, tgt *vegeta.Target) error {
-		tgt.Method, tgt.URL = http.MethodGet, s.base+"/"
-		return nil
-	}}
+	target := httpTarget{name: "cold", want: http.StatusOK, next: getRoot}
 	res, err := r.ramp(context.Background(), target)
 	if err != nil {
 		t.Fatal(err)
