@@ -90,6 +90,10 @@ type Result struct {
 	BestRatio      float64 `json:"best_ratio"`
 	P50ms          float64 `json:"p50_ms"`
 	P99ms          float64 `json:"p99_ms"`
+	// Busy is the share of the machine's processors in use at the
+	// sustained step (every process: server, load generator, database),
+	// for the HTTP targets.
+	Busy float64 `json:"busy,omitempty"`
 	// PacedRate is the notify targets' pace of state changes (achieved).
 	PacedRate float64 `json:"paced_rate,omitempty"`
 	// RSSMB is the peak resident memory of the server process during the
@@ -139,6 +143,15 @@ type Overload struct {
 	// answer of the target's, accepted or refused, can beat.
 	NoopRPS float64 `json:"noop_rps"`
 	NoopP99 float64 `json:"noop_p99_ms"`
+	// Busy and NoopBusy are the shares of the machine's processors in
+	// use at the 2× step and at the no-op's step of the same rate. A
+	// no-op that keeps the machine busier than the target's sustained
+	// step did (Result.Busy) says that answering the 2× rate at all,
+	// even refusing every request (which costs a server about what a
+	// no-op does), leaves the machine no room for the accepted ones' work
+	// at the latency the target sustained.
+	Busy     float64 `json:"busy"`
+	NoopBusy float64 `json:"noop_busy"`
 }
 
 func (o *Options) defaults() error {
@@ -259,8 +272,9 @@ func (rep Report) print(w io.Writer, ceiling Result) error {
 				r.Name, r.BestRPS, r.PacedRate, r.P50ms, r.P99ms)
 		}
 		if o := r.Overload; o != nil {
-			fmt.Fprintf(w, "%s at 2× sustained (%.0f/s offered): %.0f/s accepted at p99 %.1f ms, %d refused (p99 %.1f ms), %d failed, peak RSS %.0f MB; the no-op server at that rate: %.0f/s at p99 %.1f ms\n",
-				r.Name, o.OfferedRPS, o.AcceptedRPS, o.AcceptedP99, o.Refused, o.RefusedP99, o.Failed, o.RSSMB, o.NoopRPS, o.NoopP99)
+			fmt.Fprintf(w, "%s at 2× sustained (%.0f/s offered): %.0f/s accepted at p99 %.1f ms, %d refused (p99 %.1f ms), %d failed, peak RSS %.0f MB; the no-op server at that rate: %.0f/s at p99 %.1f ms; machine busy %.0f %% (the no-op at that rate %.0f %%, the sustained step %.0f %%)\n",
+				r.Name, o.OfferedRPS, o.AcceptedRPS, o.AcceptedP99, o.Refused, o.RefusedP99, o.Failed, o.RSSMB, o.NoopRPS, o.NoopP99,
+				100*o.Busy, 100*o.NoopBusy, 100*r.Busy)
 		}
 	}
 	return nil

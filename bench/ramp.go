@@ -68,6 +68,9 @@ type step struct {
 	// and this one (the load generator) used; the rest is the database's
 	// and the kernel's work outside both. 0 where they cannot be read.
 	serverPerOK, loadPerOK time.Duration
+	// busy is the share of the machine's processors in use over the
+	// step (CPU.Busy).
+	busy                   float64
 	sustained, clean, kept bool
 	failures               tally // why the failed ones failed
 }
@@ -132,7 +135,7 @@ func (r *runner) offer(ctx context.Context, s0 *server, t httpTarget, rate int) 
 	attacker := vegeta.NewAttacker(vegeta.Client(&http.Client{Transport: clients}),
 		vegeta.Workers(64), vegeta.MaxWorkers(1024), vegeta.KeepAlive(true), vegeta.Timeout(5*time.Second))
 	s := step{rate: rate}
-	cpu := ReadCPU()
+	cpu, began := ReadCPU(), time.Now()
 	serverCPU, serverOK := ProcessCPU(s0.cmd.Process.Pid)
 	var okLat, refusedLat []time.Duration
 	var first, last time.Time
@@ -155,12 +158,17 @@ func (r *runner) offer(ctx context.Context, s0 *server, t httpTarget, rate int) 
 	}
 	s.rssMB = peak()
 	s.ok, s.refused = len(okLat), len(refusedLat)
-	end := ReadCPU()
+	end, wall := ReadCPU(), time.Since(began)
 	s.cpuPerOK = cpu.PerOp(end, s.ok)
-	if serverEnd, ok := ProcessCPU(s0.cmd.Process.Pid); ok && serverOK && s.cpuPerOK > 0 {
-		s.serverPerOK = (serverEnd - serverCPU) / time.Duration(s.ok)
-		s.loadPerOK = (end.Process - cpu.Process) / time.Duration(s.ok)
+	var serverUsed time.Duration
+	if serverEnd, ok := ProcessCPU(s0.cmd.Process.Pid); ok && serverOK {
+		serverUsed = serverEnd - serverCPU
+		if s.cpuPerOK > 0 {
+			s.serverPerOK = serverUsed / time.Duration(s.ok)
+			s.loadPerOK = (end.Process - cpu.Process) / time.Duration(s.ok)
+		}
 	}
+	s.busy = cpu.Busy(end, serverUsed, wall)
 	if d := last.Sub(first).Seconds(); d > 0 {
 		s.throughput = float64(s.ok) / d
 	}
@@ -173,9 +181,9 @@ func (r *runner) offer(ctx context.Context, s0 *server, t httpTarget, rate int) 
 	if s.sustained {
 		mark = "  sustained"
 	}
-	fmt.Fprintf(r.progress, "  %-18s rate %6d  ok/s %8.0f  ok %6d  busy %5d  failed %5d  p50 %-9s p99 %-9s RSS %4.0f MB  CPU %4.0f µs/ok (server %3.0f, load %3.0f)%s\n", t.name, rate,
+	fmt.Fprintf(r.progress, "  %-18s rate %6d  ok/s %8.0f  ok %6d  busy %5d  failed %5d  p50 %-9s p99 %-9s RSS %4.0f MB  CPU %4.0f µs/ok (server %3.0f, load %3.0f), machine %3.0f %%%s\n", t.name, rate,
 		s.throughput, s.ok, s.refused, s.failed, s.p50.Round(10*time.Microsecond), s.p99.Round(10*time.Microsecond), s.rssMB, us(s.cpuPerOK),
-		us(s.serverPerOK), us(s.loadPerOK), mark)
+		us(s.serverPerOK), us(s.loadPerOK), 100*s.busy, mark)
 	if s.failed > 0 {
 		fmt.Fprintf(r.progress, "      failed: %s\n", s.failures)
 	}
@@ -284,7 +292,7 @@ func (r *runner) ramp(ctx context.Context, t httpTarget) (Result, error) {
 		}
 		res.RSSMB = max(res.RSSMB, s.rssMB)
 	}
-	res.P50ms, res.P99ms = ms(sustained.p50), ms(sustained.p99)
+	res.P50ms, res.P99ms, res.Busy = ms(sustained.p50), ms(sustained.p99), sustained.busy
 	if res.BestRPS == 0 {
 		return res, fmt.Errorf("did not serve even %d req/s cleanly", r.o.StartRate)
 	}
@@ -295,7 +303,7 @@ func (r *runner) ramp(ctx context.Context, t httpTarget) (Result, error) {
 			return res, err
 		}
 		res.Overload = &Overload{OfferedRPS: float64(rate), AcceptedRPS: s.throughput, AcceptedP99: ms(s.p99),
-			Refused: s.refused, RefusedP99: ms(s.refusedP99), Failed: s.failed, RSSMB: s.rssMB}
+			Refused: s.refused, RefusedP99: ms(s.refusedP99), Failed: s.failed, RSSMB: s.rssMB, Busy: s.busy}
 		if r.noop != nil {
 			// The same rate offered to the no-op server, right after:
 			// what this machine's cores, shared with the load generator,
@@ -305,7 +313,7 @@ func (r *runner) ramp(ctx context.Context, t httpTarget) (Result, error) {
 			if err != nil {
 				return res, err
 			}
-			res.Overload.NoopRPS, res.Overload.NoopP99 = ref.throughput, ms(ref.p99)
+			res.Overload.NoopRPS, res.Overload.NoopP99, res.Overload.NoopBusy = ref.throughput, ms(ref.p99), ref.busy
 		}
 	}
 	return res, nil

@@ -163,6 +163,9 @@ func TestOverloadOffersTheNoOpServerTheSameRate(t *testing.T) {
 		o.NoopRPS < 0.9*120 || o.NoopP99 <= 0 || o.AcceptedRPS > 60 {
 		t.Fatalf("the no-op server was not offered the 2× rate of 120 after the target: %+v\n%s", o, progress.String())
 	}
+	if o.Busy <= 0 || o.NoopBusy <= 0 || o.Busy > 1 || o.NoopBusy > 1 {
+		t.Errorf("the machine's busy share at the 2× step and the no-op's not measured: %+v", o)
+	}
 	r.close()
 	if noop.cmd.ProcessState == nil {
 		t.Error("close left the ceiling's server running")
@@ -193,6 +196,11 @@ func TestStepChargesTheServerItsCPU(t *testing.T) {
 	}
 	if res.LoadCPUus <= 0 || res.LoadCPUus >= res.ServerCPUus/2 {
 		t.Errorf("load generator charged %.0f µs a request against the server's %.0f", res.LoadCPUus, res.ServerCPUus)
+	}
+	// It spins 200 ms a second, and the step's share of the machine says
+	// at least that.
+	if cores := float64(runtime.NumCPU()); res.Busy < 0.15/cores || res.Busy > 1 {
+		t.Errorf("machine %.2f busy at the sustained step, want at least the server's 0.2 s a second over %v cores", res.Busy, cores)
 	}
 	// The parts are parts of the machine's (each reading counts 10 ms
 	// ticks: 100 µs a request over the step's 100 requests).
