@@ -89,20 +89,25 @@ func (start CPU) PerOp(end CPU, n int) time.Duration {
 	return (end.Machine - start.Machine) / time.Duration(n)
 }
 
-// Busy is the share of the machine's processors in use from start to
-// end, wall apart: the machine's reading, or the processes' own counts
-// (this one's and others, a server's) where those add up to more, as
-// /proc/stat's ticks at times do not on a virtual machine. 0 when
-// neither can be read.
-func (start CPU) Busy(end CPU, others, wall time.Duration) float64 {
-	if wall <= 0 {
-		return 0
-	}
+// Used is the CPU time used from start to end: the machine's reading,
+// or the processes' own counts (this one's, and others: a server's)
+// where those add up to more, as /proc/stat's ticks at times do not on
+// a virtual machine.
+func (start CPU) Used(end CPU, others time.Duration) time.Duration {
 	used := end.Process - start.Process + others
 	if start.ok && end.ok {
 		used = max(used, end.Machine-start.Machine)
 	}
-	return used.Seconds() / (wall.Seconds() * float64(runtime.NumCPU()))
+	return used
+}
+
+// Busy is the share of the machine's processors in use from start to
+// end, wall apart (see Used); 0 without wall time.
+func (start CPU) Busy(end CPU, others, wall time.Duration) float64 {
+	if wall <= 0 {
+		return 0
+	}
+	return start.Used(end, others).Seconds() / (wall.Seconds() * float64(runtime.NumCPU()))
 }
 
 // Report reports to a benchmark (a *testing.B) the CPU used per operation

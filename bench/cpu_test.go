@@ -71,26 +71,30 @@ func TestPerOp(t *testing.T) {
 	}
 }
 
-// TestBusy: the share of the machine's processors in use is the
-// machine's reading, or the processes' own counts where those are more
-// (a virtual machine's /proc/stat at times falls short of them), over
-// the wall time and every processor.
-func TestBusy(t *testing.T) {
+// TestUsedAndBusy: the CPU used is the machine's reading, or the
+// processes' own counts where those are more (a virtual machine's
+// /proc/stat at times falls short of them); the share of the machine
+// busy is that over the wall time and every processor.
+func TestUsedAndBusy(t *testing.T) {
 	cores := float64(runtime.NumCPU())
 	start := CPU{Process: time.Second, Machine: 10 * time.Second, ok: true}
 	cases := []struct {
 		name   string
 		end    CPU
 		others time.Duration
-		want   float64
+		used   time.Duration
 	}{
-		{"the machine's reading, more than the processes'", CPU{Process: 1500 * time.Millisecond, Machine: 12 * time.Second, ok: true}, 200 * time.Millisecond, 1 / cores},
-		{"the processes' counts, more than the machine's", CPU{Process: 1500 * time.Millisecond, Machine: 10500 * time.Millisecond, ok: true}, time.Second, 0.75 / cores},
-		{"no machine reading", CPU{Process: 1500 * time.Millisecond}, 100 * time.Millisecond, 0.3 / cores},
+		{"the machine's reading, more than the processes'", CPU{Process: 1500 * time.Millisecond, Machine: 12 * time.Second, ok: true}, 200 * time.Millisecond, 2 * time.Second},
+		{"the processes' counts, more than the machine's", CPU{Process: 1500 * time.Millisecond, Machine: 10500 * time.Millisecond, ok: true}, time.Second, 1500 * time.Millisecond},
+		{"no machine reading", CPU{Process: 1500 * time.Millisecond}, 100 * time.Millisecond, 600 * time.Millisecond},
 	}
 	for _, c := range cases {
-		if got := start.Busy(c.end, c.others, 2*time.Second); math.Abs(got-c.want) > 1e-9 {
-			t.Errorf("%s: %v busy, want %v", c.name, got, c.want)
+		if got := start.Used(c.end, c.others); got != c.used {
+			t.Errorf("%s: %v used, want %v", c.name, got, c.used)
+		}
+		want := c.used.Seconds() / 2 / cores
+		if got := start.Busy(c.end, c.others, 2*time.Second); math.Abs(got-want) > 1e-9 {
+			t.Errorf("%s: %v busy, want %v", c.name, got, want)
 		}
 	}
 	if got := start.Busy(cases[0].end, 0, 0); got != 0 {

@@ -61,8 +61,9 @@ type step struct {
 	p50, p99, refusedP99 time.Duration
 	rssMB                float64
 	// cpuPerOK is the machine's CPU time over the step (every process:
-	// server, load generator, database) per success; 0 where it cannot
-	// be read.
+	// server, load generator, database) per success, never less than
+	// the server's and the load generator's own (CPU.Used); 0 where the
+	// machine's cannot be read.
 	cpuPerOK time.Duration
 	// serverPerOK and loadPerOK are the parts of it the server process
 	// and this one (the load generator) used; the rest is the database's
@@ -159,11 +160,13 @@ func (r *runner) offer(ctx context.Context, s0 *server, t httpTarget, rate int) 
 	s.rssMB = peak()
 	s.ok, s.refused = len(okLat), len(refusedLat)
 	end, wall := ReadCPU(), time.Since(began)
-	s.cpuPerOK = cpu.PerOp(end, s.ok)
 	var serverUsed time.Duration
 	if serverEnd, ok := ProcessCPU(s0.cmd.Process.Pid); ok && serverOK {
 		serverUsed = serverEnd - serverCPU
-		if s.cpuPerOK > 0 {
+	}
+	if cpu.PerOp(end, s.ok) > 0 {
+		s.cpuPerOK = cpu.Used(end, serverUsed) / time.Duration(s.ok)
+		if serverUsed > 0 {
 			s.serverPerOK = serverUsed / time.Duration(s.ok)
 			s.loadPerOK = (end.Process - cpu.Process) / time.Duration(s.ok)
 		}

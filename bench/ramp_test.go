@@ -202,9 +202,10 @@ func TestStepChargesTheServerItsCPU(t *testing.T) {
 	if cores := float64(runtime.NumCPU()); res.Busy < 0.15/cores || res.Busy > 1 {
 		t.Errorf("machine %.2f busy at the sustained step, want at least the server's 0.2 s a second over %v cores", res.Busy, cores)
 	}
-	// The parts are parts of the machine's (each reading counts 10 ms
-	// ticks: 100 µs a request over the step's 100 requests).
-	if res.ServerCPUus+res.LoadCPUus > res.MachineCPUus+300 {
+	// The machine's figure is never less than its parts (CPU.Used): on
+	// this VM /proc/stat's ticks fell 300–800 µs a request short of the
+	// two processes' own counts in about 2 runs of 10.
+	if res.ServerCPUus+res.LoadCPUus > res.MachineCPUus+1 {
 		t.Errorf("server %.0f µs and load generator %.0f µs a request, more than the machine's %.0f", res.ServerCPUus, res.LoadCPUus, res.MachineCPUus)
 	}
 }
