@@ -67,7 +67,7 @@ func (db *DB) Transact(ctx context.Context, fn func(store.Tx) error, hints ...st
 			db.shed.Add(1)
 			return malipo.ErrBusy
 		}
-		u.deadline = u.queuedAt.Add(4 * time.Duration(db.queueTarget.Load()))
+		u.deadline = u.queuedAt.Add(db.firstWriteWait())
 	}
 	// The read lock keeps Close from closing the queue while a unit is on
 	// its way in.
@@ -146,6 +146,11 @@ func (db *DB) Lease(ctx context.Context, fn func(store.Tx) error) error {
 // even the newest write of every batch for a while took longer than the
 // target from queueing to commit (see noteCommit), and many writes are
 // pending, that is a standing queue too.
+//
+// And when every committer has run its batch for longer than a request's
+// first write may wait (firstWriteWait), with many writes pending, nothing
+// queued now could start in time: a batch stuck where no timeout reaches
+// would otherwise let the queue fill before a request is refused.
 func (db *DB) Overloaded() bool {
 	q := db.queued.Load()
 	if q >= int64(cap(db.units))*3/4 {
@@ -155,7 +160,33 @@ func (db *DB) Overloaded() bool {
 	if q >= minStanding && db.lastWait.Load() > target {
 		return true
 	}
-	return db.pending.Load() >= minStanding && db.lastCommit.Load() > target
+	if db.pending.Load() < minStanding {
+		return false
+	}
+	return db.lastCommit.Load() > target || db.everyCommitterBusyFor() > db.firstWriteWait()
+}
+
+// firstWriteWait is how long a request's first write may wait in the
+// queue before it is refused without running: 4× the queue target.
+func (db *DB) firstWriteWait() time.Duration { return 4 * time.Duration(db.queueTarget.Load()) }
+
+// everyCommitterBusyFor reports how long every committer has been running
+// its current batch: the shortest such run, or 0 if any committer is
+// between batches.
+func (db *DB) everyCommitterBusyFor() time.Duration {
+	if len(db.batchStarted) == 0 {
+		return 0
+	}
+	now := time.Now().UnixNano()
+	shortest := time.Duration(math.MaxInt64)
+	for i := range db.batchStarted {
+		at := db.batchStarted[i].Load()
+		if at == 0 {
+			return 0
+		}
+		shortest = min(shortest, time.Duration(now-at))
+	}
+	return shortest
 }
 
 // commitWindow is how long commits must stay slow to count as a standing

@@ -654,6 +654,49 @@ func testLongestBatchTimed(t *testing.T, s store.Store) {
 	waitUntil(t, "the batches done are no longer timed", func() bool { return clock.LongestBatch() == 0 })
 }
 
+// testHeldCommittersRefuse: while every committer has been held in its
+// batch for longer than a request's first write may wait (4× the queue
+// target), with writes pending behind them, a request's first write is
+// refused at once instead of queueing behind batches that may never end;
+// once they end, requests are taken again. Before, a stuck committer let
+// the queue fill to three-quarters of its capacity first, each request
+// holding a goroutine until its client gave up.
+func testHeldCommittersRefuse(t *testing.T, s store.Store) {
+	tuned, ok := s.(interface{ SetQueueTarget(time.Duration) })
+	if !ok {
+		t.Fatal("the store cannot be told its queue target")
+	}
+	tuned.SetQueueTarget(10 * time.Millisecond) // first writes may wait 40 ms
+	ctx := context.Background()
+	held := HoldCommitters(t, s)
+	var wg sync.WaitGroup
+	for range 70 { // more than the 64 pending that make a standing queue
+		wg.Go(func() {
+			if err := s.Transact(ctx, func(store.Tx) error { return nil }); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	gc := committersOf(t, s)
+	waitUntil(t, "70 writes queued behind the held committers", func() bool { return gc.Queued() >= 70 })
+	time.Sleep(50 * time.Millisecond) // the committers held past 40 ms
+	refused := make(chan error, 1)
+	go func() { refused <- s.Transact(store.Shedding(ctx), func(store.Tx) error { return nil }) }()
+	select {
+	case err := <-refused:
+		if !errors.Is(err, malipo.ErrBusy) {
+			t.Errorf("a request while every committer is held: %v, want busy", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("a request waited 5 s behind committers held, not refused")
+	}
+	if err := held.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	must(t, s.Transact(store.Shedding(ctx), func(store.Tx) error { return nil }))
+}
+
 // endpointOf is a webhook endpoint of i's merchant.
 func endpointOf(id string, i malipo.Integration) malipo.Endpoint {
 	return malipo.Endpoint{ID: id, MerchantID: i.MerchantID, Mode: i.Mode, URL: "https://shop.example/" + id,

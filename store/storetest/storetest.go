@@ -42,6 +42,7 @@ func Run(t *testing.T, open Opener) {
 		{"HintedIdempotencyKeys", testHintedIdempotencyKeys},
 		{"RollbackOnError", testRollbackOnError},
 		{"Shedding", testShedding},
+		{"HeldCommittersRefuse", testHeldCommittersRefuse},
 		{"HotBalances", testHotBalances},
 		{"GroupCommit", testGroupCommit},
 		{"BatchFailuresStayTheirs", testBatchFailuresStayTheirs},
