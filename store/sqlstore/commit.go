@@ -163,31 +163,16 @@ func (db *DB) Overloaded() bool {
 	if db.pending.Load() < minStanding {
 		return false
 	}
-	return db.lastCommit.Load() > target || db.everyCommitterBusyFor() > db.firstWriteWait()
+	if db.lastCommit.Load() > target {
+		return true
+	}
+	_, everyBusyFor := db.batchRuns()
+	return everyBusyFor > db.firstWriteWait()
 }
 
 // firstWriteWait is how long a request's first write may wait in the
 // queue before it is refused without running: 4× the queue target.
 func (db *DB) firstWriteWait() time.Duration { return 4 * time.Duration(db.queueTarget.Load()) }
-
-// everyCommitterBusyFor reports how long every committer has been running
-// its current batch: the shortest such run, or 0 if any committer is
-// between batches.
-func (db *DB) everyCommitterBusyFor() time.Duration {
-	if len(db.batchStarted) == 0 {
-		return 0
-	}
-	now := time.Now().UnixNano()
-	shortest := time.Duration(math.MaxInt64)
-	for i := range db.batchStarted {
-		at := db.batchStarted[i].Load()
-		if at == 0 {
-			return 0
-		}
-		shortest = min(shortest, time.Duration(now-at))
-	}
-	return shortest
-}
 
 // commitWindow is how long commits must stay slow to count as a standing
 // queue: one slow batch (a checkpoint, a collection) is not overload.
@@ -287,14 +272,32 @@ func (db *DB) commitLoop(started *atomic.Int64, shard int) {
 // statements time out after BatchTimeout, so one that runs much longer
 // is stuck where no timeout reaches, and every write waits behind it.
 func (db *DB) LongestBatch() time.Duration {
-	var longest time.Duration
-	now := time.Now()
-	for i := range db.batchStarted {
-		if at := db.batchStarted[i].Load(); at != 0 {
-			longest = max(longest, now.Sub(time.Unix(0, at)))
-		}
-	}
+	longest, _ := db.batchRuns()
 	return longest
+}
+
+// batchRuns reports how long the batch running longest now has run (0 if
+// none is), and how long every committer has been in its batch: the
+// shortest such run, or 0 if any committer is between batches.
+func (db *DB) batchRuns() (longest, everyBusyFor time.Duration) {
+	now := time.Now()
+	busy := 0
+	for i := range db.batchStarted {
+		at := db.batchStarted[i].Load()
+		if at == 0 {
+			continue
+		}
+		run := now.Sub(time.Unix(0, at))
+		if busy == 0 || run < everyBusyFor {
+			everyBusyFor = run
+		}
+		longest = max(longest, run)
+		busy++
+	}
+	if busy < len(db.batchStarted) {
+		everyBusyFor = 0
+	}
+	return longest, everyBusyFor
 }
 
 // How the committer gathers a batch, in the spirit of PostgreSQL's
