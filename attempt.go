@@ -113,7 +113,9 @@ type InboxItem struct {
 	ReceivedAt    time.Time
 	AppliedAt     time.Time // zero until applied
 	Result        InboxResult
-	Error         string // why applying it failed, while it has
+	Error         string    // why applying it failed, while it has
+	Tries         int       // how many times applying it has failed
+	RetryAt       time.Time // while unapplied: when applying it is tried again
 }
 
 // InboxResult says what applying an outcome did.

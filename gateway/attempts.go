@@ -43,11 +43,17 @@ func (s *Service) firstCheck(now time.Time) time.Time {
 // backoff is how long the reconciler waits before asking again after its
 // nth question: doubling from ReconcileAfter, at most an hour.
 func (s *Service) backoff(n int) time.Duration {
-	d := s.cfg.ReconcileAfter
-	for i := 1; i < n && d < maxCheckInterval; i++ {
+	return doubling(s.cfg.ReconcileAfter, n, maxCheckInterval)
+}
+
+// doubling is the nth wait of a backoff that starts at first and doubles
+// after each try, up to most.
+func doubling(first time.Duration, n int, most time.Duration) time.Duration {
+	d := first
+	for i := 1; i < n && d < most; i++ {
 		d *= 2
 	}
-	return min(d, maxCheckInterval)
+	return min(d, most)
 }
 
 // newAttempt is attempt number n of an object, claimed now.

@@ -104,6 +104,7 @@ func (s *Service) receive(ctx context.Context, item malipo.InboxItem) error {
 	if err != nil {
 		s.cfg.Logger.ErrorContext(ctx, "rail outcome not applied; kept for a retry", "rail", item.Rail, "attempt", item.AttemptID, "err", err)
 		item.Error = truncate(err.Error(), 500)
+		item.Tries, item.RetryAt = 1, s.now().Add(inboxRetryAfter)
 		if err := s.cfg.Store.Transact(ctx, func(tx store.Tx) error { return tx.CreateInboxItem(item) }); err != nil {
 			return fmt.Errorf("record rail outcome for %s: %w", item.AttemptID, err)
 		}
@@ -124,13 +125,20 @@ func (s *Service) receive(ctx context.Context, item malipo.InboxItem) error {
 // audit (malipo_ledger_audit_failed pages) listed the outcome.
 const inboxRetryAfter = 5 * time.Second
 
-// ApplyInbox applies the outcomes whose first application failed, at most
-// limit of them kept for inboxRetryAfter, and reports how many it
-// applied. Every node may run it.
+// maxInboxRetry caps the wait between tries of an outcome whose
+// application keeps failing: the wait doubles from inboxRetryAfter after
+// each failed try, so that an outcome that fails for good (it waits for
+// a person, and the audit lists it) is tried hourly, and the retries of
+// the others, due sooner, are claimed before it.
+const maxInboxRetry = time.Hour
+
+// ApplyInbox applies the outcomes whose application failed and whose
+// retry is due, at most limit of them, and reports how many it applied.
+// Every node may run it.
 func (s *Service) ApplyInbox(ctx context.Context, limit int) (int, error) {
 	var items []malipo.InboxItem
 	err := s.cfg.Store.Transact(ctx, func(tx store.Tx) (err error) {
-		items, err = tx.ClaimUnappliedInbox(s.now().Add(-inboxRetryAfter), limit)
+		items, err = tx.ClaimUnappliedInbox(s.now(), limit)
 		return err
 	})
 	if err != nil {
@@ -161,6 +169,8 @@ func (s *Service) ApplyInbox(ctx context.Context, limit int) (int, error) {
 					return gerr
 				}
 				it.Error = truncate(err.Error(), 500)
+				it.Tries++
+				it.RetryAt = s.now().Add(doubling(inboxRetryAfter, it.Tries, maxInboxRetry))
 				return tx.UpdateInboxItem(it)
 			})
 			continue

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -383,14 +384,17 @@ func TestSameOutcomeTwiceChangesNothing(t *testing.T) {
 }
 
 // failingStore fails the next write whose transaction it is told to fail,
-// as a database hiccup would.
+// as a database hiccup would, and every write hinted with the rail attempt
+// it is told to poison, as a fault that lasts would.
 type failingStore struct {
 	store.Store
 	failNext atomic.Bool
+	poison   atomic.Value // a rail attempt's key
 }
 
 func (f *failingStore) Transact(ctx context.Context, fn func(store.Tx) error, hints ...store.Hint) error {
-	if f.failNext.CompareAndSwap(true, false) {
+	poisoned := slices.ContainsFunc(hints, func(h store.Hint) bool { return h.RailAttempt != "" && h.RailAttempt == f.poison.Load() })
+	if f.failNext.CompareAndSwap(true, false) || poisoned {
 		return f.Store.Transact(ctx, func(tx store.Tx) error {
 			if err := fn(tx); err != nil {
 				return err
@@ -431,6 +435,70 @@ func TestOutcomeNotAppliedAtFirstIsKept(t *testing.T) {
 		}
 		if got := r.get(t, p.ID); got.Status != malipo.PaymentSucceeded {
 			t.Errorf("status %s after the retry", got.Status)
+		}
+		r.verify(t)
+	})
+}
+
+// An outcome whose application keeps failing is tried again less and less
+// often, up to hourly, and holds back none of the others.
+func TestAnOutcomeThatKeepsFailingHoldsNoneBack(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, raw store.Store) {
+		st := &failingStore{Store: raw}
+		r := newRailStack(t, st, 24*time.Hour, 48*time.Hour) // the test reports the outcomes itself
+		ctx := context.Background()
+		stuck, other := r.create(t, momo("o-1", "+250788120000")), r.create(t, momo("o-2", "+250788120000"))
+		stuckKey, otherKey := malipo.AttemptID(stuck.ID, 1), malipo.AttemptID(other.ID, 1)
+		st.poison.Store(stuckKey)
+		report := func(key string) {
+			t.Helper()
+			if err := r.svc.Report(ctx, sandbox.Name, rails.Outcome{Key: key, Verdict: malipo.VerdictSucceeded}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		report(stuckKey)
+		r.clock.Advance(time.Second)
+		st.failNext.Store(true)
+		report(otherKey)
+		r.clock.Advance(6 * time.Second) // both due
+		if n, _ := r.svc.ApplyInbox(ctx, 1); n != 0 {
+			t.Fatalf("applied %d of the stuck outcome", n)
+		}
+		if n, err := r.svc.ApplyInbox(ctx, 1); n != 1 || err != nil {
+			t.Fatalf("ApplyInbox after the stuck outcome failed again = %d, %v; want the other applied", n, err)
+		}
+		if got := r.get(t, other.ID); got.Status != malipo.PaymentSucceeded {
+			t.Errorf("the other payment is %s", got.Status)
+		}
+		// The stuck one waits 5 s after its first try, then twice as long
+		// after each, and at most an hour.
+		for tries := 2; tries <= 12; tries++ {
+			items := r.inbox(t, stuckKey)
+			if len(items) != 1 || items[0].Tries != tries || items[0].Error == "" || !items[0].AppliedAt.IsZero() {
+				t.Fatalf("the stuck outcome after %d tries: %+v", tries, items)
+			}
+			wait := items[0].RetryAt.Sub(r.clock.Now())
+			if want := min(5*time.Second<<(tries-1), time.Hour); wait != want {
+				t.Fatalf("after %d tries the stuck outcome waits %s, want %s", tries, wait, want)
+			}
+			r.clock.Advance(wait - time.Microsecond)
+			if n, _ := r.svc.ApplyInbox(ctx, 10); n != 0 || r.inbox(t, stuckKey)[0].Tries != tries {
+				t.Fatalf("the stuck outcome was tried before its wait ended")
+			}
+			r.clock.Advance(time.Microsecond)
+			if tries == 12 {
+				st.poison.Store("")
+				if n, err := r.svc.ApplyInbox(ctx, 10); n != 1 || err != nil {
+					t.Fatalf("ApplyInbox once the fault is gone = %d, %v", n, err)
+				}
+				break
+			}
+			if n, _ := r.svc.ApplyInbox(ctx, 10); n != 0 {
+				t.Fatalf("applied %d of the stuck outcome", n)
+			}
+		}
+		if got := r.get(t, stuck.ID); got.Status != malipo.PaymentSucceeded {
+			t.Errorf("the stuck payment is %s once its outcome applied", got.Status)
 		}
 		r.verify(t)
 	})

@@ -297,9 +297,10 @@ type Tx interface {
 	UpdateInboxItem(i malipo.InboxItem) error
 	// ListInbox lists the outcomes reported for an attempt, oldest first.
 	ListInbox(attemptID string) ([]malipo.InboxItem, error)
-	// ClaimUnappliedInbox locks up to limit items not applied yet that were
-	// received at or before before, skipping rows another node holds.
-	ClaimUnappliedInbox(before time.Time, limit int) ([]malipo.InboxItem, error)
+	// ClaimUnappliedInbox locks up to limit items not applied yet whose
+	// retry is due at or before now, the longest due first, skipping rows
+	// another node holds.
+	ClaimUnappliedInbox(now time.Time, limit int) ([]malipo.InboxItem, error)
 
 	// CreateSandboxTransaction records what the sandbox rails were given;
 	// a key already recorded is a conflict.

@@ -85,16 +85,16 @@ func (t *tx) ClaimDueRailAttempts(now time.Time, limit int) ([]malipo.RailAttemp
 // The outcomes inbox.
 
 const inboxColumns = `id, rail, mode, attempt_id, source, verdict, rail_reference, failure_code, failure_reason, amount,
-	currency, body, received_at, applied_at, result, error`
+	currency, body, received_at, applied_at, result, error, tries, retry_at`
 
 func scanInboxItem(r interface{ Scan(...any) error }) (malipo.InboxItem, error) {
 	var i malipo.InboxItem
 	var mode, verdict, currency, body, result string
-	var received, applied int64
+	var received, applied, retry int64
 	err := r.Scan(&i.ID, &i.Rail, &mode, &i.AttemptID, &i.Source, &verdict, &i.RailReference, &i.FailureCode,
-		&i.FailureReason, &i.Amount, &currency, &body, &received, &applied, &result, &i.Error)
+		&i.FailureReason, &i.Amount, &currency, &body, &received, &applied, &result, &i.Error, &i.Tries, &retry)
 	i.Mode, i.Verdict, i.Currency, i.Result = malipo.Mode(mode), malipo.Verdict(verdict), malipo.Currency(currency), malipo.InboxResult(result)
-	i.Body, i.ReceivedAt, i.AppliedAt = []byte(body), fromMicros(received), fromMicros(applied)
+	i.Body, i.ReceivedAt, i.AppliedAt, i.RetryAt = []byte(body), fromMicros(received), fromMicros(applied), fromMicros(retry)
 	return i, err
 }
 
@@ -102,7 +102,7 @@ func scanInboxItem(r interface{ Scan(...any) error }) (malipo.InboxItem, error) 
 func (t *tx) CreateInboxItem(i malipo.InboxItem) error {
 	return t.insertLater(laterInbox, nil, i.ID, i.Rail, string(i.Mode), i.AttemptID, i.Source, string(i.Verdict), i.RailReference,
 		i.FailureCode, i.FailureReason, i.Amount, string(i.Currency), string(i.Body), micros(i.ReceivedAt), micros(i.AppliedAt),
-		string(i.Result), i.Error)
+		string(i.Result), i.Error, i.Tries, micros(i.RetryAt))
 }
 
 func (t *tx) GetInboxItem(id string) (malipo.InboxItem, error) {
@@ -111,8 +111,8 @@ func (t *tx) GetInboxItem(id string) (malipo.InboxItem, error) {
 }
 
 func (t *tx) UpdateInboxItem(i malipo.InboxItem) error {
-	res, err := t.exec(`UPDATE inbox SET applied_at = ?, result = ?, error = ? WHERE id = ?`,
-		micros(i.AppliedAt), string(i.Result), i.Error, i.ID)
+	res, err := t.exec(`UPDATE inbox SET applied_at = ?, result = ?, error = ?, tries = ?, retry_at = ? WHERE id = ?`,
+		micros(i.AppliedAt), string(i.Result), i.Error, i.Tries, micros(i.RetryAt), i.ID)
 	return affected(res, err, "inbox item")
 }
 
@@ -124,9 +124,9 @@ func (t *tx) ListInbox(attemptID string) ([]malipo.InboxItem, error) {
 	return collect(rows, scanInboxItem)
 }
 
-func (t *tx) ClaimUnappliedInbox(before time.Time, limit int) ([]malipo.InboxItem, error) {
-	rows, err := t.query(`SELECT `+inboxColumns+` FROM inbox WHERE applied_at = 0 AND received_at <= ?
-		ORDER BY received_at LIMIT ?`+t.db.dialect.ClaimSuffix, micros(before), limit)
+func (t *tx) ClaimUnappliedInbox(now time.Time, limit int) ([]malipo.InboxItem, error) {
+	rows, err := t.query(`SELECT `+inboxColumns+` FROM inbox WHERE applied_at = 0 AND retry_at <= ?
+		ORDER BY retry_at LIMIT ?`+t.db.dialect.ClaimSuffix, micros(now), limit)
 	if err != nil {
 		return nil, err
 	}

@@ -207,38 +207,63 @@ func testRailOutcomesInABatch(t *testing.T, s store.Store) {
 }
 
 func testInbox(t *testing.T, s store.Store) {
+	// Kept after its first try failed, due 5 s after it came.
 	item := malipo.InboxItem{ID: "ib_1", Rail: "mtn-ug", Mode: malipo.ModeLive, AttemptID: "pay_1-1", Source: "callback",
 		Verdict: malipo.VerdictSucceeded, RailReference: "MP1", Amount: 5000, Currency: "UGX",
-		Body: []byte(`{"status":"SUCCESSFUL"}`), ReceivedAt: epoch}
+		Body: []byte(`{"status":"SUCCESSFUL"}`), ReceivedAt: epoch, Error: "the database went away", Tries: 1,
+		RetryAt: epoch.Add(5 * time.Second)}
+	// Received after it, but due before it.
+	second := item
+	second.ID, second.Source, second.ReceivedAt, second.RetryAt = "ib_2", "status", epoch.Add(time.Second), epoch.Add(3*time.Second)
 	write(t, s, func(tx store.Tx) error {
 		if err := tx.CreateInboxItem(item); err != nil {
 			return err
 		}
-		second := item
-		second.ID, second.Source, second.ReceivedAt = "ib_2", "status", epoch.Add(time.Minute)
 		return tx.CreateInboxItem(second)
 	})
-	var claimed []malipo.InboxItem
-	write(t, s, func(tx store.Tx) (err error) {
-		claimed, err = tx.ClaimUnappliedInbox(epoch, 10)
-		return err
-	})
-	if len(claimed) != 1 || !cmp.Equal(claimed[0], item) {
-		t.Errorf("ClaimUnappliedInbox = %+v, want ib_1 as written", claimed)
+	claim := func(now time.Time, limit int) []malipo.InboxItem {
+		t.Helper()
+		var claimed []malipo.InboxItem
+		write(t, s, func(tx store.Tx) (err error) {
+			claimed, err = tx.ClaimUnappliedInbox(now, limit)
+			return err
+		})
+		return claimed
+	}
+	if claimed := claim(epoch.Add(2*time.Second), 10); len(claimed) != 0 {
+		t.Errorf("ClaimUnappliedInbox before either is due = %+v", claimed)
+	}
+	if claimed := claim(epoch.Add(3*time.Second), 10); len(claimed) != 1 || !cmp.Equal(claimed[0], second) {
+		t.Errorf("ClaimUnappliedInbox when ib_2 is due = %+v, want ib_2 as written", claimed)
+	}
+	if claimed := claim(epoch.Add(time.Minute), 1); len(claimed) != 1 || claimed[0].ID != "ib_2" {
+		t.Errorf("ClaimUnappliedInbox of one = %+v, want ib_2, due longest", claimed)
+	}
+	if claimed := claim(epoch.Add(time.Minute), 10); !cmp.Equal(claimed, []malipo.InboxItem{second, item}) {
+		t.Errorf("ClaimUnappliedInbox = %+v, want ib_2 then ib_1 as written", claimed)
 	}
 	write(t, s, func(tx store.Tx) error {
 		got, err := tx.GetInboxItem("ib_1")
 		if err != nil {
 			return err
 		}
-		got.AppliedAt, got.Result = epoch.Add(time.Second), malipo.ResultApplied
+		got.AppliedAt, got.Result, got.Error = epoch.Add(time.Minute), malipo.ResultApplied, ""
 		item = got
+		if err := tx.UpdateInboxItem(got); err != nil {
+			return err
+		}
+		// ib_2 fails again, and waits longer.
+		if got, err = tx.GetInboxItem("ib_2"); err != nil {
+			return err
+		}
+		got.Error, got.Tries, got.RetryAt = "still away", 2, epoch.Add(time.Hour)
+		second = got
 		return tx.UpdateInboxItem(got)
 	})
 	read(t, s, func(tx store.Tx) error {
 		list, err := tx.ListInbox("pay_1-1")
 		must(t, err)
-		if len(list) != 2 || !cmp.Equal(list[0], item) || !list[1].AppliedAt.IsZero() {
+		if !cmp.Equal(list, []malipo.InboxItem{item, second}) {
 			t.Errorf("ListInbox = %+v", list)
 		}
 		r, err := tx.Audit()
@@ -248,12 +273,11 @@ func testInbox(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
-	write(t, s, func(tx store.Tx) (err error) {
-		claimed, err = tx.ClaimUnappliedInbox(epoch.Add(time.Hour), 10)
-		return err
-	})
-	if len(claimed) != 1 || claimed[0].ID != "ib_2" {
-		t.Errorf("ClaimUnappliedInbox after applying ib_1 = %+v", claimed)
+	if claimed := claim(epoch.Add(time.Hour-time.Microsecond), 10); len(claimed) != 0 {
+		t.Errorf("ClaimUnappliedInbox before ib_2's next try = %+v", claimed)
+	}
+	if claimed := claim(epoch.Add(time.Hour), 10); len(claimed) != 1 || !cmp.Equal(claimed[0], second) {
+		t.Errorf("ClaimUnappliedInbox after applying ib_1 = %+v, want ib_2 as updated", claimed)
 	}
 }
 
