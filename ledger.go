@@ -242,11 +242,17 @@ type AuditReport struct {
 	RefundNotPosted  []string // refunds whose entries do not match their status
 	Payouts, Refunds int      // payouts and refunds checked
 	// Inbox counts the rail outcomes checked; InboxUnapplied lists those
-	// not applied yet and InboxConflicting those that contradict an
-	// earlier verdict: both need looking at.
+	// not applied within a grace after they came (the gateway's is a
+	// minute) and InboxConflicting those that contradict an earlier
+	// verdict: both need looking at. InboxRetrying lists those not applied
+	// yet that came within the grace: their first application failed and
+	// they wait for a retry, due in seconds. They do not make the audit
+	// dirty (a database's hiccup a moment before an audit is no fault of
+	// the ledger's), unless they are still there once the grace is over.
 	Inbox            int
 	InboxUnapplied   []string
 	InboxConflicting []string
+	InboxRetrying    []string
 	// Suspense lists the suspense accounts that are not zero, with their
 	// balances ("suspense:live:suspense:XOF 5000"): money waiting for a
 	// person to decide where it belongs. It does not make the audit dirty.
@@ -275,7 +281,7 @@ func (r AuditReport) Problems() []AuditProblem {
 		{"negative_balance", "merchant balances below zero", r.NegativeBalance},
 		{"payout_not_posted", "payouts whose entries do not match their status", r.PayoutNotPosted},
 		{"refund_not_posted", "refunds whose entries do not match their status", r.RefundNotPosted},
-		{"inbox_unapplied", "rail outcomes not applied yet", r.InboxUnapplied},
+		{"inbox_unapplied", "rail outcomes not applied within a minute", r.InboxUnapplied},
 		{"inbox_conflicting", "rail outcomes contradicting an earlier verdict", r.InboxConflicting},
 	}
 }

@@ -10,11 +10,13 @@ import (
 )
 
 // Verify audits the ledger: every entry balances, stored balances equal
-// their postings, and every succeeded payment is posted exactly once.
+// their postings, and every succeeded payment is posted exactly once. A
+// rail outcome counts as unapplied once auditGrace has passed since it
+// came.
 func (s *Service) Verify(ctx context.Context) (malipo.AuditReport, error) {
 	var r malipo.AuditReport
 	err := s.cfg.Store.Read(ctx, func(tx store.Tx) (err error) {
-		r, err = tx.Audit()
+		r, err = tx.Audit(s.now().Add(-auditGrace))
 		return err
 	})
 	return r, err

@@ -125,6 +125,13 @@ func (s *Service) receive(ctx context.Context, item malipo.InboxItem) error {
 // audit (malipo_ledger_audit_failed pages) listed the outcome.
 const inboxRetryAfter = 5 * time.Second
 
+// auditGrace is how long an outcome may wait for its retry before the
+// ledger audit counts it as unapplied: its first try and three retries
+// (at 5, 15 and 35 s) fit in it. An audit that ran just after a database
+// hiccup would otherwise page the operator (malipo_ledger_audit_failed)
+// for an outcome applied seconds later, until the next audit an hour on.
+const auditGrace = time.Minute
+
 // maxInboxRetry caps the wait between tries of an outcome whose
 // application keeps failing: the wait doubles from inboxRetryAfter after
 // each failed try, so that an outcome that fails for good (it waits for

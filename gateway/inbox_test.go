@@ -405,8 +405,9 @@ func (f *failingStore) Transact(ctx context.Context, fn func(store.Tx) error, hi
 	return f.Store.Transact(ctx, fn, hints...)
 }
 
-// An outcome that cannot be applied at once is kept, listed by the audit,
-// and applied later.
+// An outcome that cannot be applied at once is kept, listed by the audit
+// as waiting for its retry (which does not fail the audit), and applied
+// later.
 func TestOutcomeNotAppliedAtFirstIsKept(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, raw store.Store) {
 		st := &failingStore{Store: raw}
@@ -419,8 +420,8 @@ func TestOutcomeNotAppliedAtFirstIsKept(t *testing.T) {
 			t.Fatalf("status %s, want processing until the outcome is applied", got.Status)
 		}
 		a := r.audit(t)
-		if a.Clean() || len(a.InboxUnapplied) != 1 {
-			t.Fatalf("audit with an outcome not applied: %+v", a)
+		if !a.Clean() || len(a.InboxRetrying) != 1 {
+			t.Fatalf("audit with an outcome waiting for its retry: %+v", a)
 		}
 		if n, _ := r.svc.ApplyInbox(ctx, 10); n != 0 {
 			t.Errorf("applied %d before the retry delay", n)
@@ -456,6 +457,7 @@ func TestAnOutcomeThatKeepsFailingHoldsNoneBack(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		came := r.clock.Now()
 		report(stuckKey)
 		r.clock.Advance(time.Second)
 		st.failNext.Store(true)
@@ -470,9 +472,16 @@ func TestAnOutcomeThatKeepsFailingHoldsNoneBack(t *testing.T) {
 		if got := r.get(t, other.ID); got.Status != malipo.PaymentSucceeded {
 			t.Errorf("the other payment is %s", got.Status)
 		}
+		if a := r.audit(t); !a.Clean() || !slices.Equal(a.InboxRetrying, []string{r.inbox(t, stuckKey)[0].ID}) {
+			t.Errorf("audit while the stuck outcome is within its minute: %+v", a)
+		}
 		// The stuck one waits 5 s after its first try, then twice as long
-		// after each, and at most an hour.
+		// after each, and at most an hour; a minute after it came, the
+		// audit fails on it.
 		for tries := 2; tries <= 12; tries++ {
+			if a, since := r.audit(t), r.clock.Now().Sub(came); a.Clean() != (since < time.Minute) || len(a.InboxUnapplied)+len(a.InboxRetrying) != 1 {
+				t.Errorf("audit %s after the stuck outcome came: %+v", since, a)
+			}
 			items := r.inbox(t, stuckKey)
 			if len(items) != 1 || items[0].Tries != tries || items[0].Error == "" || !items[0].AppliedAt.IsZero() {
 				t.Fatalf("the stuck outcome after %d tries: %+v", tries, items)

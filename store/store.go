@@ -250,8 +250,10 @@ type Tx interface {
 	// checks a balance before taking money out of it calls LockSpending
 	// first, before it locks anything else; money coming in needs no lock.
 	LockSpending(merchantID string, mode malipo.Mode) error
-	// Audit checks the ledger against itself and against payments.
-	Audit() (malipo.AuditReport, error)
+	// Audit checks the ledger against itself and against payments. Rail
+	// outcomes not applied yet count as unapplied if they came at or
+	// before graceEnd, and as retrying if they came after it.
+	Audit(graceEnd time.Time) (malipo.AuditReport, error)
 
 	// CreatePayout fails with kind conflict, code reference_in_use, when
 	// the integration already has a payout with that reference.

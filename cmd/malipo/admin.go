@@ -286,6 +286,10 @@ func (verifyCmd) Run(c *cli, e *env) error {
 			fmt.Fprintf(e.stdout, "FAIL %s: %v\n", problem.What, problem.IDs)
 		}
 	}
+	if len(r.InboxRetrying) > 0 {
+		fmt.Fprintf(e.stdout, "retrying: %d rail outcomes whose application failed in the last minute wait for their retry: %v\n",
+			len(r.InboxRetrying), r.InboxRetrying)
+	}
 	for _, line := range r.Suspense {
 		fmt.Fprintf(e.stdout, "suspense: %s (money a rail reported that no payment could take; see the payment.unmatched events)\n", line)
 	}

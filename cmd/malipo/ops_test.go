@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -469,5 +470,39 @@ func TestHealthzSaysStuckWhileABatchRunsTooLong(t *testing.T) {
 	}
 	if code != http.StatusOK {
 		t.Errorf("the batch is done: %d %s", code, body)
+	}
+}
+
+// malipo verify fails on a rail outcome not applied within a minute of
+// coming, and lists one that came since as retrying without failing on
+// it: a database's hiccup just before an audit pages no one.
+func TestVerifyTellsRetryingOutcomesFromUnapplied(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "m.db")
+	runCmd(t, "migrate", "--db", db)
+	conn, err := sql.Open("sqlite", "file:"+db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	insert := func(id string, received time.Time) {
+		t.Helper()
+		if _, err := conn.Exec(`INSERT INTO inbox (id, rail, mode, attempt_id, source, verdict, rail_reference, failure_code,
+			failure_reason, amount, currency, body, received_at, applied_at, result, error, tries, retry_at)
+			VALUES (?, 'sandbox', 'test', 'pay_x-1', 'callback', 'succeeded', '', '', '', 0, 'XOF', '{}', ?, 0, '', 'the database went away', 1, ?)`,
+			id, received.UnixMicro(), received.Add(5*time.Second).UnixMicro()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	insert("ib_retrying", time.Now())
+	if out := runCmd(t, "verify", "--db", db); !strings.Contains(out, "retrying: 1 rail outcomes") || !strings.Contains(out, "[ib_retrying]") ||
+		!strings.Contains(out, "ok: the ledger balances") {
+		t.Errorf("verify with an outcome waiting for its retry:\n%s", out)
+	}
+	insert("ib_stuck", time.Now().Add(-2*time.Minute))
+	var out, errOut syncBuffer
+	err = run(context.Background(), []string{"verify", "--db", db}, noEnv, &out, &errOut)
+	if err == nil || !strings.Contains(out.String(), "FAIL rail outcomes not applied within a minute: [ib_stuck]") ||
+		!strings.Contains(out.String(), "[ib_retrying]") {
+		t.Errorf("verify with an outcome unapplied for two minutes: %v\n%s", err, out.String())
 	}
 }

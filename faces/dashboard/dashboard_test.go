@@ -699,7 +699,7 @@ func TestPlatformListsTheAuditsProblems(t *testing.T) {
 	now := sh.s.Clock.Now()
 	err := sh.s.Store.Transact(context.Background(), func(tx store.Tx) error {
 		if err := tx.CreateInboxItem(malipo.InboxItem{ID: "inb_waiting", Rail: "sandbox", Mode: malipo.ModeTest, AttemptID: "att_a",
-			Source: "callback", Verdict: malipo.VerdictSucceeded, ReceivedAt: now}); err != nil {
+			Source: "callback", Verdict: malipo.VerdictSucceeded, ReceivedAt: now.Add(-2 * time.Minute)}); err != nil {
 			return err
 		}
 		return tx.CreateInboxItem(malipo.InboxItem{ID: "inb_contrary", Rail: "sandbox", Mode: malipo.ModeTest, AttemptID: "att_b",
@@ -712,7 +712,7 @@ func TestPlatformListsTheAuditsProblems(t *testing.T) {
 	ops.signIn("ops@malipo.example", sh.password)
 	for range 4 {
 		pg := ops.get("/dashboard/platform")
-		waiting := strings.Index(pg.body, "rail outcomes not applied yet: inb_waiting")
+		waiting := strings.Index(pg.body, "rail outcomes not applied within a minute: inb_waiting")
 		contrary := strings.Index(pg.body, "rail outcomes contradicting an earlier verdict: inb_contrary")
 		if pg.status != 200 || !strings.Contains(pg.body, `id="audit-problems"`) || waiting < 0 || contrary < waiting {
 			t.Fatalf("platform with a dirty audit: %d\n%s", pg.status, pg.body)
@@ -720,7 +720,7 @@ func TestPlatformListsTheAuditsProblems(t *testing.T) {
 	}
 	// In French, the kinds of problem are named in French.
 	pg := ops.get("/dashboard/platform?lang=fr")
-	if !strings.Contains(pg.body, "résultats d’opérateurs pas encore appliqués : inb_waiting") ||
+	if !strings.Contains(pg.body, "résultats d’opérateurs non appliqués en une minute : inb_waiting") ||
 		!strings.Contains(pg.body, "résultats d’opérateurs contraires à un verdict antérieur : inb_contrary") {
 		t.Errorf("platform with a dirty audit, in French: %d\n%s", pg.status, pg.body)
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/malipo/malipo"
 	"github.com/malipo/malipo/store"
@@ -214,7 +215,7 @@ func (t *tx) strings(query string, args ...any) ([]string, error) {
 	})
 }
 
-func (t *tx) Audit() (malipo.AuditReport, error) {
+func (t *tx) Audit(graceEnd time.Time) (malipo.AuditReport, error) {
 	var r malipo.AuditReport
 	if err := t.row(`SELECT COUNT(*) FROM ledger_entries`).Scan(&r.Entries); err != nil {
 		return r, err
@@ -252,7 +253,6 @@ func (t *tx) Audit() (malipo.AuditReport, error) {
 			GROUP BY p.id, p.settled_at, p.available_at, p.completed_at
 			HAVING COUNT(e.id) <> CASE WHEN p.settled_at <> 0 AND p.available_at > p.completed_at THEN 1 ELSE 0 END`},
 		{&r.NegativeBalance, `SELECT account FROM balances WHERE merchant_id <> '' GROUP BY account HAVING SUM(amount) < 0`},
-		{&r.InboxUnapplied, `SELECT id FROM inbox WHERE applied_at = 0 ORDER BY id`},
 		{&r.InboxConflicting, `SELECT id FROM inbox WHERE result = 'conflicting' ORDER BY id`},
 		// Each payout has its reservation, and then exactly the entry its
 		// status calls for; a transfer has only its transfer entry.
@@ -277,6 +277,9 @@ func (t *tx) Audit() (malipo.AuditReport, error) {
 		}
 		*c.into = got
 	}
+	if err := t.auditInbox(&r, graceEnd); err != nil {
+		return r, fmt.Errorf("audit: %w", err)
+	}
 	rows, err := t.query(`SELECT account, SUM(amount) FROM balances WHERE bucket = 'suspense' GROUP BY account HAVING SUM(amount) <> 0 ORDER BY account`)
 	if err != nil {
 		return r, fmt.Errorf("audit: %w", err)
@@ -289,6 +292,29 @@ func (t *tx) Audit() (malipo.AuditReport, error) {
 	})
 	r.Suspense = suspense
 	return r, err
+}
+
+// auditInbox lists the outcomes not applied yet: as unapplied those that
+// came at or before graceEnd, as retrying the others.
+func (t *tx) auditInbox(r *malipo.AuditReport, graceEnd time.Time) error {
+	rows, err := t.query(`SELECT id, received_at FROM inbox WHERE applied_at = 0 ORDER BY id`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var received int64
+		if err := rows.Scan(&id, &received); err != nil {
+			return err
+		}
+		if received <= micros(graceEnd) {
+			r.InboxUnapplied = append(r.InboxUnapplied, id)
+		} else {
+			r.InboxRetrying = append(r.InboxRetrying, id)
+		}
+	}
+	return rows.Err()
 }
 
 func (t *tx) ListMovements(f store.MovementFilter) ([]malipo.Movement, error) {

@@ -236,7 +236,7 @@ func testBatchFailuresStayTheirs(t *testing.T, s store.Store) {
 		if len(bs) != 1 || bs[0].Available != 21*5000 {
 			t.Errorf("balances = %+v, want 21 × 5000 available", bs)
 		}
-		r, err := tx.Audit()
+		r, err := tx.Audit(epoch)
 		must(t, err)
 		if r.Entries != 21 || !r.Clean() {
 			t.Errorf("audit = %+v", r)

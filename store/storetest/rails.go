@@ -266,9 +266,16 @@ func testInbox(t *testing.T, s store.Store) {
 		if !cmp.Equal(list, []malipo.InboxItem{item, second}) {
 			t.Errorf("ListInbox = %+v", list)
 		}
-		r, err := tx.Audit()
+		// ib_2 came at epoch + 1 s: within a grace ending before that it
+		// is retrying, and the audit is clean; after, it is unapplied.
+		r, err := tx.Audit(epoch.Add(time.Second - time.Microsecond))
 		must(t, err)
-		if r.Inbox != 2 || !cmp.Equal(r.InboxUnapplied, []string{"ib_2"}) || r.Clean() {
+		if r.Inbox != 2 || len(r.InboxUnapplied) != 0 || !cmp.Equal(r.InboxRetrying, []string{"ib_2"}) || !r.Clean() {
+			t.Errorf("audit with an outcome within its grace: %+v", r)
+		}
+		r, err = tx.Audit(epoch.Add(time.Second))
+		must(t, err)
+		if r.Inbox != 2 || !cmp.Equal(r.InboxUnapplied, []string{"ib_2"}) || len(r.InboxRetrying) != 0 || r.Clean() {
 			t.Errorf("audit with an unapplied outcome: %+v", r)
 		}
 		return nil
@@ -427,7 +434,7 @@ func testBalancesWithinTransaction(t *testing.T, s store.Store) {
 		if n != 1000 {
 			t.Errorf("balance = %d after a failed top-up, want 1000", n)
 		}
-		r, err := tx.Audit()
+		r, err := tx.Audit(epoch)
 		must(t, err)
 		if !r.Clean() {
 			t.Errorf("audit: %+v", r)
@@ -489,7 +496,7 @@ func testSpendingLock(t *testing.T, s store.Store) {
 				t.Errorf("%s has %d left, want 0", m.ID, n)
 			}
 		}
-		r, err := tx.Audit()
+		r, err := tx.Audit(epoch)
 		must(t, err)
 		if !r.Clean() {
 			t.Errorf("audit: %+v", r)

@@ -486,7 +486,7 @@ func testLedger(t *testing.T, s store.Store) {
 				t.Errorf("balance of %s = %d, want %d", acct, got, want)
 			}
 		}
-		r, err := tx.Audit()
+		r, err := tx.Audit(epoch)
 		must(t, err)
 		if !r.Clean() || r.Entries != 1 || r.Payments != 1 || r.Accounts != 3 {
 			t.Errorf("audit = %+v", r)
@@ -511,7 +511,7 @@ func testAudit(t *testing.T, s store.Store) {
 		return tx.PostEntry(malipo.PaymentEntry("led_1", failed, "sandbox", false, epoch))
 	})
 	read(t, s, func(tx store.Tx) error {
-		r, err := tx.Audit()
+		r, err := tx.Audit(epoch)
 		must(t, err)
 		if r.Clean() {
 			t.Fatal("audit is clean with a succeeded payment unposted and a failed one posted")
@@ -943,7 +943,7 @@ func testHotBalances(t *testing.T, s store.Store) {
 				t.Errorf("balance of %s = %d, %v; want %d", acct, got, err, want)
 			}
 		}
-		r, err := tx.Audit()
+		r, err := tx.Audit(epoch)
 		must(t, err)
 		if !r.Clean() || r.Accounts != 3 {
 			t.Errorf("audit: %+v", r)
