@@ -17,7 +17,7 @@ func Backup(ctx context.Context, path, to string) error {
 	if _, err := os.Stat(to); err == nil {
 		return fmt.Errorf("backup: %s exists; choose a new file", to)
 	}
-	if _, err := os.Stat(path); err != nil {
+	if _, err := os.Stat(trimScheme(path)); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(to), filepath.Base(to)+".partial-*")
@@ -29,7 +29,7 @@ func Backup(ctx context.Context, path, to string) error {
 	os.Remove(tmpName) // VACUUM INTO wants to create the file itself
 	defer os.Remove(tmpName)
 
-	db, err := sql.Open("sqlite", "file:"+trimScheme(path)+"?_pragma=busy_timeout(10000)")
+	db, err := sql.Open("sqlite", fileURI(path, "_pragma=busy_timeout(10000)"))
 	if err != nil {
 		return err
 	}

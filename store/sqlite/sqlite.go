@@ -40,8 +40,17 @@ func trimScheme(path string) string {
 	return strings.TrimPrefix(strings.TrimPrefix(path, "sqlite://"), "file:")
 }
 
+// fileURI is the URI by which SQLite opens the file at path, with the
+// query query: the characters a URI gives a meaning to ('%', '?', '#')
+// escaped, so that "shop#2.db" opens that file and not "shop" (SQLite
+// reads a name starting "file:" as a URI).
+func fileURI(path, query string) string {
+	return "file:" + uriEscaper.Replace(trimScheme(path)) + "?" + query
+}
+
+var uriEscaper = strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23")
+
 func dsn(path string, readOnly bool) string {
-	path = trimScheme(path)
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
@@ -73,7 +82,7 @@ func dsn(path string, readOnly bool) string {
 		// not inside the commit of some unlucky batch.
 		q.Add("_pragma", "wal_autocheckpoint(0)")
 	}
-	return "file:" + path + "?" + q.Encode()
+	return fileURI(path, q.Encode())
 }
 
 // Open opens (creating if needed) the database file at path and brings its
