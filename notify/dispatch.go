@@ -35,8 +35,10 @@ type Config struct {
 	// Workers is how many attempts run at once on this node; default
 	// DefaultWorkers. An attempt spends most of its time waiting (for the
 	// receiver, then for its record's commit), so many run on few cores.
-	// The node claims as many deliveries again ahead, waiting for a
-	// worker, so that no worker waits for a claim's commit.
+	// The node claims deliveries ahead, waiting for a worker, so that no
+	// worker waits for a claim's commit: as many again as Workers, or up
+	// to three times as many while the workers get through them within
+	// aheadFor (see Dispatcher.ahead).
 	Workers int
 	// Poll is how often Run looks for due deliveries when nothing wakes
 	// it (deliveries written by other nodes, retries); default 1 s.
@@ -97,8 +99,13 @@ type Dispatcher struct {
 	cfg  Config
 	wake chan struct{}
 	// slots holds a token for each delivery this node has claimed and not
-	// yet attempted: up to Workers under way and as many claimed ahead.
-	slots chan struct{}
+	// yet attempted: up to Workers under way and as many claimed ahead;
+	// beyond holds one for each claimed further ahead (see ahead), up to
+	// maxAhead-1 times Workers.
+	slots, beyond chan struct{}
+	// finished counts the attempts this node's workers have made, for
+	// the pace ahead reads.
+	finished pace
 	// A worker hands its answer to be recorded and takes the next
 	// delivery at once: its slot is not held through the record's commit,
 	// which the group committer shares among many. recording bounds the
@@ -185,6 +192,7 @@ func New(cfg Config) *Dispatcher {
 	}
 	cfg.Clients = clients
 	return &Dispatcher{cfg: cfg, wake: make(chan struct{}, 1), slots: make(chan struct{}, 2*cfg.Workers),
+		beyond:    make(chan struct{}, (maxAhead-1)*cfg.Workers),
 		recording: make(chan struct{}, 4*cfg.Workers), inFlight: inFlight{now: time.Now},
 		receivers: receivers{failuresToPause: cfg.FailuresToPause, pauseFor: cfg.PauseFor, maxPause: cfg.MaxPause}}
 }
@@ -217,16 +225,17 @@ func (d *Dispatcher) now() time.Time { return d.cfg.Clock.Now().Truncate(time.Mi
 // started, it releases, so another node sends them at once instead of
 // waiting out their leases.
 //
-// It claims deliveries for its free workers and as many again ahead:
+// It claims deliveries for its free workers and more ahead (see ahead):
 // a claim waits for its commit (on SQLite, for a group commit's batch and
 // its fsync), and workers with nothing claimed for them sat idle through
 // it. Deliveries of receivers already busy (see inFlight) wait behind
 // the others: a free worker takes another receiver's delivery first, so a
 // slow receiver's backlog claimed ahead does not hold up everyone else's.
 // A delivery claimed ahead waits about one attempt's timeout at most for
-// a worker (there are as many workers as deliveries ahead), unless it
-// waits behind others; one whose lease has run short by the time a
-// worker takes it is given back (see attempt).
+// a worker (beyond Workers ahead, only as many are claimed as the workers
+// lately finished within aheadFor), unless it waits behind others; one
+// whose lease has run short by the time a worker takes it is given back
+// (see attempt).
 func (d *Dispatcher) Run(ctx context.Context) {
 	attempts, cut := context.WithCancel(context.WithoutCancel(ctx))
 	defer cut()
@@ -248,7 +257,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	// JSON, deep), a twentieth of a delivery's CPU.
 	// Each queue has room for every delivery claimed (a slot each) and
 	// every one carried, so that queueing never blocks.
-	room := cap(d.slots) + d.cfg.Workers
+	room := cap(d.slots) + cap(d.beyond) + d.cfg.Workers
 	q := jobQueue{first: make(chan job, room), behind: make(chan job, room)}
 	for range d.cfg.Workers {
 		wg.Go(func() {
@@ -261,6 +270,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 					d.giveBack(j) // claimed ahead; not started before the stop
 				} else {
 					d.attempt(attempts, j)
+					d.finished.add()
 				}
 				d.done(j)
 			}
@@ -296,9 +306,12 @@ func (d *Dispatcher) Run(ctx context.Context) {
 // done frees what a job held: its claim's slot, or its place among the
 // carried.
 func (d *Dispatcher) done(j job) {
-	if j.carried {
+	switch {
+	case j.carried:
 		d.carried.Add(-1)
-	} else {
+	case j.beyond:
+		<-d.beyond
+	default:
 		<-d.slots
 	}
 }
@@ -399,6 +412,55 @@ func (d *Dispatcher) giveBack(j job) {
 
 const claimLoops = 2
 
+// How many deliveries a node claims ahead of its workers. As many as
+// Workers always (slots): when attempts take long, one claimed ahead
+// waits about one attempt's timeout at most, well within its lease. More,
+// up to maxAhead times Workers (beyond), while the workers get through
+// them within aheadFor at the pace of the last paceWindow: a claim's
+// commit can wait behind a batch of records (on SQLite, one writer
+// commits both), and with only Workers ahead the workers sat idle
+// through it, a fifth of the time in a drain (BENCHMARKS.md,
+// "Notifications").
+const (
+	maxAhead   = 3
+	aheadFor   = 100 * time.Millisecond
+	paceWindow = 100 * time.Millisecond
+)
+
+// ahead is how many deliveries may wait claimed for a worker now: what
+// the workers finish in aheadFor at their recent pace, at least Workers
+// and at most maxAhead times Workers.
+func (d *Dispatcher) ahead() int {
+	recent := int(d.finished.perSecond(time.Now()) * aheadFor.Seconds())
+	return min(max(recent, d.cfg.Workers), maxAhead*d.cfg.Workers)
+}
+
+// pace counts finished attempts and reports how many finished a second
+// over the last window of at least paceWindow, in real time (a test's
+// fake clock does not move while attempts run).
+type pace struct {
+	n     atomic.Int64
+	mu    sync.Mutex
+	at    time.Time // when the window now counting began
+	count int64     // n then
+	rate  float64   // over the window before
+}
+
+func (p *pace) add() { p.n.Add(1) }
+
+func (p *pace) perSecond(now time.Time) float64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if took := now.Sub(p.at); took >= paceWindow {
+		n := p.n.Load()
+		if !p.at.IsZero() {
+			p.rate = float64(n-p.count) / took.Seconds()
+		}
+		p.at, p.count = now, n
+	}
+	return p.rate
+}
+
 // claimLoop claims due deliveries for free slots and queues them for the
 // workers, until ctx ends. Each job holds a slot, so queueing never
 // blocks.
@@ -421,17 +483,36 @@ func (d *Dispatcher) claimLoop(ctx context.Context, q jobQueue) {
 				break more
 			}
 		}
-		claimed, err := d.claim(ctx, n)
+		further, limit := 0, d.cfg.Workers+d.ahead()
+	beyond:
+		for len(d.slots)+len(d.beyond) < limit {
+			select {
+			case d.beyond <- struct{}{}:
+				further++
+			default:
+				break beyond
+			}
+		}
+		asked := n + further
+		claimed, err := d.claim(ctx, asked)
 		if err != nil && ctx.Err() == nil {
 			d.cfg.Logger.Error("claim deliveries", "err", err)
 		}
-		for range n - len(claimed) {
-			<-d.slots
+		// What was not claimed frees the tokens from beyond first.
+		unused := asked - len(claimed)
+		for i := range unused {
+			if i < further {
+				<-d.beyond
+			} else {
+				<-d.slots
+			}
 		}
-		for _, j := range claimed {
+		further = max(further-unused, 0)
+		for i, j := range claimed {
+			j.beyond = i < further
 			d.queue(q, j)
 		}
-		if err == nil && len(claimed) == n {
+		if err == nil && len(claimed) == asked {
 			continue // there may be more due at once
 		}
 		select {
@@ -473,8 +554,9 @@ type job struct {
 	// the end of its attempt.
 	receiver string
 	// carried marks a delivery this node wrote and took at once (Carry),
-	// which holds no claim's slot.
-	carried bool
+	// which holds no claim's slot; beyond, one claimed further ahead,
+	// which holds a token of Dispatcher.beyond instead of a slot.
+	carried, beyond bool
 }
 
 // claim leases up to limit due deliveries with their events, and loads

@@ -942,6 +942,46 @@ func TestStopGivesBackDeliveriesClaimedAhead(t *testing.T) {
 	})
 }
 
+// While attempts finish fast, a node claims further ahead than as many
+// as its workers, up to three times as many, so that its workers do not
+// wait through a claim's commit; while they are slow, only as many ahead
+// as its workers, each of which then waits about one attempt at most.
+func TestFastAttemptsAreClaimedFurtherAhead(t *testing.T) {
+	const workers = 2
+	// mostClaimed sends deliveries to a receiver answering each in
+	// answerIn, and reports the most claimed and not done at any time.
+	mostClaimed := func(t *testing.T, st store.Store, deliveries int, answerIn time.Duration) int {
+		f := newFixture(t, st, func(c *notify.Config) { c.Workers, c.Poll = workers, 10*time.Millisecond })
+		rc := newReceiver(t, f.clk, func(time.Time, *http.Request) (int, http.Header, string) {
+			time.Sleep(answerIn)
+			return 200, nil, ""
+		})
+		for i := range deliveries {
+			f.pay(t, fmt.Sprintf("p-%d", i), malipo.PaymentSucceeded, rc.URL)
+		}
+		stop := f.run(t)
+		most := 0
+		waitFor(t, "every delivery sent", func() bool {
+			most = max(most, notify.ClaimedNotDone(f.disp))
+			return len(rc.requests()) >= deliveries
+		})
+		stop()
+		return most
+	}
+	storetest.Each(t, func(t *testing.T, st store.Store) {
+		if most := mostClaimed(t, st, 400, 0); most <= 2*workers || most > 4*workers {
+			t.Errorf("answered at once: at most %d claimed and not done, want more than %d and at most %d", most, 2*workers, 4*workers)
+		}
+	})
+	// Two workers, 100 ms an attempt: two attempts in 100 ms, no more than
+	// the workers.
+	storetest.Each(t, func(t *testing.T, st store.Store) {
+		if most := mostClaimed(t, st, 16, 100*time.Millisecond); most > 2*workers {
+			t.Errorf("answered in 100 ms: at most %d claimed and not done, want at most %d", most, 2*workers)
+		}
+	})
+}
+
 // A delivery whose lease ran short while it waited for a worker is given
 // back and claimed again under a new lease, not left to wait its old one
 // out.

@@ -155,3 +155,29 @@ func TestAReceiverIsItsSchemeAndHost(t *testing.T) {
 		}
 	}
 }
+
+// pace reports the attempts finished a second over the last window of at
+// least paceWindow, and keeps it until the next window has run.
+func TestPaceCountsOverItsWindow(t *testing.T) {
+	var p pace
+	at := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	if r := p.perSecond(at); r != 0 {
+		t.Errorf("before any window: %v", r)
+	}
+	for range 30 {
+		p.add()
+	}
+	if r := p.perSecond(at.Add(paceWindow / 2)); r != 0 {
+		t.Errorf("half a window on: %v, want 0 until the window ends", r)
+	}
+	if r := p.perSecond(at.Add(paceWindow * 3 / 2)); r != 200 {
+		t.Errorf("30 attempts in 150 ms: %v a second, want 200", r)
+	}
+	p.add()
+	if r := p.perSecond(at.Add(2 * paceWindow)); r != 200 {
+		t.Errorf("within the next window: %v, want the last window's 200", r)
+	}
+	if r := p.perSecond(at.Add(5 * paceWindow / 2)); r != 10 {
+		t.Errorf("1 attempt in 100 ms: %v a second, want 10", r)
+	}
+}
