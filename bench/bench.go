@@ -39,7 +39,7 @@ type Options struct {
 	Out        io.Writer
 	JSON       bool // print the report as JSON instead of a table
 	// ProfileDir, if set, gets a CPU profile of each target:
-	// DIR/<target>.pprof.
+	// DIR/<target>.pprof (of a notify target, its drain's).
 	ProfileDir string
 	// Overload also offers each HTTP target twice its sustained rate.
 	Overload bool

@@ -106,17 +106,6 @@ func (r *runner) notify(ctx context.Context, name string, e *env) (res Result, e
 	if r.o.GCPercent != 0 {
 		defer debug.SetGCPercent(debug.SetGCPercent(r.o.GCPercent))
 	}
-	if r.o.ProfileDir != "" {
-		f, err := os.Create(filepath.Join(r.o.ProfileDir, name+".pprof"))
-		if err != nil {
-			return res, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return res, err
-		}
-		defer pprof.StopCPUProfile()
-	}
 	peak := sampleRSS(0)
 	defer func() { res.RSSMB = peak() }()
 	var target *Receiver
@@ -160,11 +149,25 @@ func (r *runner) notify(ctx context.Context, name string, e *env) (res Result, e
 	mu.Lock()
 	target = rc
 	mu.Unlock()
+	// The profile is the drain's alone, not the payments' made for it.
+	stopProfile := func() {}
+	if r.o.ProfileDir != "" {
+		f, err := os.Create(filepath.Join(r.o.ProfileDir, name+".pprof"))
+		if err != nil {
+			return res, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return res, err
+		}
+		stopProfile = pprof.StopCPUProfile
+	}
 	start, cpu := time.Now(), ReadCPU()
 	halt := run()
 	err = rc.Wait(5 * time.Minute)
 	used := cpu.PerOp(ReadCPU(), n)
 	halt()
+	stopProfile()
 	if err != nil {
 		return res, err
 	}

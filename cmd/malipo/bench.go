@@ -21,7 +21,7 @@ type benchCmd struct {
 	NotifyEvents int           `name:"notify-events" default:"10000" help:"How many notifications the notify targets drain."`
 	NotifyRate   int           `name:"notify-rate" default:"1000" help:"State changes per second while the notify targets measure latency."`
 	JSON         bool          `name:"json" help:"Print the report as JSON."`
-	Profile      string        `name:"profile" type:"path" help:"Write a CPU profile of each target to DIR/<target>.pprof (its server process's, or the bench's own for notify targets)."`
+	Profile      string        `name:"profile" type:"path" help:"Write a CPU profile of each target to DIR/<target>.pprof (its server process's; for notify targets, the bench's own over the drain)."`
 }
 
 func (b benchCmd) Run(c *cli, e *env) error {
