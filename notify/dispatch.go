@@ -419,8 +419,8 @@ const claimLoops = 2
 // them within aheadFor at the pace of the last paceWindow: a claim's
 // commit can wait behind a batch of records (on SQLite, one writer
 // commits both), and with only Workers ahead the workers sat idle
-// through it, a fifth of the time in a drain (BENCHMARKS.md,
-// "Notifications").
+// through it, nearly half of the time in a drain (BENCHMARKS.md, "Claims
+// further ahead").
 const (
 	maxAhead   = 3
 	aheadFor   = 100 * time.Millisecond

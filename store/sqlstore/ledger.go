@@ -296,25 +296,13 @@ func (t *tx) Audit(graceEnd time.Time) (malipo.AuditReport, error) {
 
 // auditInbox lists the outcomes not applied yet: as unapplied those that
 // came at or before graceEnd, as retrying the others.
-func (t *tx) auditInbox(r *malipo.AuditReport, graceEnd time.Time) error {
-	rows, err := t.query(`SELECT id, received_at FROM inbox WHERE applied_at = 0 ORDER BY id`)
-	if err != nil {
+func (t *tx) auditInbox(r *malipo.AuditReport, graceEnd time.Time) (err error) {
+	const unapplied = `SELECT id FROM inbox WHERE applied_at = 0 AND received_at `
+	if r.InboxUnapplied, err = t.strings(unapplied+`<= ? ORDER BY id`, micros(graceEnd)); err != nil {
 		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		var received int64
-		if err := rows.Scan(&id, &received); err != nil {
-			return err
-		}
-		if received <= micros(graceEnd) {
-			r.InboxUnapplied = append(r.InboxUnapplied, id)
-		} else {
-			r.InboxRetrying = append(r.InboxRetrying, id)
-		}
-	}
-	return rows.Err()
+	r.InboxRetrying, err = t.strings(unapplied+`> ? ORDER BY id`, micros(graceEnd))
+	return err
 }
 
 func (t *tx) ListMovements(f store.MovementFilter) ([]malipo.Movement, error) {
