@@ -702,6 +702,11 @@ func TestPlatformListsTheAuditsProblems(t *testing.T) {
 			Source: "callback", Verdict: malipo.VerdictSucceeded, ReceivedAt: now.Add(-2 * time.Minute)}); err != nil {
 			return err
 		}
+		// Kept just now: it waits for its retry, and is no problem yet.
+		if err := tx.CreateInboxItem(malipo.InboxItem{ID: "inb_recent", Rail: "sandbox", Mode: malipo.ModeTest, AttemptID: "att_c",
+			Source: "callback", Verdict: malipo.VerdictSucceeded, ReceivedAt: now, Tries: 1, RetryAt: now.Add(5 * time.Second)}); err != nil {
+			return err
+		}
 		return tx.CreateInboxItem(malipo.InboxItem{ID: "inb_contrary", Rail: "sandbox", Mode: malipo.ModeTest, AttemptID: "att_b",
 			Source: "callback", Verdict: malipo.VerdictFailed, ReceivedAt: now, AppliedAt: now, Result: malipo.ResultConflicting})
 	})
@@ -716,6 +721,9 @@ func TestPlatformListsTheAuditsProblems(t *testing.T) {
 		contrary := strings.Index(pg.body, "rail outcomes contradicting an earlier verdict: inb_contrary")
 		if pg.status != 200 || !strings.Contains(pg.body, `id="audit-problems"`) || waiting < 0 || contrary < waiting {
 			t.Fatalf("platform with a dirty audit: %d\n%s", pg.status, pg.body)
+		}
+		if strings.Contains(pg.body, "inb_recent") || !strings.Contains(pg.body, "(their first application failed in the last minute): 1.") {
+			t.Fatalf("platform with an outcome waiting for its retry: %d\n%s", pg.status, pg.body)
 		}
 	}
 	// In French, the kinds of problem are named in French.
