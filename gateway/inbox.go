@@ -103,8 +103,7 @@ func (s *Service) receive(ctx context.Context, item malipo.InboxItem) error {
 	}, attemptHint(item.AttemptID))
 	if err != nil {
 		s.cfg.Logger.ErrorContext(ctx, "rail outcome not applied; kept for a retry", "rail", item.Rail, "attempt", item.AttemptID, "err", err)
-		item.Error = truncate(err.Error(), 500)
-		item.Tries, item.RetryAt = 1, s.now().Add(inboxRetryAfter)
+		s.triedAndFailed(&item, err)
 		if err := s.cfg.Store.Transact(ctx, func(tx store.Tx) error { return tx.CreateInboxItem(item) }); err != nil {
 			return fmt.Errorf("record rail outcome for %s: %w", item.AttemptID, err)
 		}
@@ -138,6 +137,15 @@ const auditGrace = time.Minute
 // a person, and the audit lists it) is tried hourly, and the retries of
 // the others, due sooner, are claimed before it.
 const maxInboxRetry = time.Hour
+
+// triedAndFailed notes on an outcome that applying it failed with err,
+// and when to try again: inboxRetryAfter after the first failed try, then
+// twice as long after each, at most maxInboxRetry.
+func (s *Service) triedAndFailed(it *malipo.InboxItem, err error) {
+	it.Error = truncate(err.Error(), 500)
+	it.Tries++
+	it.RetryAt = s.now().Add(doubling(inboxRetryAfter, it.Tries, maxInboxRetry))
+}
 
 // ApplyInbox applies the outcomes whose application failed and whose
 // retry is due, at most limit of them, and reports how many it applied.
@@ -175,9 +183,7 @@ func (s *Service) ApplyInbox(ctx context.Context, limit int) (int, error) {
 				if gerr != nil {
 					return gerr
 				}
-				it.Error = truncate(err.Error(), 500)
-				it.Tries++
-				it.RetryAt = s.now().Add(doubling(inboxRetryAfter, it.Tries, maxInboxRetry))
+				s.triedAndFailed(&it, err)
 				return tx.UpdateInboxItem(it)
 			})
 			continue
