@@ -209,9 +209,21 @@ func (d *Dispatcher) Wake() {
 	}
 }
 
-// lease is how long a claimed delivery is kept from other workers: one
-// attempt, its recording, and room to spare.
-func (d *Dispatcher) lease() time.Duration { return 2*d.cfg.Timeout + 5*time.Second }
+// lease is how long a delivery claimed or carried now is kept from other
+// workers: the attempts it may wait behind, its own, its recording, and
+// room to spare. It waits behind the deliveries this node holds, a round
+// of attempts for each Workers of them: one round while as many as the
+// workers are held ahead, up to maxAhead while fast attempts have more
+// claimed ahead (see ahead). Should the receiver then turn slow, each
+// attempt taking its whole timeout, the last of them still starts with
+// its attempt's time left, instead of being given back to be claimed
+// again.
+func (d *Dispatcher) lease() time.Duration {
+	w := d.cfg.Workers
+	ahead := len(d.slots) + len(d.beyond) + int(d.carried.Load()) - w
+	rounds := max((ahead+w-1)/w, 1)
+	return time.Duration(rounds+1)*d.cfg.Timeout + 5*time.Second
+}
 
 // recordTime is what an attempt's recording may take, kept in hand
 // before an attempt starts.

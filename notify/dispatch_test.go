@@ -1,10 +1,12 @@
 package notify_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand"
 	"net"
 	"net/http"
@@ -980,6 +982,91 @@ func TestFastAttemptsAreClaimedFurtherAhead(t *testing.T) {
 			t.Errorf("answered in 100 ms: at most %d claimed and not done, want at most %d", most, 2*workers)
 		}
 	})
+}
+
+// Deliveries claimed beyond the workers while attempts were fast are
+// leased for the attempts they may then wait behind: when the receiver
+// turns slow, taking each attempt's whole timeout, every one claimed is
+// sent as a worker frees, none given back for a lease run short.
+func TestClaimedFurtherAheadOutlastsASlowTurn(t *testing.T) {
+	const workers, timeout = 2, 10 * time.Second
+	storetest.Each(t, func(t *testing.T, st store.Store) {
+		var log lockedBuffer
+		f := newFixture(t, st, func(c *notify.Config) {
+			c.Workers, c.Poll, c.Timeout = workers, 10*time.Millisecond, timeout
+			c.Logger = slog.New(slog.NewTextHandler(&log, nil))
+		})
+		var mu sync.Mutex
+		answered, hanging := 0, 0
+		const fast = 300 // answered at once; those after wait for the gate
+		gate := make(chan struct{})
+		rc := newReceiver(t, f.clk, func(time.Time, *http.Request) (int, http.Header, string) {
+			mu.Lock()
+			slow := answered >= fast
+			if slow {
+				hanging++
+			} else {
+				answered++
+			}
+			mu.Unlock()
+			if slow {
+				<-gate
+				mu.Lock()
+				hanging--
+				mu.Unlock()
+			}
+			return 200, nil, ""
+		})
+		hangingNow := func() int {
+			mu.Lock()
+			defer mu.Unlock()
+			return hanging
+		}
+		for i := range 400 {
+			f.pay(t, fmt.Sprintf("p-%d", i), malipo.PaymentSucceeded, rc.URL)
+		}
+		stop := f.run(t)
+		defer func() {
+			close(gate)
+			stop()
+		}()
+		waitFor(t, "the workers hanging with deliveries claimed beyond them", func() bool {
+			return hangingNow() == workers && notify.ClaimedNotDone(f.disp) > 2*workers
+		})
+		// Each round every attempt under way takes its whole timeout: the
+		// last claimed ahead waits three of them.
+		for round := range 4 {
+			before := len(rc.requests())
+			f.clk.Advance(timeout)
+			for range workers {
+				gate <- struct{}{}
+			}
+			waitFor(t, fmt.Sprintf("round %d's attempts to start", round+1), func() bool {
+				return len(rc.requests()) >= before+workers && hangingNow() == workers
+			})
+		}
+		if n := strings.Count(log.String(), "its lease is nearly over"); n > 0 {
+			t.Errorf("%d deliveries given back for a lease run short, want none", n)
+		}
+	})
+}
+
+// lockedBuffer is a log's output that attempts may write at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // A delivery whose lease ran short while it waited for a worker is given
