@@ -7,10 +7,8 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
@@ -23,9 +21,6 @@ import (
 
 	"github.com/malipo/malipo/store"
 )
-
-//go:embed migrations/*.sql
-var migrations embed.FS
 
 // Dialect is what differs between the SQL engines.
 type Dialect struct {
@@ -151,26 +146,6 @@ func Open(write, read *sql.DB, d Dialect) *DB {
 	}
 	db.leaseShard = (first + d.Committers) % balanceShards
 	return db
-}
-
-// Migrate brings the schema up to date.
-func Migrate(ctx context.Context, db *sql.DB, d goose.Dialect, opts ...goose.ProviderOption) error {
-	p, err := goose.NewProvider(d, db, migrationsFS(), opts...)
-	if err != nil {
-		return fmt.Errorf("prepare migrations: %w", err)
-	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("run migrations: %w", err)
-	}
-	return nil
-}
-
-func migrationsFS() fs.FS {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		panic(err) // the directory is embedded at build time
-	}
-	return sub
 }
 
 // UseLeasePool makes leases run on pool, whose sessions commit without
