@@ -4,9 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
-	"strings"
 
 	"github.com/pressly/goose/v3"
 )
@@ -68,17 +68,14 @@ type index struct {
 }
 
 func (ix index) create(concurrently bool) string {
-	var b strings.Builder
-	b.WriteString("CREATE ")
+	unique, how := "", ""
 	if ix.unique {
-		b.WriteString("UNIQUE ")
+		unique = "UNIQUE "
 	}
-	b.WriteString("INDEX ")
 	if concurrently {
-		b.WriteString("CONCURRENTLY ")
+		how = "CONCURRENTLY "
 	}
-	b.WriteString(ix.name + " ON " + ix.on)
-	return b.String()
+	return "CREATE " + unique + "INDEX " + how + ix.name + " ON " + ix.on
 }
 
 // migration is c as a goose migration for dialect d.
@@ -106,7 +103,7 @@ func (c indexChange) concurrently(ctx context.Context, db *sql.DB) error {
 		var valid sql.NullBool
 		err := db.QueryRowContext(ctx, `SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass($1)`, ix.name).Scan(&valid)
 		switch {
-		case err == sql.ErrNoRows:
+		case errors.Is(err, sql.ErrNoRows):
 		case err != nil:
 			return fmt.Errorf("look for index %s: %w", ix.name, err)
 		case valid.Bool:
