@@ -87,6 +87,32 @@ func insertInbox(ctx context.Context, db interface {
 	return err
 }
 
+// postgresAt is an empty PostgreSQL schema migrated up to version, and
+// its migrations.
+func postgresAt(t *testing.T, version int64) (*sql.DB, *goose.Provider) {
+	db := postgresSchema(t)
+	p, err := provider(db, goose.DialectPostgres)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(context.Background(), version); err != nil {
+		t.Fatalf("up to %d: %v", version, err)
+	}
+	return db, p
+}
+
+// wantRetryIndex checks that migration 13 built the inbox's index of
+// retries, and that it is valid.
+func wantRetryIndex(t *testing.T, db *sql.DB) {
+	t.Helper()
+	var def string
+	var valid bool
+	if err := db.QueryRow(`SELECT pg_get_indexdef(i.indexrelid), i.indisvalid FROM pg_index i
+		WHERE i.indexrelid = to_regclass('inbox_retry_due')`).Scan(&def, &valid); err != nil || !valid || !strings.Contains(def, "(retry_at) WHERE (applied_at = 0)") {
+		t.Errorf("inbox_retry_due: %q valid %v, %v; want it on retry_at, valid", def, valid, err)
+	}
+}
+
 // On PostgreSQL an index is built without holding the table's writes: a
 // rolling upgrade's nodes still serving go on writing while the node
 // upgrading builds it. Here the build waits for a transaction that wrote
@@ -94,15 +120,8 @@ func insertInbox(ctx context.Context, db interface {
 // goes through meanwhile; a plain CREATE INDEX would have queued it
 // behind the build.
 func TestIndexesAreBuiltWithoutHoldingWrites(t *testing.T) {
-	db := postgresSchema(t)
+	db, p := postgresAt(t, 12)
 	ctx := context.Background()
-	p, err := provider(db, goose.DialectPostgres)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 12); err != nil {
-		t.Fatalf("up to 12: %v", err)
-	}
 	early, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -140,12 +159,7 @@ func TestIndexesAreBuiltWithoutHoldingWrites(t *testing.T) {
 	if err := <-migrated; err != nil {
 		t.Fatalf("up to 13: %v", err)
 	}
-	var def string
-	var valid bool
-	if err := db.QueryRow(`SELECT pg_get_indexdef(i.indexrelid), i.indisvalid FROM pg_index i
-		WHERE i.indexrelid = to_regclass('inbox_retry_due')`).Scan(&def, &valid); err != nil || !valid || !strings.Contains(def, "(retry_at) WHERE (applied_at = 0)") {
-		t.Errorf("inbox_retry_due: %q valid %v, %v; want built on retry_at, valid", def, valid, err)
-	}
+	wantRetryIndex(t, db)
 	var old *string
 	if err := db.QueryRow(`SELECT to_regclass('inbox_unapplied')::text`).Scan(&old); err != nil || old != nil {
 		t.Errorf("inbox_unapplied after 13: %v, %v; want dropped", old, err)
@@ -156,15 +170,8 @@ func TestIndexesAreBuiltWithoutHoldingWrites(t *testing.T) {
 // migration run again drops and builds again, rather than failing on the
 // name or keeping an index no query uses.
 func TestAnIndexLeftInvalidIsBuiltAgain(t *testing.T) {
-	db := postgresSchema(t)
+	db, p := postgresAt(t, 12)
 	ctx := context.Background()
-	p, err := provider(db, goose.DialectPostgres)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 12); err != nil {
-		t.Fatalf("up to 12: %v", err)
-	}
 	for i, id := range []string{"ib_1", "ib_2"} {
 		if err := insertInbox(ctx, db, id, int64(i+1)*1_000_000, 0); err != nil {
 			t.Fatal(err)
@@ -178,12 +185,7 @@ func TestAnIndexLeftInvalidIsBuiltAgain(t *testing.T) {
 	if _, err := p.UpTo(ctx, 13); err != nil {
 		t.Fatalf("up to 13 over an invalid index: %v", err)
 	}
-	var def string
-	var valid bool
-	if err := db.QueryRow(`SELECT pg_get_indexdef(i.indexrelid), i.indisvalid FROM pg_index i
-		WHERE i.indexrelid = to_regclass('inbox_retry_due')`).Scan(&def, &valid); err != nil || !valid || !strings.Contains(def, "(retry_at) WHERE (applied_at = 0)") {
-		t.Errorf("inbox_retry_due: %q valid %v, %v; want built again on retry_at, valid", def, valid, err)
-	}
+	wantRetryIndex(t, db)
 }
 
 // Outcomes kept unapplied before migration 12 are retried as they were,
