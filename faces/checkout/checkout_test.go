@@ -261,6 +261,9 @@ func TestLanguage(t *testing.T) {
 		{path(xof), "", "Comment voulez-vous payer ?"}, // a franc CFA payment reads French by default
 		{path(en), "fr", "How would you like to pay?"}, // the payment's own lang wins
 		{path(en) + "?lang=fr", "en", "Comment voulez-vous payer ?"},
+		// The card's expiry as each language writes it, in its hint too.
+		{path(xof), "", `placeholder="MM/AA"`},
+		{path(kes), "", `placeholder="MM/YY"`},
 	}
 	for _, c := range cases {
 		pg := p.get(t, c.path, "Accept-Language", c.accept)
