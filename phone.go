@@ -57,6 +57,17 @@ func CountryOfMSISDN(e164 string) string {
 	return phonenumbers.GetRegionCodeForNumber(n)
 }
 
+// ExampleMSISDN is a mobile number of region ("CI") written the way people
+// read it ("+225 01 23 45 67 89"), to show a customer the form expected;
+// "" for a region unknown.
+func ExampleMSISDN(region string) string {
+	n := phonenumbers.GetExampleNumberForType(region, phonenumbers.MOBILE)
+	if n == nil {
+		return ""
+	}
+	return phonenumbers.Format(n, phonenumbers.INTERNATIONAL)
+}
+
 // FormatMSISDN writes an E.164 number the way people read it
 // ("+225 07 07 12 00 00"); anything else comes back as it is.
 func FormatMSISDN(e164 string) string {

@@ -55,3 +55,18 @@ func TestNationalMSISDN(t *testing.T) {
 		}
 	}
 }
+
+// The example shown to a customer is a mobile number of the region that
+// reads back as one; a region unknown has none.
+func TestExampleMSISDN(t *testing.T) {
+	for _, region := range []string{"CI", "CM", "RW", "KE", "TZ", "UG", "GH", "NG", "ZM", "SN"} {
+		ex := ExampleMSISDN(region)
+		e164, err := ParseMSISDN(ex, "")
+		if err != nil || CountryOfMSISDN(e164) != region {
+			t.Errorf("ExampleMSISDN(%q) = %q: parsed %q, %v; want a mobile number of %s", region, ex, e164, err, region)
+		}
+	}
+	if ex := ExampleMSISDN("XX"); ex != "" {
+		t.Errorf("ExampleMSISDN(XX) = %q, want none", ex)
+	}
+}

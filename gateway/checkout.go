@@ -17,8 +17,12 @@ import (
 type Checkout struct {
 	Payment  malipo.Payment
 	Merchant malipo.Merchant
-	// Operators the customer may choose from for mobile money, for the
-	// country of the customer's number or else of the currency.
+	// Country is where the customer's number is likely from: its own
+	// country if the merchant gave one, else the currency's ("" if
+	// neither says).
+	Country string
+	// Operators the customer may choose from for mobile money, for
+	// Country.
 	Operators []string
 	// Methods are the channels the payment offers that a rail of its mode
 	// can take now: live mode has no card option until a card rail exists.
@@ -48,15 +52,15 @@ func (s *Service) Checkout(ctx context.Context, token string) (Checkout, error) 
 		c.Merchant, err = tx.GetMerchant(p.MerchantID)
 		return err
 	})
-	if set, ok := s.cfg.Rails[p.Mode]; ok && set.MobileMoney != nil {
-		country := currencyCountry[p.Currency]
-		if p.Customer.Phone != "" {
-			if e164, err := malipo.ParseMSISDN(p.Customer.Phone, s.regionFor("", p.Region, p.Currency)); err == nil {
-				country = malipo.CountryOfMSISDN(e164)
-			}
+	c.Country = currencyCountry[p.Currency]
+	if p.Customer.Phone != "" {
+		if e164, err := malipo.ParseMSISDN(p.Customer.Phone, s.regionFor("", p.Region, p.Currency)); err == nil {
+			c.Country = malipo.CountryOfMSISDN(e164)
 		}
-		c.Operators = set.MobileMoney.Operators(country)
-		if p.Offers(malipo.ChannelMobileMoney) && (len(c.Operators) > 0 || country == "") {
+	}
+	if set, ok := s.cfg.Rails[p.Mode]; ok && set.MobileMoney != nil {
+		c.Operators = set.MobileMoney.Operators(c.Country)
+		if p.Offers(malipo.ChannelMobileMoney) && (len(c.Operators) > 0 || c.Country == "") {
 			c.Methods = append(c.Methods, malipo.ChannelMobileMoney)
 		}
 	}

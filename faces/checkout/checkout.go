@@ -140,6 +140,7 @@ type view struct {
 	ByBank           bool   // waiting for the customer's bank
 	Method           string
 	Phone            string
+	PhoneExample     string // a mobile number of the customer's likely country
 	LockPhone        bool
 	// Who pays, asked (optionally) when the merchant did not say.
 	AskName, AskEmail           bool
@@ -285,17 +286,19 @@ func (p *Pages) payForm(w http.ResponseWriter, r *http.Request, c gateway.Checko
 	if !v.Momo && !v.Card && v.Bank {
 		v.Method = string(malipo.ChannelBank)
 	}
-	v.Phone, v.LockPhone = pay.Customer.Phone, pay.LockPhone && pay.Customer.Phone != ""
+	// Grouped as people read a number; the push reads it either way.
+	v.Phone, v.LockPhone = malipo.FormatMSISDN(pay.Customer.Phone), pay.LockPhone && pay.Customer.Phone != ""
 	v.AskName, v.AskEmail = pay.Customer.Name == "", pay.Customer.Email == ""
 	if r.Method == http.MethodPost {
 		v.CustomerName, v.CustomerEmail = r.PostForm.Get("customer_name"), r.PostForm.Get("customer_email")
 	}
 	if pay.Phone != "" {
-		v.Phone = pay.Phone
+		v.Phone = malipo.FormatMSISDN(pay.Phone)
 	}
 	for _, op := range c.Operators {
 		v.Operators = append(v.Operators, operatorView{Value: op, Name: operatorName(op)})
 	}
+	v.PhoneExample = cmp.Or(malipo.ExampleMSISDN(c.Country), v.T("phone_example"))
 	v.CSRF = p.csrf(w, r, v.FrameOrigin != "")
 	p.render(w, status, "pay", v)
 }

@@ -2,6 +2,7 @@ package checkout_test
 
 import (
 	"context"
+	"html"
 	"io"
 	"math/rand"
 	"net/http"
@@ -269,6 +270,28 @@ func TestLanguage(t *testing.T) {
 		pg := p.get(t, c.path, "Accept-Language", c.accept)
 		if !strings.Contains(pg.body, c.want) {
 			t.Errorf("%s with Accept-Language %q: want %q", c.path, c.accept, c.want)
+		}
+	}
+}
+
+// The example of a number under the phone field is one of the country
+// the customer's number is likely from: the number the merchant gave,
+// else the currency's country. A number given is shown grouped.
+func TestPhoneExampleIsTheCustomersCountrys(t *testing.T) {
+	p := newPages(t)
+	cases := []struct {
+		in   gateway.PaymentInput
+		want string
+	}{
+		{gateway.PaymentInput{Amount: 1050, Currency: "KES", Reference: "k"}, "e.g. +254 712 123456"},
+		{gateway.PaymentInput{Amount: 1050, Currency: "XOF", Reference: "x"}, "par ex. +225 01 23 45 6789"},
+		// The number the merchant gave is grouped as people read it.
+		{gateway.PaymentInput{Amount: 1050, Currency: "XOF", Reference: "s", Customer: malipo.Customer{Phone: "+221701234567"}}, `value="+221 70 123 45 67"`},
+		{gateway.PaymentInput{Amount: 1050, Currency: "XOF", Reference: "s2", Customer: malipo.Customer{Phone: "+221701234567"}}, "par ex. +221 70 123 45 67"},
+	}
+	for _, c := range cases {
+		if pg := p.get(t, path(p.create(t, c.in))); !strings.Contains(html.UnescapeString(pg.body), c.want) {
+			t.Errorf("%s %s: the phone's hint does not say %q", c.in.Currency, c.in.Customer.Phone, c.want)
 		}
 	}
 }
