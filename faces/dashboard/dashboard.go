@@ -50,7 +50,7 @@ func New(svc *gateway.Service, logger *slog.Logger) *Pages {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	funcs := template.FuncMap{"money": checkout.FormatMoney, "when": when, "query": withQuery,
+	funcs := template.FuncMap{"money": checkout.FormatMoney, "when": when, "query": withQuery, "phone": malipo.FormatMSISDN,
 		"list": func(args ...any) []any { return args }}
 	base := template.Must(template.New("layout").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))
 	pages := map[string]*template.Template{}
