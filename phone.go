@@ -58,7 +58,7 @@ func CountryOfMSISDN(e164 string) string {
 }
 
 // ExampleMSISDN is a mobile number of region ("CI") written the way people
-// read it ("+225 01 23 45 67 89"), to show a customer the form expected;
+// read it ("+225 01 23 45 6789"), to show a customer the form expected;
 // "" for a region unknown.
 func ExampleMSISDN(region string) string {
 	n := phonenumbers.GetExampleNumberForType(region, phonenumbers.MOBILE)
@@ -69,7 +69,7 @@ func ExampleMSISDN(region string) string {
 }
 
 // FormatMSISDN writes an E.164 number the way people read it
-// ("+225 07 07 12 00 00"); anything else comes back as it is.
+// ("+225 07 07 12 0000"); anything else comes back as it is.
 func FormatMSISDN(e164 string) string {
 	n, err := phonenumbers.Parse(e164, "")
 	if err != nil {
