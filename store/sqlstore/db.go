@@ -1,7 +1,10 @@
 // Package sqlstore implements store.Store over database/sql for both SQL
 // engines Malipo supports. The sqlite and postgres packages open the
 // connections and supply a Dialect; the queries, the schema migrations and
-// the group committer live here once.
+// the group committer live here once. A migration that builds an index on
+// a table that grows is an indexChange (migrate.go), so that PostgreSQL
+// builds it without holding the table's writes; the rest are SQL files in
+// migrations/.
 package sqlstore
 
 import (
