@@ -52,6 +52,12 @@ func TestBrowserDashboard(t *testing.T) {
 			step("sign in", chromedp.SendKeys(chromedp.ID("email"), "mama@duka.example"), chromedp.SendKeys(chromedp.ID("password"), sh.password),
 				chromedp.Click(chromedp.ID("signin")), chromedp.WaitVisible(chromedp.ID("filters")))
 			shot("2-payments")
+			// On a phone the list fits the screen: each payment a card,
+			// its status not cut off at the side.
+			if fits, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+				const t = document.querySelector("#payments"); return t.scrollWidth <= t.parentElement.clientWidth })()`)); err != nil || !fits {
+				t.Errorf("the payments list is wider than its place on the page (%v)", err)
+			}
 			step("search", chromedp.SendKeys(chromedp.ID("q"), "order-1042"), chromedp.Click(chromedp.ID("apply")))
 			waitFor(t, ctx, `location.search.includes("q=order-1042") && document.readyState === "complete" && document.querySelectorAll("#payments tbody tr").length === 1`)
 			shot("3-search")
