@@ -51,13 +51,18 @@ func TestBrowserDashboard(t *testing.T) {
 			shot("1-sign-in")
 			step("sign in", chromedp.SendKeys(chromedp.ID("email"), "mama@duka.example"), chromedp.SendKeys(chromedp.ID("password"), sh.password),
 				chromedp.Click(chromedp.ID("signin")), chromedp.WaitVisible(chromedp.ID("filters")))
-			shot("2-payments")
-			// On a phone the list fits the screen: each payment a card,
-			// its status not cut off at the side.
-			if fits, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
-				const t = document.querySelector("#payments"); return t.scrollWidth <= t.parentElement.clientWidth })()`)); err != nil || !fits {
-				t.Errorf("the payments list is wider than its place on the page (%v)", err)
+			// On a phone a list fits the screen: each row a card, nothing
+			// (a status, an amount) cut off at the side.
+			fits := func(table string) {
+				t.Helper()
+				ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const t = document.querySelector("`+table+`");
+					return t !== null && t.scrollWidth <= t.parentElement.clientWidth })()`))
+				if err != nil || !ok {
+					t.Errorf("%s is missing or wider than its place on the page (%v)", table, err)
+				}
 			}
+			shot("2-payments")
+			fits("#payments")
 			step("search", chromedp.SendKeys(chromedp.ID("q"), "order-1042"), chromedp.Click(chromedp.ID("apply")))
 			waitFor(t, ctx, `location.search.includes("q=order-1042") && document.readyState === "complete" && document.querySelectorAll("#payments tbody tr").length === 1`)
 			shot("3-search")
@@ -69,12 +74,14 @@ func TestBrowserDashboard(t *testing.T) {
 				}
 			}
 			shot("4-payment")
+			fits("#ledger")
 			step("home", chromedp.Navigate(sh.s.Server.URL+"/dashboard/"), chromedp.WaitVisible(chromedp.ID("balances")))
 			shot("5-home")
 			step("developers", chromedp.Navigate(sh.s.Server.URL+"/dashboard/developers"), chromedp.WaitVisible(chromedp.CSS(".integration")))
 			shot("6-developers")
 			step("statement", chromedp.Navigate(sh.s.Server.URL+"/dashboard/balance"), chromedp.WaitVisible(chromedp.ID("statement")))
 			shot("6b-statement")
+			fits("#statement")
 			step("refunds", chromedp.Navigate(sh.s.Server.URL+"/dashboard/refunds"), chromedp.WaitVisible(chromedp.CSS("main h1")))
 			shot("6c-refunds")
 			step("payouts", chromedp.Navigate(sh.s.Server.URL+"/dashboard/payouts/new"), chromedp.WaitVisible(chromedp.ID("payout-form")))
