@@ -209,21 +209,11 @@ func (d *Dispatcher) Wake() {
 	}
 }
 
-// lease is how long a delivery claimed or carried now is kept from other
-// workers: the attempts it may wait behind, its own, its recording, and
-// room to spare. It waits behind the deliveries this node holds, a round
-// of attempts for each Workers of them: one round while as many as the
-// workers are held ahead, up to maxAhead while fast attempts have more
-// claimed ahead (see ahead). Should the receiver then turn slow, each
-// attempt taking its whole timeout, the last of them still starts with
-// its attempt's time left, instead of being given back to be claimed
-// again.
-func (d *Dispatcher) lease() time.Duration {
-	w := d.cfg.Workers
-	ahead := len(d.slots) + len(d.beyond) + int(d.carried.Load()) - w
-	rounds := max((ahead+w-1)/w, 1)
-	return time.Duration(rounds+1)*d.cfg.Timeout + 5*time.Second
-}
+// lease is how long a claimed delivery is kept from other workers: one
+// attempt, its recording, and room to spare. One that waits longer for a
+// worker (behind others claimed ahead, while a receiver turns slow) has
+// its lease renewed before its attempt (see attempt).
+func (d *Dispatcher) lease() time.Duration { return 2*d.cfg.Timeout + 5*time.Second }
 
 // recordTime is what an attempt's recording may take, kept in hand
 // before an attempt starts.
@@ -246,8 +236,8 @@ func (d *Dispatcher) now() time.Time { return d.cfg.Clock.Now().Truncate(time.Mi
 // A delivery claimed ahead waits about one attempt's timeout at most for
 // a worker (beyond Workers ahead, only as many are claimed as the workers
 // lately finished within aheadFor), unless it waits behind others; one
-// whose lease has run short by the time a worker takes it is given back
-// (see attempt).
+// whose lease has run short by the time a worker takes it has its lease
+// renewed first (see attempt).
 func (d *Dispatcher) Run(ctx context.Context) {
 	attempts, cut := context.WithCancel(context.WithoutCancel(ctx))
 	defer cut()
@@ -699,11 +689,10 @@ func (d *Dispatcher) attempt(ctx context.Context, j job) {
 	}()
 	// An attempt must end, recorded, within its lease: with less lease
 	// left than an attempt may take (the claim's commit was slow, or it
-	// waited long behind others), another node could claim it midway. It
-	// is given back instead, due at once under a new lease.
-	if left := j.msg.Delivery.NextAttemptAt.Sub(d.now()); left < d.cfg.Timeout+recordTime {
-		d.cfg.Logger.Warn("delivery not attempted: its lease is nearly over; given back", "delivery", j.msg.Delivery.ID, "left", left)
-		d.release(j.msg.Delivery)
+	// waited long behind others), another node could claim it midway. Its
+	// lease is renewed first, as a claim would lease it now; one no longer
+	// this node's is left alone.
+	if left := j.msg.Delivery.NextAttemptAt.Sub(d.now()); left < d.cfg.Timeout+recordTime && !d.renew(&j.msg.Delivery) {
 		d.Wake()
 		return
 	}
@@ -852,6 +841,39 @@ func retryAfter(h string, now time.Time) time.Duration {
 		d = t.Sub(now)
 	}
 	return min(max(d, 0), maxRetryAfter)
+}
+
+// renew leases again a claimed delivery whose lease ran short before its
+// attempt, under a new lease number, as a claim would lease it now. It
+// reports false, and the delivery is not to be attempted, when the
+// delivery is no longer this node's (its lease ran out and another node
+// claimed it, or it is done) or the renewal failed (it then waits out its
+// lease, for this node or another).
+func (d *Dispatcher) renew(claimed *malipo.Delivery) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var renewed malipo.Delivery
+	err := d.cfg.Store.Lease(ctx, func(tx store.Tx) error {
+		renewed = malipo.Delivery{}
+		cur, err := tx.GetDelivery(claimed.ID)
+		if err != nil || cur.Lease != claimed.Lease || cur.Status != malipo.DeliveryPending {
+			return err
+		}
+		now := d.now()
+		cur.Lease++
+		cur.NextAttemptAt, cur.UpdatedAt = now.Add(d.lease()), now
+		renewed = cur
+		return tx.UpdateDelivery(cur)
+	})
+	if err != nil {
+		d.cfg.Logger.Warn("delivery's lease not renewed; it waits out its lease", "delivery", claimed.ID, "err", err)
+		return false
+	}
+	if renewed.ID == "" {
+		return false
+	}
+	*claimed = renewed
+	return true
 }
 
 // release gives up a claimed delivery that was not attempted or whose

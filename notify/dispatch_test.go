@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand"
 	"net"
 	"net/http"
@@ -754,9 +753,9 @@ func TestNoAttemptStartsWithLessLeaseThanItsTimeout(t *testing.T) {
 		if _, err := f.disp.RunDue(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		// Claimed (1), given back (2), claimed again (3) before it went.
-		if !slices.Equal(leaseAtRequest, []int{3}) {
-			t.Errorf("the delivery's lease at each request: %v, want one request under lease 3", leaseAtRequest)
+		// Claimed (1), its lease renewed (2) before it went.
+		if !slices.Equal(leaseAtRequest, []int{2}) {
+			t.Errorf("the delivery's lease at each request: %v, want one request under lease 2", leaseAtRequest)
 		}
 		logs := f.deliveries(t, ev.ID)
 		if logs[0].Delivery.Status != malipo.DeliverySucceeded || len(logs[0].Attempts) != 1 {
@@ -983,101 +982,10 @@ func TestFastAttemptsAreClaimedFurtherAhead(t *testing.T) {
 	})
 }
 
-// Deliveries claimed beyond the workers while attempts were fast are
-// leased for the attempts they may then wait behind: when the receiver
-// turns slow, taking each attempt's whole timeout, every one claimed is
-// sent as a worker frees, none given back for a lease run short.
-func TestClaimedFurtherAheadOutlastsASlowTurn(t *testing.T) {
-	const workers, timeout = 2, 10 * time.Second
-	storetest.Each(t, func(t *testing.T, st store.Store) {
-		log := &logged{n: map[string]int{}}
-		f := newFixture(t, st, func(c *notify.Config) {
-			c.Workers, c.Poll, c.Timeout = workers, 10*time.Millisecond, timeout
-			c.Logger = slog.New(log)
-		})
-		var mu sync.Mutex
-		answered, hanging := 0, 0
-		const fast = 300 // answered at once; those after wait for the gate
-		gate := make(chan struct{})
-		rc := newReceiver(t, f.clk, func(time.Time, *http.Request) (int, http.Header, string) {
-			mu.Lock()
-			slow := answered >= fast
-			if slow {
-				hanging++
-			} else {
-				answered++
-			}
-			mu.Unlock()
-			if slow {
-				<-gate
-				mu.Lock()
-				hanging--
-				mu.Unlock()
-			}
-			return 200, nil, ""
-		})
-		hangingNow := func() int {
-			mu.Lock()
-			defer mu.Unlock()
-			return hanging
-		}
-		for i := range 400 {
-			f.pay(t, fmt.Sprintf("p-%d", i), malipo.PaymentSucceeded, rc.URL)
-		}
-		stop := f.run(t)
-		defer func() {
-			close(gate)
-			stop()
-		}()
-		waitFor(t, "the workers hanging with deliveries claimed beyond them", func() bool {
-			return hangingNow() == workers && notify.ClaimedNotDone(f.disp) > 2*workers
-		})
-		// Each round every attempt under way takes its whole timeout: the
-		// last claimed ahead waits three of them.
-		for round := range 4 {
-			before := len(rc.requests())
-			f.clk.Advance(timeout)
-			for range workers {
-				gate <- struct{}{}
-			}
-			waitFor(t, fmt.Sprintf("round %d's attempts to start", round+1), func() bool {
-				return len(rc.requests()) >= before+workers && hangingNow() == workers
-			})
-		}
-		if n := log.count("delivery not attempted: its lease is nearly over; given back"); n > 0 {
-			t.Errorf("%d deliveries given back for a lease run short, want none", n)
-		}
-	})
-}
-
-// logged counts the records a dispatcher logs, by message.
-type logged struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-func (l *logged) Enabled(context.Context, slog.Level) bool { return true }
-
-func (l *logged) Handle(_ context.Context, r slog.Record) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.n[r.Message]++
-	return nil
-}
-
-func (l *logged) WithAttrs([]slog.Attr) slog.Handler { return l }
-func (l *logged) WithGroup(string) slog.Handler      { return l }
-
-func (l *logged) count(msg string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.n[msg]
-}
-
-// A delivery whose lease ran short while it waited for a worker is given
-// back and claimed again under a new lease, not left to wait its old one
-// out.
-func TestADeliveryWhoseLeaseRanShortIsGivenBack(t *testing.T) {
+// A delivery whose lease ran short while it waited for a worker is
+// leased again and sent at once, not attempted under its old lease nor
+// left to wait it out.
+func TestADeliveryWhoseLeaseRanShortIsRenewed(t *testing.T) {
 	f := newFixture(t, storetest.SQLite(t), func(c *notify.Config) { c.Workers, c.Poll = 1, 10*time.Millisecond })
 	arrived := make(chan struct{}, 10)
 	rc := newReceiver(t, f.clk, func(time.Time, *http.Request) (int, http.Header, string) {
@@ -1106,8 +1014,8 @@ func TestADeliveryWhoseLeaseRanShortIsGivenBack(t *testing.T) {
 		logs := f.deliveries(t, ev.ID)
 		return len(logs) == 1 && logs[0].Delivery.Status == malipo.DeliverySucceeded
 	})
-	if logs := f.deliveries(t, ev.ID); logs[0].Delivery.Lease != 3 || len(logs[0].Attempts) != 1 {
-		t.Errorf("sent after %d claims and releases with %d attempts, want lease 3 (claimed, given back, claimed) and 1 attempt",
+	if logs := f.deliveries(t, ev.ID); logs[0].Delivery.Lease != 2 || len(logs[0].Attempts) != 1 {
+		t.Errorf("sent under lease %d with %d attempts, want lease 2 (claimed, renewed) and 1 attempt",
 			logs[0].Delivery.Lease, len(logs[0].Attempts))
 	}
 }
