@@ -853,17 +853,9 @@ func (d *Dispatcher) renew(claimed *malipo.Delivery) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var renewed malipo.Delivery
-	err := d.cfg.Store.Lease(ctx, func(tx store.Tx) error {
-		renewed = malipo.Delivery{}
-		cur, err := tx.GetDelivery(claimed.ID)
-		if err != nil || cur.Lease != claimed.Lease || cur.Status != malipo.DeliveryPending {
-			return err
-		}
-		now := d.now()
-		cur.Lease++
-		cur.NextAttemptAt, cur.UpdatedAt = now.Add(d.lease()), now
-		renewed = cur
-		return tx.UpdateDelivery(cur)
+	err := d.cfg.Store.Lease(ctx, func(tx store.Tx) (err error) {
+		renewed, err = d.moveLease(tx, *claimed, d.lease())
+		return err
 	})
 	if err != nil {
 		d.cfg.Logger.Warn("delivery's lease not renewed; it waits out its lease", "delivery", claimed.ID, "err", err)
@@ -885,18 +877,28 @@ func (d *Dispatcher) release(claimed malipo.Delivery) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := d.cfg.Store.Transact(ctx, func(tx store.Tx) error {
-		cur, err := tx.GetDelivery(claimed.ID)
-		if err != nil || cur.Lease != claimed.Lease || cur.Status != malipo.DeliveryPending {
-			return err
-		}
-		cur.Lease++
-		cur.NextAttemptAt = d.now()
-		cur.UpdatedAt = cur.NextAttemptAt
-		return tx.UpdateDelivery(cur)
+		_, err := d.moveLease(tx, claimed, 0)
+		return err
 	})
 	if err != nil {
 		d.cfg.Logger.Warn("delivery not released; it waits out its lease", "delivery", claimed.ID, "err", err)
 	}
+}
+
+// moveLease moves a delivery still pending under claimed's lease to a
+// new lease number, due after wait from now (0: due at once, for any
+// node's claim), and returns it as moved; it returns the zero delivery
+// when the delivery is no longer held so (another node claimed it once
+// the lease ran out, or it is done), and leaves it alone.
+func (d *Dispatcher) moveLease(tx store.Tx, claimed malipo.Delivery, wait time.Duration) (malipo.Delivery, error) {
+	cur, err := tx.GetDelivery(claimed.ID)
+	if err != nil || cur.Lease != claimed.Lease || cur.Status != malipo.DeliveryPending {
+		return malipo.Delivery{}, err
+	}
+	now := d.now()
+	cur.Lease++
+	cur.NextAttemptAt, cur.UpdatedAt = now.Add(wait), now
+	return cur, tx.UpdateDelivery(cur)
 }
 
 // record records an attempt's answer and moves its delivery on. Almost
