@@ -122,6 +122,10 @@ func New(cfg Config) *Service {
 // so an answer given before a write and one read back after it agree.
 func (s *Service) now() time.Time { return s.cfg.Clock.Now().Truncate(time.Microsecond) }
 
+// Now is the service's time, for faces that show or compare times: a key
+// still working, the date in an export's name.
+func (s *Service) Now() time.Time { return s.now() }
+
 // BaseURL is where customers reach Malipo.
 func (s *Service) BaseURL() string { return s.cfg.BaseURL }
 

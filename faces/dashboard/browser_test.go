@@ -51,18 +51,8 @@ func TestBrowserDashboard(t *testing.T) {
 			shot("1-sign-in")
 			step("sign in", chromedp.SendKeys(chromedp.ID("email"), "mama@duka.example"), chromedp.SendKeys(chromedp.ID("password"), sh.password),
 				chromedp.Click(chromedp.ID("signin")), chromedp.WaitVisible(chromedp.ID("filters")))
-			// On a phone a list fits the screen: each row a card, nothing
-			// (a status, an amount) cut off at the side.
-			fits := func(table string) {
-				t.Helper()
-				ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const t = document.querySelector("`+table+`");
-					return t !== null && t.scrollWidth <= t.parentElement.clientWidth })()`))
-				if err != nil || !ok {
-					t.Errorf("%s is missing or wider than its place on the page (%v)", table, err)
-				}
-			}
 			shot("2-payments")
-			fits("#payments")
+			fits(t, ctx, "#payments")
 			step("search", chromedp.SendKeys(chromedp.ID("q"), "order-1042"), chromedp.Click(chromedp.ID("apply")))
 			waitFor(t, ctx, `location.search.includes("q=order-1042") && document.readyState === "complete" && document.querySelectorAll("#payments tbody tr").length === 1`)
 			shot("3-search")
@@ -74,14 +64,14 @@ func TestBrowserDashboard(t *testing.T) {
 				}
 			}
 			shot("4-payment")
-			fits("#ledger")
+			fits(t, ctx, "#ledger")
 			step("home", chromedp.Navigate(sh.s.Server.URL+"/dashboard/"), chromedp.WaitVisible(chromedp.ID("balances")))
 			shot("5-home")
 			step("developers", chromedp.Navigate(sh.s.Server.URL+"/dashboard/developers"), chromedp.WaitVisible(chromedp.CSS(".integration")))
 			shot("6-developers")
 			step("statement", chromedp.Navigate(sh.s.Server.URL+"/dashboard/balance"), chromedp.WaitVisible(chromedp.ID("statement")))
 			shot("6b-statement")
-			fits("#statement")
+			fits(t, ctx, "#statement")
 			step("refunds", chromedp.Navigate(sh.s.Server.URL+"/dashboard/refunds"), chromedp.WaitVisible(chromedp.CSS("main h1")))
 			shot("6c-refunds")
 			step("payouts", chromedp.Navigate(sh.s.Server.URL+"/dashboard/payouts/new"), chromedp.WaitVisible(chromedp.ID("payout-form")))
@@ -93,6 +83,7 @@ func TestBrowserDashboard(t *testing.T) {
 			shot("6f-two-factor")
 			step("users", chromedp.Navigate(sh.s.Server.URL+"/dashboard/users"), chromedp.WaitVisible(chromedp.ID("users")))
 			shot("6g-users")
+			fits(t, ctx, "#users")
 			step("live", chromedp.Navigate(sh.s.Server.URL+"/dashboard/"), chromedp.WaitVisible(chromedp.ID("to-live")),
 				chromedp.Click(chromedp.ID("to-live")), chromedp.WaitVisible(chromedp.ID("to-test")))
 			shot("7-live")
@@ -120,7 +111,21 @@ func TestBrowserDashboard(t *testing.T) {
 			}
 			facetest.Screenshot(t, ctx, "dashboard", size.name+"-"+name)
 			facetest.Accessible(t, ctx, name)
+			if path == "/dashboard/merchants" {
+				fits(t, ctx, "#merchants")
+			}
 		}
+	}
+}
+
+// fits checks that a list fits its place on the page: on a phone each
+// row reads as a card, nothing (a status, an amount) cut off at the side.
+func fits(t *testing.T, ctx context.Context, table string) {
+	t.Helper()
+	ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const t = document.querySelector("`+table+`");
+		return t !== null && t.scrollWidth <= t.parentElement.clientWidth })()`))
+	if err != nil || !ok {
+		t.Errorf("%s is missing or wider than its place on the page (%v)", table, err)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"encoding/csv"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -408,12 +409,26 @@ func (p *Pages) switchMode(w http.ResponseWriter, r *request) {
 	http.Redirect(w, r.Request, back, http.StatusSeeOther)
 }
 
-// when writes a time for people: "4 Dec 2026 14:05" in UTC.
-func when(t time.Time) string {
+// shortMonths are the months as a date in a list writes them, in each
+// language the dashboard speaks (CLDR's abbreviations).
+var shortMonths = map[string][12]string{
+	"en": {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"},
+	"fr": {"janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."},
+}
+
+// when writes a time for people in lang: "4 Dec 2026 14:05 UTC",
+// "4 déc. 2026 14:05 UTC". It says UTC because a merchant in Nairobi
+// reads a bare 14:05 as her own time, three hours off.
+func when(t time.Time, lang string) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.UTC().Format("2 Jan 2006 15:04")
+	months, ok := shortMonths[lang]
+	if !ok {
+		months = shortMonths["en"]
+	}
+	t = t.UTC()
+	return fmt.Sprintf("%d %s %d %s UTC", t.Day(), months[t.Month()-1], t.Year(), t.Format("15:04"))
 }
 
 // withQuery returns path with one query value set, the others kept.

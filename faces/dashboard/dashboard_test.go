@@ -211,7 +211,9 @@ func TestPaymentsSearchStoryAndExport(t *testing.T) {
 	story := b.get("/dashboard/payments/" + sh.paid.ID)
 	for _, want := range []string{"order-1042", "succeeded", "Awa Diop", "payment.succeeded", "sandbox", "/receipt.pdf", "FCFA\u00a075",
 		`id="ledger"`, "rail:sandbox:test:clearing:XOF", "FCFA\u00a04,925", "fees:test:fees:XOF",
-		"&#43;225 07 07 12 0000"} { // the number grouped as people read it
+		"&#43;225 07 07 12 0000", // the number grouped as people read it
+		"1 Mar 2026 09:00 UTC"} { // when, saying in which time
+
 		if !strings.Contains(story.body, want) {
 			t.Errorf("the payment's story lacks %q", want)
 		}
@@ -219,7 +221,8 @@ func TestPaymentsSearchStoryAndExport(t *testing.T) {
 
 	export := b.get("/dashboard/payments.csv?currency=XOF")
 	if export.status != 200 || !strings.HasPrefix(export.header.Get("Content-Type"), "text/csv") ||
-		!strings.Contains(export.header.Get("Content-Disposition"), "attachment") {
+		!strings.Contains(export.header.Get("Content-Disposition"), "attachment") ||
+		!strings.Contains(export.header.Get("Content-Disposition"), "payments-test-"+facetest.Start.Format("20060102")) { // the service's day
 		t.Fatalf("export: %d %v", export.status, export.header)
 	}
 	rows, err := csv.NewReader(strings.NewReader(export.body)).ReadAll()

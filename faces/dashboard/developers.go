@@ -48,7 +48,7 @@ func (p *Pages) renderDevelopersWith(w http.ResponseWriter, r *request, data dev
 	}
 	data.Overlaps = []string{"0s", "1h", "24h", "168h"}
 	data.Flavors = []string{"native", "paydunya", "cinetpay", "kpay", "ipay", "clickpay"}
-	now := time.Now()
+	now := p.svc.Now()
 	for _, in := range list {
 		if in.Mode != r.session.Mode {
 			continue

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"testing"
+	"time"
 
 	"github.com/malipo/malipo"
 )
@@ -25,5 +26,20 @@ func TestEveryTextInBothLanguages(t *testing.T) {
 		if texts["en"][key] != problem.What {
 			t.Errorf("the audit's %q is labelled %q in English", problem.What, texts["en"][key])
 		}
+	}
+}
+
+// A time reads in the page's language and says that it is UTC, whatever
+// zone it was made in.
+func TestWhenSpeaksThePagesLanguage(t *testing.T) {
+	nairobi := time.FixedZone("EAT", 3*60*60)
+	at := time.Date(2026, time.February, 1, 12, 5, 0, 0, nairobi)
+	for lang, want := range map[string]string{"en": "1 Feb 2026 09:05 UTC", "fr": "1 févr. 2026 09:05 UTC", "sw": "1 Feb 2026 09:05 UTC"} {
+		if got := when(at, lang); got != want {
+			t.Errorf("when in %s = %q, want %q", lang, got, want)
+		}
+	}
+	if got := when(time.Time{}, "fr"); got != "" {
+		t.Errorf("no time reads %q, want nothing", got)
 	}
 }

@@ -150,7 +150,7 @@ func (p *Pages) paymentsCSV(w http.ResponseWriter, r *request) {
 		return
 	}
 	f.Store.StartingAfter = ""
-	out := csvFile(w, "payments-"+string(r.session.Mode)+"-"+time.Now().UTC().Format("20060102"),
+	out := csvFile(w, "payments-"+string(r.session.Mode)+"-"+p.svc.Now().UTC().Format("20060102"),
 		"id", "created_at", "status", "amount", "currency", "fee", "amount_refunded", "reference", "description",
 		"method", "operator", "phone", "customer_name", "customer_email", "rail_reference", "completed_at")
 	for written := 0; written < maxExport; {
