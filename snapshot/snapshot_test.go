@@ -170,6 +170,19 @@ func TestLegacy(t *testing.T) {
 	}
 }
 
+// What the one-pass reading refuses and encoding/json reads, a name given
+// twice or a byte that is not UTF-8, still reads as encoding/json reads
+// it: the last value wins, the byte becomes U+FFFD.
+func TestDecodeReadsWhatEncodingJSONReads(t *testing.T) {
+	var p malipo.Payment
+	if err := Decode([]byte(`{"v":1,"type":"payment","data":{"id":"pay_a","id":"pay_b","reference":"caf`+"\xe9"+`"}}`), &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.ID != "pay_b" || p.Reference != "caf\uFFFD" {
+		t.Errorf("read id %q, reference %q; want pay_b and caf\uFFFD", p.ID, p.Reference)
+	}
+}
+
 func TestDecodeRefusesTheWrongKind(t *testing.T) {
 	b, _ := Encode(samples["payout"])
 	var p malipo.Payment
