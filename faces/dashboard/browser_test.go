@@ -67,6 +67,8 @@ func TestBrowserDashboard(t *testing.T) {
 			fits(t, ctx, "#ledger")
 			step("home", chromedp.Navigate(sh.s.Server.URL+"/dashboard/"), chromedp.WaitVisible(chromedp.ID("balances")))
 			shot("5-home")
+			fits(t, ctx, "#balances")
+			fits(t, ctx, "#failures")
 			step("developers", chromedp.Navigate(sh.s.Server.URL+"/dashboard/developers"), chromedp.WaitVisible(chromedp.CSS(".integration")))
 			shot("6-developers")
 			step("statement", chromedp.Navigate(sh.s.Server.URL+"/dashboard/balance"), chromedp.WaitVisible(chromedp.ID("statement")))
@@ -111,8 +113,11 @@ func TestBrowserDashboard(t *testing.T) {
 			}
 			facetest.Screenshot(t, ctx, "dashboard", size.name+"-"+name)
 			facetest.Accessible(t, ctx, name)
-			if path == "/dashboard/merchants" {
+			switch path {
+			case "/dashboard/merchants":
 				fits(t, ctx, "#merchants")
+			case "/dashboard/merchants/" + sh.integ.MerchantID:
+				fits(t, ctx, "table.balances")
 			}
 		}
 	}
