@@ -47,7 +47,10 @@ func (s *Service) Topup(ctx context.Context, in malipo.Integration, amount int64
 	}
 	var bs []malipo.Balance
 	err = s.cfg.Store.Transact(ctx, func(tx store.Tx) error {
-		if err := tx.PostEntry(malipo.TopupEntry(s.cfg.IDs.ID("top"), in.MerchantID, cur, amount, s.now())); err != nil {
+		// Its ID is a ledger entry's like every other's: statements are in
+		// the order of their entries' IDs, and a "top_" one sorted above
+		// every "led_" one, whatever its time.
+		if err := tx.PostEntry(malipo.TopupEntry(s.cfg.IDs.ID("led"), in.MerchantID, cur, amount, s.now())); err != nil {
 			return err
 		}
 		bs, err = tx.Balances(in.MerchantID, in.Mode)

@@ -148,3 +148,28 @@ func TestPayoutsRefundsAndTopups(t *testing.T) {
 		}
 	}
 }
+
+// A statement is in time order whatever moved the money: a top-up made
+// before a payment reads below it, not on top because of its ID.
+func TestStatementIsInTimeOrder(t *testing.T) {
+	f := setup(t)
+	if a := f.do(t, "POST", "/v1/sandbox/topup", f.key, `{"amount":700,"currency":"XOF"}`); a.status != 200 {
+		t.Fatalf("topup: %d %s", a.status, a.raw)
+	}
+	f.clock.Advance(time.Second)
+	p := f.do(t, "POST", "/v1/payments", f.key, momoBody)
+	f.clock.Advance(3 * time.Second)
+	if g := f.do(t, "GET", "/v1/payments/"+p.body["id"].(string), f.key, ""); g.body["status"] != "succeeded" {
+		t.Fatalf("payment: %s", g.raw)
+	}
+	st := f.do(t, "GET", "/v1/balance_transactions?currency=XOF", f.key, "")
+	rows, _ := st.body["data"].([]any)
+	if len(rows) != 2 {
+		t.Fatalf("statement: %s", st.raw)
+	}
+	first, second := rows[0].(map[string]any), rows[1].(map[string]any)
+	if first["type"] != "payment" || second["type"] != "topup" || second["balance_after"] != 700.0 ||
+		first["balance_after"] != 700.0+first["amount"].(float64) {
+		t.Errorf("statement, newest first: %s", st.raw)
+	}
+}
