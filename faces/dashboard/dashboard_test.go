@@ -3,6 +3,8 @@ package dashboard_test
 import (
 	"context"
 	"encoding/csv"
+	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -503,6 +505,28 @@ func TestStatementAndRefunds(t *testing.T) {
 	if pg := owner.get("/dashboard/balance?currency=XOF&bucket=gold"); pg.status != 400 {
 		t.Errorf("a bucket that is none: %d", pg.status)
 	}
+	// Between two days, on the page and in its export, whose link and
+	// file name keep the days.
+	day := facetest.Start.Format("2006-01-02")
+	that := owner.get("/dashboard/balance?currency=XOF&from=" + day + "&to=" + day)
+	link := regexp.MustCompile(`id="export" href="([^"]+)"`).FindStringSubmatch(that.body)
+	if that.status != 200 || !strings.Contains(that.body, sh.paid.ID) || link == nil {
+		t.Fatalf("the statement of %s: %d\n%s", day, that.status, that.body)
+	}
+	dayExport := owner.get(html.UnescapeString(link[1]))
+	if rows, err := csv.NewReader(strings.NewReader(dayExport.body)).ReadAll(); err != nil || len(rows) != len(mustRows(t, export.body)) ||
+		!strings.Contains(dayExport.header.Get("Content-Disposition"), "statement-test-XOF-"+day+"-"+day) {
+		t.Errorf("the export of %s (%s): %v %v %v", day, link[1], rows, err, dayExport.header)
+	}
+	if old := owner.get("/dashboard/balance?currency=XOF&to=2020-01-01"); old.status != 200 || strings.Contains(old.body, sh.paid.ID) {
+		t.Errorf("the statement up to 2020 shows today's payment: %d", old.status)
+	}
+	if old := owner.get("/dashboard/balance.csv?currency=XOF&to=2020-01-01"); len(mustRows(t, old.body)) != 1 {
+		t.Errorf("the export up to 2020: %s", old.body)
+	}
+	if pg := owner.get("/dashboard/balance?currency=XOF&from=yesterday"); pg.status != 400 || !strings.Contains(pg.body, "YYYY-MM-DD") {
+		t.Errorf("a bad day: %d", pg.status)
+	}
 	if pg := owner.get("/dashboard/refunds"); !strings.Contains(pg.body, "one shoe") || !strings.Contains(pg.body, sh.paid.ID) {
 		t.Errorf("refunds page:\n%s", pg.body)
 	}
@@ -513,6 +537,16 @@ func TestStatementAndRefunds(t *testing.T) {
 			t.Errorf("%s shows Duka's money to Soko", path)
 		}
 	}
+}
+
+// mustRows reads a CSV export's rows, the header first.
+func mustRows(t *testing.T, body string) [][]string {
+	t.Helper()
+	rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if err != nil {
+		t.Fatalf("not CSV: %v\n%s", err, body)
+	}
+	return rows
 }
 
 // A payout takes two steps: the form, then a confirmation that sends it;
@@ -966,5 +1000,60 @@ func TestOwnerManagesUsers(t *testing.T) {
 	}
 	if pg := soko.get("/dashboard/users"); strings.Contains(pg.body, "mama@duka.example") {
 		t.Error("another merchant sees Duka's users")
+	}
+}
+
+// Each list of more than a page links to its older page, and that link
+// leads there: the rest of the list, in the same selection.
+func TestOlderPagesFollow(t *testing.T) {
+	sh := newShop(t)
+	ctx := context.Background()
+	const extra = 52 // with the shop's own, more than a page of 50 of each
+	for i := range extra {
+		p, _, err := sh.s.Service.CreatePayment(ctx, sh.integ, gateway.PaymentInput{Amount: 1000, Currency: "XOF",
+			Reference: fmt.Sprintf("page-%d", i), Method: "mobile_money", Phone: "+2250707120000"}, gateway.Idempotency{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := sh.s.Service.CreateRefund(ctx, sh.integ, gateway.RefundInput{PaymentID: p.ID, Amount: 100}, gateway.Idempotency{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := sh.s.Service.Topup(ctx, sh.integ, 1_000_000, "XOF"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range extra { // a phone each: payouts to one phone are limited
+		if _, _, err := sh.s.Service.CreatePayout(ctx, sh.integ, gateway.PayoutInput{Amount: 100, Currency: "XOF", Reference: fmt.Sprintf("po-%d", i),
+			Destination: malipo.Destination{Type: malipo.DestinationMobileMoney, Account: fmt.Sprintf("+22507071%05d", i)}}, gateway.Idempotency{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	owner := sh.browser(t)
+	owner.signIn("mama@duka.example", sh.password)
+	row := regexp.MustCompile(`<tr[ >]`) // a row: a payment's, a movement's, a refund's, or the header
+	older := regexp.MustCompile(`<a href="([^"]+)" id="older">`)
+	for _, list := range []struct {
+		path string
+		want int
+	}{
+		{"/dashboard/payments?currency=XOF", 2 + extra},
+		{"/dashboard/balance?currency=XOF", len(mustRows(t, owner.get("/dashboard/balance.csv?currency=XOF").body)) - 1}, // as many as its export lists
+		{"/dashboard/refunds", extra},
+		{"/dashboard/payouts", extra},
+	} {
+		got, pages, path := 0, 0, list.path
+		for path != "" && pages < 5 {
+			pg := owner.get(path)
+			if pg.status != 200 {
+				t.Fatalf("%s: %d", path, pg.status)
+			}
+			got, pages, path = got+len(row.FindAllString(pg.body, -1))-1, pages+1, ""
+			if link := older.FindStringSubmatch(pg.body); link != nil {
+				path = html.UnescapeString(link[1])
+			}
+		}
+		if pages < 2 || got != list.want || got < extra {
+			t.Errorf("%s: %d rows over %d pages, want %d over more than one", list.path, got, pages, list.want)
+		}
 	}
 }

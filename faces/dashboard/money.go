@@ -13,18 +13,29 @@ import (
 )
 
 type statementData struct {
-	Currency, Bucket string
-	Currencies       []string
-	Buckets          []string
-	Movements        []malipo.Movement
-	Next             string
+	Currency, Bucket, From, To string
+	Currencies                 []string
+	Buckets                    []string
+	Movements                  []malipo.Movement
+	Export, Next               string // links: the selection's export, the older page
+}
+
+// statementFilter reads a statement's selection from the query: the
+// balance's bucket and the UTC days from and to (inclusive), and the
+// page's start.
+func statementFilter(q url.Values) (bucket string, f store.MovementFilter, err error) {
+	f.StartingAfter = q.Get("after")
+	f.CreatedFrom, f.CreatedTo, err = days(q.Get("from"), q.Get("to"))
+	return q.Get("bucket"), f, err
 }
 
 // balance is the statement of one balance: every movement with the
 // balance after it, newest first.
 func (p *Pages) balance(w http.ResponseWriter, r *request) {
 	v := p.view(r, "balance", "balance_title")
-	data := statementData{Currency: strings.ToUpper(r.URL.Query().Get("currency")), Bucket: r.URL.Query().Get("bucket"),
+	q := r.URL.Query()
+	bucket, f, dayErr := statementFilter(q)
+	data := statementData{Currency: strings.ToUpper(q.Get("currency")), Bucket: bucket, From: q.Get("from"), To: q.Get("to"),
 		Buckets: []string{gateway.BucketAvailable, gateway.BucketPending, gateway.BucketReserved}}
 	bs, err := p.svc.Balances(r.Context(), r.scope)
 	if err != nil {
@@ -40,9 +51,20 @@ func (p *Pages) balance(w http.ResponseWriter, r *request) {
 	if data.Bucket == "" {
 		data.Bucket = gateway.BucketAvailable
 	}
+	selection := url.Values{"currency": {data.Currency}, "bucket": {data.Bucket}}
+	for k, v := range map[string]string{"from": data.From, "to": data.To} {
+		if v != "" {
+			selection.Set(k, v)
+		}
+	}
+	data.Export = "/dashboard/balance.csv?" + selection.Encode()
 	status := http.StatusOK
 	if data.Currency != "" {
-		ms, err := p.svc.BalanceTransactions(r.Context(), r.scope, data.Currency, data.Bucket, r.URL.Query().Get("after"), pageSize+1)
+		ms, err := []malipo.Movement(nil), dayErr
+		if err == nil {
+			f.Limit = pageSize + 1
+			ms, err = p.svc.Statement(r.Context(), r.scope, data.Currency, data.Bucket, f)
+		}
 		switch {
 		case malipo.KindOf(err) == malipo.KindInvalid:
 			v.Error, status = malipo.AsError(err).Message, http.StatusBadRequest
@@ -52,7 +74,7 @@ func (p *Pages) balance(w http.ResponseWriter, r *request) {
 		}
 		if len(ms) > pageSize {
 			ms = ms[:pageSize]
-			data.Next = url.Values{"currency": {data.Currency}, "bucket": {data.Bucket}, "after": {ms[pageSize-1].EntryID}}.Encode()
+			data.Next = withQuery("/dashboard/balance", selection, "after", ms[pageSize-1].EntryID)
 		}
 		data.Movements = ms
 	}
@@ -60,13 +82,19 @@ func (p *Pages) balance(w http.ResponseWriter, r *request) {
 	p.render(w, status, "balance", v)
 }
 
-// balanceCSV exports a balance's whole statement.
+// balanceCSV exports a balance's statement, whole or between two days;
+// the file's name says which.
 func (p *Pages) balanceCSV(w http.ResponseWriter, r *request) {
-	currency, bucket := r.URL.Query().Get("currency"), r.URL.Query().Get("bucket")
+	q := r.URL.Query()
+	currency := q.Get("currency")
+	bucket, f, err := statementFilter(q)
+	if p.exportFailed(w, r, err) {
+		return
+	}
 	var rows []malipo.Movement
-	after := ""
+	f.StartingAfter, f.Limit = "", gateway.MaxPageSize
 	for len(rows) < maxExport {
-		ms, err := p.svc.BalanceTransactions(r.Context(), r.scope, currency, bucket, after, gateway.MaxPageSize)
+		ms, err := p.svc.Statement(r.Context(), r.scope, currency, bucket, f)
 		if p.exportFailed(w, r, err) {
 			return
 		}
@@ -74,9 +102,15 @@ func (p *Pages) balanceCSV(w http.ResponseWriter, r *request) {
 		if len(ms) < gateway.MaxPageSize {
 			break
 		}
-		after = ms[len(ms)-1].EntryID
+		f.StartingAfter = ms[len(ms)-1].EntryID
 	}
-	out := csvFile(w, "statement-"+string(r.session.Mode)+"-"+strings.ToUpper(currency),
+	name := "statement-" + string(r.session.Mode) + "-" + strings.ToUpper(currency)
+	for _, day := range []string{q.Get("from"), q.Get("to")} {
+		if day != "" {
+			name += "-" + day // read as a date above: digits and dashes
+		}
+	}
+	out := csvFile(w, name,
 		"entry", "created_at", "type", "source_type", "source", "amount", "currency", "balance_after")
 	for _, m := range rows {
 		out.Write([]string{m.EntryID, m.CreatedAt.UTC().Format(time.RFC3339), m.Kind, m.RefType, m.RefID,
@@ -100,7 +134,7 @@ func (p *Pages) refunds(w http.ResponseWriter, r *request) {
 	data := refundsData{Refunds: rs}
 	if len(rs) > pageSize {
 		data.Refunds = rs[:pageSize]
-		data.Next = "after=" + url.QueryEscape(rs[pageSize-1].ID)
+		data.Next = withQuery("/dashboard/refunds", nil, "after", rs[pageSize-1].ID)
 	}
 	v := p.view(r, "refunds", "refunds")
 	v.Data = data

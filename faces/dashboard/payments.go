@@ -65,30 +65,39 @@ func readFilter(q url.Values) (filter, error) {
 		}
 		f.Store.Currency = c
 	}
+	var err error
+	f.Store.CreatedFrom, f.Store.CreatedTo, err = days(f.From, f.To)
+	return f, err
+}
+
+// days reads a filter's from and to, UTC days as YYYY-MM-DD, either one
+// empty for no bound, as the instants they bound: from's first
+// microsecond and to's last.
+func days(from, to string) (first, last time.Time, err error) {
 	for _, d := range []struct {
 		raw string
-		to  *time.Time
+		at  *time.Time
 		end bool
-	}{{f.From, &f.Store.CreatedFrom, false}, {f.To, &f.Store.CreatedTo, true}} {
+	}{{from, &first, false}, {to, &last, true}} {
 		if d.raw == "" {
 			continue
 		}
 		day, err := time.Parse("2006-01-02", d.raw)
 		if err != nil {
-			return f, malipo.Invalid("from", "date_invalid", "dates are YYYY-MM-DD, not %q", d.raw)
+			return first, last, malipo.Invalid("from", "date_invalid", "dates are YYYY-MM-DD, not %q", d.raw)
 		}
 		if d.end {
 			day = day.Add(24*time.Hour - time.Microsecond)
 		}
-		*d.to = day
+		*d.at = day
 	}
-	return f, nil
+	return first, last, nil
 }
 
 type paymentsData struct {
 	Filter   filter
 	Payments []malipo.Payment
-	Next     string // the query of the next page, "" on the last
+	Next     string // the link to the next page, "" on the last
 	Statuses []string
 	Methods  []string
 }
@@ -106,12 +115,7 @@ func (p *Pages) payments(w http.ResponseWriter, r *request) {
 		list, err = p.svc.ListPayments(r.Context(), r.scope, f.Store)
 		if len(list) > pageSize {
 			list = list[:pageSize]
-			next := url.Values{}
-			for k, vs := range f.Query {
-				next[k] = vs
-			}
-			next.Set("after", list[pageSize-1].ID)
-			data.Next = next.Encode()
+			data.Next = withQuery("/dashboard/payments", f.Query, "after", list[pageSize-1].ID)
 		}
 		data.Payments = list
 	}

@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -27,7 +26,7 @@ func (p *Pages) payouts(w http.ResponseWriter, r *request) {
 	data := payoutsData{Payouts: ps, CanPay: r.user.Role.Can(malipo.PermPayout)}
 	if len(ps) > pageSize {
 		data.Payouts = ps[:pageSize]
-		data.Next = "after=" + url.QueryEscape(ps[pageSize-1].ID)
+		data.Next = withQuery("/dashboard/payouts", nil, "after", ps[pageSize-1].ID)
 	}
 	v := p.view(r, "payouts", "payouts_title")
 	v.Data = data
