@@ -1004,7 +1004,8 @@ func TestOwnerManagesUsers(t *testing.T) {
 }
 
 // Each list of more than a page links to its older page, and that link
-// leads there: the rest of the list, in the same selection.
+// leads there: the rest of the list, in the same selection. The
+// operator's merchants, searched or not, too.
 func TestOlderPagesFollow(t *testing.T) {
 	sh := newShop(t)
 	ctx := context.Background()
@@ -1028,22 +1029,35 @@ func TestOlderPagesFollow(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	owner := sh.browser(t)
+	for i := range extra {
+		if _, err := sh.s.Service.CreateMerchant(ctx, fmt.Sprintf("Shop %d", i), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	merchants, err := sh.s.Service.ListMerchants(ctx, store.MerchantFilter{Limit: gateway.MaxPageSize})
+	if err != nil || len(merchants) <= extra {
+		t.Fatalf("%d merchants, %v", len(merchants), err)
+	}
+	owner, ops := sh.browser(t), sh.browser(t)
 	owner.signIn("mama@duka.example", sh.password)
+	ops.signIn("ops@malipo.example", sh.password)
 	row := regexp.MustCompile(`<tr[ >]`) // a row: a payment's, a movement's, a refund's, or the header
 	older := regexp.MustCompile(`<a href="([^"]+)" id="older">`)
 	for _, list := range []struct {
+		who  *browser
 		path string
 		want int
 	}{
-		{"/dashboard/payments?currency=XOF", 2 + extra},
-		{"/dashboard/balance?currency=XOF", len(mustRows(t, owner.get("/dashboard/balance.csv?currency=XOF").body)) - 1}, // as many as its export lists
-		{"/dashboard/refunds", extra},
-		{"/dashboard/payouts", extra},
+		{ops, "/dashboard/merchants", len(merchants)},
+		{ops, "/dashboard/merchants?q=shop", extra},
+		{owner, "/dashboard/payments?currency=XOF", 2 + extra},
+		{owner, "/dashboard/balance?currency=XOF", len(mustRows(t, owner.get("/dashboard/balance.csv?currency=XOF").body)) - 1}, // as many as its export lists
+		{owner, "/dashboard/refunds", extra},
+		{owner, "/dashboard/payouts", extra},
 	} {
 		got, pages, path := 0, 0, list.path
 		for path != "" && pages < 5 {
-			pg := owner.get(path)
+			pg := list.who.get(path)
 			if pg.status != 200 {
 				t.Fatalf("%s: %d", path, pg.status)
 			}

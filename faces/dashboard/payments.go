@@ -297,19 +297,30 @@ func (p *Pages) home(w http.ResponseWriter, r *request) {
 type merchantsData struct {
 	Q         string
 	Merchants []malipo.Merchant
+	Next      string // the link to the next page, "" on the last
 }
 
-// merchants is the operator's list of merchants, searchable.
+// merchants is the operator's list of merchants, newest first, a page at
+// a time, searchable.
 func (p *Pages) merchants(w http.ResponseWriter, r *request) {
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
-	list, err := p.svc.ListMerchants(r.Context(), store.MerchantFilter{Search: q, Limit: gateway.MaxPageSize})
+	list, err := p.svc.ListMerchants(r.Context(), store.MerchantFilter{Search: q, StartingAfter: r.URL.Query().Get("after"), Limit: pageSize + 1})
 	if err != nil {
 		p.failed(w, r.Request, err)
 		return
 	}
+	data := merchantsData{Q: q, Merchants: list}
+	if len(list) > pageSize {
+		data.Merchants = list[:pageSize]
+		search := url.Values{}
+		if q != "" {
+			search.Set("q", q)
+		}
+		data.Next = withQuery("/dashboard/merchants", search, "after", list[pageSize-1].ID)
+	}
 	v := p.view(r, "merchants", "merchants_title")
 	_, v.Error = takeFlash(w, r.Request)
-	v.Data = merchantsData{Q: q, Merchants: list}
+	v.Data = data
 	p.render(w, http.StatusOK, "merchants", v)
 }
 
