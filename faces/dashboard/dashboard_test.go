@@ -1071,3 +1071,46 @@ func TestOlderPagesFollow(t *testing.T) {
 		}
 	}
 }
+
+// An export is whole or fails: past its bound, the statement's is
+// refused with the reason, and the payments' and payouts', whose status
+// is sent before their rows are read, are cut short so that the download
+// fails instead of ending as if whole.
+func TestExportsAreWholeOrFail(t *testing.T) {
+	sh := newShop(t)
+	ctx := context.Background()
+	if _, err := sh.s.Service.Topup(ctx, sh.integ, 100_000, "XOF"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if _, _, err := sh.s.Service.CreatePayout(ctx, sh.integ, gateway.PayoutInput{Amount: 100, Currency: "XOF", Reference: fmt.Sprintf("po-%d", i),
+			Destination: malipo.Destination{Type: malipo.DestinationMobileMoney, Account: "+2250707120000"}}, gateway.Idempotency{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	owner := sh.browser(t)
+	owner.signIn("mama@duka.example", sh.password)
+	whole := func(path string) (int, string, error) {
+		res, err := owner.client.Get(owner.base + path)
+		if err != nil {
+			return 0, "", err
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		return res.StatusCode, string(b), err
+	}
+	for _, path := range []string{"/dashboard/payments.csv", "/dashboard/payouts.csv", "/dashboard/balance.csv?currency=XOF"} {
+		if status, body, err := whole(path); err != nil || status != 200 || len(mustRows(t, body)) < 3 {
+			t.Errorf("%s, unbounded: %d, %v\n%s", path, status, err, body)
+		}
+	}
+	dashboard.SetMaxExport(t, 1)
+	for _, path := range []string{"/dashboard/payments.csv", "/dashboard/payouts.csv"} {
+		if _, body, err := whole(path); err == nil {
+			t.Errorf("%s past its bound ended as if whole:\n%s", path, body)
+		}
+	}
+	if status, body, _ := whole("/dashboard/balance.csv?currency=XOF"); status != 400 || !strings.Contains(body, "at most 1 rows") {
+		t.Errorf("the statement past its bound: %d %s", status, body)
+	}
+}

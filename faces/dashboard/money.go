@@ -93,8 +93,11 @@ func (p *Pages) balanceCSV(w http.ResponseWriter, r *request) {
 	}
 	var rows []malipo.Movement
 	f.StartingAfter, f.Limit = "", gateway.MaxPageSize
-	for len(rows) < maxExport {
+	for {
 		ms, err := p.svc.Statement(r.Context(), r.scope, currency, bucket, f)
+		if err == nil && len(rows)+len(ms) > maxExport {
+			err = exportTooLong() // read whole before a byte is sent: refused, not cut
+		}
 		if p.exportFailed(w, r, err) {
 			return
 		}

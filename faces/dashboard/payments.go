@@ -142,8 +142,22 @@ func cell(s string) string {
 	return s
 }
 
-// maxExport bounds one CSV export.
-const maxExport = 100_000
+// maxExport bounds one CSV export's rows. A variable only for tests.
+var maxExport = 100_000
+
+// cutExport ends an export that cannot be whole once its status is sent:
+// it logs why and cuts the connection before the file's end, so that the
+// download fails. A file that simply ended short read as a whole one, and
+// a merchant reconciles with what the file says.
+func (p *Pages) cutExport(r *request, what string, err error) {
+	p.logger.ErrorContext(r.Context(), what+": the file is cut", "err", err)
+	panic(http.ErrAbortHandler)
+}
+
+// exportTooLong is why an export is refused or cut past maxExport rows.
+func exportTooLong() error {
+	return malipo.Invalid("to", "export_too_long", "an export holds at most %d rows: choose fewer days", maxExport)
+}
 
 // paymentsCSV exports the payments the list's filter selects, all pages.
 func (p *Pages) paymentsCSV(w http.ResponseWriter, r *request) {
@@ -157,12 +171,14 @@ func (p *Pages) paymentsCSV(w http.ResponseWriter, r *request) {
 	out := csvFile(w, "payments-"+string(r.session.Mode)+"-"+p.svc.Now().UTC().Format("20060102"),
 		"id", "created_at", "status", "amount", "currency", "fee", "amount_refunded", "reference", "description",
 		"method", "operator", "phone", "customer_name", "customer_email", "rail_reference", "completed_at")
-	for written := 0; written < maxExport; {
+	for written := 0; ; {
 		f.Store.Limit = gateway.MaxPageSize
 		list, err := p.svc.ListPayments(r.Context(), r.scope, f.Store)
+		if err == nil && written+len(list) > maxExport {
+			err = exportTooLong()
+		}
 		if err != nil {
-			p.logger.ErrorContext(r.Context(), "export payments", "err", err)
-			return // the file ends short; the status is already sent
+			p.cutExport(r, "export payments", err)
 		}
 		for _, pay := range list {
 			completed := ""

@@ -156,11 +156,13 @@ func (p *Pages) payoutsCSV(w http.ResponseWriter, r *request) {
 		"id", "created_at", "status", "amount", "currency", "fee", "reference", "destination_type", "destination_account",
 		"operator", "narration", "rail_reference", "failure_code", "completed_at")
 	f := store.PayoutFilter{Limit: gateway.MaxPageSize}
-	for written := 0; written < maxExport; {
+	for written := 0; ; {
 		list, err := p.svc.ListPayouts(r.Context(), r.scope, f)
+		if err == nil && written+len(list) > maxExport {
+			err = exportTooLong()
+		}
 		if err != nil {
-			p.logger.ErrorContext(r.Context(), "export payouts", "err", err)
-			return
+			p.cutExport(r, "export payouts", err)
 		}
 		for _, po := range list {
 			completed := ""
