@@ -57,8 +57,9 @@ type merchantsCmd struct {
 }
 
 type merchantsListCmd struct {
-	Search string `help:"A merchant ID, or part of a name."`
-	Limit  int    `default:"100" help:"At most this many (1-100)."`
+	Search        string `help:"A merchant ID, or part of a name."`
+	Limit         int    `default:"100" help:"At most this many (1-100)."`
+	StartingAfter string `name:"starting-after" help:"Only merchants older than this one (an ID): the last of the previous page."`
 }
 
 func (m merchantsListCmd) Run(c *cli, e *env) error {
@@ -67,7 +68,7 @@ func (m merchantsListCmd) Run(c *cli, e *env) error {
 		return err
 	}
 	defer st.Close()
-	list, err := svc.ListMerchants(e.ctx, store.MerchantFilter{Search: m.Search, Limit: m.Limit})
+	list, err := svc.ListMerchants(e.ctx, store.MerchantFilter{Search: m.Search, StartingAfter: m.StartingAfter, Limit: m.Limit})
 	if err != nil {
 		return err
 	}

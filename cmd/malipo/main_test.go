@@ -406,6 +406,9 @@ func TestAdminCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(runCmd(t, "merchants", "list", "--db", db)), &merchants); err != nil || len(merchants.Data) == 0 || merchants.Data[0].ID != m.ID {
 		t.Errorf("merchants list: %v %+v", err, merchants)
 	}
+	if out := runCmd(t, "merchants", "list", "--starting-after", m.ID, "--db", db); !strings.Contains(out, `"data": [`) || strings.Contains(out, m.ID) {
+		t.Errorf("the merchants older than the newest: %s", out)
+	}
 	out = runCmd(t, "integrations", "list", "--merchant", m.ID, "--db", db)
 	var integrations struct {
 		Data []map[string]any
