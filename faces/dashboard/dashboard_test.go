@@ -1114,3 +1114,42 @@ func TestExportsAreWholeOrFail(t *testing.T) {
 		t.Errorf("the statement past its bound: %d %s", status, body)
 	}
 }
+
+// Payouts between two days, on the page and in its export, whose link
+// and file name keep the days; a day that is none is refused.
+func TestPayoutsBetweenTwoDays(t *testing.T) {
+	sh := newShop(t)
+	ctx := context.Background()
+	if _, err := sh.s.Service.Topup(ctx, sh.integ, 100_000, "XOF"); err != nil {
+		t.Fatal(err)
+	}
+	po, _, err := sh.s.Service.CreatePayout(ctx, sh.integ, gateway.PayoutInput{Amount: 100, Currency: "XOF", Reference: "po-day",
+		Destination: malipo.Destination{Type: malipo.DestinationMobileMoney, Account: "+2250707120000"}}, gateway.Idempotency{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := sh.browser(t)
+	owner.signIn("mama@duka.example", sh.password)
+	day := facetest.Start.Format("2006-01-02")
+	that := owner.get("/dashboard/payouts?from=" + day + "&to=" + day)
+	link := regexp.MustCompile(`href="([^"]+)" id="export"`).FindStringSubmatch(that.body)
+	if that.status != 200 || !strings.Contains(that.body, po.ID) || link == nil {
+		t.Fatalf("the payouts of %s: %d\n%s", day, that.status, that.body)
+	}
+	export := owner.get(html.UnescapeString(link[1]))
+	if rows := mustRows(t, export.body); len(rows) != 2 || rows[1][0] != po.ID ||
+		!strings.Contains(export.header.Get("Content-Disposition"), "payouts-test-"+day+"-"+day) {
+		t.Errorf("the export of %s (%s): %v %v", day, link[1], rows, export.header)
+	}
+	if old := owner.get("/dashboard/payouts?to=2020-01-01"); old.status != 200 || strings.Contains(old.body, po.ID) {
+		t.Errorf("the payouts up to 2020 show today's: %d", old.status)
+	}
+	if old := owner.get("/dashboard/payouts.csv?to=2020-01-01"); len(mustRows(t, old.body)) != 1 {
+		t.Errorf("the export up to 2020: %s", old.body)
+	}
+	for _, path := range []string{"/dashboard/payouts?from=yesterday", "/dashboard/payouts.csv?from=yesterday"} {
+		if pg := owner.get(path); pg.status != 400 || !strings.Contains(pg.body, "YYYY-MM-DD") {
+			t.Errorf("%s: %d", path, pg.status)
+		}
+	}
+}

@@ -22,11 +22,11 @@ type statementData struct {
 
 // statementFilter reads a statement's selection from the query: the
 // balance's bucket and the UTC days from and to (inclusive), and the
-// page's start.
-func statementFilter(q url.Values) (bucket string, f store.MovementFilter, err error) {
+// page's start. keep is the days, for links.
+func statementFilter(q url.Values) (bucket string, keep url.Values, f store.MovementFilter, err error) {
 	f.StartingAfter = q.Get("after")
-	f.CreatedFrom, f.CreatedTo, err = days(q.Get("from"), q.Get("to"))
-	return q.Get("bucket"), f, err
+	keep, f.CreatedFrom, f.CreatedTo, err = dated(q)
+	return q.Get("bucket"), keep, f, err
 }
 
 // balance is the statement of one balance: every movement with the
@@ -34,7 +34,7 @@ func statementFilter(q url.Values) (bucket string, f store.MovementFilter, err e
 func (p *Pages) balance(w http.ResponseWriter, r *request) {
 	v := p.view(r, "balance", "balance_title")
 	q := r.URL.Query()
-	bucket, f, dayErr := statementFilter(q)
+	bucket, selection, f, dayErr := statementFilter(q)
 	data := statementData{Currency: strings.ToUpper(q.Get("currency")), Bucket: bucket, From: q.Get("from"), To: q.Get("to"),
 		Buckets: []string{gateway.BucketAvailable, gateway.BucketPending, gateway.BucketReserved}}
 	bs, err := p.svc.Balances(r.Context(), r.scope)
@@ -51,12 +51,8 @@ func (p *Pages) balance(w http.ResponseWriter, r *request) {
 	if data.Bucket == "" {
 		data.Bucket = gateway.BucketAvailable
 	}
-	selection := url.Values{"currency": {data.Currency}, "bucket": {data.Bucket}}
-	for k, v := range map[string]string{"from": data.From, "to": data.To} {
-		if v != "" {
-			selection.Set(k, v)
-		}
-	}
+	selection.Set("currency", data.Currency)
+	selection.Set("bucket", data.Bucket)
 	data.Export = "/dashboard/balance.csv?" + selection.Encode()
 	status := http.StatusOK
 	if data.Currency != "" {
@@ -87,7 +83,7 @@ func (p *Pages) balance(w http.ResponseWriter, r *request) {
 func (p *Pages) balanceCSV(w http.ResponseWriter, r *request) {
 	q := r.URL.Query()
 	currency := q.Get("currency")
-	bucket, f, err := statementFilter(q)
+	bucket, _, f, err := statementFilter(q)
 	if p.exportFailed(w, r, err) {
 		return
 	}
@@ -107,13 +103,7 @@ func (p *Pages) balanceCSV(w http.ResponseWriter, r *request) {
 		}
 		f.StartingAfter = ms[len(ms)-1].EntryID
 	}
-	name := "statement-" + string(r.session.Mode) + "-" + strings.ToUpper(currency)
-	for _, day := range []string{q.Get("from"), q.Get("to")} {
-		if day != "" {
-			name += "-" + day // read as a date above: digits and dashes
-		}
-	}
-	out := csvFile(w, name,
+	out := csvFile(w, datedName("statement-"+string(r.session.Mode)+"-"+strings.ToUpper(currency), q),
 		"entry", "created_at", "type", "source_type", "source", "amount", "currency", "balance_after")
 	for _, m := range rows {
 		out.Write([]string{m.EntryID, m.CreatedAt.UTC().Format(time.RFC3339), m.Kind, m.RefType, m.RefID,

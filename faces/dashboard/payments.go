@@ -70,6 +70,31 @@ func readFilter(q url.Values) (filter, error) {
 	return f, err
 }
 
+// dated reads a list's from and to from the query (see days), and gives
+// them back as the query its links keep.
+func dated(q url.Values) (keep url.Values, first, last time.Time, err error) {
+	keep = url.Values{}
+	for _, k := range []string{"from", "to"} {
+		if v := q.Get(k); v != "" {
+			keep.Set(k, v)
+		}
+	}
+	first, last, err = days(q.Get("from"), q.Get("to"))
+	return keep, first, last, err
+}
+
+// datedName is an export's file name with the days it covers, if given:
+// "statement-live-XOF-2026-11-01-2026-11-30". Only once they were read as
+// dates: digits and dashes.
+func datedName(name string, q url.Values) string {
+	for _, day := range []string{q.Get("from"), q.Get("to")} {
+		if day != "" {
+			name += "-" + day
+		}
+	}
+	return name
+}
+
 // days reads a filter's from and to, UTC days as YYYY-MM-DD, either one
 // empty for no bound, as the instants they bound: from's first
 // microsecond and to's last.

@@ -11,26 +11,36 @@ import (
 )
 
 type payoutsData struct {
-	Payouts []malipo.Payout
-	Next    string
-	CanPay  bool
+	Payouts      []malipo.Payout
+	From, To     string
+	Export, Next string // links: the selection's export, the older page
+	CanPay       bool
 }
 
-// payouts lists the merchant's payouts.
+// payouts lists the merchant's payouts, between two days if asked.
 func (p *Pages) payouts(w http.ResponseWriter, r *request) {
-	ps, err := p.svc.ListPayouts(r.Context(), r.scope, store.PayoutFilter{StartingAfter: r.URL.Query().Get("after"), Limit: pageSize + 1})
-	if err != nil && malipo.KindOf(err) != malipo.KindNotFound {
+	q := r.URL.Query()
+	keep, from, to, err := dated(q)
+	data := payoutsData{From: q.Get("from"), To: q.Get("to"), Export: withQuery("/dashboard/payouts.csv", keep, "", ""),
+		CanPay: r.user.Role.Can(malipo.PermPayout)}
+	v := p.view(r, "payouts", "payouts_title")
+	status := http.StatusOK
+	if err == nil {
+		data.Payouts, err = p.svc.ListPayouts(r.Context(), r.scope, store.PayoutFilter{CreatedFrom: from, CreatedTo: to, StartingAfter: q.Get("after"), Limit: pageSize + 1})
+	}
+	switch {
+	case malipo.KindOf(err) == malipo.KindInvalid:
+		v.Error, status = malipo.AsError(err).Message, http.StatusBadRequest
+	case err != nil && malipo.KindOf(err) != malipo.KindNotFound:
 		p.failed(w, r.Request, err)
 		return
 	}
-	data := payoutsData{Payouts: ps, CanPay: r.user.Role.Can(malipo.PermPayout)}
-	if len(ps) > pageSize {
-		data.Payouts = ps[:pageSize]
-		data.Next = withQuery("/dashboard/payouts", nil, "after", ps[pageSize-1].ID)
+	if len(data.Payouts) > pageSize {
+		data.Payouts = data.Payouts[:pageSize]
+		data.Next = withQuery("/dashboard/payouts", keep, "after", data.Payouts[pageSize-1].ID)
 	}
-	v := p.view(r, "payouts", "payouts_title")
 	v.Data = data
-	p.render(w, http.StatusOK, "payouts", v)
+	p.render(w, status, "payouts", v)
 }
 
 // payoutForm is what a new payout's form holds, from the first step to
@@ -150,12 +160,16 @@ func (p *Pages) payout(w http.ResponseWriter, r *request) {
 	p.render(w, http.StatusOK, "payout", v)
 }
 
-// payoutsCSV exports every payout of the mode.
+// payoutsCSV exports the mode's payouts, all or between two days.
 func (p *Pages) payoutsCSV(w http.ResponseWriter, r *request) {
-	out := csvFile(w, "payouts-"+string(r.session.Mode),
+	_, from, to, err := dated(r.URL.Query())
+	if p.exportFailed(w, r, err) {
+		return
+	}
+	out := csvFile(w, datedName("payouts-"+string(r.session.Mode), r.URL.Query()),
 		"id", "created_at", "status", "amount", "currency", "fee", "reference", "destination_type", "destination_account",
 		"operator", "narration", "rail_reference", "failure_code", "completed_at")
-	f := store.PayoutFilter{Limit: gateway.MaxPageSize}
+	f := store.PayoutFilter{CreatedFrom: from, CreatedTo: to, Limit: gateway.MaxPageSize}
 	for written := 0; ; {
 		list, err := p.svc.ListPayouts(r.Context(), r.scope, f)
 		if err == nil && written+len(list) > maxExport {
