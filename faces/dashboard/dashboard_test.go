@@ -73,6 +73,27 @@ func newShop(t *testing.T) *shop {
 	return sh
 }
 
+// payouts tops Duka up and sends n payouts of 100 XOF from it, each to a
+// phone of its own (payouts to one phone are limited), referenced
+// ref-0, ref-1, …
+func (sh *shop) payouts(t *testing.T, ref string, n int) []malipo.Payout {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := sh.s.Service.Topup(ctx, sh.integ, int64(n)*1_000, "XOF"); err != nil {
+		t.Fatal(err)
+	}
+	var out []malipo.Payout
+	for i := range n {
+		po, _, err := sh.s.Service.CreatePayout(ctx, sh.integ, gateway.PayoutInput{Amount: 100, Currency: "XOF", Reference: fmt.Sprintf("%s-%d", ref, i),
+			Destination: malipo.Destination{Type: malipo.DestinationMobileMoney, Account: fmt.Sprintf("+22507071%05d", i)}}, gateway.Idempotency{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, po)
+	}
+	return out
+}
+
 // browser is a plain HTTP client with a cookie jar that does not follow
 // redirects: a browser without JavaScript.
 type browser struct {
@@ -845,14 +866,7 @@ func TestCreateIntegrationAndSettings(t *testing.T) {
 func TestEveryRouteKeepsMerchantsApart(t *testing.T) {
 	sh := newShop(t)
 	ctx := context.Background()
-	if _, err := sh.s.Service.Topup(ctx, sh.integ, 50_000, "XOF"); err != nil {
-		t.Fatal(err)
-	}
-	po, _, err := sh.s.Service.CreatePayout(ctx, sh.integ, gateway.PayoutInput{Amount: 100, Currency: "XOF", Reference: "duka-po",
-		Destination: malipo.Destination{Type: malipo.DestinationMobileMoney, Account: "+2250707120000"}}, gateway.Idempotency{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	po := sh.payouts(t, "duka-po", 1)[0]
 	url1 := "https://duka.example/hooks"
 	ep, _, _, err := sh.s.Service.CreateEndpoint(ctx, sh.integ, gateway.EndpointInput{URL: &url1}, gateway.Idempotency{})
 	if err != nil {
@@ -1020,15 +1034,7 @@ func TestOlderPagesFollow(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := sh.s.Service.Topup(ctx, sh.integ, 1_000_000, "XOF"); err != nil {
-		t.Fatal(err)
-	}
-	for i := range extra { // a phone each: payouts to one phone are limited
-		if _, _, err := sh.s.Service.CreatePayout(ctx, sh.integ, gateway.PayoutInput{Amount: 100, Currency: "XOF", Reference: fmt.Sprintf("po-%d", i),
-			Destination: malipo.Destination{Type: malipo.DestinationMobileMoney, Account: fmt.Sprintf("+22507071%05d", i)}}, gateway.Idempotency{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	sh.payouts(t, "po", extra)
 	for i := range extra {
 		if _, err := sh.s.Service.CreateMerchant(ctx, fmt.Sprintf("Shop %d", i), ""); err != nil {
 			t.Fatal(err)
@@ -1078,16 +1084,7 @@ func TestOlderPagesFollow(t *testing.T) {
 // fails instead of ending as if whole.
 func TestExportsAreWholeOrFail(t *testing.T) {
 	sh := newShop(t)
-	ctx := context.Background()
-	if _, err := sh.s.Service.Topup(ctx, sh.integ, 100_000, "XOF"); err != nil {
-		t.Fatal(err)
-	}
-	for i := range 2 {
-		if _, _, err := sh.s.Service.CreatePayout(ctx, sh.integ, gateway.PayoutInput{Amount: 100, Currency: "XOF", Reference: fmt.Sprintf("po-%d", i),
-			Destination: malipo.Destination{Type: malipo.DestinationMobileMoney, Account: "+2250707120000"}}, gateway.Idempotency{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	sh.payouts(t, "po", 2)
 	owner := sh.browser(t)
 	owner.signIn("mama@duka.example", sh.password)
 	whole := func(path string) (int, string, error) {
@@ -1119,15 +1116,7 @@ func TestExportsAreWholeOrFail(t *testing.T) {
 // and file name keep the days; a day that is none is refused.
 func TestPayoutsBetweenTwoDays(t *testing.T) {
 	sh := newShop(t)
-	ctx := context.Background()
-	if _, err := sh.s.Service.Topup(ctx, sh.integ, 100_000, "XOF"); err != nil {
-		t.Fatal(err)
-	}
-	po, _, err := sh.s.Service.CreatePayout(ctx, sh.integ, gateway.PayoutInput{Amount: 100, Currency: "XOF", Reference: "po-day",
-		Destination: malipo.Destination{Type: malipo.DestinationMobileMoney, Account: "+2250707120000"}}, gateway.Idempotency{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	po := sh.payouts(t, "po-day", 1)[0]
 	owner := sh.browser(t)
 	owner.signIn("mama@duka.example", sh.password)
 	day := facetest.Start.Format("2006-01-02")
