@@ -1019,7 +1019,8 @@ func TestOwnerManagesUsers(t *testing.T) {
 
 // Each list of more than a page links to its older page, and that link
 // leads there: the rest of the list, in the same selection. The
-// operator's merchants, searched or not, too.
+// operator's merchants, searched or not, and the webhooks page's events
+// too.
 func TestOlderPagesFollow(t *testing.T) {
 	sh := newShop(t)
 	ctx := context.Background()
@@ -1047,7 +1048,25 @@ func TestOlderPagesFollow(t *testing.T) {
 	owner, ops := sh.browser(t), sh.browser(t)
 	owner.signIn("mama@duka.example", sh.password)
 	ops.signIn("ops@malipo.example", sh.password)
-	row := regexp.MustCompile(`<tr[ >]`) // a row: a payment's, a movement's, a refund's, or the header
+	events := 0
+	for after := ""; ; {
+		evs, err := sh.s.Service.ListEvents(ctx, sh.integ, store.EventFilter{StartingAfter: after, Limit: gateway.MaxPageSize})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if events += len(evs); len(evs) < gateway.MaxPageSize {
+			break
+		}
+		after = evs[len(evs)-1].ID
+	}
+	tr := regexp.MustCompile(`<tr[ >]`)
+	rows := func(body string) int { // a table's rows but its header, or the webhooks page's events
+		n := len(tr.FindAllString(body, -1))
+		if n > 0 {
+			n--
+		}
+		return n + strings.Count(body, `<li id="ev-`)
+	}
 	older := regexp.MustCompile(`<a href="([^"]+)" id="older">`)
 	for _, list := range []struct {
 		who  *browser
@@ -1060,14 +1079,15 @@ func TestOlderPagesFollow(t *testing.T) {
 		{owner, "/dashboard/balance?currency=XOF", len(mustRows(t, owner.get("/dashboard/balance.csv?currency=XOF").body)) - 1}, // as many as its export lists
 		{owner, "/dashboard/refunds", extra},
 		{owner, "/dashboard/payouts", extra},
+		{owner, "/dashboard/webhooks", events},
 	} {
 		got, pages, path := 0, 0, list.path
-		for path != "" && pages < 5 {
+		for path != "" && pages < 20 {
 			pg := list.who.get(path)
 			if pg.status != 200 {
 				t.Fatalf("%s: %d", path, pg.status)
 			}
-			got, pages, path = got+len(row.FindAllString(pg.body, -1))-1, pages+1, ""
+			got, pages, path = got+rows(pg.body), pages+1, ""
 			if link := older.FindStringSubmatch(pg.body); link != nil {
 				path = html.UnescapeString(link[1])
 			}

@@ -16,10 +16,15 @@ type webhooksData struct {
 	Secret    string // a new endpoint's or rotated secret, shown once
 	Key       string
 	Done      string
+	Next      string // the link to the older events, "" on the last page
 }
 
-// webhooks shows the merchant's endpoints and the latest events with
-// their deliveries and each attempt, with replay.
+// eventsPage is how many events the webhooks page shows at a time, each
+// with its deliveries and their attempts.
+const eventsPage = 20
+
+// webhooks shows the merchant's endpoints and the latest events, a page
+// at a time, with their deliveries and each attempt, with replay.
 func (p *Pages) webhooks(w http.ResponseWriter, r *request) {
 	p.renderWebhooks(w, r, "", http.StatusOK)
 }
@@ -31,10 +36,14 @@ func (p *Pages) renderWebhooks(w http.ResponseWriter, r *request, secret string,
 		return
 	}
 	data := webhooksData{Endpoints: eps, Secret: secret, Key: newKey()}
-	evs, err := p.svc.ListEvents(r.Context(), r.scope, store.EventFilter{Limit: 20})
+	evs, err := p.svc.ListEvents(r.Context(), r.scope, store.EventFilter{StartingAfter: r.URL.Query().Get("after"), Limit: eventsPage + 1})
 	if err != nil {
 		p.failed(w, r.Request, err)
 		return
+	}
+	if len(evs) > eventsPage {
+		evs = evs[:eventsPage]
+		data.Next = withQuery("/dashboard/webhooks", nil, "after", evs[eventsPage-1].ID)
 	}
 	for _, ev := range evs {
 		logs, err := p.svc.EventDeliveries(r.Context(), r.scope, ev.ID)
