@@ -84,6 +84,7 @@ func (p *Pages) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /dashboard/balance.csv", p.signedIn(p.merchantOnly(p.balanceCSV)))
 	mux.HandleFunc("GET /dashboard/settlements.csv", p.signedIn(p.merchantOnly(p.settlements)))
 	mux.HandleFunc("GET /dashboard/refunds", p.signedIn(p.merchantOnly(p.refunds)))
+	mux.HandleFunc("GET /dashboard/refunds.csv", p.signedIn(p.merchantOnly(p.refundsCSV)))
 	mux.HandleFunc("GET /dashboard/webhooks", p.signedIn(p.merchantOnly(p.may(malipo.PermWebhooks, p.webhooks))))
 	mux.HandleFunc("POST /dashboard/webhooks/{id}", p.signedIn(p.merchantOnly(p.may(malipo.PermWebhooks, p.endpointAction))))
 	mux.HandleFunc("POST /dashboard/webhooks/events/{id}/replay", p.signedIn(p.merchantOnly(p.may(malipo.PermWebhooks, p.replay))))

@@ -867,6 +867,10 @@ func TestEveryRouteKeepsMerchantsApart(t *testing.T) {
 	sh := newShop(t)
 	ctx := context.Background()
 	po := sh.payouts(t, "duka-po", 1)[0]
+	re, _, err := sh.s.Service.CreateRefund(ctx, sh.integ, gateway.RefundInput{PaymentID: sh.paid.ID, Amount: 100}, gateway.Idempotency{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	url1 := "https://duka.example/hooks"
 	ep, _, _, err := sh.s.Service.CreateEndpoint(ctx, sh.integ, gateway.EndpointInput{URL: &url1}, gateway.Idempotency{})
 	if err != nil {
@@ -876,9 +880,9 @@ func TestEveryRouteKeepsMerchantsApart(t *testing.T) {
 	soko := sh.browser(t)
 	soko.signIn("boss@soko.example", sh.password)
 	csrf := soko.csrf("/dashboard/")
-	secret := []string{sh.paid.ID, po.ID, ep.ID, "order-1042", "Awa Diop", "duka.example/hooks", sh.integ.ID}
+	secret := []string{sh.paid.ID, po.ID, re.ID, ep.ID, "order-1042", "Awa Diop", "duka.example/hooks", sh.integ.ID}
 	for _, path := range []string{"/dashboard/", "/dashboard/payments", "/dashboard/payments.csv", "/dashboard/payments?q=" + sh.paid.ID,
-		"/dashboard/refunds", "/dashboard/payouts", "/dashboard/balance?currency=XOF", "/dashboard/balance.csv?currency=XOF",
+		"/dashboard/refunds", "/dashboard/refunds.csv", "/dashboard/payouts", "/dashboard/payouts.csv", "/dashboard/balance?currency=XOF", "/dashboard/balance.csv?currency=XOF",
 		"/dashboard/settlements.csv?currency=XOF", "/dashboard/webhooks", "/dashboard/developers", "/dashboard/account"} {
 		pg := soko.get(path)
 		for _, s := range secret {
@@ -909,7 +913,7 @@ func TestEveryRouteKeepsMerchantsApart(t *testing.T) {
 		}
 	}
 	// Nothing of Duka's changed.
-	if rs, _ := sh.s.Service.PaymentRefunds(ctx, sh.integ, sh.paid.ID); len(rs) != 0 {
+	if rs, _ := sh.s.Service.PaymentRefunds(ctx, sh.integ, sh.paid.ID); len(rs) != 1 || rs[0].ID != re.ID { // Duka's own only
 		t.Errorf("refunds: %+v", rs)
 	}
 	if _, err := sh.s.Service.GetEndpoint(ctx, sh.integ, ep.ID); err != nil {
@@ -1105,6 +1109,11 @@ func TestOlderPagesFollow(t *testing.T) {
 func TestExportsAreWholeOrFail(t *testing.T) {
 	sh := newShop(t)
 	sh.payouts(t, "po", 2)
+	for range 2 {
+		if _, _, err := sh.s.Service.CreateRefund(context.Background(), sh.integ, gateway.RefundInput{PaymentID: sh.paid.ID, Amount: 100}, gateway.Idempotency{}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	owner := sh.browser(t)
 	owner.signIn("mama@duka.example", sh.password)
 	whole := func(path string) (int, string, error) {
@@ -1116,13 +1125,13 @@ func TestExportsAreWholeOrFail(t *testing.T) {
 		b, err := io.ReadAll(res.Body)
 		return res.StatusCode, string(b), err
 	}
-	for _, path := range []string{"/dashboard/payments.csv", "/dashboard/payouts.csv", "/dashboard/balance.csv?currency=XOF"} {
+	for _, path := range []string{"/dashboard/payments.csv", "/dashboard/payouts.csv", "/dashboard/refunds.csv", "/dashboard/balance.csv?currency=XOF"} {
 		if status, body, err := whole(path); err != nil || status != 200 || len(mustRows(t, body)) < 3 {
 			t.Errorf("%s, unbounded: %d, %v\n%s", path, status, err, body)
 		}
 	}
 	dashboard.SetMaxExport(t, 1)
-	for _, path := range []string{"/dashboard/payments.csv", "/dashboard/payouts.csv"} {
+	for _, path := range []string{"/dashboard/payments.csv", "/dashboard/payouts.csv", "/dashboard/refunds.csv"} {
 		if _, body, err := whole(path); err == nil {
 			t.Errorf("%s past its bound ended as if whole:\n%s", path, body)
 		}
@@ -1132,33 +1141,43 @@ func TestExportsAreWholeOrFail(t *testing.T) {
 	}
 }
 
-// Payouts between two days, on the page and in its export, whose link
-// and file name keep the days; a day that is none is refused.
-func TestPayoutsBetweenTwoDays(t *testing.T) {
+// Payouts and refunds between two days, on their pages and in their
+// exports, whose links and file names keep the days; a day that is none
+// is refused.
+func TestListsBetweenTwoDays(t *testing.T) {
 	sh := newShop(t)
 	po := sh.payouts(t, "po-day", 1)[0]
+	re, _, err := sh.s.Service.CreateRefund(context.Background(), sh.integ, gateway.RefundInput{PaymentID: sh.paid.ID, Amount: 100}, gateway.Idempotency{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	owner := sh.browser(t)
 	owner.signIn("mama@duka.example", sh.password)
 	day := facetest.Start.Format("2006-01-02")
-	that := owner.get("/dashboard/payouts?from=" + day + "&to=" + day)
-	link := regexp.MustCompile(`href="([^"]+)" id="export"`).FindStringSubmatch(that.body)
-	if that.status != 200 || !strings.Contains(that.body, po.ID) || link == nil {
-		t.Fatalf("the payouts of %s: %d\n%s", day, that.status, that.body)
-	}
-	export := owner.get(html.UnescapeString(link[1]))
-	if rows := mustRows(t, export.body); len(rows) != 2 || rows[1][0] != po.ID ||
-		!strings.Contains(export.header.Get("Content-Disposition"), "payouts-test-"+day+"-"+day) {
-		t.Errorf("the export of %s (%s): %v %v", day, link[1], rows, export.header)
-	}
-	if old := owner.get("/dashboard/payouts?to=2020-01-01"); old.status != 200 || strings.Contains(old.body, po.ID) {
-		t.Errorf("the payouts up to 2020 show today's: %d", old.status)
-	}
-	if old := owner.get("/dashboard/payouts.csv?to=2020-01-01"); len(mustRows(t, old.body)) != 1 {
-		t.Errorf("the export up to 2020: %s", old.body)
-	}
-	for _, path := range []string{"/dashboard/payouts?from=yesterday", "/dashboard/payouts.csv?from=yesterday"} {
-		if pg := owner.get(path); pg.status != 400 || !strings.Contains(pg.body, "YYYY-MM-DD") {
-			t.Errorf("%s: %d", path, pg.status)
+	for _, list := range []struct {
+		path, id string
+		shows    string // what of it the page shows: the refunds list names the payment
+	}{{"/dashboard/payouts", po.ID, po.ID}, {"/dashboard/refunds", re.ID, re.PaymentID}} {
+		that := owner.get(list.path + "?from=" + day + "&to=" + day)
+		link := regexp.MustCompile(`href="([^"]+)" id="export"`).FindStringSubmatch(that.body)
+		if that.status != 200 || !strings.Contains(that.body, list.shows) || link == nil {
+			t.Fatalf("%s of %s: %d\n%s", list.path, day, that.status, that.body)
+		}
+		export := owner.get(html.UnescapeString(link[1]))
+		if rows := mustRows(t, export.body); len(rows) != 2 || rows[1][0] != list.id ||
+			!strings.Contains(export.header.Get("Content-Disposition"), strings.TrimPrefix(list.path, "/dashboard/")+"-test-"+day+"-"+day+".csv") {
+			t.Errorf("the export of %s (%s): %v %v", day, link[1], rows, export.header)
+		}
+		if old := owner.get(list.path + "?to=2020-01-01"); old.status != 200 || strings.Contains(old.body, list.shows) {
+			t.Errorf("%s up to 2020 shows today's: %d", list.path, old.status)
+		}
+		if old := owner.get(list.path + ".csv?to=2020-01-01"); len(mustRows(t, old.body)) != 1 {
+			t.Errorf("%s.csv up to 2020: %s", list.path, old.body)
+		}
+		for _, path := range []string{list.path + "?from=yesterday", list.path + ".csv?from=yesterday"} {
+			if pg := owner.get(path); pg.status != 400 || !strings.Contains(pg.body, "YYYY-MM-DD") {
+				t.Errorf("%s: %d", path, pg.status)
+			}
 		}
 	}
 }

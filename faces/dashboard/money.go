@@ -32,7 +32,6 @@ func statementFilter(q url.Values) (bucket string, keep url.Values, f store.Move
 // balance is the statement of one balance: every movement with the
 // balance after it, newest first.
 func (p *Pages) balance(w http.ResponseWriter, r *request) {
-	v := p.view(r, "balance", "balance_title")
 	q := r.URL.Query()
 	bucket, selection, f, dayErr := statementFilter(q)
 	data := statementData{Currency: strings.ToUpper(q.Get("currency")), Bucket: bucket, From: q.Get("from"), To: q.Get("to"),
@@ -54,28 +53,15 @@ func (p *Pages) balance(w http.ResponseWriter, r *request) {
 	selection.Set("currency", data.Currency)
 	selection.Set("bucket", data.Bucket)
 	data.Export = "/dashboard/balance.csv?" + selection.Encode()
-	status := http.StatusOK
-	if data.Currency != "" {
-		ms, err := []malipo.Movement(nil), dayErr
-		if err == nil {
-			f.Limit = pageSize + 1
-			ms, err = p.svc.Statement(r.Context(), r.scope, data.Currency, data.Bucket, f)
+	err = dayErr
+	if data.Currency != "" && err == nil {
+		f.Limit = pageSize + 1
+		if data.Movements, err = p.svc.Statement(r.Context(), r.scope, data.Currency, data.Bucket, f); len(data.Movements) > pageSize {
+			data.Movements = data.Movements[:pageSize]
+			data.Next = withQuery("/dashboard/balance", selection, "after", data.Movements[pageSize-1].EntryID)
 		}
-		switch {
-		case malipo.KindOf(err) == malipo.KindInvalid:
-			v.Error, status = malipo.AsError(err).Message, http.StatusBadRequest
-		case err != nil:
-			p.failed(w, r.Request, err)
-			return
-		}
-		if len(ms) > pageSize {
-			ms = ms[:pageSize]
-			data.Next = withQuery("/dashboard/balance", selection, "after", ms[pageSize-1].EntryID)
-		}
-		data.Movements = ms
 	}
-	v.Data = data
-	p.render(w, status, "balance", v)
+	p.renderListed(w, r, "balance", "balance_title", data, err)
 }
 
 // balanceCSV exports a balance's statement, whole or between two days;
@@ -112,26 +98,28 @@ func (p *Pages) balanceCSV(w http.ResponseWriter, r *request) {
 	out.Flush()
 }
 
-type refundsData struct {
-	Refunds []malipo.Refund
-	Next    string
+// refunds lists the merchant's refunds, between two days if asked.
+func (p *Pages) refunds(w http.ResponseWriter, r *request) {
+	list, err := listDated(r.URL.Query(), "/dashboard/refunds", func(from, to time.Time, after string) ([]malipo.Refund, error) {
+		return p.svc.ListRefunds(r.Context(), r.scope, store.RefundFilter{CreatedFrom: from, CreatedTo: to, StartingAfter: after, Limit: pageSize + 1})
+	}, func(re malipo.Refund) string { return re.ID })
+	p.renderListed(w, r, "refunds", "refunds", list, err)
 }
 
-// refunds lists the merchant's refunds.
-func (p *Pages) refunds(w http.ResponseWriter, r *request) {
-	rs, err := p.svc.ListRefunds(r.Context(), r.scope, store.RefundFilter{StartingAfter: r.URL.Query().Get("after"), Limit: pageSize + 1})
-	if err != nil && malipo.KindOf(err) != malipo.KindInvalid {
-		p.failed(w, r.Request, err)
+// refundsCSV exports the mode's refunds, all or between two days.
+func (p *Pages) refundsCSV(w http.ResponseWriter, r *request) {
+	_, from, to, err := dated(r.URL.Query())
+	if p.exportFailed(w, r, err) {
 		return
 	}
-	data := refundsData{Refunds: rs}
-	if len(rs) > pageSize {
-		data.Refunds = rs[:pageSize]
-		data.Next = withQuery("/dashboard/refunds", nil, "after", rs[pageSize-1].ID)
-	}
-	v := p.view(r, "refunds", "refunds")
-	v.Data = data
-	p.render(w, http.StatusOK, "refunds", v)
+	out := csvFile(w, datedName("refunds-"+string(r.session.Mode), r.URL.Query()),
+		"id", "created_at", "status", "amount", "currency", "payment", "reason", "rail_reference", "failure_code", "completed_at")
+	streamRows(p, r, "export refunds", out, func(after string) ([]malipo.Refund, error) {
+		return p.svc.ListRefunds(r.Context(), r.scope, store.RefundFilter{CreatedFrom: from, CreatedTo: to, StartingAfter: after, Limit: gateway.MaxPageSize})
+	}, func(re malipo.Refund) string { return re.ID }, func(re malipo.Refund) []string {
+		return []string{re.ID, rfc3339(re.CreatedAt), string(re.Status), malipo.FormatDecimal(re.Amount, re.Currency), string(re.Currency),
+			re.PaymentID, cell(re.Reason), cell(re.RailReference), re.FailureCode, rfc3339(re.CompletedAt)}
+	})
 }
 
 // settlements is the daily settlement report of one currency, as CSV: per

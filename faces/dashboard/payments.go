@@ -3,6 +3,7 @@ package dashboard
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/csv"
 	"encoding/hex"
 	"fmt"
 	"html/template"
@@ -81,6 +82,47 @@ func dated(q url.Values) (keep url.Values, first, last time.Time, err error) {
 	}
 	first, last, err = days(q.Get("from"), q.Get("to"))
 	return keep, first, last, err
+}
+
+// datedList is a page of a list between two days, newest first: its rows,
+// the days asked (YYYY-MM-DD, or empty), and its links.
+type datedList[T any] struct {
+	Rows         []T
+	From, To     string
+	Export, Next string // the selection's export, the older page
+}
+
+// listDated reads the page of path's list that the query asks for, the
+// days and the page's start: list reads up to pageSize+1 rows after the
+// one whose ID it is given, between two instants (zero for no bound); id
+// names a row. A day that is none is the error, with nothing read.
+func listDated[T any](q url.Values, path string, list func(from, to time.Time, after string) ([]T, error), id func(T) string) (datedList[T], error) {
+	keep, from, to, err := dated(q)
+	d := datedList[T]{From: q.Get("from"), To: q.Get("to"), Export: withQuery(path+".csv", keep, "", "")}
+	if err != nil {
+		return d, err
+	}
+	if d.Rows, err = list(from, to, q.Get("after")); len(d.Rows) > pageSize {
+		d.Rows = d.Rows[:pageSize]
+		d.Next = withQuery(path, keep, "after", id(d.Rows[pageSize-1]))
+	}
+	return d, err
+}
+
+// renderListed renders a list page: a bad selection is the page with its
+// error, 400; any other failure is the failure page.
+func (p *Pages) renderListed(w http.ResponseWriter, r *request, page, title string, data any, err error) {
+	v := p.view(r, page, title)
+	status := http.StatusOK
+	switch {
+	case malipo.KindOf(err) == malipo.KindInvalid:
+		v.Error, status = malipo.AsError(err).Message, http.StatusBadRequest
+	case err != nil:
+		p.failed(w, r.Request, err)
+		return
+	}
+	v.Data = data
+	p.render(w, status, page, v)
 }
 
 // datedName is an export's file name with the days it covers, if given:
@@ -179,6 +221,41 @@ func (p *Pages) cutExport(r *request, what string, err error) {
 	panic(http.ErrAbortHandler)
 }
 
+// streamRows writes a list's rows to out page after page, as long as the
+// pages come full (gateway.MaxPageSize): page reads the page after the
+// item whose ID it is given ("" for the first). An export that cannot be
+// whole, past maxExport rows or on an error, is cut (cutExport).
+func streamRows[T any](p *Pages, r *request, what string, out *csv.Writer, page func(after string) ([]T, error),
+	id func(T) string, row func(T) []string) {
+	after := ""
+	for written := 0; ; {
+		list, err := page(after)
+		if err == nil && written+len(list) > maxExport {
+			err = exportTooLong()
+		}
+		if err != nil {
+			p.cutExport(r, what, err)
+		}
+		for _, x := range list {
+			out.Write(row(x))
+		}
+		written += len(list)
+		if len(list) < gateway.MaxPageSize {
+			break
+		}
+		after = id(list[len(list)-1])
+	}
+	out.Flush()
+}
+
+// rfc3339 writes a time for an export, UTC; no time is an empty cell.
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
 // exportTooLong is why an export is refused or cut past maxExport rows.
 func exportTooLong() error {
 	return malipo.Invalid("to", "export_too_long", "an export holds at most %d rows: choose fewer days", maxExport)
@@ -192,36 +269,18 @@ func (p *Pages) paymentsCSV(w http.ResponseWriter, r *request) {
 		http.Error(w, malipo.AsError(err).Message, http.StatusBadRequest)
 		return
 	}
-	f.Store.StartingAfter = ""
 	out := csvFile(w, "payments-"+string(r.session.Mode)+"-"+p.svc.Now().UTC().Format("20060102"),
 		"id", "created_at", "status", "amount", "currency", "fee", "amount_refunded", "reference", "description",
 		"method", "operator", "phone", "customer_name", "customer_email", "rail_reference", "completed_at")
-	for written := 0; ; {
-		f.Store.Limit = gateway.MaxPageSize
-		list, err := p.svc.ListPayments(r.Context(), r.scope, f.Store)
-		if err == nil && written+len(list) > maxExport {
-			err = exportTooLong()
-		}
-		if err != nil {
-			p.cutExport(r, "export payments", err)
-		}
-		for _, pay := range list {
-			completed := ""
-			if !pay.CompletedAt.IsZero() {
-				completed = pay.CompletedAt.UTC().Format(time.RFC3339)
-			}
-			out.Write([]string{pay.ID, pay.CreatedAt.UTC().Format(time.RFC3339), string(pay.Status),
-				malipo.FormatDecimal(pay.Amount, pay.Currency), string(pay.Currency), malipo.FormatDecimal(pay.Fee, pay.Currency),
-				malipo.FormatDecimal(pay.AmountRefunded, pay.Currency), cell(pay.Reference), cell(pay.Description), string(pay.Method),
-				pay.Operator, pay.Phone, cell(pay.Customer.Name), cell(pay.Customer.Email), cell(pay.RailReference), completed})
-		}
-		written += len(list)
-		if len(list) < gateway.MaxPageSize {
-			break
-		}
-		f.Store.StartingAfter = list[len(list)-1].ID
-	}
-	out.Flush()
+	streamRows(p, r, "export payments", out, func(after string) ([]malipo.Payment, error) {
+		f.Store.StartingAfter, f.Store.Limit = after, gateway.MaxPageSize
+		return p.svc.ListPayments(r.Context(), r.scope, f.Store)
+	}, func(pay malipo.Payment) string { return pay.ID }, func(pay malipo.Payment) []string {
+		return []string{pay.ID, rfc3339(pay.CreatedAt), string(pay.Status),
+			malipo.FormatDecimal(pay.Amount, pay.Currency), string(pay.Currency), malipo.FormatDecimal(pay.Fee, pay.Currency),
+			malipo.FormatDecimal(pay.AmountRefunded, pay.Currency), cell(pay.Reference), cell(pay.Description), string(pay.Method),
+			pay.Operator, pay.Phone, cell(pay.Customer.Name), cell(pay.Customer.Email), cell(pay.RailReference), rfc3339(pay.CompletedAt)}
+	})
 }
 
 // story is everything that happened to a payment, for its page.

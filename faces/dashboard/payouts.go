@@ -11,36 +11,19 @@ import (
 )
 
 type payoutsData struct {
-	Payouts      []malipo.Payout
-	From, To     string
-	Export, Next string // links: the selection's export, the older page
-	CanPay       bool
+	datedList[malipo.Payout]
+	CanPay bool
 }
 
 // payouts lists the merchant's payouts, between two days if asked.
 func (p *Pages) payouts(w http.ResponseWriter, r *request) {
-	q := r.URL.Query()
-	keep, from, to, err := dated(q)
-	data := payoutsData{From: q.Get("from"), To: q.Get("to"), Export: withQuery("/dashboard/payouts.csv", keep, "", ""),
-		CanPay: r.user.Role.Can(malipo.PermPayout)}
-	v := p.view(r, "payouts", "payouts_title")
-	status := http.StatusOK
-	if err == nil {
-		data.Payouts, err = p.svc.ListPayouts(r.Context(), r.scope, store.PayoutFilter{CreatedFrom: from, CreatedTo: to, StartingAfter: q.Get("after"), Limit: pageSize + 1})
+	list, err := listDated(r.URL.Query(), "/dashboard/payouts", func(from, to time.Time, after string) ([]malipo.Payout, error) {
+		return p.svc.ListPayouts(r.Context(), r.scope, store.PayoutFilter{CreatedFrom: from, CreatedTo: to, StartingAfter: after, Limit: pageSize + 1})
+	}, func(po malipo.Payout) string { return po.ID })
+	if malipo.KindOf(err) == malipo.KindNotFound {
+		err = nil
 	}
-	switch {
-	case malipo.KindOf(err) == malipo.KindInvalid:
-		v.Error, status = malipo.AsError(err).Message, http.StatusBadRequest
-	case err != nil && malipo.KindOf(err) != malipo.KindNotFound:
-		p.failed(w, r.Request, err)
-		return
-	}
-	if len(data.Payouts) > pageSize {
-		data.Payouts = data.Payouts[:pageSize]
-		data.Next = withQuery("/dashboard/payouts", keep, "after", data.Payouts[pageSize-1].ID)
-	}
-	v.Data = data
-	p.render(w, status, "payouts", v)
+	p.renderListed(w, r, "payouts", "payouts_title", payoutsData{list, r.user.Role.Can(malipo.PermPayout)}, err)
 }
 
 // payoutForm is what a new payout's form holds, from the first step to
@@ -169,30 +152,12 @@ func (p *Pages) payoutsCSV(w http.ResponseWriter, r *request) {
 	out := csvFile(w, datedName("payouts-"+string(r.session.Mode), r.URL.Query()),
 		"id", "created_at", "status", "amount", "currency", "fee", "reference", "destination_type", "destination_account",
 		"operator", "narration", "rail_reference", "failure_code", "completed_at")
-	f := store.PayoutFilter{CreatedFrom: from, CreatedTo: to, Limit: gateway.MaxPageSize}
-	for written := 0; ; {
-		list, err := p.svc.ListPayouts(r.Context(), r.scope, f)
-		if err == nil && written+len(list) > maxExport {
-			err = exportTooLong()
-		}
-		if err != nil {
-			p.cutExport(r, "export payouts", err)
-		}
-		for _, po := range list {
-			completed := ""
-			if !po.CompletedAt.IsZero() {
-				completed = po.CompletedAt.UTC().Format(time.RFC3339)
-			}
-			out.Write([]string{po.ID, po.CreatedAt.UTC().Format(time.RFC3339), string(po.Status), malipo.FormatDecimal(po.Amount, po.Currency),
-				string(po.Currency), malipo.FormatDecimal(po.Fee, po.Currency), cell(po.Reference), string(po.Destination.Type),
-				po.Destination.Account, po.Destination.Operator, // the account is validated: E.164 or digits
-				cell(po.Narration), cell(po.RailReference), po.FailureCode, completed})
-		}
-		written += len(list)
-		if len(list) < gateway.MaxPageSize {
-			break
-		}
-		f.StartingAfter = list[len(list)-1].ID
-	}
-	out.Flush()
+	streamRows(p, r, "export payouts", out, func(after string) ([]malipo.Payout, error) {
+		return p.svc.ListPayouts(r.Context(), r.scope, store.PayoutFilter{CreatedFrom: from, CreatedTo: to, StartingAfter: after, Limit: gateway.MaxPageSize})
+	}, func(po malipo.Payout) string { return po.ID }, func(po malipo.Payout) []string {
+		return []string{po.ID, rfc3339(po.CreatedAt), string(po.Status), malipo.FormatDecimal(po.Amount, po.Currency),
+			string(po.Currency), malipo.FormatDecimal(po.Fee, po.Currency), cell(po.Reference), string(po.Destination.Type),
+			po.Destination.Account, po.Destination.Operator, // the account is validated: E.164 or digits
+			cell(po.Narration), cell(po.RailReference), po.FailureCode, rfc3339(po.CompletedAt)}
+	})
 }
