@@ -161,26 +161,38 @@ type Stats struct {
 // PaymentStats counts the integration's merchant's payments in currency
 // over the days days up to today (UTC), in the integration's mode.
 func (s *Service) PaymentStats(ctx context.Context, in malipo.Integration, currency string, days int) (Stats, error) {
+	if days < 1 || days > maxStatsDays {
+		return Stats{}, malipo.Invalid("days", "parameter_invalid", "between 1 and 366 days")
+	}
+	today := s.now().UTC().Truncate(24 * time.Hour)
+	return s.PaymentStatsBetween(ctx, in, currency, today.AddDate(0, 0, 1-days), today)
+}
+
+// maxStatsDays bounds the days one report of payment statistics covers.
+const maxStatsDays = 366
+
+// PaymentStatsBetween is PaymentStats over the UTC days first to last,
+// both included (any time of day in them will do): a month's report.
+func (s *Service) PaymentStatsBetween(ctx context.Context, in malipo.Integration, currency string, first, last time.Time) (Stats, error) {
 	cur, err := malipo.ParseCurrency(currency)
 	if err != nil {
 		return Stats{}, err
 	}
-	if days < 1 || days > 366 {
-		return Stats{}, malipo.Invalid("days", "parameter_invalid", "between 1 and 366 days")
+	from, last := first.UTC().Truncate(24*time.Hour), last.UTC().Truncate(24*time.Hour)
+	if last.Before(from) || last.Sub(from) >= maxStatsDays*24*time.Hour {
+		return Stats{}, malipo.Invalid("to", "parameter_invalid", "a report covers 1 to 366 days, to no earlier than from")
 	}
-	today := s.now().UTC().Truncate(24 * time.Hour)
-	from := today.AddDate(0, 0, 1-days)
 	st := Stats{Currency: cur}
 	var got []malipo.DayStats
 	err = s.cfg.Store.Read(ctx, func(tx store.Tx) (err error) {
-		got, st.Failures, err = tx.PaymentStats(in.MerchantID, in.Mode, cur, from)
+		got, st.Failures, err = tx.PaymentStats(in.MerchantID, in.Mode, cur, from, last.AddDate(0, 0, 1))
 		return err
 	})
 	byDay := map[time.Time]malipo.DayStats{}
 	for _, d := range got {
 		byDay[d.Day] = d
 	}
-	for d := from; !d.After(today); d = d.AddDate(0, 0, 1) {
+	for d := from; !d.After(last); d = d.AddDate(0, 0, 1) {
 		day := byDay[d]
 		day.Day = d
 		st.Days = append(st.Days, day)

@@ -217,9 +217,10 @@ type Tx interface {
 	UpdatePayment(p malipo.Payment) error
 	ListPayments(f PaymentFilter) ([]malipo.Payment, error)
 	// PaymentStats counts a merchant's payments in a mode and currency
-	// created at or after from, per UTC day (days without payments left
-	// out), and its failures by code and operator, most frequent first.
-	PaymentStats(merchantID string, mode malipo.Mode, c malipo.Currency, from time.Time) ([]malipo.DayStats, []malipo.FailureStats, error)
+	// created at or after from and before until, per UTC day (days without
+	// payments left out), and its failures by code and operator, most
+	// frequent first.
+	PaymentStats(merchantID string, mode malipo.Mode, c malipo.Currency, from, until time.Time) ([]malipo.DayStats, []malipo.FailureStats, error)
 	// ClaimExpiredPayments locks up to limit unfinished payments whose
 	// expiry is at or before now and whose rail call, if any, has been
 	// recorded (InFlightUntil at or before now), skipping rows another

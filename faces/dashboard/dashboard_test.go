@@ -749,6 +749,28 @@ func TestSettlementReport(t *testing.T) {
 	if pg := b.get("/dashboard/settlements.csv?currency=XOF&days=9999"); pg.status != 400 {
 		t.Errorf("9999 days: %d", pg.status)
 	}
+	// A month's report, or a day's, linked from the statement of those
+	// days and named after them.
+	day := facetest.Start.Format("2006-01-02")
+	st := b.get("/dashboard/balance?currency=XOF&from=" + day + "&to=" + day)
+	link := regexp.MustCompile(`id="settlements" href="([^"]+)"`).FindStringSubmatch(st.body)
+	if link == nil {
+		t.Fatalf("no settlement report link:\n%s", st.body)
+	}
+	that := b.get(html.UnescapeString(link[1]))
+	if rows := mustRows(t, that.body); len(rows) != 2 || rows[1][0] != day || rows[1][4] != "5000" ||
+		!strings.Contains(that.header.Get("Content-Disposition"), "settlements-test-XOF-"+day+"-"+day+".csv") {
+		t.Errorf("the report of %s (%s): %v %v", day, link[1], rows, that.header)
+	}
+	if feb := mustRows(t, b.get("/dashboard/settlements.csv?currency=XOF&from=2026-02-01&to=2026-02-28").body); len(feb) != 29 ||
+		feb[1][0] != "2026-02-01" || feb[28][0] != "2026-02-28" || feb[28][2] != "0" {
+		t.Errorf("February's report: %v", feb)
+	}
+	for _, q := range []string{"from=2026-03-02&to=2026-03-01", "from=2024-01-01&to=2026-03-01", "from=yesterday"} {
+		if pg := b.get("/dashboard/settlements.csv?currency=XOF&" + q); pg.status != 400 {
+			t.Errorf("settlements ?%s: %d", q, pg.status)
+		}
+	}
 }
 
 // A dirty audit shows the operator every problem it found, each kind

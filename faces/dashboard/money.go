@@ -17,7 +17,7 @@ type statementData struct {
 	Currencies                 []string
 	Buckets                    []string
 	Movements                  []malipo.Movement
-	Export, Next               string // links: the selection's export, the older page
+	Export, Next, Settlements  string // links: the selection's export, the older page, the days' settlement report
 }
 
 // statementFilter reads a statement's selection from the query: the
@@ -51,6 +51,7 @@ func (p *Pages) balance(w http.ResponseWriter, r *request) {
 		data.Bucket = gateway.BucketAvailable
 	}
 	selection.Set("currency", data.Currency)
+	data.Settlements = "/dashboard/settlements.csv?" + selection.Encode()
 	selection.Set("bucket", data.Bucket)
 	data.Export = "/dashboard/balance.csv?" + selection.Encode()
 	err = dayErr
@@ -123,18 +124,36 @@ func (p *Pages) refundsCSV(w http.ResponseWriter, r *request) {
 }
 
 // settlements is the daily settlement report of one currency, as CSV: per
-// UTC day over the last days (90 unless ?days=), the payments made and
-// succeeded, the money received, the fees kept and what is the merchant's.
+// UTC day, from and to if given (a month's report; a bound not given is
+// 89 days from the other, or today), else over the last days (90 unless
+// ?days=), the payments made and succeeded, the money received, the fees
+// kept and what is the merchant's.
 func (p *Pages) settlements(w http.ResponseWriter, r *request) {
-	days := 90
-	if n, err := strconv.Atoi(r.URL.Query().Get("days")); err == nil {
-		days = n
-	}
-	st, err := p.svc.PaymentStats(r.Context(), r.scope, r.URL.Query().Get("currency"), days)
+	q := r.URL.Query()
+	_, first, last, err := dated(q)
 	if p.exportFailed(w, r, err) {
 		return
 	}
-	out := csvFile(w, "settlements-"+string(r.session.Mode)+"-"+string(st.Currency),
+	var st gateway.Stats
+	if first.IsZero() && last.IsZero() {
+		days := 90
+		if n, err := strconv.Atoi(q.Get("days")); err == nil {
+			days = n
+		}
+		st, err = p.svc.PaymentStats(r.Context(), r.scope, q.Get("currency"), days)
+	} else {
+		if last.IsZero() {
+			last = p.svc.Now()
+		}
+		if first.IsZero() {
+			first = last.AddDate(0, 0, -89)
+		}
+		st, err = p.svc.PaymentStatsBetween(r.Context(), r.scope, q.Get("currency"), first, last)
+	}
+	if p.exportFailed(w, r, err) {
+		return
+	}
+	out := csvFile(w, datedName("settlements-"+string(r.session.Mode)+"-"+string(st.Currency), q),
 		"day", "currency", "payments", "succeeded", "gross", "fees", "net")
 	for _, d := range st.Days {
 		out.Write([]string{d.Day.Format("2006-01-02"), string(st.Currency), strconv.Itoa(d.Payments), strconv.Itoa(d.Succeeded),

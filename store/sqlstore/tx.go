@@ -795,12 +795,12 @@ func (t *tx) DeleteIdempotencyBefore(before time.Time) (int, error) {
 // dayMicros is a day in the stores' time unit.
 const dayMicros = int64(24 * time.Hour / time.Microsecond)
 
-func (t *tx) PaymentStats(merchantID string, mode malipo.Mode, c malipo.Currency, from time.Time) ([]malipo.DayStats, []malipo.FailureStats, error) {
-	args := []any{merchantID, string(mode), string(c), micros(from)}
+func (t *tx) PaymentStats(merchantID string, mode malipo.Mode, c malipo.Currency, from, until time.Time) ([]malipo.DayStats, []malipo.FailureStats, error) {
+	args := []any{merchantID, string(mode), string(c), micros(from), micros(until)}
 	rows, err := t.query(`SELECT created_at / `+strconv.FormatInt(dayMicros, 10)+` AS day, COUNT(*),
 		SUM(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END), SUM(CASE WHEN status = 'succeeded' THEN amount ELSE 0 END),
 		SUM(CASE WHEN status = 'succeeded' THEN fee ELSE 0 END)
-		FROM payments WHERE merchant_id = ? AND mode = ? AND currency = ? AND created_at >= ? GROUP BY day ORDER BY day`, args...)
+		FROM payments WHERE merchant_id = ? AND mode = ? AND currency = ? AND created_at >= ? AND created_at < ? GROUP BY day ORDER BY day`, args...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -815,7 +815,7 @@ func (t *tx) PaymentStats(merchantID string, mode malipo.Mode, c malipo.Currency
 		return nil, nil, err
 	}
 	rows, err = t.query(`SELECT failure_code, operator, COUNT(*) AS n FROM payments
-		WHERE merchant_id = ? AND mode = ? AND currency = ? AND created_at >= ? AND status = 'failed'
+		WHERE merchant_id = ? AND mode = ? AND currency = ? AND created_at >= ? AND created_at < ? AND status = 'failed'
 		GROUP BY failure_code, operator ORDER BY n DESC, failure_code, operator LIMIT 20`, args...)
 	if err != nil {
 		return nil, nil, err

@@ -301,7 +301,7 @@ func testPaymentStats(t *testing.T, s store.Store) {
 		return nil
 	})
 	read(t, s, func(tx store.Tx) error {
-		days, failures, err := tx.PaymentStats(i.MerchantID, malipo.ModeTest, "XOF", day)
+		days, failures, err := tx.PaymentStats(i.MerchantID, malipo.ModeTest, "XOF", day, day.AddDate(0, 0, 30))
 		must(t, err)
 		want := []malipo.DayStats{{Day: day, Payments: 2, Succeeded: 1, Volume: 5000, Fees: 75}, {Day: day.Add(24 * time.Hour), Payments: 3, Succeeded: 1, Volume: 5000, Fees: 75}}
 		if diff := cmp.Diff(want, days); diff != "" {
@@ -310,6 +310,15 @@ func testPaymentStats(t *testing.T, s store.Store) {
 		wantF := []malipo.FailureStats{{Code: "insufficient_funds", Operator: "orange-ci", Count: 2}, {Code: "customer_declined", Operator: "mtn-ci", Count: 1}}
 		if diff := cmp.Diff(wantF, failures); diff != "" {
 			t.Errorf("failures (-want +got):\n%s", diff)
+		}
+		// The first day alone: until is where the second begins.
+		days, failures, err = tx.PaymentStats(i.MerchantID, malipo.ModeTest, "XOF", day, day.Add(24*time.Hour))
+		must(t, err)
+		if diff := cmp.Diff(want[:1], days); diff != "" {
+			t.Errorf("the first day's (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]malipo.FailureStats{{Code: "insufficient_funds", Operator: "orange-ci", Count: 1}}, failures); diff != "" {
+			t.Errorf("the first day's failures (-want +got):\n%s", diff)
 		}
 		return nil
 	})
