@@ -766,7 +766,7 @@ func TestSettlementReport(t *testing.T) {
 		feb[1][0] != "2026-02-01" || feb[28][0] != "2026-02-28" || feb[28][2] != "0" {
 		t.Errorf("February's report: %v", feb)
 	}
-	for _, q := range []string{"from=2026-03-02&to=2026-03-01", "from=2024-01-01&to=2026-03-01", "from=yesterday"} {
+	for _, q := range []string{"from=2026-03-02&to=2026-03-01", "from=2024-01-01&to=2026-03-01", "from=yesterday", "days=ninety"} {
 		if pg := b.get("/dashboard/settlements.csv?currency=XOF&" + q); pg.status != 400 {
 			t.Errorf("settlements ?%s: %d", q, pg.status)
 		}

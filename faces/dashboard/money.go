@@ -137,10 +137,14 @@ func (p *Pages) settlements(w http.ResponseWriter, r *request) {
 	var st gateway.Stats
 	if first.IsZero() && last.IsZero() {
 		days := 90
-		if n, err := strconv.Atoi(q.Get("days")); err == nil {
-			days = n
+		if raw := q.Get("days"); raw != "" {
+			if days, err = strconv.Atoi(raw); err != nil {
+				err = malipo.Invalid("days", "parameter_invalid", "days is a number of days, not %q", raw)
+			}
 		}
-		st, err = p.svc.PaymentStats(r.Context(), r.scope, q.Get("currency"), days)
+		if err == nil {
+			st, err = p.svc.PaymentStats(r.Context(), r.scope, q.Get("currency"), days)
+		}
 	} else {
 		if last.IsZero() {
 			last = p.svc.Now()
