@@ -57,10 +57,9 @@ func (p *Pages) balance(w http.ResponseWriter, r *request) {
 	err = dayErr
 	if data.Currency != "" && err == nil {
 		f.Limit = pageSize + 1
-		if data.Movements, err = p.svc.Statement(r.Context(), r.scope, data.Currency, data.Bucket, f); len(data.Movements) > pageSize {
-			data.Movements = data.Movements[:pageSize]
-			data.Next = withQuery("/dashboard/balance", selection, "after", data.Movements[pageSize-1].EntryID)
-		}
+		data.Movements, err = p.svc.Statement(r.Context(), r.scope, data.Currency, data.Bucket, f)
+		data.Movements, data.Next = olderPage(data.Movements, pageSize, "/dashboard/balance", selection,
+			func(m malipo.Movement) string { return m.EntryID })
 	}
 	p.renderListed(w, r, "balance", "balance_title", data, err)
 }
@@ -93,7 +92,7 @@ func (p *Pages) balanceCSV(w http.ResponseWriter, r *request) {
 	out := csvFile(w, datedName("statement-"+string(r.session.Mode)+"-"+strings.ToUpper(currency), q),
 		"entry", "created_at", "type", "source_type", "source", "amount", "currency", "balance_after")
 	for _, m := range rows {
-		out.Write([]string{m.EntryID, m.CreatedAt.UTC().Format(time.RFC3339), m.Kind, m.RefType, m.RefID,
+		out.Write([]string{m.EntryID, rfc3339(m.CreatedAt), m.Kind, m.RefType, m.RefID,
 			malipo.FormatDecimal(m.Amount, m.Currency), string(m.Currency), malipo.FormatDecimal(m.BalanceAfter, m.Currency)})
 	}
 	out.Flush()

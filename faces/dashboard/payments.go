@@ -102,11 +102,22 @@ func listDated[T any](q url.Values, path string, list func(from, to time.Time, a
 	if err != nil {
 		return d, err
 	}
-	if d.Rows, err = list(from, to, q.Get("after")); len(d.Rows) > pageSize {
-		d.Rows = d.Rows[:pageSize]
-		d.Next = withQuery(path, keep, "after", id(d.Rows[pageSize-1]))
-	}
+	d.Rows, err = list(from, to, q.Get("after"))
+	d.Rows, d.Next = olderPage(d.Rows, pageSize, path, keep, id)
 	return d, err
+}
+
+// olderPage cuts rows, read one beyond size, to a page and gives the link
+// to the older page: path with the query keep and the page's last row as
+// after ("" when no row is left beyond). The link is whole, for a
+// template to take as it is: html/template escapes a query's "=" and "&"
+// written into one.
+func olderPage[T any](rows []T, size int, path string, keep url.Values, id func(T) string) ([]T, string) {
+	if len(rows) <= size {
+		return rows, ""
+	}
+	rows = rows[:size]
+	return rows, withQuery(path, keep, "after", id(rows[size-1]))
 }
 
 // renderListed renders a list page: a bad selection is the page with its
@@ -178,13 +189,8 @@ func (p *Pages) payments(w http.ResponseWriter, r *request) {
 	status := http.StatusOK
 	if err == nil {
 		f.Store.Limit = pageSize + 1
-		var list []malipo.Payment
-		list, err = p.svc.ListPayments(r.Context(), r.scope, f.Store)
-		if len(list) > pageSize {
-			list = list[:pageSize]
-			data.Next = withQuery("/dashboard/payments", f.Query, "after", list[pageSize-1].ID)
-		}
-		data.Payments = list
+		data.Payments, err = p.svc.ListPayments(r.Context(), r.scope, f.Store)
+		data.Payments, data.Next = olderPage(data.Payments, pageSize, "/dashboard/payments", f.Query, func(pay malipo.Payment) string { return pay.ID })
 	}
 	if err != nil {
 		if malipo.KindOf(err) != malipo.KindInvalid && malipo.KindOf(err) != malipo.KindNotFound {
@@ -409,15 +415,12 @@ func (p *Pages) merchants(w http.ResponseWriter, r *request) {
 		p.failed(w, r.Request, err)
 		return
 	}
-	data := merchantsData{Q: q, Merchants: list}
-	if len(list) > pageSize {
-		data.Merchants = list[:pageSize]
-		search := url.Values{}
-		if q != "" {
-			search.Set("q", q)
-		}
-		data.Next = withQuery("/dashboard/merchants", search, "after", list[pageSize-1].ID)
+	search := url.Values{}
+	if q != "" {
+		search.Set("q", q)
 	}
+	data := merchantsData{Q: q}
+	data.Merchants, data.Next = olderPage(list, pageSize, "/dashboard/merchants", search, func(m malipo.Merchant) string { return m.ID })
 	v := p.view(r, "merchants", "merchants_title")
 	_, v.Error = takeFlash(w, r.Request)
 	v.Data = data

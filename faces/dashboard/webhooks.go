@@ -41,10 +41,7 @@ func (p *Pages) renderWebhooks(w http.ResponseWriter, r *request, secret string,
 		p.failed(w, r.Request, err)
 		return
 	}
-	if len(evs) > eventsPage {
-		evs = evs[:eventsPage]
-		data.Next = withQuery("/dashboard/webhooks", nil, "after", evs[eventsPage-1].ID)
-	}
+	evs, data.Next = olderPage(evs, eventsPage, "/dashboard/webhooks", nil, func(ev malipo.Event) string { return ev.ID })
 	for _, ev := range evs {
 		logs, err := p.svc.EventDeliveries(r.Context(), r.scope, ev.ID)
 		if err != nil {
